@@ -1,0 +1,375 @@
+//! The catalogue: products with their SKU, price, stock and tax class.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::ProductId;
+use crate::money::{Currency, Money};
+use crate::text::{self, TextError};
+
+/// Most units of one product a store can hold (about four billion): stock
+/// is a `u32`, so it can never be negative.
+pub type Stock = u32;
+
+/// A stock keeping unit: 1 to 64 characters of ASCII letters, digits, `-`,
+/// `_` and `.`, unique in the catalogue.
+///
+/// ```
+/// use orders_core::catalogue::Sku;
+/// assert!(Sku::parse("TEA-EARL-GREY-250").is_ok());
+/// assert!(Sku::parse("tea earl grey").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sku(String);
+
+/// The SKU text is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to 64 characters of letters, digits, '-', '_' or '.'")]
+pub struct InvalidSku;
+
+impl Sku {
+    /// Parses a SKU.
+    ///
+    /// # Errors
+    /// [`InvalidSku`] when empty, longer than 64 or with another character.
+    pub fn parse(text: &str) -> Result<Self, InvalidSku> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(InvalidSku)
+        }
+    }
+
+    /// The SKU text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sku {
+    type Error = InvalidSku;
+    fn try_from(value: String) -> Result<Self, InvalidSku> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Sku> for String {
+    fn from(value: Sku) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Sku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+text::text_type!(
+    /// A product's display name: 1 to 200 characters, trimmed, no control
+    /// or bidirectional formatting characters.
+    ProductName,
+    200
+);
+
+/// A product description: up to 10,000 characters, trimmed; may be empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Description(String);
+
+impl Description {
+    /// Parses a description.
+    ///
+    /// # Errors
+    /// [`TextError`] when longer than 10,000 characters or carrying control
+    /// characters other than newlines and tabs.
+    pub fn parse(text: &str) -> Result<Self, TextError> {
+        text::check_multiline(text, 10_000).map(Self)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Description {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, TextError> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Description> for String {
+    fn from(value: Description) -> Self {
+        value.0
+    }
+}
+
+/// A tax class: which rate of a destination applies to a product
+/// (`standard`, `reduced`, `zero`, or a host's own). 1 to 32 characters of
+/// lower-case ASCII letters, digits and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TaxClass(String);
+
+/// The tax class text is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to 32 characters of a-z, 0-9 and '_'")]
+pub struct InvalidTaxClass;
+
+impl TaxClass {
+    /// Parses a tax class.
+    ///
+    /// # Errors
+    /// [`InvalidTaxClass`].
+    pub fn parse(text: &str) -> Result<Self, InvalidTaxClass> {
+        let ok = (1..=32).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(InvalidTaxClass)
+        }
+    }
+
+    /// The `standard` class, which products get unless told otherwise.
+    pub fn standard() -> Self {
+        Self("standard".to_owned())
+    }
+
+    /// The class name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TaxClass {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
+impl TryFrom<String> for TaxClass {
+    type Error = InvalidTaxClass;
+    fn try_from(value: String) -> Result<Self, InvalidTaxClass> {
+        Self::parse(&value)
+    }
+}
+
+impl From<TaxClass> for String {
+    fn from(value: TaxClass) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for TaxClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A product of the catalogue, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    /// Its id.
+    pub id: ProductId,
+    /// Its SKU, unique in the catalogue.
+    pub sku: Sku,
+    /// Display name.
+    pub name: ProductName,
+    /// Description, possibly empty.
+    pub description: Description,
+    /// Unit price, tax exclusive, never negative.
+    pub price: Money,
+    /// The price's currency (repeated so the JSON matches API.md).
+    pub currency: Currency,
+    /// Units available to sell.
+    pub stock: Stock,
+    /// Whether it can be added to carts and bought.
+    pub active: bool,
+    /// Which tax rate applies.
+    pub tax_class: TaxClass,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What it takes to create a product; the store assigns nothing but
+/// timestamps (the id is chosen here, so callers can know it up front).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    /// The id to give it; [`ProductId::generate`] unless the host has its own.
+    pub id: ProductId,
+    /// SKU.
+    pub sku: Sku,
+    /// Name.
+    pub name: ProductName,
+    /// Description.
+    pub description: Description,
+    /// Unit price (not negative: see [`Money::parse_price`]).
+    pub price: Money,
+    /// Units in stock.
+    pub stock: Stock,
+    /// Whether it is on sale.
+    pub active: bool,
+    /// Tax class.
+    pub tax_class: TaxClass,
+}
+
+impl NewProduct {
+    /// A new active product of the standard tax class with a fresh id.
+    pub fn new(sku: Sku, name: ProductName, price: Money, stock: Stock) -> Self {
+        Self {
+            id: ProductId::generate(),
+            sku,
+            name,
+            description: Description::default(),
+            price,
+            stock,
+            active: true,
+            tax_class: TaxClass::standard(),
+        }
+    }
+
+    /// The product this becomes when stored at `now`.
+    pub fn into_product(self, now: DateTime<Utc>) -> Product {
+        Product {
+            id: self.id,
+            sku: self.sku,
+            name: self.name,
+            description: self.description,
+            currency: self.price.currency(),
+            price: self.price,
+            stock: self.stock,
+            active: self.active,
+            tax_class: self.tax_class,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// A partial update of a product: each `Some` field replaces the stored one.
+/// The price keeps the product's currency (a store refuses another one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductPatch {
+    /// New name.
+    pub name: Option<ProductName>,
+    /// New description.
+    pub description: Option<Description>,
+    /// New price, in the product's currency.
+    pub price: Option<Money>,
+    /// New stock level.
+    pub stock: Option<Stock>,
+    /// New active flag.
+    pub active: Option<bool>,
+    /// New tax class.
+    pub tax_class: Option<TaxClass>,
+}
+
+impl ProductPatch {
+    /// Applies the patch to `product` at `now`.
+    ///
+    /// # Errors
+    /// [`crate::money::MoneyError::CurrencyMismatch`] if the new price is in
+    /// another currency; `product` is then left as it was.
+    pub fn apply(
+        &self,
+        product: &mut Product,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::money::MoneyError> {
+        if let Some(price) = self.price {
+            if price.currency() != product.currency {
+                return Err(crate::money::MoneyError::CurrencyMismatch(
+                    product.currency,
+                    price.currency(),
+                ));
+            }
+            product.price = price;
+        }
+        if let Some(name) = &self.name {
+            product.name = name.clone();
+        }
+        if let Some(description) = &self.description {
+            product.description = description.clone();
+        }
+        if let Some(stock) = self.stock {
+            product.stock = stock;
+        }
+        if let Some(active) = self.active {
+            product.active = active;
+        }
+        if let Some(tax_class) = &self.tax_class {
+            product.tax_class = tax_class.clone();
+        }
+        product.updated_at = now;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sku_and_tax_class_parsing() {
+        assert!(Sku::parse("A-1_b.2").is_ok());
+        for bad in ["", "a b", "é", &"x".repeat(65)] {
+            assert_eq!(Sku::parse(bad), Err(InvalidSku), "{bad:?}");
+        }
+        assert!(TaxClass::parse("reduced_5").is_ok());
+        assert!(TaxClass::parse("Reduced").is_err());
+        assert_eq!(TaxClass::default().as_str(), "standard");
+    }
+
+    #[test]
+    fn patch_refuses_other_currency_and_changes_nothing() {
+        let now = Utc::now();
+        let usd = Money::parse_price("5.00", Currency::USD).unwrap();
+        let mut product = NewProduct::new(
+            Sku::parse("TEA").unwrap(),
+            ProductName::parse("Tea").unwrap(),
+            usd,
+            3,
+        )
+        .into_product(now);
+        let before = product.clone();
+        let patch = ProductPatch {
+            price: Some(Money::parse_price("1", Currency::EUR).unwrap()),
+            stock: Some(9),
+            ..ProductPatch::default()
+        };
+        assert!(patch.apply(&mut product, now).is_err());
+        assert_eq!(product, before);
+        let patch = ProductPatch { stock: Some(9), active: Some(false), ..ProductPatch::default() };
+        patch.apply(&mut product, now).unwrap();
+        assert_eq!((product.stock, product.active), (9, false));
+    }
+
+    #[test]
+    fn product_serialises_like_the_api() {
+        let product = NewProduct::new(
+            Sku::parse("TEA").unwrap(),
+            ProductName::parse("Tea").unwrap(),
+            Money::parse_price("5", Currency::USD).unwrap(),
+            3,
+        )
+        .into_product(Utc::now());
+        let json = serde_json::to_value(&product).unwrap();
+        assert_eq!(json["price"], "5.00");
+        assert_eq!(json["currency"], "USD");
+        assert_eq!(json["stock"], 3);
+        assert_eq!(json["active"], true);
+    }
+}

@@ -1,0 +1,297 @@
+//! Discount codes: percent or fixed amount off the subtotal, with a minimum
+//! subtotal, an expiry and a maximum number of uses.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Currency, Money, MoneyError};
+
+/// A discount code as customers type it: 1 to 64 ASCII letters, digits, `-`
+/// and `_`. Codes are case-insensitive: stored and compared upper case.
+///
+/// ```
+/// use orders_core::discount::DiscountCode;
+/// assert_eq!(DiscountCode::parse(" welcome10 ").unwrap().as_str(), "WELCOME10");
+/// assert!(DiscountCode::parse("no spaces").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DiscountCode(String);
+
+/// The code text is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1 to 64 characters of letters, digits, '-' or '_'")]
+pub struct InvalidDiscountCode;
+
+impl DiscountCode {
+    /// Parses a code (surrounding whitespace ignored, upper-cased).
+    ///
+    /// # Errors
+    /// [`InvalidDiscountCode`].
+    pub fn parse(text: &str) -> Result<Self, InvalidDiscountCode> {
+        let text = text.trim();
+        let ok = (1..=64).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+        if ok {
+            Ok(Self(text.to_ascii_uppercase()))
+        } else {
+            Err(InvalidDiscountCode)
+        }
+    }
+
+    /// The code, upper case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DiscountCode {
+    type Error = InvalidDiscountCode;
+    fn try_from(value: String) -> Result<Self, InvalidDiscountCode> {
+        Self::parse(&value)
+    }
+}
+
+impl From<DiscountCode> for String {
+    fn from(value: DiscountCode) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for DiscountCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How much a discount takes off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum DiscountKind {
+    /// A percentage of the subtotal, more than 0 and at most 100 (`10` is 10 %).
+    Percent(Decimal),
+    /// A fixed amount, never more than the subtotal.
+    Fixed(Money),
+}
+
+/// Why a discount definition was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidDiscount {
+    /// A percentage outside (0, 100] or with more than 4 decimals.
+    #[error("a percentage must be more than 0 and at most 100, with at most 4 decimals")]
+    Percent,
+    /// A fixed amount that is zero or negative.
+    #[error("must be more than zero")]
+    NotPositive,
+    /// An amount that does not parse.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+impl DiscountKind {
+    /// A percentage discount: `"10"` is 10 %.
+    ///
+    /// # Errors
+    /// [`InvalidDiscount::Percent`] outside (0, 100] or with more than 4 decimals.
+    pub fn percent(value: &str) -> Result<Self, InvalidDiscount> {
+        // Parsed as money of a 4-digit currency would be wrong; parse plainly
+        // with the same refusal of exponents and garbage.
+        let plain = value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && value.bytes().filter(|b| *b == b'.').count() <= 1
+            && !value.starts_with('.')
+            && !value.ends_with('.')
+            && value.len() <= 12;
+        let pct: Decimal = if plain {
+            value.parse().map_err(|_| InvalidDiscount::Percent)?
+        } else {
+            return Err(InvalidDiscount::Percent);
+        };
+        if pct <= Decimal::ZERO || pct > Decimal::ONE_HUNDRED || pct.scale() > 4 {
+            return Err(InvalidDiscount::Percent);
+        }
+        Ok(Self::Percent(pct.normalize()))
+    }
+
+    /// A fixed-amount discount in `currency`.
+    ///
+    /// # Errors
+    /// [`InvalidDiscount::Money`] or [`InvalidDiscount::NotPositive`].
+    pub fn fixed(value: &str, currency: Currency) -> Result<Self, InvalidDiscount> {
+        let amount = Money::parse_price(value, currency)?;
+        if amount.is_zero() {
+            return Err(InvalidDiscount::NotPositive);
+        }
+        Ok(Self::Fixed(amount))
+    }
+}
+
+/// Why a code does not apply to a cart now. Shown to the customer on the
+/// `code` field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscountRejection {
+    /// No such code.
+    #[error("unknown discount code")]
+    Unknown,
+    /// Past its expiry.
+    #[error("this code has expired")]
+    Expired,
+    /// Every use was taken.
+    #[error("this code has been used up")]
+    UsedUp,
+    /// The cart's subtotal is below the code's minimum.
+    #[error("this code needs a subtotal of at least {0}")]
+    BelowMinimum(String),
+    /// A fixed or minimum amount in another currency than the cart.
+    #[error("this code is not valid for {0}")]
+    Currency(Currency),
+}
+
+/// A discount code and its rules, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Discount {
+    /// The code customers type.
+    pub code: DiscountCode,
+    /// Percent or fixed amount.
+    #[serde(flatten)]
+    pub kind: DiscountKind,
+    /// The smallest subtotal (before discount) it applies to.
+    pub min_subtotal: Option<Money>,
+    /// How many orders may use it; `None` is unlimited.
+    pub max_uses: Option<u32>,
+    /// How many orders have used it.
+    pub uses: u32,
+    /// After this instant it no longer applies.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Discount {
+    /// A new, unused discount with no limits.
+    pub fn new(code: DiscountCode, kind: DiscountKind, now: DateTime<Utc>) -> Self {
+        Self {
+            code,
+            kind,
+            min_subtotal: None,
+            max_uses: None,
+            uses: 0,
+            expires_at: None,
+            created_at: now,
+        }
+    }
+
+    /// Whether the code applies to a subtotal at `now`: not expired, uses
+    /// left, right currency, minimum met.
+    ///
+    /// # Errors
+    /// The [`DiscountRejection`] a customer would be shown.
+    pub fn check(&self, subtotal: Money, now: DateTime<Utc>) -> Result<(), DiscountRejection> {
+        if self.expires_at.is_some_and(|at| now >= at) {
+            return Err(DiscountRejection::Expired);
+        }
+        if self.max_uses.is_some_and(|max| self.uses >= max) {
+            return Err(DiscountRejection::UsedUp);
+        }
+        if let DiscountKind::Fixed(amount) = self.kind
+            && amount.currency() != subtotal.currency()
+        {
+            return Err(DiscountRejection::Currency(subtotal.currency()));
+        }
+        if let Some(min) = self.min_subtotal {
+            match subtotal.compare(min) {
+                Err(_) => return Err(DiscountRejection::Currency(subtotal.currency())),
+                Ok(std::cmp::Ordering::Less) => {
+                    return Err(DiscountRejection::BelowMinimum(min.to_string()));
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// How much the discount takes off `subtotal`: never more than the
+    /// subtotal, never negative, rounded by the crate's one rule.
+    ///
+    /// # Errors
+    /// [`MoneyError::CurrencyMismatch`] for a fixed amount in another
+    /// currency.
+    pub fn amount_off(&self, subtotal: Money) -> Result<Money, MoneyError> {
+        let off = match self.kind {
+            DiscountKind::Percent(pct) => subtotal.scale_by(pct / Decimal::ONE_HUNDRED)?,
+            DiscountKind::Fixed(amount) => amount,
+        };
+        let off = off.min(subtotal)?;
+        Ok(if off.is_negative() { Money::zero(subtotal.currency()) } else { off })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn usd(s: &str) -> Money {
+        Money::parse(s, Currency::USD).unwrap()
+    }
+
+    #[test]
+    fn percent_parsing() {
+        assert_eq!(DiscountKind::percent("10"), Ok(DiscountKind::Percent(Decimal::TEN)));
+        assert!(DiscountKind::percent("100").is_ok());
+        assert!(DiscountKind::percent("12.5").is_ok());
+        for bad in ["0", "100.01", "-5", "1e1", "NaN", "", ".5", "5.", "1.23456", "abc"] {
+            assert_eq!(DiscountKind::percent(bad), Err(InvalidDiscount::Percent), "{bad:?}");
+        }
+        assert_eq!(DiscountKind::fixed("0", Currency::USD), Err(InvalidDiscount::NotPositive));
+        assert!(DiscountKind::fixed("-1", Currency::USD).is_err());
+    }
+
+    #[test]
+    fn rules_expiry_uses_minimum_currency() {
+        let now = Utc::now();
+        let code = DiscountCode::parse("X").unwrap();
+        let mut d = Discount::new(code, DiscountKind::percent("10").unwrap(), now);
+        assert_eq!(d.check(usd("5"), now), Ok(()));
+        d.min_subtotal = Some(usd("10"));
+        assert_eq!(d.check(usd("9.99"), now), Err(DiscountRejection::BelowMinimum("10.00".into())));
+        assert_eq!(d.check(usd("10"), now), Ok(()));
+        d.expires_at = Some(now);
+        assert_eq!(d.check(usd("10"), now), Err(DiscountRejection::Expired));
+        d.expires_at = Some(now + Duration::days(1));
+        d.max_uses = Some(2);
+        d.uses = 2;
+        assert_eq!(d.check(usd("10"), now), Err(DiscountRejection::UsedUp));
+        d.uses = 1;
+        let eur = Money::parse("50", Currency::EUR).unwrap();
+        assert_eq!(d.check(eur, now), Err(DiscountRejection::Currency(Currency::EUR)));
+    }
+
+    #[test]
+    fn amount_off_is_capped_and_rounded() {
+        let now = Utc::now();
+        let code = DiscountCode::parse("X").unwrap();
+        let fixed = Discount::new(code.clone(), DiscountKind::fixed("20", Currency::USD).unwrap(), now);
+        assert_eq!(fixed.amount_off(usd("15")).unwrap(), usd("15"));
+        assert_eq!(fixed.amount_off(usd("25")).unwrap(), usd("20"));
+        let pct = Discount::new(code, DiscountKind::percent("12.5").unwrap(), now);
+        // 12.5 % of 0.10 is 0.0125 -> 0.01 half-up
+        assert_eq!(pct.amount_off(usd("0.10")).unwrap(), usd("0.01"));
+        assert_eq!(pct.amount_off(usd("0.20")).unwrap(), usd("0.03"));
+    }
+
+    #[test]
+    fn serialises_kind_and_value() {
+        let d = Discount::new(
+            DiscountCode::parse("x").unwrap(),
+            DiscountKind::percent("10").unwrap(),
+            Utc::now(),
+        );
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["code"], "X");
+        assert_eq!(json["kind"], "percent");
+        assert_eq!(json["value"], "10");
+    }
+}

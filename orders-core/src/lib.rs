@@ -1,0 +1,74 @@
+//! # orders-core
+//!
+//! The ordering domain of `orders`: money, the catalogue, carts, pricing
+//! (discounts, tax, shipping), checkout validation, orders and their
+//! lifecycle, and the ports through which the engine reaches storage,
+//! notification, payment and time.
+//!
+//! It knows nothing of HTTP, SQL or an async runtime: every port is an
+//! `async` trait any runtime can drive, and [`memory`] implements each of
+//! them in memory, so the engine runs (and is tested) on its own.
+//!
+//! The facade applications call is [`Orders`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use orders_core::{Orders, OrdersConfig, catalogue::*, cart::Quantity, checkout::CheckoutForm,
+//!     ids::CustomerId, memory::MemoryStore, money::{Currency, Money}, order::OrderStatus};
+//!
+//! # futures_executor::block_on(async {
+//! let orders = Orders::builder(Arc::new(MemoryStore::new()))
+//!     .config(OrdersConfig::demo())
+//!     .build();
+//! let tea = orders
+//!     .create_product(NewProduct::new(
+//!         Sku::parse("TEA-1").unwrap(),
+//!         ProductName::parse("Earl Grey").unwrap(),
+//!         Money::parse_price("4.50", Currency::USD).unwrap(),
+//!         10,
+//!     ))
+//!     .await
+//!     .unwrap();
+//!
+//! let ada = CustomerId::parse("ada").unwrap();
+//! let cart = orders.create_cart(&ada, None).await.unwrap();
+//! orders.add_to_cart(&ada, &cart.id, &tea.id, Quantity::new(2).unwrap()).await.unwrap();
+//!
+//! let form: CheckoutForm = serde_json::from_str(r#"{
+//!     "email": "ada@example.com",
+//!     "shipping_address": {"full_name": "Ada Lovelace", "line1": "1 Main St", "city": "Springfield",
+//!                          "postal_code": "12345", "country": "US"},
+//!     "shipping_method": "standard",
+//!     "payment": {"method": "card", "card": {"number": "4242424242424242", "exp_month": 12,
+//!                 "exp_year": 2040, "cvc": "123", "holder": "Ada Lovelace"}}
+//! }"#).unwrap();
+//! let placed = orders.checkout(&ada, &cart.id, form, Some("key-1")).await.unwrap();
+//! assert_eq!(placed.order.status, OrderStatus::Paid);
+//! assert_eq!(placed.order.total.to_string(), "13.99"); // 9.00 + 4.99 shipping, no US tax
+//! assert_eq!(orders.product(&tea.id).await.unwrap().stock, 8);
+//! # });
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod cart;
+pub mod catalogue;
+pub mod checkout;
+pub mod discount;
+mod error;
+pub mod ids;
+pub mod memory;
+pub mod money;
+pub mod order;
+pub mod ports;
+pub mod pricing;
+mod service;
+pub use service::MAX_IDEMPOTENCY_KEY;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod text;
+pub mod validation;
+
+pub use error::Error;
+pub use service::{
+    Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
+};

@@ -1,0 +1,9 @@
+//! In-memory implementations of every port: [`MemoryStore`] and
+//! [`MemoryNotifier`] (the payment and clock ports have theirs in
+//! [`crate::ports`]: [`crate::ports::TestGateway`], [`crate::ports::ManualClock`]).
+
+mod notifier;
+mod store;
+
+pub use notifier::{DEFAULT_CAPACITY, MemoryNotifier};
+pub use store::MemoryStore;

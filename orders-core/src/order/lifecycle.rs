@@ -1,0 +1,419 @@
+//! The order lifecycle: the status table, the events it writes, and the
+//! guards a host can add.
+//!
+//! [`OrderStatus::can_become`] is the only code that knows the legal moves.
+//! A host that needs more rules (no refunds after 30 days, say) adds a
+//! [`TransitionGuard`]: guards can refuse a move the table allows, never
+//! allow one it refuses.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Order, PaymentMethod, PaymentStatus};
+use crate::ids::{CustomerId, EventId, OrderId};
+use crate::text::text_type;
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed, not paid (cash on delivery).
+    Pending,
+    /// Paid.
+    Paid,
+    /// Being prepared.
+    Processing,
+    /// Handed to the carrier.
+    Shipped,
+    /// Received.
+    Delivered,
+    /// Cancelled; its stock went back.
+    Cancelled,
+    /// Money returned.
+    Refunded,
+}
+
+/// The text is not a status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status; expected one of pending, paid, processing, shipped, delivered, cancelled, refunded")]
+pub struct UnknownStatus;
+
+impl OrderStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [OrderStatus; 7] = [
+        Self::Pending,
+        Self::Paid,
+        Self::Processing,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Refunded,
+    ];
+
+    /// The statuses an order in `self` may move to. This table is the
+    /// lifecycle; nothing else decides it.
+    ///
+    /// | from | to |
+    /// | --- | --- |
+    /// | pending | paid, cancelled |
+    /// | paid | processing, cancelled, refunded |
+    /// | processing | shipped, cancelled |
+    /// | shipped | delivered |
+    /// | delivered | refunded |
+    pub const fn next(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
+        match self {
+            Pending => &[Paid, Cancelled],
+            Paid => &[Processing, Cancelled, Refunded],
+            Processing => &[Shipped, Cancelled],
+            Shipped => &[Delivered],
+            Delivered => &[Refunded],
+            Cancelled | Refunded => &[],
+        }
+    }
+
+    /// Whether the table allows `self -> to`.
+    ///
+    /// ```
+    /// use orders_core::order::OrderStatus::*;
+    /// assert!(Paid.can_become(Shipped) == false);
+    /// assert!(Processing.can_become(Shipped));
+    /// ```
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        self.next().contains(&to)
+    }
+
+    /// Whether no move leaves it.
+    pub fn is_final(self) -> bool {
+        self.next().is_empty()
+    }
+
+    /// The status as the API spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Processing => "processing",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or(UnknownStatus)
+    }
+}
+
+/// Who made a change: `customer:ID`, `staff:ID` or `system`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Actor(String);
+
+/// The text is not an actor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an actor is customer:ID, staff:ID or system")]
+pub struct InvalidActor;
+
+impl Actor {
+    /// The customer `id`.
+    pub fn customer(id: &CustomerId) -> Self {
+        Self(format!("customer:{id}"))
+    }
+
+    /// The staff member `id` (the host's user id).
+    pub fn staff(id: &CustomerId) -> Self {
+        Self(format!("staff:{id}"))
+    }
+
+    /// The engine itself.
+    pub fn system() -> Self {
+        Self("system".to_owned())
+    }
+
+    /// The actor as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Actor {
+    type Error = InvalidActor;
+    fn try_from(value: String) -> Result<Self, InvalidActor> {
+        let ok = value == "system"
+            || ["customer:", "staff:"].iter().any(|p| {
+                value
+                    .strip_prefix(p)
+                    .is_some_and(|id| CustomerId::parse(id).is_ok())
+            });
+        if ok { Ok(Self(value)) } else { Err(InvalidActor) }
+    }
+}
+
+impl From<Actor> for String {
+    fn from(value: Actor) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+text_type!(
+    /// A note on a status change: 1 to 1000 characters.
+    Note,
+    1000
+);
+
+text_type!(
+    /// A carrier's tracking number: 1 to 64 characters.
+    TrackingNumber,
+    64
+);
+
+/// One change of an order's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderEvent {
+    /// Its place in the store's event sequence.
+    pub id: EventId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The status before; `None` for the order's creation.
+    pub from: Option<OrderStatus>,
+    /// The status after.
+    pub to: OrderStatus,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// Why, if someone said.
+    pub note: Option<Note>,
+}
+
+/// A requested move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The status to move to.
+    pub to: OrderStatus,
+    /// A note for the event.
+    pub note: Option<Note>,
+    /// The tracking number: required to ship.
+    pub tracking_number: Option<TrackingNumber>,
+}
+
+impl Transition {
+    /// A move to `to` with no note.
+    pub fn to(to: OrderStatus) -> Self {
+        Self { to, note: None, tracking_number: None }
+    }
+}
+
+/// Why a move was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The table does not allow it.
+    #[error("an order cannot go from {from} to {to}")]
+    Invalid {
+        /// Current status.
+        from: OrderStatus,
+        /// Requested status.
+        to: OrderStatus,
+    },
+    /// Shipping needs a tracking number.
+    #[error("a tracking number is required to ship")]
+    TrackingNumberRequired,
+    /// A host guard refused it.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl TransitionError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_transition",
+            Self::TrackingNumberRequired => "validation",
+            Self::Refused(_) => "transition_refused",
+        }
+    }
+}
+
+/// A host's own rule on moves: return `Err(reason)` to refuse one the
+/// table allows.
+///
+/// ```
+/// use orders_core::order::{Actor, Order, OrderStatus, Transition, TransitionGuard};
+///
+/// struct NoRefundsOverAThousand;
+/// impl TransitionGuard for NoRefundsOverAThousand {
+///     fn check(&self, order: &Order, t: &Transition, _: &Actor) -> Result<(), String> {
+///         if t.to == OrderStatus::Refunded && order.total.to_minor() > 100_000 {
+///             return Err("refunds over 1000 need a manager".into());
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait TransitionGuard: Send + Sync {
+    /// Refuses `transition` of `order` by `actor` with a reason, or allows it.
+    ///
+    /// # Errors
+    /// The reason to show.
+    fn check(&self, order: &Order, transition: &Transition, actor: &Actor) -> Result<(), String>;
+}
+
+/// What a store applies for one move, in one transaction, compare-and-set
+/// on `expected_version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The order.
+    pub order_id: OrderId,
+    /// The version the decision was made on.
+    pub expected_version: u64,
+    /// Current status.
+    pub from: OrderStatus,
+    /// New status.
+    pub to: OrderStatus,
+    /// A tracking number to record, if any.
+    pub tracking_number: Option<TrackingNumber>,
+    /// A new payment status, if the move changes it.
+    pub payment_status: Option<PaymentStatus>,
+    /// Whether the order's stock goes back to the catalogue (cancelling).
+    pub restock: bool,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// Why.
+    pub note: Option<Note>,
+}
+
+impl StatusChange {
+    /// Applies the change to `order` (what the store then saves), giving the
+    /// event its id.
+    pub fn apply(&self, order: &mut Order, event_id: EventId) -> OrderEvent {
+        order.status = self.to;
+        if let Some(tracking) = &self.tracking_number {
+            order.tracking_number = Some(tracking.clone());
+        }
+        if let Some(payment) = self.payment_status {
+            order.payment.status = payment;
+        }
+        order.version += 1;
+        order.updated_at = self.at;
+        OrderEvent {
+            id: event_id,
+            order_id: self.order_id.clone(),
+            from: Some(self.from),
+            to: self.to,
+            at: self.at,
+            actor: self.actor.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
+
+/// Decides a move: checks the table, the tracking number and the guards,
+/// and works out its effects (stock back on cancel; the payment refunded
+/// when a captured card payment is cancelled or refunded).
+///
+/// # Errors
+/// [`TransitionError`].
+pub fn plan_transition(
+    order: &Order,
+    transition: Transition,
+    actor: Actor,
+    guards: &[std::sync::Arc<dyn TransitionGuard>],
+    now: DateTime<Utc>,
+) -> Result<StatusChange, TransitionError> {
+    let from = order.status;
+    let to = transition.to;
+    if !from.can_become(to) {
+        return Err(TransitionError::Invalid { from, to });
+    }
+    if to == OrderStatus::Shipped && transition.tracking_number.is_none() {
+        return Err(TransitionError::TrackingNumberRequired);
+    }
+    for guard in guards {
+        guard
+            .check(order, &transition, &actor)
+            .map_err(TransitionError::Refused)?;
+    }
+    let gives_money_back = matches!(to, OrderStatus::Cancelled | OrderStatus::Refunded)
+        && order.payment.method == PaymentMethod::Card
+        && order.payment.status == PaymentStatus::Captured;
+    Ok(StatusChange {
+        order_id: order.id.clone(),
+        expected_version: order.version,
+        from,
+        to,
+        tracking_number: transition.tracking_number,
+        payment_status: gives_money_back.then_some(PaymentStatus::Refunded),
+        restock: to == OrderStatus::Cancelled,
+        at: now,
+        actor,
+        note: transition.note,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_api_md() {
+        use OrderStatus::*;
+        let allowed = [
+            (Pending, Paid),
+            (Pending, Cancelled),
+            (Paid, Processing),
+            (Paid, Cancelled),
+            (Paid, Refunded),
+            (Processing, Shipped),
+            (Processing, Cancelled),
+            (Shipped, Delivered),
+            (Delivered, Refunded),
+        ];
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
+            }
+        }
+        assert!(Cancelled.is_final() && Refunded.is_final() && !Shipped.is_final());
+    }
+
+    #[test]
+    fn status_text_round_trips() {
+        for s in OrderStatus::ALL {
+            assert_eq!(s.as_str().parse::<OrderStatus>(), Ok(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!("Paid".parse::<OrderStatus>(), Err(UnknownStatus));
+    }
+
+    #[test]
+    fn actors() {
+        let id = CustomerId::parse("u1").unwrap();
+        assert_eq!(Actor::customer(&id).as_str(), "customer:u1");
+        assert_eq!(Actor::staff(&id).as_str(), "staff:u1");
+        assert!(Actor::try_from("system".to_owned()).is_ok());
+        assert!(Actor::try_from("staff:".to_owned()).is_err());
+        assert!(Actor::try_from("root".to_owned()).is_err());
+    }
+}

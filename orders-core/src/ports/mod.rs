@@ -1,0 +1,24 @@
+//! The ports: what the engine needs from the outside world, as traits.
+//!
+//! Storage ([`Store`] and its parts), notification ([`Notifier`]), payment
+//! ([`PaymentGateway`]) and time ([`Clock`]). Each method's documentation
+//! says what an implementation MUST do; [`crate::memory`] implements every
+//! port in memory, `orders-sqlx` implements storage and notification on
+//! SQLite and PostgreSQL, and the `testkit` feature checks any store
+//! against these sentences.
+
+mod clock;
+mod notifier;
+mod payment;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
+pub use payment::{
+    Charge, PaymentError, PaymentGateway, TestCharge, TestChargeState, TestGateway,
+};
+pub use store::{
+    CartStore, CatalogueStore, Cursor, DiscountStore, EventLog, IdempotencyClaim,
+    IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page,
+    PageRequest, Placed, Store, StoreError,
+};

@@ -1,0 +1,352 @@
+//! The storage port: what a store MUST do, sentence by sentence. The
+//! conformance kit (`testkit` feature) checks these sentences.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::cart::Cart;
+use crate::catalogue::{Product, ProductPatch};
+use crate::discount::{Discount, DiscountCode};
+use crate::ids::{CartId, CustomerId, EventId, OrderId, ProductId};
+use crate::order::{Actor, NewOrder, Order, OrderEvent, OrderStatus, StatusChange};
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The thing to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A compare-and-set on `version` lost: someone changed it first.
+    #[error("changed concurrently; reload and retry")]
+    Conflict,
+    /// A unique field is taken (`"sku"`, `"code"`).
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    /// Checkout: these products have less stock than the cart needs.
+    #[error("insufficient stock")]
+    InsufficientStock(Vec<ProductId>),
+    /// Checkout: the cart is no longer open.
+    #[error("the cart is closed")]
+    CartClosed,
+    /// Checkout: the discount code has no use left (or vanished).
+    #[error("the discount code is no longer available")]
+    DiscountUnavailable,
+    /// Checkout: the idempotency key completed meanwhile.
+    #[error("idempotency key already used")]
+    IdempotencyKeyUsed,
+    /// The pagination cursor was not made by this store.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The database cannot be reached; worth retrying later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the backend reported.
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Conflict => "concurrent_update",
+            Self::Duplicate(_) => "duplicate",
+            Self::InsufficientStock(_) => "insufficient_stock",
+            Self::CartClosed => "cart_closed",
+            Self::DiscountUnavailable => "discount_unavailable",
+            Self::IdempotencyKeyUsed => "idempotency_in_progress",
+            Self::InvalidCursor => "validation",
+            Self::Unavailable(_) => "storage_unavailable",
+            Self::Backend(_) => "storage",
+        }
+    }
+}
+
+/// An opaque position in a list, made by the store that listed it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Cursor(pub String);
+
+/// Which page of a list: at most `limit` items after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1 to [`PageRequest::MAX_LIMIT`].
+    pub limit: usize,
+    /// Where the previous page ended.
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// The default page size.
+    pub const DEFAULT_LIMIT: usize = 20;
+    /// The largest page size.
+    pub const MAX_LIMIT: usize = 100;
+
+    /// The first page of `limit` items (clamped to 1..=100).
+    pub fn first(limit: usize) -> Self {
+        Self { limit: limit.clamp(1, Self::MAX_LIMIT), cursor: None }
+    }
+
+    /// The page after `cursor`.
+    #[must_use]
+    pub fn after(mut self, cursor: Option<Cursor>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::first(Self::DEFAULT_LIMIT)
+    }
+}
+
+/// One page of a list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this customer's.
+    pub customer_id: Option<CustomerId>,
+    /// Only in this status.
+    pub status: Option<OrderStatus>,
+    /// Only with this email (exact, case-insensitive).
+    pub email: Option<String>,
+    /// Order number (exact) or email (case-insensitive substring).
+    pub search: Option<String>,
+}
+
+/// The idempotency part of a checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Whose key.
+    pub customer_id: CustomerId,
+    /// The key.
+    pub key: String,
+    /// A fingerprint of the request.
+    pub fingerprint: String,
+}
+
+/// What [`IdempotencyStore::begin_idempotent`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// The key was free (or its claim stale); it is now claimed by this request.
+    Claimed,
+    /// Another request holds the key and has not finished.
+    InProgress {
+        /// That request's fingerprint.
+        fingerprint: String,
+    },
+    /// A request with this key placed an order.
+    Completed {
+        /// That request's fingerprint.
+        fingerprint: String,
+        /// The order it placed.
+        order_id: OrderId,
+    },
+}
+
+/// Everything a checkout writes, in one atomic step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPlacement {
+    /// The order, priced and validated.
+    pub order: NewOrder,
+    /// The cart it came from, which is closed.
+    pub cart_id: CartId,
+    /// The discount whose use is counted, if any.
+    pub discount_code: Option<DiscountCode>,
+    /// The idempotency key to complete, if any.
+    pub idempotency: Option<IdempotencyClaim>,
+    /// Who placed it (the first event's actor).
+    pub actor: Actor,
+}
+
+/// A placed order and its first event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The stored order, numbered.
+    pub order: Order,
+    /// Its first event, `null -> status`.
+    pub event: OrderEvent,
+}
+
+/// Products.
+#[async_trait]
+pub trait CatalogueStore: Send + Sync {
+    /// Stores a new product.
+    ///
+    /// MUST return [`StoreError::Duplicate`]`("sku")` if another product has
+    /// its SKU, and then store nothing.
+    async fn insert_product(&self, product: &Product) -> Result<(), StoreError>;
+
+    /// Applies `patch` at `now` and returns the product as stored.
+    ///
+    /// MUST return [`StoreError::NotFound`] for an unknown id. MUST leave
+    /// the product unchanged on any error.
+    async fn update_product(
+        &self,
+        id: &ProductId,
+        patch: &ProductPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Product, StoreError>;
+
+    /// The product, or `None`.
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError>;
+
+    /// The products of `ids` that exist, in any order.
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError>;
+
+    /// Products newest first; only active ones when `active_only`.
+    ///
+    /// MUST return [`StoreError::InvalidCursor`] for a cursor it did not make.
+    async fn list_products(
+        &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError>;
+}
+
+/// Carts.
+#[async_trait]
+pub trait CartStore: Send + Sync {
+    /// Stores a new cart.
+    async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError>;
+
+    /// The cart, or `None`.
+    async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError>;
+
+    /// Replaces the stored cart with `cart` if the stored one is at
+    /// `expected_version`.
+    ///
+    /// MUST return [`StoreError::Conflict`] if the stored version differs,
+    /// [`StoreError::NotFound`] for an unknown cart.
+    async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError>;
+}
+
+/// Discount codes.
+#[async_trait]
+pub trait DiscountStore: Send + Sync {
+    /// Stores a new code.
+    ///
+    /// MUST return [`StoreError::Duplicate`]`("code")` if the code exists.
+    async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError>;
+
+    /// The code's discount, or `None`.
+    async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError>;
+
+    /// Codes, newest first.
+    async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError>;
+}
+
+/// Orders and their events.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Places an order, atomically: all of the following or none of it.
+    ///
+    /// - MUST take `quantity` from the stock of every line's product, and
+    ///   MUST NOT let any stock go below zero: if any product is short, MUST
+    ///   return [`StoreError::InsufficientStock`] listing every short product
+    ///   (each once, in line order) and write nothing.
+    /// - MUST close the cart `cart_id` (status checked out, version + 1);
+    ///   if it is not open, MUST return [`StoreError::CartClosed`].
+    /// - With a `discount_code`, MUST count one use, and MUST return
+    ///   [`StoreError::DiscountUnavailable`] if that would pass `max_uses`
+    ///   or the code is gone.
+    /// - MUST give the order the next order number, store it with version
+    ///   1, and store its first event (`from = None`) with the next event id.
+    /// - With an `idempotency` claim, MUST mark the key completed with this
+    ///   order's id.
+    /// - Under any concurrency no stock is sold twice; a write conflict the
+    ///   backend reports is retried inside, so concurrent placements fail
+    ///   only with the errors above.
+    async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError>;
+
+    /// The order, or `None`.
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
+
+    /// Orders matching `filter`, newest first (by order number).
+    ///
+    /// MUST be stable under concurrent inserts: following `next_cursor`
+    /// never repeats or skips an order that existed when the first page was
+    /// read. MUST return [`StoreError::InvalidCursor`] for a cursor it did
+    /// not make.
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError>;
+
+    /// Applies a status change, atomically: compare-and-set on
+    /// `expected_version`, the new status (and tracking number and payment
+    /// status when given), version + 1, the event with the next event id,
+    /// and, with `restock`, every line's quantity back to its product's stock.
+    ///
+    /// MUST return [`StoreError::Conflict`] if the stored version is not
+    /// `expected_version`, [`StoreError::NotFound`] for an unknown order,
+    /// and then write nothing.
+    async fn change_status(&self, change: &StatusChange) -> Result<(Order, OrderEvent), StoreError>;
+
+    /// Whether the database answers.
+    ///
+    /// MUST return [`StoreError::Unavailable`] when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The order's events, oldest first.
+    async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError>;
+}
+
+/// The event sequence, read back (for replay to subscribers).
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Up to `limit` events with an id greater than `after` (all when
+    /// `None`), of `order` only when given, oldest first.
+    async fn events_after(
+        &self,
+        after: Option<EventId>,
+        order: Option<&OrderId>,
+        limit: usize,
+    ) -> Result<Vec<OrderEvent>, StoreError>;
+}
+
+/// Idempotency keys of checkouts.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `claim.key` for `claim.customer_id`, atomically.
+    ///
+    /// MUST return [`IdempotencyState::Claimed`] and record the claim if the
+    /// key is unknown for that customer, or if its claim is in progress but
+    /// began before `stale_before` (the request that held it died). MUST
+    /// otherwise return the state found, changing nothing. Two concurrent
+    /// calls for one key MUST NOT both get `Claimed`.
+    async fn begin_idempotent(
+        &self,
+        claim: &IdempotencyClaim,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyState, StoreError>;
+
+    /// Drops an in-progress claim (the checkout failed and placed nothing),
+    /// so the key can be used again. A completed key MUST be left as it is.
+    async fn release_idempotent(&self, customer_id: &CustomerId, key: &str)
+    -> Result<(), StoreError>;
+}
+
+/// Everything the engine stores: implemented by every type that implements
+/// each part.
+pub trait Store:
+    CatalogueStore + CartStore + DiscountStore + OrderStore + EventLog + IdempotencyStore
+{
+}
+
+impl<T> Store for T where
+    T: CatalogueStore + CartStore + DiscountStore + OrderStore + EventLog + IdempotencyStore
+{
+}

@@ -1,0 +1,355 @@
+//! Carts through the facade: create, change, price.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Orders;
+use crate::Error;
+use crate::cart::{Cart, CartStatus, Quantity};
+use crate::catalogue::Product;
+use crate::checkout::Country;
+use crate::discount::{Discount, DiscountCode};
+use crate::ids::{CartId, CustomerId, ProductId};
+use crate::money::{Currency, Money};
+use crate::order::OrderLine;
+use crate::ports::StoreError;
+use crate::pricing::{self, LineInput, PriceBreakdown, ShippingMethod};
+
+/// Where and how a cart is priced for display; `None` takes the store's
+/// default country and the currency's default shipping method.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PricingOptions {
+    /// Destination country.
+    pub country: Option<Country>,
+    /// Shipping method code.
+    pub shipping_method: Option<String>,
+}
+
+/// A cart with its current prices, shaped as API.md's cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PricedCart {
+    /// Its id.
+    pub id: CartId,
+    /// Its currency.
+    pub currency: Currency,
+    /// Its lines, priced from the current catalogue.
+    pub lines: Vec<OrderLine>,
+    /// The discount code applied, if any.
+    pub discount_code: Option<DiscountCode>,
+    /// Sum of line subtotals.
+    pub subtotal: Money,
+    /// Sum of line discounts.
+    pub discount_total: Money,
+    /// Shipping, tax exclusive.
+    pub shipping_total: Money,
+    /// All tax.
+    pub tax_total: Money,
+    /// `subtotal − discount_total + shipping_total + tax_total`.
+    pub total: Money,
+    /// Open or checked out.
+    pub status: CartStatus,
+    /// The cart's version.
+    pub version: u64,
+}
+
+/// A cart priced: lines with their products, and the breakdown. Shared by
+/// cart display and checkout, so both price the same way.
+pub(super) struct Priced {
+    pub(super) lines: Vec<OrderLine>,
+    pub(super) breakdown: PriceBreakdown,
+    pub(super) unavailable: Vec<ProductId>,
+}
+
+impl Orders {
+    /// Creates an empty cart for `customer` in `currency` (default: the
+    /// configured one).
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub async fn create_cart(
+        &self,
+        customer: &CustomerId,
+        currency: Option<Currency>,
+    ) -> Result<PricedCart, Error> {
+        let currency = currency.unwrap_or(self.inner.config.default_currency);
+        let cart = Cart::new(customer.clone(), currency, self.inner.clock.now());
+        self.inner.store.insert_cart(&cart).await?;
+        self.present(cart, &PricingOptions::default()).await
+    }
+
+    /// The customer's cart, priced for `options`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if unknown or another customer's;
+    /// [`Error::Validation`] for an unknown shipping method.
+    pub async fn cart(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        options: &PricingOptions,
+    ) -> Result<PricedCart, Error> {
+        let cart = self.owned_cart(customer, cart_id).await?;
+        self.present(cart, options).await
+    }
+
+    /// Adds `quantity` of a product, merging into its line.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (cart), [`Error::Validation`] on `product_id`
+    /// (unknown or inactive) or `quantity` (line past 999),
+    /// [`Error::CartFull`], [`Error::CurrencyMismatch`], [`Error::CartClosed`].
+    pub async fn add_to_cart(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+        quantity: Quantity,
+    ) -> Result<PricedCart, Error> {
+        let product = match self.inner.store.product(product_id).await? {
+            Some(product) if product.active => product,
+            _ => return Err(Error::field("product_id", "unknown or unavailable product")),
+        };
+        self.change_cart(customer, cart_id, |cart, now| Ok(cart.add(&product, quantity, now)?))
+            .await
+    }
+
+    /// Sets a line's quantity; 0 removes it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (cart or line), [`Error::Validation`] on
+    /// `quantity`, [`Error::CartClosed`].
+    pub async fn set_cart_quantity(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+        quantity: u32,
+    ) -> Result<PricedCart, Error> {
+        self.change_cart(customer, cart_id, |cart, now| {
+            Ok(cart.set_quantity(product_id, quantity, now)?)
+        })
+        .await
+    }
+
+    /// Removes a line.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (cart or line), [`Error::CartClosed`].
+    pub async fn remove_from_cart(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+    ) -> Result<PricedCart, Error> {
+        self.change_cart(customer, cart_id, |cart, now| Ok(cart.remove(product_id, now)?))
+            .await
+    }
+
+    /// Applies a discount code after checking that it exists, has not
+    /// expired, has uses left and that the cart meets its minimum.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `code` with the reason,
+    /// [`Error::NotFound`], [`Error::CartClosed`].
+    pub async fn apply_discount(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        code: &str,
+    ) -> Result<PricedCart, Error> {
+        let unknown = || Error::field("code", "unknown discount code");
+        let code = DiscountCode::parse(code).map_err(|_| unknown())?;
+        let discount = self.inner.store.discount(&code).await?.ok_or_else(unknown)?;
+        let cart = self.owned_cart(customer, cart_id).await?;
+        if !cart.is_open() {
+            return Err(Error::CartClosed);
+        }
+        let products = self.products_of(&cart).await?;
+        let subtotal = subtotal(&cart, &products)?;
+        discount
+            .check(subtotal, self.inner.clock.now())
+            .map_err(|reason| Error::field("code", reason.to_string()))?;
+        self.change_cart(customer, cart_id, |cart, now| {
+            Ok(cart.apply_discount(code.clone(), now)?)
+        })
+        .await
+    }
+
+    /// Removes the discount code.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::CartClosed`].
+    pub async fn remove_discount(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+    ) -> Result<PricedCart, Error> {
+        self.change_cart(customer, cart_id, |cart, now| Ok(cart.remove_discount(now)?))
+            .await
+    }
+
+    /// Loads the cart, applies `change`, and saves it compare-and-set on its
+    /// version, retrying when another request changed it meanwhile.
+    async fn change_cart(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        change: impl Fn(&mut Cart, DateTime<Utc>) -> Result<(), Error>,
+    ) -> Result<PricedCart, Error> {
+        for _ in 0..=self.inner.config.max_retries {
+            let mut cart = self.owned_cart(customer, cart_id).await?;
+            let expected = cart.version;
+            change(&mut cart, self.inner.clock.now())?;
+            match self.inner.store.update_cart(&cart, expected).await {
+                Ok(()) => return self.present(cart, &PricingOptions::default()).await,
+                Err(StoreError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::ConcurrentUpdate)
+    }
+
+    pub(super) async fn owned_cart(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+    ) -> Result<Cart, Error> {
+        match self.inner.store.cart(cart_id).await? {
+            Some(cart) if &cart.customer_id == customer => Ok(cart),
+            _ => Err(Error::NotFound("cart")),
+        }
+    }
+
+    pub(super) async fn products_of(&self, cart: &Cart) -> Result<HashMap<ProductId, Product>, Error> {
+        let ids: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
+        let products = self.inner.store.products(&ids).await?;
+        Ok(products.into_iter().map(|p| (p.id.clone(), p)).collect())
+    }
+
+    /// Prices `cart` with `discount` for `country` and `method`.
+    pub(super) fn price_cart(
+        &self,
+        cart: &Cart,
+        products: &HashMap<ProductId, Product>,
+        discount: Option<&Discount>,
+        method: &ShippingMethod,
+        country: Country,
+    ) -> Result<Priced, Error> {
+        let mut unavailable = Vec::new();
+        let mut known = Vec::with_capacity(cart.lines.len());
+        for line in &cart.lines {
+            match products.get(&line.product_id) {
+                Some(product) => {
+                    if !product.active {
+                        unavailable.push(product.id.clone());
+                    }
+                    known.push((line, product));
+                }
+                None => unavailable.push(line.product_id.clone()),
+            }
+        }
+        let inputs: Vec<LineInput<'_>> = known
+            .iter()
+            .map(|(line, product)| LineInput {
+                unit_price: product.price,
+                quantity: line.quantity,
+                tax_class: &product.tax_class,
+            })
+            .collect();
+        let breakdown = pricing::price(
+            cart.currency,
+            &inputs,
+            discount,
+            method,
+            &self.inner.config.tax,
+            country,
+        )
+        .map_err(|e| Error::Storage(format!("pricing failed: {e}")))?;
+        let lines = known
+            .iter()
+            .zip(&breakdown.lines)
+            .map(|((line, product), amounts)| OrderLine {
+                product_id: product.id.clone(),
+                sku: product.sku.clone(),
+                name: product.name.clone(),
+                quantity: line.quantity,
+                unit_price: product.price,
+                line_subtotal: amounts.line_subtotal,
+                line_discount: amounts.line_discount,
+                line_tax: amounts.line_tax,
+                line_total: amounts.line_total,
+                tax_class: product.tax_class.clone(),
+            })
+            .collect();
+        Ok(Priced { lines, breakdown, unavailable })
+    }
+
+    /// Resolves the destination and shipping method of `options`.
+    pub(super) fn destination(
+        &self,
+        currency: Currency,
+        options: &PricingOptions,
+    ) -> Result<(Country, &ShippingMethod), Error> {
+        let config = &self.inner.config;
+        let method = match &options.shipping_method {
+            Some(code) => config.shipping_method(code, currency).ok_or_else(|| {
+                Error::field(
+                    "shipping_method",
+                    format!("must be one of: {}", config.shipping_codes(currency).join(", ")),
+                )
+            })?,
+            None => config.default_shipping_method(currency).ok_or_else(|| {
+                Error::field("currency", format!("no shipping method ships in {currency}"))
+            })?,
+        };
+        Ok((options.country.unwrap_or(config.default_country), method))
+    }
+
+    /// Prices a cart for display: a discount that no longer qualifies is
+    /// shown but not applied.
+    async fn present(&self, cart: Cart, options: &PricingOptions) -> Result<PricedCart, Error> {
+        let (country, method) = self.destination(cart.currency, options)?;
+        let products = self.products_of(&cart).await?;
+        let discount = match &cart.discount_code {
+            Some(code) => self.inner.store.discount(code).await?.filter(|d| {
+                subtotal(&cart, &products)
+                    .is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())
+            }),
+            None => None,
+        };
+        let priced = self.price_cart(&cart, &products, discount.as_ref(), method, country)?;
+        let b = priced.breakdown;
+        Ok(PricedCart {
+            id: cart.id,
+            currency: cart.currency,
+            lines: priced.lines,
+            discount_code: cart.discount_code,
+            subtotal: b.subtotal,
+            discount_total: b.discount_total,
+            shipping_total: b.shipping_total,
+            tax_total: b.tax_total,
+            total: b.total,
+            status: cart.status,
+            version: cart.version,
+        })
+    }
+}
+
+/// The cart's subtotal at current prices (lines whose product is gone count
+/// nothing).
+pub(super) fn subtotal(cart: &Cart, products: &HashMap<ProductId, Product>) -> Result<Money, Error> {
+    let mut total = Money::zero(cart.currency);
+    for line in &cart.lines {
+        if let Some(product) = products.get(&line.product_id) {
+            let line_total = product
+                .price
+                .times(line.quantity.get())
+                .and_then(|m| total.checked_add(m))
+                .map_err(|e| Error::Storage(format!("pricing failed: {e}")))?;
+            total = line_total;
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,141 @@
+//! Orders after checkout: reading them, moving them through the status
+//! table, and following them live.
+
+use super::{Access, Orders};
+use crate::Error;
+use crate::ids::{CustomerId, EventId, OrderId};
+use crate::order::{Actor, Note, Order, OrderEvent, OrderStatus, PaymentStatus, Transition, plan_transition};
+use crate::ports::{OrderFilter, Page, PageRequest, StoreError, Subscription, Topic};
+
+impl Orders {
+    /// One order, if `access` allows it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if unknown or not the caller's.
+    pub async fn order(&self, access: Access<'_>, id: &OrderId) -> Result<Order, Error> {
+        match self.inner.store.order(id).await? {
+            Some(order) if access.allows(&order.customer_id) => Ok(order),
+            _ => Err(Error::NotFound("order")),
+        }
+    }
+
+    /// Orders matching `filter`, newest first. For a customer's history set
+    /// `filter.customer_id`.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `cursor` for a bad cursor.
+    pub async fn list_orders(&self, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>, Error> {
+        Ok(self.inner.store.list_orders(filter, page).await?)
+    }
+
+    /// The order's events, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if unknown or not the caller's.
+    pub async fn order_events(&self, access: Access<'_>, id: &OrderId) -> Result<Vec<OrderEvent>, Error> {
+        self.order(access, id).await?;
+        Ok(self.inner.store.order_events(id).await?)
+    }
+
+    /// The customer cancels their own order (from `pending`, `paid` or
+    /// `processing`): its stock goes back and a captured card payment is
+    /// refunded.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Transition`] (`invalid_transition`).
+    pub async fn cancel(&self, customer: &CustomerId, id: &OrderId, note: Option<Note>) -> Result<Order, Error> {
+        let transition = Transition { to: OrderStatus::Cancelled, note, tracking_number: None };
+        self.move_order(Access::Owner(customer), id, transition, Actor::customer(customer))
+            .await
+    }
+
+    /// Staff move an order through the status table.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Transition`] (not in the table, no
+    /// tracking number for `shipped`, or refused by a guard),
+    /// [`Error::ConcurrentUpdate`] if it kept changing under us.
+    pub async fn transition(&self, actor: Actor, id: &OrderId, transition: Transition) -> Result<Order, Error> {
+        self.move_order(Access::Staff, id, transition, actor).await
+    }
+
+    async fn move_order(
+        &self,
+        access: Access<'_>,
+        id: &OrderId,
+        transition: Transition,
+        actor: Actor,
+    ) -> Result<Order, Error> {
+        let inner = &self.inner;
+        for _ in 0..=inner.config.max_retries {
+            let order = self.order(access, id).await?;
+            let change = plan_transition(&order, transition.clone(), actor.clone(), &inner.guards, inner.clock.now())?;
+            if change.payment_status == Some(PaymentStatus::Refunded)
+                && let Some(reference) = &order.payment.reference
+            {
+                // Refund before recording it: a refund that fails leaves the
+                // order as it was. Refunds are idempotent per charge, so a
+                // retry after a lost race refunds once.
+                inner.payments.refund(reference, order.total).await?;
+            }
+            match inner.store.change_status(&change).await {
+                Ok((order, event)) => {
+                    let _ = inner.notifier.publish(&event).await;
+                    return Ok(order);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::ConcurrentUpdate)
+    }
+
+    /// Follows one order: its current state, then every later event in
+    /// order, none skipped. With `after`, the events after that one are
+    /// replayed first (for a client that reconnects).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if unknown or not allowed; [`Error::Validation`]
+    /// on `after` if it is not an event of this order.
+    pub async fn track(
+        &self,
+        access: Access<'_>,
+        id: &OrderId,
+        after: Option<EventId>,
+    ) -> Result<(Order, Subscription), Error> {
+        let order = self.order(access, id).await?;
+        let events = self.inner.store.order_events(id).await?;
+        let after = match after {
+            Some(after) => {
+                if !events.iter().any(|e| e.id == after) {
+                    return Err(Error::field("after", "not an event of this order"));
+                }
+                after
+            }
+            // The snapshot reflects exactly its first `version` events, so
+            // resuming after the version-th one neither misses nor repeats.
+            None => {
+                let index = usize::try_from(order.version).unwrap_or(usize::MAX).saturating_sub(1);
+                events
+                    .get(index)
+                    .or(events.last())
+                    .map(|e| e.id)
+                    .ok_or_else(|| Error::Storage(format!("order {id} has no events")))?
+            }
+        };
+        let subscription = self
+            .inner
+            .notifier
+            .subscribe(Topic::Order(id.clone()), Some(after))
+            .await?;
+        Ok((order, subscription))
+    }
+
+    /// Every order's events from now on (or after `after`), for dashboards.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn follow_all(&self, after: Option<EventId>) -> Result<Subscription, Error> {
+        Ok(self.inner.notifier.subscribe(Topic::All, after).await?)
+    }
+}

@@ -1,0 +1,254 @@
+//! The facade applications call: [`Orders`].
+//!
+//! Every operation goes through here: it reads through the ports, applies
+//! the rules of this crate, writes through the ports, and announces events
+//! after commit. Adapters (HTTP, CLI) parse their input into this crate's
+//! types, call one method, and map the [`Error`].
+
+mod carts;
+mod checkout;
+mod config;
+mod lifecycle;
+
+use std::sync::Arc;
+
+use crate::Error;
+use crate::catalogue::{NewProduct, Product, ProductPatch};
+use crate::discount::Discount;
+use crate::ids::{CustomerId, ProductId};
+use crate::memory::MemoryNotifier;
+use crate::order::TransitionGuard;
+use crate::ports::{
+    Clock, Notifier, Page, PageRequest, PaymentGateway, Store, StoreError, SystemClock, TestGateway,
+};
+
+pub use carts::{PricedCart, PricingOptions};
+pub use checkout::{CheckoutOutcome, MAX_IDEMPOTENCY_KEY};
+pub use config::OrdersConfig;
+
+/// Who may see an order or a cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// Only the owner: anyone else gets [`Error::NotFound`], exactly as for
+    /// a missing one.
+    Owner(&'a CustomerId),
+    /// Staff: every order.
+    Staff,
+}
+
+impl Access<'_> {
+    fn allows(&self, owner: &CustomerId) -> bool {
+        match self {
+            Self::Owner(id) => *id == owner,
+            Self::Staff => true,
+        }
+    }
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    notifier: Arc<dyn Notifier>,
+    payments: Arc<dyn PaymentGateway>,
+    clock: Arc<dyn Clock>,
+    config: OrdersConfig,
+    guards: Vec<Arc<dyn TransitionGuard>>,
+}
+
+/// The ordering engine. Cheap to clone: clones share everything.
+#[derive(Clone)]
+pub struct Orders {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Orders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orders")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Orders`]; see [`Orders::builder`].
+pub struct OrdersBuilder {
+    store: Arc<dyn Store>,
+    notifier: Option<Arc<dyn Notifier>>,
+    payments: Option<Arc<dyn PaymentGateway>>,
+    clock: Option<Arc<dyn Clock>>,
+    config: Option<OrdersConfig>,
+    guards: Vec<Arc<dyn TransitionGuard>>,
+}
+
+impl OrdersBuilder {
+    /// The notifier (default: an in-process [`MemoryNotifier`] over the store).
+    #[must_use]
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// The payment gateway (default: the [`TestGateway`], which charges
+    /// nobody).
+    #[must_use]
+    pub fn payments(mut self, payments: Arc<dyn PaymentGateway>) -> Self {
+        self.payments = Some(payments);
+        self
+    }
+
+    /// The clock (default: the system's).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The configuration (default: [`OrdersConfig::demo`]).
+    #[must_use]
+    pub fn config(mut self, config: OrdersConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Adds a host rule on status moves.
+    #[must_use]
+    pub fn guard(mut self, guard: Arc<dyn TransitionGuard>) -> Self {
+        self.guards.push(guard);
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Orders {
+        let store = self.store;
+        let notifier = self.notifier.unwrap_or_else(|| {
+            let log: Arc<dyn crate::ports::EventLog> = Arc::new(StoreLog(store.clone()));
+            Arc::new(MemoryNotifier::new(log))
+        });
+        Orders {
+            inner: Arc::new(Inner {
+                store,
+                notifier,
+                payments: self.payments.unwrap_or_else(|| Arc::new(TestGateway::new())),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                config: self.config.unwrap_or_else(OrdersConfig::demo),
+                guards: self.guards,
+            }),
+        }
+    }
+}
+
+/// Adapts a whole store to the event-log port the notifier replays from.
+struct StoreLog(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl crate::ports::EventLog for StoreLog {
+    async fn events_after(
+        &self,
+        after: Option<crate::ids::EventId>,
+        order: Option<&crate::ids::OrderId>,
+        limit: usize,
+    ) -> Result<Vec<crate::order::OrderEvent>, StoreError> {
+        self.0.events_after(after, order, limit).await
+    }
+}
+
+impl Orders {
+    /// Starts building an engine over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> OrdersBuilder {
+        OrdersBuilder {
+            store,
+            notifier: None,
+            payments: None,
+            clock: None,
+            config: None,
+            guards: Vec::new(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The notifier.
+    pub fn notifier(&self) -> &Arc<dyn Notifier> {
+        &self.inner.notifier
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OrdersConfig {
+        &self.inner.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Whether the store answers.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when it does not.
+    pub async fn health(&self) -> Result<(), Error> {
+        Ok(self.inner.store.ping().await?)
+    }
+
+    /// Adds a product to the catalogue.
+    ///
+    /// # Errors
+    /// [`Error::Duplicate`]`("sku")` if the SKU is taken.
+    pub async fn create_product(&self, product: NewProduct) -> Result<Product, Error> {
+        let product = product.into_product(self.inner.clock.now());
+        self.inner.store.insert_product(&product).await?;
+        Ok(product)
+    }
+
+    /// Changes a product.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], or [`Error::Validation`] on `price` for a price
+    /// in another currency than the product's.
+    pub async fn update_product(&self, id: &ProductId, patch: ProductPatch) -> Result<Product, Error> {
+        if let Some(price) = patch.price {
+            let current = self.product(id).await?;
+            if price.currency() != current.currency {
+                return Err(Error::field("price", format!("must be in {}", current.currency)));
+            }
+        }
+        match self.inner.store.update_product(id, &patch, self.inner.clock.now()).await {
+            Err(StoreError::NotFound) => Err(Error::NotFound("product")),
+            other => Ok(other?),
+        }
+    }
+
+    /// One product, active or not.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub async fn product(&self, id: &ProductId) -> Result<Product, Error> {
+        self.inner.store.product(id).await?.ok_or(Error::NotFound("product"))
+    }
+
+    /// Products, newest first; only active ones when `active_only`.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `cursor` for a bad cursor.
+    pub async fn list_products(&self, active_only: bool, page: &PageRequest) -> Result<Page<Product>, Error> {
+        Ok(self.inner.store.list_products(active_only, page).await?)
+    }
+
+    /// Creates a discount code.
+    ///
+    /// # Errors
+    /// [`Error::Duplicate`]`("code")` if the code exists.
+    pub async fn create_discount(&self, discount: Discount) -> Result<Discount, Error> {
+        self.inner.store.insert_discount(&discount).await?;
+        Ok(discount)
+    }
+
+    /// Discount codes, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `cursor` for a bad cursor.
+    pub async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, Error> {
+        Ok(self.inner.store.list_discounts(page).await?)
+    }
+}

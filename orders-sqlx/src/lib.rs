@@ -1,0 +1,2 @@
+//! SQLite and PostgreSQL stores for `orders-core` (not yet implemented; see the orders-sqlx issue).
+#![forbid(unsafe_code)]
