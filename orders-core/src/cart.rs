@@ -55,7 +55,9 @@ impl Quantity {
     /// # Errors
     /// [`InvalidQuantity`] outside 1 to 999.
     pub fn from_i64(n: i64) -> Result<Self, InvalidQuantity> {
-        u32::try_from(n).map_err(|_| InvalidQuantity).and_then(Self::new)
+        u32::try_from(n)
+            .map_err(|_| InvalidQuantity)
+            .and_then(Self::new)
     }
 
     /// The number.
@@ -175,7 +177,11 @@ impl Cart {
     }
 
     fn ensure_open(&self) -> Result<(), CartError> {
-        if self.is_open() { Ok(()) } else { Err(CartError::Closed) }
+        if self.is_open() {
+            Ok(())
+        } else {
+            Err(CartError::Closed)
+        }
     }
 
     fn touch(&mut self, now: DateTime<Utc>) {
@@ -224,8 +230,8 @@ impl Cart {
             });
         }
         if let Some(line) = self.lines.iter_mut().find(|l| l.product_id == product.id) {
-            line.quantity =
-                Quantity::new(line.quantity.get() + quantity.get()).map_err(|_| CartError::Quantity)?;
+            line.quantity = Quantity::new(line.quantity.get() + quantity.get())
+                .map_err(|_| CartError::Quantity)?;
         } else {
             if self.lines.len() >= MAX_LINES {
                 return Err(CartError::Full);
@@ -259,7 +265,8 @@ impl Cart {
         if quantity == 0 {
             self.lines.remove(index);
         } else {
-            self.lines[index].quantity = Quantity::new(quantity).map_err(|_| CartError::Quantity)?;
+            self.lines[index].quantity =
+                Quantity::new(quantity).map_err(|_| CartError::Quantity)?;
         }
         self.touch(now);
         Ok(())
@@ -278,7 +285,11 @@ impl Cart {
     ///
     /// # Errors
     /// [`CartError::Closed`].
-    pub fn apply_discount(&mut self, code: DiscountCode, now: DateTime<Utc>) -> Result<(), CartError> {
+    pub fn apply_discount(
+        &mut self,
+        code: DiscountCode,
+        now: DateTime<Utc>,
+    ) -> Result<(), CartError> {
         self.ensure_open()?;
         self.discount_code = Some(code);
         self.touch(now);
@@ -352,7 +363,10 @@ mod tests {
         for n in 0..MAX_LINES {
             c.add(&product(n, Currency::USD), q(1), now).unwrap();
         }
-        assert_eq!(c.add(&product(1000, Currency::USD), q(1), now), Err(CartError::Full));
+        assert_eq!(
+            c.add(&product(1000, Currency::USD), q(1), now),
+            Err(CartError::Full)
+        );
         // An existing line still merges.
         let first = c.lines[0].product_id.clone();
         let mut again = product(0, Currency::USD);
@@ -366,9 +380,15 @@ mod tests {
         let mut c = cart();
         let mut p = product(1, Currency::USD);
         p.active = false;
-        assert!(matches!(c.add(&p, q(1), now), Err(CartError::ProductUnavailable(_))));
+        assert!(matches!(
+            c.add(&p, q(1), now),
+            Err(CartError::ProductUnavailable(_))
+        ));
         let eur = product(2, Currency::EUR);
-        assert!(matches!(c.add(&eur, q(1), now), Err(CartError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            c.add(&eur, q(1), now),
+            Err(CartError::CurrencyMismatch { .. })
+        ));
         let p = product(3, Currency::USD);
         c.add(&p, q(1), now).unwrap();
         c.close(now).unwrap();
@@ -393,6 +413,9 @@ mod tests {
         c.set_quantity(&p.id, 0, now).unwrap();
         assert!(c.lines.is_empty());
         assert_eq!(c.version, 4);
-        assert!(matches!(c.set_quantity(&p.id, 1, now), Err(CartError::LineNotFound(_))));
+        assert!(matches!(
+            c.set_quantity(&p.id, 1, now),
+            Err(CartError::LineNotFound(_))
+        ));
     }
 }

@@ -352,7 +352,11 @@ mod tests {
         };
         assert!(patch.apply(&mut product, now).is_err());
         assert_eq!(product, before);
-        let patch = ProductPatch { stock: Some(9), active: Some(false), ..ProductPatch::default() };
+        let patch = ProductPatch {
+            stock: Some(9),
+            active: Some(false),
+            ..ProductPatch::default()
+        };
         patch.apply(&mut product, now).unwrap();
         assert_eq!((product.stock, product.active), (9, false));
     }

@@ -34,7 +34,9 @@ impl DiscountCode {
     pub fn parse(text: &str) -> Result<Self, InvalidDiscountCode> {
         let text = text.trim();
         let ok = (1..=64).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
         if ok {
             Ok(Self(text.to_ascii_uppercase()))
         } else {
@@ -224,7 +226,11 @@ impl Discount {
             DiscountKind::Fixed(amount) => amount,
         };
         let off = off.min(subtotal)?;
-        Ok(if off.is_negative() { Money::zero(subtotal.currency()) } else { off })
+        Ok(if off.is_negative() {
+            Money::zero(subtotal.currency())
+        } else {
+            off
+        })
     }
 }
 
@@ -239,13 +245,25 @@ mod tests {
 
     #[test]
     fn percent_parsing() {
-        assert_eq!(DiscountKind::percent("10"), Ok(DiscountKind::Percent(Decimal::TEN)));
+        assert_eq!(
+            DiscountKind::percent("10"),
+            Ok(DiscountKind::Percent(Decimal::TEN))
+        );
         assert!(DiscountKind::percent("100").is_ok());
         assert!(DiscountKind::percent("12.5").is_ok());
-        for bad in ["0", "100.01", "-5", "1e1", "NaN", "", ".5", "5.", "1.23456", "abc"] {
-            assert_eq!(DiscountKind::percent(bad), Err(InvalidDiscount::Percent), "{bad:?}");
+        for bad in [
+            "0", "100.01", "-5", "1e1", "NaN", "", ".5", "5.", "1.23456", "abc",
+        ] {
+            assert_eq!(
+                DiscountKind::percent(bad),
+                Err(InvalidDiscount::Percent),
+                "{bad:?}"
+            );
         }
-        assert_eq!(DiscountKind::fixed("0", Currency::USD), Err(InvalidDiscount::NotPositive));
+        assert_eq!(
+            DiscountKind::fixed("0", Currency::USD),
+            Err(InvalidDiscount::NotPositive)
+        );
         assert!(DiscountKind::fixed("-1", Currency::USD).is_err());
     }
 
@@ -256,7 +274,10 @@ mod tests {
         let mut d = Discount::new(code, DiscountKind::percent("10").unwrap(), now);
         assert_eq!(d.check(usd("5"), now), Ok(()));
         d.min_subtotal = Some(usd("10"));
-        assert_eq!(d.check(usd("9.99"), now), Err(DiscountRejection::BelowMinimum("10.00".into())));
+        assert_eq!(
+            d.check(usd("9.99"), now),
+            Err(DiscountRejection::BelowMinimum("10.00".into()))
+        );
         assert_eq!(d.check(usd("10"), now), Ok(()));
         d.expires_at = Some(now);
         assert_eq!(d.check(usd("10"), now), Err(DiscountRejection::Expired));
@@ -266,14 +287,21 @@ mod tests {
         assert_eq!(d.check(usd("10"), now), Err(DiscountRejection::UsedUp));
         d.uses = 1;
         let eur = Money::parse("50", Currency::EUR).unwrap();
-        assert_eq!(d.check(eur, now), Err(DiscountRejection::Currency(Currency::EUR)));
+        assert_eq!(
+            d.check(eur, now),
+            Err(DiscountRejection::Currency(Currency::EUR))
+        );
     }
 
     #[test]
     fn amount_off_is_capped_and_rounded() {
         let now = Utc::now();
         let code = DiscountCode::parse("X").unwrap();
-        let fixed = Discount::new(code.clone(), DiscountKind::fixed("20", Currency::USD).unwrap(), now);
+        let fixed = Discount::new(
+            code.clone(),
+            DiscountKind::fixed("20", Currency::USD).unwrap(),
+            now,
+        );
         assert_eq!(fixed.amount_off(usd("15")).unwrap(), usd("15"));
         assert_eq!(fixed.amount_off(usd("25")).unwrap(), usd("20"));
         let pct = Discount::new(code, DiscountKind::percent("12.5").unwrap(), now);

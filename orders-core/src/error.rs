@@ -124,9 +124,9 @@ impl Error {
                 "product_id",
                 "a cart holds at most 100 lines",
             )),
-            Self::Transition(TransitionError::TrackingNumberRequired) => {
-                Some(ValidationErrors::single("tracking_number", "required to ship"))
-            }
+            Self::Transition(TransitionError::TrackingNumberRequired) => Some(
+                ValidationErrors::single("tracking_number", "required to ship"),
+            ),
             _ => None,
         }
     }
@@ -184,7 +184,9 @@ impl From<CartError> for Error {
             CartError::ProductUnavailable(_) => {
                 Self::field("product_id", "unknown or unavailable product")
             }
-            CartError::CurrencyMismatch { cart, product } => Self::CurrencyMismatch { cart, product },
+            CartError::CurrencyMismatch { cart, product } => {
+                Self::CurrencyMismatch { cart, product }
+            }
             CartError::Quantity => Self::field("quantity", "must be between 1 and 999 per line"),
             CartError::Full => Self::CartFull,
             CartError::LineNotFound(_) => Self::NotFound("cart line"),

@@ -204,8 +204,14 @@ mod tests {
         assert!("-1".parse::<EventId>().is_err());
         assert!("+1".parse::<EventId>().is_err());
         assert!("18446744073709551616".parse::<EventId>().is_err());
-        assert_eq!("18446744073709551615".parse::<EventId>(), Ok(EventId::new(u64::MAX)));
-        assert_eq!(serde_json::to_string(&EventId::new(3)).unwrap(), "\"00000000000000000003\"");
+        assert_eq!(
+            "18446744073709551615".parse::<EventId>(),
+            Ok(EventId::new(u64::MAX))
+        );
+        assert_eq!(
+            serde_json::to_string(&EventId::new(3)).unwrap(),
+            "\"00000000000000000003\""
+        );
     }
 
     proptest! {

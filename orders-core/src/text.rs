@@ -49,7 +49,11 @@ pub fn check_multiline(text: &str, max: usize) -> Result<String, TextError> {
     check_chars(text.trim(), max, |c| matches!(c, '\n' | '\r' | '\t'))
 }
 
-fn check_chars(text: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<String, TextError> {
+fn check_chars(
+    text: &str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<String, TextError> {
     // Counting stops at max + 1, so a megabyte string costs no more than a
     // short one past the limit.
     if text.chars().take(max + 1).count() > max {
@@ -130,21 +134,44 @@ mod tests {
 
     #[test]
     fn lines_are_trimmed_bounded_and_clean() {
-        assert_eq!(check_line("  Zoë 日本 Ада  ", 20), Ok("Zoë 日本 Ада".to_owned()));
+        assert_eq!(
+            check_line("  Zoë 日本 Ада  ", 20),
+            Ok("Zoë 日本 Ада".to_owned())
+        );
         assert_eq!(check_line("   ", 20), Err(TextError::Empty));
         assert_eq!(check_line("abc", 2), Err(TextError::TooLong(2)));
         assert_eq!(check_line("ééé", 3).map(|s| s.chars().count()), Ok(3));
-        for bad in ["a\u{0}b", "a\nb", "evil\u{202E}txt", "x\u{200F}", "\u{2066}x", "a\u{7f}"] {
-            assert_eq!(check_line(bad, 50), Err(TextError::ForbiddenCharacter), "{bad:?}");
+        for bad in [
+            "a\u{0}b",
+            "a\nb",
+            "evil\u{202E}txt",
+            "x\u{200F}",
+            "\u{2066}x",
+            "a\u{7f}",
+        ] {
+            assert_eq!(
+                check_line(bad, 50),
+                Err(TextError::ForbiddenCharacter),
+                "{bad:?}"
+            );
         }
-        assert_eq!(check_multiline("one\ntwo\tthree", 50), Ok("one\ntwo\tthree".to_owned()));
+        assert_eq!(
+            check_multiline("one\ntwo\tthree", 50),
+            Ok("one\ntwo\tthree".to_owned())
+        );
         assert_eq!(check_multiline("", 50), Ok(String::new()));
-        assert_eq!(check_multiline("a\u{202E}", 50), Err(TextError::ForbiddenCharacter));
+        assert_eq!(
+            check_multiline("a\u{202E}", 50),
+            Err(TextError::ForbiddenCharacter)
+        );
     }
 
     #[test]
     fn a_megabyte_is_refused_quickly() {
-        assert_eq!(check_line(&"x".repeat(1 << 20), 200), Err(TextError::TooLong(200)));
+        assert_eq!(
+            check_line(&"x".repeat(1 << 20), 200),
+            Err(TextError::TooLong(200))
+        );
     }
 
     proptest! {

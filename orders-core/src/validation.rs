@@ -57,11 +57,7 @@ impl ValidationErrors {
     ///
     /// This is the building block of form validation: parse each field, keep
     /// the good values, collect every bad one.
-    pub fn check<T, E: fmt::Display>(
-        &mut self,
-        path: &str,
-        result: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: fmt::Display>(&mut self, path: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
@@ -176,6 +172,9 @@ mod tests {
         assert_eq!(good, Some(7));
         assert_eq!(bad, None);
         assert!(errors.contains("b") && !errors.contains("a"));
-        assert_eq!(serde_json::to_value(&errors).unwrap()["b"][0], "invalid digit found in string");
+        assert_eq!(
+            serde_json::to_value(&errors).unwrap()["b"][0],
+            "invalid digit found in string"
+        );
     }
 }

@@ -184,6 +184,28 @@ impl CardBrand {
     }
 }
 
+impl FromStr for CardBrand {
+    type Err = PaymentMethodError;
+
+    /// Parses the serialised name (`"visa"`, `"diners_club"`, ...), as a
+    /// store reads it back.
+    fn from_str(s: &str) -> Result<Self, PaymentMethodError> {
+        [
+            Self::Visa,
+            Self::Mastercard,
+            Self::Amex,
+            Self::Discover,
+            Self::Jcb,
+            Self::DinersClub,
+            Self::UnionPay,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == s)
+        .ok_or(PaymentMethodError)
+    }
+}
+
 impl fmt::Display for CardBrand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

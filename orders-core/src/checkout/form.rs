@@ -465,11 +465,17 @@ mod tests {
                 ("payment.card.cvc", "must be 3 or 4 digits"),
                 ("payment.card.exp_month", "must be between 1 and 12"),
                 ("payment.card.exp_year", "must be a 4-digit year"),
-                ("payment.card.holder", "must not contain control or direction-changing characters"),
+                (
+                    "payment.card.holder",
+                    "must not contain control or direction-changing characters"
+                ),
                 ("payment.card.number", "invalid card number"),
                 ("shipping_address.city", "required"),
                 ("shipping_address.full_name", "required"),
-                ("shipping_address.line1", "must not contain control or direction-changing characters"),
+                (
+                    "shipping_address.line1",
+                    "must not contain control or direction-changing characters"
+                ),
                 ("shipping_address.line2", "must be at most 200 characters"),
                 ("shipping_address.phone", "must have 7 to 15 digits"),
                 ("shipping_address.postal_code", "invalid postal code for GB"),

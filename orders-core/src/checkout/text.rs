@@ -2,8 +2,8 @@
 //! card holder. One rule set ([`crate::text`]), several newtypes so the
 //! fields cannot be mixed up.
 
-use crate::text::text_type;
 pub use crate::text::TextError;
+use crate::text::text_type;
 
 /// The most characters (not bytes) a text field may hold.
 pub const MAX_TEXT_CHARS: usize = 200;
@@ -73,7 +73,10 @@ mod tests {
         assert_eq!(AddressLine::parse(" \n\t "), Err(TextError::Empty));
         // 200 multi-byte characters are fine: the limit counts characters.
         assert!(Region::parse(&"é".repeat(200)).is_ok());
-        assert_eq!(Region::parse(&"é".repeat(201)), Err(TextError::TooLong(200)));
+        assert_eq!(
+            Region::parse(&"é".repeat(201)),
+            Err(TextError::TooLong(200))
+        );
     }
 
     #[test]

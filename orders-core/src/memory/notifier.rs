@@ -49,7 +49,11 @@ impl MemoryNotifier {
         let (mut sender, receiver) = async_broadcast::broadcast(capacity.max(1));
         sender.set_overflow(true);
         sender.set_await_active(false);
-        Self { sender, keep_open: receiver.deactivate(), log }
+        Self {
+            sender,
+            keep_open: receiver.deactivate(),
+            log,
+        }
     }
 
     /// Announces an event without awaiting (it never waits anyway).
@@ -69,14 +73,17 @@ impl MemoryNotifier {
 fn live_stream(
     receiver: Receiver<OrderEvent>,
 ) -> impl futures_core::Stream<Item = Result<OrderEvent, SubscriptionError>> + Send + Unpin {
-    Box::pin(futures_util::stream::unfold(Some(receiver), |receiver| async move {
-        let mut receiver = receiver?;
-        match receiver.recv().await {
-            Ok(event) => Some((Ok(event), Some(receiver))),
-            Err(RecvError::Overflowed(_)) => Some((Err(SubscriptionError::Lagged), None)),
-            Err(RecvError::Closed) => None,
-        }
-    }))
+    Box::pin(futures_util::stream::unfold(
+        Some(receiver),
+        |receiver| async move {
+            let mut receiver = receiver?;
+            match receiver.recv().await {
+                Ok(event) => Some((Ok(event), Some(receiver))),
+                Err(RecvError::Overflowed(_)) => Some((Err(SubscriptionError::Lagged), None)),
+                Err(RecvError::Closed) => None,
+            }
+        },
+    ))
 }
 
 #[async_trait]

@@ -98,7 +98,11 @@ fn page_of<K, T>(
     }
     Ok(Page {
         items,
-        next_cursor: if more { last.map(|n| Cursor(n.to_string())) } else { None },
+        next_cursor: if more {
+            last.map(|n| Cursor(n.to_string()))
+        } else {
+            None
+        },
     })
 }
 
@@ -139,7 +143,10 @@ impl CatalogueStore for MemoryStore {
 
     async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
         let s = self.lock();
-        Ok(ids.iter().filter_map(|id| s.products.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.products.get(id).cloned())
+            .collect())
     }
 
     async fn list_products(
@@ -149,7 +156,10 @@ impl CatalogueStore for MemoryStore {
     ) -> Result<Page<Product>, StoreError> {
         let s = self.lock();
         page_of(&s.product_seq, page, |id| {
-            s.products.get(id).filter(|p| p.active || !active_only).cloned()
+            s.products
+                .get(id)
+                .filter(|p| p.active || !active_only)
+                .cloned()
         })
     }
 }
@@ -248,8 +258,7 @@ impl OrderStore for MemoryStore {
             }
         }
         if let Some(claim) = &placement.idempotency
-            && s
-                .idempotency
+            && s.idempotency
                 .get(&(claim.customer_id.clone(), claim.key.clone()))
                 .is_some_and(|c| c.order_id.is_some())
         {
@@ -282,7 +291,11 @@ impl OrderStore for MemoryStore {
         if let Some(claim) = placement.idempotency {
             s.idempotency.insert(
                 (claim.customer_id, claim.key),
-                Claim { fingerprint: claim.fingerprint, started_at: now, order_id: Some(order.id.clone()) },
+                Claim {
+                    fingerprint: claim.fingerprint,
+                    started_at: now,
+                    order_id: Some(order.id.clone()),
+                },
             );
         }
         Ok(Placed { order, event })
@@ -302,19 +315,32 @@ impl OrderStore for MemoryStore {
         let search = filter.search.as_ref().map(|q| q.trim().to_lowercase());
         page_of(&s.numbers, page, |id| {
             let order = s.orders.get(id)?;
-            let keep = filter.customer_id.as_ref().is_none_or(|c| &order.customer_id == c)
+            let keep = filter
+                .customer_id
+                .as_ref()
+                .is_none_or(|c| &order.customer_id == c)
                 && filter.status.is_none_or(|st| order.status == st)
-                && email.as_ref().is_none_or(|e| &order.email.as_str().to_lowercase() == e)
+                && email
+                    .as_ref()
+                    .is_none_or(|e| &order.email.as_str().to_lowercase() == e)
                 && search.as_ref().is_none_or(|q| {
-                    order.number.to_string() == *q || order.email.as_str().to_lowercase().contains(q.as_str())
+                    order.number.to_string() == *q
+                        || order.email.as_str().to_lowercase().contains(q.as_str())
                 });
             keep.then(|| order.clone())
         })
     }
 
-    async fn change_status(&self, change: &StatusChange) -> Result<(Order, OrderEvent), StoreError> {
+    async fn change_status(
+        &self,
+        change: &StatusChange,
+    ) -> Result<(Order, OrderEvent), StoreError> {
         let mut s = self.lock();
-        let mut order = s.orders.get(&change.order_id).cloned().ok_or(StoreError::NotFound)?;
+        let mut order = s
+            .orders
+            .get(&change.order_id)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
         if order.version != change.expected_version || order.status != change.from {
             return Err(StoreError::Conflict);
         }
@@ -383,28 +409,49 @@ impl IdempotencyStore for MemoryStore {
         let mut s = self.lock();
         let key = (claim.customer_id.clone(), claim.key.clone());
         match s.idempotency.get(&key) {
-            Some(Claim { fingerprint, order_id: Some(order_id), .. }) => {
+            Some(Claim {
+                fingerprint,
+                order_id: Some(order_id),
+                ..
+            }) => {
                 return Ok(IdempotencyState::Completed {
                     fingerprint: fingerprint.clone(),
                     order_id: order_id.clone(),
                 });
             }
-            Some(Claim { fingerprint, started_at, order_id: None }) if *started_at >= stale_before => {
-                return Ok(IdempotencyState::InProgress { fingerprint: fingerprint.clone() });
+            Some(Claim {
+                fingerprint,
+                started_at,
+                order_id: None,
+            }) if *started_at >= stale_before => {
+                return Ok(IdempotencyState::InProgress {
+                    fingerprint: fingerprint.clone(),
+                });
             }
             _ => {}
         }
         s.idempotency.insert(
             key,
-            Claim { fingerprint: claim.fingerprint.clone(), started_at: now, order_id: None },
+            Claim {
+                fingerprint: claim.fingerprint.clone(),
+                started_at: now,
+                order_id: None,
+            },
         );
         Ok(IdempotencyState::Claimed)
     }
 
-    async fn release_idempotent(&self, customer_id: &CustomerId, key: &str) -> Result<(), StoreError> {
+    async fn release_idempotent(
+        &self,
+        customer_id: &CustomerId,
+        key: &str,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         let key = (customer_id.clone(), key.to_owned());
-        if s.idempotency.get(&key).is_some_and(|c| c.order_id.is_none()) {
+        if s.idempotency
+            .get(&key)
+            .is_some_and(|c| c.order_id.is_none())
+        {
             s.idempotency.remove(&key);
         }
         Ok(())

@@ -114,6 +114,20 @@ impl Money {
         Self { amount, currency }
     }
 
+    /// `units` minor units, exactly: no rounding is needed for a whole
+    /// number of minor units. For the pricing hot path, which works in
+    /// integers; saturates far beyond any real amount instead of panicking.
+    pub(crate) fn from_minor_exact(units: i128, currency: Currency) -> Self {
+        let amount = Decimal::try_from_i128_with_scale(units, currency.minor_digits()).unwrap_or(
+            if units < 0 {
+                Decimal::MIN
+            } else {
+                Decimal::MAX
+            },
+        );
+        Self { amount, currency }
+    }
+
     /// An exact amount: `amount` must already be a whole number of minor
     /// units.
     ///
@@ -234,7 +248,10 @@ impl Money {
     /// [`MoneyError::CurrencyMismatch`] or [`MoneyError::Overflow`].
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Self::round(amount, self.currency))
     }
 
@@ -244,7 +261,10 @@ impl Money {
     /// [`MoneyError::CurrencyMismatch`] or [`MoneyError::Overflow`].
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Self::round(amount, self.currency))
     }
 
@@ -276,7 +296,11 @@ impl Money {
     /// [`MoneyError::CurrencyMismatch`].
     pub fn min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        Ok(if other.amount < self.amount { other } else { self })
+        Ok(if other.amount < self.amount {
+            other
+        } else {
+            self
+        })
     }
 
     /// Compares two amounts of one currency.
@@ -286,6 +310,30 @@ impl Money {
     pub fn compare(self, other: Money) -> Result<Ordering, MoneyError> {
         self.same_currency(other)?;
         Ok(self.amount.cmp(&other.amount))
+    }
+}
+
+/// [`ROUNDING`] on integers: `numerator / denominator` rounded half up
+/// (midpoint away from zero). The same rule as [`Money::round`], for code
+/// that computes in minor units; a property test holds the two equal.
+///
+/// ```
+/// use orders_core::money::div_round;
+/// assert_eq!(div_round(125, 10), 13);
+/// assert_eq!(div_round(124, 10), 12);
+/// assert_eq!(div_round(-125, 10), -13);
+/// ```
+///
+/// # Panics
+/// If `denominator` is not positive.
+pub fn div_round(numerator: i128, denominator: i128) -> i128 {
+    assert!(denominator > 0, "denominator must be positive");
+    let quotient = numerator / denominator;
+    let remainder = numerator % denominator;
+    if remainder.abs() * 2 >= denominator {
+        quotient + numerator.signum()
+    } else {
+        quotient
     }
 }
 
@@ -331,8 +379,16 @@ mod tests {
         assert_eq!(usd("19").to_string(), "19.00");
         assert_eq!(usd("0.05").to_minor(), 5);
         assert_eq!(usd("-3.50").to_minor(), -350);
-        assert_eq!(Money::parse("1500", Currency::JPY).unwrap().to_string(), "1500");
-        assert_eq!(Money::parse("1.234", Currency::parse("KWD").unwrap()).unwrap().to_minor(), 1234);
+        assert_eq!(
+            Money::parse("1500", Currency::JPY).unwrap().to_string(),
+            "1500"
+        );
+        assert_eq!(
+            Money::parse("1.234", Currency::parse("KWD").unwrap())
+                .unwrap()
+                .to_minor(),
+            1234
+        );
     }
 
     #[test]
@@ -355,22 +411,36 @@ mod tests {
             Money::parse("1.5", Currency::JPY),
             Err(MoneyError::TooManyDecimals { max: 0, .. })
         ));
-        assert_eq!(Money::parse_price("-0.01", Currency::USD), Err(MoneyError::Negative));
+        assert_eq!(
+            Money::parse_price("-0.01", Currency::USD),
+            Err(MoneyError::Negative)
+        );
         assert!(Money::parse_price("-0", Currency::USD).is_ok());
-        assert_eq!(Money::parse("1000000000000.01", Currency::USD), Err(MoneyError::TooLarge));
-        assert_eq!(Money::parse(&"9".repeat(5000), Currency::USD), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::parse("1000000000000.01", Currency::USD),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(
+            Money::parse(&"9".repeat(5000), Currency::USD),
+            Err(MoneyError::TooLarge)
+        );
         assert!(Money::parse("1000000000000", Currency::USD).is_ok());
         assert!(Money::parse("0000000000000000000001.00", Currency::USD).is_ok());
     }
 
     #[test]
     fn rounds_half_up() {
-        let r = |units: i64, scale: u32| Money::round(Decimal::new(units, scale), Currency::USD).to_string();
+        let r = |units: i64, scale: u32| {
+            Money::round(Decimal::new(units, scale), Currency::USD).to_string()
+        };
         assert_eq!(r(125, 3), "0.13");
         assert_eq!(r(135, 3), "0.14");
         assert_eq!(r(124, 3), "0.12");
         assert_eq!(r(-125, 3), "-0.13");
-        assert_eq!(Money::round(Decimal::new(5, 1), Currency::JPY).to_string(), "1");
+        assert_eq!(
+            Money::round(Decimal::new(5, 1), Currency::JPY).to_string(),
+            "1"
+        );
     }
 
     #[test]
@@ -384,8 +454,14 @@ mod tests {
         assert!(usd("1").min(eur).is_err());
         assert!(usd("1").compare(eur).is_err());
         assert_eq!(usd("1.10").checked_add(usd("2.20")).unwrap(), usd("3.30"));
-        assert_eq!(usd("0.10").scale_by(Decimal::new(5, 1)).unwrap(), usd("0.05"));
-        assert_eq!(usd("0.01").scale_by(Decimal::new(5, 1)).unwrap(), usd("0.01"));
+        assert_eq!(
+            usd("0.10").scale_by(Decimal::new(5, 1)).unwrap(),
+            usd("0.05")
+        );
+        assert_eq!(
+            usd("0.01").scale_by(Decimal::new(5, 1)).unwrap(),
+            usd("0.01")
+        );
     }
 
     #[test]
@@ -399,6 +475,15 @@ mod tests {
         fn parse_never_panics(s in "\\PC*") {
             let _ = Money::parse(&s, Currency::USD);
             let _ = Money::parse_price(&s, Currency::JPY);
+        }
+
+        #[test]
+        fn integer_rounding_matches_money_round(units in -1_000_000_000_i64..1_000_000_000, rate in 0_i64..=1_000_000, scale in 0_u32..=6) {
+            // units (cents) x rate / 10^scale, rounded both ways.
+            let exact = Decimal::new(units, 2) * Decimal::new(rate, scale);
+            let by_decimal = Money::round(exact, Currency::USD).to_minor();
+            let by_integer = div_round(i128::from(units) * i128::from(rate), 10_i128.pow(scale));
+            prop_assert_eq!(i128::from(by_decimal), by_integer);
         }
 
         #[test]

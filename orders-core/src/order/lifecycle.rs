@@ -38,7 +38,9 @@ pub enum OrderStatus {
 
 /// The text is not a status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status; expected one of pending, paid, processing, shipped, delivered, cancelled, refunded")]
+#[error(
+    "unknown status; expected one of pending, paid, processing, shipped, delivered, cancelled, refunded"
+)]
 pub struct UnknownStatus;
 
 impl OrderStatus {
@@ -114,7 +116,10 @@ impl fmt::Display for OrderStatus {
 impl FromStr for OrderStatus {
     type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, UnknownStatus> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or(UnknownStatus)
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or(UnknownStatus)
     }
 }
 
@@ -159,7 +164,11 @@ impl TryFrom<String> for Actor {
                     .strip_prefix(p)
                     .is_some_and(|id| CustomerId::parse(id).is_ok())
             });
-        if ok { Ok(Self(value)) } else { Err(InvalidActor) }
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err(InvalidActor)
+        }
     }
 }
 
@@ -220,7 +229,11 @@ pub struct Transition {
 impl Transition {
     /// A move to `to` with no note.
     pub fn to(to: OrderStatus) -> Self {
-        Self { to, note: None, tracking_number: None }
+        Self {
+            to,
+            note: None,
+            tracking_number: None,
+        }
     }
 }
 
@@ -392,7 +405,11 @@ mod tests {
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
-                assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
         assert!(Cancelled.is_final() && Refunded.is_final() && !Shipped.is_final());

@@ -150,13 +150,18 @@ where
             if !s.replaying {
                 break;
             }
-            match s.log.events_after(Some(s.cursor), s.topic.order(), REPLAY_BATCH).await {
+            match s
+                .log
+                .events_after(Some(s.cursor), s.topic.order(), REPLAY_BATCH)
+                .await
+            {
                 Ok(batch) => {
                     s.replaying = batch.len() == REPLAY_BATCH;
                     if let Some(last) = batch.last() {
                         s.cursor = last.id;
                     }
-                    s.buffer.extend(batch.into_iter().filter(|e| s.topic.matches(e)));
+                    s.buffer
+                        .extend(batch.into_iter().filter(|e| s.topic.matches(e)));
                 }
                 Err(error) => {
                     s.done = true;
@@ -167,7 +172,8 @@ where
         loop {
             match s.live.next().await? {
                 Ok(event) => {
-                    if !s.topic.matches(&event) || event.id <= s.after || s.seen.contains(&event.id) {
+                    if !s.topic.matches(&event) || event.id <= s.after || s.seen.contains(&event.id)
+                    {
                         continue;
                     }
                     return Some((Ok(event), s));

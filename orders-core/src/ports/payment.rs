@@ -138,12 +138,17 @@ impl TestGateway {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TestState> {
         // A panic while holding this lock leaves plain data behind; go on.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn set_state(&self, reference: &str, to: TestChargeState) -> Result<(), PaymentError> {
         let mut state = self.lock();
-        let charge = state.charges.get_mut(reference).ok_or(PaymentError::UnknownCharge)?;
+        let charge = state
+            .charges
+            .get_mut(reference)
+            .ok_or(PaymentError::UnknownCharge)?;
         if charge.state == TestChargeState::Captured {
             charge.state = to;
         }
@@ -164,7 +169,9 @@ impl PaymentGateway for TestGateway {
         }
         let mut state = self.lock();
         if let Some(reference) = state.by_key.get(idempotency_key) {
-            return Ok(Charge { reference: reference.clone() });
+            return Ok(Charge {
+                reference: reference.clone(),
+            });
         }
         state.next += 1;
         let reference = format!("test_ch_{:08}", state.next);
@@ -176,7 +183,9 @@ impl PaymentGateway for TestGateway {
                 state: TestChargeState::Captured,
             },
         );
-        state.by_key.insert(idempotency_key.to_owned(), reference.clone());
+        state
+            .by_key
+            .insert(idempotency_key.to_owned(), reference.clone());
         Ok(Charge { reference })
     }
 

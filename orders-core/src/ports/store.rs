@@ -85,7 +85,10 @@ impl PageRequest {
 
     /// The first page of `limit` items (clamped to 1..=100).
     pub fn first(limit: usize) -> Self {
-        Self { limit: limit.clamp(1, Self::MAX_LIMIT), cursor: None }
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            cursor: None,
+        }
     }
 
     /// The page after `cursor`.
@@ -292,7 +295,8 @@ pub trait OrderStore: Send + Sync {
     /// MUST return [`StoreError::Conflict`] if the stored version is not
     /// `expected_version`, [`StoreError::NotFound`] for an unknown order,
     /// and then write nothing.
-    async fn change_status(&self, change: &StatusChange) -> Result<(Order, OrderEvent), StoreError>;
+    async fn change_status(&self, change: &StatusChange)
+    -> Result<(Order, OrderEvent), StoreError>;
 
     /// Whether the database answers.
     ///
@@ -335,8 +339,11 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// Drops an in-progress claim (the checkout failed and placed nothing),
     /// so the key can be used again. A completed key MUST be left as it is.
-    async fn release_idempotent(&self, customer_id: &CustomerId, key: &str)
-    -> Result<(), StoreError>;
+    async fn release_idempotent(
+        &self,
+        customer_id: &CustomerId,
+        key: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Everything the engine stores: implemented by every type that implements

@@ -45,13 +45,26 @@ impl TaxRate {
     pub fn fraction(self) -> Decimal {
         self.0
     }
+
+    /// Tax in minor units on `net` minor units, rounded by the crate's one
+    /// rule ([`crate::money::div_round`]), in integer arithmetic.
+    pub fn tax_on(self, net: i128) -> i128 {
+        if self.0.is_zero() || net == 0 {
+            return 0;
+        }
+        let denominator = 10_i128.pow(self.0.scale());
+        crate::money::div_round(net * self.0.mantissa(), denominator)
+    }
 }
 
 /// Tax rates by destination country and tax class. A pair with no rate is
 /// taxed at zero.
+///
+/// Kept per country as a short list of classes, so a lookup borrows the
+/// class name instead of building a key: pricing looks up one rate per line.
 #[derive(Debug, Clone, Default)]
 pub struct TaxTable {
-    rates: HashMap<(Country, TaxClass), Decimal>,
+    rates: HashMap<Country, Vec<(TaxClass, TaxRate)>>,
     shipping: Option<TaxClass>,
 }
 
@@ -64,7 +77,9 @@ impl TaxTable {
     /// Sets the rate of `class` in `country`.
     #[must_use]
     pub fn with_rate(mut self, country: Country, class: TaxClass, rate: TaxRate) -> Self {
-        self.rates.insert((country, class), rate.0);
+        let classes = self.rates.entry(country).or_default();
+        classes.retain(|(c, _)| *c != class);
+        classes.push((class, rate));
         self
     }
 
@@ -78,12 +93,15 @@ impl TaxTable {
 
     /// The rate, as a fraction, of `class` in `country` (zero when unset).
     pub fn rate(&self, country: Country, class: &TaxClass) -> Decimal {
-        // Looking up with a borrowed key would need a custom Borrow impl; the
-        // clone of a short class name is cheaper than the hash.
+        self.tax_rate(country, class).fraction()
+    }
+
+    /// The rate of `class` in `country` (zero when unset).
+    pub fn tax_rate(&self, country: Country, class: &TaxClass) -> TaxRate {
         self.rates
-            .get(&(country, class.clone()))
-            .copied()
-            .unwrap_or(Decimal::ZERO)
+            .get(&country)
+            .and_then(|classes| classes.iter().find(|(c, _)| c == class))
+            .map_or(TaxRate::default(), |(_, rate)| *rate)
     }
 
     /// The tax class shipping is taxed as, if it is taxed.
@@ -113,7 +131,11 @@ impl ShippingMethodCode {
             && text
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
-        if ok { Ok(Self(text.to_owned())) } else { Err(InvalidShippingMethodCode) }
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(InvalidShippingMethodCode)
+        }
     }
 
     /// The code.
@@ -153,7 +175,10 @@ pub struct ShippingRate {
 impl ShippingRate {
     /// A flat price, never free.
     pub fn new(price: Money) -> Self {
-        Self { price, free_above: None }
+        Self {
+            price,
+            free_above: None,
+        }
     }
 
     /// Free from `threshold` up (in the price's currency).
@@ -177,13 +202,18 @@ pub struct ShippingMethod {
 impl ShippingMethod {
     /// A method with no prices yet.
     pub fn new(code: ShippingMethodCode, name: impl Into<String>) -> Self {
-        Self { code, name: name.into(), rates: Vec::new() }
+        Self {
+            code,
+            name: name.into(),
+            rates: Vec::new(),
+        }
     }
 
     /// Adds (or replaces) its price in the rate's currency.
     #[must_use]
     pub fn with_rate(mut self, rate: ShippingRate) -> Self {
-        self.rates.retain(|r| r.price.currency() != rate.price.currency());
+        self.rates
+            .retain(|r| r.price.currency() != rate.price.currency());
         self.rates.push(rate);
         self
     }
@@ -214,8 +244,14 @@ mod tests {
 
     #[test]
     fn tax_rate_parsing() {
-        assert_eq!(TaxRate::percent("20").unwrap().fraction(), Decimal::new(2, 1));
-        assert_eq!(TaxRate::percent("8.875").unwrap().fraction(), Decimal::new(8875, 5));
+        assert_eq!(
+            TaxRate::percent("20").unwrap().fraction(),
+            Decimal::new(2, 1)
+        );
+        assert_eq!(
+            TaxRate::percent("8.875").unwrap().fraction(),
+            Decimal::new(8875, 5)
+        );
         assert!(TaxRate::percent("0").is_ok());
         for bad in ["", "-1", "100.5", "1e1", "NaN", "5.12345", "."] {
             assert_eq!(TaxRate::percent(bad), Err(InvalidTaxRate), "{bad:?}");
@@ -225,9 +261,13 @@ mod tests {
     #[test]
     fn shipping_rates_by_currency() {
         let usd = Money::parse_price("5", Currency::USD).unwrap();
-        let method = ShippingMethod::new(ShippingMethodCode::parse("standard").unwrap(), "Standard")
-            .with_rate(ShippingRate::new(usd))
-            .with_rate(ShippingRate::new(usd).free_above(Money::parse_price("50", Currency::USD).unwrap()));
+        let method =
+            ShippingMethod::new(ShippingMethodCode::parse("standard").unwrap(), "Standard")
+                .with_rate(ShippingRate::new(usd))
+                .with_rate(
+                    ShippingRate::new(usd)
+                        .free_above(Money::parse_price("50", Currency::USD).unwrap()),
+                );
         assert_eq!(method.currencies().count(), 1);
         assert_eq!(method.price_for(Currency::USD), Some(usd));
         assert!(method.free_above_for(Currency::USD).is_some());

@@ -23,7 +23,6 @@
 
 mod config;
 
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::cart::Quantity;
@@ -136,8 +135,7 @@ pub fn price(
     tax: &TaxTable,
     country: Country,
 ) -> Result<PriceBreakdown, PricingError> {
-    let digits = currency.minor_digits();
-    let money = |units: i128| Money::round(Decimal::from_i128_with_scale(units, digits), currency);
+    let money = |units: i128| Money::from_minor_exact(units, currency);
 
     let mut subtotals = Vec::with_capacity(lines.len());
     let mut subtotal: i128 = 0;
@@ -155,17 +153,28 @@ pub fn price(
     }
 
     let discount_total: i128 = match discount {
-        Some(discount) if subtotal > 0 => i128::from(discount.amount_off(money(subtotal))?.to_minor()),
+        Some(discount) if subtotal > 0 => {
+            i128::from(discount.amount_off(money(subtotal))?.to_minor())
+        }
         _ => 0,
     };
     let discounts = allocate(discount_total, &subtotals);
 
     let mut out = Vec::with_capacity(lines.len());
     let mut tax_total: i128 = 0;
+    // Most carts use one or two tax classes: remember the last lookup.
+    let mut last_rate: Option<(&TaxClass, TaxRate)> = None;
     for ((line, &line_subtotal), &line_discount) in lines.iter().zip(&subtotals).zip(&discounts) {
         let net = line_subtotal - line_discount;
-        let rate = tax.rate(country, line.tax_class);
-        let line_tax = tax_on(net, rate, currency);
+        let rate = match last_rate {
+            Some((class, rate)) if class == line.tax_class => rate,
+            _ => {
+                let rate = tax.tax_rate(country, line.tax_class);
+                last_rate = Some((line.tax_class, rate));
+                rate
+            }
+        };
+        let line_tax = rate.tax_on(net);
         tax_total += line_tax;
         out.push(LineAmounts {
             line_subtotal: money(line_subtotal),
@@ -175,9 +184,9 @@ pub fn price(
         });
     }
 
-    let shipping_price = shipping.price_for(currency).ok_or_else(|| {
-        PricingError::ShippingUnavailable(shipping.code.to_string(), currency)
-    })?;
+    let shipping_price = shipping
+        .price_for(currency)
+        .ok_or_else(|| PricingError::ShippingUnavailable(shipping.code.to_string(), currency))?;
     let discounted = subtotal - discount_total;
     let shipping_total: i128 = if lines.is_empty()
         || shipping
@@ -189,7 +198,7 @@ pub fn price(
         i128::from(shipping_price.to_minor())
     };
     let shipping_tax = match tax.shipping_class() {
-        Some(class) => tax_on(shipping_total, tax.rate(country, class), currency),
+        Some(class) => tax.tax_rate(country, class).tax_on(shipping_total),
         None => 0,
     };
     tax_total += shipping_tax;
@@ -204,17 +213,6 @@ pub fn price(
         tax_total: money(tax_total),
         total: money(discounted + shipping_total + tax_total),
     })
-}
-
-/// Tax in minor units on `net` minor units at `rate`, rounded by the crate's
-/// one rule.
-fn tax_on(net: i128, rate: Decimal, currency: Currency) -> i128 {
-    if rate.is_zero() || net == 0 {
-        return 0;
-    }
-    let digits = currency.minor_digits();
-    let amount = Decimal::from_i128_with_scale(net, digits) * rate;
-    i128::from(Money::round(amount, currency).to_minor())
 }
 
 /// Splits `total` minor units over `weights` in proportion, by largest

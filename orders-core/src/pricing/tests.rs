@@ -1,5 +1,6 @@
 use chrono::Utc;
 use proptest::prelude::*;
+use rust_decimal::Decimal;
 
 use super::*;
 use crate::discount::{DiscountCode, DiscountKind};
@@ -29,7 +30,11 @@ fn line<'a>(price: &str, q: u32, class: &'a TaxClass) -> LineInput<'a> {
 }
 
 fn percent(p: &str) -> Discount {
-    Discount::new(DiscountCode::parse("P").unwrap(), DiscountKind::percent(p).unwrap(), Utc::now())
+    Discount::new(
+        DiscountCode::parse("P").unwrap(),
+        DiscountKind::percent(p).unwrap(),
+        Utc::now(),
+    )
 }
 
 #[test]
@@ -41,7 +46,15 @@ fn worked_example_with_discount_tax_and_shipping_tax() {
         .with_rate(gb(), reduced.clone(), TaxRate::percent("5").unwrap())
         .with_shipping_taxed_as(standard.clone());
     let lines = [line("10.00", 1, &standard), line("3.33", 3, &reduced)];
-    let p = price(Currency::GBP, &lines, Some(&percent("10")), &method("4.99", None), &tax, gb()).unwrap();
+    let p = price(
+        Currency::GBP,
+        &lines,
+        Some(&percent("10")),
+        &method("4.99", None),
+        &tax,
+        gb(),
+    )
+    .unwrap();
     // subtotal 10.00 + 9.99 = 19.99; 10 % = 1.999 -> 2.00, split 10.00:9.99
     assert_eq!(p.subtotal, gbp("19.99"));
     assert_eq!(p.discount_total, gbp("2.00"));
@@ -64,13 +77,29 @@ fn free_shipping_threshold_applies_to_discounted_subtotal() {
     let m = method("4.99", Some("50.00"));
     let p = price(Currency::GBP, &[line("50.00", 1, &c)], None, &m, &tax, gb()).unwrap();
     assert!(p.shipping_total.is_zero());
-    let p = price(Currency::GBP, &[line("50.00", 1, &c)], Some(&percent("10")), &m, &tax, gb()).unwrap();
+    let p = price(
+        Currency::GBP,
+        &[line("50.00", 1, &c)],
+        Some(&percent("10")),
+        &m,
+        &tax,
+        gb(),
+    )
+    .unwrap();
     assert_eq!(p.shipping_total, gbp("4.99"));
 }
 
 #[test]
 fn empty_cart_costs_nothing() {
-    let p = price(Currency::GBP, &[], Some(&percent("10")), &method("4.99", None), &TaxTable::new(), gb()).unwrap();
+    let p = price(
+        Currency::GBP,
+        &[],
+        Some(&percent("10")),
+        &method("4.99", None),
+        &TaxTable::new(),
+        gb(),
+    )
+    .unwrap();
     assert!(p.total.is_zero() && p.shipping_total.is_zero() && p.lines.is_empty());
 }
 
@@ -82,7 +111,15 @@ fn fixed_discount_never_exceeds_subtotal() {
         DiscountKind::fixed("100", Currency::GBP).unwrap(),
         Utc::now(),
     );
-    let p = price(Currency::GBP, &[line("3.00", 1, &c)], Some(&d), &method("1", None), &TaxTable::new(), gb()).unwrap();
+    let p = price(
+        Currency::GBP,
+        &[line("3.00", 1, &c)],
+        Some(&d),
+        &method("1", None),
+        &TaxTable::new(),
+        gb(),
+    )
+    .unwrap();
     assert_eq!(p.discount_total, gbp("3.00"));
     assert_eq!(p.total, gbp("1.00"));
 }
@@ -96,11 +133,25 @@ fn refuses_lines_in_another_currency_and_unpriced_shipping() {
         tax_class: &c,
     };
     assert!(matches!(
-        price(Currency::GBP, &[usd], None, &method("1", None), &TaxTable::new(), gb()),
+        price(
+            Currency::GBP,
+            &[usd],
+            None,
+            &method("1", None),
+            &TaxTable::new(),
+            gb()
+        ),
         Err(PricingError::Currency { index: 0, .. })
     ));
     assert!(matches!(
-        price(Currency::USD, &[usd], None, &method("1", None), &TaxTable::new(), gb()),
+        price(
+            Currency::USD,
+            &[usd],
+            None,
+            &method("1", None),
+            &TaxTable::new(),
+            gb()
+        ),
         Err(PricingError::ShippingUnavailable(..))
     ));
 }

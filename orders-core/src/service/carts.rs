@@ -111,8 +111,10 @@ impl Orders {
             Some(product) if product.active => product,
             _ => return Err(Error::field("product_id", "unknown or unavailable product")),
         };
-        self.change_cart(customer, cart_id, |cart, now| Ok(cart.add(&product, quantity, now)?))
-            .await
+        self.change_cart(customer, cart_id, |cart, now| {
+            Ok(cart.add(&product, quantity, now)?)
+        })
+        .await
     }
 
     /// Sets a line's quantity; 0 removes it.
@@ -143,8 +145,10 @@ impl Orders {
         cart_id: &CartId,
         product_id: &ProductId,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, |cart, now| Ok(cart.remove(product_id, now)?))
-            .await
+        self.change_cart(customer, cart_id, |cart, now| {
+            Ok(cart.remove(product_id, now)?)
+        })
+        .await
     }
 
     /// Applies a discount code after checking that it exists, has not
@@ -161,7 +165,12 @@ impl Orders {
     ) -> Result<PricedCart, Error> {
         let unknown = || Error::field("code", "unknown discount code");
         let code = DiscountCode::parse(code).map_err(|_| unknown())?;
-        let discount = self.inner.store.discount(&code).await?.ok_or_else(unknown)?;
+        let discount = self
+            .inner
+            .store
+            .discount(&code)
+            .await?
+            .ok_or_else(unknown)?;
         let cart = self.owned_cart(customer, cart_id).await?;
         if !cart.is_open() {
             return Err(Error::CartClosed);
@@ -186,8 +195,12 @@ impl Orders {
         customer: &CustomerId,
         cart_id: &CartId,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, |cart, now| Ok(cart.remove_discount(now)?))
-            .await
+        self.change_cart(
+            customer,
+            cart_id,
+            |cart, now| Ok(cart.remove_discount(now)?),
+        )
+        .await
     }
 
     /// Loads the cart, applies `change`, and saves it compare-and-set on its
@@ -222,7 +235,10 @@ impl Orders {
         }
     }
 
-    pub(super) async fn products_of(&self, cart: &Cart) -> Result<HashMap<ProductId, Product>, Error> {
+    pub(super) async fn products_of(
+        &self,
+        cart: &Cart,
+    ) -> Result<HashMap<ProductId, Product>, Error> {
         let ids: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
         let products = self.inner.store.products(&ids).await?;
         Ok(products.into_iter().map(|p| (p.id.clone(), p)).collect())
@@ -283,7 +299,11 @@ impl Orders {
                 tax_class: product.tax_class.clone(),
             })
             .collect();
-        Ok(Priced { lines, breakdown, unavailable })
+        Ok(Priced {
+            lines,
+            breakdown,
+            unavailable,
+        })
     }
 
     /// Resolves the destination and shipping method of `options`.
@@ -297,11 +317,17 @@ impl Orders {
             Some(code) => config.shipping_method(code, currency).ok_or_else(|| {
                 Error::field(
                     "shipping_method",
-                    format!("must be one of: {}", config.shipping_codes(currency).join(", ")),
+                    format!(
+                        "must be one of: {}",
+                        config.shipping_codes(currency).join(", ")
+                    ),
                 )
             })?,
             None => config.default_shipping_method(currency).ok_or_else(|| {
-                Error::field("currency", format!("no shipping method ships in {currency}"))
+                Error::field(
+                    "currency",
+                    format!("no shipping method ships in {currency}"),
+                )
             })?,
         };
         Ok((options.country.unwrap_or(config.default_country), method))
@@ -314,8 +340,7 @@ impl Orders {
         let products = self.products_of(&cart).await?;
         let discount = match &cart.discount_code {
             Some(code) => self.inner.store.discount(code).await?.filter(|d| {
-                subtotal(&cart, &products)
-                    .is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())
+                subtotal(&cart, &products).is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())
             }),
             None => None,
         };
@@ -339,7 +364,10 @@ impl Orders {
 
 /// The cart's subtotal at current prices (lines whose product is gone count
 /// nothing).
-pub(super) fn subtotal(cart: &Cart, products: &HashMap<ProductId, Product>) -> Result<Money, Error> {
+pub(super) fn subtotal(
+    cart: &Cart,
+    products: &HashMap<ProductId, Product>,
+) -> Result<Money, Error> {
     let mut total = Money::zero(cart.currency);
     for line in &cart.lines {
         if let Some(product) = products.get(&line.product_id) {

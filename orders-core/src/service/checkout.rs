@@ -59,7 +59,9 @@ impl Orders {
         idempotency_key: Option<&str>,
     ) -> Result<CheckoutOutcome, Error> {
         if let Some(key) = idempotency_key
-            && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control))
+            && (key.is_empty()
+                || key.len() > MAX_IDEMPOTENCY_KEY
+                || key.chars().any(char::is_control))
         {
             return Err(Error::field(
                 "Idempotency-Key",
@@ -87,15 +89,26 @@ impl Orders {
                     Error::IdempotencyMismatch
                 });
             }
-            IdempotencyState::Completed { fingerprint, order_id } => {
+            IdempotencyState::Completed {
+                fingerprint,
+                order_id,
+            } => {
                 if fingerprint != claim.fingerprint {
                     return Err(Error::IdempotencyMismatch);
                 }
-                let order = store.order(&order_id).await?.ok_or(Error::NotFound("order"))?;
-                return Ok(CheckoutOutcome { order, created: false });
+                let order = store
+                    .order(&order_id)
+                    .await?
+                    .ok_or(Error::NotFound("order"))?;
+                return Ok(CheckoutOutcome {
+                    order,
+                    created: false,
+                });
             }
         }
-        let result = self.checkout_unkeyed(customer, cart, form, Some(claim)).await;
+        let result = self
+            .checkout_unkeyed(customer, cart, form, Some(claim))
+            .await;
         if result.is_err() {
             // Nothing was placed: free the key so the client can retry it.
             // If this fails the claim goes stale after the lease.
@@ -121,7 +134,10 @@ impl Orders {
         }
 
         let codes = inner.config.shipping_codes(cart.currency);
-        let context = FormContext { today: now.date_naive(), shipping_methods: &codes };
+        let context = FormContext {
+            today: now.date_naive(),
+            shipping_methods: &codes,
+        };
         let expected_total = form.expected_total.clone();
         let mut errors = ValidationErrors::new();
         let details = match form.validate(&context) {
@@ -176,7 +192,12 @@ impl Orders {
                 let charge = if total.is_zero() {
                     None
                 } else {
-                    Some(inner.payments.authorize_and_capture(total, card, &charge_key).await?)
+                    Some(
+                        inner
+                            .payments
+                            .authorize_and_capture(total, card, &charge_key)
+                            .await?,
+                    )
                 };
                 let summary = PaymentSummary {
                     method: PaymentMethod::Card,
@@ -232,7 +253,10 @@ impl Orders {
                 // The order is committed; a failed announcement loses
                 // nothing (subscribers replay from the log).
                 let _ = inner.notifier.publish(&placed.event).await;
-                Ok(CheckoutOutcome { order: placed.order, created: true })
+                Ok(CheckoutOutcome {
+                    order: placed.order,
+                    created: true,
+                })
             }
             Err(error) => {
                 if let Some(charge) = charge {
@@ -254,15 +278,13 @@ impl Orders {
 /// apart in practice.
 fn fingerprint(cart_id: &CartId, form: &CheckoutForm) -> String {
     let mut hash = Sha256::new();
-    let mut field = |value: Option<&str>| {
-        match value {
-            Some(text) => {
-                hash.update([1]);
-                hash.update((text.len() as u64).to_be_bytes());
-                hash.update(text.as_bytes());
-            }
-            None => hash.update([0]),
+    let mut field = |value: Option<&str>| match value {
+        Some(text) => {
+            hash.update([1]);
+            hash.update((text.len() as u64).to_be_bytes());
+            hash.update(text.as_bytes());
         }
+        None => hash.update([0]),
     };
     field(Some(cart_id.as_str()));
     field(form.email.as_deref());
@@ -271,7 +293,16 @@ fn fingerprint(cart_id: &CartId, form: &CheckoutForm) -> String {
     match &form.shipping_address {
         Some(a) => {
             field(Some("address"));
-            for part in [&a.full_name, &a.line1, &a.line2, &a.city, &a.region, &a.postal_code, &a.country, &a.phone] {
+            for part in [
+                &a.full_name,
+                &a.line1,
+                &a.line2,
+                &a.city,
+                &a.region,
+                &a.postal_code,
+                &a.country,
+                &a.phone,
+            ] {
                 field(part.as_deref());
             }
         }
@@ -327,10 +358,25 @@ mod tests {
             ..CheckoutForm::default()
         };
         let a = fingerprint(&cart, &form("4242424242424242", "123", "a@b.co"));
-        assert_eq!(a, fingerprint(&cart, &form("4242 4242 4242 4242", "999", "a@b.co")));
-        assert_ne!(a, fingerprint(&cart, &form("4000000000000002", "123", "a@b.co")));
-        assert_ne!(a, fingerprint(&cart, &form("4242424242424242", "123", "b@b.co")));
-        assert_ne!(a, fingerprint(&CartId::parse("c2").unwrap(), &form("4242424242424242", "123", "a@b.co")));
+        assert_eq!(
+            a,
+            fingerprint(&cart, &form("4242 4242 4242 4242", "999", "a@b.co"))
+        );
+        assert_ne!(
+            a,
+            fingerprint(&cart, &form("4000000000000002", "123", "a@b.co"))
+        );
+        assert_ne!(
+            a,
+            fingerprint(&cart, &form("4242424242424242", "123", "b@b.co"))
+        );
+        assert_ne!(
+            a,
+            fingerprint(
+                &CartId::parse("c2").unwrap(),
+                &form("4242424242424242", "123", "a@b.co")
+            )
+        );
         assert!(!a.contains("4242"));
     }
 }

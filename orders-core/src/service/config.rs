@@ -82,10 +82,12 @@ impl OrdersConfig {
     /// shipping (free from 50) and express; VAT for GB (20 %, reduced 5 %),
     /// DE (19 %, reduced 7 %) and FR (20 %, reduced 5.5 %); no tax for US.
     pub fn demo() -> Self {
-        let country = |c: &str| Country::parse(c).unwrap_or_else(|_| unreachable!("valid code {c}"));
+        let country =
+            |c: &str| Country::parse(c).unwrap_or_else(|_| unreachable!("valid code {c}"));
         let rate = |p: &str| TaxRate::percent(p).unwrap_or_else(|_| unreachable!("valid rate {p}"));
         let reduced = TaxClass::parse("reduced").unwrap_or_else(|_| unreachable!());
-        let money = |a: &str, c: Currency| Money::parse_price(a, c).unwrap_or_else(|_| unreachable!());
+        let money =
+            |a: &str, c: Currency| Money::parse_price(a, c).unwrap_or_else(|_| unreachable!());
         let tax = TaxTable::new()
             .with_rate(country("GB"), TaxClass::standard(), rate("20"))
             .with_rate(country("GB"), reduced.clone(), rate("5"))

@@ -4,7 +4,9 @@
 use super::{Access, Orders};
 use crate::Error;
 use crate::ids::{CustomerId, EventId, OrderId};
-use crate::order::{Actor, Note, Order, OrderEvent, OrderStatus, PaymentStatus, Transition, plan_transition};
+use crate::order::{
+    Actor, Note, Order, OrderEvent, OrderStatus, PaymentStatus, Transition, plan_transition,
+};
 use crate::ports::{OrderFilter, Page, PageRequest, StoreError, Subscription, Topic};
 
 impl Orders {
@@ -24,7 +26,11 @@ impl Orders {
     ///
     /// # Errors
     /// [`Error::Validation`] on `cursor` for a bad cursor.
-    pub async fn list_orders(&self, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>, Error> {
+    pub async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
         Ok(self.inner.store.list_orders(filter, page).await?)
     }
 
@@ -32,7 +38,11 @@ impl Orders {
     ///
     /// # Errors
     /// [`Error::NotFound`] if unknown or not the caller's.
-    pub async fn order_events(&self, access: Access<'_>, id: &OrderId) -> Result<Vec<OrderEvent>, Error> {
+    pub async fn order_events(
+        &self,
+        access: Access<'_>,
+        id: &OrderId,
+    ) -> Result<Vec<OrderEvent>, Error> {
         self.order(access, id).await?;
         Ok(self.inner.store.order_events(id).await?)
     }
@@ -43,10 +53,24 @@ impl Orders {
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Transition`] (`invalid_transition`).
-    pub async fn cancel(&self, customer: &CustomerId, id: &OrderId, note: Option<Note>) -> Result<Order, Error> {
-        let transition = Transition { to: OrderStatus::Cancelled, note, tracking_number: None };
-        self.move_order(Access::Owner(customer), id, transition, Actor::customer(customer))
-            .await
+    pub async fn cancel(
+        &self,
+        customer: &CustomerId,
+        id: &OrderId,
+        note: Option<Note>,
+    ) -> Result<Order, Error> {
+        let transition = Transition {
+            to: OrderStatus::Cancelled,
+            note,
+            tracking_number: None,
+        };
+        self.move_order(
+            Access::Owner(customer),
+            id,
+            transition,
+            Actor::customer(customer),
+        )
+        .await
     }
 
     /// Staff move an order through the status table.
@@ -55,7 +79,12 @@ impl Orders {
     /// [`Error::NotFound`], [`Error::Transition`] (not in the table, no
     /// tracking number for `shipped`, or refused by a guard),
     /// [`Error::ConcurrentUpdate`] if it kept changing under us.
-    pub async fn transition(&self, actor: Actor, id: &OrderId, transition: Transition) -> Result<Order, Error> {
+    pub async fn transition(
+        &self,
+        actor: Actor,
+        id: &OrderId,
+        transition: Transition,
+    ) -> Result<Order, Error> {
         self.move_order(Access::Staff, id, transition, actor).await
     }
 
@@ -69,7 +98,13 @@ impl Orders {
         let inner = &self.inner;
         for _ in 0..=inner.config.max_retries {
             let order = self.order(access, id).await?;
-            let change = plan_transition(&order, transition.clone(), actor.clone(), &inner.guards, inner.clock.now())?;
+            let change = plan_transition(
+                &order,
+                transition.clone(),
+                actor.clone(),
+                &inner.guards,
+                inner.clock.now(),
+            )?;
             if change.payment_status == Some(PaymentStatus::Refunded)
                 && let Some(reference) = &order.payment.reference
             {
@@ -115,7 +150,9 @@ impl Orders {
             // The snapshot reflects exactly its first `version` events, so
             // resuming after the version-th one neither misses nor repeats.
             None => {
-                let index = usize::try_from(order.version).unwrap_or(usize::MAX).saturating_sub(1);
+                let index = usize::try_from(order.version)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(1);
                 events
                     .get(index)
                     .or(events.last())

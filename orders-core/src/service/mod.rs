@@ -126,7 +126,9 @@ impl OrdersBuilder {
             inner: Arc::new(Inner {
                 store,
                 notifier,
-                payments: self.payments.unwrap_or_else(|| Arc::new(TestGateway::new())),
+                payments: self
+                    .payments
+                    .unwrap_or_else(|| Arc::new(TestGateway::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 config: self.config.unwrap_or_else(OrdersConfig::demo),
                 guards: self.guards,
@@ -206,14 +208,26 @@ impl Orders {
     /// # Errors
     /// [`Error::NotFound`], or [`Error::Validation`] on `price` for a price
     /// in another currency than the product's.
-    pub async fn update_product(&self, id: &ProductId, patch: ProductPatch) -> Result<Product, Error> {
+    pub async fn update_product(
+        &self,
+        id: &ProductId,
+        patch: ProductPatch,
+    ) -> Result<Product, Error> {
         if let Some(price) = patch.price {
             let current = self.product(id).await?;
             if price.currency() != current.currency {
-                return Err(Error::field("price", format!("must be in {}", current.currency)));
+                return Err(Error::field(
+                    "price",
+                    format!("must be in {}", current.currency),
+                ));
             }
         }
-        match self.inner.store.update_product(id, &patch, self.inner.clock.now()).await {
+        match self
+            .inner
+            .store
+            .update_product(id, &patch, self.inner.clock.now())
+            .await
+        {
             Err(StoreError::NotFound) => Err(Error::NotFound("product")),
             other => Ok(other?),
         }
@@ -224,14 +238,22 @@ impl Orders {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn product(&self, id: &ProductId) -> Result<Product, Error> {
-        self.inner.store.product(id).await?.ok_or(Error::NotFound("product"))
+        self.inner
+            .store
+            .product(id)
+            .await?
+            .ok_or(Error::NotFound("product"))
     }
 
     /// Products, newest first; only active ones when `active_only`.
     ///
     /// # Errors
     /// [`Error::Validation`] on `cursor` for a bad cursor.
-    pub async fn list_products(&self, active_only: bool, page: &PageRequest) -> Result<Page<Product>, Error> {
+    pub async fn list_products(
+        &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
         Ok(self.inner.store.list_products(active_only, page).await?)
     }
 

@@ -1,0 +1,14 @@
+//! The conformance kit against the in-memory store.
+#![cfg(feature = "testkit")]
+
+use std::sync::Arc;
+
+use orders_core::memory::MemoryStore;
+use orders_core::ports::Store;
+
+#[test]
+fn memory_store_conforms() {
+    futures_executor::block_on(orders_core::testkit::run_all(|| async {
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>
+    }));
+}
