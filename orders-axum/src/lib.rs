@@ -1,2 +1,299 @@
-//! The HTTP API, websockets and admin panel for `orders-core` (not yet implemented; see the orders-axum issue).
+//! # orders-axum
+//!
+//! The HTTP face of [`orders_core`]: the JSON API of API.md (everything but
+//! `/api/auth/*`, which belongs to the host), the websocket tracking feeds
+//! and the OpenAPI 3.1 document, as an [`axum::Router`] a host nests
+//! wherever it likes.
+//!
+//! The library keeps no users. Who the caller is comes from the host
+//! through [`Identify`]: the router hands it the bearer token and gets a
+//! [`Caller`] back. The host's own routes (register, login) can share the
+//! API's conventions: [`ApiError`] for problem+json errors, [`JsonBody`]
+//! for bodies with the same 400/413/415/422 rejections, and
+//! [`Api::routes`] to mount them inside the API router so they get the same
+//! 404/405 handling, request ids and tracing; [`Api::merge_openapi`] adds
+//! their paths to the served document.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use axum::Router;
+//! use axum::routing::post;
+//! use orders_axum::{Api, Caller, Identify, IdentifyError};
+//! use orders_core::{Orders, memory::MemoryStore};
+//!
+//! struct Sessions; // the host's users and tokens
+//!
+//! #[async_trait::async_trait]
+//! impl Identify for Sessions {
+//!     async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+//!         Ok(None) // look the token up in the host's session table
+//!     }
+//! }
+//!
+//! async fn login() -> &'static str { "…" }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+//! let api = Api::new(orders, Sessions)
+//!     .body_limit(64 * 1024)
+//!     // The host's auth routes, relative to the mount path, like the API's.
+//!     .routes(Router::new().route("/auth/login", post(login)));
+//! let shutdown = api.shutdown_handle();
+//! let app = Router::new().nest("/api", api.router());
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app)
+//!     .with_graceful_shutdown(async move {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!         shutdown.shutdown(); // open websockets close with 1001
+//!     })
+//!     .await
+//! # }
+//! ```
+//!
+//! ## Errors
+//!
+//! Every error is an [`ApiError`]: `application/problem+json` with `type`,
+//! `title`, `status`, `detail`, a stable `code` and, on 422, `errors` (dotted
+//! field path to messages). The core's errors map to it in one place
+//! (`From<orders_core::Error>`). Unknown routes are 404 and wrong methods
+//! 405, as problem documents too.
+//!
+//! ## Logging
+//!
+//! One span per request with its request id (`x-request-id`, generated when
+//! absent and echoed back), method and path (never the query string, which
+//! may hold `access_token`), then the status and latency. Bodies and the
+//! `Authorization` header are never logged.
 #![forbid(unsafe_code)]
+
+mod body;
+mod docs;
+mod error;
+mod identify;
+mod query;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use orders_core::Orders;
+use tokio::sync::watch;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi as _;
+
+pub use body::{
+    FieldSpec, JsonBody, JsonType, OptionalJsonBody, RequestBody, check_fields, parse_body,
+};
+pub use docs::Problem;
+pub use error::{ApiError, PROBLEM_JSON};
+pub use identify::{Caller, Identify, IdentifyError};
+pub use utoipa::openapi::OpenApi;
+
+/// The checkout header that makes a retry safe.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// The default body limit: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Tells the API's open websockets to close (code 1001, "going away").
+///
+/// Call [`shutdown`](Self::shutdown) when the host starts its graceful
+/// shutdown: `axum::serve`'s graceful shutdown waits for requests, but an
+/// upgraded websocket is no longer a request, so without this it would keep
+/// the process alive (or be cut without a close frame).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
+
+impl ShutdownHandle {
+    /// Closes every open socket with 1001; new ones close at once.
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutdown(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// Builds the API router. See the crate documentation for an example.
+pub struct Api {
+    orders: Orders,
+    identify: Arc<dyn Identify>,
+    body_limit: usize,
+    ping_interval: Duration,
+    send_timeout: Duration,
+    mount_path: String,
+    extra_routes: Option<Router>,
+    extra_openapi: Option<OpenApi>,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("body_limit", &self.body_limit)
+            .field("ping_interval", &self.ping_interval)
+            .field("mount_path", &self.mount_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Api {
+    /// An API over `orders`, asking `identify` who callers are.
+    pub fn new(orders: Orders, identify: impl Identify) -> Self {
+        Self {
+            orders,
+            identify: Arc::new(identify),
+            body_limit: DEFAULT_BODY_LIMIT,
+            ping_interval: routes::PING_INTERVAL,
+            send_timeout: Duration::from_secs(10),
+            mount_path: "/api".to_owned(),
+            extra_routes: None,
+            extra_openapi: None,
+            shutdown: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// The largest request body accepted (default 64 KiB); larger ones get 413.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How often websockets are pinged (default 30 s).
+    #[must_use]
+    pub fn ping_interval(mut self, every: Duration) -> Self {
+        self.ping_interval = every;
+        self
+    }
+
+    /// Where the host nests the router (default `/api`). Only the OpenAPI
+    /// document uses it, to write full paths; the router itself works at
+    /// any mount point.
+    #[must_use]
+    pub fn mount_path(mut self, path: impl Into<String>) -> Self {
+        self.mount_path = path.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Adds the host's own routes (register, login, ...) to the API router,
+    /// with paths relative to the mount point (`/auth/login`). They share
+    /// the API's body limit, request ids, tracing and problem+json 404/405.
+    /// `routes` must have its state applied and no fallback.
+    #[must_use]
+    pub fn routes(mut self, routes: Router) -> Self {
+        self.extra_routes = Some(match self.extra_routes.take() {
+            Some(existing) => existing.merge(routes),
+            None => routes,
+        });
+        self
+    }
+
+    /// Merges the host's OpenAPI document (paths relative to the mount
+    /// point, like [`routes`](Self::routes)) into the served one. The
+    /// `Problem` schema is in the API's components for the host to refer
+    /// to (`#/components/schemas/Problem`).
+    #[must_use]
+    pub fn merge_openapi(mut self, doc: OpenApi) -> Self {
+        self.extra_openapi = Some(match self.extra_openapi.take() {
+            Some(mut existing) => {
+                existing.merge(doc);
+                existing
+            }
+            None => doc,
+        });
+        self
+    }
+
+    /// A handle to close the API's websockets on shutdown.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// The library's OpenAPI document, with paths relative to the mount
+    /// point (`/products`).
+    pub fn base_openapi() -> OpenApi {
+        docs::ApiDoc::openapi()
+    }
+
+    /// The document the router serves at `openapi.json`: the library's and
+    /// the host's paths, under the mount path (`/api/products`).
+    pub fn openapi(&self) -> OpenApi {
+        let mut relative = Self::base_openapi();
+        if let Some(extra) = &self.extra_openapi {
+            relative.merge(extra.clone());
+        }
+        let mut info = relative.info.clone();
+        info.version = env!("CARGO_PKG_VERSION").to_owned();
+        let root = utoipa::openapi::OpenApiBuilder::new().info(info).build();
+        root.nest(self.mount_path.clone(), relative)
+    }
+
+    /// The router: state-free, to be nested (`Router::new().nest("/api",
+    /// api.router())`) or served as is.
+    pub fn router(self) -> Router {
+        let openapi = self.openapi().to_json().unwrap_or_else(|_| "{}".to_owned());
+        let state = routes::AppState {
+            orders: self.orders,
+            identify: self.identify,
+            openapi: Arc::new(openapi),
+            sockets: routes::ws::SocketConfig {
+                ping_interval: self.ping_interval,
+                send_timeout: self.send_timeout,
+            },
+            shutdown: self.shutdown,
+        };
+        let mut router = routes::routes(state);
+        if let Some(extra) = self.extra_routes {
+            router = router.merge(extra);
+        }
+        router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(self.body_limit))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                    .layer(
+                        TraceLayer::new_for_http()
+                            .make_span_with(request_span)
+                            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                    )
+                    .layer(PropagateRequestIdLayer::x_request_id()),
+            )
+    }
+}
+
+/// The span of one request: method, path (no query string: it may hold
+/// `access_token`) and request id. No header or body is recorded.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found().with_detail("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}

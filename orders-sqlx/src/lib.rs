@@ -1,2 +1,241 @@
-//! SQLite and PostgreSQL stores for `orders-core` (not yet implemented; see the orders-sqlx issue).
+//! # orders-sqlx
+//!
+//! `orders-core`'s storage and notifier ports on sqlx: the same engine runs
+//! embedded on one SQLite file (feature `sqlite`, the default) or on a
+//! PostgreSQL server shared by many stateless instances (feature
+//! `postgres`).
+//!
+//! [`Storage::open`] takes a URL (`sqlite://orders.db`, `sqlite::memory:`,
+//! `postgres://user@host/db`), [`Storage::migrate`] runs the backend's
+//! embedded migrations, and [`Storage::engine`] starts an
+//! [`orders_core::Orders`] builder wired to the store and its notifier:
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use orders_core::OrdersConfig;
+//! use orders_sqlx::Storage;
+//!
+//! let storage = Storage::open("sqlite::memory:").await.unwrap();
+//! storage.migrate().await.unwrap();
+//! let orders = storage.engine().config(OrdersConfig::demo()).build();
+//! orders.health().await.unwrap();
+//! # });
+//! ```
+//!
+//! Each backend's module explains its concurrency choices:
+//! [`SqliteStore`] (one writer, `BEGIN IMMEDIATE`, WAL) and `PgStore`
+//! (`READ COMMITTED` with conditional updates, `LISTEN/NOTIFY` fan-out).
 #![forbid(unsafe_code)]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("orders-sqlx needs the `sqlite` or the `postgres` feature");
+
+mod codec;
+mod error;
+mod migrations;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::sync::Arc;
+
+use orders_core::OrdersBuilder;
+use orders_core::ports::{Notifier, Store};
+
+pub use error::OpenError;
+#[cfg(feature = "postgres")]
+pub use postgres::{LISTENER_APPLICATION_NAME, PgNotifier, PgStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// Which database a [`Storage`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: one file, one process.
+    Sqlite,
+    /// PostgreSQL: one server, any number of processes.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names, by its scheme.
+    ///
+    /// # Errors
+    /// [`OpenError::UnsupportedUrl`] for any other scheme.
+    pub fn of_url(url: &str) -> Result<Self, OpenError> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(OpenError::UnsupportedUrl(redact(url))),
+        }
+    }
+}
+
+/// A URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let credentials = &url[start + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    #[cfg(feature = "sqlite")]
+    Sqlite(Arc<SqliteStore>),
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<PgStore>),
+}
+
+/// An opened store and its notifier: what an engine needs from a database.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Inner,
+    store: Arc<dyn Store>,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Opens the database `url` names: `sqlite://PATH` (the file is created
+    /// if missing), `sqlite::memory:`, or `postgres://…`. On PostgreSQL this
+    /// also starts the process's listener, so it needs a Tokio runtime.
+    /// Does not migrate: call [`Storage::migrate`].
+    ///
+    /// # Errors
+    /// [`OpenError::UnsupportedUrl`], [`OpenError::FeatureDisabled`],
+    /// [`OpenError::Connect`].
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        match Backend::of_url(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Ok(Self::sqlite(Arc::new(SqliteStore::connect(url).await?))),
+            #[cfg(not(feature = "sqlite"))]
+            Backend::Sqlite => Err(OpenError::FeatureDisabled("sqlite")),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let store = Arc::new(PgStore::connect(url).await?);
+                let notifier = store.notifier().await?;
+                Ok(Self::postgres(store, notifier))
+            }
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => Err(OpenError::FeatureDisabled("postgres")),
+        }
+    }
+
+    /// A storage over an opened SQLite store, with its in-process notifier.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(store: Arc<SqliteStore>) -> Self {
+        let notifier = Arc::new(store.notifier());
+        Self {
+            inner: Inner::Sqlite(store.clone()),
+            store,
+            notifier,
+        }
+    }
+
+    /// A storage over an opened PostgreSQL store and its notifier.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(store: Arc<PgStore>, notifier: PgNotifier) -> Self {
+        Self {
+            inner: Inner::Postgres(store.clone()),
+            store,
+            notifier: Arc::new(notifier),
+        }
+    }
+
+    /// Runs the backend's embedded migrations; running them again is a
+    /// no-op.
+    ///
+    /// # Errors
+    /// [`OpenError::Migrate`].
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => store.migrate().await,
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(store) => store.migrate().await,
+        }
+    }
+
+    /// Which backend it is.
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The notifier.
+    pub fn notifier(&self) -> Arc<dyn Notifier> {
+        self.notifier.clone()
+    }
+
+    /// An engine builder over this store and notifier; add the
+    /// configuration, payments and clock, then `build()`.
+    pub fn engine(&self) -> OrdersBuilder {
+        orders_core::Orders::builder(self.store()).notifier(self.notifier())
+    }
+
+    /// Closes the store's connections. (The PostgreSQL listener stops when
+    /// the last clone of its notifier, this storage's included, is dropped.)
+    pub async fn close(&self) {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => store.close().await,
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(
+            Backend::of_url("sqlite://orders.db").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::of_url("PostgreSQL://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        let err = Backend::of_url("mysql://root:hunter2@h/db").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(matches!(err, OpenError::UnsupportedUrl(_)));
+    }
+}

@@ -67,13 +67,25 @@ impl Orders {
     /// configured one).
     ///
     /// # Errors
-    /// Storage errors only.
+    /// [`Error::Validation`] on `currency` when no shipping method ships in
+    /// it (the shop does not sell in that currency); nothing is stored.
     pub async fn create_cart(
         &self,
         customer: &CustomerId,
         currency: Option<Currency>,
     ) -> Result<PricedCart, Error> {
         let currency = currency.unwrap_or(self.inner.config.default_currency);
+        if self
+            .inner
+            .config
+            .default_shipping_method(currency)
+            .is_none()
+        {
+            return Err(Error::field(
+                "currency",
+                format!("this shop does not sell in {currency}"),
+            ));
+        }
         let cart = Cart::new(customer.clone(), currency, self.inner.clock.now());
         self.inner.store.insert_cart(&cart).await?;
         self.present(cart, &PricingOptions::default()).await

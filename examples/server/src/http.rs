@@ -1,0 +1,284 @@
+//! This host's HTTP pieces: who a bearer token is ([`Identify`]), and the
+//! `/api/auth/*` routes (register, login, logout) with their OpenAPI paths.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use orders_axum::{
+    ApiError, Caller, FieldSpec, Identify, IdentifyError, JsonBody, JsonType, RequestBody,
+};
+use orders_core::checkout::Email;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::auth::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RateLimit};
+use crate::users::{User, UserError, Users};
+
+/// Failed logins allowed per address and per email in [`LOGIN_WINDOW`].
+pub const LOGIN_ATTEMPTS: usize = 10;
+/// The window of the login rate limit.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+
+/// The host's state for its routes.
+#[derive(Clone)]
+pub struct Host {
+    users: Users,
+    limit: Arc<RateLimit>,
+}
+
+impl Host {
+    /// State over `users` with the default login rate limit.
+    pub fn new(users: Users) -> Self {
+        Self {
+            users,
+            limit: Arc::new(RateLimit::new(LOGIN_ATTEMPTS, LOGIN_WINDOW)),
+        }
+    }
+
+    /// The routes, relative to the API's mount point.
+    pub fn routes(self) -> Router {
+        Router::new()
+            .route("/auth/register", post(register))
+            .route("/auth/login", post(login))
+            .route("/auth/logout", post(logout))
+            .with_state(self)
+    }
+}
+
+/// Tokens are looked up in the users table.
+#[derive(Clone)]
+pub struct Sessions(pub Users);
+
+#[async_trait::async_trait]
+impl Identify for Sessions {
+    async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+        match self.0.by_token(token).await {
+            Ok(user) => Ok(user.map(|u| Caller {
+                id: u.id,
+                email: u.email,
+                is_staff: u.is_staff,
+            })),
+            Err(e) if e.is_unavailable() => Err(IdentifyError::Unavailable),
+            Err(e) => Err(IdentifyError::Internal(e.to_string())),
+        }
+    }
+}
+
+/// Email and password.
+#[derive(Deserialize, ToSchema)]
+pub struct Credentials {
+    /// The account's email.
+    email: String,
+    /// At least 8 characters.
+    password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("password", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestBody for Credentials {
+    const FIELDS: &'static [FieldSpec] = &[
+        FieldSpec::required("email", JsonType::String),
+        FieldSpec::required("password", JsonType::String),
+    ];
+}
+
+/// A signed-in session.
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    /// The bearer token for `Authorization: Bearer TOKEN`.
+    token: String,
+    /// The account.
+    user: UserView,
+}
+
+/// An account as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    /// Its id.
+    id: String,
+    /// Its email.
+    email: String,
+    /// Whether it may use the admin routes.
+    is_staff: bool,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email,
+            is_staff: user.is_staff,
+        }
+    }
+}
+
+fn storage_error(error: UserError) -> ApiError {
+    if error.is_unavailable() {
+        ApiError::unavailable()
+    } else {
+        ApiError::internal(error.to_string())
+    }
+}
+
+/// Checks a new password's length.
+pub fn check_password(password: &str) -> Result<(), &'static str> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        Err("must be at least 8 characters")
+    } else if chars > MAX_PASSWORD_CHARS {
+        Err("must be at most 1024 characters")
+    } else {
+        Ok(())
+    }
+}
+
+/// Creates a customer account and signs it in.
+#[utoipa::path(
+    post, path = "/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "Account created", body = Session),
+        (status = 409, description = "Email taken", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email or short password", body = orders_axum::Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn register(
+    State(host): State<Host>,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let mut errors = orders_core::validation::ValidationErrors::new();
+    let email = errors.check("email", Email::parse(&body.email));
+    errors.check("password", check_password(&body.password));
+    let Some(email) = email.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let password = body.password;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::internal)?;
+    let user = match host.users.register(&email, &hash, false).await {
+        Ok(user) => user,
+        Err(UserError::EmailTaken) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "An account with this email exists",
+            )
+            .with_errors(orders_core::validation::ValidationErrors::single(
+                "email",
+                "already registered",
+            )));
+        }
+        Err(e) => return Err(storage_error(e)),
+    };
+    let token = host.users.issue_token(&user).await.map_err(storage_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            token,
+            user: user.into(),
+        }),
+    ))
+}
+
+/// Signs in and returns a new token.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in", body = Session),
+        (status = 401, description = "Wrong email or password", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = orders_axum::Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn login(
+    State(host): State<Host>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Json<Session>, ApiError> {
+    let address = format!("ip:{}", peer.ip());
+    let email_key = format!("email:{}", body.email.trim().to_lowercase());
+    if !host.limit.check(&[&address, &email_key], Instant::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many login attempts",
+        )
+        .with_retry_after(LOGIN_WINDOW.as_secs() as u32));
+    }
+    let wrong = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "Wrong email or password",
+        )
+    };
+    let found = host
+        .users
+        .by_email(&body.email)
+        .await
+        .map_err(storage_error)?;
+    let password = body.password;
+    // Verify against a real hash even for an unknown email, so the answer
+    // takes as long either way and does not reveal which emails exist.
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, dummy_hash().to_owned()),
+    };
+    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(wrong());
+    };
+    host.limit.reset(&email_key);
+    let token = host.users.issue_token(&user).await.map_err(storage_error)?;
+    Ok(Json(Session {
+        token,
+        user: user.into(),
+    }))
+}
+
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| auth::hash_password("not a real password").unwrap_or_default())
+}
+
+/// Revokes the token it is called with.
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Token revoked"),
+        (status = 401, description = "No token", body = orders_axum::Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn logout(State(host): State<Host>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(ApiError::unauthorized)?;
+    host.users
+        .revoke(token.trim())
+        .await
+        .map_err(storage_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The OpenAPI paths of the auth routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(register, login, logout),
+    components(schemas(Credentials, Session, UserView))
+)]
+pub struct AuthDoc;

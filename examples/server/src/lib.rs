@@ -1,0 +1,284 @@
+//! `orders-server`: the example shop server, a host of `orders-axum` on
+//! SQLite (default) or PostgreSQL. The binary is a thin `main` over this
+//! library, so tests can start the same server in-process.
+//!
+//! ```sh
+//! orders-server                                  # serve on 127.0.0.1:8080, sqlite://orders.db
+//! orders-server serve --demo --bind 127.0.0.1:0  # seed a catalogue; print the bound address
+//! orders-server create-superuser --email E --password P
+//! orders-server --database-url postgres://postgres@127.0.0.1/shop migrate
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod users;
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use clap::{Parser, Subcommand};
+use orders_axum::Api;
+use orders_core::Orders;
+use orders_core::checkout::Email;
+use orders_sqlx::{Backend, SqliteStore, Storage};
+use tracing::info;
+use utoipa::OpenApi as _;
+
+use crate::config::Settings;
+use crate::users::Users;
+
+/// The example shop server of `orders`.
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "orders-server", version, about)]
+pub struct Cli {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://orders.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// A TOML configuration file (currency, tax, shipping, limits, CORS).
+    #[arg(long, env = "ORDERS_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, accepted with or without the subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(
+        long,
+        env = "ORDERS_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: String,
+    /// Seed the demo catalogue and discount code on start.
+    #[arg(long, global = true)]
+    pub demo: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve (the default).
+    Serve,
+    /// Migrate the database and exit.
+    Migrate,
+    /// Create a staff account, or promote an existing one.
+    CreateSuperuser {
+        /// The account's email (prompted for on a terminal).
+        #[arg(long)]
+        email: Option<String>,
+        /// Its password, at least 8 characters (prompted for on a terminal).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Add the demo catalogue and discount code.
+    SeedDemo,
+}
+
+/// Runs the command `cli` names.
+///
+/// # Errors
+/// A message for the operator.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let settings = config::load(cli.config.as_deref())?;
+    let (storage, users) = open(&cli.database_url).await?;
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&storage, users, settings, cli.serve).await,
+        Command::Migrate => {
+            info!("database migrated");
+            Ok(())
+        }
+        Command::CreateSuperuser { email, password } => {
+            create_superuser(&users, email, password).await
+        }
+        Command::SeedDemo => {
+            let orders = engine(&storage, &settings);
+            let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
+            info!(added, "demo catalogue seeded");
+            Ok(())
+        }
+    };
+    storage.close().await;
+    result
+}
+
+/// Opens and migrates the database, orders and users alike.
+///
+/// # Errors
+/// A message naming what failed (never the URL's password).
+pub async fn open(url: &str) -> Result<(Storage, Users), String> {
+    let redact = |e: &dyn std::fmt::Display| format!("cannot open the database: {e}");
+    let (storage, users) = match Backend::of_url(url).map_err(|e| redact(&e))? {
+        Backend::Sqlite => {
+            let store = Arc::new(SqliteStore::connect(url).await.map_err(|e| redact(&e))?);
+            let users = Users::Sqlite(store.pool().clone());
+            (Storage::sqlite(store), users)
+        }
+        Backend::Postgres => {
+            let store = Arc::new(
+                orders_sqlx::PgStore::connect(url)
+                    .await
+                    .map_err(|e| redact(&e))?,
+            );
+            let users = Users::Postgres(store.pool().clone());
+            let notifier = store.notifier().await.map_err(|e| redact(&e))?;
+            (Storage::postgres(store, notifier), users)
+        }
+    };
+    storage
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    users
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate the users: {e}"))?;
+    Ok((storage, users))
+}
+
+fn engine(storage: &Storage, settings: &Settings) -> Orders {
+    storage.engine().config(settings.orders.clone()).build()
+}
+
+async fn serve(
+    storage: &Storage,
+    users: Users,
+    settings: Settings,
+    args: ServeArgs,
+) -> Result<(), String> {
+    let orders = engine(storage, &settings);
+    if args.demo {
+        let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
+        info!(added, "demo catalogue seeded");
+    }
+    let api = Api::new(orders, http::Sessions(users.clone()))
+        .body_limit(settings.body_limit)
+        .routes(http::Host::new(users).routes())
+        .merge_openapi(http::AuthDoc::openapi());
+    let shutdown = api.shutdown_handle();
+    let mut app = Router::new().nest("/api", api.router());
+    if !settings.cors_origins.is_empty() {
+        app = app.layer(cors(&settings.cors_origins)?);
+    }
+
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on http://{address}");
+    let _ = std::io::stdout().flush();
+    info!(%address, backend = ?storage.backend(), "serving");
+
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        info!("shutting down: finishing in-flight requests");
+        shutdown.shutdown();
+    })
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    info!("stopped");
+    Ok(())
+}
+
+fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
+    use axum::http::{HeaderValue, Method, header};
+    let origins = origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o).map_err(|_| format!("cors_origins: invalid origin {o:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            "idempotency-key".parse().map_err(|_| "header")?,
+        ]))
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+async fn create_superuser(
+    users: &Users,
+    email: Option<String>,
+    password: Option<String>,
+) -> Result<(), String> {
+    let terminal = std::io::stdin().is_terminal();
+    let email = match email {
+        Some(email) => email,
+        None if terminal => prompt("Email: ")?,
+        None => return Err("--email is required (no terminal to ask on)".into()),
+    };
+    let email = Email::parse(&email).map_err(|e| format!("email: {e}"))?;
+    let password = match password {
+        Some(password) => password,
+        None if terminal => rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?,
+        None => return Err("--password is required (no terminal to ask on)".into()),
+    };
+    http::check_password(&password).map_err(|e| format!("password: {e}"))?;
+    let hash = auth::hash_password(&password)?;
+    let (user, created) = users
+        .upsert_staff(&email, &hash)
+        .await
+        .map_err(|e| e.to_string())?;
+    if created {
+        println!("created staff account {}", user.email);
+    } else {
+        println!("promoted {} to staff", user.email);
+    }
+    Ok(())
+}
+
+fn prompt(label: &str) -> Result<String, String> {
+    print!("{label}");
+    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim().to_owned())
+}

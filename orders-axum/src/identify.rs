@@ -1,0 +1,211 @@
+//! Who is calling: the host's answer, through [`Identify`].
+//!
+//! The library keeps no users. The host owns accounts, passwords and
+//! sessions; for each request the router hands it the bearer token and gets
+//! back a [`Caller`] (or nobody). The token comes from
+//! `Authorization: Bearer TOKEN`, and on websocket routes also from
+//! `?access_token=TOKEN`, since browsers cannot set headers there.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use orders_core::ids::CustomerId;
+
+use crate::ApiError;
+
+/// The authenticated caller, as the host knows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The host's user id; carts and orders belong to it.
+    pub id: CustomerId,
+    /// The user's email address.
+    pub email: String,
+    /// Whether the user may use the `/admin` routes.
+    pub is_staff: bool,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The email is personal data: keep it out of debug logs.
+        f.debug_struct("Caller")
+            .field("id", &self.id)
+            .field("is_staff", &self.is_staff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host could not decide who the caller is (its user store failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifyError {
+    /// The user store is unreachable: answered 503 with `Retry-After`.
+    #[error("the identity store is unavailable")]
+    Unavailable,
+    /// Anything else: answered 500; the message is logged, not sent.
+    #[error("identity lookup failed: {0}")]
+    Internal(String),
+}
+
+impl From<IdentifyError> for ApiError {
+    fn from(error: IdentifyError) -> Self {
+        match error {
+            IdentifyError::Unavailable => ApiError::unavailable(),
+            IdentifyError::Internal(message) => ApiError::internal(message),
+        }
+    }
+}
+
+/// Turns a bearer token into a caller. Implemented by the host.
+///
+/// ```
+/// use orders_axum::{Caller, Identify, IdentifyError};
+/// use orders_core::ids::CustomerId;
+///
+/// struct OneUser;
+///
+/// #[async_trait::async_trait]
+/// impl Identify for OneUser {
+///     async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+///         Ok((token == "secret").then(|| Caller {
+///             id: CustomerId::parse("u1").unwrap(),
+///             email: "ada@example.com".into(),
+///             is_staff: false,
+///         }))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Identify: Send + Sync + 'static {
+    /// The caller `token` belongs to; `Ok(None)` for an unknown, expired or
+    /// revoked token (answered 401).
+    ///
+    /// # Errors
+    /// [`IdentifyError`] when the host cannot tell (answered 503 or 500).
+    async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError>;
+}
+
+#[async_trait]
+impl<T: Identify + ?Sized> Identify for Arc<T> {
+    async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+        (**self).identify(token).await
+    }
+}
+
+/// Gives extractors access to the host's [`Identify`].
+pub(crate) trait HasIdentify {
+    fn identifier(&self) -> &dyn Identify;
+}
+
+/// The bearer token of `Authorization`, if well-formed.
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The `access_token` query parameter, if any.
+pub(crate) fn query_token(parts: &Parts) -> Option<String> {
+    let query = parts.uri.query()?;
+    crate::query::pairs(query)
+        .into_iter()
+        .find(|(key, _)| key == "access_token")
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// Resolves `token` to a caller, or 401.
+pub(crate) async fn identify(
+    identifier: &dyn Identify,
+    token: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let token = token.ok_or_else(ApiError::unauthorized)?;
+    identifier
+        .identify(token)
+        .await?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// Any authenticated caller (the customer routes). Rejects with 401.
+#[derive(Debug, Clone)]
+pub(crate) struct Customer(pub(crate) Caller);
+
+impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Customer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        identify(state.identifier(), bearer(parts)).await.map(Self)
+    }
+}
+
+/// A staff caller (the `/admin` routes). Rejects with 401, or 403 for a
+/// customer.
+#[derive(Debug, Clone)]
+pub(crate) struct Staff(pub(crate) Caller);
+
+impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = identify(state.identifier(), bearer(parts)).await?;
+        if caller.is_staff {
+            Ok(Self(caller))
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// Any authenticated caller of a websocket route: the bearer header, or
+/// else `?access_token=`.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketCaller(pub(crate) Caller);
+
+impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for SocketCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let from_query = query_token(parts);
+        let token = bearer(parts).or(from_query.as_deref());
+        identify(state.identifier(), token).await.map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(authorization: Option<&str>, uri: &str) -> Parts {
+        let mut request = Request::builder().uri(uri);
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer(&parts(Some("Bearer abc"), "/")), Some("abc"));
+        assert_eq!(bearer(&parts(Some("bearer  abc "), "/")), Some("abc"));
+        assert_eq!(bearer(&parts(Some("Basic abc"), "/")), None);
+        assert_eq!(bearer(&parts(Some("Bearer "), "/")), None);
+        assert_eq!(bearer(&parts(None, "/")), None);
+        assert_eq!(
+            query_token(&parts(None, "/x?after=1&access_token=a%2Bb")),
+            Some("a+b".to_owned())
+        );
+        assert_eq!(query_token(&parts(None, "/x?access_token=")), None);
+    }
+
+    #[test]
+    fn identify_errors_are_503_or_500() {
+        let unavailable = ApiError::from(IdentifyError::Unavailable);
+        assert_eq!(unavailable.status().as_u16(), 503);
+        let internal = ApiError::from(IdentifyError::Internal("db password wrong".into()));
+        assert_eq!(internal.status().as_u16(), 500);
+        assert!(!internal.to_json().to_string().contains("password"));
+    }
+}

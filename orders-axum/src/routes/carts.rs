@@ -1,0 +1,380 @@
+//! The caller's carts and checkout.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use orders_core::cart::Quantity;
+use orders_core::checkout::{CheckoutForm, Country};
+use orders_core::ids::{CartId, ProductId};
+use orders_core::money::Currency;
+use orders_core::order::Order;
+use orders_core::validation::ValidationErrors;
+use orders_core::{MAX_IDEMPOTENCY_KEY, PricedCart, PricingOptions};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{AppState, path_id};
+use crate::body::{FieldSpec, JsonBody, JsonType, OptionalJsonBody, RequestBody};
+use crate::identify::Customer;
+use crate::query::{Params, finish};
+use crate::{ApiError, IDEMPOTENCY_KEY};
+
+/// `POST /carts`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(crate) struct CreateCart {
+    /// ISO 4217; default: the store's currency.
+    #[schema(example = "USD")]
+    currency: Option<String>,
+}
+
+impl RequestBody for CreateCart {
+    const FIELDS: &'static [FieldSpec] = &[FieldSpec::optional("currency", JsonType::String)];
+}
+
+/// `POST /carts/{id}/items`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct AddItem {
+    product_id: String,
+    /// 1 to 999; added to the line if the product is already in the cart.
+    #[schema(minimum = 1, maximum = 999)]
+    quantity: i64,
+}
+
+impl RequestBody for AddItem {
+    const FIELDS: &'static [FieldSpec] = &[
+        FieldSpec::required("product_id", JsonType::String),
+        FieldSpec::required("quantity", JsonType::Integer),
+    ];
+}
+
+/// `PATCH /carts/{id}/items/{product_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct SetQuantity {
+    /// 0 to 999; 0 removes the line.
+    #[schema(minimum = 0, maximum = 999)]
+    quantity: i64,
+}
+
+impl RequestBody for SetQuantity {
+    const FIELDS: &'static [FieldSpec] = &[FieldSpec::required("quantity", JsonType::Integer)];
+}
+
+/// `POST /carts/{id}/discount`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ApplyDiscount {
+    #[schema(example = "WELCOME10")]
+    code: String,
+}
+
+impl RequestBody for ApplyDiscount {
+    const FIELDS: &'static [FieldSpec] = &[FieldSpec::required("code", JsonType::String)];
+}
+
+/// The checkout form; the core validates its values and reports every
+/// missing one, so here every field is optional and only JSON types are
+/// checked.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Checkout(CheckoutForm);
+
+impl RequestBody for Checkout {
+    const FIELDS: &'static [FieldSpec] = &[
+        FieldSpec::optional("email", JsonType::String),
+        FieldSpec::optional("shipping_address", JsonType::Object),
+        FieldSpec::optional("shipping_address.full_name", JsonType::String),
+        FieldSpec::optional("shipping_address.line1", JsonType::String),
+        FieldSpec::optional("shipping_address.line2", JsonType::String),
+        FieldSpec::optional("shipping_address.city", JsonType::String),
+        FieldSpec::optional("shipping_address.region", JsonType::String),
+        FieldSpec::optional("shipping_address.postal_code", JsonType::String),
+        FieldSpec::optional("shipping_address.country", JsonType::String),
+        FieldSpec::optional("shipping_address.phone", JsonType::String),
+        FieldSpec::optional("shipping_method", JsonType::String),
+        FieldSpec::optional("payment", JsonType::Object),
+        FieldSpec::optional("payment.method", JsonType::String),
+        FieldSpec::optional("payment.card", JsonType::Object),
+        FieldSpec::optional("payment.card.number", JsonType::String),
+        FieldSpec::optional("payment.card.exp_month", JsonType::Integer),
+        FieldSpec::optional("payment.card.exp_year", JsonType::Integer),
+        FieldSpec::optional("payment.card.cvc", JsonType::String),
+        FieldSpec::optional("payment.card.holder", JsonType::String),
+        FieldSpec::optional("expected_total", JsonType::String),
+    ];
+}
+
+/// Creates an empty cart.
+#[utoipa::path(
+    post, path = "/carts", tag = "carts", security(("bearer" = [])),
+    request_body(content = CreateCart, description = "Optional; an empty body takes the store's currency"),
+    responses(
+        (status = 201, description = "The new cart", body = crate::docs::Cart),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or unsold currency", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_cart(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    OptionalJsonBody(body): OptionalJsonBody<CreateCart>,
+) -> Result<(StatusCode, Json<PricedCart>), ApiError> {
+    let currency = match body.unwrap_or_default().currency {
+        None => None,
+        Some(code) => {
+            let currency =
+                Currency::parse(&code).map_err(|e| ApiError::field("currency", e.to_string()))?;
+            Some(currency)
+        }
+    };
+    let cart = state.orders.create_cart(&caller.id, currency).await?;
+    Ok((StatusCode::CREATED, Json(cart)))
+}
+
+/// The cart, priced for the default destination or `?country=&shipping_method=`.
+#[utoipa::path(
+    get, path = "/carts/{id}", tag = "carts", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Cart id"),
+        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2 destination"),
+        ("shipping_method" = Option<String>, Query, description = "e.g. `standard`, `express`"),
+    ),
+    responses(
+        (status = 200, description = "The cart", body = crate::docs::Cart),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not yours", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown country or shipping method", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_cart(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<PricedCart>, ApiError> {
+    let id: CartId = path_id(&id)?;
+    let mut errors = ValidationErrors::new();
+    let country = params
+        .get("country")
+        .and_then(|c| errors.check("country", Country::parse(c)));
+    let options = PricingOptions {
+        country,
+        shipping_method: params.get("shipping_method").map(str::to_owned),
+    };
+    let options = finish(errors, options)?;
+    Ok(Json(state.orders.cart(&caller.id, &id, &options).await?))
+}
+
+/// Adds a product, merging into its line.
+#[utoipa::path(
+    post, path = "/carts/{id}/items", tag = "carts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Cart id")),
+    request_body = AddItem,
+    responses(
+        (status = 200, description = "The cart", body = crate::docs::Cart),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not your cart", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart_closed` or `currency_mismatch`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `quantity`, unknown `product_id`, or `cart_full`", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn add_item(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AddItem>,
+) -> Result<Json<PricedCart>, ApiError> {
+    let id: CartId = path_id(&id)?;
+    let mut errors = ValidationErrors::new();
+    let product = errors.check(
+        "product_id",
+        ProductId::parse(&body.product_id).map_err(|_| "unknown or unavailable product"),
+    );
+    let quantity = errors.check(
+        "quantity",
+        Quantity::from_i64(body.quantity).map_err(|_| "must be between 1 and 999"),
+    );
+    let (product, quantity) = finish(errors, (product, quantity))?;
+    let (Some(product), Some(quantity)) = (product, quantity) else {
+        return Err(ApiError::internal("checked fields missing"));
+    };
+    Ok(Json(
+        state
+            .orders
+            .add_to_cart(&caller.id, &id, &product, quantity)
+            .await?,
+    ))
+}
+
+/// Sets a line's quantity; 0 removes it.
+#[utoipa::path(
+    patch, path = "/carts/{id}/items/{product_id}", tag = "carts", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Cart id"),
+        ("product_id" = String, Path, description = "The line's product"),
+    ),
+    request_body = SetQuantity,
+    responses(
+        (status = 200, description = "The cart", body = crate::docs::Cart),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown cart or line", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart_closed`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `quantity`", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn set_item(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path((id, product)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SetQuantity>,
+) -> Result<Json<PricedCart>, ApiError> {
+    let id: CartId = path_id(&id)?;
+    let product: ProductId = path_id(&product)?;
+    let quantity = u32::try_from(body.quantity)
+        .ok()
+        .filter(|q| *q <= Quantity::MAX)
+        .ok_or_else(|| ApiError::field("quantity", "must be between 0 and 999"))?;
+    Ok(Json(
+        state
+            .orders
+            .set_cart_quantity(&caller.id, &id, &product, quantity)
+            .await?,
+    ))
+}
+
+/// Removes a line.
+#[utoipa::path(
+    delete, path = "/carts/{id}/items/{product_id}", tag = "carts", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Cart id"),
+        ("product_id" = String, Path, description = "The line's product"),
+    ),
+    responses(
+        (status = 200, description = "The cart", body = crate::docs::Cart),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown cart or line", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart_closed`", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn remove_item(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path((id, product)): Path<(String, String)>,
+) -> Result<Json<PricedCart>, ApiError> {
+    let id: CartId = path_id(&id)?;
+    let product: ProductId = path_id(&product)?;
+    Ok(Json(
+        state
+            .orders
+            .remove_from_cart(&caller.id, &id, &product)
+            .await?,
+    ))
+}
+
+/// Applies a discount code.
+#[utoipa::path(
+    post, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Cart id")),
+    request_body = ApplyDiscount,
+    responses(
+        (status = 200, description = "The cart", body = crate::docs::Cart),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not your cart", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart_closed`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown, expired or used-up code, or minimum not met (on `code`)", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn apply_discount(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ApplyDiscount>,
+) -> Result<Json<PricedCart>, ApiError> {
+    let id: CartId = path_id(&id)?;
+    Ok(Json(
+        state
+            .orders
+            .apply_discount(&caller.id, &id, &body.code)
+            .await?,
+    ))
+}
+
+/// Removes the discount code.
+#[utoipa::path(
+    delete, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Cart id")),
+    responses(
+        (status = 200, description = "The cart", body = crate::docs::Cart),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not your cart", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cart_closed`", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn remove_discount(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path(id): Path<String>,
+) -> Result<Json<PricedCart>, ApiError> {
+    let id: CartId = path_id(&id)?;
+    Ok(Json(state.orders.remove_discount(&caller.id, &id).await?))
+}
+
+/// Places an order from the cart. Idempotent under `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/carts/{id}/checkout", tag = "carts", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Cart id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
+    ),
+    request_body = crate::docs::CheckoutRequest,
+    responses(
+        (status = 201, description = "The order placed (`paid` for a card, `pending` for cash on delivery)", body = crate::docs::Order),
+        (status = 200, description = "The order an earlier request with this key placed", body = crate::docs::Order),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not your cart", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`insufficient_stock` (with `product_ids`), `cart_closed`, `cart_empty`, `discount_unavailable`, `price_changed` (with `total`), `product_unavailable`, `idempotency_mismatch`, `idempotency_in_progress`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every invalid field, a declined card (on `payment.card.number`), or a bad `Idempotency-Key`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The payment provider failed; nothing was charged", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn checkout(
+    State(state): State<AppState>,
+    Customer(caller): Customer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(Checkout(form)): JsonBody<Checkout>,
+) -> Result<(StatusCode, Json<Order>), ApiError> {
+    let id: CartId = path_id(&id)?;
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::field(IDEMPOTENCY_KEY, "must be 1 to 255 visible ASCII characters")
+                })?,
+        ),
+    };
+    let outcome = state.orders.checkout(&caller.id, &id, form, key).await?;
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(outcome.order)))
+}

@@ -1,0 +1,96 @@
+//! The handlers, one module per part of API.md. Each parses its input into
+//! the core's types (collecting every field error), calls one method of
+//! [`orders_core::Orders`], and maps the result; errors go through
+//! [`crate::ApiError`]'s single `From<orders_core::Error>`.
+
+pub(crate) mod admin;
+pub(crate) mod carts;
+pub(crate) mod orders;
+pub(crate) mod public;
+pub(crate) mod ws;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, patch, post};
+use orders_core::Orders;
+use tokio::sync::watch;
+
+use crate::ApiError;
+use crate::identify::{HasIdentify, Identify};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) orders: Orders,
+    pub(crate) identify: Arc<dyn Identify>,
+    pub(crate) openapi: Arc<String>,
+    pub(crate) sockets: ws::SocketConfig,
+    pub(crate) shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl HasIdentify for AppState {
+    fn identifier(&self) -> &dyn Identify {
+        &*self.identify
+    }
+}
+
+impl AppState {
+    pub(crate) fn socket_config(&self) -> ws::SocketConfig {
+        self.sockets
+    }
+}
+
+/// Parses an id from a path: an id that cannot exist is simply not found.
+pub(crate) fn path_id<T: FromStr>(text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found())
+}
+
+/// Every route of the library, relative to the mount point.
+pub(crate) fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(public::health))
+        .route("/openapi.json", get(public::openapi_json))
+        .route("/products", get(public::list_products))
+        .route("/products/{id}", get(public::get_product))
+        .route("/carts", post(carts::create_cart))
+        .route("/carts/{id}", get(carts::get_cart))
+        .route("/carts/{id}/items", post(carts::add_item))
+        .route(
+            "/carts/{id}/items/{product_id}",
+            patch(carts::set_item).delete(carts::remove_item),
+        )
+        .route(
+            "/carts/{id}/discount",
+            post(carts::apply_discount).delete(carts::remove_discount),
+        )
+        .route("/carts/{id}/checkout", post(carts::checkout))
+        .route("/orders", get(orders::list_orders))
+        .route("/orders/{id}", get(orders::get_order))
+        .route("/orders/{id}/events", get(orders::order_events))
+        .route("/orders/{id}/cancel", post(orders::cancel))
+        .route("/orders/{id}/track", get(ws::track))
+        .route(
+            "/admin/products",
+            get(admin::list_products).post(admin::create_product),
+        )
+        .route(
+            "/admin/products/{id}",
+            get(admin::get_product).patch(admin::patch_product),
+        )
+        .route("/admin/orders", get(admin::list_orders))
+        .route("/admin/orders/{id}", get(admin::get_order))
+        .route("/admin/orders/{id}/events", get(admin::order_events))
+        .route("/admin/orders/{id}/transition", post(admin::transition))
+        .route(
+            "/admin/discounts",
+            get(admin::list_discounts).post(admin::create_discount),
+        )
+        .route("/admin/stream", get(ws::stream))
+        .with_state(state)
+}
+
+/// The default ping period of websockets (API.md: every 30 s).
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(30);

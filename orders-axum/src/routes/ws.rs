@@ -1,0 +1,406 @@
+//! Websocket feeds: one order's changes (`/orders/{id}/track`) and every
+//! order's (`/admin/stream`).
+//!
+//! Everything that can refuse (credentials, ownership, `?after=`) is
+//! checked before the upgrade, so refusals are ordinary problem+json
+//! responses. After the upgrade, [`pump`] forwards the core's subscription
+//! to the socket. It is generic over `Sink`/`Stream` so it is unit-tested
+//! with channels.
+//!
+//! Back-pressure: the core's subscription is bounded per subscriber and
+//! ends with [`SubscriptionError::Lagged`] when this client falls behind,
+//! so a slow reader never holds up the publisher or other clients. The
+//! socket is then closed (code 1013, "try again later"); the client
+//! reconnects with `?after=` its last event id and loses nothing. A client
+//! that stops reading altogether is dropped after [`SocketConfig::send_timeout`].
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use orders_core::ids::{EventId, OrderId};
+use orders_core::ports::{Subscription, SubscriptionError};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::orders::access;
+use super::{AppState, path_id};
+use crate::ApiError;
+use crate::identify::SocketCaller;
+use crate::query::Params;
+
+/// Close code: the server is going away (shutdown).
+pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: the client fell behind; reconnect with `?after=`.
+pub(crate) const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// Close code: the feed failed on the server.
+pub(crate) const CLOSE_INTERNAL_ERROR: u16 = 1011;
+
+/// Timing of every socket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SocketConfig {
+    /// How often to ping.
+    pub(crate) ping_interval: Duration,
+    /// How long one frame may take to send before the client is dropped.
+    pub(crate) send_timeout: Duration,
+}
+
+fn parse_after(params: &Params) -> Result<Option<EventId>, ApiError> {
+    params
+        .get("after")
+        .map(|text| {
+            text.parse::<EventId>()
+                .map_err(|_| ApiError::field("after", "not an event id"))
+        })
+        .transpose()
+}
+
+fn upgrade_required(rejection: WebSocketUpgradeRejection) -> ApiError {
+    ApiError::new(
+        rejection.status(),
+        "websocket_required",
+        "Websocket required",
+    )
+    .with_detail("this route upgrades to a websocket")
+}
+
+/// Follows one order live.
+#[utoipa::path(
+    get, path = "/orders/{id}/track", tag = "orders", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Order id"),
+        ("after" = Option<String>, Query, description = "Replay the events after this one first (for reconnects)"),
+        ("access_token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set headers"),
+    ),
+    responses(
+        (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON: a `snapshot` at once, then an `event` for every later change, in order; pings every 30 s. Closed with 1001 on shutdown and 1013 when the client falls behind (reconnect with `after`)."),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or not yours", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`after` is not an event of this order", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn track(
+    State(state): State<AppState>,
+    SocketCaller(caller): SocketCaller,
+    Path(id): Path<String>,
+    params: Params,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let id: OrderId = path_id(&id)?;
+    let after = parse_after(&params)?;
+    let (order, events) = state.orders.track(access(&caller), &id, after).await?;
+    let upgrade = upgrade.map_err(upgrade_required)?;
+    let snapshot = json!({"type": "snapshot", "order": order});
+    Ok(start(upgrade, &state, Some(snapshot), events))
+}
+
+/// Every order's events, for dashboards.
+#[utoipa::path(
+    get, path = "/admin/stream", tag = "admin", security(("bearer" = [])),
+    params(
+        ("after" = Option<String>, Query, description = "Replay the events after this one first (for reconnects)"),
+        ("access_token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set headers"),
+    ),
+    responses(
+        (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON, `event` only, for every order's changes; pings every 30 s."),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `after`", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    SocketCaller(caller): SocketCaller,
+    params: Params,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    if !caller.is_staff {
+        return Err(ApiError::forbidden());
+    }
+    let after = parse_after(&params)?;
+    let events = state.orders.follow_all(after).await?;
+    let upgrade = upgrade.map_err(upgrade_required)?;
+    Ok(start(upgrade, &state, None, events))
+}
+
+fn start(
+    upgrade: WebSocketUpgrade,
+    state: &AppState,
+    first: Option<Value>,
+    events: Subscription,
+) -> Response {
+    let config = state.socket_config();
+    let shutdown = state.shutdown.subscribe();
+    upgrade
+        .on_upgrade(move |socket: WebSocket| async move {
+            let (sink, incoming) = socket.split();
+            pump(sink, incoming, first, events, shutdown, config).await;
+        })
+        .into_response()
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Why [`pump`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The client closed or went away.
+    Client,
+    /// The host shut down: closed with 1001.
+    Shutdown,
+    /// The client fell behind: closed with 1013.
+    Lagged,
+    /// The feed failed or ended: closed with 1011.
+    Feed,
+    /// A frame could not be sent (in time).
+    Send,
+}
+
+/// Forwards `first` and then every event of `events` to `sink` as JSON
+/// text frames, pinging every `config.ping_interval`, until the client
+/// leaves, the feed ends, or `shutdown` turns `true`.
+pub(crate) async fn pump<W, R, E>(
+    mut sink: W,
+    mut incoming: R,
+    first: Option<Value>,
+    mut events: Subscription,
+    mut shutdown: watch::Receiver<bool>,
+    config: SocketConfig,
+) -> Ended
+where
+    W: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let timeout = config.send_timeout;
+    async fn send<W: Sink<Message> + Unpin>(
+        sink: &mut W,
+        message: Message,
+        timeout: Duration,
+    ) -> bool {
+        matches!(
+            tokio::time::timeout(timeout, sink.send(message)).await,
+            Ok(Ok(()))
+        )
+    }
+    if let Some(first) = first
+        && !send(&mut sink, Message::Text(first.to_string().into()), timeout).await
+    {
+        return Ended::Send;
+    }
+    let shutting_down = async move {
+        // A dropped sender (the router is gone) never signals.
+        if shutdown.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(shutting_down);
+    let start = tokio::time::Instant::now() + config.ping_interval;
+    let mut ping = tokio::time::interval_at(start, config.ping_interval);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutting_down => {
+                send(&mut sink, close(CLOSE_GOING_AWAY, "server shutting down"), timeout).await;
+                return Ended::Shutdown;
+            }
+            message = incoming.next() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ended::Client,
+                // Pongs are answered by the websocket layer; text is ignored.
+                Some(Ok(_)) => {}
+            },
+            item = events.next() => match item {
+                Some(Ok(event)) => {
+                    let frame = json!({"type": "event", "event": event}).to_string();
+                    if !send(&mut sink, Message::Text(frame.into()), timeout).await {
+                        return Ended::Send;
+                    }
+                }
+                Some(Err(SubscriptionError::Lagged)) => {
+                    send(&mut sink, close(CLOSE_TRY_AGAIN_LATER, "fell behind; reconnect with after"), timeout).await;
+                    return Ended::Lagged;
+                }
+                Some(Err(SubscriptionError::Store(error))) => {
+                    tracing::warn!(%error, "event feed failed");
+                    send(&mut sink, close(CLOSE_INTERNAL_ERROR, "feed failed; reconnect with after"), timeout).await;
+                    return Ended::Feed;
+                }
+                None => {
+                    send(&mut sink, close(CLOSE_INTERNAL_ERROR, "feed ended; reconnect with after"), timeout).await;
+                    return Ended::Feed;
+                }
+            },
+            _ = ping.tick() => {
+                if !send(&mut sink, Message::Ping(Default::default()), timeout).await {
+                    return Ended::Send;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use orders_core::ids::OrderId;
+    use orders_core::order::{Actor, OrderEvent, OrderStatus};
+    use tokio::sync::mpsc;
+
+    type Item = Result<Message, std::convert::Infallible>;
+
+    fn event(n: u64) -> OrderEvent {
+        OrderEvent {
+            id: EventId::new(n),
+            order_id: OrderId::parse("o1").unwrap(),
+            from: Some(OrderStatus::Pending),
+            to: OrderStatus::Paid,
+            at: Utc::now(),
+            actor: Actor::system(),
+            note: None,
+        }
+    }
+
+    struct Harness {
+        sent: mpsc::UnboundedReceiver<Message>,
+        client: mpsc::UnboundedSender<Item>,
+        feed: mpsc::UnboundedSender<Result<OrderEvent, SubscriptionError>>,
+        stop: watch::Sender<bool>,
+        task: tokio::task::JoinHandle<Ended>,
+    }
+
+    fn harness(first: Option<Value>, ping: Duration) -> Harness {
+        let (sent_tx, sent) = mpsc::unbounded_channel::<Message>();
+        let sink = futures_util::sink::unfold(sent_tx, |tx, message: Message| async move {
+            tx.send(message).map_err(|_| ())?;
+            Ok::<_, ()>(tx)
+        });
+        let (client, client_rx) = mpsc::unbounded_channel::<Item>();
+        let incoming = Box::pin(futures_util::stream::unfold(client_rx, |mut rx| async {
+            rx.recv().await.map(|item| (item, rx))
+        }));
+        let (feed, feed_rx) = mpsc::unbounded_channel();
+        let events: Subscription =
+            Box::pin(futures_util::stream::unfold(feed_rx, |mut rx| async {
+                rx.recv().await.map(|item| (item, rx))
+            }));
+        let (stop, stop_rx) = watch::channel(false);
+        let config = SocketConfig {
+            ping_interval: ping,
+            send_timeout: Duration::from_secs(5),
+        };
+        let task = tokio::spawn(pump(
+            Box::pin(sink),
+            incoming,
+            first,
+            events,
+            stop_rx,
+            config,
+        ));
+        Harness {
+            sent,
+            client,
+            feed,
+            stop,
+            task,
+        }
+    }
+
+    fn text(message: Message) -> Value {
+        match message {
+            Message::Text(text) => serde_json::from_str(text.as_str()).unwrap(),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    fn close_code(message: Message) -> u16 {
+        match message {
+            Message::Close(Some(frame)) => frame.code,
+            other => panic!("expected close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn snapshot_then_events_in_order_then_lagged_closes_with_1013() {
+        let mut h = harness(Some(json!({"type": "snapshot"})), Duration::from_secs(30));
+        assert_eq!(text(h.sent.recv().await.unwrap())["type"], "snapshot");
+        h.feed.send(Ok(event(1))).unwrap();
+        h.feed.send(Ok(event(2))).unwrap();
+        let one = text(h.sent.recv().await.unwrap());
+        let two = text(h.sent.recv().await.unwrap());
+        assert_eq!(one["type"], "event");
+        assert_eq!(one["event"]["id"], "00000000000000000001");
+        assert_eq!(two["event"]["id"], "00000000000000000002");
+        h.feed.send(Err(SubscriptionError::Lagged)).unwrap();
+        assert_eq!(close_code(h.sent.recv().await.unwrap()), 1013);
+        assert_eq!(h.task.await.unwrap(), Ended::Lagged);
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_with_1001() {
+        let mut h = harness(None, Duration::from_secs(30));
+        h.stop.send_replace(true);
+        assert_eq!(close_code(h.sent.recv().await.unwrap()), 1001);
+        assert_eq!(h.task.await.unwrap(), Ended::Shutdown);
+    }
+
+    #[tokio::test]
+    async fn client_close_ends_the_loop() {
+        let h = harness(None, Duration::from_secs(30));
+        h.client.send(Ok(Message::Close(None))).unwrap();
+        assert_eq!(h.task.await.unwrap(), Ended::Client);
+        drop(h.feed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_every_interval() {
+        let mut h = harness(None, Duration::from_secs(30));
+        // Time is paused: the runtime jumps to the next timer when idle.
+        let first = h.sent.recv().await.unwrap();
+        assert!(matches!(first, Message::Ping(_)));
+        let second = h.sent.recv().await.unwrap();
+        assert!(matches!(second, Message::Ping(_)));
+        drop(h.client);
+        assert_eq!(h.task.await.unwrap(), Ended::Client);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_is_dropped() {
+        // A sink that never accepts a frame, like a socket whose peer stopped reading.
+        let sink = futures_util::sink::unfold((), |(), _: Message| async {
+            std::future::pending::<Result<(), ()>>().await
+        });
+        let (_stop, stop_rx) = watch::channel(false);
+        let config = SocketConfig {
+            ping_interval: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
+        };
+        let incoming = futures_util::stream::pending::<Item>();
+        let events: Subscription = Box::pin(futures_util::stream::pending());
+        let ended = pump(
+            Box::pin(sink),
+            incoming,
+            Some(json!({"type": "snapshot"})),
+            events,
+            stop_rx,
+            config,
+        )
+        .await;
+        assert_eq!(ended, Ended::Send);
+    }
+
+    #[tokio::test]
+    async fn a_failed_feed_closes_with_1011() {
+        let mut h = harness(None, Duration::from_secs(30));
+        drop(h.feed);
+        assert_eq!(close_code(h.sent.recv().await.unwrap()), 1011);
+        assert_eq!(h.task.await.unwrap(), Ended::Feed);
+    }
+}

@@ -1,0 +1,110 @@
+//! sqlx errors to the store port's errors, in one place.
+//!
+//! Unique violations map by constraint name where the backend reports one
+//! (PostgreSQL) and by the statement's own unique field otherwise (SQLite
+//! names no constraint; each insert knows which unique field it can break).
+//! Connection and pool failures are [`StoreError::Unavailable`]; everything
+//! else is [`StoreError::Backend`].
+
+use orders_core::ports::StoreError;
+
+/// Why opening or migrating a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no backend this build supports.
+    #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]
+    UnsupportedUrl(String),
+    /// The URL names a backend whose cargo feature is off.
+    #[error("this build of orders-sqlx has no {0} support (enable its cargo feature)")]
+    FeatureDisabled(&'static str),
+    /// The database refused or could not be reached.
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// What a transaction body fails with: a port error to return as is, or a
+/// database error that may be worth retrying.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Store(StoreError),
+    Db(sqlx::Error),
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<sqlx::Error> for Fail {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl Fail {
+    /// A deadlock, a serialization failure or a busy database: the whole
+    /// transaction may simply be run again.
+    pub(crate) fn is_retryable(&self) -> bool {
+        let Self::Db(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        match db.code().as_deref() {
+            // PostgreSQL: serialization_failure, deadlock_detected.
+            Some("40001" | "40P01") => true,
+            // SQLite: SQLITE_BUSY and its extended codes, SQLITE_LOCKED.
+            Some(code) => matches!(code, "5" | "6" | "261" | "517" | "773" | "262"),
+            None => false,
+        }
+    }
+
+    /// The port error, naming `unique` for a unique violation.
+    pub(crate) fn into_store(self, unique: &'static str) -> StoreError {
+        match self {
+            Self::Store(e) => e,
+            Self::Db(e) => db(e, unique),
+        }
+    }
+}
+
+/// The port error of a database error; `unique` names the field a unique
+/// violation of this statement means, when the backend names no constraint.
+pub(crate) fn db(error: sqlx::Error, unique: &'static str) -> StoreError {
+    match error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => {
+            StoreError::Duplicate(e.constraint().and_then(constraint_field).unwrap_or(unique))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => StoreError::Unavailable(error.to_string()),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// The port error of a database error outside any unique insert.
+pub(crate) fn any(error: sqlx::Error) -> StoreError {
+    db(error, "record")
+}
+
+/// A column that does not decode.
+pub(crate) fn decode(error: sqlx::Error) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// The field a named unique constraint guards.
+fn constraint_field(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "products_sku_key" | "products_id_key" => "sku",
+        "discounts_code_key" => "code",
+        "carts_pkey" => "cart",
+        "orders_id_key" | "orders_pkey" => "order",
+        "idempotency_keys_pkey" => "idempotency_key",
+        _ => return None,
+    })
+}

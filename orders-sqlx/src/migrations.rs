@@ -1,0 +1,109 @@
+//! The embedded migrations, one set per backend.
+//!
+//! The SQL files under `migrations/sqlite` and `migrations/postgres` are
+//! compiled into the crate with `include_str!`, so a binary carries its
+//! schema and a clean checkout builds without a database (nor sqlx's
+//! proc-macros). Each migration is recorded in `_sqlx_migrations` with a
+//! checksum, as `sqlx::migrate!` would: running them twice is a no-op, and
+//! an edited, already-applied file is refused. A test checks this list
+//! against the files on disk, so a file cannot be added and forgotten.
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use sqlx::SqlSafeStr;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// `(version, description, sql)` of every SQLite migration, in order.
+#[cfg(feature = "sqlite")]
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "schema",
+    include_str!("../migrations/sqlite/0001_schema.sql"),
+)];
+
+/// `(version, description, sql)` of every PostgreSQL migration, in order.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "schema",
+    include_str!("../migrations/postgres/0001_schema.sql"),
+)];
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = set
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                description.into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// The SQLite migrator.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+/// The PostgreSQL migrator.
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The files of `dir`, as `(version, description)` from
+    /// `NNNN_description.sql`.
+    #[allow(dead_code)]
+    fn on_disk(dir: &str) -> Vec<(i64, String)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir);
+        let mut files: Vec<(i64, String)> = std::fs::read_dir(path)
+            .expect("migrations folder")
+            .map(|entry| {
+                let name = entry
+                    .expect("entry")
+                    .file_name()
+                    .into_string()
+                    .expect("utf-8 name");
+                let stem = name.strip_suffix(".sql").expect("only .sql files");
+                let (version, description) = stem.split_once('_').expect("NNNN_description.sql");
+                (
+                    version.parse().expect("numeric version"),
+                    description.to_owned(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn every_sqlite_migration_file_is_embedded() {
+        let embedded: Vec<(i64, String)> = super::SQLITE
+            .iter()
+            .map(|(v, d, _)| (*v, (*d).to_owned()))
+            .collect();
+        assert_eq!(embedded, on_disk("sqlite"));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn every_postgres_migration_file_is_embedded() {
+        let embedded: Vec<(i64, String)> = super::POSTGRES
+            .iter()
+            .map(|(v, d, _)| (*v, (*d).to_owned()))
+            .collect();
+        assert_eq!(embedded, on_disk("postgres"));
+    }
+}

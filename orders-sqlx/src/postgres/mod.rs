@@ -1,0 +1,908 @@
+//! [`PgStore`]: every storage port on PostgreSQL, for many stateless
+//! instances sharing one database; [`PgNotifier`] carries order events
+//! between them with `LISTEN/NOTIFY`.
+//!
+//! # Why `READ COMMITTED` cannot oversell
+//!
+//! Transactions run at PostgreSQL's default, `READ COMMITTED`. Checkout
+//! takes stock with one conditional update per product,
+//! `UPDATE products SET stock = stock - q WHERE id = … AND stock >= q`,
+//! never a read followed by a write. An `UPDATE` locks each row it changes
+//! until commit; a concurrent checkout that reaches the same row waits for
+//! that lock, and when the holder commits it re-evaluates its `WHERE` on
+//! the row's *newest* committed version (PostgreSQL's "EvalPlanQual"
+//! re-check), not on its older snapshot. So the second checkout sees the
+//! stock the first one left and either takes from it or finds it short;
+//! both cannot take the last unit, and the `CHECK (stock >= 0)` constraint
+//! backs this up. A higher isolation level would add serialization failures
+//! and retries without preventing anything more.
+//!
+//! Rows are locked in product-id order (a `SELECT … ORDER BY id FOR UPDATE`
+//! inside the same statement), so two checkouts of overlapping carts never
+//! wait on each other in a cycle. Deadlocks and serialization failures the
+//! server reports anyway are retried inside, with the whole transaction.
+//!
+//! # Round trips
+//!
+//! A checkout is four: `BEGIN`; one statement that closes the cart, locks
+//! and takes the stock of every line (`unnest` of arrays) and counts the
+//! discount use; one statement that inserts the order, all its lines, its
+//! first event and the idempotency record and calls `pg_notify`; `COMMIT`.
+//! A status change is two reads and one statement (its own transaction).
+//!
+//! # Numbering
+//!
+//! Order numbers and event ids come from identity sequences. They rise in
+//! the order transactions take them, which under concurrency can differ a
+//! little from commit order, and a transaction rolled back by a fault
+//! leaves a gap. A checkout refused for a business reason (stock, closed
+//! cart, discount) is refused before it takes a number.
+
+mod notifier;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orders_core::cart::Cart;
+use orders_core::catalogue::{Product, ProductPatch};
+use orders_core::discount::{Discount, DiscountCode};
+use orders_core::ids::{CartId, CustomerId, EventId, OrderId, ProductId};
+use orders_core::order::{Order, OrderEvent, OrderNumber, StatusChange};
+use orders_core::ports::{
+    CartStore, CatalogueStore, DiscountStore, EventLog, IdempotencyClaim, IdempotencyState,
+    IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed,
+    StoreError,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::codec::{self, Get, ts};
+use crate::error::{self, Fail, OpenError};
+use crate::migrations;
+
+pub use notifier::{LISTENER_APPLICATION_NAME, PgNotifier};
+
+codec::impl_get!(PgRow);
+
+/// The channel order events are announced on; the payload is the event id.
+pub(crate) const CHANNEL: &str = "orders_events";
+/// How many times a transaction that hit a deadlock or a serialization
+/// failure is run again.
+const ATTEMPTS: usize = 8;
+/// Connections of a store's pool unless the URL or the host says otherwise.
+const DEFAULT_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    options: PgConnectOptions,
+}
+
+/// Runs `$body` (an async block using `$conn: &mut PgConnection`) in a
+/// transaction, committing on `Ok`, rolling back on `Err`, and running it
+/// again after a deadlock or a serialization failure. Evaluates to
+/// `Result<T, StoreError>`; `$unique` names the field a unique violation
+/// means.
+macro_rules! pg_tx {
+    ($store:expr, $unique:expr, |$conn:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result: Result<_, Fail> = async {
+                let mut tx = $store.pool.begin().await?;
+                let value = {
+                    let $conn: &mut PgConnection = &mut tx;
+                    $body.await?
+                };
+                tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Ok(value) => break Ok(value),
+                Err(fail) if fail.is_retryable() && attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(attempt as u64 * 2)).await;
+                    continue;
+                }
+                Err(fail) => break Err(fail.into_store($unique)),
+            }
+        }
+    }};
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host/db`) with a pool
+    /// of 16 connections. Does not migrate: call [`PgStore::migrate`].
+    ///
+    /// # Errors
+    /// [`OpenError::Connect`] if the URL is malformed or the server refuses.
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        Self::connect_with(
+            options,
+            PgPoolOptions::new().max_connections(DEFAULT_CONNECTIONS),
+        )
+        .await
+    }
+
+    /// Connects with the host's own connection and pool options.
+    ///
+    /// # Errors
+    /// [`OpenError::Connect`] if the server refuses.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        pool: PgPoolOptions,
+    ) -> Result<Self, OpenError> {
+        let pool = pool
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(OpenError::Connect)?;
+        Ok(Self { pool, options })
+    }
+
+    /// Runs the embedded PostgreSQL migrations (`migrations/postgres`),
+    /// under sqlx's advisory lock so instances starting together migrate
+    /// once; running them again is a no-op.
+    ///
+    /// # Errors
+    /// [`OpenError::Migrate`].
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        migrations::postgres()
+            .run(&self.pool)
+            .await
+            .map_err(OpenError::Migrate)
+    }
+
+    /// Starts this process's listener and returns the notifier fed by it.
+    /// Call it once per process and share the notifier: each call opens a
+    /// listening connection of its own.
+    ///
+    /// # Errors
+    /// [`OpenError::Connect`] if the listening connection cannot be opened.
+    pub async fn notifier(self: &Arc<Self>) -> Result<PgNotifier, OpenError> {
+        self.notifier_with_capacity(notifier::CAPACITY).await
+    }
+
+    /// As [`PgStore::notifier`], with a broadcast that holds `capacity`
+    /// events for its slowest subscriber before telling it it lagged
+    /// (default 1024).
+    ///
+    /// # Errors
+    /// [`OpenError::Connect`] if the listening connection cannot be opened.
+    pub async fn notifier_with_capacity(
+        self: &Arc<Self>,
+        capacity: usize,
+    ) -> Result<PgNotifier, OpenError> {
+        PgNotifier::start(self.clone(), self.options.clone(), capacity).await
+    }
+
+    /// The pool, for a host's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
+        if heads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = heads
+            .iter()
+            .map(|r| r.text("id"))
+            .collect::<Result<_, _>>()?;
+        let sql = format!(
+            "SELECT {} FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, position",
+            codec::LINE_COLUMNS
+        );
+        let lines = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        let mut out = Vec::with_capacity(heads.len());
+        for (row, id) in heads.iter().zip(&ids) {
+            let currency = orders_core::money::Currency::parse(&row.text("currency")?)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let mut mine = Vec::new();
+            for line in lines
+                .iter()
+                .filter(|l| l.text("order_id").is_ok_and(|o| &o == id))
+            {
+                mine.push(codec::line(line, currency)?);
+            }
+            out.push(codec::order(row, mine)?);
+        }
+        Ok(out)
+    }
+}
+
+fn page_of(
+    mut rows: Vec<PgRow>,
+    limit: usize,
+    key: &str,
+) -> Result<(Vec<PgRow>, Option<orders_core::ports::Cursor>), StoreError> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match rows.last() {
+        Some(last) if more => Some(codec::cursor(last.int(key)?)),
+        _ => None,
+    };
+    Ok((rows, next))
+}
+
+#[async_trait]
+impl CatalogueStore for PgStore {
+    async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.sku.as_str())
+        .bind(p.name.as_str())
+        .bind(p.description.as_str())
+        .bind(p.price.to_minor())
+        .bind(p.currency.code())
+        .bind(i64::from(p.stock))
+        .bind(p.active)
+        .bind(p.tax_class.as_str())
+        .bind(ts(p.created_at))
+        .bind(ts(p.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::db(e, "sku"))?;
+        Ok(())
+    }
+
+    async fn update_product(
+        &self,
+        id: &ProductId,
+        patch: &ProductPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Product, StoreError> {
+        pg_tx!(self, "sku", |conn| {
+            async {
+                let sql = format!(
+                    "SELECT {} FROM products WHERE id = $1 FOR UPDATE",
+                    codec::PRODUCT_COLUMNS
+                );
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let mut product = codec::product(&row)?;
+                patch
+                    .apply(&mut product, now)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                sqlx::query(
+                    "UPDATE products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
+                     tax_class = $6, updated_at = $7 WHERE id = $8",
+                )
+                .bind(product.name.as_str())
+                .bind(product.description.as_str())
+                .bind(product.price.to_minor())
+                .bind(i64::from(product.stock))
+                .bind(product.active)
+                .bind(product.tax_class.as_str())
+                .bind(ts(product.updated_at))
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+                Ok::<_, Fail>(product)
+            }
+        })
+    }
+
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM products WHERE id = $1",
+            codec::PRODUCT_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error::any)?;
+        row.as_ref().map(codec::product).transpose()
+    }
+
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
+        let sql = format!(
+            "SELECT {} FROM products WHERE id = ANY($1)",
+            codec::PRODUCT_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(codec::product).collect()
+    }
+
+    async fn list_products(
+        &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let sql = format!(
+            "SELECT {} FROM products WHERE seq < $1 {} ORDER BY seq DESC LIMIT $2",
+            codec::PRODUCT_COLUMNS,
+            if active_only { "AND active" } else { "" }
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        let (rows, next_cursor) = page_of(rows, limit, "seq")?;
+        let items = rows.iter().map(codec::product).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl CartStore for PgStore {
+    async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(cart.id.as_str())
+        .bind(cart.customer_id.as_str())
+        .bind(cart.currency.code())
+        .bind(codec::cart_lines(&cart.lines)?)
+        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
+        .bind(codec::cart_status(cart.status))
+        .bind(codec::to_i64(cart.version)?)
+        .bind(ts(cart.created_at))
+        .bind(ts(cart.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::db(e, "cart"))?;
+        Ok(())
+    }
+
+    async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
+        let sql = format!("SELECT {} FROM carts WHERE id = $1", codec::CART_COLUMNS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error::any)?;
+        row.as_ref().map(codec::cart).transpose()
+    }
+
+    async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
+        let found: Option<bool> = sqlx::query_scalar(
+            "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+             status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
+             RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM u) FROM carts WHERE id = $9",
+        )
+        .bind(cart.customer_id.as_str())
+        .bind(cart.currency.code())
+        .bind(codec::cart_lines(&cart.lines)?)
+        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
+        .bind(codec::cart_status(cart.status))
+        .bind(codec::to_i64(cart.version)?)
+        .bind(ts(cart.created_at))
+        .bind(ts(cart.updated_at))
+        .bind(cart.id.as_str())
+        .bind(codec::to_i64(expected_version)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(error::any)?;
+        match found {
+            Some(true) => Ok(()),
+            Some(false) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+}
+
+#[async_trait]
+impl DiscountStore for PgStore {
+    async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
+        let d = codec::discount_row(discount);
+        sqlx::query(
+            "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
+             min_subtotal_currency, max_uses, uses, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(d.code)
+        .bind(d.kind)
+        .bind(d.percent)
+        .bind(d.amount_minor)
+        .bind(d.amount_currency)
+        .bind(d.min_subtotal_minor)
+        .bind(d.min_subtotal_currency)
+        .bind(d.max_uses)
+        .bind(d.uses)
+        .bind(d.expires_at)
+        .bind(d.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::db(e, "code"))?;
+        Ok(())
+    }
+
+    async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM discounts WHERE code = $1",
+            codec::DISCOUNT_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error::any)?;
+        row.as_ref().map(codec::discount).transpose()
+    }
+
+    async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let sql = format!(
+            "SELECT {} FROM discounts WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+            codec::DISCOUNT_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        let (rows, next_cursor) = page_of(rows, limit, "seq")?;
+        let items = rows.iter().map(codec::discount).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+/// Closes the cart, locks and takes every line's stock, counts the
+/// discount use: one statement. See the module docs for why this cannot
+/// oversell.
+const TAKE: &str = "
+WITH cart AS (
+    UPDATE carts SET status = 'checked_out', version = version + 1, updated_at = $1
+    WHERE id = $2 AND status = 'open' RETURNING id),
+want AS (SELECT w.id, w.qty FROM unnest($3::text[], $4::int8[]) AS w(id, qty)),
+locked AS MATERIALIZED (
+    SELECT p.id FROM products p WHERE p.id = ANY($3::text[]) ORDER BY p.id FOR UPDATE),
+taken AS (
+    UPDATE products p SET stock = p.stock - want.qty FROM want, locked
+    WHERE p.id = want.id AND locked.id = want.id AND p.stock >= want.qty RETURNING p.id),
+used AS (
+    UPDATE discounts SET uses = uses + 1
+    WHERE code = $5 AND (max_uses IS NULL OR uses < max_uses) RETURNING code)
+SELECT EXISTS (SELECT 1 FROM cart) AS closed,
+       EXISTS (SELECT 1 FROM carts WHERE id = $2) AS cart_exists,
+       ARRAY(SELECT id FROM taken) AS taken,
+       EXISTS (SELECT 1 FROM used) AS used";
+
+/// Inserts the order, its lines, its first event and the idempotency
+/// record, and announces the event (delivered only if this commits): one
+/// statement.
+const RECORD: &str = "
+WITH o AS (
+    INSERT INTO orders (id, customer_id, status, currency, email, email_lower, subtotal_minor, discount_minor,
+        shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method, payment_method,
+        card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at, updated_at, version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20, 1)
+    RETURNING number),
+l AS (
+    INSERT INTO order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
+        subtotal_minor, discount_minor, tax_minor, total_minor, tax_class)
+    SELECT $1, t.position - 1, t.product_id, t.sku, t.name, t.quantity, t.unit_price, t.subtotal, t.discount,
+        t.tax, t.total, t.tax_class
+    FROM unnest($21::text[], $22::text[], $23::text[], $24::int8[], $25::int8[], $26::int8[], $27::int8[],
+        $28::int8[], $29::int8[], $30::text[]) WITH ORDINALITY
+        AS t(product_id, sku, name, quantity, unit_price, subtotal, discount, tax, total, tax_class, position)
+    RETURNING 1),
+e AS (
+    INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+    VALUES ($1, NULL, $3, $20, $31, NULL) RETURNING id),
+n AS (SELECT pg_notify('orders_events', id::text) FROM e),
+k AS (
+    INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+    SELECT $32, $33, $34, $20, $1 WHERE $33::text IS NOT NULL
+    ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+        started_at = EXCLUDED.started_at, order_id = EXCLUDED.order_id
+    WHERE idempotency_keys.order_id IS NULL
+    RETURNING 1)
+SELECT (SELECT number FROM o) AS number, (SELECT id FROM e) AS event_id,
+       (SELECT count(*) FROM l) AS lines, (SELECT count(*) FROM n) AS notified,
+       EXISTS (SELECT 1 FROM k) AS keyed";
+
+async fn place(conn: &mut PgConnection, p: &OrderPlacement) -> Result<Placed, Fail> {
+    let o = &p.order;
+    let now = ts(o.created_at);
+    let needed = codec::needed(&o.lines);
+    let (ids, quantities): (Vec<String>, Vec<i64>) = needed.iter().cloned().unzip();
+    let row = sqlx::query(TAKE)
+        .bind(&now)
+        .bind(p.cart_id.as_str())
+        .bind(&ids)
+        .bind(&quantities)
+        .bind(p.discount_code.as_ref().map(DiscountCode::as_str))
+        .fetch_one(&mut *conn)
+        .await?;
+    if !row.flag("closed")? {
+        return Err(if row.flag("cart_exists")? {
+            StoreError::CartClosed
+        } else {
+            StoreError::NotFound
+        }
+        .into());
+    }
+    let taken: Vec<String> = sqlx::Row::try_get(&row, "taken").map_err(error::decode)?;
+    if taken.len() != ids.len() {
+        let short: Vec<String> = ids
+            .iter()
+            .filter(|id| !taken.contains(id))
+            .cloned()
+            .collect();
+        return Err(
+            StoreError::InsufficientStock(codec::short_in_line_order(&o.lines, &short)).into(),
+        );
+    }
+    if p.discount_code.is_some() && !row.flag("used")? {
+        return Err(StoreError::DiscountUnavailable.into());
+    }
+
+    let lines = &o.lines;
+    let claim = p.idempotency.as_ref();
+    let row = sqlx::query(RECORD)
+        .bind(o.id.as_str())
+        .bind(o.customer_id.as_str())
+        .bind(o.status.as_str())
+        .bind(o.currency.code())
+        .bind(o.email.as_str())
+        .bind(o.email.as_str().to_lowercase())
+        .bind(o.subtotal.to_minor())
+        .bind(o.discount_total.to_minor())
+        .bind(o.shipping_total.to_minor())
+        .bind(o.tax_total.to_minor())
+        .bind(o.total.to_minor())
+        .bind(o.discount_code.as_ref().map(DiscountCode::as_str))
+        .bind(codec::address(&o.shipping_address)?)
+        .bind(o.shipping_method.as_str())
+        .bind(o.payment.method.as_str())
+        .bind(o.payment.brand.map(|b| b.as_str()))
+        .bind(o.payment.last4.as_deref())
+        .bind(o.payment.status.as_str())
+        .bind(o.payment.reference.as_deref())
+        .bind(&now)
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.product_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())
+        .bind(
+            lines
+                .iter()
+                .map(|l| i64::from(l.quantity.get()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.unit_price.to_minor())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.line_subtotal.to_minor())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.line_discount.to_minor())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.line_tax.to_minor())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.line_total.to_minor())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lines
+                .iter()
+                .map(|l| l.tax_class.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(p.actor.as_str())
+        .bind(claim.map(|c| c.customer_id.as_str()))
+        .bind(claim.map(|c| c.key.as_str()))
+        .bind(claim.map(|c| c.fingerprint.as_str()))
+        .fetch_one(&mut *conn)
+        .await?;
+    if claim.is_some() && !row.flag("keyed")? {
+        return Err(StoreError::IdempotencyKeyUsed.into());
+    }
+    let number = u64::try_from(row.int("number")?)
+        .map_err(|_| StoreError::Backend("bad order number".into()))?;
+    let event_id = u64::try_from(row.int("event_id")?)
+        .map_err(|_| StoreError::Backend("bad event id".into()))?;
+    let event = o.first_event(EventId::new(event_id), p.actor.clone());
+    Ok(Placed {
+        order: o.clone().into_order(OrderNumber::new(number)),
+        event,
+    })
+}
+
+/// A status change in one statement (its own transaction): compare-and-set
+/// on version and status, the restock (rows locked in id order), the event
+/// and its announcement.
+const CHANGE: &str = "
+WITH o AS (
+    UPDATE orders SET status = $1, tracking_number = COALESCE($2, tracking_number),
+        payment_status = COALESCE($3, payment_status), version = version + 1, updated_at = $4
+    WHERE id = $5 AND version = $6 AND status = $7 RETURNING id),
+want AS (
+    SELECT product_id AS id, sum(quantity)::int8 AS qty FROM order_lines
+    WHERE order_id = $5 AND $8 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
+locked AS MATERIALIZED (
+    SELECT p.id FROM products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
+r AS (
+    UPDATE products p SET stock = LEAST(p.stock + want.qty, 4294967295) FROM want, locked
+    WHERE p.id = want.id AND locked.id = want.id RETURNING p.id),
+e AS (
+    INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+    SELECT id, $7, $1, $4, $9, $10 FROM o RETURNING id),
+n AS (SELECT pg_notify('orders_events', id::text) FROM e)
+SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked,
+       (SELECT count(*) FROM n) AS notified";
+
+#[async_trait]
+impl OrderStore for PgStore {
+    async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
+        pg_tx!(self, "order", |conn| place(conn, &placement))
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let sql = format!("SELECT {} FROM orders WHERE id = $1", codec::ORDER_COLUMNS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error::any)?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(self.load_orders(vec![row]).await?.pop()),
+        }
+    }
+
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let mut q = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {} FROM orders WHERE number < ",
+            codec::ORDER_COLUMNS
+        ));
+        q.push_bind(before);
+        if let Some(customer) = &filter.customer_id {
+            q.push(" AND customer_id = ")
+                .push_bind(customer.as_str().to_owned());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(email) = &filter.email {
+            q.push(" AND email_lower = ")
+                .push_bind(email.to_lowercase());
+        }
+        if let Some(search) = &filter.search {
+            let search = search.trim().to_lowercase();
+            q.push(" AND (");
+            match search.parse::<i64>() {
+                Ok(n) if search == n.to_string() => {
+                    q.push("number = ").push_bind(n).push(" OR ");
+                }
+                _ => {}
+            }
+            q.push("strpos(email_lower, ")
+                .push_bind(search)
+                .push(") > 0)");
+        }
+        q.push(" ORDER BY number DESC LIMIT ")
+            .push_bind(limit as i64 + 1);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(error::any)?;
+        let (rows, next_cursor) = page_of(rows, limit, "number")?;
+        let items = self.load_orders(rows).await?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn change_status(
+        &self,
+        change: &StatusChange,
+    ) -> Result<(Order, OrderEvent), StoreError> {
+        let mut order = self
+            .order(&change.order_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if order.version != change.expected_version || order.status != change.from {
+            return Err(StoreError::Conflict);
+        }
+        let mut attempt = 0;
+        let row = loop {
+            attempt += 1;
+            let result = sqlx::query(CHANGE)
+                .bind(change.to.as_str())
+                .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
+                .bind(change.payment_status.map(|s| s.as_str()))
+                .bind(ts(change.at))
+                .bind(change.order_id.as_str())
+                .bind(codec::to_i64(change.expected_version)?)
+                .bind(change.from.as_str())
+                .bind(change.restock)
+                .bind(change.actor.as_str())
+                .bind(change.note.as_ref().map(|n| n.as_str()))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(Fail::Db);
+            match result {
+                Ok(row) => break row,
+                Err(fail) if fail.is_retryable() && attempt < ATTEMPTS => continue,
+                Err(fail) => return Err(fail.into_store("order")),
+            }
+        };
+        // The order was read at `expected_version`; the compare-and-set
+        // succeeded only if it still was, so applying the change to what was
+        // read gives what is stored.
+        let Some(id) = row.opt_int("event_id")? else {
+            return Err(StoreError::Conflict);
+        };
+        let id = u64::try_from(id).map_err(|_| StoreError::Backend("bad event id".into()))?;
+        let event = change.apply(&mut order, EventId::new(id));
+        Ok((order, event))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM order_events WHERE order_id = $1 ORDER BY id",
+            codec::EVENT_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(codec::event).collect()
+    }
+}
+
+#[async_trait]
+impl EventLog for PgStore {
+    async fn events_after(
+        &self,
+        after: Option<EventId>,
+        order: Option<&OrderId>,
+        limit: usize,
+    ) -> Result<Vec<OrderEvent>, StoreError> {
+        let after = after.map_or(Ok(0), |a| codec::to_i64(a.get()))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {} FROM order_events WHERE id > $1 AND ($2::text IS NULL OR order_id = $2) ORDER BY id LIMIT $3",
+            codec::EVENT_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(order.map(OrderId::as_str))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(codec::event).collect()
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for PgStore {
+    async fn begin_idempotent(
+        &self,
+        claim: &IdempotencyClaim,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyState, StoreError> {
+        // The upsert claims a new or stale key atomically (the conflicting
+        // row is locked and its condition re-checked); otherwise the state is
+        // read. A row released in between is simply claimed on the next turn.
+        for _ in 0..ATTEMPTS {
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+                 VALUES ($1, $2, $3, $4, NULL)
+                 ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+                     started_at = EXCLUDED.started_at
+                 WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
+                 RETURNING 1",
+            )
+            .bind(claim.customer_id.as_str())
+            .bind(&claim.key)
+            .bind(&claim.fingerprint)
+            .bind(ts(now))
+            .bind(ts(stale_before))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| error::db(e, "idempotency_key"))?;
+            if claimed.is_some() {
+                return Ok(IdempotencyState::Claimed);
+            }
+            let row = sqlx::query(
+                "SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2",
+            )
+            .bind(claim.customer_id.as_str())
+            .bind(&claim.key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error::any)?;
+            let Some(row) = row else { continue };
+            let fingerprint = row.text("fingerprint")?;
+            return Ok(match row.opt_text("order_id")? {
+                Some(order_id) => IdempotencyState::Completed {
+                    fingerprint,
+                    order_id: OrderId::parse(&order_id)
+                        .map_err(|e| StoreError::Backend(e.to_string()))?,
+                },
+                None => IdempotencyState::InProgress { fingerprint },
+            });
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn release_idempotent(
+        &self,
+        customer_id: &CustomerId,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL",
+        )
+        .bind(customer_id.as_str())
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(error::any)?;
+        Ok(())
+    }
+}

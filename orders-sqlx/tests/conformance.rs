@@ -1,0 +1,164 @@
+//! The store conformance kit of `orders-core`, on SQLite (a temporary file
+//! and `:memory:`) and on PostgreSQL (a fresh database).
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
+
+mod common;
+
+use std::sync::Arc;
+
+use orders_core::ports::Store;
+use orders_sqlx::{SqliteStore, Storage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_passes_the_conformance_kit() {
+    let (store, _dir) = common::sqlite().await;
+    orders_core::testkit::run_all(|| {
+        let store = store.clone();
+        async move { store as Arc<dyn Store> }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_in_memory_passes_the_conformance_kit() {
+    let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+    store.migrate().await.expect("migrate");
+    let store = Arc::new(store);
+    orders_core::testkit::run_all(|| {
+        let store = store.clone();
+        async move { store as Arc<dyn Store> }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_conformance_kit() {
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    orders_core::testkit::run_all(|| {
+        let store = store.clone();
+        async move { store as Arc<dyn Store> }
+    })
+    .await;
+}
+
+/// Migrating twice is a no-op, on both backends, through the public
+/// URL-based API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_twice_are_a_no_op() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("twice.db").display());
+    let storage = Storage::open(&url).await.expect("open");
+    storage.migrate().await.expect("first");
+    storage.migrate().await.expect("second");
+    storage.close().await;
+    // A new process on the same file: still a no-op.
+    let again = Storage::open(&url).await.expect("reopen");
+    again.migrate().await.expect("third");
+    again.store().ping().await.expect("ping");
+
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let storage = db.storage().await;
+    storage.migrate().await.expect("second");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&sqlx::PgPool::connect(&db.url).await.expect("pool"))
+        .await
+        .expect("count");
+    assert_eq!(applied, 1);
+    storage.close().await;
+}
+
+/// The schema itself refuses what the rules forbid, whoever writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_constraints_back_the_rules() {
+    let (store, _dir) = common::sqlite().await;
+    check_constraints_sqlite(store.pool()).await;
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let pool = store.pool();
+    let insert = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
+                  VALUES ($1, $2, 'n', '', 100, 'USD', 1, true, 'standard', 't', 't')";
+    sqlx::query(insert)
+        .bind("p1")
+        .bind("SKU1")
+        .execute(pool)
+        .await
+        .expect("insert");
+    let dup = sqlx::query(insert)
+        .bind("p2")
+        .bind("SKU1")
+        .execute(pool)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dup.as_database_error().and_then(|e| e.constraint()),
+        Some("products_sku_key")
+    );
+    let negative = sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = 'p1'")
+        .execute(pool)
+        .await;
+    assert!(
+        negative
+            .unwrap_err()
+            .as_database_error()
+            .is_some_and(|e| e.is_check_violation())
+    );
+    let orphan = sqlx::query(
+        "INSERT INTO order_events (order_id, to_status, at, actor) VALUES ('nope', 'paid', 't', 'system')",
+    )
+    .execute(pool)
+    .await;
+    assert!(
+        orphan
+            .unwrap_err()
+            .as_database_error()
+            .is_some_and(|e| e.is_foreign_key_violation())
+    );
+}
+
+async fn check_constraints_sqlite(pool: &sqlx::SqlitePool) {
+    let insert = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
+                  VALUES (?, ?, 'n', '', 100, 'USD', 1, 1, 'standard', 't', 't')";
+    sqlx::query(insert)
+        .bind("p1")
+        .bind("SKU1")
+        .execute(pool)
+        .await
+        .expect("insert");
+    let dup = sqlx::query(insert)
+        .bind("p2")
+        .bind("SKU1")
+        .execute(pool)
+        .await
+        .unwrap_err();
+    assert!(
+        dup.as_database_error()
+            .is_some_and(|e| e.is_unique_violation())
+    );
+    let negative = sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = 'p1'")
+        .execute(pool)
+        .await;
+    assert!(
+        negative
+            .unwrap_err()
+            .as_database_error()
+            .is_some_and(|e| e.is_check_violation())
+    );
+    let orphan = sqlx::query(
+        "INSERT INTO order_events (order_id, to_status, at, actor) VALUES ('nope', 'paid', 't', 'system')",
+    )
+    .execute(pool)
+    .await;
+    assert!(
+        orphan
+            .unwrap_err()
+            .as_database_error()
+            .is_some_and(|e| e.is_foreign_key_violation())
+    );
+}
