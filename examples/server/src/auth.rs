@@ -112,12 +112,19 @@ impl RateLimit {
         true
     }
 
-    /// Forgets the failures of `key` (after a successful login).
-    pub fn reset(&self, key: &str) {
-        self.attempts
+    /// Takes back the attempt just recorded for each key: a successful
+    /// login does not count. Earlier failures still do, so a guesser who
+    /// hits the password once cannot wipe the record of the others.
+    pub fn forgive(&self, keys: &[&str]) {
+        let mut attempts = self
+            .attempts
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            if let Some(times) = attempts.get_mut(*key) {
+                times.pop_back();
+            }
+        }
     }
 }
 
@@ -162,7 +169,13 @@ mod tests {
         );
         assert!(limit.check(&["5.6.7.8", "eve@example.com"], t0));
         assert!(limit.check(&["1.2.3.4", "x@example.com"], t0 + Duration::from_secs(61)));
-        limit.reset("ada@example.com");
-        assert!(limit.check(&["9.9.9.9", "ada@example.com"], t0));
+        let fresh = RateLimit::new(2, Duration::from_secs(60));
+        assert!(fresh.check(&["a"], t0));
+        fresh.forgive(&["a"]);
+        assert!(
+            fresh.check(&["a"], t0) && fresh.check(&["a"], t0),
+            "a forgiven attempt does not count"
+        );
+        assert!(!fresh.check(&["a"], t0));
     }
 }

@@ -241,7 +241,7 @@ async fn login(
     let Some(user) = user.filter(|_| matches) else {
         return Err(wrong());
     };
-    host.limit.reset(&email_key);
+    host.limit.forgive(&[&address, &email_key]);
     let token = host.users.issue_token(&user).await.map_err(storage_error)?;
     Ok(Json(Session {
         token,

@@ -1,0 +1,285 @@
+//! The real `orders-server` binary, end to end: auth, graceful shutdown,
+//! secrets kept out of the logs, concurrent checkouts on SQLite and
+//! PostgreSQL, and events crossing two instances on one PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+async fn next_json<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("the socket is open")
+            .expect("a valid frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_register_login_logout_and_rate_limit() {
+    let (url, _dir) = sqlite_url();
+    let server = Server::start(&url);
+    let email = format!("u{}@example.com", unique());
+    let creds = json!({"email": email, "password": "password 123"});
+    let (status, body) = server
+        .call("POST", "/api/auth/register", None, Some(creds.clone()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["user"]["email"], email.as_str());
+    assert_eq!(body["user"]["is_staff"], false);
+    let first = body["token"].as_str().unwrap().to_owned();
+    assert!(first.len() >= 32, "at least 128 bits");
+
+    let (status, body) = server
+        .call("POST", "/api/auth/register", None, Some(creds.clone()))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(json!({"email": "nope", "password": "short"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["errors"]["email"].is_array() && body["errors"]["password"].is_array(),
+        "{body}"
+    );
+
+    let (status, body) = server
+        .call("POST", "/api/auth/login", None, Some(creds.clone()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let second = body["token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let (status, _) = server.call("GET", "/api/orders", Some(&second), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .call("POST", "/api/auth/logout", Some(&second), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = server.call("GET", "/api/orders", Some(&second), None).await;
+    assert_eq!(status, 401, "a revoked token is refused: {body}");
+    let (status, _) = server.call("GET", "/api/orders", Some(&first), None).await;
+    assert_eq!(status, 200, "other tokens live on");
+
+    let wrong = json!({"email": email, "password": "wrong password"});
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(
+            server
+                .call("POST", "/api/auth/login", None, Some(wrong.clone()))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(&statuses[10..], &[429, 429]);
+    let (status, _) = server
+        .call("POST", "/api/auth/login", None, Some(creds))
+        .await;
+    assert_eq!(status, 429, "the limit holds for the right password too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_websockets_with_1001_and_exits_0() {
+    let (url, _dir) = sqlite_url();
+    create_staff(&url);
+    let mut server = Server::start(&url);
+    let staff = server.staff().await;
+    let ada = server.customer().await;
+    let product = server.product(&staff, 5).await;
+    let cart = server.cart(&ada, &product, 1).await;
+    let (status, order) = server.checkout(&ada, &cart, CARD_OK).await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap();
+
+    let track = server.ws_url(&format!("/api/orders/{id}/track?access_token={ada}"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(track)
+        .await
+        .expect("connect");
+    let snapshot = next_json(&mut socket).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["order"]["status"], "paid");
+
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.terminate();
+        (status, server)
+    });
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed within 10 s");
+    assert_eq!(
+        close.map(|f| f.code),
+        Some(CloseCode::Away),
+        "1001 going away"
+    );
+    let _ = socket.close(None).await;
+    let (status, server) = status.await.unwrap();
+    assert_eq!(status.code(), Some(0), "{}", server.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_never_hold_card_numbers_passwords_or_tokens() {
+    let (url, _dir) = sqlite_url();
+    create_staff(&url);
+    let mut server = Server::start(&url);
+    let staff = server.staff().await;
+    let ada = server.customer().await;
+    let product = server.product(&staff, 5).await;
+    let cart = server.cart(&ada, &product, 1).await;
+    let (status, body) = server.checkout(&ada, &cart, CARD_DECLINED).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, order) = server.checkout(&ada, &cart, CARD_OK).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["payment"]["last4"], "4242");
+    assert!(
+        !order.to_string().contains(CARD_OK),
+        "the order keeps last4 only"
+    );
+    let id = order["id"].as_str().unwrap();
+    let _ = server
+        .call(
+            "GET",
+            &format!("/api/orders/{id}/track?access_token={ada}"),
+            None,
+            None,
+        )
+        .await;
+    server.terminate();
+    let logs = server.logs();
+    assert!(logs.contains("listening on"), "{logs}");
+    for secret in [
+        CARD_OK,
+        CARD_DECLINED,
+        STAFF_PASSWORD,
+        "password 123",
+        ada.as_str(),
+        staff.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret:?} reached the logs:\n{logs}"
+        );
+    }
+}
+
+async fn forty_concurrent_checkouts(url: &str) {
+    create_staff(url);
+    let server = Server::start(url);
+    let staff = server.staff().await;
+    let product = server.product(&staff, 50).await;
+    let mut carts = Vec::new();
+    for _ in 0..40 {
+        let token = server.customer().await;
+        let cart = server.cart(&token, &product, 2).await;
+        carts.push((token, cart));
+    }
+    let results = futures_util::future::join_all(
+        carts
+            .iter()
+            .map(|(token, cart)| server.checkout(token, cart, CARD_OK)),
+    )
+    .await;
+    let placed = results.iter().filter(|(status, _)| *status == 201).count();
+    for (status, body) in &results {
+        assert!(
+            *status == 201 || (*status == 409 && body["code"] == "insufficient_stock"),
+            "{status} {body}"
+        );
+    }
+    assert_eq!(placed, 25, "50 units sell as 25 orders of 2");
+    let (_, product) = server
+        .call("GET", &format!("/api/products/{product}"), None, None)
+        .await;
+    assert_eq!(product["stock"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_checkouts_never_oversell_on_sqlite() {
+    let (url, _dir) = sqlite_url();
+    forty_concurrent_checkouts(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_checkouts_never_oversell_on_postgres() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    forty_concurrent_checkouts(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_instance_reaches_a_tracker_on_another() {
+    let Some(db) = PgDatabase::create() else {
+        return;
+    };
+    create_staff(&db.url);
+    let a = Server::start(&db.url);
+    let b = Server::start(&db.url);
+    let staff = a.staff().await;
+    let ada = a.customer().await;
+    let product = a.product(&staff, 5).await;
+    let cart = a.cart(&ada, &product, 1).await;
+    let (status, order) = a.checkout(&ada, &cart, CARD_OK).await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap();
+
+    // A token issued by A works on B.
+    let (status, seen) = b
+        .call("GET", &format!("/api/orders/{id}"), Some(&ada), None)
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(
+        b.ws_url(&format!("/api/orders/{id}/track?access_token={ada}")),
+    )
+    .await
+    .expect("connect to B");
+    assert_eq!(next_json(&mut socket).await["type"], "snapshot");
+
+    let (status, body) = a
+        .call(
+            "POST",
+            &format!("/api/admin/orders/{id}/transition"),
+            Some(&staff),
+            Some(json!({"to": "processing"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let started = std::time::Instant::now();
+    let event = next_json(&mut socket).await;
+    assert_eq!(event["type"], "event");
+    assert_eq!(event["event"]["from"], "paid");
+    assert_eq!(event["event"]["to"], "processing");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "arrived in {:?}",
+        started.elapsed()
+    );
+    let _ = socket.close(None).await;
+}
