@@ -283,3 +283,77 @@ async fn a_change_through_one_instance_reaches_a_tracker_on_another() {
     );
     let _ = socket.close(None).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_file_sets_currency_limits_and_cors() {
+    let (url, dir) = sqlite_url();
+    let config = dir.path().join("shop.toml");
+    std::fs::write(
+        &config,
+        r#"
+        currency = "EUR"
+        country = "DE"
+        body_limit = 2048
+        cors_origins = ["https://shop.example"]
+        "#,
+    )
+    .unwrap();
+    let server = Server::start_with(&url, &["--config", config.to_str().unwrap()]);
+    let ada = server.customer().await;
+    let (status, cart) = server
+        .call("POST", "/api/carts", Some(&ada), Some(json!({})))
+        .await;
+    assert_eq!(status, 201, "{cart}");
+    assert_eq!(cart["currency"], "EUR");
+
+    let big = json!({"email": "x".repeat(4000), "password": "password 123"});
+    let (status, body) = server
+        .call("POST", "/api/auth/register", None, Some(big))
+        .await;
+    assert_eq!(status, 413, "{body}");
+
+    let preflight = server
+        .client
+        .request(reqwest::Method::OPTIONS, server.url("/api/products"))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(allowed, Some("https://shop.example"));
+    let other = server
+        .client
+        .get(server.url("/api/products"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn a_bad_configuration_file_stops_the_server_with_a_clear_message() {
+    let (url, dir) = sqlite_url();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "currency = \"XXX\"\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orders-server"))
+        .args([
+            "--database-url",
+            &url,
+            "--config",
+            config.to_str().unwrap(),
+            "migrate",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("currency"),
+        "{stderr}"
+    );
+}

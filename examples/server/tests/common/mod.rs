@@ -30,6 +30,11 @@ impl Server {
     /// Starts `orders-server serve --demo` on `database_url` and waits for
     /// its `listening on` line.
     pub fn start(database_url: &str) -> Server {
+        Self::start_with(database_url, &[])
+    }
+
+    /// As [`Server::start`], with more command-line arguments.
+    pub fn start_with(database_url: &str, extra: &[&str]) -> Server {
         let mut child = binary()
             .args([
                 "--database-url",
@@ -39,6 +44,7 @@ impl Server {
                 "--bind",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .env("ORDERS_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
