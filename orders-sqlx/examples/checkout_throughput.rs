@@ -8,8 +8,17 @@
 //!
 //! PostgreSQL comes from `ORDERS_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); it is skipped if
-//! unreachable. Prints checkouts/s and p50/p99 latency per configuration.
+//! unreachable. Its pool has `2 × cores + 2` connections unless
+//! `BENCH_PG_POOL` says otherwise. `BENCH_ONLY=sqlite` or
+//! `BENCH_ONLY=postgres` runs one backend.
+//!
+//! Prints checkouts/s, p50/p99 latency and the CPU time spent per checkout
+//! by this process (`app`, which includes SQLite) and by the PostgreSQL
+//! server's processes of the database (`db`, read from `/proc`: a server on
+//! this machine), per configuration. `benches/sqlx-checkout.sh` runs it
+//! beside `pgbench` and prints the table of `BENCHMARKS.md`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,6 +27,7 @@ use orders_core::ids::{CartId, CustomerId};
 use orders_core::ports::Store;
 use orders_core::testkit::{cart_with, engine, form, product};
 use orders_sqlx::{PgStore, SqliteStore};
+use sqlx::postgres::PgPool;
 use sqlx::{Connection, PgConnection};
 
 #[tokio::main(flavor = "multi_thread")]
@@ -31,8 +41,14 @@ async fn main() {
     let sqlite = SqliteStore::connect(&url).await.expect("sqlite");
     sqlite.migrate().await.expect("migrate");
     let sqlite: Arc<dyn Store> = Arc::new(sqlite);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for tasks in [8, 32] {
-        run("sqlite", sqlite.clone(), tasks, checkouts).await;
+        if only.is_empty() || only == "sqlite" {
+            run("sqlite", sqlite.clone(), None, tasks, checkouts).await;
+        }
+    }
+    if only == "sqlite" {
+        return;
     }
 
     let admin_url = std::env::var("ORDERS_TEST_PG_URL")
@@ -56,14 +72,24 @@ async fn main() {
     };
     {
         let options = db_url.parse().expect("url");
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(32);
+        // Sized to the machine the server runs on (here, the same one): two
+        // connections per core working, plus the two the store leaves free
+        // for calls outside its kept connections. More connections than
+        // cores can run only add lock waits and context switches.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        let connections = std::env::var("BENCH_PG_POOL")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2 * cores + 2);
+        let pool = PgStore::default_pool_options().max_connections(connections);
+        println!("postgres: pool of {connections} connections");
         let pg = PgStore::connect_with(options, pool)
             .await
             .expect("postgres");
         pg.migrate().await.expect("migrate");
         let pg = Arc::new(pg);
         for tasks in [8, 32] {
-            run("postgres", pg.clone(), tasks, checkouts).await;
+            run("postgres", pg.clone(), Some(pg.pool()), tasks, checkouts).await;
         }
         pg.close().await;
     }
@@ -75,7 +101,16 @@ async fn main() {
     .expect("drop");
 }
 
-async fn run(backend: &str, store: Arc<dyn Store>, tasks: usize, checkouts: usize) {
+/// Checks out `checkouts` prepared carts with `tasks` concurrent tasks and
+/// prints throughput, latency and the CPU time spent per checkout by this
+/// process and (PostgreSQL) by the server's backends of `server`'s database.
+async fn run(
+    backend: &str,
+    store: Arc<dyn Store>,
+    server: Option<&PgPool>,
+    tasks: usize,
+    checkouts: usize,
+) {
     let (orders, _) = engine(store);
     let mut products = Vec::new();
     for _ in 0..30 {
@@ -93,6 +128,11 @@ async fn run(backend: &str, store: Arc<dyn Store>, tasks: usize, checkouts: usiz
     }
     let carts = Arc::new(carts);
     let next = Arc::new(AtomicUsize::new(0));
+    let app_before = cpu_ticks("self");
+    let db_before = match server {
+        Some(pool) => backend_ticks(pool).await,
+        None => HashMap::new(),
+    };
     let started = Instant::now();
     let workers: Vec<_> = (0..tasks)
         .map(|_| {
@@ -120,13 +160,54 @@ async fn run(backend: &str, store: Arc<dyn Store>, tasks: usize, checkouts: usiz
         latencies.extend(worker.await.expect("worker"));
     }
     let elapsed = started.elapsed();
+    let app = cpu_ticks("self").zip(app_before).map(|(b, a)| b - a);
+    let db: u64 = match server {
+        Some(pool) => backend_ticks(pool)
+            .await
+            .iter()
+            .map(|(pid, after)| after - db_before.get(pid).copied().unwrap_or(0))
+            .sum(),
+        None => 0,
+    };
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "{backend:>8} tasks={tasks:>2} checkouts={:>5} {:>8.0} checkouts/s  p50={:>7.2} ms  p99={:>7.2} ms",
+        "{backend:>8} tasks={tasks:>2} checkouts={:>5} {:>8.0} checkouts/s  p50={:>7.2} ms  p99={:>7.2} ms  \
+         cpu/checkout: app={} db={}",
         latencies.len(),
         latencies.len() as f64 / elapsed.as_secs_f64(),
         pct(0.50).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
+        per_checkout(app, checkouts),
+        per_checkout(server.map(|_| db), checkouts),
     );
+}
+
+/// Clock ticks (1/100 s on Linux) of CPU a process has used, user and
+/// system, from `/proc/<pid>/stat`; `None` where there is no `/proc`.
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU ticks of each server process serving `pool`'s database (a server on
+/// this machine).
+async fn backend_ticks(pool: &PgPool) -> HashMap<i32, u64> {
+    let pids: Vec<i32> =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+    pids.into_iter()
+        .filter_map(|pid| Some((pid, cpu_ticks(&pid.to_string())?)))
+        .collect()
+}
+
+fn per_checkout(ticks: Option<u64>, checkouts: usize) -> String {
+    match ticks {
+        Some(t) => format!("{:.0}µs", t as f64 * 10_000.0 / checkouts as f64),
+        None => "n/a".to_owned(),
+    }
 }

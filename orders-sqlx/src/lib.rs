@@ -33,6 +33,7 @@ compile_error!("orders-sqlx needs the `sqlite` or the `postgres` feature");
 
 mod codec;
 mod error;
+mod lease;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;

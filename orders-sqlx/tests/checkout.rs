@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use orders_core::discount::{Discount, DiscountCode, DiscountKind};
 use orders_core::order::NewOrder;
-use orders_core::ports::{OrderFilter, OrderPlacement, PageRequest, Store, StoreError};
+use orders_core::ports::{
+    IdempotencyClaim, OrderFilter, OrderPlacement, PageRequest, Store, StoreError,
+};
 use orders_core::testkit::{cart_with, engine, form, product};
 use orders_core::{Error, ids::CustomerId};
 
@@ -236,4 +238,186 @@ async fn postgres_a_checkout_failing_half_way_leaves_no_trace() {
         return;
     };
     a_checkout_failing_half_way_leaves_no_trace(db.store().await).await;
+}
+
+/// A placement like `first` (same lines and amounts, a new id) from
+/// `cart_id`, counting `discount` and completing `claim`.
+fn placement_like(
+    first: &orders_core::order::Order,
+    cart_id: &orders_core::ids::CartId,
+    discount: Option<&DiscountCode>,
+    claim: Option<IdempotencyClaim>,
+) -> OrderPlacement {
+    OrderPlacement {
+        order: NewOrder {
+            id: orders_core::ids::OrderId::generate(),
+            customer_id: first.customer_id.clone(),
+            status: first.status,
+            currency: first.currency,
+            email: first.email.clone(),
+            lines: first.lines.clone(),
+            subtotal: first.subtotal,
+            discount_total: first.discount_total,
+            shipping_total: first.shipping_total,
+            tax_total: first.tax_total,
+            total: first.total,
+            discount_code: discount.cloned(),
+            shipping_address: first.shipping_address.clone(),
+            shipping_method: first.shipping_method.clone(),
+            payment: first.payment.clone(),
+            created_at: chrono::Utc::now(),
+        },
+        cart_id: cart_id.clone(),
+        discount_code: discount.cloned(),
+        idempotency: claim,
+        actor: orders_core::order::Actor::customer(&first.customer_id),
+    }
+}
+
+/// Every refusal of the store's placement itself (the engine checks most of
+/// them before, so only races reach these): the right error, in the
+/// documented order, and nothing changed.
+async fn refused_placements_change_nothing(store: Arc<dyn Store>) {
+    let (orders, _) = engine(store.clone());
+    let who = CustomerId::parse(&format!(
+        "refused-{}",
+        orders_core::ids::OrderId::generate()
+    ))
+    .expect("id");
+    let a = product(&orders, "2.00", 10).await;
+    let b = product(&orders, "3.00", 10).await;
+    let first_cart = cart_with(&orders, &who, &[(&a.id, 1), (&b.id, 1)]).await;
+    let first = orders
+        .checkout(&who, &first_cart, form(None), None)
+        .await
+        .expect("first")
+        .order;
+    let code = DiscountCode::parse(&format!("ONCE{}", first.number)).expect("code");
+    let mut discount = Discount::new(
+        code.clone(),
+        DiscountKind::percent("10").expect("pct"),
+        chrono::Utc::now(),
+    );
+    discount.max_uses = Some(1);
+    orders.create_discount(discount).await.expect("discount");
+
+    let stocks = || async {
+        (
+            orders.product(&a.id).await.expect("a").stock,
+            orders.product(&b.id).await.expect("b").stock,
+        )
+    };
+    let events = || async {
+        store
+            .events_after(None, None, 1_000_000)
+            .await
+            .expect("events")
+            .len()
+    };
+    let open = cart_with(&orders, &who, &[(&a.id, 1), (&b.id, 1)]).await;
+    let (stock_before, events_before) = (stocks().await, events().await);
+    let unchanged = || async {
+        assert_eq!(stocks().await, stock_before, "stock unchanged");
+        assert_eq!(events().await, events_before, "no event");
+        let cart = store.cart(&open).await.expect("read").expect("cart");
+        assert!(cart.is_open(), "cart still open");
+    };
+
+    // A closed cart, and a missing one.
+    let error = store
+        .place_order(placement_like(&first, &first_cart, None, None))
+        .await
+        .unwrap_err();
+    assert_eq!(error, StoreError::CartClosed);
+    let missing = orders_core::ids::CartId::parse("no-such-cart").expect("id");
+    let error = store
+        .place_order(placement_like(&first, &missing, None, None))
+        .await
+        .unwrap_err();
+    assert_eq!(error, StoreError::NotFound);
+    unchanged().await;
+
+    // Short stock on one line of two: nothing taken from the other.
+    let mut short = placement_like(&first, &open, None, None);
+    short.order.lines[1].quantity = orders_core::cart::Quantity::new(11).expect("q");
+    let error = store.place_order(short).await.unwrap_err();
+    assert_eq!(error, StoreError::InsufficientStock(vec![b.id.clone()]));
+    unchanged().await;
+
+    // A discount used up (by a placement that then succeeds elsewhere).
+    let other = cart_with(&orders, &who, &[(&a.id, 1)]).await;
+    let mut using = placement_like(&first, &other, Some(&code), None);
+    using.order.lines.truncate(1);
+    store.place_order(using).await.expect("uses the discount");
+    let (stock_before, events_before) = (stocks().await, events().await);
+    let unchanged = || async {
+        assert_eq!(stocks().await, stock_before, "stock unchanged");
+        assert_eq!(events().await, events_before, "no event");
+        let cart = store.cart(&open).await.expect("read").expect("cart");
+        assert!(cart.is_open(), "cart still open");
+    };
+    let error = store
+        .place_order(placement_like(&first, &open, Some(&code), None))
+        .await
+        .unwrap_err();
+    assert_eq!(error, StoreError::DiscountUnavailable);
+    assert_eq!(
+        store.discount(&code).await.expect("read").expect("d").uses,
+        1
+    );
+    unchanged().await;
+
+    // An idempotency key another order completed.
+    let claim = IdempotencyClaim {
+        customer_id: who.clone(),
+        key: "refused-key".into(),
+        fingerprint: "f".into(),
+    };
+    let now = chrono::Utc::now();
+    store
+        .begin_idempotent(&claim, now, now - chrono::Duration::minutes(1))
+        .await
+        .expect("claim");
+    let keyed = cart_with(&orders, &who, &[(&a.id, 1)]).await;
+    let mut keyed = placement_like(&first, &keyed, None, Some(claim.clone()));
+    keyed.order.lines.truncate(1);
+    store.place_order(keyed).await.expect("completes the key");
+    let (stock_before, events_before) = (stocks().await, events().await);
+    let unchanged = || async {
+        assert_eq!(stocks().await, stock_before, "stock unchanged");
+        assert_eq!(events().await, events_before, "no event");
+        let cart = store.cart(&open).await.expect("read").expect("cart");
+        assert!(cart.is_open(), "cart still open");
+    };
+    let error = store
+        .place_order(placement_like(&first, &open, None, Some(claim)))
+        .await
+        .unwrap_err();
+    assert_eq!(error, StoreError::IdempotencyKeyUsed);
+    unchanged().await;
+
+    // The open cart still checks out.
+    store
+        .place_order(placement_like(&first, &open, None, None))
+        .await
+        .expect("places");
+    assert_eq!(
+        stocks().await,
+        (stock_before.0 - 1, stock_before.1 - 1),
+        "stock taken once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refused_placements_change_nothing() {
+    let (store, _dir) = common::sqlite().await;
+    refused_placements_change_nothing(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refused_placements_change_nothing() {
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    refused_placements_change_nothing(db.store().await).await;
 }

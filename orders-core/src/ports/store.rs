@@ -19,7 +19,8 @@ pub enum StoreError {
     /// A compare-and-set on `version` lost: someone changed it first.
     #[error("changed concurrently; reload and retry")]
     Conflict,
-    /// A unique field is taken (`"sku"`, `"code"`).
+    /// A unique value is taken: `"sku"` (product), `"code"` (discount),
+    /// `"cart"`, `"order"` (an id reused) or `"idempotency_key"`.
     #[error("{0} already exists")]
     Duplicate(&'static str),
     /// Checkout: these products have less stock than the cart needs.
@@ -263,8 +264,10 @@ pub trait OrderStore: Send + Sync {
     /// - With a `discount_code`, MUST count one use, and MUST return
     ///   [`StoreError::DiscountUnavailable`] if that would pass `max_uses`
     ///   or the code is gone.
-    /// - MUST give the order the next order number, store it with version
-    ///   1, and store its first event (`from = None`) with the next event id.
+    /// - MUST give the order a number greater than every earlier order's
+    ///   (a backend whose sequences skip values on rollback may leave
+    ///   gaps), store it with version 1, and store its first event
+    ///   (`from = None`) with an event id greater than every committed one.
     /// - With an `idempotency` claim, MUST mark the key completed with this
     ///   order's id.
     /// - Under any concurrency no stock is sold twice; a write conflict the

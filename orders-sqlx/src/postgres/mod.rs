@@ -5,30 +5,46 @@
 //! # Why `READ COMMITTED` cannot oversell
 //!
 //! Transactions run at PostgreSQL's default, `READ COMMITTED`. Checkout
-//! takes stock with one conditional update per product,
-//! `UPDATE products SET stock = stock - q WHERE id = … AND stock >= q`,
-//! never a read followed by a write. An `UPDATE` locks each row it changes
-//! until commit; a concurrent checkout that reaches the same row waits for
-//! that lock, and when the holder commits it re-evaluates its `WHERE` on
-//! the row's *newest* committed version (PostgreSQL's "EvalPlanQual"
-//! re-check), not on its older snapshot. So the second checkout sees the
-//! stock the first one left and either takes from it or finds it short;
-//! both cannot take the last unit, and the `CHECK (stock >= 0)` constraint
-//! backs this up. A higher isolation level would add serialization failures
-//! and retries without preventing anything more.
+//! never decides from a plain read: it first *locks* the rows it will
+//! change (`SELECT … FOR UPDATE`). A locking read waits for a concurrent
+//! holder of the row, and when that one commits it returns the row's
+//! *newest* committed version (PostgreSQL's "EvalPlanQual" re-check), not
+//! the one in its older snapshot; nobody else can change the row until
+//! this checkout commits. So the second of two checkouts sees the stock the
+//! first one left and either takes from it or finds it short; both cannot
+//! take the last unit. The decision is then applied with updates that carry
+//! no `stock >= q` guard of their own, so a wrong decision could only
+//! abort the statement on `CHECK (stock >= 0)` (and the discount's
+//! `uses <= max_uses`), never let an order through without its stock. A
+//! higher isolation level would add serialization failures and retries
+//! without preventing anything more.
 //!
-//! Rows are locked in product-id order (a `SELECT … ORDER BY id FOR UPDATE`
-//! inside the same statement), so two checkouts of overlapping carts never
-//! wait on each other in a cycle. Deadlocks and serialization failures the
-//! server reports anyway are retried inside, with the whole transaction.
+//! Rows are locked in a fixed order (the cart, the products in id order,
+//! the discount), so two checkouts of overlapping carts never wait on each
+//! other in a cycle. Deadlocks and serialization failures the server
+//! reports anyway are retried inside, with the whole transaction.
 //!
 //! # Round trips
 //!
-//! A checkout is four: `BEGIN`; one statement that closes the cart, locks
-//! and takes the stock of every line (`unnest` of arrays) and counts the
-//! discount use; one statement that inserts the order, all its lines, its
-//! first event and the idempotency record and calls `pg_notify`; `COMMIT`.
-//! A status change is two reads and one statement (its own transaction).
+//! A checkout is one: a single statement (its own implicit transaction, so
+//! no `BEGIN` and no `COMMIT` trips) that locks and checks the cart, the
+//! stock and the discount, completes the idempotency record, then closes
+//! the cart, takes the stock, counts the discount use, inserts the order,
+//! its lines and its first event and calls `pg_notify`, every write
+//! conditional on the checks. A status change is two reads and one
+//! statement (its own transaction).
+//!
+//! The facade's reads around a checkout (cart, products, discount) and the
+//! checkout itself run on connections kept between calls (`crate::lease`),
+//! and the default pool does not check a connection before handing it out
+//! ([`PgStore::default_pool_options`]): both checks were a round trip each,
+//! and together half of a checkout's trips.
+//!
+//! `pg_notify` inside the transaction is what makes notification follow
+//! commit order and never announce what did not commit; its price is that
+//! PostgreSQL serializes the commits of notifying transactions (a global
+//! lock held until the commit is flushed), which caps checkout throughput
+//! below what the same server does without notifications.
 //!
 //! # Numbering
 //!
@@ -61,6 +77,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail, OpenError};
+use crate::lease::Conns;
 use crate::migrations;
 
 pub use notifier::{LISTENER_APPLICATION_NAME, PgNotifier};
@@ -79,6 +96,9 @@ const DEFAULT_CONNECTIONS: u32 = 16;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool, with connections kept between the calls of a
+    /// checkout (see `crate::lease`).
+    conns: Arc<Conns<Postgres>>,
     options: PgConnectOptions,
 }
 
@@ -115,6 +135,22 @@ macro_rules! pg_tx {
 }
 
 impl PgStore {
+    /// The pool options [`PgStore::connect`] uses: 16 connections, no
+    /// check before each use.
+    ///
+    /// No liveness check (`test_before_acquire`) when a connection is handed
+    /// out: it is a round trip before every store call, a third of a checkout's
+    /// trips. sqlx still checks each connection when it comes back to the pool
+    /// and discards a broken one, so what is left is a connection that broke
+    /// while idle (the server restarted, a proxy cut it): its next query fails
+    /// with [`StoreError::Unavailable`] and it is discarded. Hosts that prefer
+    /// the check pass their own pool options to [`PgStore::connect_with`].
+    pub fn default_pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(DEFAULT_CONNECTIONS)
+            .test_before_acquire(false)
+    }
+
     /// Connects to `url` (`postgres://user:password@host/db`) with a pool
     /// of 16 connections. Does not migrate: call [`PgStore::migrate`].
     ///
@@ -122,11 +158,7 @@ impl PgStore {
     /// [`OpenError::Connect`] if the URL is malformed or the server refuses.
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
         let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
-        Self::connect_with(
-            options,
-            PgPoolOptions::new().max_connections(DEFAULT_CONNECTIONS),
-        )
-        .await
+        Self::connect_with(options, Self::default_pool_options()).await
     }
 
     /// Connects with the host's own connection and pool options.
@@ -142,7 +174,15 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(OpenError::Connect)?;
-        Ok(Self { pool, options })
+        // Keep all but two connections between calls: those two stay free
+        // for the host's own queries on `pool()`.
+        let keep = (pool.options().get_max_connections() as usize).saturating_sub(2);
+        let conns = Arc::new(Conns::new(pool.clone(), keep));
+        Ok(Self {
+            pool,
+            conns,
+            options,
+        })
     }
 
     /// Runs the embedded PostgreSQL migrations (`migrations/postgres`),
@@ -188,6 +228,7 @@ impl PgStore {
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
+        self.conns.release_all();
         self.pool.close().await;
     }
 
@@ -325,11 +366,13 @@ impl CatalogueStore for PgStore {
             "SELECT {} FROM products WHERE id = ANY($1)",
             codec::PRODUCT_COLUMNS
         );
+        let mut conn = self.conns.get().await.map_err(error::any)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&ids)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(error::any)?;
+        conn.keep();
         rows.iter().map(codec::product).collect()
     }
 
@@ -381,11 +424,13 @@ impl CartStore for PgStore {
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
         let sql = format!("SELECT {} FROM carts WHERE id = $1", codec::CART_COLUMNS);
+        let mut conn = self.conns.get().await.map_err(error::any)?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(error::any)?;
+        conn.keep();
         row.as_ref().map(codec::cart).transpose()
     }
 
@@ -448,11 +493,13 @@ impl DiscountStore for PgStore {
             "SELECT {} FROM discounts WHERE code = $1",
             codec::DISCOUNT_COLUMNS
         );
+        let mut conn = self.conns.get().await.map_err(error::any)?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(code.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(error::any)?;
+        conn.keep();
         row.as_ref().map(codec::discount).transpose()
     }
 
@@ -475,36 +522,69 @@ impl DiscountStore for PgStore {
     }
 }
 
-/// Closes the cart, locks and takes every line's stock, counts the
-/// discount use: one statement. See the module docs for why this cannot
-/// oversell.
-const TAKE: &str = "
-WITH cart AS (
-    UPDATE carts SET status = 'checked_out', version = version + 1, updated_at = $1
-    WHERE id = $2 AND status = 'open' RETURNING id),
-want AS (SELECT w.id, w.qty FROM unnest($3::text[], $4::int8[]) AS w(id, qty)),
+/// A whole checkout in one statement, so in one round trip and its own
+/// (implicit) transaction: no `BEGIN`, no `COMMIT`. See the module docs for
+/// why this cannot oversell.
+///
+/// It first locks and reads, in a fixed order (cart, then products in id
+/// order, then the discount), and decides from the locked rows whether the
+/// checkout can go (`ok`). A locking read under `READ COMMITTED` returns
+/// each row's newest committed version, and nobody can change it until this
+/// statement commits, so the decision stays true. The idempotency record is
+/// then completed, unless another order completed it (`go`). Every write
+/// after that is conditional on `go`: a refused checkout changes nothing and
+/// takes no order number. The stock is taken *without* a `stock >= q`
+/// guard, so if the decision were ever wrong the `CHECK (stock >= 0)` would
+/// abort the whole statement rather than let an order through without its
+/// stock (the same holds for the discount's `uses <= max_uses`).
+///
+/// Foreign keys (lines, event and idempotency record to the order) are
+/// checked at the end of the statement, when the order row exists.
+const PLACE: &str = "
+WITH
+cart AS MATERIALIZED (
+    SELECT status FROM carts WHERE id = $35 FOR UPDATE),
+want AS MATERIALIZED (
+    SELECT w.id, w.qty FROM unnest($36::text[], $37::int8[]) AS w(id, qty)),
 locked AS MATERIALIZED (
-    SELECT p.id FROM products p WHERE p.id = ANY($3::text[]) ORDER BY p.id FOR UPDATE),
+    SELECT p.id, p.stock FROM products p
+    WHERE p.id = ANY($36::text[]) AND EXISTS (SELECT 1 FROM cart WHERE status = 'open')
+    ORDER BY p.id FOR UPDATE),
+short AS MATERIALIZED (
+    SELECT w.id FROM want w LEFT JOIN locked l ON l.id = w.id
+    WHERE l.stock IS NULL OR l.stock < w.qty),
+discount AS MATERIALIZED (
+    SELECT d.code FROM discounts d
+    WHERE d.code = $38 AND (d.max_uses IS NULL OR d.uses < d.max_uses)
+      AND NOT EXISTS (SELECT 1 FROM short)
+    FOR UPDATE),
+ok AS MATERIALIZED (
+    SELECT EXISTS (SELECT 1 FROM cart WHERE status = 'open')
+       AND NOT EXISTS (SELECT 1 FROM short)
+       AND ($38::text IS NULL OR EXISTS (SELECT 1 FROM discount)) AS ok),
+k AS (
+    INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+    SELECT $32, $33, $34, $20, $1 FROM ok WHERE ok.ok AND $33::text IS NOT NULL
+    ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+        started_at = EXCLUDED.started_at, order_id = EXCLUDED.order_id
+    WHERE idempotency_keys.order_id IS NULL
+    RETURNING 1),
+go AS MATERIALIZED (
+    SELECT ok.ok AND ($33::text IS NULL OR EXISTS (SELECT 1 FROM k)) AS go FROM ok),
+closed AS (
+    UPDATE carts SET status = 'checked_out', version = version + 1, updated_at = $20
+    WHERE id = $35 AND (SELECT go FROM go) RETURNING 1),
 taken AS (
-    UPDATE products p SET stock = p.stock - want.qty FROM want, locked
-    WHERE p.id = want.id AND locked.id = want.id AND p.stock >= want.qty RETURNING p.id),
+    UPDATE products p SET stock = p.stock - w.qty FROM want w
+    WHERE p.id = w.id AND (SELECT go FROM go) RETURNING 1),
 used AS (
-    UPDATE discounts SET uses = uses + 1
-    WHERE code = $5 AND (max_uses IS NULL OR uses < max_uses) RETURNING code)
-SELECT EXISTS (SELECT 1 FROM cart) AS closed,
-       EXISTS (SELECT 1 FROM carts WHERE id = $2) AS cart_exists,
-       ARRAY(SELECT id FROM taken) AS taken,
-       EXISTS (SELECT 1 FROM used) AS used";
-
-/// Inserts the order, its lines, its first event and the idempotency
-/// record, and announces the event (delivered only if this commits): one
-/// statement.
-const RECORD: &str = "
-WITH o AS (
+    UPDATE discounts SET uses = uses + 1 WHERE code = $38 AND (SELECT go FROM go) RETURNING 1),
+o AS (
     INSERT INTO orders (id, customer_id, status, currency, email, email_lower, subtotal_minor, discount_minor,
         shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method, payment_method,
         card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at, updated_at, version)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20, 1)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20, 1
+    WHERE (SELECT go FROM go)
     RETURNING number),
 l AS (
     INSERT INTO order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
@@ -514,61 +594,30 @@ l AS (
     FROM unnest($21::text[], $22::text[], $23::text[], $24::int8[], $25::int8[], $26::int8[], $27::int8[],
         $28::int8[], $29::int8[], $30::text[]) WITH ORDINALITY
         AS t(product_id, sku, name, quantity, unit_price, subtotal, discount, tax, total, tax_class, position)
+    WHERE (SELECT go FROM go)
     RETURNING 1),
 e AS (
     INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
-    VALUES ($1, NULL, $3, $20, $31, NULL) RETURNING id),
-n AS (SELECT pg_notify('orders_events', id::text) FROM e),
-k AS (
-    INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-    SELECT $32, $33, $34, $20, $1 WHERE $33::text IS NOT NULL
-    ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-        started_at = EXCLUDED.started_at, order_id = EXCLUDED.order_id
-    WHERE idempotency_keys.order_id IS NULL
-    RETURNING 1)
-SELECT (SELECT number FROM o) AS number, (SELECT id FROM e) AS event_id,
+    SELECT $1, NULL, $3, $20, $31, NULL WHERE (SELECT go FROM go) RETURNING id),
+n AS (SELECT pg_notify('orders_events', id::text) FROM e)
+SELECT (SELECT status FROM cart) AS cart_status,
+       ARRAY(SELECT id FROM short) AS short,
+       EXISTS (SELECT 1 FROM discount) AS discounted,
+       (SELECT go FROM go) AS placed,
+       (SELECT number FROM o) AS number, (SELECT id FROM e) AS event_id,
        (SELECT count(*) FROM l) AS lines, (SELECT count(*) FROM n) AS notified,
-       EXISTS (SELECT 1 FROM k) AS keyed";
+       (SELECT count(*) FROM closed) + (SELECT count(*) FROM taken) + (SELECT count(*) FROM used) AS changed";
 
-async fn place(conn: &mut PgConnection, p: &OrderPlacement) -> Result<Placed, Fail> {
+/// Places a checkout with [`PLACE`], and turns a refusal into its error, in
+/// the order the engine documents: cart, stock, discount, idempotency key.
+async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result<Placed, Fail> {
     let o = &p.order;
     let now = ts(o.created_at);
     let needed = codec::needed(&o.lines);
     let (ids, quantities): (Vec<String>, Vec<i64>) = needed.iter().cloned().unzip();
-    let row = sqlx::query(TAKE)
-        .bind(&now)
-        .bind(p.cart_id.as_str())
-        .bind(&ids)
-        .bind(&quantities)
-        .bind(p.discount_code.as_ref().map(DiscountCode::as_str))
-        .fetch_one(&mut *conn)
-        .await?;
-    if !row.flag("closed")? {
-        return Err(if row.flag("cart_exists")? {
-            StoreError::CartClosed
-        } else {
-            StoreError::NotFound
-        }
-        .into());
-    }
-    let taken: Vec<String> = sqlx::Row::try_get(&row, "taken").map_err(error::decode)?;
-    if taken.len() != ids.len() {
-        let short: Vec<String> = ids
-            .iter()
-            .filter(|id| !taken.contains(id))
-            .cloned()
-            .collect();
-        return Err(
-            StoreError::InsufficientStock(codec::short_in_line_order(&o.lines, &short)).into(),
-        );
-    }
-    if p.discount_code.is_some() && !row.flag("used")? {
-        return Err(StoreError::DiscountUnavailable.into());
-    }
-
     let lines = &o.lines;
     let claim = p.idempotency.as_ref();
-    let row = sqlx::query(RECORD)
+    let query = sqlx::query(PLACE)
         .bind(o.id.as_str())
         .bind(o.customer_id.as_str())
         .bind(o.status.as_str())
@@ -643,15 +692,39 @@ async fn place(conn: &mut PgConnection, p: &OrderPlacement) -> Result<Placed, Fa
         .bind(claim.map(|c| c.customer_id.as_str()))
         .bind(claim.map(|c| c.key.as_str()))
         .bind(claim.map(|c| c.fingerprint.as_str()))
-        .fetch_one(&mut *conn)
-        .await?;
-    if claim.is_some() && !row.flag("keyed")? {
-        return Err(StoreError::IdempotencyKeyUsed.into());
+        .bind(p.cart_id.as_str())
+        .bind(&ids)
+        .bind(&quantities)
+        .bind(p.discount_code.as_ref().map(DiscountCode::as_str));
+    let mut conn = conns.get().await?;
+    let row = query.fetch_one(&mut *conn).await?;
+    conn.keep();
+    drop(conn);
+    if !row.flag("placed")? {
+        return Err(match row.opt_text("cart_status")?.as_deref() {
+            None => StoreError::NotFound,
+            Some(status) if status != "open" => StoreError::CartClosed,
+            Some(_) => {
+                let short: Vec<String> =
+                    sqlx::Row::try_get(&row, "short").map_err(error::decode)?;
+                if !short.is_empty() {
+                    StoreError::InsufficientStock(codec::short_in_line_order(&o.lines, &short))
+                } else if p.discount_code.is_some() && !row.flag("discounted")? {
+                    StoreError::DiscountUnavailable
+                } else {
+                    StoreError::IdempotencyKeyUsed
+                }
+            }
+        }
+        .into());
     }
-    let number = u64::try_from(row.int("number")?)
-        .map_err(|_| StoreError::Backend("bad order number".into()))?;
-    let event_id = u64::try_from(row.int("event_id")?)
-        .map_err(|_| StoreError::Backend("bad event id".into()))?;
+    let (Some(number), Some(event_id)) = (row.opt_int("number")?, row.opt_int("event_id")?) else {
+        return Err(StoreError::Backend("checkout placed without an order".into()).into());
+    };
+    let number =
+        u64::try_from(number).map_err(|_| StoreError::Backend("bad order number".into()))?;
+    let event_id =
+        u64::try_from(event_id).map_err(|_| StoreError::Backend("bad event id".into()))?;
     let event = o.first_event(EventId::new(event_id), p.actor.clone());
     Ok(Placed {
         order: o.clone().into_order(OrderNumber::new(number)),
@@ -685,7 +758,19 @@ SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked,
 #[async_trait]
 impl OrderStore for PgStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
-        pg_tx!(self, "order", |conn| place(conn, &placement))
+        // One statement, its own transaction: a deadlock or serialization
+        // failure rolled all of it back, so it is simply sent again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match place(&self.conns, &placement).await {
+                Ok(placed) => return Ok(placed),
+                Err(fail) if fail.is_retryable() && attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(attempt as u64 * 2)).await;
+                }
+                Err(fail) => return Err(fail.into_store("order")),
+            }
+        }
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {

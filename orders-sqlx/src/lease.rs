@@ -1,0 +1,133 @@
+//! [`Conns`]: healthy connections kept between store calls, in front of
+//! sqlx's pool.
+//!
+//! sqlx checks every connection that comes back to its pool with a ping (a
+//! round trip to the server, or a trip to SQLite's worker thread) before
+//! another caller may have it. A checkout makes several store calls, so on
+//! a small machine those checks were a large share of the work. A [`Lease`]
+//! whose caller saw its operation complete ([`Lease::keep`]) goes back on a
+//! free list here instead, ready for the next call; any other lease (an
+//! error, or a future dropped mid-query) returns to sqlx, which checks it
+//! and discards it if broken. So a connection is reused only in the state
+//! sqlx's own check would have found: idle, with no result pending.
+//!
+//! # Never starving the pool's other users
+//!
+//! A kept connection stays checked out of sqlx's pool, so nobody else can
+//! have it. The list holds at most `keep` connections, and at most `keep`
+//! leases exist at once (a fair semaphore), so this store never holds more
+//! than `keep` connections of the pool; `keep` is chosen below the pool's
+//! size where anyone else (a host's queries through `pool()`) shares it.
+//! With `keep = 0` leases come straight from sqlx and go straight back.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, PoisonError};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// A pool and the connections kept from it; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Conns<DB: Database> {
+    pool: Pool<DB>,
+    idle: Mutex<Vec<PoolConnection<DB>>>,
+    /// One permit per lease that may be kept; `None` when nothing is kept.
+    permits: Option<Semaphore>,
+}
+
+impl<DB: Database> Conns<DB> {
+    /// Keeps up to `keep` connections of `pool` between calls.
+    pub(crate) fn new(pool: Pool<DB>, keep: usize) -> Self {
+        Self {
+            pool,
+            idle: Mutex::new(Vec::with_capacity(keep)),
+            permits: (keep > 0).then(|| Semaphore::new(keep)),
+        }
+    }
+
+    /// A connection: a kept one if any, else one from the pool.
+    pub(crate) async fn get(&self) -> Result<Lease<'_, DB>, sqlx::Error> {
+        let permit = match &self.permits {
+            Some(permits) => Some(
+                permits
+                    .acquire()
+                    .await
+                    .map_err(|_| sqlx::Error::PoolClosed)?,
+            ),
+            None => None,
+        };
+        let kept = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        Ok(Lease {
+            conns: self,
+            conn: Some(conn),
+            keep: false,
+            _permit: permit,
+        })
+    }
+
+    /// Hands every kept connection back to the pool (before closing it,
+    /// which waits for all its connections).
+    pub(crate) fn release_all(&self) {
+        let kept = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(kept);
+    }
+}
+
+/// A connection of [`Conns`]; derefs to the driver's connection.
+pub(crate) struct Lease<'a, DB: Database> {
+    conns: &'a Conns<DB>,
+    conn: Option<PoolConnection<DB>>,
+    keep: bool,
+    _permit: Option<SemaphorePermit<'a>>,
+}
+
+impl<DB: Database> Lease<'_, DB> {
+    /// Marks the connection idle and healthy: the caller's operations on it
+    /// completed (successfully or with an error the server reported, which
+    /// leaves the connection usable), so it may be kept for the next call.
+    pub(crate) fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl<DB: Database> Deref for Lease<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        self.conn.as_ref().expect("a lease holds its connection")
+    }
+}
+
+impl<DB: Database> DerefMut for Lease<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        self.conn.as_mut().expect("a lease holds its connection")
+    }
+}
+
+impl<DB: Database> Drop for Lease<'_, DB> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if self.keep && self.conns.permits.is_some() && !self.conns.pool.is_closed() {
+            // Pushed before the permit is released (fields drop after this
+            // body), so the next lease to get a permit finds it.
+            self.conns
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+        }
+        // Otherwise `conn` drops here: back to sqlx, checked, and discarded
+        // if broken.
+    }
+}
