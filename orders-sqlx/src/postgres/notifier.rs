@@ -33,13 +33,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_broadcast::{InactiveReceiver, Receiver, RecvError, Sender};
 use async_trait::async_trait;
 use orders_core::ids::EventId;
+use orders_core::memory::MemoryNotifier;
 use orders_core::order::OrderEvent;
-use orders_core::ports::{
-    EventLog, Notifier, StoreError, Subscription, SubscriptionError, Topic, replay_then_live,
-};
+use orders_core::ports::{Notifier, StoreError, Subscription, Topic};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 
 use super::{CHANNEL, PgStore};
@@ -61,8 +59,9 @@ const CATCH_UP_BATCH: i64 = 1000;
 /// dropped.
 #[derive(Clone)]
 pub struct PgNotifier {
-    keep_open: InactiveReceiver<OrderEvent>,
-    log: Arc<dyn EventLog>,
+    /// The in-process fan-out (with replay from the events table) that the
+    /// listener feeds.
+    fanout: MemoryNotifier,
     _listener: Arc<AbortOnDrop>,
 }
 
@@ -95,13 +94,11 @@ impl PgNotifier {
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options.application_name(LISTENER_APPLICATION_NAME));
-        let (mut sender, receiver) = async_broadcast::broadcast(capacity.max(1));
-        sender.set_overflow(true);
-        sender.set_await_active(false);
+        let fanout = MemoryNotifier::with_capacity(store.clone(), capacity);
         let mut task = ListenerTask {
             store: store.clone(),
             listen_pool,
-            sender,
+            fanout: fanout.clone(),
             delivered: HashMap::new(),
             candidates: VecDeque::new(),
             floor: 0,
@@ -109,29 +106,10 @@ impl PgNotifier {
         let listener = task.listen().await.map_err(OpenError::Connect)?;
         let handle = tokio::spawn(task.run(listener));
         Ok(Self {
-            keep_open: receiver.deactivate(),
-            log: store,
+            fanout,
             _listener: Arc::new(AbortOnDrop(handle)),
         })
     }
-}
-
-/// The live side of a subscription: events until the receiver overflows
-/// (then one `Lagged`, then the end) or the channel closes.
-fn live_stream(
-    receiver: Receiver<OrderEvent>,
-) -> impl futures_core::Stream<Item = Result<OrderEvent, SubscriptionError>> + Send + Unpin {
-    Box::pin(futures_util::stream::unfold(
-        Some(receiver),
-        |receiver| async move {
-            let mut receiver = receiver?;
-            match receiver.recv().await {
-                Ok(event) => Some((Ok(event), Some(receiver))),
-                Err(RecvError::Overflowed(_)) => Some((Err(SubscriptionError::Lagged), None)),
-                Err(RecvError::Closed) => None,
-            }
-        },
-    ))
 }
 
 #[async_trait]
@@ -146,16 +124,14 @@ impl Notifier for PgNotifier {
         topic: Topic,
         after: Option<EventId>,
     ) -> Result<Subscription, StoreError> {
-        // Live first, then the log, so nothing committed in between is missed.
-        let live = live_stream(self.keep_open.activate_cloned());
-        Ok(replay_then_live(self.log.clone(), topic, after, live))
+        self.fanout.subscribe(topic, after).await
     }
 }
 
 struct ListenerTask {
     store: Arc<PgStore>,
     listen_pool: PgPool,
-    sender: Sender<OrderEvent>,
+    fanout: MemoryNotifier,
     /// Delivered event ids and their writers' transaction ids, down to `floor`.
     delivered: HashMap<i64, i64>,
     /// Snapshot horizons seen, not yet old enough to be the floor.
@@ -275,7 +251,7 @@ impl ListenerTask {
                 Ok(event) => {
                     self.delivered.insert(id, txid);
                     // Overflow mode: never waits; fails only with no subscriber.
-                    let _ = self.sender.try_broadcast(event);
+                    self.fanout.publish_now(&event);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, event = id, "orders listener cannot decode an event")
