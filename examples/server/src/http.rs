@@ -1,8 +1,9 @@
 //! This host's HTTP pieces: who a bearer token is ([`Identify`]), and the
 //! `/api/auth/*` routes (register, login, logout) with their OpenAPI paths.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, State};
@@ -14,6 +15,7 @@ use orders_axum::{
 };
 use orders_core::checkout::Email;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RateLimit};
@@ -24,19 +26,76 @@ pub const LOGIN_ATTEMPTS: usize = 10;
 /// The window of the login rate limit.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 
+/// How long a looked-up token is trusted before it is looked up again. A
+/// token revoked on this instance stops working at once; one revoked on
+/// another instance works here for at most this long.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Most tokens the cache holds.
+const TOKEN_CACHE_MAX: usize = 100_000;
+/// Password hashes computed at once: each argon2id hash takes 19 MiB and a
+/// core for tens of milliseconds, so a burst of logins queues here instead
+/// of taking every core and hundreds of megabytes.
+const CONCURRENT_HASHES: usize = 2;
+
+/// Who recent tokens belong to, keyed by the token's hash: most requests
+/// then need no database round trip to say who is calling.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, key: &str, now: Instant) -> Option<Caller> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|(_, at)| now.duration_since(*at) < TOKEN_CACHE_TTL)
+            .map(|(caller, _)| caller.clone())
+    }
+
+    fn put(&self, key: String, caller: Caller, now: Instant) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= TOKEN_CACHE_MAX {
+            entries.retain(|_, (_, at)| now.duration_since(*at) < TOKEN_CACHE_TTL);
+            if entries.len() >= TOKEN_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (caller, now));
+    }
+
+    fn remove(&self, key: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+}
+
 /// The host's state for its routes.
 #[derive(Clone)]
 pub struct Host {
     users: Users,
     limit: Arc<RateLimit>,
+    tokens: Arc<TokenCache>,
+    hashing: Arc<Semaphore>,
 }
 
 impl Host {
-    /// State over `users` with the default login rate limit.
-    pub fn new(users: Users) -> Self {
+    /// State over `users` with the default login rate limit, sharing the
+    /// token cache of `sessions` (so logout takes effect at once).
+    pub fn new(users: Users, sessions: &Sessions) -> Self {
         Self {
             users,
             limit: Arc::new(RateLimit::new(LOGIN_ATTEMPTS, LOGIN_WINDOW)),
+            tokens: sessions.cache.clone(),
+            hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
         }
     }
 
@@ -48,21 +107,59 @@ impl Host {
             .route("/auth/logout", post(logout))
             .with_state(self)
     }
+
+    /// Runs an argon2 computation on the blocking pool, a few at a time.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
 }
 
-/// Tokens are looked up in the users table.
+/// Tokens are looked up in the users table, through a short-lived cache.
 #[derive(Clone)]
-pub struct Sessions(pub Users);
+pub struct Sessions {
+    users: Users,
+    cache: Arc<TokenCache>,
+}
+
+impl Sessions {
+    /// Sessions over `users`.
+    pub fn new(users: Users) -> Self {
+        Self {
+            users,
+            cache: Arc::default(),
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl Identify for Sessions {
     async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
-        match self.0.by_token(token).await {
-            Ok(user) => Ok(user.map(|u| Caller {
-                id: u.id,
-                email: u.email,
-                is_staff: u.is_staff,
-            })),
+        let key = auth::token_hash(token);
+        let now = Instant::now();
+        if let Some(caller) = self.cache.get(&key, now) {
+            return Ok(Some(caller));
+        }
+        match self.users.by_token(token).await {
+            Ok(Some(u)) => {
+                let caller = Caller {
+                    id: u.id,
+                    email: u.email,
+                    is_staff: u.is_staff,
+                };
+                self.cache.put(key, caller.clone(), now);
+                Ok(Some(caller))
+            }
+            Ok(None) => Ok(None),
             Err(e) if e.is_unavailable() => Err(IdentifyError::Unavailable),
             Err(e) => Err(IdentifyError::Internal(e.to_string())),
         }
@@ -163,9 +260,9 @@ async fn register(
         return Err(ApiError::validation(errors));
     };
     let password = body.password;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    let hash = host
+        .hashing(move || auth::hash_password(&password))
+        .await?
         .map_err(ApiError::internal)?;
     let user = match host.users.register(&email, &hash, false).await {
         Ok(user) => user,
@@ -235,9 +332,9 @@ async fn login(
         Some((user, hash)) => (Some(user), hash),
         None => (None, dummy_hash().to_owned()),
     };
-    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let matches = host
+        .hashing(move || auth::verify_password(&password, &hash))
+        .await?;
     let Some(user) = user.filter(|_| matches) else {
         return Err(wrong());
     };
@@ -268,10 +365,9 @@ async fn logout(State(host): State<Host>, headers: HeaderMap) -> Result<StatusCo
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(ApiError::unauthorized)?;
-    host.users
-        .revoke(token.trim())
-        .await
-        .map_err(storage_error)?;
+    let token = token.trim();
+    host.users.revoke(token).await.map_err(storage_error)?;
+    host.tokens.remove(&auth::token_hash(token));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -169,9 +169,11 @@ async fn serve(
         let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
         info!(added, "demo catalogue seeded");
     }
-    let api = Api::new(orders, http::Sessions(users.clone()))
+    let sessions = http::Sessions::new(users.clone());
+    let host = http::Host::new(users, &sessions);
+    let api = Api::new(orders, sessions)
         .body_limit(settings.body_limit)
-        .routes(http::Host::new(users).routes())
+        .routes(host.routes())
         .merge_openapi(http::AuthDoc::openapi());
     let shutdown = api.shutdown_handle();
     let mut app = Router::new().nest("/api", api.router());

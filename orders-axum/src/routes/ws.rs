@@ -126,6 +126,13 @@ pub(crate) async fn stream(
     Ok(start(upgrade, &state, None, events))
 }
 
+/// Read buffer per socket.
+const SOCKET_READ_BUFFER: usize = 4 * 1024;
+/// Most unsent bytes a socket may hold before writes fail and it closes.
+const SOCKET_MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// Largest frame or message a client may send.
+const SOCKET_MAX_MESSAGE: usize = 64 * 1024;
+
 fn start(
     upgrade: WebSocketUpgrade,
     state: &AppState,
@@ -134,7 +141,17 @@ fn start(
 ) -> Response {
     let config = state.socket_config();
     let shutdown = state.shutdown.subscribe();
+    // Tracking sockets mostly sit idle and clients send nothing but pongs
+    // and close frames, so small buffers: tungstenite's defaults (128 KiB
+    // read buffer, zero-filled on first read) cost ~130 KiB per socket,
+    // over a gigabyte for 10,000 trackers. The write buffer is capped so a
+    // client that stops reading holds a bounded amount of memory.
     upgrade
+        .read_buffer_size(SOCKET_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(SOCKET_MAX_WRITE_BUFFER)
+        .max_message_size(SOCKET_MAX_MESSAGE)
+        .max_frame_size(SOCKET_MAX_MESSAGE)
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, incoming) = socket.split();
             pump(sink, incoming, first, events, shutdown, config).await;
