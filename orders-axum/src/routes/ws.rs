@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -181,6 +181,27 @@ pub(crate) enum Ended {
     Send,
 }
 
+/// The text frame of `event`, serialised once however many sockets send
+/// it: every tracker of an order (and every admin stream) receives the
+/// same event at about the same moment, so one slot holding the last frame
+/// turns 10,000 serialisations into one. Keyed by event id *and* order id,
+/// so two engines in one process (whose event ids both start at 1) never
+/// share a frame.
+fn event_frame(event: &orders_core::order::OrderEvent) -> Utf8Bytes {
+    type Slot = Option<(orders_core::ids::EventId, orders_core::ids::OrderId, Utf8Bytes)>;
+    static LAST: std::sync::Mutex<Slot> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((id, order, frame)) = last.as_ref()
+        && *id == event.id
+        && *order == event.order_id
+    {
+        return frame.clone();
+    }
+    let frame = Utf8Bytes::from(json!({"type": "event", "event": event}).to_string());
+    *last = Some((event.id, event.order_id.clone(), frame.clone()));
+    frame
+}
+
 /// Forwards `first` and then every event of `events` to `sink` as JSON
 /// text frames, pinging every `config.ping_interval`, until the client
 /// leaves, the feed ends, or `shutdown` turns `true`.
@@ -235,8 +256,7 @@ where
             },
             item = events.next() => match item {
                 Some(Ok(event)) => {
-                    let frame = json!({"type": "event", "event": event}).to_string();
-                    if !send(&mut sink, Message::Text(frame.into()), timeout).await {
+                    if !send(&mut sink, Message::Text(event_frame(&event)), timeout).await {
                         return Ended::Send;
                     }
                 }

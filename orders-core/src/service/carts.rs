@@ -88,7 +88,7 @@ impl Orders {
         }
         let cart = Cart::new(customer.clone(), currency, self.inner.clock.now());
         self.inner.store.insert_cart(&cart).await?;
-        self.present(cart, &PricingOptions::default()).await
+        self.present(cart, &PricingOptions::default(), None).await
     }
 
     /// The customer's cart, priced for `options`.
@@ -103,7 +103,7 @@ impl Orders {
         options: &PricingOptions,
     ) -> Result<PricedCart, Error> {
         let cart = self.owned_cart(customer, cart_id).await?;
-        self.present(cart, options).await
+        self.present(cart, options, None).await
     }
 
     /// Adds `quantity` of a product, merging into its line.
@@ -123,7 +123,7 @@ impl Orders {
             Some(product) if product.active => product,
             _ => return Err(Error::field("product_id", "unknown or unavailable product")),
         };
-        self.change_cart(customer, cart_id, |cart, now| {
+        self.change_cart(customer, cart_id, Some(&product), |cart, now| {
             Ok(cart.add(&product, quantity, now)?)
         })
         .await
@@ -141,7 +141,7 @@ impl Orders {
         product_id: &ProductId,
         quantity: u32,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, now| {
             Ok(cart.set_quantity(product_id, quantity, now)?)
         })
         .await
@@ -157,7 +157,7 @@ impl Orders {
         cart_id: &CartId,
         product_id: &ProductId,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, now| {
             Ok(cart.remove(product_id, now)?)
         })
         .await
@@ -192,7 +192,7 @@ impl Orders {
         discount
             .check(subtotal, self.inner.clock.now())
             .map_err(|reason| Error::field("code", reason.to_string()))?;
-        self.change_cart(customer, cart_id, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, now| {
             Ok(cart.apply_discount(code.clone(), now)?)
         })
         .await
@@ -207,11 +207,9 @@ impl Orders {
         customer: &CustomerId,
         cart_id: &CartId,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(
-            customer,
-            cart_id,
-            |cart, now| Ok(cart.remove_discount(now)?),
-        )
+        self.change_cart(customer, cart_id, None, |cart, now| {
+            Ok(cart.remove_discount(now)?)
+        })
         .await
     }
 
@@ -221,6 +219,7 @@ impl Orders {
         &self,
         customer: &CustomerId,
         cart_id: &CartId,
+        known: Option<&Product>,
         change: impl Fn(&mut Cart, DateTime<Utc>) -> Result<(), Error>,
     ) -> Result<PricedCart, Error> {
         for _ in 0..=self.inner.config.max_retries {
@@ -228,7 +227,9 @@ impl Orders {
             let expected = cart.version;
             change(&mut cart, self.inner.clock.now())?;
             match self.inner.store.update_cart(&cart, expected).await {
-                Ok(()) => return self.present(cart, &PricingOptions::default()).await,
+                Ok(()) => {
+                    return self.present(cart, &PricingOptions::default(), known).await;
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -251,9 +252,33 @@ impl Orders {
         &self,
         cart: &Cart,
     ) -> Result<HashMap<ProductId, Product>, Error> {
-        let ids: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
-        let products = self.inner.store.products(&ids).await?;
-        Ok(products.into_iter().map(|p| (p.id.clone(), p)).collect())
+        self.products_known(cart, None).await
+    }
+
+    /// The products of `cart`'s lines, reading from the store only those
+    /// not in `known` (a product the caller just read), and nothing at all
+    /// for an empty cart.
+    async fn products_known(
+        &self,
+        cart: &Cart,
+        known: Option<&Product>,
+    ) -> Result<HashMap<ProductId, Product>, Error> {
+        let mut products: HashMap<ProductId, Product> = known
+            .filter(|p| cart.line(&p.id).is_some())
+            .map(|p| (p.id.clone(), p.clone()))
+            .into_iter()
+            .collect();
+        let missing: Vec<ProductId> = cart
+            .lines
+            .iter()
+            .filter(|l| !products.contains_key(&l.product_id))
+            .map(|l| l.product_id.clone())
+            .collect();
+        if !missing.is_empty() {
+            let read = self.inner.store.products(&missing).await?;
+            products.extend(read.into_iter().map(|p| (p.id.clone(), p)));
+        }
+        Ok(products)
     }
 
     /// Prices `cart` with `discount` for `country` and `method`.
@@ -347,9 +372,14 @@ impl Orders {
 
     /// Prices a cart for display: a discount that no longer qualifies is
     /// shown but not applied.
-    async fn present(&self, cart: Cart, options: &PricingOptions) -> Result<PricedCart, Error> {
+    async fn present(
+        &self,
+        cart: Cart,
+        options: &PricingOptions,
+        known: Option<&Product>,
+    ) -> Result<PricedCart, Error> {
         let (country, method) = self.destination(cart.currency, options)?;
-        let products = self.products_of(&cart).await?;
+        let products = self.products_known(&cart, known).await?;
         let discount = match &cart.discount_code {
             Some(code) => self.inner.store.discount(code).await?.filter(|d| {
                 subtotal(&cart, &products).is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())
