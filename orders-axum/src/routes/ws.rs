@@ -188,9 +188,15 @@ pub(crate) enum Ended {
 /// so two engines in one process (whose event ids both start at 1) never
 /// share a frame.
 fn event_frame(event: &orders_core::order::OrderEvent) -> Utf8Bytes {
-    type Slot = Option<(orders_core::ids::EventId, orders_core::ids::OrderId, Utf8Bytes)>;
+    type Slot = Option<(
+        orders_core::ids::EventId,
+        orders_core::ids::OrderId,
+        Utf8Bytes,
+    )>;
     static LAST: std::sync::Mutex<Slot> = std::sync::Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((id, order, frame)) = last.as_ref()
         && *id == event.id
         && *order == event.order_id
