@@ -1,11 +1,12 @@
 //! [`MemoryNotifier`]: order events fanned out inside one process.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_broadcast::{InactiveReceiver, Receiver, RecvError, Sender};
 use async_trait::async_trait;
 
-use crate::ids::EventId;
+use crate::ids::{EventId, OrderId};
 use crate::order::OrderEvent;
 use crate::ports::{
     EventLog, Notifier, StoreError, Subscription, SubscriptionError, Topic, replay_then_live,
@@ -18,7 +19,11 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// An in-process broadcast of order events, with replay from an
 /// [`EventLog`].
 ///
-/// Publishing never waits: the channel is bounded and in overflow mode, so
+/// Each order with subscribers has a channel of its own, and
+/// [`Topic::All`] has one more: an event wakes only the subscribers of its
+/// order and the dashboards, not every tracker in the process.
+///
+/// Publishing never waits: channels are bounded and in overflow mode, so
 /// when a subscriber falls [`DEFAULT_CAPACITY`] events behind, the oldest
 /// event is dropped for it alone and it receives
 /// [`SubscriptionError::Lagged`]; faster subscribers and the publisher go
@@ -26,10 +31,51 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// nothing, since the log still has every event.
 #[derive(Debug, Clone)]
 pub struct MemoryNotifier {
+    all: Channel,
+    orders: Arc<Mutex<Orders>>,
+    capacity: usize,
+    log: Arc<dyn EventLog>,
+}
+
+/// The per-order channels, swept of those nobody listens to any more.
+#[derive(Debug, Default)]
+struct Orders {
+    channels: HashMap<OrderId, Channel>,
+    sweep_at: usize,
+}
+
+/// One bounded broadcast channel in overflow mode.
+#[derive(Debug, Clone)]
+struct Channel {
     sender: Sender<OrderEvent>,
     // Keeps the channel open while nobody subscribes.
     keep_open: InactiveReceiver<OrderEvent>,
-    log: Arc<dyn EventLog>,
+}
+
+impl Channel {
+    fn new(capacity: usize) -> Self {
+        let (mut sender, receiver) = async_broadcast::broadcast(capacity.max(1));
+        sender.set_overflow(true);
+        sender.set_await_active(false);
+        Self {
+            sender,
+            keep_open: receiver.deactivate(),
+        }
+    }
+
+    fn publish(&self, event: &OrderEvent) {
+        // Overflow mode: full means the oldest is dropped, never an error
+        // but "inactive" (no subscriber) or "closed", both harmless.
+        let _ = self.sender.try_broadcast(event.clone());
+    }
+
+    fn receiver(&self) -> Receiver<OrderEvent> {
+        self.keep_open.activate_cloned()
+    }
+
+    fn listened(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
 }
 
 impl std::fmt::Debug for dyn EventLog {
@@ -44,27 +90,54 @@ impl MemoryNotifier {
         Self::with_capacity(log, DEFAULT_CAPACITY)
     }
 
-    /// A notifier whose channel holds `capacity` events (at least 1).
+    /// A notifier whose channels hold `capacity` events (at least 1).
     pub fn with_capacity(log: Arc<dyn EventLog>, capacity: usize) -> Self {
-        let (mut sender, receiver) = async_broadcast::broadcast(capacity.max(1));
-        sender.set_overflow(true);
-        sender.set_await_active(false);
         Self {
-            sender,
-            keep_open: receiver.deactivate(),
+            all: Channel::new(capacity),
+            orders: Arc::default(),
+            capacity: capacity.max(1),
             log,
         }
     }
 
-    /// Announces an event without awaiting (it never waits anyway).
-    pub fn publish_now(&self, event: &OrderEvent) {
-        // Overflow mode: full means the oldest is dropped, never an error
-        // but "inactive" (no subscriber) or "closed", both harmless.
-        let _ = self.sender.try_broadcast(event.clone());
+    fn orders(&self) -> std::sync::MutexGuard<'_, Orders> {
+        self.orders.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn live(&self) -> Receiver<OrderEvent> {
-        self.keep_open.activate_cloned()
+    /// Announces an event without awaiting (it never waits anyway).
+    pub fn publish_now(&self, event: &OrderEvent) {
+        self.all.publish(event);
+        let mut orders = self.orders();
+        if let Some(channel) = orders.channels.get(&event.order_id) {
+            if channel.listened() {
+                channel.publish(event);
+            } else {
+                orders.channels.remove(&event.order_id);
+            }
+        }
+    }
+
+    /// How many orders have a channel (for tests of the sweeping).
+    pub fn order_channels(&self) -> usize {
+        self.orders().channels.len()
+    }
+
+    fn live(&self, topic: &Topic) -> Receiver<OrderEvent> {
+        let id = match topic {
+            Topic::All => return self.all.receiver(),
+            Topic::Order(id) => id,
+        };
+        let mut orders = self.orders();
+        if orders.channels.len() >= orders.sweep_at {
+            orders.channels.retain(|_, channel| channel.listened());
+            orders.sweep_at = (orders.channels.len() * 2).max(1024);
+        }
+        let capacity = self.capacity;
+        orders
+            .channels
+            .entry(id.clone())
+            .or_insert_with(|| Channel::new(capacity))
+            .receiver()
     }
 }
 
@@ -100,7 +173,83 @@ impl Notifier for MemoryNotifier {
     ) -> Result<Subscription, StoreError> {
         // Subscribe to the live channel before reading the log, so nothing
         // published in between is missed.
-        let live = live_stream(self.live());
+        let live = live_stream(self.live(&topic));
         Ok(replay_then_live(self.log.clone(), topic, after, live))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::order::{Actor, OrderStatus};
+
+    fn event(id: u64, order: &OrderId) -> OrderEvent {
+        OrderEvent {
+            id: EventId::new(id),
+            order_id: order.clone(),
+            from: Some(OrderStatus::Paid),
+            to: OrderStatus::Processing,
+            at: chrono::Utc::now(),
+            actor: Actor::system(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn an_event_reaches_its_order_and_the_dashboards_only() {
+        futures_executor::block_on(async {
+            let notifier = MemoryNotifier::new(Arc::new(MemoryStore::new()));
+            let (a, b) = (OrderId::generate(), OrderId::generate());
+            let mut of_a = notifier
+                .subscribe(Topic::Order(a.clone()), None)
+                .await
+                .unwrap();
+            let mut of_b = notifier
+                .subscribe(Topic::Order(b.clone()), None)
+                .await
+                .unwrap();
+            let mut all = notifier.subscribe(Topic::All, None).await.unwrap();
+            notifier.publish_now(&event(1, &a));
+            notifier.publish_now(&event(2, &b));
+            assert_eq!(of_a.next().await.unwrap().unwrap().id, EventId::new(1));
+            assert_eq!(of_b.next().await.unwrap().unwrap().id, EventId::new(2));
+            assert_eq!(all.next().await.unwrap().unwrap().id, EventId::new(1));
+            assert_eq!(all.next().await.unwrap().unwrap().id, EventId::new(2));
+            // Nothing else is waiting for A's subscriber: B's event never
+            // went into A's channel.
+            let a_channel = notifier.orders().channels[&a].clone();
+            assert_eq!(a_channel.sender.len(), 0);
+
+            // A channel nobody listens to is dropped at its next event.
+            drop(of_a);
+            assert_eq!(notifier.order_channels(), 2);
+            notifier.publish_now(&event(3, &a));
+            assert_eq!(notifier.order_channels(), 1);
+        });
+    }
+
+    #[test]
+    fn a_slow_subscriber_lags_alone() {
+        futures_executor::block_on(async {
+            let notifier = MemoryNotifier::with_capacity(Arc::new(MemoryStore::new()), 2);
+            let order = OrderId::generate();
+            let mut slow = notifier
+                .subscribe(Topic::Order(order.clone()), None)
+                .await
+                .unwrap();
+            let mut fast = notifier
+                .subscribe(Topic::Order(order.clone()), None)
+                .await
+                .unwrap();
+            for id in 1..=3 {
+                notifier.publish_now(&event(id, &order));
+                assert_eq!(fast.next().await.unwrap().unwrap().id, EventId::new(id));
+            }
+            assert_eq!(slow.next().await.unwrap(), Err(SubscriptionError::Lagged));
+            assert!(slow.next().await.is_none(), "the stream ends after Lagged");
+        });
     }
 }
