@@ -418,3 +418,30 @@ proptest! {
         })?;
     }
 }
+
+#[test]
+fn shoppers_see_only_active_products() {
+    block_on(async {
+        let (orders, _, _) = engine();
+        let p = product(&orders, "1.00", 3).await;
+        assert_eq!(orders.active_product(&p.id).await.unwrap().id, p.id);
+        orders
+            .update_product(
+                &p.id,
+                orders_core::catalogue::ProductPatch {
+                    active: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            orders.active_product(&p.id).await.unwrap_err(),
+            Error::NotFound("product")
+        );
+        assert!(
+            !orders.product(&p.id).await.unwrap().active,
+            "staff still see it"
+        );
+    });
+}

@@ -9,7 +9,7 @@ use orders_core::ids::{CartId, ProductId};
 use orders_core::money::Currency;
 use orders_core::order::Order;
 use orders_core::validation::ValidationErrors;
-use orders_core::{MAX_IDEMPOTENCY_KEY, PricedCart, PricingOptions};
+use orders_core::{PricedCart, PricingOptions};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -237,10 +237,10 @@ pub(crate) async fn set_item(
 ) -> Result<Json<PricedCart>, ApiError> {
     let id: CartId = path_id(&id)?;
     let product: ProductId = path_id(&product)?;
+    // Only the JSON integer's sign and size are checked here; the range
+    // (0 to 999) is the cart's rule, applied by the core.
     let quantity = u32::try_from(body.quantity)
-        .ok()
-        .filter(|q| *q <= Quantity::MAX)
-        .ok_or_else(|| ApiError::field("quantity", "must be between 0 and 999"))?;
+        .map_err(|_| ApiError::field("quantity", "must be between 0 and 999"))?;
     Ok(Json(
         state
             .orders
@@ -363,9 +363,8 @@ pub(crate) async fn checkout(
         Some(value) => Some(
             value
                 .to_str()
-                .ok()
-                .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY)
-                .ok_or_else(|| {
+                // Its length is the core's rule (checked in `checkout`).
+                .map_err(|_| {
                     ApiError::field(IDEMPOTENCY_KEY, "must be 1 to 255 visible ASCII characters")
                 })?,
         ),

@@ -77,9 +77,5 @@ pub(crate) async fn get_product(
     Path(id): Path<String>,
 ) -> Result<Json<Product>, ApiError> {
     let id: ProductId = path_id(&id)?;
-    let product = state.orders.product(&id).await?;
-    if !product.active {
-        return Err(ApiError::not_found().with_detail("product not found"));
-    }
-    Ok(Json(product))
+    Ok(Json(state.orders.active_product(&id).await?))
 }

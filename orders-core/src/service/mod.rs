@@ -245,6 +245,17 @@ impl Orders {
             .ok_or(Error::NotFound("product"))
     }
 
+    /// One product as shoppers see it: only while it is active.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if unknown or inactive.
+    pub async fn active_product(&self, id: &ProductId) -> Result<Product, Error> {
+        match self.inner.store.product(id).await? {
+            Some(product) if product.active => Ok(product),
+            _ => Err(Error::NotFound("product")),
+        }
+    }
+
     /// Products, newest first; only active ones when `active_only`.
     ///
     /// # Errors
