@@ -616,6 +616,11 @@ async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result<Placed, Fa
     let needed = codec::needed(&o.lines);
     let (ids, quantities): (Vec<String>, Vec<i64>) = needed.iter().cloned().unzip();
     let lines = &o.lines;
+    // One array parameter per money column of the lines, in minor units.
+    let minor =
+        |amount: fn(&orders_core::order::OrderLine) -> orders_core::money::Money| -> Vec<i64> {
+            lines.iter().map(|l| amount(l).to_minor()).collect()
+        };
     let claim = p.idempotency.as_ref();
     let query = sqlx::query(PLACE)
         .bind(o.id.as_str())
@@ -652,36 +657,11 @@ async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result<Placed, Fa
                 .map(|l| i64::from(l.quantity.get()))
                 .collect::<Vec<_>>(),
         )
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.unit_price.to_minor())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.line_subtotal.to_minor())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.line_discount.to_minor())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.line_tax.to_minor())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.line_total.to_minor())
-                .collect::<Vec<_>>(),
-        )
+        .bind(minor(|l| l.unit_price))
+        .bind(minor(|l| l.line_subtotal))
+        .bind(minor(|l| l.line_discount))
+        .bind(minor(|l| l.line_tax))
+        .bind(minor(|l| l.line_total))
         .bind(
             lines
                 .iter()
