@@ -47,6 +47,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("carts_compare_and_set", |s| {
         carts_compare_and_set(s).boxed()
     }),
+    ("concurrent_cart_changes_all_land", |s| {
+        concurrent_cart_changes_all_land(s).boxed()
+    }),
     ("discounts_unique_code", |s| {
         discounts_unique_code(s).boxed()
     }),
@@ -329,6 +332,35 @@ async fn carts_compare_and_set(store: Arc<dyn Store>) {
             .await
             .unwrap_err(),
         Error::NotFound("cart")
+    );
+}
+
+/// Many changes to one cart at the same moment: each lost
+/// compare-and-set is retried by the facade, so every change lands once.
+async fn concurrent_cart_changes_all_land(store: Arc<dyn Store>) {
+    let (orders, _) = engine(store.clone());
+    let who = customer();
+    let cart_id = cart_with(&orders, &who, &[]).await;
+    let mut products = Vec::new();
+    for _ in 0..8 {
+        products.push(product(&orders, "1.00", 5).await.id);
+    }
+    let one = Quantity::new(1).expect("q");
+    let results = join_all(
+        products
+            .iter()
+            .map(|p| orders.add_to_cart(&who, &cart_id, p, one)),
+    )
+    .await;
+    for result in &results {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let cart = store.cart(&cart_id).await.expect("read").expect("cart");
+    assert_eq!(cart.lines.len(), products.len(), "every line landed once");
+    assert_eq!(
+        cart.version,
+        1 + products.len() as u64,
+        "one version per change"
     );
 }
 
