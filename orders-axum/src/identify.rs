@@ -159,7 +159,8 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Staff {
 }
 
 /// Any authenticated caller of a websocket route: the bearer header, or
-/// else `?access_token=`.
+/// else `?access_token=`, or else (feature `web`) the session cookie of a
+/// same-origin page.
 #[derive(Debug, Clone)]
 pub(crate) struct SocketCaller(pub(crate) Caller);
 
@@ -169,6 +170,15 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for SocketCaller {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let from_query = query_token(parts);
         let token = bearer(parts).or(from_query.as_deref());
+        // A page's script cannot read the HttpOnly session cookie, but the
+        // browser sends it with the upgrade: accept it from a same-origin
+        // page only (websockets are outside SameSite and CORS).
+        #[cfg(feature = "web")]
+        let token = token.or_else(|| {
+            crate::web::session::same_origin(&parts.headers)
+                .then(|| crate::web::session::token(&parts.headers))
+                .flatten()
+        });
         identify(state.identifier(), token).await.map(Self)
     }
 }

@@ -74,6 +74,8 @@ mod error;
 mod identify;
 mod query;
 mod routes;
+#[cfg(feature = "web")]
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
