@@ -2,7 +2,7 @@
 //! `/api/auth/*` routes (register, login, logout) with their OpenAPI paths.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
+use orders_axum::web::{SignIn, SignInOutcome};
 use orders_axum::{
     ApiError, Caller, FieldSpec, Identify, IdentifyError, JsonBody, JsonType, RequestBody,
 };
@@ -253,33 +254,7 @@ async fn register(
     State(host): State<Host>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let mut errors = orders_core::validation::ValidationErrors::new();
-    let email = errors.check("email", Email::parse(&body.email));
-    errors.check("password", check_password(&body.password));
-    let Some(email) = email.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
-    let password = body.password;
-    let hash = host
-        .hashing(move || auth::hash_password(&password))
-        .await?
-        .map_err(ApiError::internal)?;
-    let user = match host.users.register(&email, &hash, false).await {
-        Ok(user) => user,
-        Err(UserError::EmailTaken) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "An account with this email exists",
-            )
-            .with_errors(orders_core::validation::ValidationErrors::single(
-                "email",
-                "already registered",
-            )));
-        }
-        Err(e) => return Err(storage_error(e)),
-    };
-    let token = host.users.issue_token(&user).await.map_err(storage_error)?;
+    let (user, token) = host.register(&body.email, body.password).await?;
     Ok((
         StatusCode::CREATED,
         Json(Session {
@@ -303,47 +278,170 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Json<Session>, ApiError> {
-    let address = format!("ip:{}", peer.ip());
-    let email_key = format!("email:{}", body.email.trim().to_lowercase());
-    if !host.limit.check(&[&address, &email_key], Instant::now()) {
-        return Err(ApiError::new(
+    match host
+        .authenticate(&body.email, body.password, Some(peer.ip()))
+        .await?
+    {
+        Authenticated::Session(user, token) => Ok(Json(Session {
+            token,
+            user: user.into(),
+        })),
+        Authenticated::Refused => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "Wrong email or password",
+        )),
+        Authenticated::Limited => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
             "Too many login attempts",
         )
-        .with_retry_after(LOGIN_WINDOW.as_secs() as u32));
+        .with_retry_after(LOGIN_WINDOW.as_secs() as u32)),
     }
-    let wrong = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_credentials",
-            "Wrong email or password",
-        )
-    };
-    let found = host
-        .users
-        .by_email(&body.email)
-        .await
-        .map_err(storage_error)?;
-    let password = body.password;
-    // Verify against a real hash even for an unknown email, so the answer
-    // takes as long either way and does not reveal which emails exist.
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, dummy_hash().to_owned()),
-    };
-    let matches = host
-        .hashing(move || auth::verify_password(&password, &hash))
-        .await?;
-    let Some(user) = user.filter(|_| matches) else {
-        return Err(wrong());
-    };
-    host.limit.forgive(&[&address, &email_key]);
-    let token = host.users.issue_token(&user).await.map_err(storage_error)?;
-    Ok(Json(Session {
-        token,
-        user: user.into(),
-    }))
+}
+
+/// What a sign-in attempt came to.
+pub enum Authenticated {
+    /// The password matched: the user and a new token.
+    Session(User, String),
+    /// Wrong email or password.
+    Refused,
+    /// Too many failed attempts for this address or email.
+    Limited,
+}
+
+impl Host {
+    /// Checks `email` and `password` under the login rate limit (per
+    /// address, when `peer` is known, and per email) and issues a token
+    /// when they match. Shared by `POST /auth/login` and the pages' sign-in
+    /// forms, so both count against one limit.
+    ///
+    /// # Errors
+    /// 503 when the user store is down.
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: String,
+        peer: Option<IpAddr>,
+    ) -> Result<Authenticated, ApiError> {
+        let address = peer.map(|ip| format!("ip:{ip}"));
+        let email_key = format!("email:{}", email.trim().to_lowercase());
+        let keys: Vec<&str> = address
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(email_key.as_str()))
+            .collect();
+        if !self.limit.check(&keys, Instant::now()) {
+            return Ok(Authenticated::Limited);
+        }
+        let found = self.users.by_email(email).await.map_err(storage_error)?;
+        // Verify against a real hash even for an unknown email, so the answer
+        // takes as long either way and does not reveal which emails exist.
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, dummy_hash().to_owned()),
+        };
+        let matches = self
+            .hashing(move || auth::verify_password(&password, &hash))
+            .await?;
+        let Some(user) = user.filter(|_| matches) else {
+            return Ok(Authenticated::Refused);
+        };
+        self.limit.forgive(&keys);
+        let token = self.users.issue_token(&user).await.map_err(storage_error)?;
+        Ok(Authenticated::Session(user, token))
+    }
+
+    /// Creates a customer account and signs it in: the rules of
+    /// `POST /auth/register`, shared with the pages' form.
+    ///
+    /// # Errors
+    /// 422 with field errors on `email` and `password`, 409 for an email
+    /// already taken (an error on `email`), 503 when the store is down.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<(User, String), ApiError> {
+        let mut errors = orders_core::validation::ValidationErrors::new();
+        let email = errors.check("email", Email::parse(email));
+        errors.check("password", check_password(&password));
+        let Some(email) = email.filter(|_| errors.is_empty()) else {
+            return Err(ApiError::validation(errors));
+        };
+        let hash = self
+            .hashing(move || auth::hash_password(&password))
+            .await?
+            .map_err(ApiError::internal)?;
+        let user = match self.users.register(&email, &hash, false).await {
+            Ok(user) => user,
+            Err(UserError::EmailTaken) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "email_taken",
+                    "An account with this email exists",
+                )
+                .with_errors(orders_core::validation::ValidationErrors::single(
+                    "email",
+                    "already registered",
+                )));
+            }
+            Err(e) => return Err(storage_error(e)),
+        };
+        let token = self.users.issue_token(&user).await.map_err(storage_error)?;
+        Ok((user, token))
+    }
+
+    /// Revokes `token` here and in the cache (logout).
+    ///
+    /// # Errors
+    /// 503 when the store is down.
+    pub async fn revoke(&self, token: &str) -> Result<(), ApiError> {
+        self.users.revoke(token).await.map_err(storage_error)?;
+        self.tokens.remove(&auth::token_hash(token));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SignIn for Host {
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<SignInOutcome, IdentifyError> {
+        let outcome = self
+            .authenticate(email, password.to_owned(), peer)
+            .await
+            .map_err(api_to_identify)?;
+        Ok(match outcome {
+            Authenticated::Session(user, token) => SignInOutcome::Session {
+                caller: Caller {
+                    id: user.id,
+                    email: user.email,
+                    is_staff: user.is_staff,
+                },
+                token,
+            },
+            Authenticated::Refused => SignInOutcome::Refused,
+            Authenticated::Limited => SignInOutcome::Limited {
+                retry_after_secs: LOGIN_WINDOW.as_secs() as u32,
+            },
+        })
+    }
+
+    async fn sign_out(&self, token: &str) -> Result<(), IdentifyError> {
+        self.revoke(token).await.map_err(api_to_identify)
+    }
+}
+
+fn api_to_identify(error: ApiError) -> IdentifyError {
+    if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+        IdentifyError::Unavailable
+    } else {
+        IdentifyError::Internal(error.to_string())
+    }
 }
 
 fn dummy_hash() -> &'static str {
@@ -365,9 +463,7 @@ async fn logout(State(host): State<Host>, headers: HeaderMap) -> Result<StatusCo
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(ApiError::unauthorized)?;
-    let token = token.trim();
-    host.users.revoke(token).await.map_err(storage_error)?;
-    host.tokens.remove(&auth::token_hash(token));
+    host.revoke(token.trim()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
