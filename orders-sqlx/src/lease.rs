@@ -47,7 +47,19 @@ impl<DB: Database> Conns<DB> {
     }
 
     /// A connection: a kept one if any, else one from the pool.
+    ///
+    /// Waiting for a lease and then for the pool together take at most the
+    /// pool's acquire timeout, after which this fails with
+    /// [`sqlx::Error::PoolTimedOut`]: when the database is away, every
+    /// caller hears so within that time, however many are queued.
     pub(crate) async fn get(&self) -> Result<Lease<'_, DB>, sqlx::Error> {
+        let limit = self.pool.options().get_acquire_timeout();
+        tokio::time::timeout(limit, self.get_unbounded())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+    }
+
+    async fn get_unbounded(&self) -> Result<Lease<'_, DB>, sqlx::Error> {
         let permit = match &self.permits {
             Some(permits) => Some(
                 permits

@@ -47,7 +47,10 @@ use orders_core::ports::{Notifier, Store};
 
 pub use error::OpenError;
 #[cfg(feature = "postgres")]
-pub use postgres::{LISTENER_APPLICATION_NAME, PgNotifier, PgStore};
+pub use postgres::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, LISTENER_APPLICATION_NAME, PgNotifier,
+    PgStore,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -91,6 +91,16 @@ pub(crate) const CHANNEL: &str = "orders_events";
 const ATTEMPTS: usize = 8;
 /// Connections of a store's pool unless the URL or the host says otherwise.
 const DEFAULT_CONNECTIONS: u32 = 16;
+/// How long a store call waits for a connection before it fails with
+/// [`StoreError::Unavailable`] (answered 503 by the API): short, because
+/// while the server is away sqlx keeps retrying the connection until this
+/// runs out, and a request should hear that the database is away within a
+/// second. A healthy pool hands connections out in milliseconds.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
+/// The `statement_timeout` [`PgStore::connect`] sets on every connection: a
+/// statement stuck on a lock or a hung server fails instead of holding its
+/// request and its connection forever.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The PostgreSQL store. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -136,7 +146,8 @@ macro_rules! pg_tx {
 
 impl PgStore {
     /// The pool options [`PgStore::connect`] uses: 16 connections, no
-    /// check before each use.
+    /// check before each use, and a connection within
+    /// [`DEFAULT_ACQUIRE_TIMEOUT`] or [`StoreError::Unavailable`].
     ///
     /// No liveness check (`test_before_acquire`) when a connection is handed
     /// out: it is a round trip before every store call, a third of a checkout's
@@ -149,19 +160,31 @@ impl PgStore {
         PgPoolOptions::new()
             .max_connections(DEFAULT_CONNECTIONS)
             .test_before_acquire(false)
+            .acquire_timeout(DEFAULT_ACQUIRE_TIMEOUT)
     }
 
-    /// Connects to `url` (`postgres://user:password@host/db`) with a pool
-    /// of 16 connections. Does not migrate: call [`PgStore::migrate`].
+    /// Connects to `url` (`postgres://user:password@host/db`) with
+    /// [`PgStore::default_pool_options`] and a `statement_timeout` of
+    /// [`DEFAULT_STATEMENT_TIMEOUT`] unless the URL's `options` set one.
+    /// Does not migrate: call [`PgStore::migrate`].
     ///
     /// # Errors
     /// [`OpenError::Connect`] if the URL is malformed or the server refuses.
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
-        let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        let statement_timeout = DEFAULT_STATEMENT_TIMEOUT.as_millis().to_string();
+        let mut options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        if !options
+            .get_options()
+            .is_some_and(|o| o.contains("statement_timeout"))
+        {
+            options = options.options([("statement_timeout", statement_timeout.as_str())]);
+        }
         Self::connect_with(options, Self::default_pool_options()).await
     }
 
-    /// Connects with the host's own connection and pool options.
+    /// Connects with the host's own connection and pool options; the pool's
+    /// `acquire_timeout` is how long a store call waits for a connection
+    /// (sqlx's default is 30 s; [`DEFAULT_ACQUIRE_TIMEOUT`] is this store's).
     ///
     /// # Errors
     /// [`OpenError::Connect`] if the server refuses.
@@ -170,7 +193,6 @@ impl PgStore {
         pool: PgPoolOptions,
     ) -> Result<Self, OpenError> {
         let pool = pool
-            .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await
             .map_err(OpenError::Connect)?;
