@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod storefront;
 pub mod users;
 
 use std::io::{IsTerminal, Write};
@@ -171,12 +172,15 @@ async fn serve(
     }
     let sessions = http::Sessions::new(users.clone());
     let host = http::Host::new(users, &sessions);
+    let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone());
     let api = Api::new(orders, sessions)
         .body_limit(settings.body_limit)
         .routes(host.routes())
         .merge_openapi(http::AuthDoc::openapi());
     let shutdown = api.shutdown_handle();
-    let mut app = Router::new().nest("/api", api.router());
+    let mut app = Router::new()
+        .nest("/api", api.router())
+        .merge(shop.router());
     if !settings.cors_origins.is_empty() {
         app = app.layer(cors(&settings.cors_origins)?);
     }

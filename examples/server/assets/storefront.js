@@ -1,0 +1,131 @@
+// Storefront: the order page follows its order live through the API's
+// tracking websocket. The browser sends the session cookie with the
+// upgrade, so no token is ever visible to this script. No inline script,
+// no framework: the page works without it, this only keeps it current.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var orderId = body && body.getAttribute("data-order-id");
+  if (!orderId || !("WebSocket" in window)) {
+    return;
+  }
+
+  var statusEl = document.getElementById("order-status");
+  var trackingRow = document.getElementById("tracking-row");
+  var trackingEl = document.getElementById("order-tracking");
+  var events = document.getElementById("order-events");
+  var live = document.getElementById("live");
+
+  function lastEventId() {
+    var items = events ? events.querySelectorAll("li[data-event-id]") : [];
+    return items.length ? items[items.length - 1].getAttribute("data-event-id") : null;
+  }
+
+  function setStatus(status) {
+    if (!statusEl || !status) return;
+    statusEl.textContent = status;
+    statusEl.className = "status status-" + status;
+  }
+
+  function setTracking(number) {
+    if (!trackingEl || !trackingRow) return;
+    if (number) {
+      trackingEl.textContent = number;
+      trackingRow.hidden = false;
+    }
+  }
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  function formatTime(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return iso;
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
+      " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + " UTC";
+  }
+
+  function addEvent(event) {
+    if (!events || !event || !event.id) return;
+    if (events.querySelector('li[data-event-id="' + CSS.escape(String(event.id)) + '"]')) return;
+    var li = document.createElement("li");
+    li.setAttribute("data-event-id", event.id);
+    li.className = "new";
+    var status = document.createElement("span");
+    status.className = "status status-" + event.to;
+    status.textContent = event.to;
+    var time = document.createElement("time");
+    time.setAttribute("datetime", event.at);
+    time.textContent = formatTime(event.at);
+    li.appendChild(status);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(time);
+    if (event.note) {
+      var note = document.createElement("span");
+      note.className = "note";
+      note.textContent = event.note;
+      li.appendChild(note);
+    }
+    events.appendChild(li);
+  }
+
+  var attempts = 0;
+  var socket = null;
+  var closing = false;
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    var url = scheme + "//" + location.host + "/api/orders/" + encodeURIComponent(orderId) + "/track";
+    var after = lastEventId();
+    if (after) url += "?after=" + encodeURIComponent(after);
+    socket = new WebSocket(url);
+    socket.onopen = function () {
+      attempts = 0;
+      if (live) live.hidden = false;
+    };
+    socket.onmessage = function (message) {
+      var frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch (e) {
+        return;
+      }
+      if (frame.type === "snapshot" && frame.order) {
+        setStatus(frame.order.status);
+        setTracking(frame.order.tracking_number);
+      } else if (frame.type === "event" && frame.event) {
+        setStatus(frame.event.to);
+        addEvent(frame.event);
+        if (frame.event.to === "shipped") {
+          // Events carry no tracking number: a fresh connection's snapshot
+          // does, and `after` makes it resume exactly here.
+          reconnectNow();
+        }
+      }
+    };
+    socket.onclose = function () {
+      if (live) live.hidden = true;
+      if (closing) return;
+      attempts += 1;
+      var delay = Math.min(30000, 500 * Math.pow(2, Math.min(attempts, 6)));
+      window.setTimeout(connect, delay);
+    };
+  }
+
+  function reconnectNow() {
+    if (!socket) return;
+    var old = socket;
+    old.onclose = null;
+    old.close(1000);
+    connect();
+  }
+
+  window.addEventListener("pagehide", function () {
+    closing = true;
+    if (socket) socket.close(1000);
+  });
+
+  connect();
+})();

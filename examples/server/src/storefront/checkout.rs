@@ -1,0 +1,610 @@
+//! The checkout form.
+//!
+//! The form's inputs are named by the API's dotted paths
+//! (`shipping_address.postal_code`). A submit is turned into the JSON body
+//! the API takes ([`body_of`]: dotted names become nested objects, the
+//! expiry month and year become numbers when they are numbers) and goes
+//! through the API's own body parsing ([`orders_axum::parse_body`]) into
+//! the core's [`CheckoutForm`], then [`Orders::checkout`](orders_core::Orders::checkout):
+//! every field error the page shows is the core's, on the same path as in
+//! the API, and nothing here re-checks a field.
+//!
+//! The core validates every field at once before it tries the card, so a
+//! bad postal code and a declined card come back in two rounds: the field
+//! errors first, then, once the fields are valid, the decline (an error on
+//! `payment.card.number`). Trying the card while the address is invalid
+//! would mean charging for an order that cannot be placed.
+//!
+//! Each rendering of the form carries a fresh idempotency key, sent as the
+//! checkout's `Idempotency-Key`: a double submit of one form places one
+//! order, and the second submit lands on the same order page.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use orders_axum::{ApiError, FieldSpec, JsonType, RequestBody};
+use orders_core::checkout::{CheckoutForm, Country};
+use orders_core::validation::ValidationErrors;
+use orders_core::{Error, PricedCart, PricingOptions};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::Storefront;
+use super::cart::open_cart;
+use super::request::{Post, Visit, cart_cookie, see_other, with_cookie};
+use super::templates::{CartView, CheckoutPage, Choice, ErrorItem, Field, Radios};
+
+/// The hidden field with the form's idempotency key.
+pub(super) const IDEMPOTENCY_FIELD: &str = "idempotency_key";
+
+/// The checkout body's fields and JSON types, as the API declares them
+/// (`orders-axum`'s checkout route): the storefront's body goes through the
+/// same checks.
+const FIELDS: &[FieldSpec] = &[
+    FieldSpec::optional("email", JsonType::String),
+    FieldSpec::optional("shipping_address", JsonType::Object),
+    FieldSpec::optional("shipping_address.full_name", JsonType::String),
+    FieldSpec::optional("shipping_address.line1", JsonType::String),
+    FieldSpec::optional("shipping_address.line2", JsonType::String),
+    FieldSpec::optional("shipping_address.city", JsonType::String),
+    FieldSpec::optional("shipping_address.region", JsonType::String),
+    FieldSpec::optional("shipping_address.postal_code", JsonType::String),
+    FieldSpec::optional("shipping_address.country", JsonType::String),
+    FieldSpec::optional("shipping_address.phone", JsonType::String),
+    FieldSpec::optional("shipping_method", JsonType::String),
+    FieldSpec::optional("payment", JsonType::Object),
+    FieldSpec::optional("payment.method", JsonType::String),
+    FieldSpec::optional("payment.card", JsonType::Object),
+    FieldSpec::optional("payment.card.number", JsonType::String),
+    FieldSpec::optional("payment.card.exp_month", JsonType::Integer),
+    FieldSpec::optional("payment.card.exp_year", JsonType::Integer),
+    FieldSpec::optional("payment.card.cvc", JsonType::String),
+    FieldSpec::optional("payment.card.holder", JsonType::String),
+    FieldSpec::optional("expected_total", JsonType::String),
+];
+
+/// The checkout body as the API parses it.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct CheckoutBody(CheckoutForm);
+
+impl RequestBody for CheckoutBody {
+    const FIELDS: &'static [FieldSpec] = FIELDS;
+}
+
+/// Fields that come back empty after a failed submit.
+const SECRET: &[&str] = &["payment.card.number", "payment.card.cvc"];
+
+/// A text input of the form: path, label, type, autocomplete, inputmode,
+/// required.
+type Spec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+);
+
+const CONTACT: &[Spec] = &[("email", "Email", "email", "email", "", true)];
+const ADDRESS: &[Spec] = &[
+    (
+        "shipping_address.full_name",
+        "Full name",
+        "text",
+        "name",
+        "",
+        true,
+    ),
+    (
+        "shipping_address.line1",
+        "Address",
+        "text",
+        "address-line1",
+        "",
+        true,
+    ),
+    (
+        "shipping_address.line2",
+        "Apartment, suite, etc. (optional)",
+        "text",
+        "address-line2",
+        "",
+        false,
+    ),
+    (
+        "shipping_address.city",
+        "City",
+        "text",
+        "address-level2",
+        "",
+        true,
+    ),
+    (
+        "shipping_address.region",
+        "State, province or county (optional)",
+        "text",
+        "address-level1",
+        "",
+        false,
+    ),
+    (
+        "shipping_address.postal_code",
+        "Postal code",
+        "text",
+        "postal-code",
+        "",
+        true,
+    ),
+    (
+        "shipping_address.phone",
+        "Phone (optional)",
+        "tel",
+        "tel",
+        "tel",
+        false,
+    ),
+];
+const COUNTRY: Spec = (
+    "shipping_address.country",
+    "Country",
+    "text",
+    "country",
+    "",
+    true,
+);
+const CARD: &[Spec] = &[
+    (
+        "payment.card.number",
+        "Card number",
+        "text",
+        "cc-number",
+        "numeric",
+        false,
+    ),
+    (
+        "payment.card.exp_month",
+        "Expiry month (MM)",
+        "text",
+        "cc-exp-month",
+        "numeric",
+        false,
+    ),
+    (
+        "payment.card.exp_year",
+        "Expiry year (YYYY)",
+        "text",
+        "cc-exp-year",
+        "numeric",
+        false,
+    ),
+    (
+        "payment.card.cvc",
+        "Security code (CVC)",
+        "text",
+        "cc-csc",
+        "numeric",
+        false,
+    ),
+    (
+        "payment.card.holder",
+        "Name on card",
+        "text",
+        "cc-name",
+        "",
+        false,
+    ),
+];
+
+/// `field-` or `error-` + the path with dots as dashes.
+fn dom_id(prefix: &str, path: &str) -> String {
+    format!("{prefix}-{}", path.replace('.', "-"))
+}
+
+/// Converts the submitted fields into the API's JSON checkout body: each
+/// known dotted name becomes a nested member; `payment.card.exp_month` and
+/// `exp_year` become integers when they are integers (else they stay
+/// strings, which the API's type check reports on their path, and empty
+/// means absent, which the core reports as required); for cash on delivery
+/// the card is left out, as the core ignores it. Other fields (the CSRF
+/// token, the idempotency key) are not part of the body.
+pub(super) fn body_of(fields: &[(String, String)]) -> Value {
+    let mut root = Map::new();
+    for (name, value) in fields {
+        let known = FIELDS
+            .iter()
+            .any(|f| f.path == name && f.ty != JsonType::Object && f.path != "expected_total");
+        if !known {
+            continue;
+        }
+        let value = match name.as_str() {
+            "payment.card.exp_month" | "payment.card.exp_year" => {
+                let text = value.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                match text.parse::<i64>() {
+                    Ok(n) => Value::from(n),
+                    Err(_) => Value::from(text),
+                }
+            }
+            _ => Value::from(value.as_str()),
+        };
+        insert(&mut root, name, value);
+    }
+    if let Some(Value::Object(payment)) = root.get_mut("payment")
+        && payment.get("method").and_then(Value::as_str) == Some("cash_on_delivery")
+    {
+        payment.remove("card");
+    }
+    Value::Object(root)
+}
+
+/// Sets `path` (dotted) in `root`, making the objects on the way; the first
+/// value of a repeated name wins.
+fn insert(root: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut object = root;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            object.entry(part.to_owned()).or_insert(value);
+            return;
+        }
+        let next = object
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(next) = next else { return };
+        object = next;
+    }
+}
+
+/// A fresh idempotency key for one rendering of the form.
+fn idempotency_key() -> String {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the form shows: the values and the errors.
+struct FormState<'a> {
+    values: HashMap<&'a str, &'a str>,
+    errors: ValidationErrors,
+    /// Errors that are no field's (out of stock, price changed, ...).
+    general: Vec<String>,
+    /// After a submit: the card number and CVC come back empty.
+    submitted: bool,
+}
+
+impl FormState<'_> {
+    fn value(&self, path: &str) -> String {
+        if self.submitted && SECRET.contains(&path) {
+            return String::new();
+        }
+        self.values
+            .get(path)
+            .copied()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn error(&self, path: &str) -> Option<String> {
+        self.errors.get(path).map(|messages| messages.join("; "))
+    }
+
+    fn field(&self, spec: &Spec) -> Field {
+        let (path, label, kind, autocomplete, inputmode, required) = *spec;
+        Field {
+            path,
+            id: dom_id("field", path),
+            error_id: dom_id("error", path),
+            label,
+            kind,
+            autocomplete,
+            inputmode,
+            required,
+            value: self.value(path),
+            error: self.error(path),
+        }
+    }
+
+    fn radios(
+        &self,
+        path: &'static str,
+        legend: &'static str,
+        choices: &[(String, String)],
+    ) -> Radios {
+        let chosen = self.value(path);
+        Radios {
+            path,
+            error_id: dom_id("error", path),
+            legend,
+            choices: choices
+                .iter()
+                .map(|(value, label)| Choice {
+                    id: format!("{}-{value}", dom_id("field", path)),
+                    checked: *value == chosen,
+                    value: value.clone(),
+                    label: label.clone(),
+                })
+                .collect(),
+            error: self.error(path),
+        }
+    }
+}
+
+/// A label for an error's path, and the id of the input to jump to.
+fn describe(path: &str, shipping: &Radios, payment: &Radios) -> (String, Option<String>) {
+    let texts = CONTACT
+        .iter()
+        .chain(ADDRESS)
+        .chain(CARD)
+        .chain(std::iter::once(&COUNTRY));
+    if let Some((p, label, ..)) = texts.into_iter().find(|s| s.0 == path) {
+        return ((*label).to_owned(), Some(dom_id("field", p)));
+    }
+    for radios in [shipping, payment] {
+        if radios.path == path {
+            let target = radios.choices.first().map(|c| c.id.clone());
+            return (radios.legend.to_owned(), target);
+        }
+    }
+    (path.to_owned(), None)
+}
+
+fn form_page(
+    shop: &Storefront,
+    visit: &Visit,
+    state: &FormState<'_>,
+    cart: &PricedCart,
+) -> CheckoutPage {
+    let config = shop.orders().config();
+    let shipping_choices: Vec<(String, String)> = config
+        .shipping_codes(cart.currency)
+        .into_iter()
+        .map(|code| {
+            let name = config
+                .shipping_method(code, cart.currency)
+                .map_or_else(|| code.to_owned(), |m| m.name.clone());
+            (code.to_owned(), name)
+        })
+        .collect();
+    let payment_choices = [
+        ("card".to_owned(), "Card".to_owned()),
+        ("cash_on_delivery".to_owned(), "Cash on delivery".to_owned()),
+    ];
+    let shipping = state.radios("shipping_method", "Shipping", &shipping_choices);
+    let payment = state.radios("payment.method", "Payment", &payment_choices);
+    let mut errors: Vec<ErrorItem> = state
+        .errors
+        .iter()
+        .map(|(path, messages)| {
+            let (label, target) = describe(path, &shipping, &payment);
+            ErrorItem {
+                target,
+                label,
+                message: messages.join("; "),
+            }
+        })
+        .collect();
+    errors.extend(state.general.iter().map(|message| ErrorItem {
+        target: None,
+        label: String::new(),
+        message: message.clone(),
+    }));
+    CheckoutPage {
+        layout: visit.layout("Checkout"),
+        contact: CONTACT.iter().map(|s| state.field(s)).collect(),
+        address: ADDRESS.iter().map(|s| state.field(s)).collect(),
+        country: state.field(&COUNTRY),
+        countries: Country::all().map(Country::code).collect(),
+        shipping,
+        payment,
+        card: CARD.iter().map(|s| state.field(s)).collect(),
+        errors,
+        idempotency_key: idempotency_key(),
+        summary: CartView::of(cart),
+    }
+}
+
+/// `GET /checkout`: the form, for the open cart (an empty cart goes back to
+/// `/cart`), with the account's email, the shop's country, the default
+/// shipping method and card payment chosen.
+pub(super) async fn show(State(shop): State<Storefront>, visit: Visit) -> Response {
+    let caller = match visit.require() {
+        Ok(caller) => caller,
+        Err(redirect) => return redirect,
+    };
+    let cart = match open_cart(&shop, caller, &visit).await {
+        Ok(Some(cart)) if !cart.lines.is_empty() => cart,
+        Ok(_) => return see_other("/cart"),
+        Err(error) => return visit.error(&error),
+    };
+    let config = shop.orders().config();
+    let method = config
+        .default_shipping_method(cart.currency)
+        .map(|m| m.code.to_string())
+        .unwrap_or_default();
+    let defaults = [
+        ("email", caller.email.clone()),
+        (
+            "shipping_address.country",
+            config.default_country.code().to_owned(),
+        ),
+        ("shipping_method", method),
+        ("payment.method", "card".to_owned()),
+    ];
+    let state = FormState {
+        values: defaults.iter().map(|(k, v)| (*k, v.as_str())).collect(),
+        errors: ValidationErrors::new(),
+        general: Vec::new(),
+        submitted: false,
+    };
+    visit.render(StatusCode::OK, &form_page(&shop, &visit, &state, &cart))
+}
+
+/// `POST /checkout`: places the order and answers 303 to its page, or
+/// shows the form again (422) with every error beside its field and every
+/// value kept but the card number and CVC.
+pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Response {
+    let visit = &post.visit;
+    let caller = match visit.require() {
+        Ok(caller) => caller.clone(),
+        Err(redirect) => return redirect,
+    };
+    // The cart of the cookie even if it is closed: a second submit of the
+    // same form must reach the core, which answers with the order the
+    // first one placed.
+    let Some(cart_id) = visit.cart_id.clone() else {
+        return see_other("/cart");
+    };
+    let key = post
+        .get(IDEMPOTENCY_FIELD)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned);
+    let body = body_of(&post.fields);
+    let parsed = serde_json::to_vec(&body)
+        .map_err(|e| ApiError::internal(e.to_string()))
+        .and_then(|bytes| orders_axum::parse_body::<CheckoutBody>(&bytes));
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let (status, errors, general) = match parsed {
+        Err(error) => (
+            unprocessable,
+            error.errors().cloned().unwrap_or_default(),
+            Vec::new(),
+        ),
+        Ok(CheckoutBody(form)) => {
+            match shop
+                .orders()
+                .checkout(&caller.id, &cart_id, form, key.as_deref())
+                .await
+            {
+                Ok(outcome) => {
+                    let to = see_other(&format!("/orders/{}?placed=1", outcome.order.id));
+                    return with_cookie(to, cart_cookie(None, visit.secure));
+                }
+                Err(error) => match error.field_errors() {
+                    Some(errors) => (unprocessable, errors, Vec::new()),
+                    None => match error {
+                        Error::CartClosed | Error::CartEmpty | Error::NotFound(_) => {
+                            return see_other("/cart");
+                        }
+                        Error::IdempotencyInProgress => return see_other("/orders"),
+                        Error::Unavailable | Error::Storage(_) => return visit.error(&error),
+                        other => (
+                            ApiError::from(other.clone()).status(),
+                            ValidationErrors::new(),
+                            vec![general_message(&other)],
+                        ),
+                    },
+                },
+            }
+        }
+    };
+    let cart = match shop
+        .orders()
+        .cart(&caller.id, &cart_id, &PricingOptions::default())
+        .await
+    {
+        Ok(cart) => cart,
+        Err(error) => return visit.error(&error),
+    };
+    let state = FormState {
+        values: post
+            .fields
+            .iter()
+            .rev()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        errors,
+        general,
+        submitted: true,
+    };
+    visit.render(status, &form_page(&shop, visit, &state, &cart))
+}
+
+/// What to tell the customer about a refusal that is no field's.
+fn general_message(error: &Error) -> String {
+    match error {
+        Error::InsufficientStock(_) => {
+            "Some items are no longer in stock in the quantity you chose. \
+             Nothing was charged; please update your cart."
+                .to_owned()
+        }
+        Error::ProductUnavailable(_) => {
+            "Some items are no longer on sale. Nothing was charged; please update your cart."
+                .to_owned()
+        }
+        Error::PaymentUnavailable => {
+            "The payment provider did not answer. Nothing was charged; please try again.".to_owned()
+        }
+        other => format!("{other}. Nothing was charged."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn dotted_names_become_the_api_body() {
+        let body = body_of(&pairs(&[
+            ("csrf_token", "x"),
+            ("idempotency_key", "k"),
+            ("email", "ada@example.com"),
+            ("shipping_address.postal_code", "SW1Y 4JH"),
+            ("shipping_address.country", "GB"),
+            ("payment.method", "card"),
+            ("payment.card.number", "4242 4242 4242 4242"),
+            ("payment.card.exp_month", " 12 "),
+            ("payment.card.exp_year", "20x0"),
+            ("payment.card.cvc", ""),
+            ("expected_total", "1.00"),
+            ("unknown", "y"),
+        ]));
+        assert_eq!(
+            body,
+            json!({
+                "email": "ada@example.com",
+                "shipping_address": {"postal_code": "SW1Y 4JH", "country": "GB"},
+                "payment": {"method": "card", "card": {
+                    "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": "20x0", "cvc": ""}}
+            })
+        );
+        let errors =
+            orders_axum::parse_body::<CheckoutBody>(body.to_string().as_bytes()).unwrap_err();
+        let errors = errors.errors().unwrap();
+        assert!(errors.contains("payment.card.exp_year"), "{errors}");
+        assert_eq!(errors.len(), 1, "{errors}");
+    }
+
+    #[test]
+    fn cash_on_delivery_leaves_the_card_out() {
+        let body = body_of(&pairs(&[
+            ("payment.method", "cash_on_delivery"),
+            ("payment.card.exp_month", "soon"),
+        ]));
+        assert_eq!(body, json!({"payment": {"method": "cash_on_delivery"}}));
+    }
+
+    #[test]
+    fn ids_follow_the_contract() {
+        assert_eq!(
+            dom_id("field", "shipping_address.postal_code"),
+            "field-shipping_address-postal_code"
+        );
+        assert_eq!(
+            dom_id("error", "payment.card.number"),
+            "error-payment-card-number"
+        );
+        assert_ne!(idempotency_key(), idempotency_key());
+    }
+}

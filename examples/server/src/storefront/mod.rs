@@ -1,0 +1,127 @@
+//! The storefront: the shop's customer pages at `/`, server-rendered with
+//! askama (templates under `examples/server/templates/storefront/`).
+//!
+//! Product list and page, cart (quantities, removal, discount code),
+//! checkout, order history and a live order page, sign-in and registration.
+//! The pages are this host's code but hold no rule of their own: every
+//! change goes through the core's [`Orders`] facade, exactly as the JSON API
+//! does, and the checkout form goes through the API's own body parsing
+//! ([`orders_axum::parse_body`]) into the core's
+//! [`CheckoutForm`](orders_core::checkout::CheckoutForm), so each field
+//! error carries the same dotted path on the page as in the API.
+//!
+//! Sessions: the `orders_session` cookie holds the host's token (set with
+//! [`orders_axum::web::session::sign_in_cookie`]), looked up through the
+//! host's [`Identify`]; the open cart's id lives in the [`CART_COOKIE`]
+//! cookie (the core refuses another customer's cart, so a stale or foreign
+//! id only means a new cart). Every state-changing form carries a CSRF
+//! token, checked before anything else ([`request::Post`]); every response
+//! carries the security headers of [`orders_axum::web::security_headers`].
+
+mod assets;
+mod cart;
+mod catalogue;
+mod checkout;
+mod orders;
+mod request;
+mod templates;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use orders_axum::Identify;
+use orders_axum::web::{Csrf, SignIn};
+use orders_core::Orders;
+
+use crate::http::Host;
+
+/// The cookie holding the id of the customer's open cart.
+pub const CART_COOKIE: &str = "orders_cart";
+
+/// The largest form body the pages accept.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// The storefront's state: the engine, who callers are, how they sign in,
+/// and the CSRF key.
+#[derive(Clone)]
+pub struct Storefront {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    orders: Orders,
+    identify: Arc<dyn Identify>,
+    host: Host,
+    csrf: Csrf,
+}
+
+impl Storefront {
+    /// Pages over `orders`, identifying callers through `identify` (the
+    /// same [`Identify`] the API uses, so a token is one caller everywhere)
+    /// and signing them in and registering them through `host`. CSRF
+    /// tokens use a fresh random key (see [`Storefront::csrf`]).
+    pub fn new(orders: Orders, identify: impl Identify, host: Host) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                orders,
+                identify: Arc::new(identify),
+                host,
+                csrf: Csrf::random(),
+            }),
+        }
+    }
+
+    /// Uses `csrf` for the forms' tokens: instances behind one address must
+    /// share one key, or a form served by one is refused by another.
+    #[must_use]
+    pub fn csrf(self, csrf: Csrf) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                orders: inner.orders.clone(),
+                identify: inner.identify.clone(),
+                host: inner.host.clone(),
+                csrf,
+            }),
+        }
+    }
+
+    fn orders(&self) -> &Orders {
+        &self.inner.orders
+    }
+
+    fn signer(&self) -> &dyn SignIn {
+        &self.inner.host
+    }
+
+    /// The pages, to be mounted at `/` (merged beside `/api`). Unknown
+    /// paths get the storefront's HTML 404 page; the API's own fallback
+    /// still answers under `/api`.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/", get(catalogue::index))
+            .route("/products/{id}", get(catalogue::product))
+            .route("/cart", get(cart::show))
+            .route("/cart/items", post(cart::add))
+            .route("/cart/items/{product_id}", post(cart::set_quantity))
+            .route("/cart/items/{product_id}/remove", post(cart::remove))
+            .route("/cart/discount", post(cart::apply_discount))
+            .route("/cart/discount/remove", post(cart::remove_discount))
+            .route("/checkout", get(checkout::show).post(checkout::submit))
+            .route("/orders", get(orders::history))
+            .route("/orders/{id}", get(orders::order))
+            .route("/login", get(users::login_page).post(users::login))
+            .route("/register", get(users::register_page).post(users::register))
+            .route("/logout", post(users::logout))
+            .route("/assets/{name}", get(assets::serve))
+            .fallback(catalogue::not_found)
+            .with_state(self)
+            .layer(DefaultBodyLimit::max(FORM_LIMIT))
+            .layer(axum::middleware::from_fn(
+                orders_axum::web::security_headers,
+            ))
+    }
+}

@@ -1,0 +1,371 @@
+//! The pages' templates (askama, checked at compile time) and the plain
+//! view values they show. Values are text already formatted for people:
+//! money with its currency (`19.90 USD`), dates in UTC. askama escapes every
+//! value for HTML.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use orders_core::PricedCart;
+use orders_core::money::Money;
+use orders_core::order::{Order, OrderEvent, OrderLine};
+
+use super::assets;
+use super::request::Visit;
+
+/// What the layout (`base.html`) needs: title, header, asset URLs.
+pub(super) struct Layout {
+    /// The page's title.
+    pub title: String,
+    /// The signed-in email, shown in `#whoami`.
+    pub whoami: Option<String>,
+    /// The CSRF token for the page's forms (the header's sign-out form too).
+    pub csrf: String,
+    /// The stylesheet's URL (content-hashed).
+    pub css: &'static str,
+    /// The script's URL (content-hashed).
+    pub js: &'static str,
+    /// The order a page shows, as `body[data-order-id]`.
+    pub order_id: Option<String>,
+}
+
+impl Layout {
+    pub(super) fn new(title: String, visit: &Visit) -> Self {
+        Self {
+            title,
+            whoami: visit.caller.as_ref().map(|c| c.email.clone()),
+            csrf: visit.csrf.clone(),
+            css: assets::css_url(),
+            js: assets::js_url(),
+            order_id: None,
+        }
+    }
+}
+
+/// An amount with its currency: `19.90 USD`.
+pub(super) fn money(amount: Money) -> String {
+    format!("{amount} {}", amount.currency().code())
+}
+
+/// A time for people: `2026-12-02 12:30 UTC`.
+pub(super) fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A short page with a heading and one message (403, 404, errors).
+#[derive(Template)]
+#[template(path = "storefront/message.html")]
+pub(super) struct Message {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+}
+
+/// A product as a card in the list, or on its page.
+pub(super) struct ProductView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub price: String,
+    pub stock: u32,
+}
+
+/// `GET /`.
+#[derive(Template)]
+#[template(path = "storefront/index.html")]
+pub(super) struct Index {
+    pub layout: Layout,
+    pub products: Vec<ProductView>,
+    /// The next page's cursor.
+    pub next: Option<String>,
+}
+
+/// `GET /products/{id}`.
+#[derive(Template)]
+#[template(path = "storefront/product.html")]
+pub(super) struct ProductPage {
+    pub layout: Layout,
+    pub product: ProductView,
+    /// The quantity in the form.
+    pub quantity: String,
+    /// Its error, after a refused add.
+    pub quantity_error: Option<String>,
+    /// An error about the product itself.
+    pub product_error: Option<String>,
+}
+
+/// `GET /login` and `GET /register`.
+#[derive(Template)]
+#[template(path = "storefront/auth.html")]
+pub(super) struct AuthPage {
+    pub layout: Layout,
+    /// `login` or `register`: the form's id and action.
+    pub kind: &'static str,
+    pub heading: &'static str,
+    pub button: &'static str,
+    pub email: String,
+    /// Where to go afterwards (a checked local path).
+    pub next: String,
+    pub email_error: Option<String>,
+    pub password_error: Option<String>,
+    /// An error of the whole form (wrong password, too many attempts).
+    pub form_error: Option<String>,
+}
+
+/// One line of a cart or an order.
+pub(super) struct LineView {
+    pub product_id: String,
+    pub name: String,
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price: String,
+    pub total: String,
+}
+
+impl LineView {
+    fn of(line: &OrderLine) -> Self {
+        Self {
+            product_id: line.product_id.to_string(),
+            name: line.name.to_string(),
+            sku: line.sku.to_string(),
+            quantity: line.quantity.get(),
+            unit_price: money(line.unit_price),
+            total: money(line.line_subtotal),
+        }
+    }
+}
+
+/// Totals of a cart or an order.
+pub(super) struct Totals {
+    pub subtotal: String,
+    pub discount: String,
+    pub has_discount: bool,
+    pub shipping: String,
+    pub tax: String,
+    pub total: String,
+}
+
+/// A priced cart.
+pub(super) struct CartView {
+    pub lines: Vec<LineView>,
+    pub totals: Totals,
+    pub discount_code: Option<String>,
+}
+
+impl CartView {
+    pub(super) fn of(cart: &PricedCart) -> Self {
+        Self {
+            lines: cart.lines.iter().map(LineView::of).collect(),
+            totals: Totals {
+                subtotal: money(cart.subtotal),
+                discount: money(cart.discount_total),
+                has_discount: !cart.discount_total.is_zero(),
+                shipping: money(cart.shipping_total),
+                tax: money(cart.tax_total),
+                total: money(cart.total),
+            },
+            discount_code: cart.discount_code.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+/// `GET /cart`.
+#[derive(Template)]
+#[template(path = "storefront/cart.html")]
+pub(super) struct CartPage {
+    pub layout: Layout,
+    /// `None`: no cart, or an empty one.
+    pub cart: Option<CartView>,
+    /// The discount code typed.
+    pub code: String,
+    pub code_error: Option<String>,
+    /// An error about a line (bad quantity and the like).
+    pub notice: Option<String>,
+}
+
+/// One field of the checkout form.
+pub(super) struct Field {
+    /// Its dotted path: the input's `name`.
+    pub path: &'static str,
+    /// `field-` + the path with dots as dashes.
+    pub id: String,
+    /// `error-` + the same.
+    pub error_id: String,
+    pub label: &'static str,
+    /// `text`, `email`, `tel`.
+    pub kind: &'static str,
+    pub autocomplete: &'static str,
+    /// `numeric` for digits-only fields, else empty.
+    pub inputmode: &'static str,
+    pub required: bool,
+    /// What was typed (empty for the card number and CVC after a submit).
+    pub value: String,
+    /// Its error messages, joined.
+    pub error: Option<String>,
+}
+
+/// A choice of a radio group.
+pub(super) struct Choice {
+    pub value: String,
+    pub id: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// A radio group (`shipping_method`, `payment.method`).
+pub(super) struct Radios {
+    pub path: &'static str,
+    pub error_id: String,
+    pub legend: &'static str,
+    pub choices: Vec<Choice>,
+    pub error: Option<String>,
+}
+
+/// An error in the summary at the top of the form.
+pub(super) struct ErrorItem {
+    /// The field's id to link to, when the error is a field's.
+    pub target: Option<String>,
+    pub label: String,
+    pub message: String,
+}
+
+/// `GET /checkout`, and its answer to a failed submit.
+#[derive(Template)]
+#[template(path = "storefront/checkout.html")]
+pub(super) struct CheckoutPage {
+    pub layout: Layout,
+    pub contact: Vec<Field>,
+    pub address: Vec<Field>,
+    pub country: Field,
+    pub countries: Vec<&'static str>,
+    pub shipping: Radios,
+    pub payment: Radios,
+    pub card: Vec<Field>,
+    pub errors: Vec<ErrorItem>,
+    /// The idempotency key of this rendering of the form.
+    pub idempotency_key: String,
+    pub summary: CartView,
+}
+
+/// A row of the order history.
+pub(super) struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub date: String,
+    pub status: String,
+    pub total: String,
+}
+
+impl OrderRow {
+    pub(super) fn of(order: &Order) -> Self {
+        Self {
+            id: order.id.to_string(),
+            number: order.number.to_string(),
+            date: when(order.created_at),
+            status: order.status.to_string(),
+            total: money(order.total),
+        }
+    }
+}
+
+/// `GET /orders`.
+#[derive(Template)]
+#[template(path = "storefront/orders.html")]
+pub(super) struct OrdersPage {
+    pub layout: Layout,
+    pub orders: Vec<OrderRow>,
+    pub next: Option<String>,
+}
+
+/// One entry of an order's timeline.
+pub(super) struct EventView {
+    pub id: String,
+    pub at: String,
+    pub at_iso: String,
+    pub to: String,
+    pub note: Option<String>,
+}
+
+impl EventView {
+    pub(super) fn of(event: &OrderEvent) -> Self {
+        Self {
+            id: event.id.to_string(),
+            at: when(event.at),
+            at_iso: event.at.to_rfc3339(),
+            to: event.to.to_string(),
+            note: event.note.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+/// `GET /orders/{id}`.
+#[derive(Template)]
+#[template(path = "storefront/order.html")]
+pub(super) struct OrderPage {
+    pub layout: Layout,
+    pub number: String,
+    pub status: String,
+    pub placed: String,
+    pub tracking: Option<String>,
+    pub lines: Vec<LineView>,
+    pub totals: Totals,
+    pub discount_code: Option<String>,
+    /// The address, one line per entry.
+    pub address: Vec<String>,
+    pub shipping_method: String,
+    pub payment: String,
+    pub events: Vec<EventView>,
+    /// Just placed (`?placed=1`): show a thank-you.
+    pub placed_now: bool,
+}
+
+impl OrderPage {
+    pub(super) fn new(
+        layout: Layout,
+        order: &Order,
+        events: &[OrderEvent],
+        placed_now: bool,
+    ) -> Self {
+        let a = &order.shipping_address;
+        let mut address = vec![a.full_name().to_string(), a.line1().to_string()];
+        address.extend(a.line2().map(ToString::to_string));
+        let mut city = format!("{} {}", a.postal_code(), a.city());
+        if let Some(region) = a.region() {
+            city.push_str(&format!(", {region}"));
+        }
+        address.push(city);
+        address.push(a.country().code().to_owned());
+        address.extend(a.phone().map(ToString::to_string));
+        let p = &order.payment;
+        let payment = match (&p.brand, &p.last4) {
+            (Some(brand), Some(last4)) => {
+                format!("{brand} ending in {last4} ({})", p.status.as_str())
+            }
+            _ => format!("{} ({})", p.method, p.status.as_str()),
+        };
+        Self {
+            layout: Layout {
+                order_id: Some(order.id.to_string()),
+                ..layout
+            },
+            number: order.number.to_string(),
+            status: order.status.to_string(),
+            placed: when(order.created_at),
+            tracking: order.tracking_number.as_ref().map(ToString::to_string),
+            lines: order.lines.iter().map(LineView::of).collect(),
+            totals: Totals {
+                subtotal: money(order.subtotal),
+                discount: money(order.discount_total),
+                has_discount: !order.discount_total.is_zero(),
+                shipping: money(order.shipping_total),
+                tax: money(order.tax_total),
+                total: money(order.total),
+            },
+            discount_code: order.discount_code.as_ref().map(ToString::to_string),
+            address,
+            shipping_method: order.shipping_method.to_string(),
+            payment,
+            events: events.iter().map(EventView::of).collect(),
+            placed_now,
+        }
+    }
+}
