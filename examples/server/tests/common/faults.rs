@@ -313,6 +313,8 @@ impl CheckoutLoad {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let placed = Arc::new(AtomicU64::new(0));
+        // Keys unique to this load: a key reused with another cart is refused.
+        let run = super::unique();
         let tasks = tokens
             .into_iter()
             .enumerate()
@@ -320,6 +322,7 @@ impl CheckoutLoad {
                 let (stop, samples, placed) = (stop.clone(), samples.clone(), placed.clone());
                 let products = products.clone();
                 let base = base.to_owned();
+                let run = run.clone();
                 tokio::spawn(async move {
                     let client = load_client();
                     let record = |s: Sample| samples.lock().unwrap().push(s);
@@ -369,7 +372,7 @@ impl CheckoutLoad {
                         if status != 200 {
                             continue;
                         }
-                        let key = format!("load-{client_no}-{round}");
+                        let key = format!("load-{run}-{client_no}-{round}");
                         let (s, order) = send(
                             &client,
                             &base,
