@@ -68,6 +68,8 @@
 //! `Authorization` header are never logged.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod body;
 mod docs;
 mod error;

@@ -29,21 +29,21 @@ use crate::query::{Params, finish};
 pub(crate) struct CreateProduct {
     /// 1 to 64 letters, digits, `-`, `_`, `.`; unique.
     #[schema(example = "MUG-1")]
-    sku: String,
-    name: String,
-    description: Option<String>,
+    pub(crate) sku: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
     /// A decimal string, not negative.
     #[schema(example = "12.00")]
-    price: String,
+    pub(crate) price: String,
     /// ISO 4217.
     #[schema(example = "USD")]
-    currency: String,
+    pub(crate) currency: String,
     #[schema(minimum = 0)]
-    stock: i64,
+    pub(crate) stock: i64,
     /// Default `true`.
-    active: Option<bool>,
+    pub(crate) active: Option<bool>,
     /// Default `standard`.
-    tax_class: Option<String>,
+    pub(crate) tax_class: Option<String>,
 }
 
 impl RequestBody for CreateProduct {
@@ -62,14 +62,14 @@ impl RequestBody for CreateProduct {
 /// `PATCH /admin/products/{id}`: any of the fields.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct PatchProduct {
-    name: Option<String>,
-    description: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) description: Option<String>,
     /// In the product's currency.
-    price: Option<String>,
+    pub(crate) price: Option<String>,
     #[schema(minimum = 0)]
-    stock: Option<i64>,
-    active: Option<bool>,
-    tax_class: Option<String>,
+    pub(crate) stock: Option<i64>,
+    pub(crate) active: Option<bool>,
+    pub(crate) tax_class: Option<String>,
 }
 
 impl RequestBody for PatchProduct {
@@ -87,10 +87,10 @@ impl RequestBody for PatchProduct {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct TransitionOrder {
     #[schema(value_type = crate::docs::OrderStatus)]
-    to: String,
-    note: Option<String>,
+    pub(crate) to: String,
+    pub(crate) note: Option<String>,
     /// Required to ship.
-    tracking_number: Option<String>,
+    pub(crate) tracking_number: Option<String>,
 }
 
 impl RequestBody for TransitionOrder {
@@ -105,20 +105,20 @@ impl RequestBody for TransitionOrder {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct CreateDiscount {
     #[schema(example = "WELCOME10")]
-    code: String,
+    pub(crate) code: String,
     #[schema(value_type = crate::docs::DiscountKind)]
-    kind: String,
+    pub(crate) kind: String,
     /// `"10"` with `percent` is 10 %; an amount with `fixed`.
     #[schema(example = "10")]
-    value: String,
+    pub(crate) value: String,
     /// The currency of `value` (fixed) and `min_subtotal`; default: the store's.
-    currency: Option<String>,
-    min_subtotal: Option<String>,
+    pub(crate) currency: Option<String>,
+    pub(crate) min_subtotal: Option<String>,
     #[schema(minimum = 1)]
-    max_uses: Option<i64>,
+    pub(crate) max_uses: Option<i64>,
     /// RFC 3339.
     #[schema(format = DateTime)]
-    expires_at: Option<String>,
+    pub(crate) expires_at: Option<String>,
 }
 
 impl RequestBody for CreateDiscount {
@@ -142,6 +142,42 @@ fn stock(errors: &mut ValidationErrors, value: i64) -> Option<u32> {
         }
     });
     errors.check("stock", result)
+}
+
+/// The product `body` describes, or every bad field. Shared by the JSON
+/// route and the admin panel's form.
+pub(crate) fn new_product(body: &CreateProduct) -> Result<NewProduct, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let sku = errors.check("sku", Sku::parse(&body.sku));
+    let name = errors.check("name", ProductName::parse(&body.name));
+    let description = match &body.description {
+        Some(text) => errors.check("description", Description::parse(text)),
+        None => Some(Description::default()),
+    };
+    let currency = errors.check("currency", Currency::parse(&body.currency));
+    // With an unknown currency, still report a malformed price.
+    let price = errors.check(
+        "price",
+        Money::parse_price(&body.price, currency.unwrap_or(Currency::USD)),
+    );
+    let stock = stock(&mut errors, body.stock);
+    let tax_class = match &body.tax_class {
+        Some(text) => errors.check("tax_class", TaxClass::parse(text)),
+        None => Some(TaxClass::standard()),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (Some(sku), Some(name), Some(description), Some(price), Some(stock), Some(tax_class)) =
+        (sku, name, description, price, stock, tax_class)
+    else {
+        return Err(ValidationErrors::single("", "checked fields missing"));
+    };
+    let mut product = NewProduct::new(sku, name, price, stock);
+    product.description = description;
+    product.active = body.active.unwrap_or(true);
+    product.tax_class = tax_class;
+    Ok(product)
 }
 
 /// Every product, active or not, newest first.
@@ -187,34 +223,7 @@ pub(crate) async fn create_product(
     _staff: Staff,
     JsonBody(body): JsonBody<CreateProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let mut errors = ValidationErrors::new();
-    let sku = errors.check("sku", Sku::parse(&body.sku));
-    let name = errors.check("name", ProductName::parse(&body.name));
-    let description = match &body.description {
-        Some(text) => errors.check("description", Description::parse(text)),
-        None => Some(Description::default()),
-    };
-    let currency = errors.check("currency", Currency::parse(&body.currency));
-    // With an unknown currency, still report a malformed price.
-    let price = errors.check(
-        "price",
-        Money::parse_price(&body.price, currency.unwrap_or(Currency::USD)),
-    );
-    let stock = stock(&mut errors, body.stock);
-    let tax_class = match &body.tax_class {
-        Some(text) => errors.check("tax_class", TaxClass::parse(text)),
-        None => Some(TaxClass::standard()),
-    };
-    finish(errors, ())?;
-    let (Some(sku), Some(name), Some(description), Some(price), Some(stock), Some(tax_class)) =
-        (sku, name, description, price, stock, tax_class)
-    else {
-        return Err(ApiError::internal("checked fields missing"));
-    };
-    let mut product = NewProduct::new(sku, name, price, stock);
-    product.description = description;
-    product.active = body.active.unwrap_or(true);
-    product.tax_class = tax_class;
+    let product = new_product(&body).map_err(ApiError::validation)?;
     let product = state.orders.create_product(product).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
@@ -237,6 +246,36 @@ pub(crate) async fn get_product(
 ) -> Result<Json<Product>, ApiError> {
     let id: ProductId = path_id(&id)?;
     Ok(Json(state.orders.product(&id).await?))
+}
+
+/// The change `body` asks for (`price` in `currency`, the product's), or
+/// every bad field. Shared by the JSON route and the admin panel's form.
+pub(crate) fn product_patch(
+    body: &PatchProduct,
+    currency: Currency,
+) -> Result<ProductPatch, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let patch = ProductPatch {
+        name: body
+            .name
+            .as_deref()
+            .and_then(|t| errors.check("name", ProductName::parse(t))),
+        description: body
+            .description
+            .as_deref()
+            .and_then(|t| errors.check("description", Description::parse(t))),
+        stock: body.stock.and_then(|s| stock(&mut errors, s)),
+        active: body.active,
+        tax_class: body
+            .tax_class
+            .as_deref()
+            .and_then(|t| errors.check("tax_class", TaxClass::parse(t))),
+        price: body
+            .price
+            .as_deref()
+            .and_then(|t| errors.check("price", Money::parse_price(t, currency))),
+    };
+    errors.into_result(patch)
 }
 
 /// Changes a product.
@@ -262,30 +301,14 @@ pub(crate) async fn patch_product(
     JsonBody(body): JsonBody<PatchProduct>,
 ) -> Result<Json<Product>, ApiError> {
     let id: ProductId = path_id(&id)?;
-    let mut errors = ValidationErrors::new();
-    let mut patch = ProductPatch {
-        name: body
-            .name
-            .as_deref()
-            .and_then(|t| errors.check("name", ProductName::parse(t))),
-        description: body
-            .description
-            .as_deref()
-            .and_then(|t| errors.check("description", Description::parse(t))),
-        stock: body.stock.and_then(|s| stock(&mut errors, s)),
-        active: body.active,
-        tax_class: body
-            .tax_class
-            .as_deref()
-            .and_then(|t| errors.check("tax_class", TaxClass::parse(t))),
-        price: None,
-    };
-    if let Some(text) = &body.price {
+    let patch = if body.price.is_some() {
         // The price is in the product's own currency.
         let currency = state.orders.product(&id).await?.currency;
-        patch.price = errors.check("price", Money::parse_price(text, currency));
+        product_patch(&body, currency)
+    } else {
+        product_patch(&body, Currency::USD)
     }
-    let patch = finish(errors, patch)?;
+    .map_err(ApiError::validation)?;
     Ok(Json(state.orders.update_product(&id, patch).await?))
 }
 
@@ -364,6 +387,25 @@ pub(crate) async fn order_events(
     Ok(Json(Events { items }))
 }
 
+/// The move `body` asks for, or every bad field (an unknown `to`, a bad
+/// note or tracking number; blank ones count as absent). Whether the move
+/// is legal is the core's to say. Shared with the admin panel.
+pub(crate) fn transition_of(body: TransitionOrder) -> Result<Transition, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let to = errors.check("to", body.to.parse::<OrderStatus>());
+    let note = non_blank(body.note).and_then(|t| errors.check("note", Note::parse(&t)));
+    let tracking_number = non_blank(body.tracking_number)
+        .and_then(|t| errors.check("tracking_number", TrackingNumber::parse(&t)));
+    match (errors.is_empty(), to) {
+        (true, Some(to)) => Ok(Transition {
+            to,
+            note,
+            tracking_number,
+        }),
+        _ => Err(errors),
+    }
+}
+
 /// Moves an order through the status table.
 #[utoipa::path(
     post, path = "/admin/orders/{id}/transition", tag = "admin", security(("bearer" = [])),
@@ -389,17 +431,7 @@ pub(crate) async fn transition(
     JsonBody(body): JsonBody<TransitionOrder>,
 ) -> Result<Json<Order>, ApiError> {
     let id: OrderId = path_id(&id)?;
-    let mut errors = ValidationErrors::new();
-    let to = errors.check("to", body.to.parse::<OrderStatus>());
-    let note = non_blank(body.note).and_then(|t| errors.check("note", Note::parse(&t)));
-    let tracking_number = non_blank(body.tracking_number)
-        .and_then(|t| errors.check("tracking_number", TrackingNumber::parse(&t)));
-    let to = finish(errors, to)?.ok_or_else(|| ApiError::internal("checked field missing"))?;
-    let transition = Transition {
-        to,
-        note,
-        tracking_number,
-    };
+    let transition = transition_of(body).map_err(ApiError::validation)?;
     let order = state
         .orders
         .transition(Actor::staff(&caller.id), &id, transition)
@@ -434,33 +466,21 @@ pub(crate) async fn list_discounts(
     Ok(Json(state.orders.list_discounts(&page).await?))
 }
 
-/// Creates a discount code.
-#[utoipa::path(
-    post, path = "/admin/discounts", tag = "admin", security(("bearer" = [])),
-    request_body = CreateDiscount,
-    responses(
-        (status = 201, description = "The discount", body = crate::docs::Discount),
-        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`duplicate`: the code exists", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::docs::Problem, content_type = "application/problem+json"),
-    )
-)]
-pub(crate) async fn create_discount(
-    State(state): State<AppState>,
-    _staff: Staff,
-    JsonBody(body): JsonBody<CreateDiscount>,
-) -> Result<(StatusCode, Json<Discount>), ApiError> {
+/// The discount `body` describes (amounts in `currency`, default
+/// `default_currency`; created `now`), or every bad field. Shared with the
+/// admin panel.
+pub(crate) fn discount_of(
+    body: &CreateDiscount,
+    default_currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<Discount, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let code = errors.check("code", DiscountCode::parse(&body.code));
     let currency = match &body.currency {
         Some(text) => errors.check("currency", Currency::parse(text)),
-        None => Some(state.orders.config().default_currency),
+        None => Some(default_currency),
     };
-    let currency_or_default = currency.unwrap_or(state.orders.config().default_currency);
+    let currency_or_default = currency.unwrap_or(default_currency);
     let kind = match body.kind.as_str() {
         "percent" => errors.check("value", DiscountKind::percent(&body.value)),
         "fixed" => errors.check(
@@ -493,14 +513,45 @@ pub(crate) async fn create_discount(
                 .map_err(|_| "must be an RFC 3339 date-time"),
         )
     });
-    finish(errors, ())?;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let (Some(code), Some(kind)) = (code, kind) else {
-        return Err(ApiError::internal("checked fields missing"));
+        return Err(ValidationErrors::single("", "checked fields missing"));
     };
-    let mut discount = Discount::new(code, kind, state.orders.clock().now());
+    let mut discount = Discount::new(code, kind, now);
     discount.min_subtotal = min_subtotal;
     discount.max_uses = max_uses;
     discount.expires_at = expires_at;
+    Ok(discount)
+}
+
+/// Creates a discount code.
+#[utoipa::path(
+    post, path = "/admin/discounts", tag = "admin", security(("bearer" = [])),
+    request_body = CreateDiscount,
+    responses(
+        (status = 201, description = "The discount", body = crate::docs::Discount),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`duplicate`: the code exists", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_discount(
+    State(state): State<AppState>,
+    _staff: Staff,
+    JsonBody(body): JsonBody<CreateDiscount>,
+) -> Result<(StatusCode, Json<Discount>), ApiError> {
+    let discount = discount_of(
+        &body,
+        state.orders.config().default_currency,
+        state.orders.clock().now(),
+    )
+    .map_err(ApiError::validation)?;
     let discount = state.orders.create_discount(discount).await?;
     Ok((StatusCode::CREATED, Json(discount)))
 }

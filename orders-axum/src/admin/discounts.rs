@@ -1,0 +1,117 @@
+//! Discount codes: the list and the create form, parsed by the same
+//! function as the JSON admin route.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDateTime;
+use orders_core::ports::{Cursor, PageRequest};
+use orders_core::validation::ValidationErrors;
+
+use super::PanelState;
+use super::error::{FormFailure, PageError, on_form};
+use super::form::{Form, FormState};
+use super::orders::query;
+use super::session::{Staff, staff};
+use super::views::{self, DiscountRow, DiscountsPage};
+use crate::query::Params;
+use crate::routes::admin::{CreateDiscount, discount_of};
+
+/// A browser's `datetime-local` value (`2026-12-31T23:59`), taken as UTC,
+/// as RFC 3339; anything else is passed on for the shared parser to judge.
+fn rfc3339(text: &str) -> String {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map_or_else(|| text.to_owned(), |at| at.and_utc().to_rfc3339())
+}
+
+async fn page(
+    state: &PanelState,
+    staff: &Staff,
+    params: &Params,
+    status: StatusCode,
+    form: FormState,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    let cursor = params.get("cursor").map(str::to_owned);
+    let request = PageRequest::first(state.page_size).after(cursor.clone().map(Cursor));
+    let result = state.orders.list_discounts(&request).await?;
+    let here = state.url("/discounts");
+    let flash = params
+        .get("created")
+        .map(|code| format!("Code {code} created."));
+    let (layout, cookie) = staff.layout(state, "discounts");
+    let page = DiscountsPage {
+        layout,
+        rows: result.items.iter().map(DiscountRow::new).collect(),
+        next: result
+            .next_cursor
+            .map(|c| format!("{here}{}", query(&[("cursor", &c.0)]))),
+        first: cursor.map(|_| here.clone()),
+        form,
+        message,
+        flash,
+    };
+    Ok(views::render(status, &page, cookie))
+}
+
+/// `GET /discounts`.
+pub(crate) async fn list(
+    State(state): State<PanelState>,
+    staff: Staff,
+    params: Params,
+) -> Result<Response, PageError> {
+    let form = FormState::with_values([("kind", "percent".to_owned())]);
+    page(&state, &staff, &params, StatusCode::OK, form, None).await
+}
+
+/// `POST /discounts`: `code`, `kind`, `value`, `min_subtotal`, `max_uses`,
+/// `expires_at`.
+pub(crate) async fn create(
+    State(state): State<PanelState>,
+    form: Form,
+) -> Result<Response, PageError> {
+    let staff = Staff {
+        caller: staff(&state, &form.headers).await?,
+        headers: form.headers.clone(),
+    };
+    let mut errors = ValidationErrors::new();
+    let max_uses = form.opt("max_uses").and_then(|text| {
+        let parsed = text.parse::<i64>().map_err(|_| "must be a positive integer");
+        errors.check("max_uses", parsed)
+    });
+    let body = CreateDiscount {
+        code: form.get("code").trim().to_owned(),
+        kind: form.get("kind").to_owned(),
+        value: form.get("value").trim().to_owned(),
+        currency: None,
+        min_subtotal: form.opt("min_subtotal"),
+        max_uses,
+        expires_at: form.opt("expires_at").map(|t| rfc3339(&t)),
+    };
+    let parsed = discount_of(
+        &body,
+        state.orders.config().default_currency,
+        state.orders.clock().now(),
+    );
+    let failure = match parsed {
+        Ok(discount) if errors.is_empty() => {
+            let code = discount.code.as_str().to_owned();
+            match state.orders.create_discount(discount).await {
+                Ok(_) => {
+                    let to = format!("{}{}", state.url("/discounts"), query(&[("created", &code)]));
+                    return Ok(Redirect::to(&to).into_response());
+                }
+                Err(error) => on_form(error)?,
+            }
+        }
+        Ok(_) => FormFailure::fields(errors),
+        Err(mut more) => {
+            more.merge("", errors);
+            FormFailure::fields(more)
+        }
+    };
+    let values = FormState::new(form.values(), failure.errors);
+    page(&state, &staff, &Params::default(), failure.status, values, failure.message).await
+}

@@ -1,0 +1,204 @@
+//! The staff panel: server-rendered pages for orders, products and
+//! discount codes, as a [`Router`] the host nests at `/admin`. Feature
+//! `admin`.
+//!
+//! ```no_run
+//! # use orders_axum::{Caller, Identify, IdentifyError};
+//! # use orders_axum::web::{SignIn, SignInOutcome};
+//! # struct Host;
+//! # #[async_trait::async_trait]
+//! # impl Identify for Host {
+//! #     async fn identify(&self, _: &str) -> Result<Option<Caller>, IdentifyError> { Ok(None) }
+//! # }
+//! # #[async_trait::async_trait]
+//! # impl SignIn for Host {
+//! #     async fn sign_in(&self, _: &str, _: &str, _: Option<std::net::IpAddr>) -> Result<SignInOutcome, IdentifyError> { Ok(SignInOutcome::Refused) }
+//! #     async fn sign_out(&self, _: &str) -> Result<(), IdentifyError> { Ok(()) }
+//! # }
+//! use std::sync::Arc;
+//!
+//! use axum::Router;
+//! use orders_axum::Api;
+//! use orders_axum::admin::Admin;
+//! use orders_core::{Orders, memory::MemoryStore};
+//!
+//! let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+//! let host = Arc::new(Host);
+//! let app = Router::new()
+//!     .nest("/api", Api::new(orders.clone(), host.clone()).router())
+//!     .nest("/admin", Admin::new(orders, host.clone(), host).api_path("/api").router());
+//! ```
+//!
+//! How it holds together:
+//!
+//! - Handlers are thin: they parse a form into the core's types with the
+//!   same functions the JSON admin routes use, call one method of
+//!   [`Orders`], and render. The legal next statuses are the core's table
+//!   ([`OrderStatus::next`](orders_core::order::OrderStatus::next)); nothing
+//!   here decides a rule.
+//! - Errors map once, in `error.rs`: every handler returns a `PageError`
+//!   (built from the core's error through the API's own mapping, so a
+//!   status means the same on both surfaces), and one middleware renders
+//!   it as an HTML page (503 with `Retry-After` when the store is down).
+//! - Sign-in goes through the host's [`SignIn`]; the session cookie holds
+//!   the host's token, which its [`Identify`] resolves on every request.
+//!   Only staff get in. Every POST carries a CSRF token, checked before
+//!   anything else.
+//! - Assets (one CSS, one JS file) are compiled in and served under a
+//!   content-hashed name with a year-long cache. The JS opens the API's
+//!   websockets (the browser sends the session cookie) so new orders and
+//!   status changes appear without a reload.
+
+mod assets;
+mod discounts;
+mod error;
+mod form;
+mod orders;
+mod products;
+mod session;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use orders_core::Orders;
+
+use crate::Identify;
+use crate::web::{Csrf, SignIn, security_headers};
+
+/// The largest form body the panel reads (64 KiB).
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// Builds the admin panel's router. See the module documentation.
+pub struct Admin {
+    orders: Orders,
+    identify: Arc<dyn Identify>,
+    sign_in: Arc<dyn SignIn>,
+    csrf: Option<Csrf>,
+    api_path: String,
+    mount_path: String,
+    page_size: usize,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("api_path", &self.api_path)
+            .field("mount_path", &self.mount_path)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// A panel over `orders`, asking `identify` who the session cookie's
+    /// token belongs to and `sign_in` to check passwords.
+    pub fn new(orders: Orders, identify: impl Identify, sign_in: impl SignIn) -> Self {
+        Self {
+            orders,
+            identify: Arc::new(identify),
+            sign_in: Arc::new(sign_in),
+            csrf: None,
+            api_path: "/api".to_owned(),
+            mount_path: "/admin".to_owned(),
+            page_size: 25,
+        }
+    }
+
+    /// The CSRF key (default [`Csrf::random`]). Instances behind one
+    /// address must share it.
+    #[must_use]
+    pub fn csrf(mut self, csrf: Csrf) -> Self {
+        self.csrf = Some(csrf);
+        self
+    }
+
+    /// Where the host nested the JSON API (default `/api`): the pages'
+    /// script opens its websockets there.
+    #[must_use]
+    pub fn api_path(mut self, path: impl Into<String>) -> Self {
+        self.api_path = path.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Where the host nests this router (default `/admin`): links,
+    /// redirects and asset URLs are written under it.
+    #[must_use]
+    pub fn mount_path(mut self, path: impl Into<String>) -> Self {
+        self.mount_path = path.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Rows per page of the lists (default 25, at most 100).
+    #[must_use]
+    pub fn page_size(mut self, rows: usize) -> Self {
+        self.page_size = rows.clamp(1, orders_core::ports::PageRequest::MAX_LIMIT);
+        self
+    }
+
+    /// The router, to be nested at the mount path
+    /// (`Router::new().nest("/admin", admin.router())`). Both `/admin` and
+    /// `/admin/` show the orders.
+    pub fn router(self) -> Router {
+        let state = PanelState(Arc::new(Inner {
+            orders: self.orders,
+            identify: self.identify,
+            sign_in: self.sign_in,
+            csrf: self.csrf.unwrap_or_else(Csrf::random),
+            api: self.api_path,
+            base: self.mount_path,
+            page_size: self.page_size,
+            assets: assets::Assets::new(),
+        }));
+        Router::new()
+            .route("/", get(orders::list))
+            .route("/orders", get(orders::list))
+            .route("/orders/{id}", get(orders::show))
+            .route("/orders/{id}/row", get(orders::row))
+            .route("/orders/{id}/transition", post(orders::transition))
+            .route("/products", get(products::list).post(products::create))
+            .route("/products/new", get(products::new))
+            .route("/products/{id}", get(products::edit).post(products::update))
+            .route("/discounts", get(discounts::list).post(discounts::create))
+            .route("/login", get(session::login_page).post(session::login))
+            .route("/logout", post(session::logout))
+            .route("/assets/{file}", get(assets::serve))
+            .fallback(error::fallback)
+            .layer(from_fn_with_state(state.clone(), error::render_errors))
+            .layer(from_fn(security_headers))
+            .with_state(state)
+    }
+}
+
+/// What every handler of the panel reaches.
+#[derive(Clone)]
+pub(crate) struct PanelState(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) orders: Orders,
+    pub(crate) identify: Arc<dyn Identify>,
+    pub(crate) sign_in: Arc<dyn SignIn>,
+    pub(crate) csrf: Csrf,
+    /// Where the JSON API is nested.
+    pub(crate) api: String,
+    /// Where the panel is nested.
+    pub(crate) base: String,
+    pub(crate) page_size: usize,
+    pub(crate) assets: assets::Assets,
+}
+
+impl std::ops::Deref for PanelState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl PanelState {
+    /// `path` under the mount point (`/orders` → `/admin/orders`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
