@@ -26,7 +26,9 @@
 //! let host = Arc::new(Host);
 //! let app = Router::new()
 //!     .nest("/api", Api::new(orders.clone(), host.clone()).router())
-//!     .nest("/admin", Admin::new(orders, host.clone(), host).api_path("/api").router());
+//!     // `nest_service`, not `nest`: axum 0.8's `nest` does not route
+//!     // `/admin/` (with the slash) to the nested `/`.
+//!     .nest_service("/admin", Admin::new(orders, host.clone(), host).api_path("/api").router());
 //! ```
 //!
 //! How it holds together:
@@ -138,9 +140,10 @@ impl Admin {
         self
     }
 
-    /// The router, to be nested at the mount path
-    /// (`Router::new().nest("/admin", admin.router())`). Both `/admin` and
-    /// `/admin/` show the orders.
+    /// The router, to be nested at the mount path with
+    /// `Router::new().nest_service("/admin", admin.router())`: then both
+    /// `/admin` and `/admin/` show the orders. (axum 0.8's `Router::nest`
+    /// routes `/admin` and `/admin/orders` but not `/admin/`.)
     pub fn router(self) -> Router {
         let state = PanelState(Arc::new(Inner {
             orders: self.orders,

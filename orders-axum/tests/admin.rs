@@ -1,0 +1,995 @@
+//! The admin panel (feature `admin`) over a real socket with a real HTTP
+//! client: redirects are not followed and cookies are kept by hand, so
+//! every status, `Location` and `Set-Cookie` is checked as sent.
+#![cfg(feature = "admin")]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use orders_axum::admin::Admin;
+use orders_axum::web::{SignIn, SignInOutcome};
+use orders_axum::{Api, Caller, Identify, IdentifyError};
+use orders_core::Orders;
+use orders_core::ids::CustomerId;
+use orders_core::memory::MemoryStore;
+use orders_core::order::{Actor, Order, OrderStatus, TrackingNumber, Transition};
+use orders_core::testkit;
+use reqwest::StatusCode;
+
+const STAFF_EMAIL: &str = "staff@example.com";
+const CUSTOMER_EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse";
+/// A token the host cannot check: its user store is down.
+const DOWN_TOKEN: &str = "token-store-down";
+
+/// The host's users: two accounts, and sessions opened by `sign_in`.
+#[derive(Default)]
+struct Users {
+    sessions: Mutex<HashMap<String, Caller>>,
+    signed_out: Mutex<Vec<String>>,
+    counter: Mutex<u32>,
+}
+
+fn caller(email: &str, is_staff: bool) -> Caller {
+    Caller {
+        id: CustomerId::parse(email.split('@').next().unwrap()).unwrap(),
+        email: email.to_owned(),
+        is_staff,
+    }
+}
+
+#[async_trait::async_trait]
+impl Identify for Users {
+    async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+        if token == DOWN_TOKEN {
+            return Err(IdentifyError::Unavailable);
+        }
+        Ok(self.sessions.lock().unwrap().get(token).cloned())
+    }
+}
+
+#[async_trait::async_trait]
+impl SignIn for Users {
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        _peer: Option<IpAddr>,
+    ) -> Result<SignInOutcome, IdentifyError> {
+        let who = match (email, password) {
+            (STAFF_EMAIL, PASSWORD) => caller(STAFF_EMAIL, true),
+            (CUSTOMER_EMAIL, PASSWORD) => caller(CUSTOMER_EMAIL, false),
+            _ => return Ok(SignInOutcome::Refused),
+        };
+        let mut counter = self.counter.lock().unwrap();
+        *counter += 1;
+        let token = format!("session-{}", *counter);
+        self.sessions
+            .lock()
+            .unwrap()
+            .insert(token.clone(), who.clone());
+        Ok(SignInOutcome::Session { caller: who, token })
+    }
+
+    async fn sign_out(&self, token: &str) -> Result<(), IdentifyError> {
+        self.sessions.lock().unwrap().remove(token);
+        self.signed_out.lock().unwrap().push(token.to_owned());
+        Ok(())
+    }
+}
+
+struct App {
+    addr: SocketAddr,
+    orders: Orders,
+    users: Arc<Users>,
+}
+
+async fn spawn(page_size: usize) -> App {
+    let (orders, _gateway) = testkit::engine(Arc::new(MemoryStore::new()));
+    let users = Arc::new(Users::default());
+    let admin = Admin::new(orders.clone(), users.clone(), users.clone())
+        .api_path("/api")
+        .page_size(page_size);
+    let app = Router::new()
+        .nest("/api", Api::new(orders.clone(), users.clone()).router())
+        .nest_service("/admin", admin.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    App {
+        addr,
+        orders,
+        users,
+    }
+}
+
+/// One browser: its cookies, kept by hand.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        between(&self.body, "name=\"csrf_token\" value=\"", "\"")
+            .expect("a form with a CSRF token")
+            .to_owned()
+    }
+
+    fn has(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+
+    /// The `data-to` of every transition form, sorted.
+    fn moves(&self) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .body
+            .split("<form class=\"transition\" data-to=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_owned())
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The ids of the order rows, in page order.
+    fn order_rows(&self) -> Vec<String> {
+        self.body
+            .split("<tr class=\"order-row\" data-order-id=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The text of the element with `id` (up to its first `<`).
+    fn text_of(&self, id: &str) -> Option<String> {
+        let start = self.body.find(&format!("id=\"{id}\""))?;
+        let rest = &self.body[start..];
+        let rest = &rest[rest.find('>')? + 1..];
+        Some(rest[..rest.find('<')?].trim().to_owned())
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in fields {
+        serializer.append_pair(key, value);
+    }
+    serializer.finish()
+}
+
+impl Browser {
+    fn new(app: &App) -> Self {
+        Self {
+            base: format!("http://{}", app.addr),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        for value in headers.get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = response.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(fields))
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    /// GETs `form_page` for its CSRF token, then posts `fields` with it.
+    async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(form_page).await;
+        assert_eq!(page.status, StatusCode::OK, "{form_page}: {}", page.body);
+        let token = page.csrf();
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post(action, &all).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/admin/login",
+            "/admin/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+async fn staff(app: &App) -> Browser {
+    let mut browser = Browser::new(app);
+    let page = browser.sign_in(STAFF_EMAIL, PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    browser
+}
+
+/// An order placed by `email`'s customer, by card (paid) or cash (pending).
+async fn place(app: &App, email: &str, card: bool) -> Order {
+    let product = testkit::product(&app.orders, "10.00", 100).await;
+    let customer = CustomerId::parse("shopper").unwrap();
+    let cart = testkit::cart_with(&app.orders, &customer, &[(&product.id, 1)]).await;
+    let mut form = testkit::form(card.then_some("4242424242424242"));
+    form.email = Some(email.to_owned());
+    app.orders
+        .checkout(&customer, &cart, form, None)
+        .await
+        .unwrap()
+        .order
+}
+
+async fn advance(app: &App, order: &Order, path: &[OrderStatus]) -> Order {
+    let mut current = order.clone();
+    for to in path {
+        let mut transition = Transition::to(*to);
+        if *to == OrderStatus::Shipped {
+            transition.tracking_number = Some(TrackingNumber::parse("TRK-1").unwrap());
+        }
+        current = app
+            .orders
+            .transition(Actor::system(), &order.id, transition)
+            .await
+            .unwrap();
+    }
+    current
+}
+
+async fn status_of(app: &App, order: &Order) -> OrderStatus {
+    app.orders
+        .order(orders_core::Access::Staff, &order.id)
+        .await
+        .unwrap()
+        .status
+}
+
+// ------------------------------------------------------------ signing in
+
+#[tokio::test]
+async fn staff_sign_in_sets_an_http_only_same_site_cookie() {
+    let app = spawn(25).await;
+    let mut browser = Browser::new(&app);
+    let login = browser.get("/admin/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.has("<form id=\"login\""));
+    assert!(login.has("<label for=\"field-email\">"));
+    assert!(
+        login
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("orders_csrf=")),
+        "the CSRF id cookie comes with the first form"
+    );
+
+    let token = login.csrf();
+    let done = browser
+        .post(
+            "/admin/login",
+            &[
+                ("email", STAFF_EMAIL),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.location(), "/admin/");
+    let session = done
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("orders_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+
+    for path in ["/admin/", "/admin"] {
+        let orders = browser.get(path).await;
+        assert_eq!(orders.status, StatusCode::OK, "{path}");
+        assert!(orders.has("<table id=\"orders\""), "{path}");
+        assert_eq!(orders.text_of("whoami").as_deref(), Some(STAFF_EMAIL));
+    }
+
+    // Behind a TLS proxy the cookie is Secure.
+    let mut tls = Browser::new(&app);
+    let token = tls.get("/admin/login").await.csrf();
+    let response = tls
+        .http
+        .post(format!("{}/admin/login", tls.base))
+        .header("cookie", tls.cookie_header())
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("email", STAFF_EMAIL),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let page = tls.keep(response).await;
+    assert!(
+        page.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("orders_session=") && c.contains("Secure"))
+    );
+
+    // Signing out ends the host's session and deletes the cookie.
+    let out = browser.submit("/admin/", "/admin/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), "/admin/login");
+    assert!(
+        out.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("orders_session=;") && c.contains("Max-Age=0"))
+    );
+    assert_eq!(app.users.signed_out.lock().unwrap().len(), 1);
+    assert_eq!(browser.get("/admin/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_customers_are_refused() {
+    let app = spawn(25).await;
+    let mut browser = Browser::new(&app);
+    let wrong = browser.sign_in(STAFF_EMAIL, "not it").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.has("Wrong email or password"));
+    assert!(wrong.has(&format!("value=\"{STAFF_EMAIL}\"")), "email kept");
+    assert!(!wrong.has("not it"), "the password is never echoed");
+
+    let customer = browser.sign_in(CUSTOMER_EMAIL, PASSWORD).await;
+    assert_eq!(customer.status, StatusCode::FORBIDDEN);
+    assert!(customer.has("not a staff account"));
+    assert!(
+        !customer
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with("orders_session=")),
+        "no session cookie for a customer"
+    );
+    assert!(!customer.has("<table id=\"orders\""));
+    assert_eq!(
+        app.users.signed_out.lock().unwrap().len(),
+        1,
+        "the customer's new session was closed again"
+    );
+
+    let empty = browser.sign_in("", "").await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.has("id=\"error-email\""));
+}
+
+#[tokio::test]
+async fn a_customer_session_gets_403_pages() {
+    let app = spawn(25).await;
+    let order = place(&app, "ada@example.com", true).await;
+    app.users
+        .sessions
+        .lock()
+        .unwrap()
+        .insert("customer-token".into(), caller(CUSTOMER_EMAIL, false));
+    let mut browser = Browser::new(&app);
+    browser
+        .cookies
+        .insert("orders_session".into(), "customer-token".into());
+    for path in [
+        "/admin/".to_owned(),
+        "/admin/orders".to_owned(),
+        format!("/admin/orders/{}", order.id.as_str()),
+        "/admin/products".to_owned(),
+        "/admin/products/new".to_owned(),
+        "/admin/discounts".to_owned(),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            page.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(page.has("Staff only"), "{path}");
+        assert!(!page.has("ada@example.com"), "no order data on {path}");
+    }
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_the_sign_in_page() {
+    let app = spawn(25).await;
+    let mut browser = Browser::new(&app);
+    for path in [
+        "/admin",
+        "/admin/",
+        "/admin/orders",
+        "/admin/orders/x",
+        "/admin/products",
+        "/admin/discounts",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), "/admin/login", "{path}");
+    }
+    // An expired or unknown token is the same as none.
+    browser
+        .cookies
+        .insert("orders_session".into(), "forgotten".into());
+    assert_eq!(browser.get("/admin/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_unreachable_user_store_is_a_503_page_with_retry_after() {
+    let app = spawn(25).await;
+    let mut browser = Browser::new(&app);
+    browser
+        .cookies
+        .insert("orders_session".into(), DOWN_TOKEN.into());
+    let page = browser.get("/admin/orders").await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.headers.contains_key("retry-after"));
+    assert!(page.has("not answering"));
+}
+
+// ------------------------------------------------------------------ CSRF
+
+#[tokio::test]
+async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
+    let app = spawn(25).await;
+    let order = advance(
+        &app,
+        &place(&app, "ada@example.com", true).await,
+        &[OrderStatus::Processing],
+    )
+    .await;
+    let mut browser = staff(&app).await;
+    let action = format!("/admin/orders/{}/transition", order.id.as_str());
+    let page = format!("/admin/orders/{}", order.id.as_str());
+    let real = browser.get(&page).await.csrf();
+
+    let mut other = Browser::new(&app);
+    let foreign = other.get("/admin/login").await.csrf();
+    for token in [None, Some("forged"), Some(foreign.as_str()), Some(&real[..63])] {
+        let mut fields = vec![("to", "cancelled")];
+        if let Some(token) = token {
+            fields.push(("csrf_token", token));
+        }
+        let refused = browser.post(&action, &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "token {token:?}");
+        assert!(refused.has("security token"));
+        assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
+    }
+
+    let refused = browser
+        .post(
+            "/admin/products",
+            &[("sku", "X-1"), ("name", "X"), ("price", "1.00"), ("currency", "USD"), ("stock", "1")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let products = app
+        .orders
+        .list_products(false, &orders_core::ports::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(products.items.len(), 1, "only the order's product");
+
+    // The login form is protected too (login CSRF).
+    let mut fresh = Browser::new(&app);
+    let login = fresh
+        .post("/admin/login", &[("email", STAFF_EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+
+    // With the page's own token it goes through.
+    let ok = browser
+        .post(&action, &[("to", "cancelled"), ("csrf_token", &real)])
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(status_of(&app, &order).await, OrderStatus::Cancelled);
+}
+
+// ---------------------------------------------------------------- orders
+
+#[tokio::test]
+async fn the_orders_list_filters_searches_and_pages_newest_first() {
+    let app = spawn(2).await;
+    let a = place(&app, "ann@example.com", true).await;
+    let b = place(&app, "bea@example.org", false).await;
+    let c = advance(
+        &app,
+        &place(&app, "cat@example.com", true).await,
+        &[OrderStatus::Processing],
+    )
+    .await;
+    let ids = |orders: &[&Order]| -> Vec<String> {
+        orders.iter().map(|o| o.id.as_str().to_owned()).collect()
+    };
+    let mut browser = staff(&app).await;
+
+    // Newest first, two a page.
+    let first = browser.get("/admin/").await;
+    assert_eq!(first.order_rows(), ids(&[&c, &b]));
+    assert!(first.has("<td data-label=\"Total\" class=\"num\">14.99 USD</td>"));
+    assert!(first.has("<span class=\"badge badge-processing\">processing</span>"));
+    let next = between(&first.body, "id=\"next-page\" href=\"", "\"")
+        .expect("a next page link")
+        .replace("&amp;", "&");
+    let second = browser.get(&next).await;
+    assert_eq!(second.order_rows(), ids(&[&a]));
+    assert!(!second.has("id=\"next-page\""), "the last page");
+
+    // Status filter.
+    let paid = browser.get("/admin/orders?status=paid").await;
+    assert_eq!(paid.order_rows(), ids(&[&a]));
+    assert!(paid.has("<option value=\"paid\" selected>"));
+    let processing = browser.get("/admin/orders?status=processing").await;
+    assert_eq!(processing.order_rows(), ids(&[&c]));
+    let bad = browser.get("/admin/orders?status=lost").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Search by number and by email.
+    let by_number = browser
+        .get(&format!("/admin/orders?q={}", b.number))
+        .await;
+    assert_eq!(by_number.order_rows(), ids(&[&b]));
+    let by_hash = browser
+        .get(&format!("/admin/orders?q=%23{}", b.number))
+        .await;
+    assert_eq!(by_hash.order_rows(), ids(&[&b]));
+    let by_email = browser.get("/admin/orders?q=example.org").await;
+    assert_eq!(by_email.order_rows(), ids(&[&b]));
+    assert!(by_email.has("value=\"example.org\""), "the search is kept");
+    let none = browser.get("/admin/orders?q=nobody").await;
+    assert!(none.order_rows().is_empty());
+    assert!(none.has("No orders match"));
+    let both = browser.get("/admin/orders?q=example.com&status=paid").await;
+    assert_eq!(both.order_rows(), ids(&[&a]));
+
+    // The row fragment the live list inserts.
+    let row = browser
+        .get(&format!("/admin/orders/{}/row", a.id.as_str()))
+        .await;
+    assert_eq!(row.status, StatusCode::OK);
+    assert_eq!(row.order_rows(), ids(&[&a]));
+    assert!(!row.has("<html"), "a fragment");
+}
+
+#[tokio::test]
+async fn the_order_page_offers_exactly_the_legal_moves() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    use OrderStatus::*;
+    let paths: [(bool, &[OrderStatus]); 7] = [
+        (false, &[]),
+        (true, &[]),
+        (true, &[Processing]),
+        (true, &[Processing, Shipped]),
+        (true, &[Processing, Shipped, Delivered]),
+        (true, &[Cancelled]),
+        (true, &[Refunded]),
+    ];
+    let mut seen = Vec::new();
+    for (card, path) in paths {
+        let order = advance(&app, &place(&app, "ann@example.com", card).await, path).await;
+        let page = browser
+            .get(&format!("/admin/orders/{}", order.id.as_str()))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let mut expected: Vec<String> = order
+            .status
+            .next()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        expected.sort();
+        assert_eq!(page.moves(), expected, "from {}", order.status);
+        assert_eq!(
+            page.text_of("order-status").as_deref(),
+            Some(order.status.as_str())
+        );
+        for to in order.status.next() {
+            assert!(page.has(&format!(">Mark {to}</button>")), "{to}");
+        }
+        assert!(page.has("<ol id=\"order-events\""));
+        assert_eq!(
+            page.body.matches("<li data-event-id=").count(),
+            path.len() + 1
+        );
+        seen.push(order.status);
+    }
+    seen.sort();
+    assert_eq!(seen, OrderStatus::ALL.to_vec(), "every status was checked");
+}
+
+#[tokio::test]
+async fn shipping_needs_a_tracking_number() {
+    let app = spawn(25).await;
+    let order = advance(
+        &app,
+        &place(&app, "ann@example.com", true).await,
+        &[OrderStatus::Processing],
+    )
+    .await;
+    let mut browser = staff(&app).await;
+    let page = format!("/admin/orders/{}", order.id.as_str());
+    let action = format!("{page}/transition");
+
+    let missing = browser
+        .submit(&page, &action, &[("to", "shipped"), ("tracking_number", "  "), ("note", "boxed")])
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.has("id=\"error-tracking_number\""), "{}", missing.body);
+    assert!(missing.has("value=\"boxed\""), "the note is kept");
+    assert_eq!(missing.text_of("order-status").as_deref(), Some("processing"));
+    assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
+
+    // A move the table does not allow (a stale page) is shown, not applied.
+    let illegal = browser
+        .submit(&page, &action, &[("to", "delivered")])
+        .await;
+    assert_eq!(illegal.status, StatusCode::CONFLICT);
+    assert!(illegal.has("id=\"form-errors\""));
+    assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
+    let unknown = browser.submit(&page, &action, &[("to", "lost")]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let shipped = browser
+        .submit(&page, &action, &[("to", "shipped"), ("tracking_number", "TRACK-123-GB")])
+        .await;
+    assert_eq!(shipped.status, StatusCode::SEE_OTHER);
+    assert!(shipped.location().starts_with(&page));
+    let after = browser.get(shipped.location()).await;
+    assert_eq!(after.text_of("order-status").as_deref(), Some("shipped"));
+    assert_eq!(after.text_of("order-tracking").as_deref(), Some("TRACK-123-GB"));
+    assert_eq!(after.moves(), ["delivered"]);
+    assert_eq!(status_of(&app, &order).await, OrderStatus::Shipped);
+    let events = app
+        .orders
+        .order_events(orders_core::Access::Staff, &order.id)
+        .await
+        .unwrap();
+    assert!(events.last().unwrap().actor.as_str().starts_with("staff:"));
+}
+
+#[tokio::test]
+async fn the_order_page_shows_the_order() {
+    let app = spawn(25).await;
+    let order = place(&app, "ann@example.com", true).await;
+    let mut browser = staff(&app).await;
+    let page = browser
+        .get(&format!("/admin/orders/{}", order.id.as_str()))
+        .await;
+    assert_eq!(page.text_of("order-number"), Some(order.number.to_string()));
+    assert_eq!(page.text_of("order-total").as_deref(), Some("14.99 USD"));
+    assert!(page.has("Conformance product"));
+    assert!(page.has("Ada Lovelace") && page.has("12345 Springfield"));
+    assert_eq!(page.text_of("order-payment").as_deref(), Some("visa ending 4242"));
+    assert!(!page.has("4242424242424242"), "never the card number");
+    assert!(page.has(&format!("data-order-id=\"{}\"", order.id.as_str())));
+}
+
+#[tokio::test]
+async fn bad_ids_are_404_pages() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    for path in [
+        "/admin/orders/nope",
+        "/admin/orders/nope/row",
+        "/admin/products/nope",
+        "/admin/nowhere",
+        "/admin/assets/admin-000000.css",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.has("Not found"), "{path}");
+    }
+    let post = browser
+        .submit("/admin/", "/admin/orders/nope/transition", &[("to", "paid")])
+        .await;
+    assert_eq!(post.status, StatusCode::NOT_FOUND);
+}
+
+// -------------------------------------------------------------- products
+
+#[tokio::test]
+async fn products_are_created_and_edited() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    let fields = [
+        ("sku", "MUG-1"),
+        ("name", "Enamel mug"),
+        ("description", "Blue"),
+        ("price", "12.00"),
+        ("currency", "USD"),
+        ("stock", "5"),
+        ("active", "on"),
+    ];
+    let created = browser
+        .submit("/admin/products/new", "/admin/products", &fields)
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let edit_path = created.location().split('?').next().unwrap().to_owned();
+    let id: orders_core::ids::ProductId = edit_path.rsplit('/').next().unwrap().parse().unwrap();
+    let product = app.orders.product(&id).await.unwrap();
+    assert_eq!(product.price.to_string(), "12.00");
+    assert_eq!(product.stock, 5);
+    assert!(product.active);
+    let list = browser.get("/admin/products").await;
+    assert!(list.has("MUG-1") && list.has("12.00 USD"));
+
+    // The same SKU again: the error is on the form, with what was typed.
+    let mut again = fields;
+    again[1] = ("name", "Second mug");
+    let duplicate = browser
+        .submit("/admin/products/new", "/admin/products", &again)
+        .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    assert!(duplicate.has("id=\"error-sku\""), "{}", duplicate.body);
+    assert!(duplicate.has("value=\"Second mug\""));
+    assert!(duplicate.has("aria-invalid=\"true\""));
+
+    // Bad fields: every one reported at once.
+    let bad = browser
+        .submit(
+            "/admin/products/new",
+            "/admin/products",
+            &[("sku", "bad sku!"), ("name", ""), ("price", "-1"), ("currency", "USD"), ("stock", "many")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["sku", "name", "price", "stock"] {
+        assert!(bad.has(&format!("id=\"error-{field}\"")), "{field}: {}", bad.body);
+    }
+    assert!(bad.has("value=\"many\""));
+
+    // Edit price, stock and active.
+    let saved = browser
+        .submit(
+            &edit_path,
+            &edit_path,
+            &[("name", "Enamel mug"), ("description", "Blue"), ("price", "9.50"), ("stock", "42")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let product = app.orders.product(&id).await.unwrap();
+    assert_eq!(product.price.to_string(), "9.50");
+    assert_eq!(product.stock, 42);
+    assert!(!product.active, "unticked");
+    let page = browser.get(saved.location()).await;
+    assert!(page.has("Changes saved"));
+    assert!(page.has("value=\"9.50\""));
+
+    let negative = browser
+        .submit(
+            &edit_path,
+            &edit_path,
+            &[("name", "Enamel mug"), ("price", "9.50"), ("stock", "-3"), ("active", "on")],
+        )
+        .await;
+    assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(negative.has("id=\"error-stock\""));
+    assert_eq!(app.orders.product(&id).await.unwrap().stock, 42, "unchanged");
+}
+
+#[tokio::test]
+async fn product_names_are_escaped() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    let created = browser
+        .submit(
+            "/admin/products/new",
+            "/admin/products",
+            &[
+                ("sku", "XSS-1"),
+                ("name", "<script>alert(1)</script>"),
+                ("price", "1.00"),
+                ("currency", "USD"),
+                ("stock", "1"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    for path in ["/admin/products", created.location()] {
+        let page = browser.get(path).await;
+        assert!(!page.has("<script>alert(1)"), "{path}");
+        let escaped = ["&#60;script&#62;alert(1)&#60;/script&#62;", "&lt;script&gt;alert(1)&lt;/script&gt;"];
+        assert!(escaped.iter().any(|e| page.has(e)), "{path}: {}", page.body);
+    }
+}
+
+// ------------------------------------------------------------- discounts
+
+#[tokio::test]
+async fn discount_codes_are_created_with_field_errors_shown() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    let bad = browser
+        .submit(
+            "/admin/discounts",
+            "/admin/discounts",
+            &[("code", "SPRING"), ("kind", "percent"), ("value", "250"), ("max_uses", "0")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.has("id=\"error-value\""), "{}", bad.body);
+    assert!(bad.has("id=\"error-max_uses\""));
+    assert!(bad.has("value=\"SPRING\""), "typed values kept");
+    assert!(bad.has("id=\"form-errors\""));
+
+    let ok = browser
+        .submit(
+            "/admin/discounts",
+            "/admin/discounts",
+            &[
+                ("code", "SPRING"),
+                ("kind", "percent"),
+                ("value", "15"),
+                ("max_uses", "10"),
+                ("min_subtotal", "20.00"),
+                ("expires_at", "2040-03-01T12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let list = browser.get(ok.location()).await;
+    assert!(list.has("SPRING") && list.has("15 %") && list.has("0 / 10"));
+    assert!(list.has("2040-03-01 12:00 UTC") && list.has("20.00 USD"));
+
+    let duplicate = browser
+        .submit(
+            "/admin/discounts",
+            "/admin/discounts",
+            &[("code", "SPRING"), ("kind", "fixed"), ("value", "5.00")],
+        )
+        .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    assert!(duplicate.has("id=\"error-code\""));
+    let page = app
+        .orders
+        .list_discounts(&orders_core::ports::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+}
+
+// ---------------------------------------------------- every page's basics
+
+#[tokio::test]
+async fn every_page_is_small_and_sends_the_security_headers() {
+    let app = spawn(25).await;
+    let order = place(&app, "ann@example.com", true).await;
+    let product = testkit::product(&app.orders, "3.00", 1).await;
+    let mut browser = staff(&app).await;
+    let index = browser.get("/admin/").await;
+    let css = between(&index.body, "<link rel=\"stylesheet\" href=\"", "\"")
+        .unwrap()
+        .to_owned();
+    let js = between(&index.body, "<script src=\"", "\"").unwrap().to_owned();
+    let paths = [
+        "/admin/".to_owned(),
+        "/admin/orders?status=paid".to_owned(),
+        format!("/admin/orders/{}", order.id.as_str()),
+        format!("/admin/orders/{}/row", order.id.as_str()),
+        "/admin/products".to_owned(),
+        "/admin/products/new".to_owned(),
+        format!("/admin/products/{}", product.id.as_str()),
+        "/admin/discounts".to_owned(),
+        "/admin/login".to_owned(),
+        "/admin/missing".to_owned(),
+        css.clone(),
+        js.clone(),
+    ];
+    for path in &paths {
+        let page = browser.get(path).await;
+        assert!(
+            page.status == StatusCode::OK || page.status == StatusCode::NOT_FOUND,
+            "{path}: {}",
+            page.status
+        );
+        let header = |name: &str| {
+            page.headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+        };
+        let csp = header("content-security-policy");
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_else(|| panic!("{path}: no script-src in {csp}"));
+        assert!(!script_src.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert!(page.body.len() < 100 * 1024, "{path}: {} bytes", page.body.len());
+        if page.body.starts_with("<!doctype html>") {
+            assert!(!page.body.contains("<script>"), "{path}: no inline script");
+            assert!(!page.body.contains(" style=\""), "{path}: no inline style");
+            assert!(!page.body.contains(" onclick="), "{path}: no inline handler");
+        }
+    }
+    let asset = browser.get(&css).await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert!(asset.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(asset.headers["cache-control"].to_str().unwrap().contains("immutable"));
+    let script = browser.get(&js).await;
+    assert!(script.headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(script.has("/admin/stream"));
+}
