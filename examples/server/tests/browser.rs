@@ -315,7 +315,10 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     fill(&customer, "form#register", "email", &email).await;
     fill(&customer, "form#register", "password", "a long password").await;
     submit(&customer, "form#register").await;
-    assert_eq!(until_text(&customer, "#whoami", |t| t.contains(&email)).await, email);
+    assert_eq!(
+        until_text(&customer, "#whoami", |t| t.contains(&email)).await,
+        email
+    );
 
     customer.goto(&server.url("/")).await.unwrap();
     screenshot(&customer, "storefront-products").await;
@@ -369,8 +372,20 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     // the server can tell without charging, else once the address is right.
     let both_at_once = is_present(&customer, "#error-payment-card-number").await;
     if !both_at_once {
-        fill(&customer, "form#checkout", "shipping_address.postal_code", "SW1Y 4JH").await;
-        fill(&customer, "form#checkout", "payment.card.number", CARD_DECLINED).await;
+        fill(
+            &customer,
+            "form#checkout",
+            "shipping_address.postal_code",
+            "SW1Y 4JH",
+        )
+        .await;
+        fill(
+            &customer,
+            "form#checkout",
+            "payment.card.number",
+            CARD_DECLINED,
+        )
+        .await;
         fill(&customer, "form#checkout", "payment.card.cvc", "123").await;
         submit(&customer, "form#checkout").await;
         assert!(
@@ -400,7 +415,10 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     let status = until_text(&customer, "#order-status", |t| !t.is_empty()).await;
     assert_eq!(status, "paid");
     let order_url = url(&customer).await;
-    assert!(order_url.contains("/orders/"), "on the order page: {order_url}");
+    assert!(
+        order_url.contains("/orders/"),
+        "on the order page: {order_url}"
+    );
     let number = text(&customer, "#order-number").await;
     assert!(!number.is_empty());
     let order_id = css(&customer, "body")
@@ -432,7 +450,10 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         t.contains(live_order["number"].as_str().unwrap_or("?"))
     })
     .await;
-    assert!(appeared.contains("paid"), "the new row shows its status: {appeared}");
+    assert!(
+        appeared.contains("paid"),
+        "the new row shows its status: {appeared}"
+    );
     screenshot(&staff, "admin-orders-live").await;
 
     // Staff opens the customer's order and ships it.
@@ -513,7 +534,11 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status().as_u16(), 403, "a POST without the CSRF token");
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a POST without the CSRF token"
+    );
     let (_, order) = server
         .call(
             "GET",
@@ -522,7 +547,10 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
             None,
         )
         .await;
-    assert_eq!(order["status"], "shipped", "the forged POST changed nothing");
+    assert_eq!(
+        order["status"], "shipped",
+        "the forged POST changed nothing"
+    );
 
     // 4b. A customer cannot open the admin panel.
     customer.goto(&server.url("/admin/")).await.unwrap();
