@@ -173,6 +173,8 @@ async fn serve(
     let sessions = http::Sessions::new(users.clone());
     let host = http::Host::new(users, &sessions);
     let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone());
+    let admin = orders_axum::admin::Admin::new(orders.clone(), sessions.clone(), host.clone())
+        .api_path("/api");
     let api = Api::new(orders, sessions)
         .body_limit(settings.body_limit)
         .routes(host.routes())
@@ -180,6 +182,8 @@ async fn serve(
     let shutdown = api.shutdown_handle();
     let mut app = Router::new()
         .nest("/api", api.router())
+        // `nest_service` so that `/admin/` is routed too, not only `/admin`.
+        .nest_service("/admin", admin.router())
         .merge(shop.router());
     if !settings.cors_origins.is_empty() {
         app = app.layer(cors(&settings.cors_origins)?);
