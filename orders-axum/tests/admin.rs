@@ -524,7 +524,12 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
 
     let mut other = Browser::new(&app);
     let foreign = other.get("/admin/login").await.csrf();
-    for token in [None, Some("forged"), Some(foreign.as_str()), Some(&real[..63])] {
+    for token in [
+        None,
+        Some("forged"),
+        Some(foreign.as_str()),
+        Some(&real[..63]),
+    ] {
         let mut fields = vec![("to", "cancelled")];
         if let Some(token) = token {
             fields.push(("csrf_token", token));
@@ -538,7 +543,13 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let refused = browser
         .post(
             "/admin/products",
-            &[("sku", "X-1"), ("name", "X"), ("price", "1.00"), ("currency", "USD"), ("stock", "1")],
+            &[
+                ("sku", "X-1"),
+                ("name", "X"),
+                ("price", "1.00"),
+                ("currency", "USD"),
+                ("stock", "1"),
+            ],
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -552,7 +563,10 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     // The login form is protected too (login CSRF).
     let mut fresh = Browser::new(&app);
     let login = fresh
-        .post("/admin/login", &[("email", STAFF_EMAIL), ("password", PASSWORD)])
+        .post(
+            "/admin/login",
+            &[("email", STAFF_EMAIL), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(login.status, StatusCode::FORBIDDEN);
 
@@ -604,9 +618,7 @@ async fn the_orders_list_filters_searches_and_pages_newest_first() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Search by number and by email.
-    let by_number = browser
-        .get(&format!("/admin/orders?q={}", b.number))
-        .await;
+    let by_number = browser.get(&format!("/admin/orders?q={}", b.number)).await;
     assert_eq!(by_number.order_rows(), ids(&[&b]));
     let by_hash = browser
         .get(&format!("/admin/orders?q=%23{}", b.number))
@@ -691,18 +703,31 @@ async fn shipping_needs_a_tracking_number() {
     let action = format!("{page}/transition");
 
     let missing = browser
-        .submit(&page, &action, &[("to", "shipped"), ("tracking_number", "  "), ("note", "boxed")])
+        .submit(
+            &page,
+            &action,
+            &[
+                ("to", "shipped"),
+                ("tracking_number", "  "),
+                ("note", "boxed"),
+            ],
+        )
         .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(missing.has("id=\"error-tracking_number\""), "{}", missing.body);
+    assert!(
+        missing.has("id=\"error-tracking_number\""),
+        "{}",
+        missing.body
+    );
     assert!(missing.has("value=\"boxed\""), "the note is kept");
-    assert_eq!(missing.text_of("order-status").as_deref(), Some("processing"));
+    assert_eq!(
+        missing.text_of("order-status").as_deref(),
+        Some("processing")
+    );
     assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
 
     // A move the table does not allow (a stale page) is shown, not applied.
-    let illegal = browser
-        .submit(&page, &action, &[("to", "delivered")])
-        .await;
+    let illegal = browser.submit(&page, &action, &[("to", "delivered")]).await;
     assert_eq!(illegal.status, StatusCode::CONFLICT);
     assert!(illegal.has("id=\"form-errors\""));
     assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
@@ -710,13 +735,20 @@ async fn shipping_needs_a_tracking_number() {
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let shipped = browser
-        .submit(&page, &action, &[("to", "shipped"), ("tracking_number", "TRACK-123-GB")])
+        .submit(
+            &page,
+            &action,
+            &[("to", "shipped"), ("tracking_number", "TRACK-123-GB")],
+        )
         .await;
     assert_eq!(shipped.status, StatusCode::SEE_OTHER);
     assert!(shipped.location().starts_with(&page));
     let after = browser.get(shipped.location()).await;
     assert_eq!(after.text_of("order-status").as_deref(), Some("shipped"));
-    assert_eq!(after.text_of("order-tracking").as_deref(), Some("TRACK-123-GB"));
+    assert_eq!(
+        after.text_of("order-tracking").as_deref(),
+        Some("TRACK-123-GB")
+    );
     assert_eq!(after.moves(), ["delivered"]);
     assert_eq!(status_of(&app, &order).await, OrderStatus::Shipped);
     let events = app
@@ -739,7 +771,10 @@ async fn the_order_page_shows_the_order() {
     assert_eq!(page.text_of("order-total").as_deref(), Some("14.99 USD"));
     assert!(page.has("Conformance product"));
     assert!(page.has("Ada Lovelace") && page.has("12345 Springfield"));
-    assert_eq!(page.text_of("order-payment").as_deref(), Some("visa ending 4242"));
+    assert_eq!(
+        page.text_of("order-payment").as_deref(),
+        Some("visa ending 4242")
+    );
     assert!(!page.has("4242424242424242"), "never the card number");
     assert!(page.has(&format!("data-order-id=\"{}\"", order.id.as_str())));
 }
@@ -760,7 +795,11 @@ async fn bad_ids_are_404_pages() {
         assert!(page.has("Not found"), "{path}");
     }
     let post = browser
-        .submit("/admin/", "/admin/orders/nope/transition", &[("to", "paid")])
+        .submit(
+            "/admin/",
+            "/admin/orders/nope/transition",
+            &[("to", "paid")],
+        )
         .await;
     assert_eq!(post.status, StatusCode::NOT_FOUND);
 }
@@ -809,12 +848,22 @@ async fn products_are_created_and_edited() {
         .submit(
             "/admin/products/new",
             "/admin/products",
-            &[("sku", "bad sku!"), ("name", ""), ("price", "-1"), ("currency", "USD"), ("stock", "many")],
+            &[
+                ("sku", "bad sku!"),
+                ("name", ""),
+                ("price", "-1"),
+                ("currency", "USD"),
+                ("stock", "many"),
+            ],
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     for field in ["sku", "name", "price", "stock"] {
-        assert!(bad.has(&format!("id=\"error-{field}\"")), "{field}: {}", bad.body);
+        assert!(
+            bad.has(&format!("id=\"error-{field}\"")),
+            "{field}: {}",
+            bad.body
+        );
     }
     assert!(bad.has("value=\"many\""));
 
@@ -823,7 +872,12 @@ async fn products_are_created_and_edited() {
         .submit(
             &edit_path,
             &edit_path,
-            &[("name", "Enamel mug"), ("description", "Blue"), ("price", "9.50"), ("stock", "42")],
+            &[
+                ("name", "Enamel mug"),
+                ("description", "Blue"),
+                ("price", "9.50"),
+                ("stock", "42"),
+            ],
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
@@ -839,12 +893,21 @@ async fn products_are_created_and_edited() {
         .submit(
             &edit_path,
             &edit_path,
-            &[("name", "Enamel mug"), ("price", "9.50"), ("stock", "-3"), ("active", "on")],
+            &[
+                ("name", "Enamel mug"),
+                ("price", "9.50"),
+                ("stock", "-3"),
+                ("active", "on"),
+            ],
         )
         .await;
     assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(negative.has("id=\"error-stock\""));
-    assert_eq!(app.orders.product(&id).await.unwrap().stock, 42, "unchanged");
+    assert_eq!(
+        app.orders.product(&id).await.unwrap().stock,
+        42,
+        "unchanged"
+    );
 }
 
 #[tokio::test]
@@ -869,7 +932,10 @@ async fn product_names_are_escaped() {
     for path in ["/admin/products", created.location()] {
         let page = browser.get(path).await;
         assert!(!page.has("<script>alert(1)"), "{path}");
-        let escaped = ["&#60;script&#62;alert(1)&#60;/script&#62;", "&lt;script&gt;alert(1)&lt;/script&gt;"];
+        let escaped = [
+            "&#60;script&#62;alert(1)&#60;/script&#62;",
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+        ];
         assert!(escaped.iter().any(|e| page.has(e)), "{path}: {}", page.body);
     }
 }
@@ -884,7 +950,12 @@ async fn discount_codes_are_created_with_field_errors_shown() {
         .submit(
             "/admin/discounts",
             "/admin/discounts",
-            &[("code", "SPRING"), ("kind", "percent"), ("value", "250"), ("max_uses", "0")],
+            &[
+                ("code", "SPRING"),
+                ("kind", "percent"),
+                ("value", "250"),
+                ("max_uses", "0"),
+            ],
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -941,7 +1012,9 @@ async fn every_page_is_small_and_sends_the_security_headers() {
     let css = between(&index.body, "<link rel=\"stylesheet\" href=\"", "\"")
         .unwrap()
         .to_owned();
-    let js = between(&index.body, "<script src=\"", "\"").unwrap().to_owned();
+    let js = between(&index.body, "<script src=\"", "\"")
+        .unwrap()
+        .to_owned();
     let paths = [
         "/admin/".to_owned(),
         "/admin/orders?status=paid".to_owned(),
@@ -978,18 +1051,40 @@ async fn every_page_is_small_and_sends_the_security_headers() {
         assert!(!script_src.contains("unsafe-inline"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(header("x-content-type-options"), "nosniff");
-        assert!(page.body.len() < 100 * 1024, "{path}: {} bytes", page.body.len());
+        assert!(
+            page.body.len() < 100 * 1024,
+            "{path}: {} bytes",
+            page.body.len()
+        );
         if page.body.starts_with("<!doctype html>") {
             assert!(!page.body.contains("<script>"), "{path}: no inline script");
             assert!(!page.body.contains(" style=\""), "{path}: no inline style");
-            assert!(!page.body.contains(" onclick="), "{path}: no inline handler");
+            assert!(
+                !page.body.contains(" onclick="),
+                "{path}: no inline handler"
+            );
         }
     }
     let asset = browser.get(&css).await;
     assert_eq!(asset.status, StatusCode::OK);
-    assert!(asset.headers["content-type"].to_str().unwrap().starts_with("text/css"));
-    assert!(asset.headers["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        asset.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(
+        asset.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     let script = browser.get(&js).await;
-    assert!(script.headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        script.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     assert!(script.has("/admin/stream"));
 }

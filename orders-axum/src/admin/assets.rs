@@ -10,8 +10,14 @@ use sha2::{Digest, Sha256};
 use super::PanelState;
 use super::error::PageError;
 
-const CSS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/admin/admin.css"));
-const JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/admin/admin.js"));
+const CSS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/admin/admin.css"
+));
+const JS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/admin/admin.js"
+));
 
 /// The hashed file names.
 pub(crate) struct Assets {

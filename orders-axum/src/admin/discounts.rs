@@ -78,7 +78,9 @@ pub(crate) async fn create(
     };
     let mut errors = ValidationErrors::new();
     let max_uses = form.opt("max_uses").and_then(|text| {
-        let parsed = text.parse::<i64>().map_err(|_| "must be a positive integer");
+        let parsed = text
+            .parse::<i64>()
+            .map_err(|_| "must be a positive integer");
         errors.check("max_uses", parsed)
     });
     let body = CreateDiscount {
@@ -100,7 +102,11 @@ pub(crate) async fn create(
             let code = discount.code.as_str().to_owned();
             match state.orders.create_discount(discount).await {
                 Ok(_) => {
-                    let to = format!("{}{}", state.url("/discounts"), query(&[("created", &code)]));
+                    let to = format!(
+                        "{}{}",
+                        state.url("/discounts"),
+                        query(&[("created", &code)])
+                    );
                     return Ok(Redirect::to(&to).into_response());
                 }
                 Err(error) => on_form(error)?,
@@ -113,5 +119,13 @@ pub(crate) async fn create(
         }
     };
     let values = FormState::new(form.values(), failure.errors);
-    page(&state, &staff, &Params::default(), failure.status, values, failure.message).await
+    page(
+        &state,
+        &staff,
+        &Params::default(),
+        failure.status,
+        values,
+        failure.message,
+    )
+    .await
 }

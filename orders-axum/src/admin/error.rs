@@ -167,7 +167,6 @@ pub(crate) async fn fallback() -> PageError {
     PageError::not_found()
 }
 
-
 /// A form's submission the core refused, shown on the form again.
 #[derive(Debug, Clone)]
 pub(crate) struct FormFailure {

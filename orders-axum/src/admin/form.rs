@@ -98,10 +98,7 @@ impl FormState {
     /// A form showing these values, without errors.
     pub(crate) fn with_values<'a>(values: impl IntoIterator<Item = (&'a str, String)>) -> Self {
         Self {
-            values: values
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             errors: ValidationErrors::new(),
         }
     }

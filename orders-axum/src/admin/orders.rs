@@ -14,7 +14,9 @@ use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
 use super::form::Form;
 use super::session::{Staff, staff};
-use super::views::{self, EventView, MoveView, OrderPage, OrderRow, OrderView, OrdersPage, RowFragment};
+use super::views::{
+    self, EventView, MoveView, OrderPage, OrderRow, OrderView, OrdersPage, RowFragment,
+};
 use crate::query::Params;
 use crate::routes::admin::{TransitionOrder, transition_of};
 
@@ -25,7 +27,11 @@ pub(crate) fn query(pairs: &[(&str, &str)]) -> String {
         serializer.append_pair(key, value);
     }
     let text = serializer.finish();
-    if text.is_empty() { text } else { format!("?{text}") }
+    if text.is_empty() {
+        text
+    } else {
+        format!("?{text}")
+    }
 }
 
 pub(crate) fn order_id(text: &str) -> Result<OrderId, PageError> {
@@ -60,14 +66,21 @@ pub(crate) async fn list(
     let status_text = status.map(OrderStatus::as_str).unwrap_or("");
     let here = state.url("/orders");
     let next = result.next_cursor.map(|c| {
-        format!("{here}{}", query(&[("status", status_text), ("q", &q), ("cursor", &c.0)]))
+        format!(
+            "{here}{}",
+            query(&[("status", status_text), ("q", &q), ("cursor", &c.0)])
+        )
     });
     let first = cursor
         .is_some()
         .then(|| format!("{here}{}", query(&[("status", status_text), ("q", &q)])));
     let (layout, cookie) = staff.layout(&state, "orders");
     let page = OrdersPage {
-        rows: result.items.iter().map(|o| OrderRow::new(o, &state.base)).collect(),
+        rows: result
+            .items
+            .iter()
+            .map(|o| OrderRow::new(o, &state.base))
+            .collect(),
         statuses: OrderStatus::ALL
             .iter()
             .map(|s| (s.as_str(), Some(*s) == status))
@@ -112,7 +125,12 @@ async fn order_page(
 ) -> Result<Response, PageError> {
     let order = state.orders.order(Access::Staff, id).await?;
     let events = state.orders.order_events(Access::Staff, id).await?;
-    let mut moves: Vec<MoveView> = order.status.next().iter().map(|s| MoveView::new(*s)).collect();
+    let mut moves: Vec<MoveView> = order
+        .status
+        .next()
+        .iter()
+        .map(|s| MoveView::new(*s))
+        .collect();
     let mut status = StatusCode::OK;
     let mut message = None;
     if let Some(tried) = tried {
@@ -124,7 +142,9 @@ async fn order_page(
                 mv.note = tried.note;
                 mv.tracking = tried.tracking;
                 mv.tracking_error = errors.get("tracking_number").map(|m| m.join("; "));
-                mv.error = errors.get("note").map(|m| format!("Note: {}", m.join("; ")));
+                mv.error = errors
+                    .get("note")
+                    .map(|m| format!("Note: {}", m.join("; ")));
             }
             None if message.is_none() => {
                 message = Some(match errors.get("to") {
@@ -188,8 +208,14 @@ pub(crate) async fn transition(
     let transition = match transition_of(body) {
         Ok(t) => t,
         Err(errors) => {
-            return order_page(&state, &staff, &id, Some(tried(FormFailure::fields(errors))), None)
-                .await;
+            return order_page(
+                &state,
+                &staff,
+                &id,
+                Some(tried(FormFailure::fields(errors))),
+                None,
+            )
+            .await;
         }
     };
     let to = transition.to;

@@ -88,7 +88,10 @@ fn form_page(
 /// `GET /products/new`.
 pub(crate) async fn new(State(state): State<PanelState>, staff: Staff) -> Response {
     let form = FormState::with_values([
-        ("currency", state.orders.config().default_currency.code().to_owned()),
+        (
+            "currency",
+            state.orders.config().default_currency.code().to_owned(),
+        ),
         ("stock", "0".to_owned()),
         ("active", "on".to_owned()),
     ]);
@@ -133,7 +136,15 @@ pub(crate) async fn create(
         }
     };
     let values = FormState::new(form.values(), failure.errors);
-    Ok(form_page(&state, &staff, failure.status, values, None, failure.message, None))
+    Ok(form_page(
+        &state,
+        &staff,
+        failure.status,
+        values,
+        None,
+        failure.message,
+        None,
+    ))
 }
 
 /// `GET /products/{id}`: the edit form.
@@ -159,7 +170,15 @@ pub(crate) async fn edit(
         None => None,
     };
     let form = FormState::with_values(values);
-    Ok(form_page(&state, &staff, StatusCode::OK, form, Some(&product), None, flash))
+    Ok(form_page(
+        &state,
+        &staff,
+        StatusCode::OK,
+        form,
+        Some(&product),
+        None,
+        flash,
+    ))
 }
 
 /// `POST /products/{id}`: `name`, `description`, `price`, `stock`, `active`.

@@ -26,7 +26,11 @@ pub(crate) struct Staff {
 impl Staff {
     /// The page layout for this staff member (`nav`: the current section),
     /// and the CSRF cookie to send with it, if the browser has none yet.
-    pub(crate) fn layout(&self, state: &PanelState, nav: &'static str) -> (Layout, Option<HeaderValue>) {
+    pub(crate) fn layout(
+        &self,
+        state: &PanelState,
+        nav: &'static str,
+    ) -> (Layout, Option<HeaderValue>) {
         Layout::new(state, &self.headers, Some(&self.caller), nav)
     }
 }
@@ -99,11 +103,21 @@ pub(crate) async fn login(
             form: FormState::new(form.values(), errors),
             message: None,
         };
-        return Ok(views::render(StatusCode::UNPROCESSABLE_ENTITY, &page, cookie));
+        return Ok(views::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page,
+            cookie,
+        ));
     }
     let outcome = state.sign_in.sign_in(&email, password, form.peer).await?;
     let refuse = |status, message: &str| {
-        Ok(login_response(&state, &form.headers, status, &email, Some(message)))
+        Ok(login_response(
+            &state,
+            &form.headers,
+            status,
+            &email,
+            Some(message),
+        ))
     };
     match outcome {
         SignInOutcome::Session { caller, token } if caller.is_staff => {

@@ -53,7 +53,11 @@ impl Layout {
 }
 
 /// Renders `page` with `status`, sending `cookie` (the CSRF id) if any.
-pub(crate) fn render(status: StatusCode, page: &impl Template, cookie: Option<HeaderValue>) -> Response {
+pub(crate) fn render(
+    status: StatusCode,
+    page: &impl Template,
+    cookie: Option<HeaderValue>,
+) -> Response {
     let html = match page.render() {
         Ok(html) => html,
         Err(error) => {
@@ -239,7 +243,10 @@ pub(crate) struct OrderView {
 impl OrderView {
     pub(crate) fn new(order: &Order) -> Self {
         let a = &order.shipping_address;
-        let mut address = vec![a.full_name().as_str().to_owned(), a.line1().as_str().to_owned()];
+        let mut address = vec![
+            a.full_name().as_str().to_owned(),
+            a.line1().as_str().to_owned(),
+        ];
         if let Some(line2) = a.line2() {
             address.push(line2.as_str().to_owned());
         }
@@ -377,7 +384,11 @@ impl DiscountRow {
                 DiscountKind::Percent(pct) => format!("{pct} %"),
                 DiscountKind::Fixed(amount) => money(amount),
             },
-            min_subtotal: discount.min_subtotal.as_ref().map(money).unwrap_or_default(),
+            min_subtotal: discount
+                .min_subtotal
+                .as_ref()
+                .map(money)
+                .unwrap_or_default(),
             uses: match discount.max_uses {
                 Some(max) => format!("{} / {max}", discount.uses),
                 None => discount.uses.to_string(),
