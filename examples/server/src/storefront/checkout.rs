@@ -376,9 +376,19 @@ fn form_page(
     ];
     let shipping = state.radios("shipping_method", "Shipping", &shipping_choices);
     let payment = state.radios("payment.method", "Payment", &payment_choices);
-    let mut errors: Vec<ErrorItem> = state
-        .errors
+    // The summary lists the errors in the order of the form's fields.
+    let order: Vec<&str> = CONTACT
         .iter()
+        .chain(ADDRESS)
+        .chain(std::iter::once(&COUNTRY))
+        .map(|s| s.0)
+        .chain(["shipping_method", "payment.method"])
+        .chain(CARD.iter().map(|s| s.0))
+        .collect();
+    let mut paths: Vec<(&str, &[String])> = state.errors.iter().collect();
+    paths.sort_by_key(|(path, _)| order.iter().position(|p| p == path).unwrap_or(order.len()));
+    let mut errors: Vec<ErrorItem> = paths
+        .into_iter()
         .map(|(path, messages)| {
             let (label, target) = describe(path, &shipping, &payment);
             ErrorItem {

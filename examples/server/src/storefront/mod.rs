@@ -18,6 +18,10 @@
 //! token, checked before anything else ([`request::Post`]); every response
 //! carries the security headers of [`orders_axum::web::security_headers`].
 
+// Helpers answer `Result<T, Response>`: the error is the page to send, and
+// it is sent at once, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 mod assets;
 mod cart;
 mod catalogue;
