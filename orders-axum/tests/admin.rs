@@ -773,7 +773,7 @@ async fn the_order_page_shows_the_order() {
     assert!(page.has("Ada Lovelace") && page.has("12345 Springfield"));
     assert_eq!(
         page.text_of("order-payment").as_deref(),
-        Some("visa ending 4242")
+        Some("Visa ending 4242")
     );
     assert!(!page.has("4242424242424242"), "never the card number");
     assert!(page.has(&format!("data-order-id=\"{}\"", order.id.as_str())));

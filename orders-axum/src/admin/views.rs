@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use orders_core::catalogue::Product;
+use orders_core::checkout::PaymentMethod;
 use orders_core::discount::{Discount, DiscountKind};
 use orders_core::money::Money;
 use orders_core::order::{Order, OrderEvent, OrderStatus};
@@ -80,6 +81,15 @@ pub(crate) fn render(
 /// `19.90 USD`.
 pub(crate) fn money(amount: &Money) -> String {
     format!("{amount} {}", amount.currency())
+}
+
+/// `diners_club` → `Diners club`.
+fn title_case(word: &str) -> String {
+    let text = word.replace('_', " ");
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// `2026-12-02 12:30 UTC`.
@@ -260,9 +270,12 @@ impl OrderView {
             address.push(phone.as_str().to_owned());
         }
         let p = &order.payment;
-        let payment = match (&p.brand, &p.last4) {
-            (Some(brand), Some(last4)) => format!("{brand} ending {last4}"),
-            _ => p.method.to_string(),
+        let payment = match (p.method, &p.brand, &p.last4) {
+            (_, Some(brand), Some(last4)) => {
+                format!("{} ending {last4}", title_case(brand.as_str()))
+            }
+            (PaymentMethod::CashOnDelivery, ..) => "Cash on delivery".to_owned(),
+            (method, ..) => title_case(method.as_str()),
         };
         Self {
             id: order.id.as_str().to_owned(),
@@ -283,7 +296,11 @@ impl OrderView {
                 })
                 .collect(),
             subtotal: money(&order.subtotal),
-            discount: money(&order.discount_total),
+            discount: if order.discount_total.amount().is_zero() {
+                money(&order.discount_total)
+            } else {
+                format!("−{}", money(&order.discount_total))
+            },
             discount_code: order.discount_code.as_ref().map(|c| c.as_str().to_owned()),
             shipping: money(&order.shipping_total),
             tax: money(&order.tax_total),
