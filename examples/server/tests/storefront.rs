@@ -327,7 +327,10 @@ fn assert_kept_values(page: &Page) {
     assert_eq!(page.value("field-payment-card-holder"), "Ada Lovelace");
     assert_eq!(page.value("field-payment-card-number"), "");
     assert_eq!(page.value("field-payment-card-cvc"), "");
-    assert!(page.body.contains("<option value=\"GB\" selected>GB</option>"));
+    assert!(
+        page.body
+            .contains("<option value=\"GB\" selected>GB</option>")
+    );
     assert!(
         !page.body.contains(CARD_DECLINED),
         "the card number is never echoed"
