@@ -60,6 +60,15 @@
 //! (`From<orders_core::Error>`). Unknown routes are 404 and wrong methods
 //! 405, as problem documents too.
 //!
+//! ## Pages (features `web` and `admin`)
+//!
+//! Feature `web` has the pieces server-rendered pages share ([`web`]:
+//! session cookie, CSRF tokens, security headers, the host's `SignIn`).
+//! Feature `admin` adds [`admin::Admin`], the staff panel (orders with
+//! filters, search and live updates; an order's page with its legal moves;
+//! products; discount codes) as a router the host nests at `/admin` with
+//! `nest_service`.
+//!
 //! ## Logging
 //!
 //! One span per request with its request id (`x-request-id`, generated when
