@@ -64,7 +64,7 @@
 //!
 //! Feature `web` has the pieces server-rendered pages share ([`web`]:
 //! session cookie, CSRF tokens, security headers, the host's `SignIn`).
-//! Feature `admin` adds [`admin::Admin`], the staff panel (orders with
+//! Feature `admin` adds `admin::Admin`, the staff panel (orders with
 //! filters, search and live updates; an order's page with its legal moves;
 //! products; discount codes) as a router the host nests at `/admin` with
 //! `nest_service`.
