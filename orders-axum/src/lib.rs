@@ -62,7 +62,7 @@
 //!
 //! ## Pages (features `web` and `admin`)
 //!
-//! Feature `web` has the pieces server-rendered pages share ([`web`]:
+//! Feature `web` has the pieces server-rendered pages share (`web`:
 //! session cookie, CSRF tokens, security headers, the host's `SignIn`).
 //! Feature `admin` adds `admin::Admin`, the staff panel (orders with
 //! filters, search and live updates; an order's page with its legal moves;
