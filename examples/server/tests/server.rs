@@ -171,12 +171,62 @@ async fn the_logs_never_hold_card_numbers_passwords_or_tokens() {
             None,
         )
         .await;
+    // A second order with a distinctive CVC and the number typed with
+    // spaces, after a refused form (a bad check digit) carrying the same.
+    const CVC: &str = "8531";
+    const SPACED: &str = "4242 4242 4242 4242";
+    const BAD_NUMBER: &str = "4242424242424241";
+    let cart = server.cart(&ada, &product, 1).await;
+    let mut body = checkout_body(BAD_NUMBER);
+    body["payment"]["card"]["cvc"] = CVC.into();
+    let (status, refused) = server
+        .call(
+            "POST",
+            &format!("/api/carts/{cart}/checkout"),
+            Some(&ada),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(!refused.to_string().contains(CVC) && !refused.to_string().contains(BAD_NUMBER));
+    body["payment"]["card"]["number"] = SPACED.into();
+    let (status, second) = server
+        .call(
+            "POST",
+            &format!("/api/carts/{cart}/checkout"),
+            Some(&ada),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert!(!second.to_string().contains(CVC), "the order keeps no CVC");
     server.terminate();
     let logs = server.logs();
     assert!(logs.contains("listening on"), "{logs}");
+    assert!(
+        logs.contains("/checkout"),
+        "requests are logged at all: {logs}"
+    );
+    // A bare CVC could be any four digits of a timestamp; quoted, or after
+    // its name, it is the CVC.
+    for cvc in [
+        format!("\"{CVC}\""),
+        format!("'{CVC}'"),
+        format!("cvc: {CVC}"),
+        format!("cvc={CVC}"),
+        format!("\"cvc\":\"{CVC}"),
+        format!("cvc\":\"{CVC}"),
+    ] {
+        assert!(
+            !logs.contains(&cvc),
+            "the CVC reached the logs as {cvc}:\n{logs}"
+        );
+    }
     for secret in [
         CARD_OK,
         CARD_DECLINED,
+        BAD_NUMBER,
+        SPACED,
         STAFF_PASSWORD,
         "password 123",
         ada.as_str(),
