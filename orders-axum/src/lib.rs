@@ -85,6 +85,7 @@ mod error;
 mod identify;
 mod query;
 mod routes;
+mod timeout;
 #[cfg(feature = "web")]
 pub mod web;
 
@@ -144,6 +145,7 @@ pub struct Api {
     body_limit: usize,
     ping_interval: Duration,
     send_timeout: Duration,
+    request_timeout: Duration,
     mount_path: String,
     extra_routes: Option<Router>,
     extra_openapi: Option<OpenApi>,
@@ -155,6 +157,7 @@ impl std::fmt::Debug for Api {
         f.debug_struct("Api")
             .field("body_limit", &self.body_limit)
             .field("ping_interval", &self.ping_interval)
+            .field("request_timeout", &self.request_timeout)
             .field("mount_path", &self.mount_path)
             .finish_non_exhaustive()
     }
@@ -169,6 +172,7 @@ impl Api {
             body_limit: DEFAULT_BODY_LIMIT,
             ping_interval: routes::PING_INTERVAL,
             send_timeout: Duration::from_secs(10),
+            request_timeout: timeout::DEFAULT_REQUEST_TIMEOUT,
             mount_path: "/api".to_owned(),
             extra_routes: None,
             extra_openapi: None,
@@ -180,6 +184,16 @@ impl Api {
     #[must_use]
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// How long a request may take, from its headers to its response,
+    /// body reading included (default 30 s); past it the client gets 408
+    /// `request_timeout` and the connection is closed. A websocket's
+    /// deadline ends with its upgrade.
+    #[must_use]
+    pub fn request_timeout(mut self, limit: Duration) -> Self {
+        self.request_timeout = limit;
         self
     }
 
@@ -274,6 +288,10 @@ impl Api {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.body_limit))
+            .layer(axum::middleware::from_fn_with_state(
+                self.request_timeout,
+                timeout::limit,
+            ))
             .layer(
                 ServiceBuilder::new()
                     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -72,6 +72,16 @@ pub struct ServeArgs {
     /// Seed the demo catalogue and discount code on start.
     #[arg(long, global = true)]
     pub demo: bool,
+    /// Seconds a request may take, body included, before it is answered
+    /// 408 and its connection closed.
+    #[arg(
+        long,
+        env = "ORDERS_REQUEST_TIMEOUT",
+        default_value_t = 30.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub request_timeout: f64,
 }
 
 /// The subcommands.
@@ -177,6 +187,7 @@ async fn serve(
         .api_path("/api");
     let api = Api::new(orders, sessions)
         .body_limit(settings.body_limit)
+        .request_timeout(std::time::Duration::from_secs_f64(args.request_timeout))
         .routes(host.routes())
         .merge_openapi(http::AuthDoc::openapi());
     let shutdown = api.shutdown_handle();
@@ -228,6 +239,14 @@ fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
             header::CONTENT_TYPE,
             "idempotency-key".parse().map_err(|_| "header")?,
         ]))
+}
+
+/// A positive number of seconds, at most a day.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400")),
+    }
 }
 
 /// SIGINT or SIGTERM.
