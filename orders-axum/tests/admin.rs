@@ -1088,3 +1088,64 @@ async fn every_page_is_small_and_sends_the_security_headers() {
     );
     assert!(script.has("/admin/stream"));
 }
+
+// ------------------------------------------------------------------- live
+
+#[tokio::test]
+async fn the_panel_session_opens_the_admin_stream_from_its_own_origin_only() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = spawn(25).await;
+    let browser = staff(&app).await;
+    let session = browser.cookies["orders_session"].clone();
+    let request = |origin: &str| {
+        let mut request = format!("ws://{}/api/admin/stream", app.addr)
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert(
+            "cookie",
+            format!("orders_session={session}").parse().unwrap(),
+        );
+        headers.insert("origin", origin.parse().unwrap());
+        request
+    };
+    let wait = Duration::from_secs(5);
+
+    let foreign = tokio::time::timeout(
+        wait,
+        tokio_tungstenite::connect_async(request("http://evil.example")),
+    )
+    .await
+    .unwrap();
+    assert!(
+        foreign.is_err(),
+        "another site's page cannot use the cookie"
+    );
+
+    let (mut socket, _) = tokio::time::timeout(
+        wait,
+        tokio_tungstenite::connect_async(request(&format!("http://{}", app.addr))),
+    )
+    .await
+    .unwrap()
+    .expect("the panel's page opens the stream");
+    let order = place(&app, "ann@example.com", true).await;
+    let mut event = None;
+    for _ in 0..10 {
+        match tokio::time::timeout(wait, socket.next()).await.unwrap() {
+            Some(Ok(Message::Text(text))) => {
+                event = Some(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("the stream ended: {other:?}"),
+        }
+    }
+    let event = event.expect("an event frame");
+    assert_eq!(event["type"], "event");
+    assert_eq!(event["event"]["order_id"], order.id.as_str());
+    assert!(event["event"]["from"].is_null(), "the order's creation");
+}
