@@ -877,3 +877,79 @@ async fn every_page_is_small_escaped_and_sent_with_the_security_headers() {
     assert_eq!(api.status, StatusCode::NOT_FOUND);
     assert_eq!(api.headers["content-type"], "application/problem+json");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_page_socket_follows_the_order_with_the_session_cookie_only() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let (database, _dir) = common::sqlite_url();
+    common::create_staff(&database);
+    let server = Server::start(&database);
+    let shopper = Browser::new(&server);
+    shopper.register().await;
+    let products = shopper.products().await;
+    shopper.add(&products[0], "1").await;
+    let form = shopper.get("/checkout").await;
+    let placed = checkout(&shopper, &form, &checkout_fields("SW1Y 4JH", CARD_OK)).await;
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.body);
+    let page = shopper.get(&placed.location()).await;
+    let order_id = attr(
+        tag_with(&page.body, "data-order-id=").unwrap(),
+        "data-order-id",
+    )
+    .unwrap();
+    let script = attr(tag_with(&page.body, "<script src=").unwrap(), "src").unwrap();
+    let js = shopper.get(&script).await.body;
+    assert!(js.contains("/track"), "the page's script follows the order");
+
+    // What the page's script does: the socket, with the cookie the browser
+    // sends and the page's own origin, and no token in the URL.
+    let socket = |origin: String| {
+        let mut request = server
+            .ws_url(&format!("/api/orders/{order_id}/track"))
+            .into_client_request()
+            .unwrap();
+        let cookie = format!("orders_session={}", shopper.token());
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+    let (mut ws, _) = socket(server.base.clone()).await.expect("same origin");
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .expect("a snapshot in time")
+        .unwrap()
+        .unwrap();
+    let frame: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(frame["type"], "snapshot");
+    assert_eq!(frame["order"]["id"], order_id.as_str());
+    assert_eq!(frame["order"]["status"], "paid");
+
+    // A staff move reaches the socket.
+    let staff = server.staff().await;
+    let (status, body) = server
+        .call(
+            "POST",
+            &format!("/api/admin/orders/{order_id}/transition"),
+            Some(&staff),
+            Some(json!({"to": "processing"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .expect("the event in time")
+        .unwrap()
+        .unwrap();
+    let frame: Value = serde_json::from_str(next.to_text().unwrap()).unwrap();
+    assert_eq!(frame["type"], "event");
+    assert_eq!(frame["event"]["to"], "processing");
+
+    // Another site's page cannot use the cookie.
+    assert!(socket("http://evil.example".to_owned()).await.is_err());
+}
