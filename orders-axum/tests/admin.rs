@@ -22,6 +22,8 @@ use reqwest::StatusCode;
 const STAFF_EMAIL: &str = "staff@example.com";
 const CUSTOMER_EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse";
+/// An email with too many failed attempts.
+const LIMITED_EMAIL: &str = "eve@example.com";
 /// A token the host cannot check: its user store is down.
 const DOWN_TOKEN: &str = "token-store-down";
 
@@ -59,6 +61,11 @@ impl SignIn for Users {
         password: &str,
         _peer: Option<IpAddr>,
     ) -> Result<SignInOutcome, IdentifyError> {
+        if email == LIMITED_EMAIL {
+            return Ok(SignInOutcome::Limited {
+                retry_after_secs: 60,
+            });
+        }
         let who = match (email, password) {
             (STAFF_EMAIL, PASSWORD) => caller(STAFF_EMAIL, true),
             (CUSTOMER_EMAIL, PASSWORD) => caller(CUSTOMER_EMAIL, false),
@@ -405,6 +412,18 @@ async fn staff_sign_in_sets_an_http_only_same_site_cookie() {
 }
 
 #[tokio::test]
+async fn signed_in_staff_skip_the_form_and_wrong_methods_get_a_page() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    let login = browser.get("/admin/login").await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    assert_eq!(login.location(), "/admin/");
+    let wrong = browser.get("/admin/logout").await;
+    assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong.has("Method not allowed"));
+}
+
+#[tokio::test]
 async fn wrong_passwords_and_customers_are_refused() {
     let app = spawn(25).await;
     let mut browser = Browser::new(&app);
@@ -430,6 +449,11 @@ async fn wrong_passwords_and_customers_are_refused() {
         1,
         "the customer's new session was closed again"
     );
+
+    let limited = browser.sign_in(LIMITED_EMAIL, PASSWORD).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers["retry-after"], "60");
+    assert!(limited.has("Try again in 60 seconds"));
 
     let empty = browser.sign_in("", "").await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1024,13 +1048,19 @@ async fn every_page_is_small_and_sends_the_security_headers() {
         "/admin/products/new".to_owned(),
         format!("/admin/products/{}", product.id.as_str()),
         "/admin/discounts".to_owned(),
-        "/admin/login".to_owned(),
         "/admin/missing".to_owned(),
         css.clone(),
         js.clone(),
     ];
+    let mut anonymous = Browser::new(&app);
+    let mut pages = vec![(
+        "/admin/login".to_owned(),
+        anonymous.get("/admin/login").await,
+    )];
     for path in &paths {
-        let page = browser.get(path).await;
+        pages.push((path.clone(), browser.get(path).await));
+    }
+    for (path, page) in &pages {
         assert!(
             page.status == StatusCode::OK || page.status == StatusCode::NOT_FOUND,
             "{path}: {}",

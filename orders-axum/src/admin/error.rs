@@ -167,6 +167,15 @@ pub(crate) async fn fallback() -> PageError {
     PageError::not_found()
 }
 
+/// A known path with the wrong method (a GET of a form's action, say).
+pub(crate) async fn method_not_allowed() -> PageError {
+    PageError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        Some("This address does not answer that kind of request.".to_owned()),
+    )
+}
+
 /// A form's submission the core refused, shown on the form again.
 #[derive(Debug, Clone)]
 pub(crate) struct FormFailure {

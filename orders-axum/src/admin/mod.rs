@@ -169,6 +169,7 @@ impl Admin {
             .route("/logout", post(session::logout))
             .route("/assets/{file}", get(assets::serve))
             .fallback(error::fallback)
+            .method_not_allowed_fallback(error::method_not_allowed)
             .layer(from_fn_with_state(state.clone(), error::render_errors))
             .layer(from_fn(security_headers))
             .with_state(state)

@@ -75,9 +75,20 @@ fn login_response(
     views::render(status, &page, cookie)
 }
 
-/// `GET /login`.
-pub(crate) async fn login_page(State(state): State<PanelState>, headers: HeaderMap) -> Response {
-    login_response(&state, &headers, StatusCode::OK, "", None)
+/// `GET /login`: the form; staff already signed in go to the orders.
+pub(crate) async fn login_page(
+    State(state): State<PanelState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    match staff(&state, &headers).await {
+        Ok(_) => Ok(Redirect::to(&state.url("/")).into_response()),
+        Err(PageError::SignIn)
+        | Err(PageError::Page {
+            status: StatusCode::FORBIDDEN,
+            ..
+        }) => Ok(login_response(&state, &headers, StatusCode::OK, "", None)),
+        Err(other) => Err(other),
+    }
 }
 
 /// `POST /login`: `email`, `password`. Staff get the session cookie and go
