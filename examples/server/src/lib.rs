@@ -245,7 +245,9 @@ fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
-        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
