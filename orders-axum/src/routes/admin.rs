@@ -184,7 +184,7 @@ pub(crate) fn new_product(body: &CreateProduct) -> Result<NewProduct, Validation
 #[utoipa::path(
     get, path = "/admin/products", tag = "admin", security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
@@ -319,7 +319,7 @@ pub(crate) async fn patch_product(
         ("status" = Option<crate::docs::OrderStatus>, Query, description = "Only orders in this status"),
         ("email" = Option<String>, Query, description = "Only orders with this email (exact, case-insensitive)"),
         ("q" = Option<String>, Query, description = "Order number, or part of an email"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
@@ -447,7 +447,7 @@ fn non_blank(text: Option<String>) -> Option<String> {
 #[utoipa::path(
     get, path = "/admin/discounts", tag = "admin", security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(

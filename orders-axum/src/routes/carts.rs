@@ -105,7 +105,7 @@ impl RequestBody for Checkout {
 /// Creates an empty cart.
 #[utoipa::path(
     post, path = "/carts", tag = "carts", security(("bearer" = [])),
-    request_body(content = CreateCart, description = "Optional; an empty body takes the store's currency"),
+    request_body(content = Option<CreateCart>, description = "Optional; an empty body takes the store's currency"),
     responses(
         (status = 201, description = "The new cart", body = crate::docs::Cart),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),

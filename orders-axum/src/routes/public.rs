@@ -45,7 +45,7 @@ pub(crate) async fn openapi_json(State(state): State<AppState>) -> impl IntoResp
 #[utoipa::path(
     get, path = "/products", tag = "public",
     params(
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
