@@ -248,6 +248,9 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
         (status = 201, description = "Account created", body = Session),
         (status = 409, description = "Email taken", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email or short password", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a JSON object", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = orders_axum::Problem, content_type = "application/problem+json"),
     )
 )]
 async fn register(
@@ -271,6 +274,10 @@ async fn register(
         (status = 200, description = "Signed in", body = Session),
         (status = 401, description = "Wrong email or password", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or mistyped field", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not a JSON object", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = orders_axum::Problem, content_type = "application/problem+json"),
     )
 )]
 async fn login(
