@@ -25,6 +25,7 @@ use std::sync::Arc;
 use axum::Router;
 use clap::{Parser, Subcommand};
 use orders_axum::Api;
+use orders_axum::web::Csrf;
 use orders_core::Orders;
 use orders_core::checkout::Email;
 use orders_sqlx::{Backend, SqliteStore, Storage};
@@ -82,6 +83,38 @@ pub struct ServeArgs {
         value_parser = parse_seconds
     )]
     pub request_timeout: f64,
+    /// The key (64 hex digits) that signs the pages' CSRF tokens. Give every
+    /// instance behind one address the same key; without one, each process
+    /// makes a random key, and forms served before a restart are refused once.
+    #[arg(long, env = "ORDERS_SECRET_KEY", global = true, value_parser = parse_key, hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+}
+
+/// A 256-bit key given as 64 hex digits; its `Debug` hides it.
+#[derive(Clone)]
+pub struct SecretKey([u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
+}
+
+fn parse_key(text: &str) -> Result<SecretKey, String> {
+    let text = text.trim();
+    let mut key = [0_u8; 32];
+    let valid = text.len() == 64
+        && text.is_ascii()
+        && key.iter_mut().enumerate().all(|(i, byte)| {
+            u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                .map(|b| *byte = b)
+                .is_ok()
+        });
+    if valid {
+        Ok(SecretKey(key))
+    } else {
+        Err("must be 64 hex digits (32 random bytes, e.g. `openssl rand -hex 32`)".into())
+    }
 }
 
 /// The subcommands.
@@ -182,8 +215,15 @@ async fn serve(
     }
     let sessions = http::Sessions::new(users.clone());
     let host = http::Host::new(users, &sessions);
-    let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone());
+    // One CSRF key for both surfaces (they share the browser's CSRF cookie).
+    let csrf = match &args.secret_key {
+        Some(SecretKey(key)) => Csrf::new(*key),
+        None => Csrf::random(),
+    };
+    let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
+        .csrf(csrf.clone());
     let admin = orders_axum::admin::Admin::new(orders.clone(), sessions.clone(), host.clone())
+        .csrf(csrf)
         .api_path("/api");
     let api = Api::new(orders, sessions)
         .body_limit(settings.body_limit)
