@@ -109,6 +109,7 @@ pub use body::{
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
 pub use identify::{Caller, Identify, IdentifyError};
+pub use routes::carts::CheckoutBody;
 pub use utoipa::openapi::OpenApi;
 
 /// The checkout header that makes a retry safe.

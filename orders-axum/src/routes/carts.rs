@@ -70,14 +70,17 @@ impl RequestBody for ApplyDiscount {
     const FIELDS: &'static [FieldSpec] = &[FieldSpec::required("code", JsonType::String)];
 }
 
-/// The checkout form; the core validates its values and reports every
-/// missing one, so here every field is optional and only JSON types are
-/// checked.
+/// The checkout body of `POST /carts/{id}/checkout`, as a [`RequestBody`]:
+/// the core validates its values and reports every missing one, so here
+/// every field is optional and only JSON types are checked. A host's own
+/// checkout page parses its form through this too
+/// ([`parse_body`](crate::parse_body)), so its field errors carry the same
+/// dotted paths as the API's.
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub(crate) struct Checkout(CheckoutForm);
+pub struct CheckoutBody(pub CheckoutForm);
 
-impl RequestBody for Checkout {
+impl RequestBody for CheckoutBody {
     const FIELDS: &'static [FieldSpec] = &[
         FieldSpec::optional("email", JsonType::String),
         FieldSpec::optional("shipping_address", JsonType::Object),
@@ -355,7 +358,7 @@ pub(crate) async fn checkout(
     Customer(caller): Customer,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(Checkout(form)): JsonBody<Checkout>,
+    JsonBody(CheckoutBody(form)): JsonBody<CheckoutBody>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
     let id: CartId = path_id(&id)?;
     let key = match headers.get(IDEMPOTENCY_KEY) {

@@ -24,11 +24,10 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use orders_axum::{ApiError, FieldSpec, JsonType, RequestBody};
-use orders_core::checkout::{CheckoutForm, Country};
+use orders_axum::{ApiError, CheckoutBody, JsonType, RequestBody};
+use orders_core::checkout::Country;
 use orders_core::validation::ValidationErrors;
 use orders_core::{Error, PricedCart, PricingOptions};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::Storefront;
@@ -38,41 +37,6 @@ use super::templates::{CartView, CheckoutPage, Choice, ErrorItem, Field, Radios}
 
 /// The hidden field with the form's idempotency key.
 pub(super) const IDEMPOTENCY_FIELD: &str = "idempotency_key";
-
-/// The checkout body's fields and JSON types, as the API declares them
-/// (`orders-axum`'s checkout route): the storefront's body goes through the
-/// same checks.
-const FIELDS: &[FieldSpec] = &[
-    FieldSpec::optional("email", JsonType::String),
-    FieldSpec::optional("shipping_address", JsonType::Object),
-    FieldSpec::optional("shipping_address.full_name", JsonType::String),
-    FieldSpec::optional("shipping_address.line1", JsonType::String),
-    FieldSpec::optional("shipping_address.line2", JsonType::String),
-    FieldSpec::optional("shipping_address.city", JsonType::String),
-    FieldSpec::optional("shipping_address.region", JsonType::String),
-    FieldSpec::optional("shipping_address.postal_code", JsonType::String),
-    FieldSpec::optional("shipping_address.country", JsonType::String),
-    FieldSpec::optional("shipping_address.phone", JsonType::String),
-    FieldSpec::optional("shipping_method", JsonType::String),
-    FieldSpec::optional("payment", JsonType::Object),
-    FieldSpec::optional("payment.method", JsonType::String),
-    FieldSpec::optional("payment.card", JsonType::Object),
-    FieldSpec::optional("payment.card.number", JsonType::String),
-    FieldSpec::optional("payment.card.exp_month", JsonType::Integer),
-    FieldSpec::optional("payment.card.exp_year", JsonType::Integer),
-    FieldSpec::optional("payment.card.cvc", JsonType::String),
-    FieldSpec::optional("payment.card.holder", JsonType::String),
-    FieldSpec::optional("expected_total", JsonType::String),
-];
-
-/// The checkout body as the API parses it.
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
-struct CheckoutBody(CheckoutForm);
-
-impl RequestBody for CheckoutBody {
-    const FIELDS: &'static [FieldSpec] = FIELDS;
-}
 
 /// Fields that come back empty after a failed submit.
 const SECRET: &[&str] = &["payment.card.number", "payment.card.cvc"];
@@ -213,7 +177,7 @@ fn dom_id(prefix: &str, path: &str) -> String {
 pub(super) fn body_of(fields: &[(String, String)]) -> Value {
     let mut root = Map::new();
     for (name, value) in fields {
-        let known = FIELDS
+        let known = <CheckoutBody as RequestBody>::FIELDS
             .iter()
             .any(|f| f.path == name && f.ty != JsonType::Object && f.path != "expected_total");
         if !known {
