@@ -18,7 +18,6 @@ pub mod storefront;
 pub mod users;
 
 use std::io::{IsTerminal, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -248,19 +247,80 @@ async fn serve(
     let _ = std::io::stdout().flush();
     info!(%address, backend = ?storage.backend(), "serving");
 
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let header_timeout = std::time::Duration::from_secs_f64(args.request_timeout);
+    serve_http(listener, app, header_timeout, async move {
         shutdown_signal().await;
         info!("shutting down: finishing in-flight requests");
         shutdown.shutdown();
     })
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
+    .await;
     info!("stopped");
     Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting and waits for the requests in flight.
+///
+/// This is `axum::serve` with one thing it does not offer: hyper's
+/// header-read timeout, which needs a timer that `axum::serve` does not
+/// give it. A client that sends its request headers (or, on a kept-alive
+/// connection, the next request's) slower than `header_timeout` is cut
+/// off, so slow-header clients cannot hold connections open for ever. The
+/// request timeout covers the rest of a request once its headers are in.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let builder = builder.http1_only();
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        // What `into_make_service_with_connect_info` would add: the login
+        // rate limit reads the peer's address from it.
+        let service = app
+            .clone()
+            .layer(axum::Extension(ConnectInfo(peer)))
+            .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+                request.map(axum::body::Body::new)
+            });
+        let connection = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            TowerToHyperService::new(service),
+        );
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
