@@ -12,7 +12,7 @@ use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
 use super::form::{Form, FormState};
 use super::orders::query;
-use super::session::{Staff, staff};
+use super::session::Staff;
 use super::views::{self, DiscountRow, DiscountsPage};
 use crate::query::Params;
 use crate::routes::admin::{CreateDiscount, discount_of};
@@ -72,10 +72,7 @@ pub(crate) async fn create(
     State(state): State<PanelState>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff {
-        caller: staff(&state, &form.headers).await?,
-        headers: form.headers.clone(),
-    };
+    let staff = Staff::of(&state, &form.headers).await?;
     let mut errors = ValidationErrors::new();
     let max_uses = form.opt("max_uses").and_then(|text| {
         let parsed = text
@@ -97,8 +94,8 @@ pub(crate) async fn create(
         state.orders.config().default_currency,
         state.orders.clock().now(),
     );
-    let failure = match parsed {
-        Ok(discount) if errors.is_empty() => {
+    let failure = match FormFailure::checked(parsed, errors) {
+        Ok(discount) => {
             let code = discount.code.as_str().to_owned();
             match state.orders.create_discount(discount).await {
                 Ok(_) => {
@@ -112,11 +109,7 @@ pub(crate) async fn create(
                 Err(error) => on_form(error)?,
             }
         }
-        Ok(_) => FormFailure::fields(errors),
-        Err(mut more) => {
-            more.merge("", errors);
-            FormFailure::fields(more)
-        }
+        Err(failure) => failure,
     };
     let values = FormState::new(form.values(), failure.errors);
     page(

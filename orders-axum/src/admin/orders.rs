@@ -13,7 +13,7 @@ use orders_core::validation::ValidationErrors;
 use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
 use super::form::Form;
-use super::session::{Staff, staff};
+use super::session::Staff;
 use super::views::{
     self, EventView, MoveView, OrderPage, OrderRow, OrderView, OrdersPage, RowFragment,
 };
@@ -188,12 +188,8 @@ pub(crate) async fn transition(
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let caller = staff(&state, &form.headers).await?;
+    let staff = Staff::of(&state, &form.headers).await?;
     let id = order_id(&id)?;
-    let staff = Staff {
-        caller,
-        headers: form.headers.clone(),
-    };
     let body = TransitionOrder {
         to: form.get("to").to_owned(),
         note: form.opt("note"),

@@ -14,7 +14,7 @@ use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
 use super::form::{Form, FormState};
 use super::orders::query;
-use super::session::{Staff, staff};
+use super::session::Staff;
 use super::views::{self, ProductFormPage, ProductInfo, ProductRow, ProductsPage};
 use crate::query::Params;
 use crate::routes::admin::{CreateProduct, PatchProduct, new_product, product_patch};
@@ -104,10 +104,7 @@ pub(crate) async fn create(
     State(state): State<PanelState>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff {
-        caller: staff(&state, &form.headers).await?,
-        headers: form.headers.clone(),
-    };
+    let staff = Staff::of(&state, &form.headers).await?;
     let mut errors = ValidationErrors::new();
     let stock = integer(&mut errors, "stock", form.get("stock"));
     let body = CreateProduct {
@@ -121,19 +118,15 @@ pub(crate) async fn create(
         tax_class: None,
     };
     let parsed = new_product(&body);
-    let failure = match parsed {
-        Ok(product) if errors.is_empty() => match state.orders.create_product(product).await {
+    let failure = match FormFailure::checked(parsed, errors) {
+        Ok(product) => match state.orders.create_product(product).await {
             Ok(product) => {
                 let to = state.url(&format!("/products/{}?saved=created", product.id.as_str()));
                 return Ok(Redirect::to(&to).into_response());
             }
             Err(error) => on_form(error)?,
         },
-        Ok(_) => FormFailure::fields(errors),
-        Err(mut more) => {
-            more.merge("", errors);
-            FormFailure::fields(more)
-        }
+        Err(failure) => failure,
     };
     let values = FormState::new(form.values(), failure.errors);
     Ok(form_page(
@@ -187,10 +180,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff {
-        caller: staff(&state, &form.headers).await?,
-        headers: form.headers.clone(),
-    };
+    let staff = Staff::of(&state, &form.headers).await?;
     let product = state.orders.product(&product_id(&id)?).await?;
     let mut errors = ValidationErrors::new();
     let stock = integer(&mut errors, "stock", form.get("stock"));
@@ -202,21 +192,15 @@ pub(crate) async fn update(
         active: Some(form.checked("active")),
         tax_class: None,
     };
-    let failure = match product_patch(&body, product.currency) {
-        Ok(patch) if errors.is_empty() => {
-            match state.orders.update_product(&product.id, patch).await {
-                Ok(_) => {
-                    let to = state.url(&format!("/products/{}?saved=1", product.id.as_str()));
-                    return Ok(Redirect::to(&to).into_response());
-                }
-                Err(error) => on_form(error)?,
+    let failure = match FormFailure::checked(product_patch(&body, product.currency), errors) {
+        Ok(patch) => match state.orders.update_product(&product.id, patch).await {
+            Ok(_) => {
+                let to = state.url(&format!("/products/{}?saved=1", product.id.as_str()));
+                return Ok(Redirect::to(&to).into_response());
             }
-        }
-        Ok(_) => FormFailure::fields(errors),
-        Err(mut more) => {
-            more.merge("", errors);
-            FormFailure::fields(more)
-        }
+            Err(error) => on_form(error)?,
+        },
+        Err(failure) => failure,
     };
     let values = FormState::new(form.values(), failure.errors);
     Ok(form_page(

@@ -36,7 +36,7 @@ impl Staff {
 }
 
 /// The staff member behind `headers`' session cookie.
-pub(crate) async fn staff(state: &PanelState, headers: &HeaderMap) -> Result<Caller, PageError> {
+async fn staff(state: &PanelState, headers: &HeaderMap) -> Result<Caller, PageError> {
     let Some(token) = session::token(headers) else {
         return Err(PageError::SignIn);
     };
@@ -51,10 +51,17 @@ impl FromRequestParts<PanelState> for Staff {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &PanelState) -> Result<Self, PageError> {
-        let caller = staff(state, &parts.headers).await?;
+        Staff::of(state, &parts.headers).await
+    }
+}
+
+impl Staff {
+    /// The staff member signed in on a request with `headers` (a form's,
+    /// once its CSRF token is checked), or the page that says why not.
+    pub(crate) async fn of(state: &PanelState, headers: &HeaderMap) -> Result<Self, PageError> {
         Ok(Self {
-            caller,
-            headers: parts.headers.clone(),
+            caller: staff(state, headers).await?,
+            headers: headers.clone(),
         })
     }
 }
