@@ -516,19 +516,13 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     screenshot(&customer, "storefront-order-shipped").await;
 
     // 4a. A forged POST carries the staff's session cookie but no token.
-    let cookies: Vec<String> = staff
-        .get_all_cookies()
-        .await
-        .unwrap()
-        .iter()
-        .map(|c| format!("{}={}", c.name(), c.value()))
-        .collect();
+    let cookies = cookie_header(&staff).await;
     let forged = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
         .post(server.url(&format!("/admin/orders/{order_id}/transition")))
-        .header("cookie", cookies.join("; "))
+        .header("cookie", cookies)
         .header("content-type", "application/x-www-form-urlencoded")
         .body("to=delivered")
         .send()
@@ -583,9 +577,9 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     );
 }
 
-/// The status a browser with these cookies gets for `path`: the page's
-/// own cookies, replayed through a plain client (WebDriver hides it).
-async fn status_of(browser: &Client, server: &Server, path: &str) -> u16 {
+/// The browser's cookies as one `Cookie` header, for a plain client that
+/// acts with its session (WebDriver hides status codes and headers).
+async fn cookie_header(browser: &Client) -> String {
     let cookies: Vec<String> = browser
         .get_all_cookies()
         .await
@@ -593,14 +587,20 @@ async fn status_of(browser: &Client, server: &Server, path: &str) -> u16 {
         .iter()
         .map(|c| format!("{}={}", c.name(), c.value()))
         .collect();
-    let response = reqwest::Client::builder()
+    cookies.join("; ")
+}
+
+/// The status a browser with these cookies gets for `path`.
+async fn status_of(browser: &Client, server: &Server, path: &str) -> u16 {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
         .get(server.url(path))
-        .header("cookie", cookies.join("; "))
+        .header("cookie", cookie_header(browser).await)
         .send()
         .await
-        .unwrap();
-    response.status().as_u16()
+        .unwrap()
+        .status()
+        .as_u16()
 }

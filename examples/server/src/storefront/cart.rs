@@ -216,7 +216,10 @@ pub(super) async fn set_quantity(
     };
     let typed = post.get("quantity").unwrap_or_default().trim();
     let Ok(quantity) = typed.parse::<u32>() else {
-        let notice = format!("Quantity {typed:?}: must be a whole number from 0 to 999");
+        let notice = format!(
+            "Quantity {typed:?}: must be a whole number from 0 to {}",
+            Quantity::MAX
+        );
         return page(
             &shop,
             visit,
