@@ -511,25 +511,42 @@ const COUNTS: &str = "SELECT \
 type Counts = (i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
 /// Reads the tables of the database at `url` (SQLite or PostgreSQL)
-/// directly.
+/// directly, all in one snapshot.
+///
+/// One snapshot matters: a server killed with `kill -9` leaves its
+/// statements running inside PostgreSQL, which commits them after the
+/// process is gone. Stock read before such a commit and order lines read
+/// after it would add up to more than there ever was.
 pub async fn audit(url: &str) -> Audit {
     macro_rules! read {
-        ($pool:expr) => {{
+        ($pool:expr, $snapshot:expr) => {{
             let pool = $pool;
-            let stock: Vec<(String, i64)> = sqlx::query_as(STOCK).fetch_all(&pool).await.unwrap();
-            let sold: Vec<(String, i64)> = sqlx::query_as(SOLD).fetch_all(&pool).await.unwrap();
-            let counts: Counts = sqlx::query_as(COUNTS).fetch_one(&pool).await.unwrap();
+            let mut tx = pool.begin().await.expect("begin the audit's snapshot");
+            if let Some(snapshot) = $snapshot {
+                sqlx::query(snapshot).execute(&mut *tx).await.unwrap();
+            }
+            let stock: Vec<(String, i64)> =
+                sqlx::query_as(STOCK).fetch_all(&mut *tx).await.unwrap();
+            let sold: Vec<(String, i64)> = sqlx::query_as(SOLD).fetch_all(&mut *tx).await.unwrap();
+            let counts: Counts = sqlx::query_as(COUNTS).fetch_one(&mut *tx).await.unwrap();
+            tx.rollback().await.unwrap();
             pool.close().await;
             (stock, sold, counts)
         }};
     }
     let (stock, sold, counts) = if url.starts_with("sqlite:") {
-        read!(sqlx::SqlitePool::connect(url).await.expect("open SQLite"))
+        // A deferred SQLite transaction reads one snapshot from its first
+        // SELECT on.
+        read!(
+            sqlx::SqlitePool::connect(url).await.expect("open SQLite"),
+            None::<&str>
+        )
     } else {
         read!(
             sqlx::PgPool::connect(url)
                 .await
-                .expect("connect PostgreSQL")
+                .expect("connect PostgreSQL"),
+            Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         )
     };
     Audit {
