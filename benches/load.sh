@@ -28,6 +28,9 @@
 #                       (default 15) busy, measured over 2 s with the server idle
 #   ORDERS_LOG          the server's log level (default warn: the per-request
 #                       info lines cost the server a few per cent and fill the disk)
+#   LOAD_BIN_DIR        run the orders-server and orders-loadgen binaries found
+#                       there instead of building them (to compare two builds
+#                       in one sitting)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,10 +47,16 @@ QUIET_PERCENT="${LOAD_QUIET_PERCENT:-15}"
 STAFF_EMAIL="loadgen-staff@example.com"
 STAFF_PASSWORD="loadgen-staff-password"
 
-echo "== building release binaries"
-cargo build --release --quiet -p orders-server -p orders-loadgen
-SERVER_BIN="$CARGO_TARGET_DIR/release/orders-server"
-LOADGEN_BIN="$CARGO_TARGET_DIR/release/orders-loadgen"
+if [[ -n "${LOAD_BIN_DIR:-}" ]]; then
+    echo "== using the binaries in $LOAD_BIN_DIR"
+    BIN_DIR="$LOAD_BIN_DIR"
+else
+    echo "== building release binaries"
+    cargo build --release --quiet -p orders-server -p orders-loadgen
+    BIN_DIR="$CARGO_TARGET_DIR/release"
+fi
+SERVER_BIN="$BIN_DIR/orders-server"
+LOADGEN_BIN="$BIN_DIR/orders-loadgen"
 
 # Sockets need file descriptors on both sides; raise the limit as far as allowed.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

@@ -111,6 +111,18 @@ impl<DB: Database> Lease<'_, DB> {
     }
 }
 
+impl<DB: Database> Lease<'_, DB> {
+    /// Keeps the connection after `result` if the query ran to its end: it
+    /// succeeded, or the server refused it (a constraint, a timeout), which
+    /// leaves the connection idle and usable. Anything else (an I/O error,
+    /// a protocol error) sends it back to sqlx to be checked.
+    pub(crate) fn settle<T>(&mut self, result: &Result<T, sqlx::Error>) {
+        if matches!(result, Ok(_) | Err(sqlx::Error::Database(_))) {
+            self.keep();
+        }
+    }
+}
+
 impl<DB: Database> Deref for Lease<'_, DB> {
     type Target = DB::Connection;
 

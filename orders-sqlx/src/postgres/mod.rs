@@ -34,11 +34,12 @@
 //! conditional on the checks. A status change is two reads and one
 //! statement (its own transaction).
 //!
-//! The facade's reads around a checkout (cart, products, discount) and the
-//! checkout itself run on connections kept between calls (`crate::lease`),
+//! Every store call except [`OrderStore::ping`] and the multi-statement
+//! transactions runs on a connection kept between calls (`crate::lease`),
 //! and the default pool does not check a connection before handing it out
-//! ([`PgStore::default_pool_options`]): both checks were a round trip each,
-//! and together half of a checkout's trips.
+//! ([`PgStore::default_pool_options`]): sqlx checks a connection with a
+//! ping when it comes back to the pool and, optionally, before handing it
+//! out, a round trip each, which were half of a journey's trips.
 //!
 //! `pg_notify` inside the transaction is what makes notification follow
 //! commit order and never announce what did not commit; its price is that
@@ -110,6 +111,24 @@ pub struct PgStore {
     /// checkout (see `crate::lease`).
     conns: Arc<Conns<Postgres>>,
     options: PgConnectOptions,
+}
+
+/// Runs one query (`$query`, an sqlx query built with its binds) with the
+/// executor method `$method` on a connection kept between store calls
+/// (`crate::lease`), so that no call pays sqlx's release ping. Evaluates to
+/// the method's `Result<_, sqlx::Error>`.
+macro_rules! kept {
+    ($store:expr, $method:ident, $query:expr) => {{
+        // Built out here, so a `?` among its binds returns from the caller.
+        let query = $query;
+        async {
+            let mut lease = $store.conns.get().await?;
+            let result = query.$method(&mut *lease).await;
+            lease.settle(&result);
+            result
+        }
+        .await
+    }};
 }
 
 /// Runs `$body` (an async block using `$conn: &mut PgConnection`) in a
@@ -266,11 +285,12 @@ impl PgStore {
             "SELECT {} FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, position",
             codec::LINE_COLUMNS
         );
-        let lines = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let lines = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
+        )
+        .map_err(error::any)?;
         let mut out = Vec::with_capacity(heads.len());
         for (row, id) in heads.iter().zip(&ids) {
             let currency = orders_core::money::Currency::parse(&row.text("currency")?)
@@ -305,7 +325,7 @@ fn page_of(
 #[async_trait]
 impl CatalogueStore for PgStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        sqlx::query(
+        kept!(self, execute, sqlx::query(
             "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
@@ -320,8 +340,7 @@ impl CatalogueStore for PgStore {
         .bind(p.tax_class.as_str())
         .bind(ts(p.created_at))
         .bind(ts(p.updated_at))
-        .execute(&self.pool)
-        .await
+        )
         .map_err(|e| error::db(e, "sku"))?;
         Ok(())
     }
@@ -371,11 +390,12 @@ impl CatalogueStore for PgStore {
             "SELECT {} FROM products WHERE id = $1",
             codec::PRODUCT_COLUMNS
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
         row.as_ref().map(codec::product).transpose()
     }
 
@@ -388,13 +408,12 @@ impl CatalogueStore for PgStore {
             "SELECT {} FROM products WHERE id = ANY($1)",
             codec::PRODUCT_COLUMNS
         );
-        let mut conn = self.conns.get().await.map_err(error::any)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(error::any)?;
-        conn.keep();
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
+        )
+        .map_err(error::any)?;
         rows.iter().map(codec::product).collect()
     }
 
@@ -410,12 +429,14 @@ impl CatalogueStore for PgStore {
             codec::PRODUCT_COLUMNS,
             if active_only { "AND active" } else { "" }
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(before)
-            .bind(limit as i64 + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(before)
+                .bind(limit as i64 + 1)
+        )
+        .map_err(error::any)?;
         let (rows, next_cursor) = page_of(rows, limit, "seq")?;
         let items = rows.iter().map(codec::product).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
@@ -425,7 +446,7 @@ impl CatalogueStore for PgStore {
 #[async_trait]
 impl CartStore for PgStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        sqlx::query(
+        kept!(self, execute, sqlx::query(
             "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -438,26 +459,24 @@ impl CartStore for PgStore {
         .bind(codec::to_i64(cart.version)?)
         .bind(ts(cart.created_at))
         .bind(ts(cart.updated_at))
-        .execute(&self.pool)
-        .await
+        )
         .map_err(|e| error::db(e, "cart"))?;
         Ok(())
     }
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
         let sql = format!("SELECT {} FROM carts WHERE id = $1", codec::CART_COLUMNS);
-        let mut conn = self.conns.get().await.map_err(error::any)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(error::any)?;
-        conn.keep();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
         row.as_ref().map(codec::cart).transpose()
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        let found: Option<bool> = sqlx::query_scalar(
+        let found: Option<bool> = kept!(self, fetch_optional, sqlx::query_scalar(
             "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
              status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
              RETURNING 1)
@@ -473,8 +492,7 @@ impl CartStore for PgStore {
         .bind(ts(cart.updated_at))
         .bind(cart.id.as_str())
         .bind(codec::to_i64(expected_version)?)
-        .fetch_optional(&self.pool)
-        .await
+        )
         .map_err(error::any)?;
         match found {
             Some(true) => Ok(()),
@@ -488,7 +506,7 @@ impl CartStore for PgStore {
 impl DiscountStore for PgStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
         let d = codec::discount_row(discount);
-        sqlx::query(
+        kept!(self, execute, sqlx::query(
             "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
              min_subtotal_currency, max_uses, uses, expires_at, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -504,8 +522,7 @@ impl DiscountStore for PgStore {
         .bind(d.uses)
         .bind(d.expires_at)
         .bind(d.created_at)
-        .execute(&self.pool)
-        .await
+        )
         .map_err(|e| error::db(e, "code"))?;
         Ok(())
     }
@@ -515,13 +532,12 @@ impl DiscountStore for PgStore {
             "SELECT {} FROM discounts WHERE code = $1",
             codec::DISCOUNT_COLUMNS
         );
-        let mut conn = self.conns.get().await.map_err(error::any)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(code.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(error::any)?;
-        conn.keep();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code.as_str())
+        )
+        .map_err(error::any)?;
         row.as_ref().map(codec::discount).transpose()
     }
 
@@ -532,12 +548,14 @@ impl DiscountStore for PgStore {
             "SELECT {} FROM discounts WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
             codec::DISCOUNT_COLUMNS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(before)
-            .bind(limit as i64 + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(before)
+                .bind(limit as i64 + 1)
+        )
+        .map_err(error::any)?;
         let (rows, next_cursor) = page_of(rows, limit, "seq")?;
         let items = rows.iter().map(codec::discount).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
@@ -777,11 +795,12 @@ impl OrderStore for PgStore {
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
         let sql = format!("SELECT {} FROM orders WHERE id = $1", codec::ORDER_COLUMNS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
         match row {
             None => Ok(None),
             Some(row) => Ok(self.load_orders(vec![row]).await?.pop()),
@@ -826,7 +845,7 @@ impl OrderStore for PgStore {
         }
         q.push(" ORDER BY number DESC LIMIT ")
             .push_bind(limit as i64 + 1);
-        let rows = q.build().fetch_all(&self.pool).await.map_err(error::any)?;
+        let rows = kept!(self, fetch_all, q.build()).map_err(error::any)?;
         let (rows, next_cursor) = page_of(rows, limit, "number")?;
         let items = self.load_orders(rows).await?;
         Ok(Page { items, next_cursor })
@@ -846,20 +865,22 @@ impl OrderStore for PgStore {
         let mut attempt = 0;
         let row = loop {
             attempt += 1;
-            let result = sqlx::query(CHANGE)
-                .bind(change.to.as_str())
-                .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
-                .bind(change.payment_status.map(|s| s.as_str()))
-                .bind(ts(change.at))
-                .bind(change.order_id.as_str())
-                .bind(codec::to_i64(change.expected_version)?)
-                .bind(change.from.as_str())
-                .bind(change.restock)
-                .bind(change.actor.as_str())
-                .bind(change.note.as_ref().map(|n| n.as_str()))
-                .fetch_one(&self.pool)
-                .await
-                .map_err(Fail::Db);
+            let result = kept!(
+                self,
+                fetch_one,
+                sqlx::query(CHANGE)
+                    .bind(change.to.as_str())
+                    .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
+                    .bind(change.payment_status.map(|s| s.as_str()))
+                    .bind(ts(change.at))
+                    .bind(change.order_id.as_str())
+                    .bind(codec::to_i64(change.expected_version)?)
+                    .bind(change.from.as_str())
+                    .bind(change.restock)
+                    .bind(change.actor.as_str())
+                    .bind(change.note.as_ref().map(|n| n.as_str()))
+            )
+            .map_err(Fail::Db);
             match result {
                 Ok(row) => break row,
                 Err(fail) if fail.is_retryable() && attempt < ATTEMPTS => continue,
@@ -890,11 +911,12 @@ impl OrderStore for PgStore {
             "SELECT {} FROM order_events WHERE order_id = $1 ORDER BY id",
             codec::EVENT_COLUMNS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
     }
 }
@@ -913,13 +935,15 @@ impl EventLog for PgStore {
             "SELECT {} FROM order_events WHERE id > $1 AND ($2::text IS NULL OR order_id = $2) ORDER BY id LIMIT $3",
             codec::EVENT_COLUMNS
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(after)
-            .bind(order.map(OrderId::as_str))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::any)?;
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(after)
+                .bind(order.map(OrderId::as_str))
+                .bind(limit)
+        )
+        .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
     }
 }
@@ -936,7 +960,7 @@ impl IdempotencyStore for PgStore {
         // row is locked and its condition re-checked); otherwise the state is
         // read. A row released in between is simply claimed on the next turn.
         for _ in 0..ATTEMPTS {
-            let claimed = sqlx::query(
+            let claimed = kept!(self, fetch_optional, sqlx::query(
                 "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
                  VALUES ($1, $2, $3, $4, NULL)
                  ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
@@ -949,19 +973,17 @@ impl IdempotencyStore for PgStore {
             .bind(&claim.fingerprint)
             .bind(ts(now))
             .bind(ts(stale_before))
-            .fetch_optional(&self.pool)
-            .await
+            )
             .map_err(|e| error::db(e, "idempotency_key"))?;
             if claimed.is_some() {
                 return Ok(IdempotencyState::Claimed);
             }
-            let row = sqlx::query(
+            let row = kept!(self, fetch_optional, sqlx::query(
                 "SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2",
             )
             .bind(claim.customer_id.as_str())
             .bind(&claim.key)
-            .fetch_optional(&self.pool)
-            .await
+            )
             .map_err(error::any)?;
             let Some(row) = row else { continue };
             let fingerprint = row.text("fingerprint")?;
@@ -982,13 +1004,12 @@ impl IdempotencyStore for PgStore {
         customer_id: &CustomerId,
         key: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        kept!(self, execute, sqlx::query(
             "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL",
         )
         .bind(customer_id.as_str())
         .bind(key)
-        .execute(&self.pool)
-        .await
+        )
         .map_err(error::any)?;
         Ok(())
     }
