@@ -50,6 +50,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("concurrent_cart_changes_all_land", |s| {
         concurrent_cart_changes_all_land(s).boxed()
     }),
+    ("cart_with_products_reads_lines_and_extra", |s| {
+        cart_with_products_reads_lines_and_extra(s).boxed()
+    }),
     ("discounts_unique_code", |s| {
         discounts_unique_code(s).boxed()
     }),
@@ -361,6 +364,79 @@ async fn concurrent_cart_changes_all_land(store: Arc<dyn Store>) {
         cart.version,
         1 + products.len() as u64,
         "one version per change"
+    );
+}
+
+async fn cart_with_products_reads_lines_and_extra(store: Arc<dyn Store>) {
+    let (orders, _) = engine(store.clone());
+    let who = customer();
+    let (a, b, c) = (
+        product(&orders, "1.00", 5).await,
+        product(&orders, "2.00", 5).await,
+        product(&orders, "3.00", 5).await,
+    );
+    let ids = |found: &[Product]| {
+        let mut ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |products: &[&Product]| {
+        let mut ids: Vec<String> = products.iter().map(|p| p.id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+
+    let empty = cart_with(&orders, &who, &[]).await;
+    let (cart, found) = store
+        .cart_with_products(&empty, &[])
+        .await
+        .expect("read")
+        .expect("the cart");
+    assert_eq!(cart.id, empty);
+    assert!(found.is_empty(), "an empty cart has no products: {found:?}");
+
+    let full = cart_with(&orders, &who, &[(&a.id, 1), (&b.id, 2)]).await;
+    let (cart, found) = store
+        .cart_with_products(&full, &[])
+        .await
+        .expect("read")
+        .expect("the cart");
+    assert_eq!(cart.lines.len(), 2);
+    assert_eq!(cart.version, 3, "the cart as stored");
+    assert_eq!(ids(&found), sorted(&[&a, &b]), "the lines' products");
+    let stored = found.iter().find(|p| p.id == b.id).expect("b");
+    assert_eq!(
+        (&stored.sku, stored.price, stored.stock, stored.active),
+        (&b.sku, b.price, b.stock, b.active),
+        "each product whole, as stored"
+    );
+
+    let gone = ProductId::parse(&unique("gone")).expect("id");
+    let (_, found) = store
+        .cart_with_products(&full, &[c.id.clone(), a.id.clone(), gone])
+        .await
+        .expect("read")
+        .expect("the cart");
+    assert_eq!(
+        ids(&found),
+        sorted(&[&a, &b, &c]),
+        "lines and extra, each once, unknown ones left out"
+    );
+    let (_, found) = store
+        .cart_with_products(&empty, std::slice::from_ref(&c.id))
+        .await
+        .expect("read")
+        .expect("the cart");
+    assert_eq!(ids(&found), sorted(&[&c]), "extra alone");
+
+    let unknown = CartId::parse(&unique("cart")).expect("id");
+    assert!(
+        store
+            .cart_with_products(&unknown, std::slice::from_ref(&a.id))
+            .await
+            .expect("read")
+            .is_none(),
+        "an unknown cart is None"
     );
 }
 

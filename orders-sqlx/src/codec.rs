@@ -54,6 +54,50 @@ macro_rules! impl_get {
 }
 pub(crate) use impl_get;
 
+/// A row read through column names with a prefix (`cart_id` for `id`): for
+/// a join of two tables whose column names clash, one side aliased.
+pub(crate) struct Prefixed<'r, R> {
+    pub(crate) row: &'r R,
+    pub(crate) prefix: &'static str,
+}
+
+impl<R: Get> Prefixed<'_, R> {
+    fn col(&self, col: &str) -> String {
+        format!("{}{col}", self.prefix)
+    }
+}
+
+impl<R: Get> Get for Prefixed<'_, R> {
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        self.row.text(&self.col(col))
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        self.row.opt_text(&self.col(col))
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        self.row.int(&self.col(col))
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        self.row.opt_int(&self.col(col))
+    }
+    fn flag(&self, col: &str) -> Result<bool, StoreError> {
+        self.row.flag(&self.col(col))
+    }
+}
+
+/// `columns` (a `*_COLUMNS` list) each as `{table}.{column}`, or with
+/// `alias_prefix` as `{column} AS {alias_prefix}{column}`.
+pub(crate) fn qualified(columns: &str, table: &str, alias_prefix: Option<&str>) -> String {
+    columns
+        .split(", ")
+        .map(|c| match alias_prefix {
+            Some(prefix) => format!("{table}.{c} AS {prefix}{c}"),
+            None => format!("{table}.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn bad(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} does not parse: {value}"))
 }

@@ -218,14 +218,45 @@ pub trait CatalogueStore: Send + Sync {
     ) -> Result<Page<Product>, StoreError>;
 }
 
-/// Carts.
+/// Carts. Every cart change and every checkout reads a cart together with
+/// its products, hence the catalogue as a supertrait.
 #[async_trait]
-pub trait CartStore: Send + Sync {
+pub trait CartStore: CatalogueStore {
     /// Stores a new cart.
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError>;
 
     /// The cart, or `None`.
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError>;
+
+    /// The cart with the products of its lines and of `extra` (those of
+    /// them that exist, each once, in any order), or `None` for an unknown
+    /// cart.
+    ///
+    /// The default reads the cart, then the products (one read, none for
+    /// an empty cart and no `extra`). A backend that can read both in one
+    /// round trip SHOULD override it: the engine calls it on every cart
+    /// change and every checkout.
+    async fn cart_with_products(
+        &self,
+        id: &CartId,
+        extra: &[ProductId],
+    ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
+        let Some(cart) = self.cart(id).await? else {
+            return Ok(None);
+        };
+        let mut ids: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
+        for id in extra {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        let products = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.products(&ids).await?
+        };
+        Ok(Some((cart, products)))
+    }
 
     /// Replaces the stored cart with `cart` if the stored one is at
     /// `expected_version`.

@@ -88,7 +88,8 @@ impl Orders {
         }
         let cart = Cart::new(customer.clone(), currency, self.inner.clock.now());
         self.inner.store.insert_cart(&cart).await?;
-        self.present(cart, &PricingOptions::default(), None).await
+        self.present(cart, &PricingOptions::default(), HashMap::new())
+            .await
     }
 
     /// The customer's cart, priced for `options`.
@@ -102,8 +103,10 @@ impl Orders {
         cart_id: &CartId,
         options: &PricingOptions,
     ) -> Result<PricedCart, Error> {
-        let cart = self.owned_cart(customer, cart_id).await?;
-        self.present(cart, options, None).await
+        let (cart, products) = self
+            .owned_cart_with_products(customer, cart_id, &[])
+            .await?;
+        self.present(cart, options, products).await
     }
 
     /// Adds `quantity` of a product, merging into its line.
@@ -119,13 +122,15 @@ impl Orders {
         product_id: &ProductId,
         quantity: Quantity,
     ) -> Result<PricedCart, Error> {
-        let product = match self.inner.store.product(product_id).await? {
-            Some(product) if product.active => product,
-            _ => return Err(Error::field("product_id", "unknown or unavailable product")),
-        };
-        self.change_cart(customer, cart_id, Some(&product), |cart, now| {
-            Ok(cart.add(&product, quantity, now)?)
-        })
+        self.change_cart(
+            customer,
+            cart_id,
+            Some(product_id),
+            |cart, products, now| match products.get(product_id) {
+                Some(product) if product.active => Ok(cart.add(product, quantity, now)?),
+                _ => Err(Error::field("product_id", "unknown or unavailable product")),
+            },
+        )
         .await
     }
 
@@ -141,7 +146,7 @@ impl Orders {
         product_id: &ProductId,
         quantity: u32,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, None, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, _, now| {
             Ok(cart.set_quantity(product_id, quantity, now)?)
         })
         .await
@@ -157,7 +162,7 @@ impl Orders {
         cart_id: &CartId,
         product_id: &ProductId,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, None, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, _, now| {
             Ok(cart.remove(product_id, now)?)
         })
         .await
@@ -183,16 +188,13 @@ impl Orders {
             .discount(&code)
             .await?
             .ok_or_else(unknown)?;
-        let cart = self.owned_cart(customer, cart_id).await?;
-        if !cart.is_open() {
-            return Err(Error::CartClosed);
-        }
-        let products = self.products_of(&cart).await?;
-        let subtotal = subtotal(&cart, &products)?;
-        discount
-            .check(subtotal, self.inner.clock.now())
-            .map_err(|reason| Error::field("code", reason.to_string()))?;
-        self.change_cart(customer, cart_id, None, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, products, now| {
+            if !cart.is_open() {
+                return Err(Error::CartClosed);
+            }
+            discount
+                .check(subtotal(cart, products)?, now)
+                .map_err(|reason| Error::field("code", reason.to_string()))?;
             Ok(cart.apply_discount(code.clone(), now)?)
         })
         .await
@@ -207,28 +209,35 @@ impl Orders {
         customer: &CustomerId,
         cart_id: &CartId,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, None, |cart, now| {
+        self.change_cart(customer, cart_id, None, |cart, _, now| {
             Ok(cart.remove_discount(now)?)
         })
         .await
     }
 
-    /// Loads the cart, applies `change`, and saves it compare-and-set on its
-    /// version, retrying when another request changed it meanwhile.
+    /// Loads the cart with its products (and `extra`, a product about to be
+    /// added) in one store read, applies `change`, and saves it
+    /// compare-and-set on its version, retrying when another request changed
+    /// it meanwhile.
     async fn change_cart(
         &self,
         customer: &CustomerId,
         cart_id: &CartId,
-        known: Option<&Product>,
-        change: impl Fn(&mut Cart, DateTime<Utc>) -> Result<(), Error>,
+        extra: Option<&ProductId>,
+        change: impl Fn(&mut Cart, &HashMap<ProductId, Product>, DateTime<Utc>) -> Result<(), Error>,
     ) -> Result<PricedCart, Error> {
+        let extra = extra.map_or(&[][..], std::slice::from_ref);
         for _ in 0..=self.inner.config.max_retries {
-            let mut cart = self.owned_cart(customer, cart_id).await?;
+            let (mut cart, products) = self
+                .owned_cart_with_products(customer, cart_id, extra)
+                .await?;
             let expected = cart.version;
-            change(&mut cart, self.inner.clock.now())?;
+            change(&mut cart, &products, self.inner.clock.now())?;
             match self.inner.store.update_cart(&cart, expected).await {
                 Ok(()) => {
-                    return self.present(cart, &PricingOptions::default(), known).await;
+                    return self
+                        .present(cart, &PricingOptions::default(), products)
+                        .await;
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(error.into()),
@@ -237,37 +246,30 @@ impl Orders {
         Err(Error::ConcurrentUpdate)
     }
 
-    pub(super) async fn owned_cart(
+    /// The customer's cart and the products of its lines and of `extra`,
+    /// by id, in one store read ([`crate::ports::CartStore::cart_with_products`]).
+    pub(super) async fn owned_cart_with_products(
         &self,
         customer: &CustomerId,
         cart_id: &CartId,
-    ) -> Result<Cart, Error> {
-        match self.inner.store.cart(cart_id).await? {
-            Some(cart) if &cart.customer_id == customer => Ok(cart),
+        extra: &[ProductId],
+    ) -> Result<(Cart, HashMap<ProductId, Product>), Error> {
+        match self.inner.store.cart_with_products(cart_id, extra).await? {
+            Some((cart, products)) if &cart.customer_id == customer => {
+                let products = products.into_iter().map(|p| (p.id.clone(), p)).collect();
+                Ok((cart, products))
+            }
             _ => Err(Error::NotFound("cart")),
         }
     }
 
-    pub(super) async fn products_of(
+    /// `products` completed with any product of `cart`'s lines it lacks
+    /// (read from the store; nothing is read when none is missing).
+    async fn complete_products(
         &self,
         cart: &Cart,
+        mut products: HashMap<ProductId, Product>,
     ) -> Result<HashMap<ProductId, Product>, Error> {
-        self.products_known(cart, None).await
-    }
-
-    /// The products of `cart`'s lines, reading from the store only those
-    /// not in `known` (a product the caller just read), and nothing at all
-    /// for an empty cart.
-    async fn products_known(
-        &self,
-        cart: &Cart,
-        known: Option<&Product>,
-    ) -> Result<HashMap<ProductId, Product>, Error> {
-        let mut products: HashMap<ProductId, Product> = known
-            .filter(|p| cart.line(&p.id).is_some())
-            .map(|p| (p.id.clone(), p.clone()))
-            .into_iter()
-            .collect();
         let missing: Vec<ProductId> = cart
             .lines
             .iter()
@@ -370,16 +372,17 @@ impl Orders {
         Ok((options.country.unwrap_or(config.default_country), method))
     }
 
-    /// Prices a cart for display: a discount that no longer qualifies is
+    /// Prices a cart for display with `products` (those of its lines
+    /// missing from it are read): a discount that no longer qualifies is
     /// shown but not applied.
     async fn present(
         &self,
         cart: Cart,
         options: &PricingOptions,
-        known: Option<&Product>,
+        products: HashMap<ProductId, Product>,
     ) -> Result<PricedCart, Error> {
         let (country, method) = self.destination(cart.currency, options)?;
-        let products = self.products_known(&cart, known).await?;
+        let products = self.complete_products(&cart, products).await?;
         let discount = match &cart.discount_code {
             Some(code) => self.inner.store.discount(code).await?.filter(|d| {
                 subtotal(&cart, &products).is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())

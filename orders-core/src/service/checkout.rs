@@ -13,13 +13,16 @@
 //! Card details live only in this call: they are borrowed by the gateway
 //! and dropped when the function returns; the order keeps brand and last4.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 
 use super::Orders;
 use super::carts::{PricingOptions, subtotal};
 use crate::Error;
+use crate::catalogue::Product;
 use crate::checkout::{CheckoutForm, FormContext, PaymentDetails, PaymentMethod};
-use crate::ids::{CartId, CustomerId, OrderId};
+use crate::ids::{CartId, CustomerId, OrderId, ProductId};
 use crate::money::Money;
 use crate::order::{Actor, NewOrder, Order, OrderStatus, PaymentStatus, PaymentSummary};
 use crate::ports::{Charge, IdempotencyClaim, IdempotencyState, OrderPlacement};
@@ -68,9 +71,13 @@ impl Orders {
                 "must be 1 to 255 characters without control characters",
             ));
         }
-        let cart = self.owned_cart(customer, cart_id).await?;
+        let (cart, products) = self
+            .owned_cart_with_products(customer, cart_id, &[])
+            .await?;
         let Some(key) = idempotency_key else {
-            return self.checkout_unkeyed(customer, cart, form, None).await;
+            return self
+                .checkout_unkeyed(customer, cart, products, form, None)
+                .await;
         };
         let claim = IdempotencyClaim {
             customer_id: customer.clone(),
@@ -107,7 +114,7 @@ impl Orders {
             }
         }
         let result = self
-            .checkout_unkeyed(customer, cart, form, Some(claim))
+            .checkout_unkeyed(customer, cart, products, form, Some(claim))
             .await;
         if result.is_err() {
             // Nothing was placed: free the key so the client can retry it.
@@ -121,6 +128,7 @@ impl Orders {
         &self,
         customer: &CustomerId,
         cart: crate::cart::Cart,
+        products: HashMap<ProductId, Product>,
         form: CheckoutForm,
         claim: Option<IdempotencyClaim>,
     ) -> Result<CheckoutOutcome, Error> {
@@ -160,7 +168,6 @@ impl Orders {
             shipping_method: Some(details.shipping_method.clone()),
         };
         let (country, method) = self.destination(cart.currency, &options)?;
-        let products = self.products_of(&cart).await?;
         let discount = match &cart.discount_code {
             Some(code) => {
                 let discount = inner.store.discount(code).await?.ok_or_else(|| {

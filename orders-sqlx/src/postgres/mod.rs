@@ -475,6 +475,51 @@ impl CartStore for PgStore {
         row.as_ref().map(codec::cart).transpose()
     }
 
+    /// One statement: the cart (its columns prefixed `cart_`) on every row,
+    /// joined to the products of its lines and of `extra`; no row for an
+    /// unknown cart, one row with null product columns when there are no
+    /// products.
+    async fn cart_with_products(
+        &self,
+        id: &CartId,
+        extra: &[ProductId],
+    ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "WITH c AS (SELECT {cart} FROM carts c WHERE c.id = $1),
+                 wanted AS (
+                     SELECT l->>'product_id' AS id FROM c, jsonb_array_elements(c.cart_lines::jsonb) AS l
+                     UNION SELECT unnest($2::text[]))
+                 SELECT c.*, {product} FROM c LEFT JOIN products p ON p.id IN (SELECT id FROM wanted)",
+                cart = codec::qualified(codec::CART_COLUMNS, "c", Some("cart_")),
+                product = codec::qualified(codec::PRODUCT_COLUMNS, "p", None),
+            )
+        });
+        let extra: Vec<&str> = extra.iter().map(ProductId::as_str).collect();
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+                .bind(id.as_str())
+                .bind(&extra)
+        )
+        .map_err(error::any)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let cart = codec::cart(&codec::Prefixed {
+            row: first,
+            prefix: "cart_",
+        })?;
+        let mut products = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.opt_text("id")?.is_some() {
+                products.push(codec::product(row)?);
+            }
+        }
+        Ok(Some((cart, products)))
+    }
+
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
         let found: Option<bool> = kept!(self, fetch_optional, sqlx::query_scalar(
             "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
