@@ -1004,18 +1004,10 @@ impl IdempotencyStore for PgStore {
         // The upsert claims a new or stale key atomically (the conflicting
         // row is locked and its condition re-checked); otherwise the state is
         // read. A row released in between is simply claimed on the next turn.
-        //
-        // The claim commits without waiting for its WAL to reach the disk
-        // (`synchronous_commit` off for this one statement's transaction):
-        // nothing is acknowledged on it. A claim lost in a crash is a
-        // released claim, which the engine already handles; and the
-        // placement that completes it commits synchronously, which flushes
-        // the claim's WAL with its own. One disk flush fewer per checkout.
         for _ in 0..ATTEMPTS {
             let claimed = kept!(self, fetch_optional, sqlx::query(
                 "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-                 SELECT $1, $2, $3, $4, NULL
-                 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush
+                 VALUES ($1, $2, $3, $4, NULL)
                  ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
                      started_at = EXCLUDED.started_at
                  WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
