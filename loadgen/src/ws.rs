@@ -1,14 +1,25 @@
 //! The websocket scenario: N idle tracking sockets, the server's memory with
 //! them open, and how long one order change takes to reach all of them.
+//!
+//! Sockets are opened (handshake and snapshot) with tungstenite, one task
+//! each. For the measurement itself every socket goes back to being a plain
+//! TCP stream, and one task waits on all of them at once
+//! (`FuturesUnordered`), reading the next server frame by hand
+//! ([`next_server_text`]). The server and the load generator share the
+//! machine's two cores, so the receiving side is kept as lean as it can
+//! be: no task switch, no channel send and no tungstenite buffer per
+//! arrival, and only one core's worth of threads busy receiving.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -51,13 +62,85 @@ struct Frame<'a> {
     kind: &'a str,
 }
 
-/// What happened to one socket.
-enum Arrival {
-    /// The event frame arrived at this instant.
-    Event(Instant),
-    /// Something else: a wrong frame, an error, the socket closed.
-    Failed(String),
+/// The largest server frame [`next_server_text`] accepts.
+const MAX_FRAME: u64 = 1 << 20;
+
+/// One server frame parsed from the front of `buf`: `(fin, opcode,
+/// payload range, frame length)`, or `None` if `buf` does not hold a whole
+/// frame yet.
+fn parse_frame(buf: &[u8]) -> Result<Option<(bool, u8, std::ops::Range<usize>)>, String> {
+    let [b0, b1, rest @ ..] = buf else {
+        return Ok(None);
+    };
+    if b1 & 0x80 != 0 {
+        return Err("the server sent a masked frame".into());
+    }
+    let (len, header) = match b1 & 0x7f {
+        126 => match rest {
+            [a, b, ..] => (u64::from(u16::from_be_bytes([*a, *b])), 4),
+            _ => return Ok(None),
+        },
+        127 => match rest.get(..8) {
+            Some(n) => (u64::from_be_bytes(n.try_into().expect("8 bytes")), 10),
+            None => return Ok(None),
+        },
+        n => (u64::from(n), 2),
+    };
+    if len > MAX_FRAME {
+        return Err(format!("a {len}-byte frame"));
+    }
+    let end = header + len as usize;
+    if buf.len() < end {
+        return Ok(None);
+    }
+    Ok(Some((b0 & 0x80 != 0, b0 & 0x0f, header..end)))
 }
+
+/// The payload of the next text frame the server sends on `stream`, read
+/// straight from the socket (usually one `read` per frame): pings are
+/// answered, pongs skipped; a close frame, a masked or fragmented frame, or
+/// the end of the stream is an error. (The server sends every message as
+/// one unmasked frame, RFC 6455 section 5.)
+async fn next_server_text(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        while let Some((fin, opcode, payload)) = parse_frame(&buf)? {
+            let frame_end = payload.end;
+            match opcode {
+                0x1 if fin => {
+                    buf.truncate(frame_end);
+                    return Ok(buf.split_off(payload.start));
+                }
+                0x1 | 0x0 => return Err("a fragmented message".into()),
+                0x8 => {
+                    return Err(format!(
+                        "closed by the server: {}",
+                        String::from_utf8_lossy(&buf[payload])
+                    ));
+                }
+                0x9 => {
+                    // Pong with the ping's payload (at most 125 bytes),
+                    // masked as a client must, with the all-zero key
+                    // (payload unchanged).
+                    let mut pong = vec![0x8A, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+                    pong.extend_from_slice(&buf[payload]);
+                    stream.write_all(&pong).await.map_err(|e| e.to_string())?;
+                }
+                _ => {}
+            }
+            buf.drain(..frame_end);
+        }
+        if buf.capacity() == buf.len() {
+            buf.reserve(buf.len());
+        }
+        if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err("connection ended".into());
+        }
+    }
+}
+
+/// A client close frame (no status, all-zero mask key).
+const CLOSE_FRAME: [u8; 6] = [0x88, 0x80, 0, 0, 0, 0];
 
 async fn connect(
     target: &Target,
@@ -181,9 +264,8 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
 
     // Open the sockets, a bounded number at a time.
     let gate = Arc::new(Semaphore::new(plan.connect_concurrency.max(1)));
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<Duration, String>>();
-    let (arrival_tx, mut arrival_rx) = mpsc::unbounded_channel::<Arrival>();
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) =
+        mpsc::unbounded_channel::<Result<(Duration, TcpStream), String>>();
     let opening = Instant::now();
     let mut tasks = Vec::with_capacity(plan.sockets);
     for i in 0..plan.sockets {
@@ -199,10 +281,8 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
                 1 + u8::try_from(i % usize::from(plan.source_ips)).unwrap_or(0),
             ))
         });
-        let (gate, ready_tx, arrival_tx) =
-            (Arc::clone(&gate), ready_tx.clone(), arrival_tx.clone());
+        let (gate, ready_tx) = (Arc::clone(&gate), ready_tx.clone());
         let target = target.clone();
-        let mut stop = stop_rx.clone();
         let connect_timeout = plan.connect_timeout;
         tasks.push(tokio::spawn(async move {
             let opened = async {
@@ -216,47 +296,27 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
                 }
                 Ok((ws, t.elapsed()))
             };
-            let mut ws = match tokio::time::timeout(connect_timeout, opened).await {
-                Ok(Ok((ws, took))) => {
-                    let _ = ready_tx.send(Ok(took));
-                    ws
-                }
-                Ok(Err(e)) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-                Err(_) => {
-                    let _ = ready_tx.send(Err("timed out opening".into()));
-                    return;
-                }
-            };
-            drop(ready_tx);
-            tokio::select! {
-                frame = next_text(&mut ws) => {
-                    let arrival = match frame {
-                        Ok((at, text)) => match kind_of(&text) {
-                            "event" => Arrival::Event(at),
-                            other => Arrival::Failed(format!("a {other:?} frame instead of the event")),
-                        },
-                        Err(e) => Arrival::Failed(e),
-                    };
-                    let _ = arrival_tx.send(arrival);
-                }
-                _ = stop.changed() => return,
-            }
-            // Stay connected until every socket is measured.
-            let _ = stop.changed().await;
-            let _ = ws.close(None).await;
+            let _ = ready_tx.send(match tokio::time::timeout(connect_timeout, opened).await {
+                // Nothing but the snapshot has been sent yet, so tungstenite
+                // holds no unread bytes: the raw stream is at a frame boundary.
+                Ok(Ok((ws, took))) => Ok((took, ws.into_inner())),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err("timed out opening".into()),
+            });
         }));
     }
-    drop((ready_tx, arrival_tx));
+    drop(ready_tx);
 
+    let mut streams = Vec::with_capacity(plan.sockets);
     let mut connect_times = Samples::default();
     let mut open_failures: Vec<String> = Vec::new();
     let open_deadline = tokio::time::Instant::now() + plan.connect_timeout + Duration::from_secs(5);
     while connect_times.len() + open_failures.len() < plan.sockets {
         match tokio::time::timeout_at(open_deadline, ready_rx.recv()).await {
-            Ok(Some(Ok(took))) => connect_times.push(took),
+            Ok(Some(Ok((took, stream)))) => {
+                connect_times.push(took);
+                streams.push(stream);
+            }
             Ok(Some(Err(e))) => open_failures.push(e),
             Ok(None) | Err(_) => break,
         }
@@ -281,7 +341,6 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         );
     }
     if opened == 0 {
-        let _ = stop_tx.send(true);
         return Err("no websocket opened".into());
     }
 
@@ -289,6 +348,20 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss("server RSS with the sockets open")?;
     let own_rss = procfs::rss_kib(std::process::id()).ok();
+
+    // Every socket waits for its next frame, all in this one task; a first
+    // poll now registers each with the reactor before the clock starts.
+    let mut waiting: FuturesUnordered<_> = streams
+        .into_iter()
+        .map(|mut stream| async move {
+            let frame = next_server_text(&mut stream).await;
+            (Instant::now(), frame, stream)
+        })
+        .collect();
+    let mut early = Vec::new();
+    while let Ok(Some(arrival)) = tokio::time::timeout(Duration::ZERO, waiting.next()).await {
+        early.push(arrival);
+    }
 
     // The change, timed from just before the request.
     let mut posts = Recorder::default();
@@ -301,36 +374,49 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         changes.push(tokio::spawn(async move {
             let mut rec = Recorder::default();
             let result = staff.transition(&order, "processing", &mut rec).await;
-            (rec, result)
+            (rec, result, Instant::now())
         }));
     }
-    for change in changes {
-        let (rec, result) = change.await.map_err(|e| e.to_string())?;
-        posts.absorb(rec);
-        if let Err(Failed(e)) = result {
-            let _ = stop_tx.send(true);
-            return Err(format!("the transition failed: {e}"));
-        }
-    }
-    let post_took = t0.elapsed();
 
     let mut fan_out = Samples::default();
     let mut missed: Vec<String> = Vec::new();
-    let event_deadline = tokio::time::Instant::now() + plan.event_timeout;
-    while fan_out.len() + missed.len() < opened {
-        match tokio::time::timeout_at(event_deadline, arrival_rx.recv()).await {
-            Ok(Some(Arrival::Event(at))) => fan_out.push(at.saturating_duration_since(t0)),
-            Ok(Some(Arrival::Failed(e))) => missed.push(e),
-            Ok(None) | Err(_) => break,
+    let mut finished = Vec::with_capacity(opened);
+    let mut record = |(at, frame, stream): (Instant, Result<Vec<u8>, String>, TcpStream)| {
+        match frame {
+            Ok(text) => match kind_of(&String::from_utf8_lossy(&text)) {
+                "event" => fan_out.push(at.saturating_duration_since(t0)),
+                other => missed.push(format!("a {other:?} frame instead of the event")),
+            },
+            Err(e) => missed.push(e),
         }
+        finished.push(stream);
+    };
+    for arrival in early {
+        record(arrival);
+    }
+    let event_deadline = tokio::time::Instant::now() + plan.event_timeout;
+    while let Ok(Some(arrival)) = tokio::time::timeout_at(event_deadline, waiting.next()).await {
+        record(arrival);
     }
     let fan_out_wall = t0.elapsed();
     let cpu = cpu_start.shares(&CpuMark::now(plan.server_pid), fan_out_wall);
     let timed_out = opened - fan_out.len() - missed.len();
-    let _ = stop_tx.send(true);
-    // Close politely, but never wait long for it.
-    let closing = futures_util::future::join_all(tasks);
-    let _ = tokio::time::timeout(Duration::from_secs(20), closing).await;
+
+    let mut post_took = Duration::ZERO;
+    for change in changes {
+        let (rec, result, done) = change.await.map_err(|e| e.to_string())?;
+        posts.absorb(rec);
+        post_took = post_took.max(done.saturating_duration_since(t0));
+        if let Err(Failed(e)) = result {
+            return Err(format!("the transition failed: {e}"));
+        }
+    }
+
+    // Close politely (a close frame each, never waiting), then hang up.
+    for stream in &finished {
+        let _ = stream.try_write(&CLOSE_FRAME);
+    }
+    drop((finished, waiting, tasks));
 
     let per_socket = match (rss_before, rss_after) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / opened as f64),
@@ -398,4 +484,31 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         open_failures.len() + missed.len() + timed_out,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_whole_or_not_at_all() {
+        // A 5-byte text frame.
+        let short = [0x81, 5, b'h', b'e', b'l', b'l', b'o'];
+        assert_eq!(parse_frame(&short), Ok(Some((true, 1, 2..7))));
+        assert_eq!(parse_frame(&short[..6]), Ok(None), "payload incomplete");
+        assert_eq!(parse_frame(&short[..1]), Ok(None), "header incomplete");
+        // A 300-byte text frame: 16-bit extended length.
+        let mut long = vec![0x81, 126, 0x01, 0x2c];
+        long.extend(std::iter::repeat_n(b'x', 300));
+        assert_eq!(parse_frame(&long), Ok(Some((true, 1, 4..304))));
+        assert_eq!(parse_frame(&long[..3]), Ok(None), "length incomplete");
+        // A fragment, a ping and a masked frame.
+        assert_eq!(parse_frame(&[0x01, 0]), Ok(Some((false, 1, 2..2))));
+        assert_eq!(parse_frame(&[0x89, 0]), Ok(Some((true, 9, 2..2))));
+        assert!(parse_frame(&[0x81, 0x85, 0, 0, 0, 0]).is_err());
+        // A 64-bit length over the limit.
+        let mut huge = vec![0x81, 127];
+        huge.extend((MAX_FRAME + 1).to_be_bytes());
+        assert!(parse_frame(&huge).is_err());
+    }
 }
