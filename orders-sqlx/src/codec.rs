@@ -98,6 +98,41 @@ pub(crate) fn qualified(columns: &str, table: &str, alias_prefix: Option<&str>) 
         .join(", ")
 }
 
+/// The statement of `cart_with_products` on either backend: the cart with
+/// its columns prefixed `cart_` on every row, left-joined to the products
+/// whose ids the `wanted` query (the dialect's part: the line ids from `c`'s
+/// JSON `cart_lines`, and the extra ids) selects as `id`.
+pub(crate) fn cart_with_products_sql(cart_param: &str, wanted: &str) -> String {
+    format!(
+        "WITH c AS (SELECT {cart} FROM carts c WHERE c.id = {cart_param}),
+         wanted AS ({wanted})
+         SELECT c.*, {product} FROM c LEFT JOIN products p ON p.id IN (SELECT id FROM wanted)",
+        cart = qualified(CART_COLUMNS, "c", Some("cart_")),
+        product = qualified(PRODUCT_COLUMNS, "p", None),
+    )
+}
+
+/// The rows of [`cart_with_products_sql`]: `None` for no row (no such
+/// cart), else the cart and the products of the rows that have one.
+pub(crate) fn cart_with_products<R: Get>(
+    rows: &[R],
+) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let cart = cart(&Prefixed {
+        row: first,
+        prefix: "cart_",
+    })?;
+    let mut products = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.opt_text("id")?.is_some() {
+            products.push(product(row)?);
+        }
+    }
+    Ok(Some((cart, products)))
+}
+
 fn bad(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} does not parse: {value}"))
 }

@@ -443,6 +443,35 @@ impl CartStore for SqliteStore {
         row.as_ref().map(codec::cart).transpose()
     }
 
+    /// One statement, as on PostgreSQL: the cart (columns prefixed
+    /// `cart_`) on every row, joined to the products of its lines and of
+    /// `extra`.
+    async fn cart_with_products(
+        &self,
+        id: &CartId,
+        extra: &[ProductId],
+    ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            codec::cart_with_products_sql(
+                "?1",
+                "SELECT json_extract(l.value, '$.product_id') AS id FROM c, json_each(c.cart_lines) AS l
+                 UNION SELECT value FROM json_each(?2)",
+            )
+        });
+        let extra: Vec<&str> = extra.iter().map(ProductId::as_str).collect();
+        let extra =
+            serde_json::to_string(&extra).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(id.as_str())
+            .bind(extra)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        conn.keep();
+        codec::cart_with_products(&rows)
+    }
+
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE carts SET customer_id = ?, currency = ?, lines = ?, discount_code = ?, status = ?,

@@ -485,14 +485,10 @@ impl CartStore for PgStore {
         extra: &[ProductId],
     ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "WITH c AS (SELECT {cart} FROM carts c WHERE c.id = $1),
-                 wanted AS (
-                     SELECT l->>'product_id' AS id FROM c, jsonb_array_elements(c.cart_lines::jsonb) AS l
-                     UNION SELECT unnest($2::text[]))
-                 SELECT c.*, {product} FROM c LEFT JOIN products p ON p.id IN (SELECT id FROM wanted)",
-                cart = codec::qualified(codec::CART_COLUMNS, "c", Some("cart_")),
-                product = codec::qualified(codec::PRODUCT_COLUMNS, "p", None),
+            codec::cart_with_products_sql(
+                "$1",
+                "SELECT l->>'product_id' AS id FROM c, jsonb_array_elements(c.cart_lines::jsonb) AS l
+                 UNION SELECT unnest($2::text[])",
             )
         });
         let extra: Vec<&str> = extra.iter().map(ProductId::as_str).collect();
@@ -504,20 +500,7 @@ impl CartStore for PgStore {
                 .bind(&extra)
         )
         .map_err(error::any)?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let cart = codec::cart(&codec::Prefixed {
-            row: first,
-            prefix: "cart_",
-        })?;
-        let mut products = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.opt_text("id")?.is_some() {
-                products.push(codec::product(row)?);
-            }
-        }
-        Ok(Some((cart, products)))
+        codec::cart_with_products(&rows)
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
