@@ -208,12 +208,27 @@ fn event_frame(event: &orders_core::order::OrderEvent) -> Utf8Bytes {
     frame
 }
 
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Forwards `first` and then every event of `events` to `sink` as JSON
 /// text frames, pinging every `config.ping_interval`, until the client
 /// leaves, the feed ends, or `shutdown` turns `true`.
+///
+/// The client's frames (pongs, a close) are read by a task of their own,
+/// which ends when the client leaves. A wake-up for an event then polls the
+/// feed and not the socket's read side too: polling that is a tungstenite
+/// read attempt (it zero-fills its read buffer first), once before and once
+/// after each send, for every socket an event reaches.
 pub(crate) async fn pump<W, R, E>(
     mut sink: W,
-    mut incoming: R,
+    incoming: R,
     first: Option<Value>,
     mut events: Subscription,
     mut shutdown: watch::Receiver<bool>,
@@ -221,8 +236,20 @@ pub(crate) async fn pump<W, R, E>(
 ) -> Ended
 where
     W: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, E>> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    E: Send + 'static,
 {
+    let (client_left, mut left) = tokio::sync::oneshot::channel::<()>();
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        let mut incoming = incoming;
+        // Pongs are answered by the websocket layer; text is ignored.
+        while let Some(Ok(message)) = incoming.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+        drop(client_left);
+    }));
     let timeout = config.send_timeout;
     async fn send<W: Sink<Message> + Unpin>(
         sink: &mut W,
@@ -264,11 +291,7 @@ where
                 send(&mut sink, close(CLOSE_GOING_AWAY, "server shutting down"), timeout).await;
                 return Ended::Shutdown;
             }
-            message = incoming.next() => match message {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ended::Client,
-                // Pongs are answered by the websocket layer; text is ignored.
-                Some(Ok(_)) => {}
-            },
+            _ = &mut left => return Ended::Client,
             item = events.next() => match item {
                 Some(Ok(event)) => {
                     if !send(&mut sink, Message::Text(event_frame(&event)), timeout).await {
