@@ -109,9 +109,7 @@ impl<DB: Database> Lease<'_, DB> {
     pub(crate) fn keep(&mut self) {
         self.keep = true;
     }
-}
 
-impl<DB: Database> Lease<'_, DB> {
     /// Keeps the connection after `result` if the query ran to its end: it
     /// succeeded, or the server refused it (a constraint, a timeout), which
     /// leaves the connection idle and usable. Anything else (an I/O error,

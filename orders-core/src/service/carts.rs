@@ -263,26 +263,6 @@ impl Orders {
         }
     }
 
-    /// `products` completed with any product of `cart`'s lines it lacks
-    /// (read from the store; nothing is read when none is missing).
-    async fn complete_products(
-        &self,
-        cart: &Cart,
-        mut products: HashMap<ProductId, Product>,
-    ) -> Result<HashMap<ProductId, Product>, Error> {
-        let missing: Vec<ProductId> = cart
-            .lines
-            .iter()
-            .filter(|l| !products.contains_key(&l.product_id))
-            .map(|l| l.product_id.clone())
-            .collect();
-        if !missing.is_empty() {
-            let read = self.inner.store.products(&missing).await?;
-            products.extend(read.into_iter().map(|p| (p.id.clone(), p)));
-        }
-        Ok(products)
-    }
-
     /// Prices `cart` with `discount` for `country` and `method`.
     pub(super) fn price_cart(
         &self,
@@ -372,9 +352,10 @@ impl Orders {
         Ok((options.country.unwrap_or(config.default_country), method))
     }
 
-    /// Prices a cart for display with `products` (those of its lines
-    /// missing from it are read): a discount that no longer qualifies is
-    /// shown but not applied.
+    /// Prices a cart for display with `products`, those of its lines as
+    /// read with it (a line whose product is missing prices as
+    /// unavailable): a discount that no longer qualifies is shown but not
+    /// applied.
     async fn present(
         &self,
         cart: Cart,
@@ -382,7 +363,6 @@ impl Orders {
         products: HashMap<ProductId, Product>,
     ) -> Result<PricedCart, Error> {
         let (country, method) = self.destination(cart.currency, options)?;
-        let products = self.complete_products(&cart, products).await?;
         let discount = match &cart.discount_code {
             Some(code) => self.inner.store.discount(code).await?.filter(|d| {
                 subtotal(&cart, &products).is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())
