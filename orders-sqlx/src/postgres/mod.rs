@@ -273,6 +273,34 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// A keyset page of `table` (its `columns`, `filter` added to the
+    /// condition), newest first by `seq`, each row decoded with `decode`.
+    async fn seq_page<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        filter: &str,
+        page: &PageRequest,
+        decode: fn(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE seq < $1 {filter} ORDER BY seq DESC LIMIT $2"
+        );
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(before)
+                .bind(limit as i64 + 1)
+        )
+        .map_err(error::any)?;
+        let (rows, next_cursor) = page_of(rows, limit, "seq")?;
+        let items = rows.iter().map(decode).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
     async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
         if heads.is_empty() {
             return Ok(Vec::new());
@@ -422,24 +450,15 @@ impl CatalogueStore for PgStore {
         active_only: bool,
         page: &PageRequest,
     ) -> Result<Page<Product>, StoreError> {
-        let before = codec::cursor_position(page.cursor.as_ref())?;
-        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = format!(
-            "SELECT {} FROM products WHERE seq < $1 {} ORDER BY seq DESC LIMIT $2",
+        let filter = if active_only { "AND active" } else { "" };
+        self.seq_page(
+            "products",
             codec::PRODUCT_COLUMNS,
-            if active_only { "AND active" } else { "" }
-        );
-        let rows = kept!(
-            self,
-            fetch_all,
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(before)
-                .bind(limit as i64 + 1)
+            filter,
+            page,
+            codec::product,
         )
-        .map_err(error::any)?;
-        let (rows, next_cursor) = page_of(rows, limit, "seq")?;
-        let items = rows.iter().map(codec::product).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        .await
     }
 }
 
@@ -570,23 +589,14 @@ impl DiscountStore for PgStore {
     }
 
     async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
-        let before = codec::cursor_position(page.cursor.as_ref())?;
-        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = format!(
-            "SELECT {} FROM discounts WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
-            codec::DISCOUNT_COLUMNS
-        );
-        let rows = kept!(
-            self,
-            fetch_all,
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(before)
-                .bind(limit as i64 + 1)
+        self.seq_page(
+            "discounts",
+            codec::DISCOUNT_COLUMNS,
+            "",
+            page,
+            codec::discount,
         )
-        .map_err(error::any)?;
-        let (rows, next_cursor) = page_of(rows, limit, "seq")?;
-        let items = rows.iter().map(codec::discount).collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        .await
     }
 }
 
