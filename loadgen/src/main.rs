@@ -22,6 +22,7 @@
 mod api;
 mod load;
 mod procfs;
+mod receive;
 mod stats;
 mod target;
 mod ws;

@@ -3,21 +3,16 @@
 //!
 //! Sockets are opened (handshake and snapshot) with tungstenite, one task
 //! each. For the measurement itself every socket goes back to being a plain
-//! TCP stream, and one task waits on all of them at once
-//! (`FuturesUnordered`), reading the next server frame by hand
-//! ([`next_server_text`]). The server and the load generator share the
-//! machine's two cores, so the receiving side is kept as lean as it can
-//! be: no task switch, no channel send and no tungstenite buffer per
-//! arrival, and only one core's worth of threads busy receiving.
+//! TCP stream, and all of them are read by one thread on one poll
+//! ([`crate::receive`]), since the server and the load generator share the
+//! machine's two cores.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::WebSocketStream;
@@ -27,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::api::{Api, Failed, Recorder};
 use crate::load::{prepare_catalogue, run_tag};
 use crate::procfs::{self, CpuMark};
+use crate::receive::Receiver;
 use crate::stats::{Ms, Samples};
 use crate::target::Target;
 
@@ -61,86 +57,6 @@ struct Frame<'a> {
     #[serde(rename = "type", borrow)]
     kind: &'a str,
 }
-
-/// The largest server frame [`next_server_text`] accepts.
-const MAX_FRAME: u64 = 1 << 20;
-
-/// One server frame parsed from the front of `buf`: `(fin, opcode,
-/// payload range, frame length)`, or `None` if `buf` does not hold a whole
-/// frame yet.
-fn parse_frame(buf: &[u8]) -> Result<Option<(bool, u8, std::ops::Range<usize>)>, String> {
-    let [b0, b1, rest @ ..] = buf else {
-        return Ok(None);
-    };
-    if b1 & 0x80 != 0 {
-        return Err("the server sent a masked frame".into());
-    }
-    let (len, header) = match b1 & 0x7f {
-        126 => match rest {
-            [a, b, ..] => (u64::from(u16::from_be_bytes([*a, *b])), 4),
-            _ => return Ok(None),
-        },
-        127 => match rest.get(..8) {
-            Some(n) => (u64::from_be_bytes(n.try_into().expect("8 bytes")), 10),
-            None => return Ok(None),
-        },
-        n => (u64::from(n), 2),
-    };
-    if len > MAX_FRAME {
-        return Err(format!("a {len}-byte frame"));
-    }
-    let end = header + len as usize;
-    if buf.len() < end {
-        return Ok(None);
-    }
-    Ok(Some((b0 & 0x80 != 0, b0 & 0x0f, header..end)))
-}
-
-/// The payload of the next text frame the server sends on `stream`, read
-/// straight from the socket (usually one `read` per frame): pings are
-/// answered, pongs skipped; a close frame, a masked or fragmented frame, or
-/// the end of the stream is an error. (The server sends every message as
-/// one unmasked frame, RFC 6455 section 5.)
-async fn next_server_text(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    loop {
-        while let Some((fin, opcode, payload)) = parse_frame(&buf)? {
-            let frame_end = payload.end;
-            match opcode {
-                0x1 if fin => {
-                    buf.truncate(frame_end);
-                    return Ok(buf.split_off(payload.start));
-                }
-                0x1 | 0x0 => return Err("a fragmented message".into()),
-                0x8 => {
-                    return Err(format!(
-                        "closed by the server: {}",
-                        String::from_utf8_lossy(&buf[payload])
-                    ));
-                }
-                0x9 => {
-                    // Pong with the ping's payload (at most 125 bytes),
-                    // masked as a client must, with the all-zero key
-                    // (payload unchanged).
-                    let mut pong = vec![0x8A, 0x80 | payload.len() as u8, 0, 0, 0, 0];
-                    pong.extend_from_slice(&buf[payload]);
-                    stream.write_all(&pong).await.map_err(|e| e.to_string())?;
-                }
-                _ => {}
-            }
-            buf.drain(..frame_end);
-        }
-        if buf.capacity() == buf.len() {
-            buf.reserve(buf.len());
-        }
-        if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
-            return Err("connection ended".into());
-        }
-    }
-}
-
-/// A client close frame (no status, all-zero mask key).
-const CLOSE_FRAME: [u8; 6] = [0x88, 0x80, 0, 0, 0, 0];
 
 async fn connect(
     target: &Target,
@@ -349,19 +265,24 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
     let rss_after = rss("server RSS with the sockets open")?;
     let own_rss = procfs::rss_kib(std::process::id()).ok();
 
-    // Every socket waits for its next frame, all in this one task; a first
-    // poll now registers each with the reactor before the clock starts.
-    let mut waiting: FuturesUnordered<_> = streams
+    // Every socket waits for its next frame on one poll, in a thread of its
+    // own; whatever is already there (a ping) is handled before the clock
+    // starts.
+    let std_streams = streams
         .into_iter()
-        .map(|mut stream| async move {
-            let frame = next_server_text(&mut stream).await;
-            (Instant::now(), frame, stream)
-        })
-        .collect();
-    let mut early = Vec::new();
-    while let Ok(Some(arrival)) = tokio::time::timeout(Duration::ZERO, waiting.next()).await {
-        early.push(arrival);
-    }
+        .map(|stream| stream.into_std())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot take a socket off the runtime: {e}"))?;
+    let mut receiver =
+        Receiver::new(std_streams).map_err(|e| format!("cannot poll the sockets: {e}"))?;
+    receiver
+        .poll_now()
+        .map_err(|e| format!("cannot poll the sockets: {e}"))?;
+    let event_timeout = plan.event_timeout;
+    let receiving = tokio::task::spawn_blocking(move || {
+        let outcome = receiver.run_until(Instant::now() + event_timeout);
+        (outcome, receiver)
+    });
 
     // The change, timed from just before the request.
     let mut posts = Recorder::default();
@@ -378,10 +299,13 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         }));
     }
 
+    let (outcome, receiver) = receiving.await.map_err(|e| e.to_string())?;
+    outcome.map_err(|e| format!("polling the sockets failed: {e}"))?;
+    let fan_out_wall = t0.elapsed();
+    let cpu = cpu_start.shares(&CpuMark::now(plan.server_pid), fan_out_wall);
     let mut fan_out = Samples::default();
     let mut missed: Vec<String> = Vec::new();
-    let mut finished = Vec::with_capacity(opened);
-    let mut record = |(at, frame, stream): (Instant, Result<Vec<u8>, String>, TcpStream)| {
+    for (at, frame) in receiver.finish().into_iter().flatten() {
         match frame {
             Ok(text) => match kind_of(&String::from_utf8_lossy(&text)) {
                 "event" => fan_out.push(at.saturating_duration_since(t0)),
@@ -389,17 +313,7 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
             },
             Err(e) => missed.push(e),
         }
-        finished.push(stream);
-    };
-    for arrival in early {
-        record(arrival);
     }
-    let event_deadline = tokio::time::Instant::now() + plan.event_timeout;
-    while let Ok(Some(arrival)) = tokio::time::timeout_at(event_deadline, waiting.next()).await {
-        record(arrival);
-    }
-    let fan_out_wall = t0.elapsed();
-    let cpu = cpu_start.shares(&CpuMark::now(plan.server_pid), fan_out_wall);
     let timed_out = opened - fan_out.len() - missed.len();
 
     let mut post_took = Duration::ZERO;
@@ -412,11 +326,7 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         }
     }
 
-    // Close politely (a close frame each, never waiting), then hang up.
-    for stream in &finished {
-        let _ = stream.try_write(&CLOSE_FRAME);
-    }
-    drop((finished, waiting, tasks));
+    drop(tasks);
 
     let per_socket = match (rss_before, rss_after) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / opened as f64),
@@ -484,31 +394,4 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         open_failures.len() + missed.len() + timed_out,
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_parse_whole_or_not_at_all() {
-        // A 5-byte text frame.
-        let short = [0x81, 5, b'h', b'e', b'l', b'l', b'o'];
-        assert_eq!(parse_frame(&short), Ok(Some((true, 1, 2..7))));
-        assert_eq!(parse_frame(&short[..6]), Ok(None), "payload incomplete");
-        assert_eq!(parse_frame(&short[..1]), Ok(None), "header incomplete");
-        // A 300-byte text frame: 16-bit extended length.
-        let mut long = vec![0x81, 126, 0x01, 0x2c];
-        long.extend(std::iter::repeat_n(b'x', 300));
-        assert_eq!(parse_frame(&long), Ok(Some((true, 1, 4..304))));
-        assert_eq!(parse_frame(&long[..3]), Ok(None), "length incomplete");
-        // A fragment, a ping and a masked frame.
-        assert_eq!(parse_frame(&[0x01, 0]), Ok(Some((false, 1, 2..2))));
-        assert_eq!(parse_frame(&[0x89, 0]), Ok(Some((true, 9, 2..2))));
-        assert!(parse_frame(&[0x81, 0x85, 0, 0, 0, 0]).is_err());
-        // A 64-bit length over the limit.
-        let mut huge = vec![0x81, 127];
-        huge.extend((MAX_FRAME + 1).to_be_bytes());
-        assert!(parse_frame(&huge).is_err());
-    }
 }
