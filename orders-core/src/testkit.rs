@@ -67,6 +67,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("idempotent_retries", |s| idempotent_retries(s).boxed()),
     ("idempotency_claims", |s| idempotency_claims(s).boxed()),
+    ("idempotency_claims_with_the_cart", |s| {
+        idempotency_claims_with_the_cart(s).boxed()
+    }),
     ("discount_uses_are_counted_atomically", |s| {
         discount_uses_are_counted_atomically(s).boxed()
     }),
@@ -791,6 +794,125 @@ async fn idempotency_claims(store: Arc<dyn Store>) {
         .filter(|s| matches!(s, Ok(IdempotencyState::Claimed)))
         .count();
     assert_eq!(claimed, 1, "{states:?}");
+}
+
+/// `begin_idempotent_with_cart` claims as `begin_idempotent` does and reads
+/// as `cart_with_products` does, together or apart.
+async fn idempotency_claims_with_the_cart(store: Arc<dyn Store>) {
+    let (orders, _) = engine(store.clone());
+    let who = customer();
+    let (a, b) = (
+        product(&orders, "1.00", 5).await,
+        product(&orders, "2.00", 5).await,
+    );
+    let cart_id = cart_with(&orders, &who, &[(&a.id, 2), (&b.id, 1)]).await;
+    let now = chrono::Utc::now();
+    let long_ago = now - chrono::Duration::hours(1);
+    let claim = IdempotencyClaim {
+        customer_id: who.clone(),
+        key: unique("k"),
+        fingerprint: "f1".into(),
+    };
+    let sorted = |mut products: Vec<Product>| {
+        products.sort_by(|x, y| x.id.cmp(&y.id));
+        products
+    };
+    let alone = store
+        .cart_with_products(&cart_id, &[])
+        .await
+        .expect("read")
+        .map(|(cart, products)| (cart, sorted(products)));
+    assert!(alone.is_some(), "the cart exists");
+
+    let first = store
+        .begin_idempotent_with_cart(&claim, now, long_ago, &cart_id)
+        .await
+        .expect("begin");
+    assert_eq!(first.claim, IdempotencyState::Claimed);
+    let read = first.cart.map(|(cart, products)| (cart, sorted(products)));
+    assert_eq!(read, alone, "the cart and its products, as read alone");
+    let again = store
+        .begin_idempotent_with_cart(&claim, now, long_ago, &cart_id)
+        .await
+        .expect("again");
+    assert_eq!(
+        again.claim,
+        IdempotencyState::InProgress {
+            fingerprint: "f1".into()
+        }
+    );
+    assert!(again.cart.is_some());
+
+    // No such cart: no cart, but the claim is made all the same.
+    let nowhere = CartId::parse(&unique("cart")).expect("id");
+    let other = IdempotencyClaim {
+        key: unique("k"),
+        ..claim.clone()
+    };
+    let missing = store
+        .begin_idempotent_with_cart(&other, now, long_ago, &nowhere)
+        .await
+        .expect("begin");
+    assert_eq!(
+        (missing.claim, missing.cart),
+        (IdempotencyState::Claimed, None)
+    );
+    assert_eq!(
+        store
+            .begin_idempotent(&other, now, long_ago)
+            .await
+            .expect("begin"),
+        IdempotencyState::InProgress {
+            fingerprint: "f1".into()
+        },
+        "the claim was recorded"
+    );
+
+    // Concurrent claims of one key: exactly one wins, all read the cart.
+    let raced = IdempotencyClaim {
+        key: unique("k"),
+        ..claim.clone()
+    };
+    let results =
+        join_all((0..8).map(|_| store.begin_idempotent_with_cart(&raced, now, long_ago, &cart_id)))
+            .await;
+    let claimed = results
+        .iter()
+        .filter(|r| matches!(r, Ok(found) if found.claim == IdempotencyState::Claimed))
+        .count();
+    assert_eq!(claimed, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(found) if found.cart.is_some())),
+        "{results:?}"
+    );
+
+    // A key that placed an order is completed, with that order.
+    let key = unique("k");
+    let placed = orders
+        .checkout(&who, &cart_id, form(None), Some(&key))
+        .await
+        .expect("checkout");
+    let done = store
+        .begin_idempotent_with_cart(
+            &IdempotencyClaim {
+                key,
+                ..claim.clone()
+            },
+            now,
+            long_ago,
+            &cart_id,
+        )
+        .await
+        .expect("begin");
+    assert!(
+        matches!(&done.claim, IdempotencyState::Completed { order_id, .. } if *order_id == placed.order.id),
+        "{:?}",
+        done.claim
+    );
+    let (cart, _) = done.cart.expect("the cart");
+    assert!(!cart.is_open(), "the cart as checked out");
 }
 
 async fn discount_uses_are_counted_atomically(store: Arc<dyn Store>) {

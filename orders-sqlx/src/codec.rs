@@ -103,23 +103,39 @@ pub(crate) fn qualified(columns: &str, table: &str, alias_prefix: Option<&str>) 
 /// whose ids the `wanted` query (the dialect's part: the line ids from `c`'s
 /// JSON `cart_lines`, and the extra ids) selects as `id`.
 pub(crate) fn cart_with_products_sql(cart_param: &str, wanted: &str) -> String {
-    format!(
-        "WITH c AS (SELECT {cart} FROM carts c WHERE c.id = {cart_param}),
-         wanted AS ({wanted})
-         SELECT c.*, {product} FROM c LEFT JOIN products p ON p.id IN (SELECT id FROM wanted)",
-        cart = qualified(CART_COLUMNS, "c", Some("cart_")),
-        product = qualified(PRODUCT_COLUMNS, "p", None),
-    )
+    let (ctes, select) = cart_with_products_parts(cart_param, wanted);
+    format!("WITH {ctes} {select}")
 }
 
-/// The rows of [`cart_with_products_sql`]: `None` for no row (no such
-/// cart), else the cart and the products of the rows that have one.
+/// [`cart_with_products_sql`] in two parts, for a statement that reads
+/// more: its CTEs (`c` and `wanted`, to follow a `WITH` or a comma) and its
+/// `SELECT` over them.
+pub(crate) fn cart_with_products_parts(cart_param: &str, wanted: &str) -> (String, String) {
+    let ctes = format!(
+        "c AS (SELECT {cart} FROM carts c WHERE c.id = {cart_param}),
+         wanted AS ({wanted})",
+        cart = qualified(CART_COLUMNS, "c", Some("cart_")),
+    );
+    let select = format!(
+        "SELECT c.*, {product} FROM c LEFT JOIN products p ON p.id IN (SELECT id FROM wanted)",
+        product = qualified(PRODUCT_COLUMNS, "p", None),
+    );
+    (ctes, select)
+}
+
+/// The rows of [`cart_with_products_sql`]: `None` for no row, or for rows
+/// without a cart (`cart_id` null: a statement that outer-joins the cart
+/// to something else), else the cart and the products of the rows that
+/// have one.
 pub(crate) fn cart_with_products<R: Get>(
     rows: &[R],
 ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
+    if first.opt_text("cart_id")?.is_none() {
+        return Ok(None);
+    }
     let cart = cart(&Prefixed {
         row: first,
         prefix: "cart_",

@@ -16,7 +16,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
 pub use payment::{Charge, PaymentError, PaymentGateway, TestCharge, TestChargeState, TestGateway};
 pub use store::{
-    CartStore, CatalogueStore, Cursor, DiscountStore, EventLog, IdempotencyClaim, IdempotencyState,
-    IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed, Store,
-    StoreError,
+    CartStore, CatalogueStore, ClaimAndCart, Cursor, DiscountStore, EventLog, IdempotencyClaim,
+    IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest,
+    Placed, Store, StoreError,
 };

@@ -354,9 +354,21 @@ pub trait EventLog: Send + Sync {
     ) -> Result<Vec<OrderEvent>, StoreError>;
 }
 
-/// Idempotency keys of checkouts.
+/// What [`IdempotencyStore::begin_idempotent_with_cart`] found: the state
+/// of the key, and the cart with its products (`None`: no such cart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAndCart {
+    /// As [`IdempotencyStore::begin_idempotent`] returns it.
+    pub claim: IdempotencyState,
+    /// As [`CartStore::cart_with_products`] returns it, with no extra products.
+    pub cart: Option<(Cart, Vec<Product>)>,
+}
+
+/// Idempotency keys of checkouts. A keyed checkout claims its key and reads
+/// its cart together ([`Self::begin_idempotent_with_cart`]), hence carts as
+/// a supertrait.
 #[async_trait]
-pub trait IdempotencyStore: Send + Sync {
+pub trait IdempotencyStore: CartStore {
     /// Claims `claim.key` for `claim.customer_id`, atomically.
     ///
     /// MUST return [`IdempotencyState::Claimed`] and record the claim if the
@@ -370,6 +382,38 @@ pub trait IdempotencyStore: Send + Sync {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyState, StoreError>;
+
+    /// A keyed checkout's first read: [`Self::begin_idempotent`] for `claim`
+    /// and [`CartStore::cart_with_products`] for `cart_id` (no extra
+    /// products), as if called one after the other.
+    ///
+    /// The claim MUST behave exactly as `begin_idempotent`'s, whether or
+    /// not the cart exists (the engine releases a claim it cannot use).
+    /// The default makes the two calls. A backend that can do both in one
+    /// round trip SHOULD override it: the engine calls it on every checkout
+    /// with an idempotency key.
+    async fn begin_idempotent_with_cart(
+        &self,
+        claim: &IdempotencyClaim,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        cart_id: &CartId,
+    ) -> Result<ClaimAndCart, StoreError> {
+        let state = self.begin_idempotent(claim, now, stale_before).await?;
+        let cart = match self.cart_with_products(cart_id, &[]).await {
+            Ok(cart) => cart,
+            Err(error) => {
+                if state == IdempotencyState::Claimed {
+                    // Best effort; a claim left behind goes stale after the lease.
+                    let _ = self
+                        .release_idempotent(&claim.customer_id, &claim.key)
+                        .await;
+                }
+                return Err(error);
+            }
+        };
+        Ok(ClaimAndCart { claim: state, cart })
+    }
 
     /// Drops an in-progress claim (the checkout failed and placed nothing),
     /// so the key can be used again. A completed key MUST be left as it is.

@@ -254,13 +254,8 @@ impl Orders {
         cart_id: &CartId,
         extra: &[ProductId],
     ) -> Result<(Cart, HashMap<ProductId, Product>), Error> {
-        match self.inner.store.cart_with_products(cart_id, extra).await? {
-            Some((cart, products)) if &cart.customer_id == customer => {
-                let products = products.into_iter().map(|p| (p.id.clone(), p)).collect();
-                Ok((cart, products))
-            }
-            _ => Err(Error::NotFound("cart")),
-        }
+        let read = self.inner.store.cart_with_products(cart_id, extra).await?;
+        owned_by(customer, read).ok_or(Error::NotFound("cart"))
     }
 
     /// Prices `cart` with `discount` for `country` and `method`.
@@ -405,4 +400,19 @@ pub(super) fn subtotal(
         }
     }
     Ok(total)
+}
+
+/// A cart as the store read it, with its products by id, if it is
+/// `customer`'s: another customer's cart is as good as unknown.
+pub(super) fn owned_by(
+    customer: &CustomerId,
+    read: Option<(Cart, Vec<Product>)>,
+) -> Option<(Cart, HashMap<ProductId, Product>)> {
+    match read {
+        Some((cart, products)) if &cart.customer_id == customer => {
+            let products = products.into_iter().map(|p| (p.id.clone(), p)).collect();
+            Some((cart, products))
+        }
+        _ => None,
+    }
 }

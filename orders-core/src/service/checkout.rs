@@ -18,14 +18,14 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::Orders;
-use super::carts::{PricingOptions, subtotal};
+use super::carts::{PricingOptions, owned_by, subtotal};
 use crate::Error;
 use crate::catalogue::Product;
 use crate::checkout::{CheckoutForm, FormContext, PaymentDetails, PaymentMethod};
 use crate::ids::{CartId, CustomerId, OrderId, ProductId};
 use crate::money::Money;
 use crate::order::{Actor, NewOrder, Order, OrderStatus, PaymentStatus, PaymentSummary};
-use crate::ports::{Charge, IdempotencyClaim, IdempotencyState, OrderPlacement};
+use crate::ports::{Charge, ClaimAndCart, IdempotencyClaim, IdempotencyState, OrderPlacement};
 use crate::pricing::ShippingMethodCode;
 use crate::validation::ValidationErrors;
 
@@ -71,10 +71,10 @@ impl Orders {
                 "must be 1 to 255 characters without control characters",
             ));
         }
-        let (cart, products) = self
-            .owned_cart_with_products(customer, cart_id, &[])
-            .await?;
         let Some(key) = idempotency_key else {
+            let (cart, products) = self
+                .owned_cart_with_products(customer, cart_id, &[])
+                .await?;
             return self
                 .checkout_unkeyed(customer, cart, products, form, None)
                 .await;
@@ -87,7 +87,18 @@ impl Orders {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         let stale_before = now - self.inner.config.idempotency_lease;
-        match store.begin_idempotent(&claim, now, stale_before).await? {
+        // The claim and the cart in one store call; the cart is judged
+        // first, as without a key, and a claim it cannot use is released.
+        let ClaimAndCart { claim: state, cart } = store
+            .begin_idempotent_with_cart(&claim, now, stale_before, cart_id)
+            .await?;
+        let Some((cart, products)) = owned_by(customer, cart) else {
+            if state == IdempotencyState::Claimed {
+                let _ = store.release_idempotent(customer, key).await;
+            }
+            return Err(Error::NotFound("cart"));
+        };
+        match state {
             IdempotencyState::Claimed => {}
             IdempotencyState::InProgress { fingerprint } => {
                 return Err(if fingerprint == claim.fingerprint {

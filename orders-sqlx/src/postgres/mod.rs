@@ -69,9 +69,9 @@ use orders_core::discount::{Discount, DiscountCode};
 use orders_core::ids::{CartId, CustomerId, EventId, OrderId, ProductId};
 use orders_core::order::{Order, OrderEvent, OrderNumber, StatusChange};
 use orders_core::ports::{
-    CartStore, CatalogueStore, DiscountStore, EventLog, IdempotencyClaim, IdempotencyState,
-    IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed,
-    StoreError,
+    CartStore, CatalogueStore, ClaimAndCart, DiscountStore, EventLog, IdempotencyClaim,
+    IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest,
+    Placed, StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -504,11 +504,7 @@ impl CartStore for PgStore {
         extra: &[ProductId],
     ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            codec::cart_with_products_sql(
-                "$1",
-                "SELECT l->>'product_id' AS id FROM c, jsonb_array_elements(c.cart_lines::jsonb) AS l
-                 UNION SELECT unnest($2::text[])",
-            )
+            codec::cart_with_products_sql("$1", &cart_product_ids(Some("$2::text[]")))
         });
         let extra: Vec<&str> = extra.iter().map(ProductId::as_str).collect();
         let rows = kept!(
@@ -618,6 +614,12 @@ impl DiscountStore for PgStore {
 ///
 /// Foreign keys (lines, event and idempotency record to the order) are
 /// checked at the end of the statement, when the order row exists.
+///
+/// The writing CTEs run to completion whether or not the final `SELECT`
+/// reads them, so it reads only what the caller needs, plus `n` (a plain
+/// `SELECT` CTE runs only if read). Every node here is set up again by an
+/// `EvalPlanQual` re-check (a product row changed by a concurrent checkout
+/// while this one waited for it), so the statement is kept lean.
 const PLACE: &str = "
 WITH
 cart AS MATERIALIZED (
@@ -683,8 +685,7 @@ SELECT (SELECT status FROM cart) AS cart_status,
        EXISTS (SELECT 1 FROM discount) AS discounted,
        (SELECT go FROM go) AS placed,
        (SELECT number FROM o) AS number, (SELECT id FROM e) AS event_id,
-       (SELECT count(*) FROM l) AS lines, (SELECT count(*) FROM n) AS notified,
-       (SELECT count(*) FROM closed) + (SELECT count(*) FROM taken) + (SELECT count(*) FROM used) AS changed";
+       EXISTS (SELECT 1 FROM n) AS notified";
 
 /// Places a checkout with [`PLACE`], and turns a refusal into its error, in
 /// the order the engine documents: cart, stock, discount, idempotency key.
@@ -986,6 +987,41 @@ impl EventLog for PgStore {
     }
 }
 
+/// The ids of the products of `c`'s lines (`c` as in
+/// [`codec::cart_with_products_parts`]), and of the `extra` text array.
+fn cart_product_ids(extra: Option<&str>) -> String {
+    let lines =
+        "SELECT l->>'product_id' AS id FROM c, jsonb_array_elements(c.cart_lines::jsonb) AS l";
+    match extra {
+        Some(extra) => format!("{lines} UNION SELECT unnest({extra})"),
+        None => lines.to_owned(),
+    }
+}
+
+/// [`IdempotencyStore::begin_idempotent_with_cart`] in one statement: the
+/// claim's upsert (as in `begin_idempotent`), the key's row as it was
+/// before, and the cart with its products, outer-joined to one row so that
+/// an unknown cart still returns the claim.
+static CLAIM_WITH_CART: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let (ctes, select) = codec::cart_with_products_parts("$6", &cart_product_ids(None));
+    format!(
+        "WITH k AS (
+            INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+            VALUES ($1, $2, $3, $4, NULL)
+            ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+                started_at = EXCLUDED.started_at
+            WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
+            RETURNING 1),
+         found AS (SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2),
+         {ctes},
+         cw AS ({select})
+         SELECT EXISTS (SELECT 1 FROM k) AS idem_claimed,
+                (SELECT fingerprint FROM found) AS idem_fingerprint,
+                (SELECT order_id FROM found) AS idem_order, cw.*
+         FROM (SELECT 1) AS one LEFT JOIN cw ON true"
+    )
+});
+
 #[async_trait]
 impl IdempotencyStore for PgStore {
     async fn begin_idempotent(
@@ -1033,6 +1069,53 @@ impl IdempotencyStore for PgStore {
                 },
                 None => IdempotencyState::InProgress { fingerprint },
             });
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// One statement ([`CLAIM_WITH_CART`]); as in `begin_idempotent`, a key
+    /// neither claimed nor found (its claimer committed after this
+    /// statement's snapshot) is tried again.
+    async fn begin_idempotent_with_cart(
+        &self,
+        claim: &IdempotencyClaim,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        cart_id: &CartId,
+    ) -> Result<ClaimAndCart, StoreError> {
+        for _ in 0..ATTEMPTS {
+            let rows = kept!(
+                self,
+                fetch_all,
+                sqlx::query(sqlx::AssertSqlSafe(CLAIM_WITH_CART.as_str()))
+                    .bind(claim.customer_id.as_str())
+                    .bind(&claim.key)
+                    .bind(&claim.fingerprint)
+                    .bind(ts(now))
+                    .bind(ts(stale_before))
+                    .bind(cart_id.as_str())
+            )
+            .map_err(|e| error::db(e, "idempotency_key"))?;
+            let Some(first) = rows.first() else {
+                return Err(StoreError::Backend("the claim returned no row".into()));
+            };
+            let state = if first.flag("idem_claimed")? {
+                IdempotencyState::Claimed
+            } else {
+                let Some(fingerprint) = first.opt_text("idem_fingerprint")? else {
+                    continue;
+                };
+                match first.opt_text("idem_order")? {
+                    Some(order_id) => IdempotencyState::Completed {
+                        fingerprint,
+                        order_id: OrderId::parse(&order_id)
+                            .map_err(|e| StoreError::Backend(e.to_string()))?,
+                    },
+                    None => IdempotencyState::InProgress { fingerprint },
+                }
+            };
+            let cart = codec::cart_with_products(&rows)?;
+            return Ok(ClaimAndCart { claim: state, cart });
         }
         Err(StoreError::Conflict)
     }
