@@ -23,6 +23,8 @@
 #   LOAD_SCENARIOS      of a, b, reads (default "a b reads")
 #   LOAD_BACKENDS       of sqlite, postgres (default "sqlite postgres"; "" for none)
 #   LOAD_SOCKETS        websockets to open (default 10000; 0 skips the test)
+#   LOAD_ROUNDS         order changes timed one after the other on them (1 to 4,
+#                       default 3); the row shows the round of median p99
 #   LOAD_WAIT           before each run, wait up to this many seconds (default
 #                       600) for the machine to be less than LOAD_QUIET_PERCENT
 #                       (default 15) busy, measured over 2 s with the server idle
@@ -41,6 +43,7 @@ CLIENTS="${LOAD_CLIENTS:-1 8 32}"
 SCENARIOS="${LOAD_SCENARIOS:-a b reads}"
 BACKENDS="${LOAD_BACKENDS-sqlite postgres}"
 SOCKETS="${LOAD_SOCKETS:-10000}"
+ROUNDS="${LOAD_ROUNDS:-3}"
 export ORDERS_LOG="${ORDERS_LOG:-warn}"
 LOAD_WAIT="${LOAD_WAIT:-600}"
 QUIET_PERCENT="${LOAD_QUIET_PERCENT:-15}"
@@ -193,7 +196,7 @@ if [[ "$SOCKETS" -gt 0 ]]; then
     # A fresh server, so that its RSS is that of the sockets, not of earlier runs.
     start_server "sqlite://$WORK/ws.db" websockets
     echo "-- sqlite websockets: $SOCKETS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    loadgen --label sqlite websockets --sockets "$SOCKETS"
+    loadgen --label sqlite websockets --sockets "$SOCKETS" --rounds "$ROUNDS"
     stop_server
 fi
 

@@ -333,11 +333,16 @@ impl Api {
         &self,
         id: &str,
         to: &str,
+        tracking_number: Option<&str>,
         rec: &mut Recorder,
     ) -> Result<(), Failed> {
+        let mut body = json!({"to": to, "note": "orders-loadgen fan-out"});
+        if let Some(tracking) = tracking_number {
+            body["tracking_number"] = json!(tracking);
+        }
         let request = self
             .request(Method::POST, &format!("/api/admin/orders/{id}/transition"))
-            .json(&json!({"to": to, "note": "orders-loadgen fan-out"}));
+            .json(&body);
         let _: WithId = self.call(Op::Transition, request, rec).await?;
         Ok(())
     }

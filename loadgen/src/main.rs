@@ -112,6 +112,10 @@ struct WsArgs {
     /// Seconds to wait for the event after the change.
     #[arg(long, default_value_t = 30.0)]
     event_timeout: f64,
+    /// Changes to time one after the other (processing, shipped, delivered,
+    /// refunded): 1 to 4; the report's row shows the round of median p99.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 fn seconds(value: f64, what: &str) -> Result<Duration, String> {
@@ -137,6 +141,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             if !(1..=60_000).contains(&args.sockets) || !(1..=1000).contains(&args.orders) {
                 return Err("--sockets must be 1 to 60000 and --orders 1 to 1000".into());
             }
+            if !(1..=ws::MAX_ROUNDS).contains(&args.rounds) {
+                return Err(format!("--rounds must be 1 to {}", ws::MAX_ROUNDS));
+            }
             let plan = WsPlan {
                 sockets: args.sockets,
                 orders: args.orders,
@@ -144,6 +151,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 source_ips: args.source_ips.max(1),
                 connect_timeout: seconds(args.connect_timeout, "--connect-timeout")?,
                 event_timeout: seconds(args.event_timeout, "--event-timeout")?,
+                rounds: args.rounds,
                 staff: staff(&cli).ok_or("websockets need --staff-email and --staff-password")?,
                 server_pid: cli.server_pid,
             };

@@ -60,10 +60,14 @@ pub(crate) type Arrival = (Instant, Result<Vec<u8>, String>);
 
 struct Slot {
     stream: TcpStream,
-    /// Bytes read and not yet parsed into a whole frame.
+    /// Bytes read and not yet consumed (a text frame is consumed when its
+    /// round is taken).
     buf: Vec<u8>,
-    /// Set once the socket's first text frame (or its failure) is in.
-    arrival: Option<Arrival>,
+    /// Set once the socket's next text frame (or its failure) is in, with
+    /// where that frame ends in `buf`.
+    arrival: Option<(Arrival, usize)>,
+    /// A socket that failed is out of every later round.
+    failed: bool,
 }
 
 /// Sockets waiting for their next text frame.
@@ -87,6 +91,7 @@ impl Receiver {
                 stream,
                 buf: Vec::new(),
                 arrival: None,
+                failed: false,
             });
         }
         let pending = slots.len();
@@ -126,7 +131,7 @@ impl Receiver {
             let Some(slot) = self.slots.get_mut(event.token().0) else {
                 continue;
             };
-            if slot.arrival.is_none() {
+            if slot.arrival.is_none() && !slot.failed {
                 slot.arrival = drain(slot);
                 if slot.arrival.is_some() {
                     self.pending -= 1;
@@ -136,60 +141,88 @@ impl Receiver {
         Ok(())
     }
 
-    /// Every socket's arrival (`None`: nothing came in time), then says
-    /// goodbye to each with a close frame, never waiting.
-    pub(crate) fn finish(self) -> Vec<Option<Arrival>> {
-        self.slots
-            .into_iter()
-            .map(|slot| {
-                let mut stream = slot.stream;
-                let _ = stream.write(&CLOSE_FRAME);
-                slot.arrival
-            })
-            .collect()
-    }
-}
-
-/// Reads everything `slot`'s socket has (it is edge-triggered, so up to
-/// `WouldBlock`) and returns its first text frame, if one is now whole.
-fn drain(slot: &mut Slot) -> Option<Arrival> {
-    let mut chunk = [0_u8; 4096];
-    loop {
-        match slot.stream.read(&mut chunk) {
-            Ok(0) => return Some((Instant::now(), Err("connection ended".into()))),
-            Ok(n) => {
-                let at = Instant::now();
-                slot.buf.extend_from_slice(&chunk[..n]);
-                if let Some(frame) = next_text(&mut slot.stream, &mut slot.buf) {
-                    return Some((at, frame));
+    /// Every socket's arrival this round (`None`: nothing came in time, or
+    /// the socket failed in an earlier round), and makes ready for the
+    /// next one: each text frame received is consumed, and whatever was
+    /// read after it is parsed first.
+    pub(crate) fn take_round(&mut self) -> Vec<Option<Arrival>> {
+        let mut arrivals = Vec::with_capacity(self.slots.len());
+        self.pending = 0;
+        for slot in &mut self.slots {
+            match slot.arrival.take() {
+                Some(((at, frame), end)) => {
+                    slot.failed |= frame.is_err();
+                    slot.buf.drain(..end.min(slot.buf.len()));
+                    arrivals.push(Some((at, frame)));
                 }
+                None => arrivals.push(None),
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Some((Instant::now(), Err(e.to_string()))),
+            if slot.failed {
+                continue;
+            }
+            // Bytes already read may hold the next frame; the socket's next
+            // readiness event only comes with new bytes.
+            slot.arrival = next_text(&mut slot.stream, &mut slot.buf)
+                .map(|(frame, end)| ((Instant::now(), frame), end));
+            if slot.arrival.is_none() {
+                self.pending += 1;
+            }
+        }
+        arrivals
+    }
+
+    /// Says goodbye to every socket with a close frame, never waiting.
+    pub(crate) fn close(self) {
+        for mut slot in self.slots {
+            let _ = slot.stream.write(&CLOSE_FRAME);
         }
     }
 }
 
-/// Takes the whole frames at the front of `buf`: the first text frame's
-/// payload is returned; pings are answered, pongs skipped; a close frame,
-/// a fragmented or malformed frame is an error. `None`: no text frame yet.
-fn next_text(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Result<Vec<u8>, String>> {
+/// Reads everything `slot`'s socket has (it is edge-triggered, so up to
+/// `WouldBlock`, or until a text frame is whole) and returns that frame,
+/// with where it ends in the buffer.
+fn drain(slot: &mut Slot) -> Option<(Arrival, usize)> {
+    let mut chunk = [0_u8; 4096];
+    loop {
+        match slot.stream.read(&mut chunk) {
+            Ok(0) => return Some(((Instant::now(), Err("connection ended".into())), 0)),
+            Ok(n) => {
+                let at = Instant::now();
+                slot.buf.extend_from_slice(&chunk[..n]);
+                if let Some((frame, end)) = next_text(&mut slot.stream, &mut slot.buf) {
+                    return Some(((at, frame), end));
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Some(((Instant::now(), Err(e.to_string())), 0)),
+        }
+    }
+}
+
+/// Takes the whole frames at the front of `buf` up to the first text
+/// frame, and returns its payload and where it ends (it stays in `buf`
+/// until its round is taken); pings are answered, pongs skipped; a close
+/// frame, a fragmented or malformed frame is an error. `None`: no text
+/// frame yet.
+fn next_text(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Option<(Result<Vec<u8>, String>, usize)> {
     loop {
         let (fin, opcode, payload) = match parse_frame(buf) {
             Ok(Some(frame)) => frame,
             Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some((Err(e), 0)),
         };
         let frame_end = payload.end;
         match opcode {
-            0x1 if fin => return Some(Ok(buf[payload].to_vec())),
-            0x1 | 0x0 => return Some(Err("a fragmented message".into())),
+            0x1 if fin => return Some((Ok(buf[payload].to_vec()), frame_end)),
+            0x1 | 0x0 => return Some((Err("a fragmented message".into()), 0)),
             0x8 => {
-                return Some(Err(format!(
-                    "closed by the server: {}",
-                    String::from_utf8_lossy(&buf[payload])
-                )));
+                let reason = String::from_utf8_lossy(&buf[payload]).into_owned();
+                return Some((Err(format!("closed by the server: {reason}")), 0));
             }
             0x9 => {
                 // Pong with the ping's payload (at most 125 bytes), masked
@@ -197,7 +230,7 @@ fn next_text(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Result<Vec<u8>
                 let mut pong = vec![0x8A, 0x80 | payload.len() as u8, 0, 0, 0, 0];
                 pong.extend_from_slice(&buf[payload]);
                 if let Err(e) = write_all(stream, &pong) {
-                    return Some(Err(format!("cannot answer a ping: {e}")));
+                    return Some((Err(format!("cannot answer a ping: {e}")), 0));
                 }
             }
             _ => {}
@@ -253,7 +286,8 @@ mod tests {
     }
 
     /// Three real loopback connections: one gets a ping then a text frame
-    /// split over two writes, one a close frame, one nothing.
+    /// split over two writes, one a close frame, one nothing; then a second
+    /// round.
     #[test]
     fn receives_text_answers_pings_and_reports_the_rest() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -270,11 +304,12 @@ mod tests {
             .unwrap();
         servers[1].write_all(&[0x88, 2, 0x03, 0xe9]).unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        servers[0].write_all(b"llo").unwrap();
+        // The rest of the text frame, and the whole of the next round's.
+        servers[0].write_all(b"llo\x81\x03two").unwrap();
         receiver
             .run_until(Instant::now() + Duration::from_millis(500))
             .unwrap();
-        let arrivals = receiver.finish();
+        let arrivals = receiver.take_round();
 
         let (_, text) = arrivals[0].as_ref().expect("socket 0 got a frame");
         assert_eq!(text.as_deref(), Ok(&b"hello"[..]));
@@ -286,6 +321,21 @@ mod tests {
                 .starts_with("closed by the server")
         );
         assert!(arrivals[2].is_none(), "socket 2 got nothing");
+
+        // Round two: socket 0's frame was read already, socket 2's comes
+        // now, and the closed socket 1 is out.
+        servers[2]
+            .write_all(&[0x81, 5, b't', b'h', b'r', b'e', b'e'])
+            .unwrap();
+        receiver
+            .run_until(Instant::now() + Duration::from_millis(500))
+            .unwrap();
+        let second = receiver.take_round();
+        let text = |i: usize| second[i].as_ref().map(|(_, t)| t.clone());
+        assert_eq!(text(0), Some(Ok(b"two".to_vec())));
+        assert!(second[1].is_none(), "a closed socket takes no part");
+        assert_eq!(text(2), Some(Ok(b"three".to_vec())));
+        receiver.close();
 
         // The ping was answered with a masked pong of the same payload,
         // and every socket got a close frame at the end.
