@@ -26,13 +26,17 @@
 //!
 //! # Round trips
 //!
-//! A checkout is one: a single statement (its own implicit transaction, so
-//! no `BEGIN` and no `COMMIT` trips) that locks and checks the cart, the
-//! stock and the discount, completes the idempotency record, then closes
-//! the cart, takes the stock, counts the discount use, inserts the order,
-//! its lines and its first event and calls `pg_notify`, every write
-//! conditional on the checks. A status change is two reads and one
-//! statement (its own transaction).
+//! A keyed checkout is two statements. The first claims the idempotency
+//! key and reads the cart with its products
+//! ([`IdempotencyStore::begin_idempotent_with_cart`]). The placement is
+//! the second: a single statement (its own implicit transaction, so no
+//! `BEGIN` and no `COMMIT` trips) that locks and checks the cart, the stock
+//! and the discount, completes the idempotency record, then closes the
+//! cart, takes the stock, counts the discount use, inserts the order, its
+//! lines and its first event and calls `pg_notify`, every write conditional
+//! on the checks. A cart change is two (the cart with its products, then
+//! the compare-and-set), so the load test's journey A is five statements.
+//! A status change is two reads and one statement (its own transaction).
 //!
 //! Every store call except [`OrderStore::ping`] and the multi-statement
 //! transactions runs on a connection kept between calls (`crate::lease`),
