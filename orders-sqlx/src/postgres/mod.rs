@@ -1002,6 +1002,21 @@ fn cart_product_ids(extra: Option<&str>) -> String {
     }
 }
 
+/// The state of a key found claimed by someone else: completed if it
+/// names its order, else in progress.
+fn found_state(
+    fingerprint: String,
+    order_id: Option<String>,
+) -> Result<IdempotencyState, StoreError> {
+    Ok(match order_id {
+        Some(order_id) => IdempotencyState::Completed {
+            fingerprint,
+            order_id: OrderId::parse(&order_id).map_err(|e| StoreError::Backend(e.to_string()))?,
+        },
+        None => IdempotencyState::InProgress { fingerprint },
+    })
+}
+
 /// [`IdempotencyStore::begin_idempotent_with_cart`] in one statement: the
 /// claim's upsert (as in `begin_idempotent`), the key's row as it was
 /// before, and the cart with its products, outer-joined to one row so that
@@ -1064,15 +1079,7 @@ impl IdempotencyStore for PgStore {
             )
             .map_err(error::any)?;
             let Some(row) = row else { continue };
-            let fingerprint = row.text("fingerprint")?;
-            return Ok(match row.opt_text("order_id")? {
-                Some(order_id) => IdempotencyState::Completed {
-                    fingerprint,
-                    order_id: OrderId::parse(&order_id)
-                        .map_err(|e| StoreError::Backend(e.to_string()))?,
-                },
-                None => IdempotencyState::InProgress { fingerprint },
-            });
+            return found_state(row.text("fingerprint")?, row.opt_text("order_id")?);
         }
         Err(StoreError::Conflict)
     }
@@ -1109,14 +1116,7 @@ impl IdempotencyStore for PgStore {
                 let Some(fingerprint) = first.opt_text("idem_fingerprint")? else {
                     continue;
                 };
-                match first.opt_text("idem_order")? {
-                    Some(order_id) => IdempotencyState::Completed {
-                        fingerprint,
-                        order_id: OrderId::parse(&order_id)
-                            .map_err(|e| StoreError::Backend(e.to_string()))?,
-                    },
-                    None => IdempotencyState::InProgress { fingerprint },
-                }
+                found_state(fingerprint, first.opt_text("idem_order")?)?
             };
             let cart = codec::cart_with_products(&rows)?;
             return Ok(ClaimAndCart { claim: state, cart });
