@@ -81,14 +81,18 @@ for who in customer staff; do
     # an email needs a dot in its domain, a card needs its Luhn digit or a
     # discount a minimum subtotal; those are the core's 422s, by design.
     # Run from the scratch folder: schemathesis keeps a `.schemathesis/`
-    # cache in its working directory.
+    # cache in its working directory. One worker: with two threads, the
+    # machine's CPython 3.11 sometimes failed inside hypothesis's
+    # `ast.parse` ("AST constructor recursion depth mismatch": the AST
+    # state is shared between threads, cpython#106905), a tool crash that
+    # is no finding about the API.
     if ! (cd "$WORK" && "$VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
         --url "$BASE" \
         --checks all \
         --exclude-checks positive_data_acceptance \
         --max-examples "$EXAMPLES" \
         --seed 1 \
-        --workers 2 \
+        --workers 1 \
         --request-timeout 10 \
         --exclude-path-regex '/track$|/stream$|/auth/logout$' \
         --header "Authorization: Bearer $token" \
