@@ -1017,6 +1017,22 @@ fn found_state(
     })
 }
 
+/// Claims a key ($1 customer, $2 key, $3 fingerprint, $4 now) if it is new,
+/// or in progress since before $5 (stale); one row when claimed. The
+/// conflicting row is locked and its condition re-checked, so two claims of
+/// one key never both win.
+const CLAIM_KEY: &str =
+    "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+     VALUES ($1, $2, $3, $4, NULL)
+     ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
+         started_at = EXCLUDED.started_at
+     WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
+     RETURNING 1";
+
+/// The state of a key ($1 customer, $2 key): its fingerprint and order.
+const KEY_STATE: &str =
+    "SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2";
+
 /// [`IdempotencyStore::begin_idempotent_with_cart`] in one statement: the
 /// claim's upsert (as in `begin_idempotent`), the key's row as it was
 /// before, and the cart with its products, outer-joined to one row so that
@@ -1024,14 +1040,8 @@ fn found_state(
 static CLAIM_WITH_CART: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let (ctes, select) = codec::cart_with_products_parts("$6", &cart_product_ids(None));
     format!(
-        "WITH k AS (
-            INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-            VALUES ($1, $2, $3, $4, NULL)
-            ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-                started_at = EXCLUDED.started_at
-            WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
-            RETURNING 1),
-         found AS (SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2),
+        "WITH k AS ({CLAIM_KEY}),
+         found AS ({KEY_STATE}),
          {ctes},
          cw AS ({select})
          SELECT EXISTS (SELECT 1 FROM k) AS idem_claimed,
@@ -1053,29 +1063,26 @@ impl IdempotencyStore for PgStore {
         // row is locked and its condition re-checked); otherwise the state is
         // read. A row released in between is simply claimed on the next turn.
         for _ in 0..ATTEMPTS {
-            let claimed = kept!(self, fetch_optional, sqlx::query(
-                "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-                 VALUES ($1, $2, $3, $4, NULL)
-                 ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-                     started_at = EXCLUDED.started_at
-                 WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
-                 RETURNING 1",
-            )
-            .bind(claim.customer_id.as_str())
-            .bind(&claim.key)
-            .bind(&claim.fingerprint)
-            .bind(ts(now))
-            .bind(ts(stale_before))
+            let claimed = kept!(
+                self,
+                fetch_optional,
+                sqlx::query(CLAIM_KEY,)
+                    .bind(claim.customer_id.as_str())
+                    .bind(&claim.key)
+                    .bind(&claim.fingerprint)
+                    .bind(ts(now))
+                    .bind(ts(stale_before))
             )
             .map_err(|e| error::db(e, "idempotency_key"))?;
             if claimed.is_some() {
                 return Ok(IdempotencyState::Claimed);
             }
-            let row = kept!(self, fetch_optional, sqlx::query(
-                "SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2",
-            )
-            .bind(claim.customer_id.as_str())
-            .bind(&claim.key)
+            let row = kept!(
+                self,
+                fetch_optional,
+                sqlx::query(KEY_STATE,)
+                    .bind(claim.customer_id.as_str())
+                    .bind(&claim.key)
             )
             .map_err(error::any)?;
             let Some(row) = row else { continue };
