@@ -734,6 +734,25 @@ async fn idempotent_retries(store: Arc<dyn Store>) {
         .checkout(&failing, &empty, form(None), Some(&key))
         .await
         .expect("key usable again");
+
+    // Another customer's cart, or none, is not found with a key too, and
+    // frees the key it claimed on the way.
+    let stranger = customer();
+    let key = unique("stranger");
+    for cart in [&empty, &CartId::parse(&unique("cart")).expect("id")] {
+        assert_eq!(
+            orders
+                .checkout(&stranger, cart, form(None), Some(&key))
+                .await
+                .unwrap_err(),
+            Error::NotFound("cart")
+        );
+    }
+    let own = cart_with(&orders, &stranger, &[(&p.id, 1)]).await;
+    orders
+        .checkout(&stranger, &own, form(None), Some(&key))
+        .await
+        .expect("the key was not left claimed");
 }
 
 async fn idempotency_claims(store: Arc<dyn Store>) {
