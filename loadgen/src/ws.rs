@@ -147,6 +147,15 @@ struct Round {
     cpu: procfs::CpuShares,
 }
 
+impl Round {
+    /// A CPU share of the round's wall time, in milliseconds.
+    fn cpu_ms(&self, share: Option<f64>) -> String {
+        share.map_or("?".to_owned(), |s| {
+            format!("{:.0} ms", s * self.wall.as_secs_f64() * 1000.0)
+        })
+    }
+}
+
 /// Moves every order to `to` and times its event's arrival on every
 /// socket, the receiver polling in a thread of its own meanwhile.
 async fn fan_out_round(
@@ -410,9 +419,6 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         println!("  load generator RSS {}", mib(own));
     }
     for (i, r) in rounds.iter().enumerate() {
-        let wall_ms = r.wall.as_secs_f64() * 1000.0;
-        let cpu_ms =
-            |share: Option<f64>| share.map_or("?".to_owned(), |s| format!("{:.0} ms", s * wall_ms));
         println!(
             "  round {} (to {}): POST answered in {} ms; event reached {} of {opened} sockets ({} failed, {} without a frame)",
             i + 1,
@@ -434,9 +440,10 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
             );
         }
         println!(
-            "    CPU used from the POST to the last frame ({wall_ms:.0} ms): server {}, load generator {}",
-            cpu_ms(r.cpu.server),
-            cpu_ms(r.cpu.own)
+            "    CPU used from the POST to the last frame ({:.0} ms): server {}, load generator {}",
+            r.wall.as_secs_f64() * 1000.0,
+            r.cpu_ms(r.cpu.server),
+            r.cpu_ms(r.cpu.own)
         );
     }
     for (kind, count, message) in setup.failures.iter().chain(posts.failures.iter()) {
@@ -454,10 +461,11 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         .collect::<Vec<_>>()
         .join(", ");
     let cpu_text = median.map_or("?".to_owned(), |r| {
-        let wall_ms = r.wall.as_secs_f64() * 1000.0;
-        let ms =
-            |share: Option<f64>| share.map_or("?".to_owned(), |s| format!("{:.0} ms", s * wall_ms));
-        format!("server {}, loadgen {}", ms(r.cpu.server), ms(r.cpu.own))
+        format!(
+            "server {}, loadgen {}",
+            r.cpu_ms(r.cpu.server),
+            r.cpu_ms(r.cpu.own)
+        )
     });
     let errors: usize = open_failures.len()
         + rounds
