@@ -53,7 +53,18 @@ impl<DB: Database> Conns<DB> {
     /// [`sqlx::Error::PoolTimedOut`]: when the database is away, every
     /// caller hears so within that time, however many are queued.
     pub(crate) async fn get(&self) -> Result<Lease<'_, DB>, sqlx::Error> {
-        let limit = self.pool.options().get_acquire_timeout();
+        self.get_within(self.pool.options().get_acquire_timeout())
+            .await
+    }
+
+    /// As [`Conns::get`], waiting at most `limit` (and never longer than
+    /// the pool's acquire timeout): for best-effort work on a failure path,
+    /// which should not double the time a caller waits to hear of it.
+    pub(crate) async fn get_within(
+        &self,
+        limit: std::time::Duration,
+    ) -> Result<Lease<'_, DB>, sqlx::Error> {
+        let limit = limit.min(self.pool.options().get_acquire_timeout());
         tokio::time::timeout(limit, self.get_unbounded())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?

@@ -49,7 +49,7 @@ pub use error::OpenError;
 #[cfg(feature = "postgres")]
 pub use postgres::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, LISTENER_APPLICATION_NAME, PgNotifier,
-    PgStore,
+    PgStore, RELEASE_CLAIM_WAIT,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -421,3 +421,70 @@ async fn postgres_refused_placements_change_nothing() {
     };
     refused_placements_change_nothing(db.store().await).await;
 }
+
+/// Releasing a key claim runs after a checkout failed, often because the
+/// database is away: it gives up after a short wait for a connection
+/// instead of the pool's whole acquire timeout (30 s on this pool), so the
+/// client's 503 is not held back; and once a connection is free it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_claim_release_gives_up_quickly_when_no_connection_comes() {
+    use orders_core::ports::{IdempotencyState, IdempotencyStore};
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store_with(2).await;
+    assert!(
+        store.pool().options().get_acquire_timeout() >= std::time::Duration::from_secs(30),
+        "the test needs a long acquire timeout to tell the waits apart"
+    );
+    let claim = IdempotencyClaim {
+        customer_id: CustomerId::parse("releaser").expect("id"),
+        key: "release-key".into(),
+        fingerprint: "f".into(),
+    };
+    let now = chrono::Utc::now();
+    let stale_before = now - chrono::Duration::minutes(1);
+    let state = store
+        .begin_idempotent(&claim, now, stale_before)
+        .await
+        .expect("claim");
+    assert_eq!(state, IdempotencyState::Claimed);
+
+    // Every connection of the pool is taken.
+    let held = (
+        store.pool().acquire().await.expect("first connection"),
+        store.pool().acquire().await.expect("second connection"),
+    );
+    let started = std::time::Instant::now();
+    let refused = store
+        .release_idempotent(&claim.customer_id, &claim.key)
+        .await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(
+        waited >= orders_sqlx::RELEASE_CLAIM_WAIT && waited < std::time::Duration::from_secs(10),
+        "the release waited {waited:?} for a connection"
+    );
+    drop(held);
+    // Nothing was released: the key is still claimed.
+    let state = store
+        .begin_idempotent(&claim, now, stale_before)
+        .await
+        .expect("claim seen");
+    assert!(
+        matches!(state, IdempotencyState::InProgress { .. }),
+        "{state:?}"
+    );
+    store
+        .release_idempotent(&claim.customer_id, &claim.key)
+        .await
+        .expect("release with a free connection");
+    let state = store
+        .begin_idempotent(&claim, now, stale_before)
+        .await
+        .expect("claim again");
+    assert_eq!(state, IdempotencyState::Claimed);
+}

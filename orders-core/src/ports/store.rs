@@ -417,6 +417,12 @@ pub trait IdempotencyStore: CartStore {
 
     /// Drops an in-progress claim (the checkout failed and placed nothing),
     /// so the key can be used again. A completed key MUST be left as it is.
+    ///
+    /// Best effort, on a failure path: the engine ignores its error, and a
+    /// claim left behind goes stale after the lease. It runs before the
+    /// client hears of the failure, often because the store is away, so an
+    /// implementation SHOULD give up quickly rather than wait for its
+    /// storage as long as a normal call would.
     async fn release_idempotent(
         &self,
         customer_id: &CustomerId,

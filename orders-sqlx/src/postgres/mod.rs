@@ -102,6 +102,11 @@ const DEFAULT_CONNECTIONS: u32 = 16;
 /// runs out, and a request should hear that the database is away within a
 /// second. A healthy pool hands connections out in milliseconds.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
+/// How long [`PgStore`]'s `release_idempotent` waits for a connection. It
+/// runs after a checkout failed, often because the database is away, when
+/// waiting a full [`DEFAULT_ACQUIRE_TIMEOUT`] again would double the time the
+/// client waits for its 503; a healthy pool has a connection well within it.
+pub const RELEASE_CLAIM_WAIT: Duration = Duration::from_millis(150);
 /// The `statement_timeout` [`PgStore::connect`] sets on every connection: a
 /// statement stuck on a lock or a hung server fails instead of holding its
 /// request and its connection forever.
@@ -1136,13 +1141,23 @@ impl IdempotencyStore for PgStore {
         customer_id: &CustomerId,
         key: &str,
     ) -> Result<(), StoreError> {
-        kept!(self, execute, sqlx::query(
+        // Called after a failure, often because the database is away: a
+        // short wait, so the caller's error is not delayed by a second
+        // acquire timeout. A claim left behind goes stale after the lease.
+        let mut lease = self
+            .conns
+            .get_within(RELEASE_CLAIM_WAIT)
+            .await
+            .map_err(error::any)?;
+        let result = sqlx::query(
             "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL",
         )
         .bind(customer_id.as_str())
         .bind(key)
-        )
-        .map_err(error::any)?;
+        .execute(&mut *lease)
+        .await;
+        lease.settle(&result);
+        result.map_err(error::any)?;
         Ok(())
     }
 }
