@@ -23,11 +23,18 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../migrations/postgres/0001_schema.sql"),
-)];
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "place_function",
+        include_str!("../migrations/postgres/0002_place_function.sql"),
+    ),
+];
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {

@@ -14,7 +14,7 @@
 //! first one left and either takes from it or finds it short; both cannot
 //! take the last unit. The decision is then applied with updates that carry
 //! no `stock >= q` guard of their own, so a wrong decision could only
-//! abort the statement on `CHECK (stock >= 0)` (and the discount's
+//! abort the transaction on `CHECK (stock >= 0)` (and the discount's
 //! `uses <= max_uses`), never let an order through without its stock. A
 //! higher isolation level would add serialization failures and retries
 //! without preventing anything more.
@@ -29,12 +29,12 @@
 //! A keyed checkout is two statements. The first claims the idempotency
 //! key and reads the cart with its products
 //! ([`IdempotencyStore::begin_idempotent_with_cart`]). The placement is
-//! the second: a single statement (its own implicit transaction, so no
-//! `BEGIN` and no `COMMIT` trips) that locks and checks the cart, the stock
-//! and the discount, completes the idempotency record, then closes the
-//! cart, takes the stock, counts the discount use, inserts the order, its
-//! lines and its first event and calls `pg_notify`, every write conditional
-//! on the checks. A cart change is two (the cart with its products, then
+//! the second: one call of the `orders_place` function (its own implicit
+//! transaction, so no `BEGIN` and no `COMMIT` trips) that locks and checks
+//! the cart, the stock, the discount and the idempotency record, and only
+//! then closes the cart, takes the stock, counts the discount use, inserts
+//! the order, its lines and its first event, completes the record and
+//! calls `pg_notify`. A cart change is two (the cart with its products, then
 //! the compare-and-set), so the load test's journey A is five statements.
 //! A status change is two reads and one statement (its own transaction).
 //!
@@ -605,96 +605,31 @@ impl DiscountStore for PgStore {
     }
 }
 
-/// A whole checkout in one statement, so in one round trip and its own
-/// (implicit) transaction: no `BEGIN`, no `COMMIT`. See the module docs for
-/// why this cannot oversell.
+/// A whole checkout in one call of `orders_place` (migration
+/// `0002_place_function.sql`), so in one round trip and its own (implicit)
+/// transaction: no `BEGIN`, no `COMMIT`. See the module docs for why this
+/// cannot oversell.
 ///
-/// It first locks and reads, in a fixed order (cart, then products in id
-/// order, then the discount), and decides from the locked rows whether the
-/// checkout can go (`ok`). A locking read under `READ COMMITTED` returns
-/// each row's newest committed version, and nobody can change it until this
-/// statement commits, so the decision stays true. The idempotency record is
-/// then completed, unless another order completed it (`go`). Every write
-/// after that is conditional on `go`: a refused checkout changes nothing and
-/// takes no order number. The stock is taken *without* a `stock >= q`
-/// guard, so if the decision were ever wrong the `CHECK (stock >= 0)` would
-/// abort the whole statement rather than let an order through without its
-/// stock (the same holds for the discount's `uses <= max_uses`).
+/// The function first locks and reads, in a fixed order (cart, then
+/// products in id order, then the discount, then the idempotency key), and
+/// returns a refusal before writing anything if the checkout cannot go: a
+/// refused checkout changes nothing and takes no order number. A locking
+/// read under `READ COMMITTED` returns each row's newest committed version,
+/// and nobody can change it until this transaction commits, so the decision
+/// stays true. The stock is taken *without* a `stock >= q` guard, so if the
+/// decision were ever wrong the `CHECK (stock >= 0)` would abort the whole
+/// call rather than let an order through without its stock (the same holds
+/// for the discount's `uses <= max_uses`).
 ///
-/// Foreign keys (lines, event and idempotency record to the order) are
-/// checked at the end of the statement, when the order row exists.
-///
-/// The writing CTEs run to completion whether or not the final `SELECT`
-/// reads them, so it reads only what the caller needs, plus `n` (a plain
-/// `SELECT` CTE runs only if read). Every node here is set up again by an
-/// `EvalPlanQual` re-check (a product row changed by a concurrent checkout
-/// while this one waited for it), so the statement is kept lean.
-const PLACE: &str = "
-WITH
-cart AS MATERIALIZED (
-    SELECT status FROM carts WHERE id = $35 FOR UPDATE),
-want AS MATERIALIZED (
-    SELECT w.id, w.qty FROM unnest($36::text[], $37::int8[]) AS w(id, qty)),
-locked AS MATERIALIZED (
-    SELECT p.id, p.stock FROM products p
-    WHERE p.id = ANY($36::text[]) AND EXISTS (SELECT 1 FROM cart WHERE status = 'open')
-    ORDER BY p.id FOR UPDATE),
-short AS MATERIALIZED (
-    SELECT w.id FROM want w LEFT JOIN locked l ON l.id = w.id
-    WHERE l.stock IS NULL OR l.stock < w.qty),
-discount AS MATERIALIZED (
-    SELECT d.code FROM discounts d
-    WHERE d.code = $38 AND (d.max_uses IS NULL OR d.uses < d.max_uses)
-      AND NOT EXISTS (SELECT 1 FROM short)
-    FOR UPDATE),
-ok AS MATERIALIZED (
-    SELECT EXISTS (SELECT 1 FROM cart WHERE status = 'open')
-       AND NOT EXISTS (SELECT 1 FROM short)
-       AND ($38::text IS NULL OR EXISTS (SELECT 1 FROM discount)) AS ok),
-k AS (
-    INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-    SELECT $32, $33, $34, $20, $1 FROM ok WHERE ok.ok AND $33::text IS NOT NULL
-    ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
-        started_at = EXCLUDED.started_at, order_id = EXCLUDED.order_id
-    WHERE idempotency_keys.order_id IS NULL
-    RETURNING 1),
-go AS MATERIALIZED (
-    SELECT ok.ok AND ($33::text IS NULL OR EXISTS (SELECT 1 FROM k)) AS go FROM ok),
-closed AS (
-    UPDATE carts SET status = 'checked_out', version = version + 1, updated_at = $20
-    WHERE id = $35 AND (SELECT go FROM go) RETURNING 1),
-taken AS (
-    UPDATE products p SET stock = p.stock - w.qty FROM want w
-    WHERE p.id = w.id AND (SELECT go FROM go) RETURNING 1),
-used AS (
-    UPDATE discounts SET uses = uses + 1 WHERE code = $38 AND (SELECT go FROM go) RETURNING 1),
-o AS (
-    INSERT INTO orders (id, customer_id, status, currency, email, email_lower, subtotal_minor, discount_minor,
-        shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method, payment_method,
-        card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at, updated_at, version)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20, 1
-    WHERE (SELECT go FROM go)
-    RETURNING number),
-l AS (
-    INSERT INTO order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
-        subtotal_minor, discount_minor, tax_minor, total_minor, tax_class)
-    SELECT $1, t.position - 1, t.product_id, t.sku, t.name, t.quantity, t.unit_price, t.subtotal, t.discount,
-        t.tax, t.total, t.tax_class
-    FROM unnest($21::text[], $22::text[], $23::text[], $24::int8[], $25::int8[], $26::int8[], $27::int8[],
-        $28::int8[], $29::int8[], $30::text[]) WITH ORDINALITY
-        AS t(product_id, sku, name, quantity, unit_price, subtotal, discount, tax, total, tax_class, position)
-    WHERE (SELECT go FROM go)
-    RETURNING 1),
-e AS (
-    INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
-    SELECT $1, NULL, $3, $20, $31, NULL WHERE (SELECT go FROM go) RETURNING id),
-n AS (SELECT pg_notify('orders_events', id::text) FROM e)
-SELECT (SELECT status FROM cart) AS cart_status,
-       ARRAY(SELECT id FROM short) AS short,
-       EXISTS (SELECT 1 FROM discount) AS discounted,
-       (SELECT go FROM go) AS placed,
-       (SELECT number FROM o) AS number, (SELECT id FROM e) AS event_id,
-       EXISTS (SELECT 1 FROM n) AS notified";
+/// Each of its statements takes a fresh snapshot, so the writes after the
+/// locks see the locked rows' current versions: only the small locking
+/// statements are ever re-checked (`EvalPlanQual`) when a concurrent
+/// checkout changed a row first. The single statement this replaced had
+/// every one of its fifteen CTEs set up again by each such re-check.
+const PLACE: &str = "SELECT cart_status, short, discounted, placed, number, event_id \
+    FROM orders_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, \
+    $35, $36, $37, $38)";
 
 /// Places a checkout with [`PLACE`], and turns a refusal into its error, in
 /// the order the engine documents: cart, stock, discount, idempotency key.
