@@ -761,7 +761,7 @@ SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked,
 #[async_trait]
 impl OrderStore for PgStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
-        // One statement, its own transaction: a deadlock or serialization
+        // One call, its own transaction: a deadlock or serialization
         // failure rolled all of it back, so it is simply sent again.
         let mut attempt = 0;
         loop {
