@@ -441,3 +441,145 @@ impl<T> Store for T where
     T: CatalogueStore + CartStore + DiscountStore + OrderStore + EventLog + IdempotencyStore
 {
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::memory::MemoryStore;
+
+    /// A memory store whose cart reads fail while `fail` is set, and which
+    /// keeps the default `begin_idempotent_with_cart`.
+    struct FailingCartReads {
+        inner: MemoryStore,
+        fail: AtomicBool,
+    }
+
+    #[async_trait]
+    impl CatalogueStore for FailingCartReads {
+        async fn insert_product(&self, product: &Product) -> Result<(), StoreError> {
+            self.inner.insert_product(product).await
+        }
+        async fn update_product(
+            &self,
+            id: &ProductId,
+            patch: &ProductPatch,
+            now: DateTime<Utc>,
+        ) -> Result<Product, StoreError> {
+            self.inner.update_product(id, patch, now).await
+        }
+        async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+            self.inner.product(id).await
+        }
+        async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+            self.inner.products(ids).await
+        }
+        async fn list_products(
+            &self,
+            active_only: bool,
+            page: &PageRequest,
+        ) -> Result<Page<Product>, StoreError> {
+            self.inner.list_products(active_only, page).await
+        }
+    }
+
+    #[async_trait]
+    impl CartStore for FailingCartReads {
+        async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
+            self.inner.insert_cart(cart).await
+        }
+        async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("cart read failed".into()));
+            }
+            self.inner.cart(id).await
+        }
+        async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
+            self.inner.update_cart(cart, expected_version).await
+        }
+    }
+
+    #[async_trait]
+    impl IdempotencyStore for FailingCartReads {
+        async fn begin_idempotent(
+            &self,
+            claim: &IdempotencyClaim,
+            now: DateTime<Utc>,
+            stale_before: DateTime<Utc>,
+        ) -> Result<IdempotencyState, StoreError> {
+            self.inner.begin_idempotent(claim, now, stale_before).await
+        }
+        async fn release_idempotent(
+            &self,
+            customer_id: &CustomerId,
+            key: &str,
+        ) -> Result<(), StoreError> {
+            self.inner.release_idempotent(customer_id, key).await
+        }
+    }
+
+    fn claim(key: &str) -> IdempotencyClaim {
+        IdempotencyClaim {
+            customer_id: CustomerId::parse("claimer").expect("id"),
+            key: key.to_owned(),
+            fingerprint: "f".to_owned(),
+        }
+    }
+
+    /// The default claim-and-cart read frees a claim it made when the cart
+    /// read then fails, and leaves alone a claim someone else holds.
+    #[test]
+    fn a_failed_cart_read_releases_only_its_own_claim() {
+        futures_executor::block_on(async {
+            let store = FailingCartReads {
+                inner: MemoryStore::new(),
+                fail: AtomicBool::new(true),
+            };
+            let now = Utc::now();
+            let stale_before = now - chrono::Duration::minutes(5);
+            let cart_id = CartId::parse("some-cart").expect("id");
+
+            // Claimed, then the cart read fails: the error, and the key free.
+            let mine = claim("mine");
+            let result = store
+                .begin_idempotent_with_cart(&mine, now, stale_before, &cart_id)
+                .await;
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+            let state = store
+                .begin_idempotent(&mine, now, stale_before)
+                .await
+                .expect("claim again");
+            assert_eq!(state, IdempotencyState::Claimed, "the claim was released");
+
+            // Someone else's claim in progress: the error, and their claim kept.
+            let theirs = claim("theirs");
+            let state = store
+                .begin_idempotent(&theirs, now, stale_before)
+                .await
+                .expect("their claim");
+            assert_eq!(state, IdempotencyState::Claimed);
+            let result = store
+                .begin_idempotent_with_cart(&theirs, now, stale_before, &cart_id)
+                .await;
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+            store.fail.store(false, Ordering::SeqCst);
+            let found = store
+                .begin_idempotent_with_cart(&theirs, now, stale_before, &cart_id)
+                .await
+                .expect("read");
+            assert!(
+                matches!(found.claim, IdempotencyState::InProgress { .. }),
+                "their claim is still held: {:?}",
+                found.claim
+            );
+            assert!(found.cart.is_none(), "no such cart");
+        });
+    }
+}
