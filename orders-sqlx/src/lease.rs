@@ -164,3 +164,59 @@ impl<DB: Database> Drop for Lease<'_, DB> {
         // if broken.
     }
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    fn kept(conns: &Conns<sqlx::Sqlite>) -> usize {
+        conns
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// A connection is kept after a success and after an error the database
+    /// reported (the connection is idle and usable), and handed back to sqlx
+    /// after any other error or a lease dropped unsettled.
+    #[tokio::test]
+    async fn settle_keeps_a_connection_only_when_its_query_ran_to_the_end() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect("sqlite::memory:")
+            .await
+            .expect("pool");
+        let conns = Conns::new(pool, 1);
+        assert_eq!(kept(&conns), 0);
+
+        let mut lease = conns.get().await.expect("lease");
+        let ok = sqlx::query("SELECT 1").execute(&mut *lease).await;
+        lease.settle(&ok);
+        drop(lease);
+        assert_eq!(kept(&conns), 1, "kept after a success");
+
+        let mut lease = conns.get().await.expect("lease");
+        assert_eq!(kept(&conns), 0, "the kept connection was handed out");
+        let refused = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&mut *lease)
+            .await;
+        assert!(
+            matches!(refused, Err(sqlx::Error::Database(_))),
+            "{refused:?}"
+        );
+        lease.settle(&refused);
+        drop(lease);
+        assert_eq!(kept(&conns), 1, "kept after an error the database reported");
+
+        let mut lease = conns.get().await.expect("lease");
+        lease.settle::<()>(&Err(sqlx::Error::Protocol("cut off".into())));
+        drop(lease);
+        assert_eq!(kept(&conns), 0, "back to sqlx after any other error");
+
+        let lease = conns.get().await.expect("lease");
+        drop(lease);
+        assert_eq!(kept(&conns), 0, "back to sqlx when dropped unsettled");
+    }
+}
