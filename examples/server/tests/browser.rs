@@ -8,9 +8,12 @@
 //!    fields with the other values kept, corrects them and lands on the
 //!    order page;
 //! 2. staff signs in to `/admin/`, sees that order appear in the list
-//!    without reloading, opens it and ships it with a tracking number;
+//!    without reloading, and opens it; a change made through the API
+//!    updates the open page's status and actions without a reload, keeping
+//!    a note being typed; staff ships it with a tracking number;
 //! 3. the customer's order page, open all along, shows "shipped" and the
-//!    tracking number without a reload;
+//!    tracking number without a reload; a delivery made through the API
+//!    updates the staff's open page the same way;
 //! 4. a POST to an admin form without the CSRF token is refused, and a
 //!    customer cannot open `/admin/`.
 //!
@@ -195,6 +198,43 @@ async fn submit(browser: &Client, form: &str) {
     .click()
     .await
     .expect("submit");
+}
+
+/// The `data-to` of the page's transition forms, sorted.
+async fn moves(browser: &Client) -> Vec<String> {
+    let mut found = Vec::new();
+    for form in browser
+        .find_all(Locator::Css("form.transition"))
+        .await
+        .unwrap_or_default()
+    {
+        found.push(
+            form.attr("data-to")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
+    }
+    found.sort();
+    found
+}
+
+/// Waits until the page's transition forms are `expected`, without reloading.
+async fn until_moves(browser: &Client, expected: &[&str]) -> Vec<String> {
+    let deadline = Instant::now() + LIVE;
+    loop {
+        let found = moves(browser).await;
+        if found == expected {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the moves are still {found:?} on {}",
+            url(browser).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the text of `selector` satisfies `ok`, without reloading.
@@ -462,27 +502,53 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         .await
         .unwrap();
     assert_eq!(text(&staff, "#order-status").await, "paid");
-    let buttons: Vec<String> = {
-        let mut found = Vec::new();
-        for form in staff
-            .find_all(Locator::Css("form.transition"))
-            .await
-            .unwrap()
-        {
-            found.push(form.attr("data-to").await.unwrap().unwrap_or_default());
-        }
-        found.sort();
-        found
-    };
+    let buttons = moves(&staff).await;
     assert_eq!(
         buttons,
         ["cancelled", "processing", "refunded"],
         "only the legal moves from paid"
     );
-    submit(&staff, "form.transition[data-to='processing']").await;
+    // A change made elsewhere (the API) while the page is open: the status
+    // and the actions follow without a reload, and a note being typed
+    // into a form that is still legal is kept.
+    fill(
+        &staff,
+        "form.transition[data-to='cancelled']",
+        "note",
+        "typed before the change",
+    )
+    .await;
+    let staff_token = server.staff().await;
+    let (code, _) = server
+        .call(
+            "POST",
+            &format!("/api/admin/orders/{order_id}/transition"),
+            Some(&staff_token),
+            Some(json!({"to": "processing"})),
+        )
+        .await;
+    assert_eq!(code, 200, "processing through the API");
     assert_eq!(
         until_text(&staff, "#order-status", |t| t == "processing").await,
         "processing"
+    );
+    assert_eq!(
+        until_moves(&staff, &["cancelled", "shipped"]).await,
+        ["cancelled", "shipped"],
+        "the legal moves from processing, without a reload"
+    );
+    assert_eq!(
+        value(&staff, "form.transition[data-to='cancelled'] [name='note']").await,
+        "typed before the change",
+        "the typed note survived the refresh"
+    );
+    assert!(
+        !is_present(&staff, "#stale").await,
+        "no reload notice once the actions are current"
+    );
+    assert_eq!(
+        url(&staff).await,
+        server.url(&format!("/admin/orders/{order_id}"))
     );
     fill(
         &staff,
@@ -515,6 +581,28 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     assert_eq!(timeline.len(), 3, "paid, processing, shipped");
     screenshot(&customer, "storefront-order-shipped").await;
 
+    // The staff page, still open after shipping, follows a delivery made
+    // through the API: status, actions, and the tracking number kept.
+    let (code, _) = server
+        .call(
+            "POST",
+            &format!("/api/admin/orders/{order_id}/transition"),
+            Some(&staff_token),
+            Some(json!({"to": "delivered"})),
+        )
+        .await;
+    assert_eq!(code, 200, "delivered through the API");
+    assert_eq!(
+        until_text(&staff, "#order-status", |t| t == "delivered").await,
+        "delivered"
+    );
+    assert_eq!(
+        until_moves(&staff, &["refunded"]).await,
+        ["refunded"],
+        "the legal moves from delivered, without a reload"
+    );
+    assert_eq!(text(&staff, "#order-tracking").await, "TRACK-123-GB");
+
     // 4a. A forged POST carries the staff's session cookie but no token.
     let cookies = cookie_header(&staff).await;
     let forged = reqwest::Client::builder()
@@ -524,7 +612,7 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         .post(server.url(&format!("/admin/orders/{order_id}/transition")))
         .header("cookie", cookies)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("to=delivered")
+        .body("to=refunded")
         .send()
         .await
         .unwrap();
@@ -542,7 +630,7 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         )
         .await;
     assert_eq!(
-        order["status"], "shipped",
+        order["status"], "delivered",
         "the forged POST changed nothing"
     );
 

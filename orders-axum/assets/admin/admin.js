@@ -4,8 +4,11 @@
 //   badge changes in place; a new order's row (fetched as an HTML fragment
 //   from the server, already escaped) appears at the top.
 // - An order page (body[data-order-id]) follows /orders/{id}/track: the
-//   status and the timeline change, and a notice offers a reload for the
-//   current actions.
+//   status and the timeline change at once; then the page is fetched again
+//   and its live parts (section[data-live-part]: the actions, the customer
+//   with the tracking number, the payment) replace the shown ones, keeping
+//   what was typed into a form that is still there. If that fetch fails, a
+//   notice offers a reload instead.
 // On close it reconnects with ?after=<last event id>, so nothing is lost.
 (function () {
   'use strict';
@@ -88,8 +91,44 @@
       }
       list.appendChild(li);
     }
+    refreshParts();
+  }
+
+  // The latest refresh wins: an older one that answers late is dropped.
+  var refreshes = 0;
+  function refreshParts() {
+    var mine = ++refreshes;
     var stale = document.getElementById('stale');
-    if (stale) stale.hidden = false;
+    fetch(location.pathname, { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        if (mine !== refreshes) return;
+        var fresh = new DOMParser().parseFromString(html, 'text/html');
+        var parts = document.querySelectorAll('section[data-live-part][id]');
+        for (var i = 0; i < parts.length; i++) {
+          var next = fresh.getElementById(parts[i].id);
+          if (!next) throw new Error('no ' + parts[i].id);
+          keepTyped(parts[i], next);
+          parts[i].replaceWith(document.importNode(next, true));
+        }
+        if (stale) stale.hidden = true;
+      })
+      .catch(function () {
+        if (mine === refreshes && stale) stale.hidden = false;
+      });
+  }
+
+  // Copies what was typed into a form of `old` to the same field of the
+  // same form (by data-to) in `next`, where that one is empty.
+  function keepTyped(old, next) {
+    var inputs = old.querySelectorAll('form[data-to] input[name]:not([type=hidden])');
+    for (var i = 0; i < inputs.length; i++) {
+      if (!inputs[i].value) continue;
+      var form = inputs[i].form.getAttribute('data-to');
+      var target = next.querySelector('form[data-to="' + CSS.escape(form) + '"] input[name="' +
+        CSS.escape(inputs[i].name) + '"]');
+      if (target && !target.getAttribute('value')) target.setAttribute('value', inputs[i].value);
+    }
   }
 
   function connect() {
