@@ -49,7 +49,9 @@
 //! - Assets (one CSS, one JS file) are compiled in and served under a
 //!   content-hashed name with a year-long cache. The JS opens the API's
 //!   websockets (the browser sends the session cookie) so new orders and
-//!   status changes appear without a reload.
+//!   status changes appear without a reload; an open order page then
+//!   fetches itself again and swaps in its current actions, tracking and
+//!   payment.
 
 mod assets;
 mod discounts;
