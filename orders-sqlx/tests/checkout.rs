@@ -422,6 +422,67 @@ async fn postgres_refused_placements_change_nothing() {
     refused_placements_change_nothing(db.store().await).await;
 }
 
+/// A placement whose key has no row any more (its claim was released, or
+/// never made) records the key as completed with its order, as it
+/// completes a claim in progress.
+async fn a_placement_completes_a_key_whose_claim_is_gone(store: Arc<dyn Store>) {
+    use orders_core::ports::IdempotencyState;
+    let (orders, _) = engine(store.clone());
+    let who =
+        CustomerId::parse(&format!("gone-{}", orders_core::ids::OrderId::generate())).expect("id");
+    let p = product(&orders, "4.00", 10).await;
+    let first_cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let first = orders
+        .checkout(&who, &first_cart, form(None), None)
+        .await
+        .expect("first")
+        .order;
+    let claim = IdempotencyClaim {
+        customer_id: who.clone(),
+        key: "gone-key".into(),
+        fingerprint: "f".into(),
+    };
+    let now = chrono::Utc::now();
+    let stale_before = now - chrono::Duration::minutes(1);
+    store
+        .begin_idempotent(&claim, now, stale_before)
+        .await
+        .expect("claim");
+    store
+        .release_idempotent(&claim.customer_id, &claim.key)
+        .await
+        .expect("release");
+    let cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let placed = store
+        .place_order(placement_like(&first, &cart, None, Some(claim.clone())))
+        .await
+        .expect("placed");
+    assert_eq!(
+        store
+            .begin_idempotent(&claim, now, stale_before)
+            .await
+            .expect("state"),
+        IdempotencyState::Completed {
+            fingerprint: claim.fingerprint.clone(),
+            order_id: placed.order.id,
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_placement_completes_a_key_whose_claim_is_gone() {
+    let (store, _dir) = common::sqlite().await;
+    a_placement_completes_a_key_whose_claim_is_gone(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_placement_completes_a_key_whose_claim_is_gone() {
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    a_placement_completes_a_key_whose_claim_is_gone(db.store().await).await;
+}
+
 /// Releasing a key claim runs after a checkout failed, often because the
 /// database is away: it gives up after a short wait for a connection
 /// instead of the pool's whole acquire timeout (30 s on this pool), so the
