@@ -53,8 +53,12 @@ impl<DB: Database> Conns<DB> {
     /// [`sqlx::Error::PoolTimedOut`]: when the database is away, every
     /// caller hears so within that time, however many are queued.
     pub(crate) async fn get(&self) -> Result<Lease<'_, DB>, sqlx::Error> {
-        self.get_within(self.pool.options().get_acquire_timeout())
-            .await
+        self.get_within(self.acquire_timeout()).await
+    }
+
+    /// The pool's acquire timeout: the longest [`Conns::get`] waits.
+    pub(crate) fn acquire_timeout(&self) -> std::time::Duration {
+        self.pool.options().get_acquire_timeout()
     }
 
     /// As [`Conns::get`], waiting at most `limit` (and never longer than
@@ -64,7 +68,7 @@ impl<DB: Database> Conns<DB> {
         &self,
         limit: std::time::Duration,
     ) -> Result<Lease<'_, DB>, sqlx::Error> {
-        let limit = limit.min(self.pool.options().get_acquire_timeout());
+        let limit = limit.min(self.acquire_timeout());
         tokio::time::timeout(limit, self.get_unbounded())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?

@@ -125,19 +125,28 @@ pub struct PgStore {
 /// Runs one query (`$query`, an sqlx query built with its binds) with the
 /// executor method `$method` on a connection kept between store calls
 /// (`crate::lease`), so that no call pays sqlx's release ping. Evaluates to
-/// the method's `Result<_, sqlx::Error>`.
+/// the method's `Result<_, sqlx::Error>`. With `within $wait` first, it
+/// waits at most `$wait` for the connection (`Conns::get_within`).
 macro_rules! kept {
-    ($store:expr, $method:ident, $query:expr) => {{
+    ($store:expr, within $wait:expr, $method:ident, $query:expr) => {{
         // Built out here, so a `?` among its binds returns from the caller.
         let query = $query;
         async {
-            let mut lease = $store.conns.get().await?;
+            let mut lease = $store.conns.get_within($wait).await?;
             let result = query.$method(&mut *lease).await;
             lease.settle(&result);
             result
         }
         .await
     }};
+    ($store:expr, $method:ident, $query:expr) => {
+        kept!(
+            $store,
+            within $store.conns.acquire_timeout(),
+            $method,
+            $query
+        )
+    };
 }
 
 /// Runs `$body` (an async block using `$conn: &mut PgConnection`) in a
@@ -1006,7 +1015,7 @@ impl IdempotencyStore for PgStore {
             let claimed = kept!(
                 self,
                 fetch_optional,
-                sqlx::query(CLAIM_KEY,)
+                sqlx::query(CLAIM_KEY)
                     .bind(claim.customer_id.as_str())
                     .bind(&claim.key)
                     .bind(&claim.fingerprint)
@@ -1020,7 +1029,7 @@ impl IdempotencyStore for PgStore {
             let row = kept!(
                 self,
                 fetch_optional,
-                sqlx::query(KEY_STATE,)
+                sqlx::query(KEY_STATE)
                     .bind(claim.customer_id.as_str())
                     .bind(&claim.key)
             )
@@ -1079,20 +1088,17 @@ impl IdempotencyStore for PgStore {
         // Called after a failure, often because the database is away: a
         // short wait, so the caller's error is not delayed by a second
         // acquire timeout. A claim left behind goes stale after the lease.
-        let mut lease = self
-            .conns
-            .get_within(RELEASE_CLAIM_WAIT)
-            .await
-            .map_err(error::any)?;
-        let result = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL",
+        kept!(
+            self,
+            within RELEASE_CLAIM_WAIT,
+            execute,
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL",
+            )
+            .bind(customer_id.as_str())
+            .bind(key)
         )
-        .bind(customer_id.as_str())
-        .bind(key)
-        .execute(&mut *lease)
-        .await;
-        lease.settle(&result);
-        result.map_err(error::any)?;
+        .map_err(error::any)?;
         Ok(())
     }
 }
