@@ -520,12 +520,7 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     .await;
     let staff_token = server.staff().await;
     let (code, _) = server
-        .call(
-            "POST",
-            &format!("/api/admin/orders/{order_id}/transition"),
-            Some(&staff_token),
-            Some(json!({"to": "processing"})),
-        )
+        .transition(&staff_token, &order_id, "processing")
         .await;
     assert_eq!(code, 200, "processing through the API");
     assert_eq!(
@@ -584,12 +579,7 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     // The staff page, still open after shipping, follows a delivery made
     // through the API: status, actions, and the tracking number kept.
     let (code, _) = server
-        .call(
-            "POST",
-            &format!("/api/admin/orders/{order_id}/transition"),
-            Some(&staff_token),
-            Some(json!({"to": "delivered"})),
-        )
+        .transition(&staff_token, &order_id, "delivered")
         .await;
     assert_eq!(code, 200, "delivered through the API");
     assert_eq!(

@@ -312,14 +312,7 @@ async fn a_change_through_one_instance_reaches_a_tracker_on_another() {
     .expect("connect to B");
     assert_eq!(next_json(&mut socket).await["type"], "snapshot");
 
-    let (status, body) = a
-        .call(
-            "POST",
-            &format!("/api/admin/orders/{id}/transition"),
-            Some(&staff),
-            Some(json!({"to": "processing"})),
-        )
-        .await;
+    let (status, body) = a.transition(&staff, id, "processing").await;
     assert_eq!(status, 200, "{body}");
     let started = std::time::Instant::now();
     let event = next_json(&mut socket).await;

@@ -932,14 +932,7 @@ async fn the_order_page_socket_follows_the_order_with_the_session_cookie_only() 
 
     // A staff move reaches the socket.
     let staff = server.staff().await;
-    let (status, body) = server
-        .call(
-            "POST",
-            &format!("/api/admin/orders/{order_id}/transition"),
-            Some(&staff),
-            Some(json!({"to": "processing"})),
-        )
-        .await;
+    let (status, body) = server.transition(&staff, &order_id, "processing").await;
     assert_eq!(status, 200, "{body}");
     let next = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
         .await

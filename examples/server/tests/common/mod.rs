@@ -173,6 +173,17 @@ impl Server {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Moves order `id` to status `to` through the admin API, as `staff`.
+    pub async fn transition(&self, staff: &str, id: &str, to: &str) -> (u16, Value) {
+        self.call(
+            "POST",
+            &format!("/api/admin/orders/{id}/transition"),
+            Some(staff),
+            Some(json!({ "to": to })),
+        )
+        .await
+    }
+
     /// A new product with `stock` units at 10.00 USD.
     pub async fn product(&self, staff: &str, stock: u32) -> String {
         let body = json!({"sku": format!("SKU-{}", unique()), "name": "Test product", "price": "10.00", "currency": "USD", "stock": stock});
