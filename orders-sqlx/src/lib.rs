@@ -48,8 +48,8 @@ use orders_core::ports::{Notifier, Store};
 pub use error::OpenError;
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, LISTENER_APPLICATION_NAME, PgNotifier,
-    PgStore, RELEASE_CLAIM_WAIT,
+    ANNOUNCE_GAP, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, LISTENER_APPLICATION_NAME,
+    LISTENER_SWEEP, PgNotifier, PgStore, RELEASE_CLAIM_WAIT,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

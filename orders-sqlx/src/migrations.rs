@@ -34,6 +34,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "place_function",
         include_str!("../migrations/postgres/0002_place_function.sql"),
     ),
+    (
+        3,
+        "place_without_notify",
+        include_str!("../migrations/postgres/0003_place_without_notify.sql"),
+    ),
 ];
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

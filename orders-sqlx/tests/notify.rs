@@ -396,3 +396,61 @@ async fn sqlite_subscribers_get_committed_events_after_an_id() {
         assert_eq!(next(&mut sub).await.to, to);
     }
 }
+
+/// The listener finds events by the transaction that wrote them, not by
+/// notifications: an event whose transaction took its id before another's
+/// but committed after it, and was never announced (as when its process
+/// dies between commit and announcement), still arrives, once, by the
+/// listener's sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_late_and_never_announced_arrives_once() {
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let storage = db.storage().await;
+    let orders = engine(&storage);
+    let (early, early_created) = place(&orders, "late").await;
+    let (other, _) = place(&orders, "other").await;
+    let mut sub = storage
+        .notifier()
+        .subscribe(Topic::All, None)
+        .await
+        .expect("subscribe");
+
+    // A writer that takes its event id now and commits later, unannounced.
+    let admin = sqlx::PgPool::connect(&db.url).await.expect("admin pool");
+    let mut late = admin.begin().await.expect("begin");
+    let late_id: i64 = sqlx::query_scalar(
+        "INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+         SELECT order_id, 'pending', 'paid', at, actor, 'late' FROM order_events WHERE id = $1
+         RETURNING id",
+    )
+    .bind(i64::try_from(early_created.get()).expect("id"))
+    .fetch_one(&mut *late)
+    .await
+    .expect("late event");
+
+    // A change that takes a larger id, commits first and is announced.
+    orders
+        .transition(Actor::system(), &other, Transition::to(OrderStatus::Paid))
+        .await
+        .expect("pay");
+    let first = next(&mut sub).await;
+    assert_eq!((&first.order_id, first.to), (&other, OrderStatus::Paid));
+    assert!(
+        first.id.get() > late_id as u64,
+        "the announced event has the larger id"
+    );
+
+    late.commit().await.expect("commit");
+    let found = tokio::time::timeout(orders_sqlx::LISTENER_SWEEP * 3, sub.next())
+        .await
+        .expect("the late event within three sweeps")
+        .expect("stream open")
+        .expect("no error");
+    assert_eq!(found.id.get(), late_id as u64);
+    assert_eq!((&found.order_id, found.to), (&early, OrderStatus::Paid));
+    let extra = tokio::time::timeout(orders_sqlx::LISTENER_SWEEP * 2, sub.next()).await;
+    assert!(extra.is_err(), "nothing twice, nothing more: {extra:?}");
+    storage.close().await;
+}

@@ -33,8 +33,8 @@
 //! transaction, so no `BEGIN` and no `COMMIT` trips) that locks and checks
 //! the cart, the stock, the discount and the idempotency record, and only
 //! then closes the cart, takes the stock, counts the discount use, inserts
-//! the order, its lines and its first event, completes the record and
-//! calls `pg_notify`. A cart change is two (the cart with its products, then
+//! the order, its lines and its first event, and completes the record. A
+//! cart change is two (the cart with its products, then
 //! the compare-and-set), so the load test's journey A is five statements.
 //! A status change is two reads and one statement (its own transaction).
 //!
@@ -45,11 +45,12 @@
 //! ping when it comes back to the pool and, optionally, before handing it
 //! out, a round trip each, which were half of a journey's trips.
 //!
-//! `pg_notify` inside the transaction is what makes notification follow
-//! commit order and never announce what did not commit; its price is that
-//! PostgreSQL serializes the commits of notifying transactions (a global
-//! lock held until the commit is flushed), which caps checkout throughput
-//! below what the same server does without notifications.
+//! No write calls `pg_notify`: PostgreSQL serializes the commits of
+//! notifying transactions (a global lock held until the commit is flushed),
+//! which kept checkouts from sharing WAL flushes. [`PgNotifier`] announces
+//! events after commit, and its listener finds them by the id of the
+//! transaction that wrote them, so it needs no notification to be in
+//! order, or to arrive at all.
 //!
 //! # Numbering
 //!
@@ -85,11 +86,12 @@ use crate::error::{self, Fail, OpenError};
 use crate::lease::Conns;
 use crate::migrations;
 
-pub use notifier::{LISTENER_APPLICATION_NAME, PgNotifier};
+pub use notifier::{ANNOUNCE_GAP, LISTENER_APPLICATION_NAME, LISTENER_SWEEP, PgNotifier};
 
 codec::impl_get!(PgRow);
 
-/// The channel order events are announced on; the payload is the event id.
+/// The channel order events are announced on (after commit, by
+/// [`PgNotifier`]); the payload is the announcing notifier's token.
 pub(crate) const CHANNEL: &str = "orders_events";
 /// How many times a transaction that hit a deadlock or a serialization
 /// failure is run again.
@@ -745,8 +747,8 @@ async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result<Placed, Fa
 }
 
 /// A status change in one statement (its own transaction): compare-and-set
-/// on version and status, the restock (rows locked in id order), the event
-/// and its announcement.
+/// on version and status, the restock (rows locked in id order) and the
+/// event (announced after commit, by the notifier).
 const CHANGE: &str = "
 WITH o AS (
     UPDATE orders SET status = $1, tracking_number = COALESCE($2, tracking_number),
@@ -762,10 +764,8 @@ r AS (
     WHERE p.id = want.id AND locked.id = want.id RETURNING p.id),
 e AS (
     INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
-    SELECT id, $7, $1, $4, $9, $10 FROM o RETURNING id),
-n AS (SELECT pg_notify('orders_events', id::text) FROM e)
-SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked,
-       (SELECT count(*) FROM n) AS notified";
+    SELECT id, $7, $1, $4, $9, $10 FROM o RETURNING id)
+SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked";
 
 #[async_trait]
 impl OrderStore for PgStore {

@@ -1,37 +1,52 @@
-//! [`PgNotifier`]: order events across processes with `LISTEN/NOTIFY`.
+//! [`PgNotifier`]: order events across processes, announced with
+//! `LISTEN/NOTIFY` after commit and read from the events table.
 //!
-//! Writers call `pg_notify('orders_events', id)` inside the transaction
-//! that writes the event, so PostgreSQL delivers the notification only if
-//! that transaction commits, and in commit order. [`Notifier::publish`] is
-//! therefore a no-op here: by the time the engine calls it, the event is
-//! already announced.
+//! # Announcing after commit
+//!
+//! The store writes an event in the transaction that makes the change, and
+//! does not announce it there: PostgreSQL serializes the commits of
+//! notifying transactions (a global lock, held from before the commit until
+//! its WAL is flushed), so checkouts that notified waited for each other's
+//! flushes one by one instead of sharing them. The engine calls
+//! [`Notifier::publish`] once the change has committed. Here that wakes this
+//! process's listener at once, and asks the announcer task to send one
+//! `NOTIFY` for the other processes, with an asynchronous commit (it has
+//! nothing worth a flush). Requests that come while one is being sent are
+//! folded into the next, at most one every [`ANNOUNCE_GAP`]. Its payload is
+//! the sending notifier's token, so a listener skips its own.
+//!
+//! # Finding the events by transaction, not by id
+//!
+//! A notification only says "look". Ids cannot say where to look from: they
+//! come from a sequence, so a transaction that took a smaller id may commit
+//! after one that took a larger id. Every event row therefore records the
+//! id of the transaction that wrote it (`txid`), and the listener keeps a
+//! cursor: the `xmax` and the in-progress list (`xip`) of the snapshot of
+//! its last read. Every transaction below that `xmax` and not in that list
+//! had ended when the read ran, so its events (if it committed) were in
+//! the read. Each read therefore asks for the events whose writer is at or
+//! above the last `xmax` or was in the last list, and its own snapshot
+//! becomes the next cursor. So every committed event is read exactly once,
+//! however commits interleave, whatever notifications were lost while the
+//! listener was disconnected, and even when the process that wrote it died
+//! before announcing it: the listener also reads every [`LISTENER_SWEEP`] on its
+//! own, which bounds how late such an event can be.
+//!
+//! The events of one order are delivered in their order: a change to an
+//! order commits after the change before it, so a read that sees the later
+//! one sees the earlier one too (unless an earlier read delivered it), and
+//! each read delivers in id order.
 //!
 //! Each process runs one listener task on a connection of its own
-//! (application name `orders-listener`). It reads each notified event from
-//! the table and fans it out on an in-process broadcast: bounded, in
-//! overflow mode, so a slow subscriber is told it lagged
-//! ([`SubscriptionError::Lagged`]) instead of slowing anyone.
+//! (application name `orders-listener`), fanning the events out on an
+//! in-process broadcast: bounded, in overflow mode, so a slow subscriber is
+//! told it lagged ([`SubscriptionError::Lagged`]) instead of slowing anyone.
 //!
-//! # Losing no event when the connection drops
-//!
-//! Notifications sent while the listener is disconnected are lost, and
-//! event ids alone cannot say which events to re-read: ids come from a
-//! sequence, so a transaction that took a smaller id may commit after one
-//! that took a larger id. Every event row therefore records the id of the
-//! transaction that wrote it (`txid`). Each read the listener makes on its
-//! own connection also returns the oldest transaction still running
-//! (`pg_snapshot_xmin`); once the notifications that arrived before that
-//! read are handled, every event written by an older transaction has been
-//! delivered. After reconnecting (and listening again) the listener reads
-//! every event whose `txid` is at least that floor, and delivers those it
-//! has not. A floor is used only once it is a few seconds old, which covers
-//! the short moment between a commit and its notification reaching the
-//! listener. Delivered ids are remembered down to the floor, so nothing is
-//! delivered twice.
+//! [`SubscriptionError::Lagged`]: orders_core::ports::SubscriptionError::Lagged
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use orders_core::ids::EventId;
@@ -39,30 +54,71 @@ use orders_core::memory::MemoryNotifier;
 use orders_core::order::OrderEvent;
 use orders_core::ports::{Notifier, StoreError, Subscription, Topic};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use tokio::sync::Notify;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{CHANNEL, PgStore};
-use crate::codec::{self, Get};
-use crate::error::{self, OpenError};
+use crate::codec;
+use crate::error::OpenError;
 
 /// How many events the broadcast holds for its slowest subscriber.
 pub(crate) const CAPACITY: usize = orders_core::memory::DEFAULT_CAPACITY;
 /// The application name of listening connections (to find them in
 /// `pg_stat_activity`).
 pub const LISTENER_APPLICATION_NAME: &str = "orders-listener";
-/// How old a floor must be before a catch-up relies on it.
-const FLOOR_MARGIN: Duration = Duration::from_secs(5);
-/// Events read per catch-up query.
-const CATCH_UP_BATCH: i64 = 1000;
+/// The least time between two announcements of one notifier: events
+/// published meanwhile share the next one. It is what another process may
+/// hear of an event later than this one does.
+pub const ANNOUNCE_GAP: Duration = Duration::from_millis(5);
+/// How often the listener reads without being woken: the longest an event
+/// whose writer died before announcing it waits to be delivered.
+pub const LISTENER_SWEEP: Duration = Duration::from_secs(2);
+/// The least time between two reads of the listener: under load, the events
+/// committed meanwhile are read together instead of one read each.
+const READ_GAP: Duration = Duration::from_millis(2);
+
+/// A snapshot's `xmax` and in-progress list, as columns `xmax` and `xip`.
+macro_rules! snapshot {
+    () => {
+        "SELECT pg_snapshot_xmax(c)::text::int8 AS xmax, \
+         ARRAY(SELECT x::text::int8 FROM pg_snapshot_xip(c) AS x) AS xip \
+         FROM pg_current_snapshot() AS c"
+    };
+}
+
+/// The listener's first cursor (the events table need not exist yet).
+const SNAPSHOT: &str = snapshot!();
+
+/// One read of the listener: its snapshot (always one row, the events'
+/// columns empty when there are none), and the events written by
+/// transactions at or above `$1` or in `$2`, in id order.
+const READ: &str = concat!(
+    "SELECT s.xmax, s.xip, e.* FROM (",
+    snapshot!(),
+    ") AS s LEFT JOIN LATERAL (\
+     SELECT id, order_id, from_status, to_status, at, actor, note FROM order_events \
+     WHERE txid >= $1 OR txid = ANY ($2)) AS e ON true \
+     ORDER BY e.id"
+);
+
+/// An announcement: asynchronous commit, since losing it in a crash loses
+/// nothing (the events are in the table, and listeners sweep).
+const ANNOUNCE: &str =
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify('orders_events', $1)";
 
 /// The PostgreSQL notifier: one listener per process, fanning out to local
-/// subscribers. Cheap to clone; the listener stops when the last clone is
-/// dropped.
+/// subscribers, and one announcer. Cheap to clone; both tasks stop when the
+/// last clone is dropped.
 #[derive(Clone)]
 pub struct PgNotifier {
     /// The in-process fan-out (with replay from the events table) that the
     /// listener feeds.
     fanout: MemoryNotifier,
-    _listener: Arc<AbortOnDrop>,
+    /// Wakes this process's listener.
+    wake: Arc<Notify>,
+    /// Asks the announcer for a `NOTIFY`.
+    announce: Arc<Notify>,
+    _tasks: Arc<(AbortOnDrop, AbortOnDrop)>,
 }
 
 impl std::fmt::Debug for PgNotifier {
@@ -79,9 +135,25 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// A token no other notifier has, as the payload of this one's
+/// announcements.
+fn new_token() -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{:x}.{:x}.{:x}",
+        std::process::id(),
+        nanos,
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl PgNotifier {
-    /// Connects the listener, listens, and spawns its task; returns once
-    /// listening, so every event committed after this returns is delivered.
+    /// Connects the listener, listens, reads its first cursor, and spawns
+    /// its task and the announcer's; returns once listening, so every event
+    /// committed after this returns is delivered.
     pub(crate) async fn start(
         store: Arc<PgStore>,
         options: PgConnectOptions,
@@ -95,27 +167,42 @@ impl PgNotifier {
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options.application_name(LISTENER_APPLICATION_NAME));
         let fanout = MemoryNotifier::with_capacity(store.clone(), capacity);
+        let wake = Arc::new(Notify::new());
+        let announce = Arc::new(Notify::new());
+        let token = new_token();
         let mut task = ListenerTask {
-            store: store.clone(),
             listen_pool,
             fanout: fanout.clone(),
-            delivered: HashMap::new(),
-            candidates: VecDeque::new(),
-            floor: 0,
+            wake: wake.clone(),
+            token: token.clone(),
+            cursor: None,
         };
         let listener = task.listen().await.map_err(OpenError::Connect)?;
-        let handle = tokio::spawn(task.run(listener));
+        let listening = tokio::spawn(task.run(listener));
+        let announcer = Announcer {
+            store,
+            asked: announce.clone(),
+            token,
+        };
+        let announcing = tokio::spawn(announcer.run());
         Ok(Self {
             fanout,
-            _listener: Arc::new(AbortOnDrop(handle)),
+            wake,
+            announce,
+            _tasks: Arc::new((AbortOnDrop(listening), AbortOnDrop(announcing))),
         })
     }
 }
 
 #[async_trait]
 impl Notifier for PgNotifier {
-    /// Nothing to do: the store announced the event inside its transaction.
+    /// Wakes this process's listener, which reads the (committed) event from
+    /// the table, and has the other processes' listeners woken too. Never
+    /// waits and never fails: an announcement that cannot be sent leaves
+    /// the event to the other listeners' sweep.
     async fn publish(&self, _event: &OrderEvent) -> Result<(), StoreError> {
+        self.wake.notify_one();
+        self.announce.notify_one();
         Ok(())
     }
 
@@ -128,157 +215,166 @@ impl Notifier for PgNotifier {
     }
 }
 
-struct ListenerTask {
+/// Sends the announcements of one notifier, one at a time.
+struct Announcer {
     store: Arc<PgStore>,
-    listen_pool: PgPool,
-    fanout: MemoryNotifier,
-    /// Delivered event ids and their writers' transaction ids, down to `floor`.
-    delivered: HashMap<i64, i64>,
-    /// Snapshot horizons seen, not yet old enough to be the floor.
-    candidates: VecDeque<(Instant, i64)>,
-    /// Every event written by a transaction older than this was delivered.
-    floor: i64,
+    asked: Arc<Notify>,
+    token: String,
 }
 
-/// The event columns plus the writer's transaction id and the reader's
-/// snapshot horizon.
-fn select_events(condition: &str) -> String {
-    format!(
-        "SELECT {}, txid, pg_snapshot_xmin(pg_current_snapshot())::text::int8 AS horizon
-         FROM order_events WHERE {condition} ORDER BY id",
-        codec::EVENT_COLUMNS
-    )
+impl Announcer {
+    async fn run(self) {
+        let mut failing = false;
+        loop {
+            self.asked.notified().await;
+            let sent = async {
+                let mut lease = self.store.conns.get().await?;
+                let result = sqlx::query(ANNOUNCE)
+                    .bind(&self.token)
+                    .execute(&mut *lease)
+                    .await;
+                lease.settle(&result);
+                result
+            }
+            .await;
+            match sent {
+                Ok(_) => failing = false,
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "orders events cannot be announced to other processes; their listeners will find them when they sweep");
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(ANNOUNCE_GAP).await;
+        }
+    }
+}
+
+/// Where the listener's next read starts: the last read's snapshot.
+struct Cursor {
+    xmax: i64,
+    xip: Vec<i64>,
+}
+
+impl Cursor {
+    /// The cursor of a row with the columns of [`SNAPSHOT`].
+    fn of(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            xmax: sqlx::Row::try_get(row, "xmax")?,
+            xip: sqlx::Row::try_get(row, "xip")?,
+        })
+    }
+}
+
+struct ListenerTask {
+    listen_pool: PgPool,
+    fanout: MemoryNotifier,
+    wake: Arc<Notify>,
+    token: String,
+    /// `None` until the first read.
+    cursor: Option<Cursor>,
+}
+
+/// Why the listener stopped waiting.
+enum Woken {
+    /// Time to read.
+    Read,
+    /// Its connection failed: reconnect, then read.
+    Lost(sqlx::Error),
 }
 
 impl ListenerTask {
-    /// A listening connection, and the floor from its first snapshot.
+    /// A listening connection. The first one also reads the first cursor:
+    /// what committed before it is not this listener's to deliver.
     async fn listen(&mut self) -> Result<PgListener, sqlx::Error> {
         let mut listener = PgListener::connect_with(&self.listen_pool).await?;
         listener.listen(CHANNEL).await?;
-        let horizon: i64 =
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8")
-                .fetch_one(&mut listener)
-                .await?;
-        if self.floor == 0 {
-            self.floor = horizon;
+        if self.cursor.is_none() {
+            self.read(&mut listener).await?;
         }
         Ok(listener)
     }
 
     async fn run(mut self, mut listener: PgListener) {
-        let mut missed: Vec<i64> = Vec::new();
+        let mut sweep = tokio::time::interval_at(Instant::now() + LISTENER_SWEEP, LISTENER_SWEEP);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_read = Instant::now();
         loop {
-            let first = match listener.try_recv().await {
-                Ok(Some(notification)) => notification,
-                Ok(None) => {
-                    // sqlx reconnected and listens again; fill the gap.
-                    tracing::warn!("orders listener reconnected; catching up");
-                    self.catch_up(&mut missed).await;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "orders listener lost its connection");
-                    // Give its connection back to the pool first: the pool
-                    // holds exactly one.
-                    drop(listener);
-                    listener = self.reconnect().await;
-                    self.catch_up(&mut missed).await;
-                    continue;
+            let woken = loop {
+                tokio::select! {
+                    received = listener.try_recv() => match received {
+                        // Its own announcement: its wake-up came first.
+                        Ok(Some(n)) if n.payload() == self.token => continue,
+                        Ok(Some(_)) => break Woken::Read,
+                        // sqlx reconnected and listens again.
+                        Ok(None) => {
+                            tracing::warn!("orders listener reconnected; reading what it missed");
+                            break Woken::Read;
+                        }
+                        Err(e) => break Woken::Lost(e),
+                    },
+                    () = self.wake.notified() => break Woken::Read,
+                    _ = sweep.tick() => break Woken::Read,
                 }
             };
-            let mut ids = vec![first];
-            while let Some(n) = listener.next_buffered() {
-                ids.push(n);
+            if let Woken::Lost(e) = woken {
+                tracing::warn!(error = %e, "orders listener lost its connection");
+                // Give its connection back to the pool first: the pool
+                // holds exactly one.
+                drop(listener);
+                listener = self.reconnect().await;
             }
-            let mut pending: Option<i64> = None;
-            loop {
-                let wanted: Vec<i64> = ids
-                    .iter()
-                    .filter_map(|n| n.payload().parse().ok())
-                    .collect();
-                let rows = sqlx::query(sqlx::AssertSqlSafe(select_events("id = ANY($1)")))
-                    .bind(&wanted)
-                    .fetch_all(&mut listener)
-                    .await;
-                let rows = match rows {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "orders listener read failed");
-                        missed.extend(wanted);
-                        drop(listener);
-                        listener = self.reconnect().await;
-                        self.catch_up(&mut missed).await;
-                        break;
-                    }
-                };
-                let horizon = match rows.first() {
-                    Some(row) => row.int("horizon").ok(),
-                    None => None,
-                };
-                self.deliver(&rows);
-                // The horizon of the previous read is now safe: every
-                // notification that arrived before it was read has been handled.
-                if let Some(h) = pending.take() {
-                    self.observe(h);
-                }
-                ids.clear();
-                while let Some(n) = listener.next_buffered() {
-                    ids.push(n);
-                }
-                match horizon {
-                    Some(h) if ids.is_empty() => {
-                        self.observe(h);
-                        break;
-                    }
-                    Some(h) => pending = Some(h),
-                    None if ids.is_empty() => break,
-                    None => {}
-                }
+            tokio::time::sleep_until(last_read + READ_GAP).await;
+            // Notifications already here are answered by this read; those
+            // that come while it runs wake the next.
+            while listener.next_buffered().is_some() {}
+            last_read = Instant::now();
+            while let Err(e) = self.read(&mut listener).await {
+                tracing::warn!(error = %e, "orders listener read failed");
+                drop(listener);
+                listener = self.reconnect().await;
             }
         }
     }
 
-    /// Sends each row's event unless it was delivered already.
-    fn deliver(&mut self, rows: &[PgRow]) {
+    /// Reads and delivers the events committed since the last read, and
+    /// moves the cursor to this read's snapshot; the first read only sets
+    /// the cursor.
+    async fn read(&mut self, listener: &mut PgListener) -> Result<(), sqlx::Error> {
+        let Some(cursor) = &self.cursor else {
+            let row = sqlx::query(SNAPSHOT).fetch_one(&mut *listener).await?;
+            self.cursor = Some(Cursor::of(&row)?);
+            return Ok(());
+        };
+        let rows = sqlx::query(READ)
+            .bind(cursor.xmax)
+            .bind(cursor.xip.as_slice())
+            .fetch_all(&mut *listener)
+            .await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| sqlx::Error::Protocol("the listener's read returned no row".into()))?;
+        let next = Cursor::of(first)?;
+        self.deliver(&rows);
+        self.cursor = Some(next);
+        Ok(())
+    }
+
+    /// Sends each row's event (rows without one are the empty read's).
+    fn deliver(&self, rows: &[PgRow]) {
         for row in rows {
-            let (Ok(id), Ok(txid)) = (row.int("id"), row.int("txid")) else {
-                continue;
-            };
-            if self.delivered.contains_key(&id) {
+            if sqlx::Row::try_get::<Option<i64>, _>(row, "id")
+                .ok()
+                .flatten()
+                .is_none()
+            {
                 continue;
             }
             match codec::event(row) {
-                Ok(event) => {
-                    self.delivered.insert(id, txid);
-                    // Overflow mode: never waits; fails only with no subscriber.
-                    self.fanout.publish_now(&event);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, event = id, "orders listener cannot decode an event")
-                }
+                // Overflow mode: never waits; fails only with no subscriber.
+                Ok(event) => self.fanout.publish_now(&event),
+                Err(e) => tracing::error!(error = %e, "orders listener cannot decode an event"),
             }
-        }
-    }
-
-    /// Records a snapshot horizon; those older than the margin become the
-    /// floor, and delivered ids below it are forgotten.
-    fn observe(&mut self, horizon: i64) {
-        let now = Instant::now();
-        self.candidates.push_back((now, horizon));
-        let mut raised = false;
-        while let Some(&(at, h)) = self.candidates.front() {
-            if now.duration_since(at) < FLOOR_MARGIN {
-                break;
-            }
-            self.candidates.pop_front();
-            if h > self.floor {
-                self.floor = h;
-                raised = true;
-            }
-        }
-        if raised {
-            let floor = self.floor;
-            self.delivered.retain(|_, txid| *txid >= floor);
         }
     }
 
@@ -295,56 +391,5 @@ impl ListenerTask {
                 }
             }
         }
-    }
-
-    /// Delivers every event written by a transaction at or above the floor
-    /// (and the `missed` ids), retrying until the database answers.
-    async fn catch_up(&mut self, missed: &mut Vec<i64>) {
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match self.try_catch_up(missed).await {
-                Ok(()) => {
-                    missed.clear();
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "orders listener cannot catch up yet");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
-
-    async fn try_catch_up(&mut self, missed: &[i64]) -> Result<(), StoreError> {
-        let sql = select_events("(txid >= $1 OR id = ANY($2)) AND id > $3");
-        let sql = format!("{sql} LIMIT {CATCH_UP_BATCH}");
-        let mut after = 0_i64;
-        let mut first_horizon = None;
-        loop {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(self.floor)
-                .bind(missed)
-                .bind(after)
-                .fetch_all(self.store.pool())
-                .await
-                .map_err(error::any)?;
-            if first_horizon.is_none() {
-                first_horizon = rows.first().and_then(|r| r.int("horizon").ok());
-            }
-            self.deliver(&rows);
-            match rows.last() {
-                Some(last) if rows.len() as i64 == CATCH_UP_BATCH => after = last.int("id")?,
-                _ => break,
-            }
-        }
-        // Everything older than the first read's horizon was committed before
-        // it, and so was read here (or delivered before): a floor. It is used
-        // (and ids below it forgotten) only after the margin, since the
-        // notifications of events just read here may still be on their way.
-        if let Some(h) = first_horizon {
-            self.observe(h);
-        }
-        Ok(())
     }
 }
