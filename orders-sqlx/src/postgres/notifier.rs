@@ -135,6 +135,17 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The listening connection's options: its application name, and no
+/// sequential scans. Its one query must read the few newest events through
+/// the `txid` index; on a young table (no statistics yet, or a few thousand
+/// rows) the planner would rather scan all of `order_events` on every read,
+/// a cost that grows with the table.
+fn listener_options(options: PgConnectOptions) -> PgConnectOptions {
+    options
+        .application_name(LISTENER_APPLICATION_NAME)
+        .options([("enable_seqscan", "off")])
+}
+
 /// A token no other notifier has, as the payload of this one's
 /// announcements.
 fn new_token() -> String {
@@ -165,7 +176,7 @@ impl PgNotifier {
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options.application_name(LISTENER_APPLICATION_NAME));
+            .connect_lazy_with(listener_options(options));
         let fanout = MemoryNotifier::with_capacity(store.clone(), capacity);
         let wake = Arc::new(Notify::new());
         let announce = Arc::new(Notify::new());
@@ -391,5 +402,57 @@ impl ListenerTask {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{Connection, PgConnection};
+
+    /// The listener's read uses the `txid` index on a fresh, migrated
+    /// database (no statistics), where the planner would otherwise scan the
+    /// whole events table on every read.
+    #[tokio::test]
+    async fn the_listeners_read_does_not_scan_the_events_table() {
+        let Ok(base) = std::env::var("ORDERS_TEST_PG_URL") else {
+            assert!(
+                std::env::var_os("ORDERS_REQUIRE_PG").is_none(),
+                "ORDERS_REQUIRE_PG is set but ORDERS_TEST_PG_URL is not"
+            );
+            return;
+        };
+        let mut admin = PgConnection::connect(&base).await.expect("admin");
+        let name = format!("orders_unit_{}", new_token().replace('.', "_"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("create");
+        let options: PgConnectOptions = base.parse().expect("url");
+        let options = options.database(&name);
+        let store = PgStore::connect_with(options.clone(), PgPoolOptions::new())
+            .await
+            .expect("store");
+        store.migrate().await.expect("migrate");
+        let mut conn = PgConnection::connect_with(&listener_options(options))
+            .await
+            .expect("listener connection");
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {READ}")))
+            .bind(0_i64)
+            .bind(Vec::<i64>::new())
+            .fetch_all(&mut conn)
+            .await
+            .expect("explain");
+        let _ = conn.close().await;
+        store.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("drop");
+        let plan = plan.join("\n");
+        assert!(plan.contains("order_events_txid"), "{plan}");
+        assert!(!plan.contains("Seq Scan on order_events"), "{plan}");
     }
 }
