@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use orders_core::ids::{CustomerId, EventId, OrderId};
 use orders_core::order::{Actor, OrderEvent, OrderStatus, TrackingNumber, Transition};
-use orders_core::ports::{Subscription, SubscriptionError, Topic};
+use orders_core::ports::{Notifier, Subscription, SubscriptionError, Topic};
 use orders_core::testkit::{cart_with, form, product};
 use orders_core::{Orders, OrdersConfig};
 use orders_sqlx::{LISTENER_APPLICATION_NAME, PgStore, Storage};
@@ -453,4 +453,54 @@ async fn an_event_committed_late_and_never_announced_arrives_once() {
     let extra = tokio::time::timeout(orders_sqlx::LISTENER_SWEEP * 2, sub.next()).await;
     assert!(extra.is_err(), "nothing twice, nothing more: {extra:?}");
     storage.close().await;
+}
+
+/// Thousands of events committed at once (a bulk import, or a listener
+/// cut off for a while) reach a subscriber whole, in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_events_arrives_whole_in_order_once() {
+    const BURST: usize = 2500;
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let notifier = store
+        .notifier_with_capacity(2 * BURST)
+        .await
+        .expect("notifier");
+    let storage = Storage::postgres(store.clone(), notifier.clone());
+    let orders = engine(&storage);
+    let (id, created) = place(&orders, "burst").await;
+    let mut sub = notifier
+        .subscribe(Topic::All, None)
+        .await
+        .expect("subscribe");
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+         SELECT order_id, 'pending', 'paid', at, actor, 'burst ' || n
+         FROM order_events, generate_series(1, $2) AS n WHERE id = $1
+         RETURNING id",
+    )
+    .bind(i64::try_from(created.get()).expect("id"))
+    .bind(BURST as i64)
+    .fetch_all(store.pool())
+    .await
+    .expect("burst");
+    assert_eq!(ids.len(), BURST);
+    let mut got = Vec::with_capacity(BURST);
+    while got.len() < BURST {
+        let event = tokio::time::timeout(orders_sqlx::LISTENER_SWEEP * 3, sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {BURST} events arrived", got.len()))
+            .expect("stream open")
+            .expect("no error");
+        assert_eq!(event.order_id, id);
+        got.push(event.id.get() as i64);
+    }
+    let mut expected = ids.clone();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "every event, in id order");
+    let extra = tokio::time::timeout(orders_sqlx::LISTENER_SWEEP * 2, sub.next()).await;
+    assert!(extra.is_err(), "nothing twice: {extra:?}");
+    store.close().await;
 }

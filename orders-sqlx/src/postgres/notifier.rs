@@ -44,11 +44,13 @@
 //!
 //! [`SubscriptionError::Lagged`]: orders_core::ports::SubscriptionError::Lagged
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use orders_core::ids::EventId;
 use orders_core::memory::MemoryNotifier;
 use orders_core::order::OrderEvent;
@@ -187,6 +189,7 @@ impl PgNotifier {
             wake: wake.clone(),
             token: token.clone(),
             cursor: None,
+            partial: HashSet::new(),
         };
         let listener = task.listen().await.map_err(OpenError::Connect)?;
         let listening = tokio::spawn(task.run(listener));
@@ -284,6 +287,9 @@ struct ListenerTask {
     token: String,
     /// `None` until the first read.
     cursor: Option<Cursor>,
+    /// The events delivered by the read under way, or by one that failed
+    /// part way: the next read, from the same cursor, skips them.
+    partial: HashSet<i64>,
 }
 
 /// Why the listener stopped waiting.
@@ -357,35 +363,44 @@ impl ListenerTask {
             self.cursor = Some(Cursor::of(&row)?);
             return Ok(());
         };
-        let rows = sqlx::query(READ)
+        // Streamed, not collected: a read after a long disconnection may
+        // return many events, and they are delivered as they arrive.
+        let mut rows = sqlx::query(READ)
             .bind(cursor.xmax)
             .bind(cursor.xip.as_slice())
-            .fetch_all(&mut *listener)
-            .await?;
-        let first = rows
-            .first()
+            .fetch(&mut *listener);
+        let mut next = None;
+        while let Some(row) = rows.try_next().await? {
+            if next.is_none() {
+                next = Some(Cursor::of(&row)?);
+            }
+            self.deliver(&row);
+        }
+        drop(rows);
+        let next = next
             .ok_or_else(|| sqlx::Error::Protocol("the listener's read returned no row".into()))?;
-        let next = Cursor::of(first)?;
-        self.deliver(&rows);
         self.cursor = Some(next);
+        // The read ran to its end: the next one starts after all of it.
+        self.partial.clear();
         Ok(())
     }
 
-    /// Sends each row's event (rows without one are the empty read's).
-    fn deliver(&self, rows: &[PgRow]) {
-        for row in rows {
-            if sqlx::Row::try_get::<Option<i64>, _>(row, "id")
-                .ok()
-                .flatten()
-                .is_none()
-            {
-                continue;
-            }
-            match codec::event(row) {
-                // Overflow mode: never waits; fails only with no subscriber.
-                Ok(event) => self.fanout.publish_now(&event),
-                Err(e) => tracing::error!(error = %e, "orders listener cannot decode an event"),
-            }
+    /// Sends a row's event, unless the row has none (the empty read's) or
+    /// an unfinished read delivered it; remembers it until its read ends.
+    fn deliver(&mut self, row: &PgRow) {
+        let Some(id) = sqlx::Row::try_get::<Option<i64>, _>(row, "id")
+            .ok()
+            .flatten()
+        else {
+            return;
+        };
+        if !self.partial.insert(id) {
+            return;
+        }
+        match codec::event(row) {
+            // Overflow mode: never waits; fails only with no subscriber.
+            Ok(event) => self.fanout.publish_now(&event),
+            Err(e) => tracing::error!(error = %e, "orders listener cannot decode an event"),
         }
     }
 
