@@ -116,6 +116,10 @@ struct WsArgs {
     /// refunded): 1 to 4; the report's row shows the round of median p99.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Make the changes through this server instead (another instance on
+    /// the same database, loopback only), so every event crosses instances.
+    #[arg(long)]
+    change_url: Option<String>,
 }
 
 fn seconds(value: f64, what: &str) -> Result<Duration, String> {
@@ -154,6 +158,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 rounds: args.rounds,
                 staff: staff(&cli).ok_or("websockets need --staff-email and --staff-password")?,
                 server_pid: cli.server_pid,
+                change_via: args.change_url.as_deref().map(Target::parse).transpose()?,
             };
             return ws::run(&target, &plan, &cli.label).await;
         }

@@ -50,6 +50,10 @@ pub(crate) struct WsPlan {
     pub(crate) staff: (String, String),
     /// The server's process id, for its memory.
     pub(crate) server_pid: Option<u32>,
+    /// Another server on the same database to make the changes through, so
+    /// that every event crosses from one instance to the other; `None`:
+    /// the sockets' server.
+    pub(crate) change_via: Option<Target>,
 }
 
 /// The one field of a frame the load generator reads; the rest is
@@ -243,7 +247,7 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
     }
     let mut setup = Recorder::default();
     let (email, password) = &plan.staff;
-    let mut staff = Api::new(target)?;
+    let mut staff = Api::new(plan.change_via.as_ref().unwrap_or(target))?;
     staff
         .login(email, password, &mut setup)
         .await
