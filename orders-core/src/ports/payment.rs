@@ -101,6 +101,11 @@ pub struct TestCharge {
 /// `4000000000000002` and accepts every other valid card (such as
 /// `4242424242424242`). It remembers charges by idempotency key, so a
 /// retried checkout charges once.
+///
+/// It keeps its charges in memory: each process running it is a card
+/// network of its own. References are unique across gateways (`test_ch_`
+/// and a UUIDv7), so one never refunds or voids a charge another made; it
+/// answers [`PaymentError::UnknownCharge`] for those.
 #[derive(Debug, Default)]
 pub struct TestGateway {
     state: Mutex<TestState>,
@@ -110,7 +115,6 @@ pub struct TestGateway {
 struct TestState {
     charges: HashMap<String, TestCharge>,
     by_key: HashMap<String, String>,
-    next: u64,
 }
 
 impl TestGateway {
@@ -173,8 +177,7 @@ impl PaymentGateway for TestGateway {
                 reference: reference.clone(),
             });
         }
-        state.next += 1;
-        let reference = format!("test_ch_{:08}", state.next);
+        let reference = format!("test_ch_{}", uuid::Uuid::now_v7().simple());
         state.charges.insert(
             reference.clone(),
             TestCharge {
@@ -195,5 +198,53 @@ impl PaymentGateway for TestGateway {
 
     async fn void(&self, reference: &str) -> Result<(), PaymentError> {
         self.set_state(reference, TestChargeState::Voided)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkout::{CardExpiry, CardHolder, CardNumber, Cvc};
+    use crate::money::Currency;
+
+    fn card() -> CardDetails {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+        CardDetails::new(
+            CardNumber::parse("4242424242424242").expect("number"),
+            CardExpiry::parse(12, 2030, today).expect("expiry"),
+            Cvc::parse("123").expect("cvc"),
+            CardHolder::parse("Ada Lovelace").expect("holder"),
+        )
+    }
+
+    /// Two test gateways (two server processes, each with its own
+    /// simulated network) never share a reference, so neither acts on the
+    /// other's charge.
+    #[test]
+    fn a_test_gateway_never_acts_on_another_gateways_charge() {
+        futures_executor::block_on(async {
+            let amount =
+                Money::from_minor(1000, Currency::parse("EUR").expect("eur")).expect("money");
+            let (first, second) = (TestGateway::new(), TestGateway::new());
+            let theirs = first
+                .authorize_and_capture(amount, &card(), "key-1")
+                .await
+                .expect("charge")
+                .reference;
+            let ours = second
+                .authorize_and_capture(amount, &card(), "key-1")
+                .await
+                .expect("charge")
+                .reference;
+            assert_ne!(theirs, ours);
+            assert_eq!(
+                second.refund(&theirs, amount).await,
+                Err(PaymentError::UnknownCharge)
+            );
+            assert_eq!(second.captured_count(), 1, "its own charge untouched");
+            second.refund(&ours, amount).await.expect("own refund");
+            assert_eq!(second.captured_count(), 0);
+            assert_eq!(first.captured_count(), 1);
+        });
     }
 }
