@@ -60,8 +60,6 @@
 //! leaves a gap. A checkout refused for a business reason (stock, closed
 //! cart, discount) is refused before it takes a number.
 
-mod notifier;
-
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,6 +180,9 @@ macro_rules! pg_tx {
         }
     }};
 }
+
+// After the macros, which it uses.
+mod notifier;
 
 impl PgStore {
     /// The pool options [`PgStore::connect`] uses: 16 connections, no

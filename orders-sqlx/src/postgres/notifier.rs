@@ -105,8 +105,8 @@ const READ: &str = concat!(
 
 /// An announcement: asynchronous commit, since losing it in a crash loses
 /// nothing (the events are in the table, and listeners sweep).
-const ANNOUNCE: &str =
-    "SELECT set_config('synchronous_commit', 'off', true), pg_notify('orders_events', $1)";
+/// `$1` is the channel, `$2` the payload.
+const ANNOUNCE: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)";
 
 /// The PostgreSQL notifier: one listener per process, fanning out to local
 /// subscribers, and one announcer. Cheap to clone; both tasks stop when the
@@ -241,16 +241,11 @@ impl Announcer {
         let mut failing = false;
         loop {
             self.asked.notified().await;
-            let sent = async {
-                let mut lease = self.store.conns.get().await?;
-                let result = sqlx::query(ANNOUNCE)
-                    .bind(&self.token)
-                    .execute(&mut *lease)
-                    .await;
-                lease.settle(&result);
-                result
-            }
-            .await;
+            let sent = kept!(
+                self.store,
+                execute,
+                sqlx::query(ANNOUNCE).bind(CHANNEL).bind(&self.token)
+            );
             match sent {
                 Ok(_) => failing = false,
                 Err(e) if !failing => {
