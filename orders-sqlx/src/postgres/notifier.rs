@@ -45,8 +45,8 @@
 //! [`SubscriptionError::Lagged`]: orders_core::ports::SubscriptionError::Lagged
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -60,7 +60,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{CHANNEL, PgStore};
-use crate::codec;
+use crate::codec::{self, Get};
 use crate::error::OpenError;
 
 /// How many events the broadcast holds for its slowest subscriber.
@@ -79,29 +79,24 @@ pub const LISTENER_SWEEP: Duration = Duration::from_secs(2);
 /// committed meanwhile are read together instead of one read each.
 const READ_GAP: Duration = Duration::from_millis(2);
 
-/// A snapshot's `xmax` and in-progress list, as columns `xmax` and `xip`.
-macro_rules! snapshot {
-    () => {
-        "SELECT pg_snapshot_xmax(c)::text::int8 AS xmax, \
-         ARRAY(SELECT x::text::int8 FROM pg_snapshot_xip(c) AS x) AS xip \
-         FROM pg_current_snapshot() AS c"
-    };
-}
-
-/// The listener's first cursor (the events table need not exist yet).
-const SNAPSHOT: &str = snapshot!();
+/// The current snapshot's `xmax` and in-progress list, as columns `xmax`
+/// and `xip`: the listener's first cursor (the events table need not exist
+/// yet).
+const SNAPSHOT: &str = "SELECT pg_snapshot_xmax(c)::text::int8 AS xmax, \
+     ARRAY(SELECT x::text::int8 FROM pg_snapshot_xip(c) AS x) AS xip \
+     FROM pg_current_snapshot() AS c";
 
 /// One read of the listener: its snapshot (always one row, the events'
 /// columns empty when there are none), and the events written by
 /// transactions at or above `$1` or in `$2`, in id order.
-const READ: &str = concat!(
-    "SELECT s.xmax, s.xip, e.* FROM (",
-    snapshot!(),
-    ") AS s LEFT JOIN LATERAL (\
-     SELECT id, order_id, from_status, to_status, at, actor, note FROM order_events \
-     WHERE txid >= $1 OR txid = ANY ($2)) AS e ON true \
-     ORDER BY e.id"
-);
+static READ: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT s.xmax, s.xip, e.* FROM ({SNAPSHOT}) AS s LEFT JOIN LATERAL (\
+         SELECT {} FROM order_events WHERE txid >= $1 OR txid = ANY ($2)) AS e ON true \
+         ORDER BY e.id",
+        codec::EVENT_COLUMNS
+    )
+});
 
 /// An announcement: asynchronous commit, since losing it in a crash loses
 /// nothing (the events are in the table, and listeners sweep).
@@ -360,7 +355,7 @@ impl ListenerTask {
         };
         // Streamed, not collected: a read after a long disconnection may
         // return many events, and they are delivered as they arrive.
-        let mut rows = sqlx::query(READ)
+        let mut rows = sqlx::query(READ.as_str())
             .bind(cursor.xmax)
             .bind(cursor.xip.as_slice())
             .fetch(&mut *listener);
@@ -383,10 +378,7 @@ impl ListenerTask {
     /// Sends a row's event, unless the row has none (the empty read's) or
     /// an unfinished read delivered it; remembers it until its read ends.
     fn deliver(&mut self, row: &PgRow) {
-        let Some(id) = sqlx::Row::try_get::<Option<i64>, _>(row, "id")
-            .ok()
-            .flatten()
-        else {
+        let Ok(Some(id)) = row.opt_int("id") else {
             return;
         };
         if !self.partial.insert(id) {
@@ -447,12 +439,13 @@ mod tests {
         let mut conn = PgConnection::connect_with(&listener_options(options))
             .await
             .expect("listener connection");
-        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {READ}")))
-            .bind(0_i64)
-            .bind(Vec::<i64>::new())
-            .fetch_all(&mut conn)
-            .await
-            .expect("explain");
+        let plan: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {}", *READ)))
+                .bind(0_i64)
+                .bind(Vec::<i64>::new())
+                .fetch_all(&mut conn)
+                .await
+                .expect("explain");
         let _ = conn.close().await;
         store.close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
