@@ -72,7 +72,8 @@
 //! ## Logging
 //!
 //! One span per request with its request id (`x-request-id`, generated when
-//! absent and echoed back), method and path (never the query string, which
+//! absent or unfit — more than 64 characters, or anything but visible ASCII —
+//! and echoed back), method and path (never the query string, which
 //! may hold `access_token`), then the status and latency. Bodies and the
 //! `Authorization` header are never logged.
 #![forbid(unsafe_code)]
@@ -84,6 +85,7 @@ mod docs;
 mod error;
 mod identify;
 mod query;
+mod request_id;
 mod routes;
 mod timeout;
 #[cfg(feature = "web")]
@@ -108,6 +110,7 @@ pub use body::{
 };
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
+pub use request_id::MAX_REQUEST_ID_LEN;
 pub use identify::{Caller, Identify, IdentifyError};
 pub use routes::carts::CheckoutBody;
 pub use utoipa::openapi::OpenApi;
@@ -295,6 +298,7 @@ impl Api {
             ))
             .layer(
                 ServiceBuilder::new()
+                    .layer(axum::middleware::map_request(request_id::drop_unfit))
                     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                     .layer(
                         TraceLayer::new_for_http()

@@ -60,7 +60,40 @@ async fn secrets_never_reach_the_logs() {
     app.get(&format!("/api/orders/{id}/track?access_token={ADA}"), None)
         .await;
 
+    // A client's request id is kept when it is short visible ASCII, and
+    // replaced by a generated one otherwise: echoed, logged, bounded.
+    let request_id = |value: String| {
+        let client = app.client.clone();
+        let url = app.url("/api/products");
+        async move {
+            let response = client
+                .get(url)
+                .header("x-request-id", value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(request_id("trace-42".into()).await, "trace-42");
+    let flood = "F".repeat(200_000);
+    for unfit in [flood.clone(), "two words".into(), "x".repeat(65)] {
+        let echoed = request_id(unfit.clone()).await;
+        assert_ne!(echoed, unfit);
+        assert!(
+            (1..=orders_axum::MAX_REQUEST_ID_LEN).contains(&echoed.len()),
+            "{echoed}"
+        );
+    }
+
     let text = logs.text();
+    assert!(text.contains("request_id=\"trace-42\""), "{text}");
+    assert!(!text.contains(&"F".repeat(100)), "the long id was logged");
+    assert!(!text.contains("two words"), "the unfit id was logged");
     assert!(text.contains("request_id="), "{text}");
     assert!(text.contains("status=201"), "{text}");
     assert!(text.contains("latency="), "{text}");
