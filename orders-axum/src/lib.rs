@@ -110,8 +110,8 @@ pub use body::{
 };
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
-pub use request_id::MAX_REQUEST_ID_LEN;
 pub use identify::{Caller, Identify, IdentifyError};
+pub use request_id::MAX_REQUEST_ID_LEN;
 pub use routes::carts::CheckoutBody;
 pub use utoipa::openapi::OpenApi;
 

@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use orders_core::order::OrderStatus;
 use orders_core::ports::{Cursor, PageRequest};
+use orders_core::text::SearchText;
 use orders_core::validation::ValidationErrors;
 
 use crate::ApiError;
@@ -67,6 +68,15 @@ impl Params {
             .and_then(|text| errors.check("status", text.parse::<OrderStatus>()))
     }
 
+    /// `?KEY=` as search text ([`SearchText`]): `None` when absent or
+    /// blank; a control character (a NUL, say) or an over-long value is an
+    /// error on `key`, so it never reaches a store.
+    pub(crate) fn search(&self, key: &str, errors: &mut ValidationErrors) -> Option<SearchText> {
+        self.get(key)
+            .filter(|text| !text.trim().is_empty())
+            .and_then(|text| errors.check(key, SearchText::parse(text)))
+    }
+
     /// Just the page, or 422.
     pub(crate) fn page_only(&self) -> Result<PageRequest, ApiError> {
         let mut errors = ValidationErrors::new();
@@ -102,6 +112,24 @@ mod tests {
         }
         let page = params("cursor=abc%3D").page_only().unwrap();
         assert_eq!(page.cursor, Some(Cursor("abc=".into())));
+    }
+
+    #[test]
+    fn searches() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(params("q=").search("q", &mut errors), None);
+        assert_eq!(params("q=%20%20").search("q", &mut errors), None);
+        assert_eq!(
+            params("q=%201042%20")
+                .search("q", &mut errors)
+                .unwrap()
+                .as_str(),
+            "1042"
+        );
+        assert!(errors.is_empty());
+        assert_eq!(params("q=a%00b").search("q", &mut errors), None);
+        assert_eq!(params("email=a%1Bb").search("email", &mut errors), None);
+        assert!(errors.contains("q") && errors.contains("email"));
     }
 
     #[test]

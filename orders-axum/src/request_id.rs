@@ -47,7 +47,10 @@ mod tests {
             "tab\there",
             &"y".repeat(500_000),
         ] {
-            assert!(!is_fit(&HeaderValue::from_str(unfit).unwrap()), "{unfit:.20}");
+            assert!(
+                !is_fit(&HeaderValue::from_str(unfit).unwrap()),
+                "{unfit:.20}"
+            );
         }
         assert!(!is_fit(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
     }
@@ -66,7 +69,10 @@ mod tests {
         let long = "z".repeat(65);
         for values in [vec![long.as_str()], vec!["a b"], vec!["one", "two"]] {
             let dropped = drop_unfit(request(&values)).await;
-            assert!(dropped.headers().get("x-request-id").is_none(), "{values:?}");
+            assert!(
+                dropped.headers().get("x-request-id").is_none(),
+                "{values:?}"
+            );
         }
     }
 }

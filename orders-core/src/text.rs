@@ -127,6 +127,24 @@ macro_rules! text_type {
 }
 pub(crate) use text_type;
 
+text_type!(
+    /// What staff type to find orders (an order number or part of an
+    /// email): trimmed, 1 to 200 characters, no control or direction-changing
+    /// characters. A NUL or another control character cannot be a search
+    /// term, and some databases refuse it outright, so it is refused here,
+    /// before any store sees it.
+    ///
+    /// ```
+    /// use orders_core::text::SearchText;
+    ///
+    /// assert_eq!(SearchText::parse(" #1042 ").unwrap().as_str(), "#1042");
+    /// assert!(SearchText::parse("ada\u{0}@example.com").is_err());
+    /// assert!(SearchText::parse("   ").is_err());
+    /// ```
+    SearchText,
+    200
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,12 +47,12 @@ pub(crate) async fn list(
 ) -> Result<Response, PageError> {
     let mut errors = ValidationErrors::new();
     let status = params.status(&mut errors);
+    let search = params.search("q", &mut errors);
     if !errors.is_empty() {
         return Err(PageError::invalid(&errors));
     }
-    let q = params
-        .get("q")
-        .map(|q| q.trim().trim_start_matches('#').trim().to_owned())
+    let q = search
+        .map(|q| q.as_str().trim_start_matches('#').trim().to_owned())
         .unwrap_or_default();
     let cursor = params.get("cursor").map(str::to_owned);
     let filter = OrderFilter {

@@ -326,7 +326,7 @@ pub(crate) async fn patch_product(
         (status = 200, description = "A page of orders", body = crate::docs::OrderList),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad `status`, `limit` or `cursor`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `status`, `limit`, `cursor`, `email` or `q` (a control character, over 200 characters)", body = crate::docs::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list_orders(
@@ -338,8 +338,8 @@ pub(crate) async fn list_orders(
     let filter = OrderFilter {
         customer_id: None,
         status: params.status(&mut errors),
-        email: params.get("email").map(|e| e.trim().to_owned()),
-        search: params.get("q").map(|q| q.trim().to_owned()),
+        email: params.search("email", &mut errors).map(String::from),
+        search: params.search("q", &mut errors).map(String::from),
     };
     let page = params.page(&mut errors);
     let (filter, page) = finish(errors, (filter, page))?;
