@@ -50,12 +50,32 @@ pub struct Cli {
     /// A TOML configuration file (currency, tax, shipping, limits, CORS).
     #[arg(long, env = "ORDERS_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// How log lines are written to stderr: `text` (colour only when
+    /// stderr is a terminal) or `json` (one object a line, for log
+    /// shippers).
+    #[arg(
+        long,
+        env = "ORDERS_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Options of `serve`, accepted with or without the subcommand.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; ANSI colour only on a terminal.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Options of `serve`.

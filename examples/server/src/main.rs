@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use orders_server::{Cli, run};
+use orders_server::{Cli, LogFormat, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,15 +29,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `ORDERS_LOG` sets the level (default `info`).
-fn init_logging() {
+/// Logs go to stderr; `ORDERS_LOG` sets the level (default `info`),
+/// `--log-format` the shape. Colour codes only reach a terminal: a file or
+/// a pipe gets plain text.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let level = std::env::var("ORDERS_LOG")
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
