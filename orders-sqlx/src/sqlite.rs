@@ -78,6 +78,23 @@ const ATTEMPTS: usize = 5;
 /// Reader connections.
 const READERS: u32 = 4;
 
+/// Creates the database file at `path`, if missing, readable and writable
+/// by its owner only (mode 0600 on Unix), before SQLite opens it. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode, so orders,
+/// emails and addresses are never readable by other local users. An
+/// existing file keeps the mode its owner chose.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The SQLite store. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -111,10 +128,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        if !in_memory {
+            create_private(options.get_filename()).map_err(|e| OpenError::Connect(e.into()))?;
+        }
         Self::open(options, in_memory).await
     }
 
     /// Opens the database with the host's own `options` (file, pragmas).
+    /// The host's options decide whether and how the file is created.
     /// Foreign keys are switched on whatever `options` say.
     ///
     /// # Errors
