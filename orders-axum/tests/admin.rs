@@ -602,6 +602,45 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     assert_eq!(status_of(&app, &order).await, OrderStatus::Cancelled);
 }
 
+#[tokio::test]
+async fn a_planted_csrf_cookie_and_its_token_are_refused_for_a_signed_in_staff() {
+    let app = spawn(25).await;
+    let order = advance(
+        &app,
+        &place(&app, "ada@example.com", true).await,
+        &[OrderStatus::Processing],
+    )
+    .await;
+    // The attacker's own browser: a CSRF id and the token the sign-in page
+    // gives for it, with no session.
+    let mut attacker = Browser::new(&app);
+    let planted_token = attacker.get("/admin/login").await.csrf();
+    let planted_id = attacker.cookies["orders_csrf"].clone();
+
+    // The victim signs in, then the attacker's id is planted in its browser.
+    let mut victim = staff(&app).await;
+    victim.cookies.insert("orders_csrf".into(), planted_id);
+    let action = format!("/admin/orders/{}/transition", order.id.as_str());
+    let forged = victim
+        .post(
+            &action,
+            &[("to", "cancelled"), ("csrf_token", &planted_token)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
+
+    // A form the victim's own session loads with that id still works.
+    let page = format!("/admin/orders/{}", order.id.as_str());
+    let own = victim.get(&page).await.csrf();
+    assert_ne!(own, planted_token);
+    let ok = victim
+        .post(&action, &[("to", "cancelled"), ("csrf_token", &own)])
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(status_of(&app, &order).await, OrderStatus::Cancelled);
+}
+
 // ---------------------------------------------------------------- orders
 
 #[tokio::test]

@@ -8,15 +8,21 @@
 //! cannot read the page, so it cannot know the field's value; nor can it
 //! compute it without the server key. The check is constant-time.
 //!
-//! The id is independent of the sign-in, so the sign-in form itself is
-//! protected (login CSRF), and signing in or out does not break the forms
-//! of other open tabs.
+//! The token is also bound to the session: the MAC covers the SHA-256 of
+//! the [`SESSION_COOKIE`](super::session::SESSION_COOKIE) the request
+//! carries (nothing when signed out). So a CSRF cookie an attacker managed
+//! to plant in a victim's browser, together with the token the attacker
+//! obtained for it, is refused once the victim is signed in: the attacker
+//! cannot know the victim's session. The sign-in form, served before there
+//! is a session, is still protected by the id (login CSRF). Signing in or
+//! out changes the session, so forms other tabs loaded before it are
+//! refused once and served again.
 
 use axum::http::{HeaderMap, HeaderValue};
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
-use super::session::{cookie, set_cookie};
+use super::session::{self, cookie, set_cookie};
 
 /// The cookie holding the browser's CSRF id.
 pub const CSRF_COOKIE: &str = "orders_csrf";
@@ -68,10 +74,17 @@ impl Csrf {
         Self { key }
     }
 
-    fn mac(&self, id: &str) -> Hmac<Sha256> {
+    /// The MAC of a browser's id under the session of `headers`.
+    fn mac(&self, id: &str, headers: &HeaderMap) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");
         mac.update(id.as_bytes());
+        // The id has a fixed length, so id and session cannot be shifted
+        // into each other; the session enters hashed, never as the token.
+        if let Some(session) = session::token(headers) {
+            mac.update(b"\0session:");
+            mac.update(&Sha256::digest(session.as_bytes()));
+        }
         mac
     }
 
@@ -80,20 +93,21 @@ impl Csrf {
     /// (`secure`: add `Secure`). Send the cookie with the page.
     pub fn issue(&self, headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
         if let Some(id) = cookie(headers, CSRF_COOKIE).filter(|id| valid_id(id)) {
-            return (self.token_for(id), None);
+            return (self.token_for(id, headers), None);
         }
         let mut bytes = [0_u8; 16];
         getrandom::fill(&mut bytes).expect("the operating system's random source");
         let id = hex(&bytes);
-        let token = self.token_for(&id);
+        let token = self.token_for(&id, headers);
         (token, Some(set_cookie(CSRF_COOKIE, &id, None, secure)))
     }
 
-    fn token_for(&self, id: &str) -> String {
-        hex(&self.mac(id).finalize().into_bytes())
+    fn token_for(&self, id: &str, headers: &HeaderMap) -> String {
+        hex(&self.mac(id, headers).finalize().into_bytes())
     }
 
-    /// Whether `submitted` is the token of the browser that sent `headers`.
+    /// Whether `submitted` is the token of the browser and the session that
+    /// sent `headers`.
     pub fn verify(&self, headers: &HeaderMap, submitted: &str) -> bool {
         let Some(id) = cookie(headers, CSRF_COOKIE).filter(|id| valid_id(id)) else {
             return false;
@@ -101,7 +115,7 @@ impl Csrf {
         let Some(bytes) = unhex(submitted) else {
             return false;
         };
-        self.mac(id).verify_slice(&bytes).is_ok()
+        self.mac(id, headers).verify_slice(&bytes).is_ok()
     }
 }
 
@@ -147,6 +161,30 @@ mod tests {
         assert!(!csrf.verify(&a, ""));
         assert!(!csrf.verify(&a, &token[..63]));
         assert!(!csrf.verify(&a, &"é".repeat(32)));
+    }
+
+    #[test]
+    fn a_token_is_bound_to_the_session() {
+        let csrf = Csrf::random();
+        let id = "c".repeat(32);
+        let planted = with_cookie(&format!("{CSRF_COOKIE}={id}"));
+        let victim = with_cookie(&format!("{CSRF_COOKIE}={id}; orders_session=victim-token"));
+        let attacker = with_cookie(&format!(
+            "{CSRF_COOKIE}={id}; orders_session=attacker-token"
+        ));
+        // The attacker knows the planted id's token, signed out or as itself.
+        let (signed_out, _) = csrf.issue(&planted, false);
+        let (as_attacker, _) = csrf.issue(&attacker, false);
+        assert!(csrf.verify(&planted, &signed_out));
+        assert!(csrf.verify(&attacker, &as_attacker));
+        assert!(!csrf.verify(&victim, &signed_out), "a signed-out token");
+        assert!(
+            !csrf.verify(&victim, &as_attacker),
+            "another session's token"
+        );
+        let (own, _) = csrf.issue(&victim, false);
+        assert!(csrf.verify(&victim, &own), "the victim's own form");
+        assert!(!csrf.verify(&planted, &own), "signed out since");
     }
 
     #[test]
