@@ -1,11 +1,19 @@
 //! Human text fields (names, notes): trimmed, bounded, and free of the
 //! characters that hide or reorder what a person reads.
 //!
-//! Control characters (Unicode category Cc) and the bidirectional
-//! formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E,
-//! U+2066–U+2069) are refused: they have no place in a name or an address
-//! and are the tools of log injection and of "Trojan Source" style spoofing
-//! in an admin panel. Letters of every script are welcome.
+//! Text is taken in every script as people type it, including the invisible
+//! marks that keyboards and copy-paste insert: the direction marks U+200E,
+//! U+200F and U+061C (Hebrew and Arabic keyboards add them around numbers
+//! and Latin words), the joiners U+200C and U+200D (Persian, Indic scripts,
+//! emoji sequences) and combining marks. A mark changes the direction of
+//! nothing beyond its own neighbours, and pages show stored text isolated
+//! (`<bdi>` or `dir="auto"`), so it cannot reorder what surrounds it.
+//!
+//! Refused ([`is_refused`]): control characters (Unicode category Cc: NUL,
+//! line breaks in a single line, ESC, ...) and the bidirectional embeddings,
+//! overrides and isolates (U+202A–U+202E, U+2066–U+2069), which open a
+//! direction that runs past the text itself: the tools of log injection and
+//! of "Trojan Source" style spoofing in an admin panel.
 
 /// Why a text field was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,15 +24,32 @@ pub enum TextError {
     /// More characters than allowed.
     #[error("must be at most {0} characters")]
     TooLong(usize),
-    /// A control or bidirectional formatting character.
+    /// A control character or a bidirectional embedding, override or
+    /// isolate.
     #[error("must not contain control or direction-changing characters")]
     ForbiddenCharacter,
 }
 
-/// Whether `c` is refused in a human text field.
+/// Whether `c` is refused in a human text field: a control character or a
+/// bidirectional embedding, override or isolate. Direction marks and
+/// joiners are accepted.
+///
+/// ```
+/// use orders_core::text::is_refused;
+///
+/// assert!(is_refused('\u{0}') && is_refused('\u{202E}') && is_refused('\u{2066}'));
+/// assert!(!is_refused('\u{200F}') && !is_refused('\u{061C}') && !is_refused('\u{200D}'));
+/// ```
+pub fn is_refused(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` has no place in an identifier-like field (an email address):
+/// everything [`is_refused`] refuses, and the invisible direction marks
+/// too, since an address is never typed in a right-to-left run and a mark
+/// in it would make two addresses look the same.
 pub fn is_forbidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    is_refused(c) || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}')
 }
 
 /// Checks a single-line field: trimmed, 1 to `max` characters, nothing
@@ -59,7 +84,7 @@ fn check_chars(
     if text.chars().take(max + 1).count() > max {
         return Err(TextError::TooLong(max));
     }
-    if text.chars().any(|c| is_forbidden(c) && !allowed(c)) {
+    if text.chars().any(|c| is_refused(c) && !allowed(c)) {
         return Err(TextError::ForbiddenCharacter);
     }
     Ok(text.to_owned())
@@ -159,14 +184,7 @@ mod tests {
         assert_eq!(check_line("   ", 20), Err(TextError::Empty));
         assert_eq!(check_line("abc", 2), Err(TextError::TooLong(2)));
         assert_eq!(check_line("ééé", 3).map(|s| s.chars().count()), Ok(3));
-        for bad in [
-            "a\u{0}b",
-            "a\nb",
-            "evil\u{202E}txt",
-            "x\u{200F}",
-            "\u{2066}x",
-            "a\u{7f}",
-        ] {
+        for bad in ["a\u{0}b", "a\nb", "evil\u{202E}txt", "\u{2066}x", "a\u{7f}"] {
             assert_eq!(
                 check_line(bad, 50),
                 Err(TextError::ForbiddenCharacter),
@@ -185,6 +203,25 @@ mod tests {
     }
 
     #[test]
+    fn marks_and_joiners_are_text() {
+        for typed in [
+            "\u{200F}שלום 12\u{200F}",
+            "\u{061C}مرحبا\u{061C} 3",
+            "Ada\u{200E}",
+            "می\u{200C}خواهم",
+            "👩\u{200D}💻",
+            "e\u{301}cole",
+        ] {
+            assert_eq!(
+                check_line(typed, 50),
+                Ok(typed.trim().to_owned()),
+                "{typed:?}"
+            );
+        }
+        assert!(is_forbidden('\u{200F}'), "but not in an email address");
+    }
+
+    #[test]
     fn a_megabyte_is_refused_quickly() {
         assert_eq!(
             check_line(&"x".repeat(1 << 20), 200),
@@ -197,7 +234,7 @@ mod tests {
         fn never_panics_and_output_is_clean(s in any::<String>()) {
             if let Ok(t) = check_line(&s, 50) {
                 prop_assert!(!t.is_empty() && t.chars().count() <= 50);
-                prop_assert!(!t.chars().any(is_forbidden));
+                prop_assert!(!t.chars().any(is_refused));
             }
         }
     }
