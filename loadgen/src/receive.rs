@@ -5,8 +5,7 @@
 //! whatever the receiving side spends is taken from the server it
 //! measures. A readiness event here costs one `epoll_wait` share and one
 //! `read`: no task, no waker, no reactor hand-off and no timer per
-//! arrival, which is about half of what the same loop costs on tokio's
-//! reactor (measured in BENCHMARKS.md).
+//! arrival.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::time::{Duration, Instant};

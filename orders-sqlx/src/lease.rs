@@ -4,7 +4,7 @@
 //! sqlx checks every connection that comes back to its pool with a ping (a
 //! round trip to the server, or a trip to SQLite's worker thread) before
 //! another caller may have it. A checkout makes several store calls, so on
-//! a small machine those checks were a large share of the work. A [`Lease`]
+//! a small machine those checks would be a large share of the work. A [`Lease`]
 //! whose caller saw its operation complete ([`Lease::keep`]) goes back on a
 //! free list here instead, ready for the next call; any other lease (an
 //! error, or a future dropped mid-query) returns to sqlx, which checks it

@@ -18,8 +18,7 @@
 //!    `line_total = line_subtotal − line_discount + line_tax`.
 //!
 //! Internally amounts are integer minor units (`i128`), which makes every
-//! sum exact and the whole computation allocation-light: pricing a 10-line
-//! cart takes well under two microseconds (see `BENCHMARKS.md`).
+//! sum exact and the whole computation allocation-light.
 
 mod config;
 

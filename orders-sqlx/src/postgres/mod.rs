@@ -43,11 +43,11 @@
 //! and the default pool does not check a connection before handing it out
 //! ([`PgStore::default_pool_options`]): sqlx checks a connection with a
 //! ping when it comes back to the pool and, optionally, before handing it
-//! out, a round trip each, which were half of a journey's trips.
+//! out, a round trip each, which would be half of a journey's trips.
 //!
 //! No write calls `pg_notify`: PostgreSQL serializes the commits of
 //! notifying transactions (a global lock held until the commit is flushed),
-//! which kept checkouts from sharing WAL flushes. [`PgNotifier`] announces
+//! which would keep checkouts from sharing WAL flushes. [`PgNotifier`] announces
 //! events after commit, and its listener finds them by the id of the
 //! transaction that wrote them, so it needs no notification to be in
 //! order, or to arrive at all.
@@ -636,8 +636,7 @@ impl DiscountStore for PgStore {
 /// Each of its statements takes a fresh snapshot, so the writes after the
 /// locks see the locked rows' current versions: only the small locking
 /// statements are ever re-checked (`EvalPlanQual`) when a concurrent
-/// checkout changed a row first. The single statement this replaced had
-/// every one of its fifteen CTEs set up again by each such re-check.
+/// checkout changed a row first.
 const PLACE: &str = "SELECT cart_status, short, discounted, placed, number, event_id \
     FROM orders_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, \

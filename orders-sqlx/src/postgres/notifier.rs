@@ -6,8 +6,8 @@
 //! The store writes an event in the transaction that makes the change, and
 //! does not announce it there: PostgreSQL serializes the commits of
 //! notifying transactions (a global lock, held from before the commit until
-//! its WAL is flushed), so checkouts that notified waited for each other's
-//! flushes one by one instead of sharing them. The engine calls
+//! its WAL is flushed), so checkouts that notified would wait for each
+//! other's flushes one by one instead of sharing them. The engine calls
 //! [`Notifier::publish`] once the change has committed. Here that wakes this
 //! process's listener at once, and asks the announcer task to send one
 //! `NOTIFY` for the other processes, with an asynchronous commit (it has
