@@ -888,6 +888,68 @@ async fn openapi_lists_every_route() {
     }
 }
 
+/// What a mainstream client generator needs of the document: one
+/// operationId per operation (they become method names), and a request
+/// body marked required only where the route refuses a request without one.
+#[tokio::test]
+async fn operation_ids_are_unique_and_optional_bodies_are_optional() {
+    let app = spawn_app().await;
+    let doc = app.get("/api/openapi.json", None).await.body;
+    let mut seen = std::collections::HashMap::new();
+    let mut bodies = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(id) = operation["operationId"].as_str() else {
+                continue;
+            };
+            if let Some(earlier) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} on {earlier} and {method} {path}");
+            }
+            if operation["requestBody"].is_object() {
+                let required = operation["requestBody"]["required"] == true;
+                bodies.push((method.clone(), path.clone(), required));
+            }
+        }
+    }
+    assert!(seen.len() >= ROUTES.len(), "{} operations", seen.len());
+    for (method, path, required) in bodies {
+        // Send no body at all: a route that takes that must not say the
+        // body is required, and one that refuses it must.
+        let concrete = path.replace("{id}", "x").replace("{product_id}", "y");
+        let token = if path.starts_with("/api/admin") {
+            STAFF
+        } else {
+            ADA
+        };
+        let response = app
+            .send(
+                method.to_uppercase().parse().unwrap(),
+                &concrete,
+                Some(token),
+                None,
+            )
+            .await;
+        let refused_for_its_body = matches!(response.status.as_u16(), 400 | 415 | 422);
+        if !required {
+            assert!(
+                !refused_for_its_body,
+                "{method} {path}: optional body, but an empty request answered {} {}",
+                response.status, response.body
+            );
+        }
+    }
+    let cancel = &doc["paths"]["/api/orders/{id}/cancel"]["post"]["requestBody"];
+    assert_ne!(
+        cancel["required"], true,
+        "cancel's note is optional: {cancel}"
+    );
+    let create = &doc["paths"]["/api/carts"]["post"]["requestBody"];
+    assert_ne!(
+        create["required"], true,
+        "a cart's currency is optional: {create}"
+    );
+}
+
 #[tokio::test]
 async fn responses_match_their_schemas() {
     let app = spawn_app().await;

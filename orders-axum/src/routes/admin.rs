@@ -182,7 +182,7 @@ pub(crate) fn new_product(body: &CreateProduct) -> Result<NewProduct, Validation
 
 /// Every product, active or not, newest first.
 #[utoipa::path(
-    get, path = "/admin/products", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/products", operation_id = "admin_list_products", tag = "admin", security(("bearer" = [])),
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
@@ -230,7 +230,7 @@ pub(crate) async fn create_product(
 
 /// One product, active or not.
 #[utoipa::path(
-    get, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/products/{id}", operation_id = "admin_get_product", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Product id")),
     responses(
         (status = 200, description = "The product", body = crate::docs::Product),
@@ -314,7 +314,7 @@ pub(crate) async fn patch_product(
 
 /// Every order, newest first, filtered.
 #[utoipa::path(
-    get, path = "/admin/orders", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/orders", operation_id = "admin_list_orders", tag = "admin", security(("bearer" = [])),
     params(
         ("status" = Option<crate::docs::OrderStatus>, Query, description = "Only orders in this status"),
         ("email" = Option<String>, Query, description = "Only orders with this email (exact, case-insensitive)"),
@@ -348,7 +348,7 @@ pub(crate) async fn list_orders(
 
 /// Any order.
 #[utoipa::path(
-    get, path = "/admin/orders/{id}", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/orders/{id}", operation_id = "admin_get_order", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order", body = crate::docs::Order),
@@ -368,7 +368,7 @@ pub(crate) async fn get_order(
 
 /// Any order's events, oldest first.
 #[utoipa::path(
-    get, path = "/admin/orders/{id}/events", tag = "admin", security(("bearer" = [])),
+    get, path = "/admin/orders/{id}/events", operation_id = "admin_order_events", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "Its events", body = crate::docs::EventList),

@@ -117,7 +117,7 @@ pub(crate) async fn order_events(
 #[utoipa::path(
     post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
-    request_body(content = CancelOrder, description = "Optional"),
+    request_body(content = Option<CancelOrder>, description = "Optional: a note saying why"),
     responses(
         (status = 200, description = "The cancelled order", body = crate::docs::Order),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
