@@ -641,6 +641,40 @@ async fn a_planted_csrf_cookie_and_its_token_are_refused_for_a_signed_in_staff()
     assert_eq!(status_of(&app, &order).await, OrderStatus::Cancelled);
 }
 
+#[tokio::test]
+async fn customer_text_is_isolated_so_it_cannot_reorder_the_page() {
+    let app = spawn(25).await;
+    let product = testkit::product(&app.orders, "10.00", 100).await;
+    let customer = CustomerId::parse("shopper").unwrap();
+    let cart = testkit::cart_with(&app.orders, &customer, &[(&product.id, 1)]).await;
+    let mut form = testkit::form(None);
+    let address = form.shipping_address.as_mut().unwrap();
+    // Hebrew with the direction mark a Hebrew keyboard adds after a number.
+    address.full_name = Some("עדה לאבלייס 12\u{200F}".into());
+    address.line1 = Some("שדרות רוטשילד 1".into());
+    let order = app
+        .orders
+        .checkout(&customer, &cart, form, None)
+        .await
+        .unwrap()
+        .order;
+
+    let mut browser = staff(&app).await;
+    let page = browser
+        .get(&format!("/admin/orders/{}", order.id.as_str()))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in ["עדה לאבלייס 12\u{200F}", "שדרות רוטשילד 1", "ada@example.com"] {
+        assert!(
+            page.has(&format!("<bdi>{text}</bdi>")),
+            "{text} is not isolated:\n{}",
+            page.body
+        );
+    }
+    let list = browser.get("/admin/orders").await;
+    assert!(list.has("<bdi>ada@example.com</bdi>"), "{}", list.body);
+}
+
 // ---------------------------------------------------------------- orders
 
 #[tokio::test]

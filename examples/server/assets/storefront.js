@@ -63,7 +63,7 @@
     li.appendChild(document.createTextNode(" "));
     li.appendChild(time);
     if (event.note) {
-      var note = document.createElement("span");
+      var note = document.createElement("bdi");
       note.className = "note";
       note.textContent = event.note;
       li.appendChild(note);

@@ -86,6 +86,7 @@
       if (ev.note) {
         var note = document.createElement('p');
         note.className = 'note';
+        note.dir = 'auto';
         note.textContent = ev.note;
         li.appendChild(note);
       }
