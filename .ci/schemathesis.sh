@@ -7,8 +7,9 @@
 #   .ci/schemathesis.sh                  # the bounded CI run (~2 minutes)
 #   ORDERS_ST_EXAMPLES=200 .ci/schemathesis.sh   # a longer one
 #
-# schemathesis comes from PyPI into a virtual environment outside the
-# repository, installed only when missing.
+# schemathesis and openapi-spec-validator come from PyPI into a virtual
+# environment outside the repository, installed only when missing. The
+# document is first checked with openapi-spec-validator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +17,18 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/orders-ci/target}"
 VENV="${ORDERS_ST_VENV:-/var/cache/orders-ci/venv}"
 EXAMPLES="${ORDERS_ST_EXAMPLES:-25}"
 SCHEMATHESIS_VERSION="4.32.5"
+VALIDATOR_VERSION="0.9.0"
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if ! "$VENV/bin/pip" show openapi-spec-validator 2>/dev/null |
+    grep -qx "Version: $VALIDATOR_VERSION"; then
+    echo "installing openapi-spec-validator $VALIDATOR_VERSION into $VENV"
+    "$VENV/bin/pip" install -q "openapi-spec-validator==$VALIDATOR_VERSION"
 fi
 
 cargo build -q -p orders-server
@@ -61,6 +68,11 @@ if [ -z "$BASE" ]; then
     exit 1
 fi
 echo "orders-server at $BASE"
+
+# The document itself must be valid OpenAPI 3.1 (unique operationIds,
+# well-formed schemas), or generated clients and every tool below it break.
+curl -sS -f "$BASE/api/openapi.json" -o "$WORK/openapi.json"
+"$VENV/bin/openapi-spec-validator" "$WORK/openapi.json"
 
 token_of() { # url body
     curl -sS -f -H 'content-type: application/json' -d "$2" "$1" |
