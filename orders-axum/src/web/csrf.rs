@@ -19,7 +19,7 @@
 //! refused once and served again.
 
 use axum::http::{HeaderMap, HeaderValue};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::session::{self, cookie, set_cookie};
@@ -76,7 +76,7 @@ impl Csrf {
 
     /// The MAC of a browser's id under the session of `headers`.
     fn mac(&self, id: &str, headers: &HeaderMap) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");
         mac.update(id.as_bytes());
         // The id has a fixed length, so id and session cannot be shifted
