@@ -664,7 +664,11 @@ async fn customer_text_is_isolated_so_it_cannot_reorder_the_page() {
         .get(&format!("/admin/orders/{}", order.id.as_str()))
         .await;
     assert_eq!(page.status, StatusCode::OK);
-    for text in ["עדה לאבלייס 12\u{200F}", "שדרות רוטשילד 1", "ada@example.com"] {
+    for text in [
+        "עדה לאבלייס 12\u{200F}",
+        "שדרות רוטשילד 1",
+        "ada@example.com",
+    ] {
         assert!(
             page.has(&format!("<bdi>{text}</bdi>")),
             "{text} is not isolated:\n{}",
