@@ -583,7 +583,7 @@ async fn checkout_short_stock_changes_nothing(store: Arc<dyn Store>) {
     };
     assert!(
         orders
-            .list_orders(&mine, &PageRequest::default())
+            .list_orders(Access::Staff, &mine, &PageRequest::default())
             .await
             .expect("list")
             .items
@@ -707,7 +707,7 @@ async fn idempotent_retries(store: Arc<dyn Store>) {
     };
     assert_eq!(
         orders
-            .list_orders(&mine, &PageRequest::default())
+            .list_orders(Access::Staff, &mine, &PageRequest::default())
             .await
             .expect("list")
             .items
@@ -1197,7 +1197,7 @@ async fn orders_paginate_newest_first(store: Arc<dyn Store>) {
         ..Default::default()
     };
     let first = orders
-        .list_orders(&mine, &PageRequest::first(2))
+        .list_orders(Access::Staff, &mine, &PageRequest::first(2))
         .await
         .expect("page 1");
     // A new order arrives between pages: it must not shift what follows.
@@ -1206,7 +1206,7 @@ async fn orders_paginate_newest_first(store: Arc<dyn Store>) {
     let mut cursor = first.next_cursor;
     while let Some(c) = cursor {
         let page = orders
-            .list_orders(&mine, &PageRequest::first(2).after(Some(c)))
+            .list_orders(Access::Staff, &mine, &PageRequest::first(2).after(Some(c)))
             .await
             .expect("page");
         seen.extend(page.items.iter().map(|o| o.id.clone()));
@@ -1215,7 +1215,7 @@ async fn orders_paginate_newest_first(store: Arc<dyn Store>) {
     let expected: Vec<_> = placed.iter().rev().cloned().collect();
     assert_eq!(seen, expected);
     let all = orders
-        .list_orders(&mine, &PageRequest::first(100))
+        .list_orders(Access::Staff, &mine, &PageRequest::first(100))
         .await
         .expect("all");
     assert_eq!(all.items.first().map(|o| &o.id), Some(&newest));
@@ -1238,7 +1238,11 @@ async fn admin_filters(store: Arc<dyn Store>) {
         ..Default::default()
     };
     let pending = orders
-        .list_orders(&mine(Some(OrderStatus::Pending)), &PageRequest::default())
+        .list_orders(
+            Access::Staff,
+            &mine(Some(OrderStatus::Pending)),
+            &PageRequest::default(),
+        )
         .await
         .expect("list");
     assert_eq!(
@@ -1246,7 +1250,11 @@ async fn admin_filters(store: Arc<dyn Store>) {
         [&cod.id]
     );
     let paid = orders
-        .list_orders(&mine(Some(OrderStatus::Paid)), &PageRequest::default())
+        .list_orders(
+            Access::Staff,
+            &mine(Some(OrderStatus::Paid)),
+            &PageRequest::default(),
+        )
         .await
         .expect("list");
     assert_eq!(
@@ -1258,7 +1266,7 @@ async fn admin_filters(store: Arc<dyn Store>) {
         ..Default::default()
     };
     let found = orders
-        .list_orders(&by_number, &PageRequest::default())
+        .list_orders(Access::Staff, &by_number, &PageRequest::default())
         .await
         .expect("search");
     assert!(found.items.iter().any(|o| o.id == card.id));
@@ -1269,7 +1277,7 @@ async fn admin_filters(store: Arc<dyn Store>) {
     };
     assert_eq!(
         orders
-            .list_orders(&by_email, &PageRequest::default())
+            .list_orders(Access::Staff, &by_email, &PageRequest::default())
             .await
             .expect("email")
             .items
@@ -1283,7 +1291,7 @@ async fn admin_filters(store: Arc<dyn Store>) {
     };
     assert!(
         orders
-            .list_orders(&nobody, &PageRequest::default())
+            .list_orders(Access::Staff, &nobody, &PageRequest::default())
             .await
             .expect("email")
             .items

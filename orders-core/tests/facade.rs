@@ -445,3 +445,63 @@ fn shoppers_see_only_active_products() {
         );
     });
 }
+
+#[test]
+fn a_customer_lists_only_their_own_orders_whatever_the_filter_says() {
+    block_on(async {
+        use orders_core::ports::{OrderFilter, PageRequest};
+        let (orders, _, _) = engine();
+        let bob = CustomerId::parse("bob").unwrap();
+        let p = product(&orders, "10.00", 10).await;
+        for customer in [ada(), bob.clone(), bob.clone()] {
+            let cart = cart_with(&orders, &customer, &[(&p.id, 1)]).await;
+            orders
+                .checkout(&customer, &cart, form(None), None)
+                .await
+                .unwrap();
+        }
+        let page = PageRequest::default();
+        let list = |access, filter: OrderFilter| {
+            let orders = orders.clone();
+            let page = page.clone();
+            async move { orders.list_orders(access, &filter, &page).await.unwrap() }
+        };
+        let owners = |items: &[orders_core::order::Order]| {
+            items
+                .iter()
+                .map(|o| o.customer_id.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+
+        // No filter, Bob's id, a search for everything: Ada sees her one.
+        let me = ada();
+        for filter in [
+            OrderFilter::default(),
+            OrderFilter {
+                customer_id: Some(bob.clone()),
+                ..OrderFilter::default()
+            },
+            OrderFilter {
+                email: Some("ada@example.com".into()),
+                ..OrderFilter::default()
+            },
+        ] {
+            let mine = list(Access::Owner(&me), filter).await;
+            assert_eq!(owners(&mine.items), ["ada"]);
+        }
+        let bobs = list(Access::Owner(&bob), OrderFilter::default()).await;
+        assert_eq!(owners(&bobs.items), ["bob", "bob"]);
+        // Staff see every order, or what the filter asks for.
+        let all = list(Access::Staff, OrderFilter::default()).await;
+        assert_eq!(all.items.len(), 3);
+        let only_bob = list(
+            Access::Staff,
+            OrderFilter {
+                customer_id: Some(bob.clone()),
+                ..OrderFilter::default()
+            },
+        )
+        .await;
+        assert_eq!(owners(&only_bob.items), ["bob", "bob"]);
+    });
+}

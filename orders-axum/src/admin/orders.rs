@@ -62,7 +62,10 @@ pub(crate) async fn list(
         search: Some(q.clone()).filter(|q| !q.is_empty()),
     };
     let page = PageRequest::first(state.page_size).after(cursor.clone().map(Cursor));
-    let result = state.orders.list_orders(&filter, &page).await?;
+    let result = state
+        .orders
+        .list_orders(Access::Staff, &filter, &page)
+        .await?;
     let status_text = status.map(OrderStatus::as_str).unwrap_or("");
     let here = state.url("/orders");
     let next = result.next_cursor.map(|c| {

@@ -343,7 +343,12 @@ pub(crate) async fn list_orders(
     };
     let page = params.page(&mut errors);
     let (filter, page) = finish(errors, (filter, page))?;
-    Ok(Json(state.orders.list_orders(&filter, &page).await?))
+    Ok(Json(
+        state
+            .orders
+            .list_orders(Access::Staff, &filter, &page)
+            .await?,
+    ))
 }
 
 /// Any order.

@@ -21,17 +21,52 @@ impl Orders {
         }
     }
 
-    /// Orders matching `filter`, newest first. For a customer's history set
-    /// `filter.customer_id`.
+    /// Orders matching `filter` that `access` may see, newest first.
+    ///
+    /// [`Access::Owner`] lists that customer's orders only, whatever
+    /// `filter.customer_id` says (an adapter cannot show another
+    /// customer's orders by forgetting to filter); [`Access::Staff`] lists
+    /// every order matching `filter`.
+    ///
+    /// ```
+    /// # futures_executor::block_on(async {
+    /// use std::sync::Arc;
+    /// use orders_core::{Access, Orders};
+    /// use orders_core::ids::CustomerId;
+    /// use orders_core::memory::MemoryStore;
+    /// use orders_core::ports::{OrderFilter, PageRequest};
+    ///
+    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    /// let ada = CustomerId::parse("ada").unwrap();
+    /// let bob = CustomerId::parse("bob").unwrap();
+    /// // Ada asks for Bob's orders: she gets her own (none).
+    /// let filter = OrderFilter { customer_id: Some(bob), ..OrderFilter::default() };
+    /// let page = orders
+    ///     .list_orders(Access::Owner(&ada), &filter, &PageRequest::default())
+    ///     .await
+    ///     .unwrap();
+    /// assert!(page.items.is_empty());
+    /// # });
+    /// ```
     ///
     /// # Errors
     /// [`Error::Validation`] on `cursor` for a bad cursor.
     pub async fn list_orders(
         &self,
+        access: Access<'_>,
         filter: &OrderFilter,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
-        Ok(self.inner.store.list_orders(filter, page).await?)
+        match access {
+            Access::Staff => Ok(self.inner.store.list_orders(filter, page).await?),
+            Access::Owner(customer) => {
+                let own = OrderFilter {
+                    customer_id: Some(customer.clone()),
+                    ..filter.clone()
+                };
+                Ok(self.inner.store.list_orders(&own, page).await?)
+            }
+        }
     }
 
     /// The order's events, oldest first.

@@ -28,13 +28,13 @@ pub(super) async fn history(
         Ok(caller) => caller,
         Err(redirect) => return redirect,
     };
-    let filter = OrderFilter {
-        customer_id: Some(caller.id.clone()),
-        ..OrderFilter::default()
-    };
     match shop
         .orders()
-        .list_orders(&filter, &query.page(PAGE_SIZE))
+        .list_orders(
+            Access::Owner(&caller.id),
+            &OrderFilter::default(),
+            &query.page(PAGE_SIZE),
+        )
         .await
     {
         Ok(page) => visit.render(
