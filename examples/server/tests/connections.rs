@@ -148,7 +148,7 @@ async fn a_trickled_head_is_cut_at_the_head_deadline() {
         ],
         None,
     );
-    let mut stream = TcpStream::connect(address(&server)).expect("connect");
+    let stream = TcpStream::connect(address(&server)).expect("connect");
     let started = Instant::now();
     let mut writer = stream.try_clone().expect("clone");
     let head = format!(
@@ -165,7 +165,6 @@ async fn a_trickled_head_is_cut_at_the_head_deadline() {
     });
     let (status, _) = server.call("GET", "/api/health", None, None).await;
     assert_eq!(status, 200, "others are served meanwhile");
-    stream.set_nodelay(true).unwrap();
     let ended =
         tokio::task::spawn_blocking(move || wait_close(stream, started, Duration::from_secs(6)))
             .await
