@@ -45,7 +45,11 @@ pub(crate) fn default_for(limit: Option<u64>) -> usize {
     }
 }
 
-/// The default bound of this process: see [`default_for`].
+/// The default connection bound of this process: its soft open-files
+/// limit ([`open_files_limit`]) less a reserve of a quarter of it (at least
+/// 64, at most 1,024) for the database pool and its files, the listener,
+/// the runtime and the logs; at least 16. When the limit is unknown or
+/// unlimited, 512.
 pub fn default_max_connections() -> usize {
     default_for(open_files_limit())
 }
