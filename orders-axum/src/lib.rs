@@ -69,6 +69,17 @@
 //! products; discount codes) as a router the host nests at `/admin` with
 //! `nest_service`.
 //!
+//! ## Serving (feature `serve`)
+//!
+//! `serve::serve` runs a router on a `TcpListener` the way `axum::serve`
+//! does, with what a server facing the internet needs: deadlines for a
+//! connection's first byte, a request head and an idle kept-alive
+//! connection, a bound on open connections derived from the descriptor
+//! limit, and a graceful shutdown that ends within a deadline and closes
+//! the API's websockets with 1001 first. It serves HTTP/1.1 only (put a
+//! reverse proxy in front for HTTP/2) and gives handlers
+//! `ConnectInfo<SocketAddr>`.
+//!
 //! ## Logging
 //!
 //! One span per request with its request id (`x-request-id`, generated when
@@ -87,6 +98,8 @@ mod identify;
 mod query;
 mod request_id;
 mod routes;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod timeout;
 #[cfg(feature = "web")]
 pub mod web;

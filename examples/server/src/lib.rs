@@ -24,6 +24,7 @@ use std::sync::Arc;
 use axum::Router;
 use clap::{Parser, Subcommand};
 use orders_axum::Api;
+use orders_axum::serve::ServeOptions;
 use orders_axum::web::Csrf;
 use orders_core::Orders;
 use orders_core::checkout::Email;
@@ -102,11 +103,70 @@ pub struct ServeArgs {
         value_parser = parse_seconds
     )]
     pub request_timeout: f64,
+    /// Seconds a new connection may stay silent before it is closed.
+    #[arg(
+        long,
+        env = "ORDERS_FIRST_BYTE_TIMEOUT",
+        default_value_t = 10.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub first_byte_timeout: f64,
+    /// Seconds a request head (request line and headers) may take from its
+    /// first byte to its end before the connection is closed.
+    #[arg(
+        long,
+        env = "ORDERS_HEADER_TIMEOUT",
+        default_value_t = 10.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub header_timeout: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(
+        long,
+        env = "ORDERS_IDLE_TIMEOUT",
+        default_value_t = 60.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub idle_timeout: f64,
+    /// Most connections open at once (websockets included); beyond it new
+    /// ones are closed at once. Default: the soft open-files limit less a
+    /// quarter of it (at least 64, at most 1024) for everything else.
+    #[arg(long, env = "ORDERS_MAX_CONNECTIONS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Seconds a shutdown (SIGINT/SIGTERM) may take before the process
+    /// exits anyway, whatever the clients do.
+    #[arg(
+        long,
+        env = "ORDERS_SHUTDOWN_TIMEOUT",
+        default_value_t = 10.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub shutdown_timeout: f64,
     /// The key (64 hex digits) that signs the pages' CSRF tokens. Give every
     /// instance behind one address the same key; without one, each process
     /// makes a random key, and forms served before a restart are refused once.
     #[arg(long, env = "ORDERS_SECRET_KEY", global = true, value_parser = parse_key, hide_env_values = true)]
     pub secret_key: Option<SecretKey>,
+}
+
+impl ServeArgs {
+    /// The connection limits these arguments set.
+    pub fn serve_options(&self) -> ServeOptions {
+        let seconds = std::time::Duration::from_secs_f64;
+        let options = ServeOptions::default()
+            .first_byte_timeout(seconds(self.first_byte_timeout))
+            .header_timeout(seconds(self.header_timeout))
+            .idle_timeout(seconds(self.idle_timeout))
+            .shutdown_timeout(seconds(self.shutdown_timeout));
+        match self.max_connections {
+            Some(bound) => options.max_connections(bound as usize),
+            None => options,
+        }
+    }
 }
 
 /// A 256-bit key given as 64 hex digits; its `Debug` hides it.
@@ -263,84 +323,18 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let options = args.serve_options().shutdown_handle(shutdown);
+    info!(
+        %address,
+        backend = ?storage.backend(),
+        max_connections = options.connection_bound(),
+        "serving"
+    );
     println!("listening on http://{address}");
     let _ = std::io::stdout().flush();
-    info!(%address, backend = ?storage.backend(), "serving");
-
-    let header_timeout = std::time::Duration::from_secs_f64(args.request_timeout);
-    serve_http(listener, app, header_timeout, async move {
-        shutdown_signal().await;
-        info!("shutting down: finishing in-flight requests");
-        shutdown.shutdown();
-    })
-    .await;
-    info!("stopped");
+    let stopped = orders_axum::serve::serve(listener, app, options, shutdown_signal()).await;
+    info!(dropped = stopped.dropped, "stopped");
     Ok(())
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then stops
-/// accepting and waits for the requests in flight.
-///
-/// This is `axum::serve` with one thing it does not offer: hyper's
-/// header-read timeout, which needs a timer that `axum::serve` does not
-/// give it. A client that sends its request headers (or, on a kept-alive
-/// connection, the next request's) slower than `header_timeout` is cut
-/// off, so slow-header clients cannot hold connections open for ever. The
-/// request timeout covers the rest of a request once its headers are in.
-async fn serve_http(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    header_timeout: std::time::Duration,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    use axum::extract::ConnectInfo;
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt as _;
-
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    let builder = builder.http1_only();
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    // Out of file descriptors, say: wait rather than spin.
-                    tracing::warn!(%error, "cannot accept a connection");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        // What `into_make_service_with_connect_info` would add: the login
-        // rate limit reads the peer's address from it.
-        let service = app
-            .clone()
-            .layer(axum::Extension(ConnectInfo(peer)))
-            .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
-                request.map(axum::body::Body::new)
-            });
-        let connection = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service),
-        );
-        let connection = graceful.watch(connection.into_owned());
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
 }
 
 fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {

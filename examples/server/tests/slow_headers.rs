@@ -1,7 +1,7 @@
 //! A client that sends its request headers slowly, or keeps a connection
 //! open without sending the next request, is cut off after the server's
-//! `--request-timeout` (hyper's header-read timeout), while other clients
-//! are served meanwhile.
+//! `--header-timeout` and `--idle-timeout` (the flags of the accept loop,
+//! `orders_axum::serve`), while other clients are served meanwhile.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::Server;
 
-/// Seconds the server gives a request's headers.
+/// Seconds the server gives a request's headers, and an idle connection.
 const TIMEOUT: &str = "1";
 
 /// Waits until the server closes `stream` (read returns 0 or fails), and
@@ -35,7 +35,17 @@ fn address(server: &Server) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_and_idle_connections_are_cut_off() {
     let (url, _dir) = common::sqlite_url();
-    let server = Server::start_with(&url, &["--request-timeout", TIMEOUT]);
+    let server = Server::start_with(
+        &url,
+        &[
+            "--request-timeout",
+            TIMEOUT,
+            "--header-timeout",
+            TIMEOUT,
+            "--idle-timeout",
+            TIMEOUT,
+        ],
+    );
     let addr = address(&server);
 
     let started = Instant::now();

@@ -37,7 +37,39 @@ impl Server {
 
     /// As [`Server::start`], with more command-line arguments.
     pub fn start_with(database_url: &str, extra: &[&str]) -> Server {
-        let mut child = binary()
+        Self::launch(binary(), database_url, extra, &[])
+    }
+
+    /// As [`Server::start_with`], with environment variables, under a soft
+    /// open-files limit of `open_files` (`ulimit -Sn`) when given.
+    pub fn start_limited(
+        database_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        open_files: Option<u32>,
+    ) -> Server {
+        let command = match open_files {
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args([
+                    "-c",
+                    &format!("ulimit -Sn {limit} && exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_orders-server"),
+                ]);
+                shell
+            }
+            None => binary(),
+        };
+        Self::launch(command, database_url, extra, env)
+    }
+
+    fn launch(
+        mut command: Command,
+        database_url: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let mut child = command
             .args([
                 "--database-url",
                 database_url,
@@ -47,6 +79,7 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(extra)
+            .envs(env.iter().copied())
             .env("ORDERS_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
