@@ -283,9 +283,42 @@ impl Api {
         root.nest(self.mount_path.clone(), relative)
     }
 
-    /// The router: state-free, to be nested (`Router::new().nest("/api",
-    /// api.router())`) or served as is.
-    pub fn router(self) -> Router {
+    /// The router, with its own state already applied, so it nests into a
+    /// host router of any state type: `Router::new().nest("/api",
+    /// api.router())`, or a host's `Router<AppState>` before its own
+    /// `.with_state(app_state)`. Served as is, it is a `Router<()>`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::Router;
+    /// use axum::extract::State;
+    /// use axum::routing::get;
+    /// use orders_axum::{Api, Caller, Identify, IdentifyError};
+    /// use orders_core::Orders;
+    /// use orders_core::memory::MemoryStore;
+    ///
+    /// struct Nobody;
+    /// #[async_trait::async_trait]
+    /// impl Identify for Nobody {
+    ///     async fn identify(&self, _: &str) -> Result<Option<Caller>, IdentifyError> {
+    ///         Ok(None)
+    ///     }
+    /// }
+    ///
+    /// #[derive(Clone)]
+    /// struct AppState {
+    ///     greeting: &'static str,
+    /// }
+    ///
+    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    /// let api = Api::new(orders, Nobody).mount_path("/shop/api");
+    /// let app: Router = Router::<AppState>::new()
+    ///     .route("/", get(|State(s): State<AppState>| async move { s.greeting }))
+    ///     .nest("/shop/api", api.router())
+    ///     .with_state(AppState { greeting: "hello" });
+    /// # let _ = app;
+    /// ```
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let openapi = self.openapi().to_json().unwrap_or_else(|_| "{}".to_owned());
         let state = routes::AppState {
             orders: self.orders,
@@ -320,6 +353,7 @@ impl Api {
                     )
                     .layer(PropagateRequestIdLayer::x_request_id()),
             )
+            .with_state(())
     }
 }
 
