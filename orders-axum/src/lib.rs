@@ -108,7 +108,9 @@ pub use body::{
 };
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
-pub use identify::{Caller, Identify, IdentifyError};
+pub use identify::{
+    CLOSE_SESSION_ENDED, Caller, Identify, IdentifyError, Revocations, bearer_token,
+};
 pub use routes::carts::CheckoutBody;
 pub use utoipa::openapi::OpenApi;
 
@@ -151,6 +153,7 @@ pub struct Api {
     extra_routes: Option<Router>,
     extra_openapi: Option<OpenApi>,
     shutdown: Arc<watch::Sender<bool>>,
+    revocations: Revocations,
 }
 
 impl std::fmt::Debug for Api {
@@ -178,6 +181,7 @@ impl Api {
             extra_routes: None,
             extra_openapi: None,
             shutdown: Arc::new(watch::channel(false).0),
+            revocations: Revocations::new(),
         }
     }
 
@@ -248,6 +252,21 @@ impl Api {
         ShutdownHandle(self.shutdown.clone())
     }
 
+    /// Shares `revocations` with the host, which made it before the API
+    /// (to hand it to its logout route): its [`Revocations::revoked`] then
+    /// closes this API's sockets of a token.
+    #[must_use]
+    pub fn revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = revocations;
+        self
+    }
+
+    /// The handle that closes this API's websockets of a revoked token
+    /// (code 4001). See [`Revocations`].
+    pub fn revocation_handle(&self) -> Revocations {
+        self.revocations.clone()
+    }
+
     /// The library's OpenAPI document, with paths relative to the mount
     /// point (`/products`).
     pub fn base_openapi() -> OpenApi {
@@ -280,6 +299,7 @@ impl Api {
                 send_timeout: self.send_timeout,
             },
             shutdown: self.shutdown,
+            revocations: self.revocations,
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {
