@@ -86,7 +86,7 @@ pub(super) async fn login(
         Ok(SignInOutcome::Refused) => (StatusCode::UNAUTHORIZED, "Wrong email or password."),
         Ok(SignInOutcome::Limited { .. }) => (
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts. Please wait a few minutes and try again.",
+            "Too many attempts. Please wait a little and try again.",
         ),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -100,12 +100,21 @@ pub(super) async fn login(
 }
 
 /// `POST /register` (`email`, `password`, `next`).
-pub(super) async fn register(State(shop): State<Storefront>, post: Post) -> Response {
+pub(super) async fn register(
+    State(shop): State<Storefront>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    post: Post,
+) -> Response {
     let visit = &post.visit;
     let email = post.get("email").unwrap_or_default().to_owned();
     let password = post.get("password").unwrap_or_default().to_owned();
     let next = safe_next(post.get("next"));
-    let error = match shop.inner.host.register(&email, password).await {
+    let error = match shop
+        .inner
+        .host
+        .register(&email, password, Some(peer.ip()))
+        .await
+    {
         Ok((_, token)) => return signed_in(visit, &token, &next),
         Err(error) => error,
     };
@@ -115,6 +124,12 @@ pub(super) async fn register(State(shop): State<Storefront>, post: Post) -> Resp
             page.email_error = errors.get("email").map(|m| m.join("; "));
             page.password_error = errors.get("password").map(|m| m.join("; "));
             page.form_error = Some("Please correct the fields below.".to_owned());
+        }
+        None if error.status() == StatusCode::TOO_MANY_REQUESTS => {
+            page.form_error = Some(
+                "Too many accounts were registered from your address. Please try again later."
+                    .to_owned(),
+            );
         }
         None => {
             page.form_error =
