@@ -21,7 +21,7 @@
 //! [auth]                            # every key optional; defaults shown
 //! trusted_proxies = []              # e.g. ["10.0.0.0/8", "127.0.0.1"]
 //! client_ip_header = "X-Forwarded-For"
-//! registrations_per_hour = 20       # per client address; 0: no limit
+//! registrations_per_hour = 50       # per client address; 0: no limit
 //! registration_queue = 8            # registrations waiting to hash; more: 503
 //! registration_hashes = 1           # registrations hashing at once
 //! login_hashes = 2                  # sign-ins hashing at once (their own slots)
@@ -106,7 +106,7 @@ pub struct AuthArgs {
     /// `X-Forwarded-For`).
     #[arg(long, env = "ORDERS_CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
-    /// Registrations allowed per client address per hour (default 20; 0:
+    /// Registrations allowed per client address per hour (default 50; 0:
     /// no limit).
     #[arg(long, env = "ORDERS_REGISTRATIONS_PER_HOUR", global = true)]
     pub registrations_per_hour: Option<u32>,
@@ -147,7 +147,7 @@ impl Default for AuthSettings {
         Self {
             trusted_proxies: Vec::new(),
             client_ip_header: HeaderName::from_static("x-forwarded-for"),
-            registrations_per_hour: 20,
+            registrations_per_hour: 50,
             registration_queue: 8,
             registration_hashes: 1,
             login_hashes: 2,
