@@ -52,6 +52,18 @@
 //! # }
 //! ```
 //!
+//! ## Ending sessions
+//!
+//! A websocket outlives the request that checked its token. When the host
+//! logs a token out it calls [`Revocations::revoked`] (the API's handle:
+//! [`Api::revocation_handle`], or one shared with [`Api::revocations`]),
+//! and that token's open sockets close with code 4001
+//! ([`CLOSE_SESSION_ENDED`]). Sockets also ask [`Identify`] about their
+//! token at every ping, so one revoked on another instance or expired
+//! closes within a ping interval (plus however long the host caches its
+//! answers). Read bearer tokens in the host's own routes with
+//! [`bearer_token`] (the scheme in any case, as RFC 7235 says).
+//!
 //! ## Errors
 //!
 //! Every error is an [`ApiError`]: `application/problem+json` with `type`,

@@ -76,7 +76,7 @@ async fn tokens_expire_after_a_sliding_lifetime_and_are_deleted() {
     assert_eq!(status, 401, "{body}");
     let (status, _) = server.call("GET", "/api/orders", Some(&token), None).await;
     assert_eq!(status, 200);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     let (status, _) = server.call("GET", "/api/orders", Some(&token), None).await;
     assert_eq!(status, 401, "expired after 3 s unused");
     assert_eq!(logout(&server, &format!("Bearer {token}")).await, 401);
