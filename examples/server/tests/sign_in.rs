@@ -61,6 +61,53 @@ async fn register(server: &Server, email: &str, from: Option<&str>) -> (u16, Val
     .await
 }
 
+/// Signs in through the storefront's form (with its CSRF token), from
+/// `from` through the proxy: the status and `Retry-After`.
+async fn page_sign_in(
+    server: &Server,
+    email: &str,
+    password: &str,
+    from: &str,
+) -> (u16, Option<u64>) {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = browser
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find("name=\"csrf_token\"").expect("a CSRF field");
+    let value = &html[at..][html[at..].find("value=\"").unwrap() + 7..];
+    let csrf = &value[..value.find('"').unwrap()];
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf_token", csrf),
+            ("email", email),
+            ("password", password),
+            ("next", "/"),
+        ])
+        .finish();
+    let response = browser
+        .post(server.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", from)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (response.status().as_u16(), retry_after)
+}
+
 fn fresh_email() -> String {
     format!("owner{}@example.com", unique())
 }
@@ -90,6 +137,13 @@ async fn the_backoff_slows_the_guesser_not_the_owner_behind_a_trusted_proxy() {
         (status, retry_after),
         (429, Some(1)),
         "even the right password waits"
+    );
+    // The storefront's sign-in form counts against the same pair.
+    let (status, retry_after) = page_sign_in(&server, &email, PASSWORD, guesser.unwrap()).await;
+    assert_eq!(
+        (status, retry_after),
+        (429, Some(1)),
+        "the storefront form waits too"
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(login(&server, &email, "wrong 6", guesser).await.0, 401);
