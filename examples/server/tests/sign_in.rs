@@ -126,7 +126,8 @@ async fn the_backoff_slows_the_guesser_not_the_owner_behind_a_trusted_proxy() {
     let server = Server::start_with(&url, &["--trusted-proxy", "127.0.0.1"]);
     let email = fresh_email();
     assert_eq!(register(&server, &email, Some("198.51.100.1")).await.0, 201);
-    let guesser = Some("203.0.113.66");
+    let guesser_address = "203.0.113.66";
+    let guesser = Some(guesser_address);
     guess_five(&server, &email, guesser).await;
     // The guesser waits 1 s, then 2 s, 4 s: exponential, with Retry-After.
     let (status, retry_after) = login(&server, &email, "wrong 5", guesser).await;
@@ -139,7 +140,7 @@ async fn the_backoff_slows_the_guesser_not_the_owner_behind_a_trusted_proxy() {
         "even the right password waits"
     );
     // The storefront's sign-in form counts against the same pair.
-    let (status, retry_after) = page_sign_in(&server, &email, PASSWORD, guesser.unwrap()).await;
+    let (status, retry_after) = page_sign_in(&server, &email, PASSWORD, guesser_address).await;
     assert_eq!(
         (status, retry_after),
         (429, Some(1)),
