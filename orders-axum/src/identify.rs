@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use orders_core::ids::CustomerId;
+use tokio::sync::broadcast;
 
 use crate::ApiError;
 
@@ -98,12 +99,73 @@ pub(crate) trait HasIdentify {
     fn identifier(&self) -> &dyn Identify;
 }
 
-/// The bearer token of `Authorization`, if well-formed.
-pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The token of an `Authorization: Bearer TOKEN` header, if well-formed.
+/// The scheme is matched without regard to case (`bearer`, `BEARER`), as
+/// RFC 7235 says; the token is trimmed. Every route of the library reads
+/// its token with this, and a host's own routes (logout) should too.
+///
+/// ```
+/// use axum::http::{HeaderMap, HeaderValue, header};
+/// use orders_axum::bearer_token;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+/// assert_eq!(bearer_token(&headers), Some("abc"));
+/// ```
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The bearer token of a request's `Authorization`, if well-formed.
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
+    bearer_token(&parts.headers)
+}
+
+/// Closes the websockets of a token that stopped working.
+///
+/// A tracking or admin-stream websocket is opened with a token and then
+/// outlives the request that checked it. When the host ends a session
+/// (logout), it calls [`revoked`](Self::revoked) with the token, and every
+/// socket of this process opened with it closes with code 4001
+/// ([`CLOSE_SESSION_ENDED`]). Sockets also ask the host's [`Identify`]
+/// again at every ping, so a token revoked on another instance, or
+/// expired, closes its sockets within one ping interval.
+///
+/// Get the API's handle with [`Api::revocation_handle`](crate::Api::revocation_handle),
+/// or make one first and give it to the API with
+/// [`Api::revocations`](crate::Api::revocations). Clones share one channel.
+#[derive(Debug, Clone)]
+pub struct Revocations(Arc<broadcast::Sender<Arc<str>>>);
+
+/// Close code of a websocket whose token was revoked (logout) or expired.
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Revocations {
+    /// A new channel. Sockets that fall more than 256 revocations behind
+    /// ask [`Identify`] about their token instead of missing one.
+    pub fn new() -> Self {
+        Self(Arc::new(broadcast::channel(256).0))
+    }
+
+    /// Closes every open socket of `token` (code 4001). Call it after the
+    /// token stopped identifying anyone.
+    pub fn revoked(&self, token: &str) {
+        // No receiver (no socket open) is not an error.
+        let _ = self.0.send(Arc::from(token));
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.0.subscribe()
+    }
 }
 
 /// The `access_token` query parameter, if any.
@@ -160,9 +222,19 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Staff {
 
 /// Any authenticated caller of a websocket route: the bearer header, or
 /// else `?access_token=`, or else (feature `web`) the session cookie of a
-/// same-origin page.
-#[derive(Debug, Clone)]
-pub(crate) struct SocketCaller(pub(crate) Caller);
+/// same-origin page. Holds the token too, so the socket can close when it
+/// is revoked.
+#[derive(Clone)]
+pub(crate) struct SocketCaller(pub(crate) Caller, pub(crate) String);
+
+impl std::fmt::Debug for SocketCaller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SocketCaller")
+            .field(&self.0)
+            .field(&"***")
+            .finish()
+    }
+}
 
 impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for SocketCaller {
     type Rejection = ApiError;
@@ -179,7 +251,8 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for SocketCaller {
                 .then(|| crate::web::session::token(&parts.headers))
                 .flatten()
         });
-        identify(state.identifier(), token).await.map(Self)
+        let caller = identify(state.identifier(), token).await?;
+        Ok(Self(caller, token.unwrap_or_default().to_owned()))
     }
 }
 
@@ -200,6 +273,7 @@ mod tests {
     fn bearer_tokens() {
         assert_eq!(bearer(&parts(Some("Bearer abc"), "/")), Some("abc"));
         assert_eq!(bearer(&parts(Some("bearer  abc "), "/")), Some("abc"));
+        assert_eq!(bearer(&parts(Some("BEARER abc"), "/")), Some("abc"));
         assert_eq!(bearer(&parts(Some("Basic abc"), "/")), None);
         assert_eq!(bearer(&parts(Some("Bearer "), "/")), None);
         assert_eq!(bearer(&parts(None, "/")), None);

@@ -52,6 +52,18 @@
 //! # }
 //! ```
 //!
+//! ## Ending sessions
+//!
+//! A websocket outlives the request that checked its token. When the host
+//! logs a token out it calls [`Revocations::revoked`] (the API's handle:
+//! [`Api::revocation_handle`], or one shared with [`Api::revocations`]),
+//! and that token's open sockets close with code 4001
+//! ([`CLOSE_SESSION_ENDED`]). Sockets also ask [`Identify`] about their
+//! token at every ping, so one revoked on another instance or expired
+//! closes within a ping interval (plus however long the host caches its
+//! answers). Read bearer tokens in the host's own routes with
+//! [`bearer_token`] (the scheme in any case, as RFC 7235 says).
+//!
 //! ## Errors
 //!
 //! Every error is an [`ApiError`]: `application/problem+json` with `type`,
@@ -123,7 +135,9 @@ pub use body::{
 };
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
-pub use identify::{Caller, Identify, IdentifyError};
+pub use identify::{
+    CLOSE_SESSION_ENDED, Caller, Identify, IdentifyError, Revocations, bearer_token,
+};
 pub use request_id::MAX_REQUEST_ID_LEN;
 pub use routes::carts::CheckoutBody;
 pub use utoipa::openapi::OpenApi;
@@ -167,6 +181,7 @@ pub struct Api {
     extra_routes: Option<Router>,
     extra_openapi: Option<OpenApi>,
     shutdown: Arc<watch::Sender<bool>>,
+    revocations: Revocations,
 }
 
 impl std::fmt::Debug for Api {
@@ -194,6 +209,7 @@ impl Api {
             extra_routes: None,
             extra_openapi: None,
             shutdown: Arc::new(watch::channel(false).0),
+            revocations: Revocations::new(),
         }
     }
 
@@ -264,6 +280,21 @@ impl Api {
         ShutdownHandle(self.shutdown.clone())
     }
 
+    /// Shares `revocations` with the host, which made it before the API
+    /// (to hand it to its logout route): its [`Revocations::revoked`] then
+    /// closes this API's sockets of a token.
+    #[must_use]
+    pub fn revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = revocations;
+        self
+    }
+
+    /// The handle that closes this API's websockets of a revoked token
+    /// (code 4001). See [`Revocations`].
+    pub fn revocation_handle(&self) -> Revocations {
+        self.revocations.clone()
+    }
+
     /// The library's OpenAPI document, with paths relative to the mount
     /// point (`/products`).
     pub fn base_openapi() -> OpenApi {
@@ -329,6 +360,7 @@ impl Api {
                 send_timeout: self.send_timeout,
             },
             shutdown: self.shutdown,
+            revocations: self.revocations,
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {

@@ -1,7 +1,9 @@
 //! Credentials for this example host: argon2id password hashes, opaque
-//! random tokens stored only as hashes, and a login rate limit.
+//! random tokens stored only as hashes, and the registration limit per
+//! address (the sign-in backoff is in the database: [`crate::users`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -57,73 +59,61 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
-/// A sliding-window limit on failed logins per key (an address, an email).
+/// Registrations per client address in a fixed window (an hour), kept
+/// in this process: a flood from one address is refused (429) before it
+/// costs a password hash.
 #[derive(Debug)]
-pub struct RateLimit {
-    max: usize,
+pub struct RegistrationLimit {
+    max: u32,
     window: Duration,
-    attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
+    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
-impl RateLimit {
-    /// At most `max` attempts per `window` per key.
-    pub fn new(max: usize, window: Duration) -> Self {
+impl RegistrationLimit {
+    /// At most `max` per `window` per address; 0: no limit.
+    pub fn new(max: u32, window: Duration) -> Self {
         Self {
             max,
             window,
-            attempts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Records an attempt for every key and tells whether all are still
-    /// under the limit. A refused attempt is not recorded, so a client that
-    /// keeps hammering stays limited exactly one window after it stops.
-    pub fn check(&self, keys: &[&str], now: Instant) -> bool {
-        let mut attempts = self
-            .attempts
+    /// Counts a registration from `address`; `Err(seconds)` until the
+    /// address may register again when it is over the limit.
+    pub fn check(&self, address: IpAddr, now: Instant) -> Result<(), u32> {
+        if self.max == 0 {
+            return Ok(());
+        }
+        let mut counts = self
+            .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if attempts.len() > 100_000 {
-            // Bound memory under a flood of distinct keys: forget idle ones.
-            attempts.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < self.window)
-            });
+        if counts.len() > 100_000 {
+            // Bound memory under a flood of distinct addresses.
+            counts.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
-        for key in keys {
-            let times = attempts.entry((*key).to_owned()).or_default();
-            while times
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= self.window)
-            {
-                times.pop_front();
-            }
-            if times.len() >= self.max {
-                return false;
-            }
+        let entry = counts.entry(address).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
         }
-        for key in keys {
-            attempts
-                .entry((*key).to_owned())
-                .or_default()
-                .push_back(now);
+        if entry.1 >= self.max {
+            let left = self.window.saturating_sub(now.duration_since(entry.0));
+            return Err(u32::try_from(left.as_secs().max(1)).unwrap_or(u32::MAX));
         }
-        true
+        entry.1 += 1;
+        Ok(())
     }
 
-    /// Takes back the attempt just recorded for each key: a successful
-    /// login does not count. Earlier failures still do, so a guesser who
-    /// hits the password once cannot wipe the record of the others.
-    pub fn forgive(&self, keys: &[&str]) {
-        let mut attempts = self
-            .attempts
+    /// Takes back a registration counted for `address` that did not happen
+    /// (the server was too busy to hash it).
+    pub fn refund(&self, address: IpAddr) {
+        let mut counts = self
+            .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for key in keys {
-            if let Some(times) = attempts.get_mut(*key) {
-                times.pop_back();
-            }
+        if let Some((_, count)) = counts.get_mut(&address) {
+            *count = count.saturating_sub(1);
         }
     }
 }
@@ -153,29 +143,21 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_slides() {
-        let limit = RateLimit::new(3, Duration::from_secs(60));
+    fn registrations_per_address_per_window() {
+        let limit = RegistrationLimit::new(2, Duration::from_secs(3600));
         let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(limit.check(&["1.2.3.4", "ada@example.com"], t0));
-        }
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(limit.check(a, t0).is_ok() && limit.check(a, t0).is_ok());
+        assert_eq!(limit.check(a, t0 + Duration::from_secs(600)), Err(3000));
+        assert!(limit.check(b, t0).is_ok(), "per address");
+        limit.refund(a);
+        assert!(limit.check(a, t0).is_ok(), "a refunded registration");
         assert!(
-            !limit.check(&["1.2.3.4", "eve@example.com"], t0),
-            "per address"
+            limit.check(a, t0 + Duration::from_secs(3600)).is_ok(),
+            "a new window"
         );
-        assert!(
-            !limit.check(&["5.6.7.8", "ada@example.com"], t0),
-            "per email"
-        );
-        assert!(limit.check(&["5.6.7.8", "eve@example.com"], t0));
-        assert!(limit.check(&["1.2.3.4", "x@example.com"], t0 + Duration::from_secs(61)));
-        let fresh = RateLimit::new(2, Duration::from_secs(60));
-        assert!(fresh.check(&["a"], t0));
-        fresh.forgive(&["a"]);
-        assert!(
-            fresh.check(&["a"], t0) && fresh.check(&["a"], t0),
-            "a forgiven attempt does not count"
-        );
-        assert!(!fresh.check(&["a"], t0));
+        let none = RegistrationLimit::new(0, Duration::from_secs(3600));
+        assert!((0..100).all(|_| none.check(a, t0).is_ok()));
     }
 }

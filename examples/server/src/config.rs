@@ -17,12 +17,31 @@
 //! code = "standard"
 //! name = "Standard"
 //! prices = [{ currency = "GBP", price = "4.99", free_above = "50" }]
+//!
+//! [auth]                            # every key optional; defaults shown
+//! trusted_proxies = []              # e.g. ["10.0.0.0/8", "127.0.0.1"]
+//! client_ip_header = "X-Forwarded-For"
+//! registrations_per_hour = 50       # per client address; 0: no limit
+//! registration_queue = 8            # registrations waiting to hash; more: 503
+//! registration_hashes = 1           # registrations hashing at once
+//! login_hashes = 2                  # sign-ins hashing at once (their own slots)
+//! login_free_failures = 5           # per (email, address) before the backoff
+//! login_max_wait = "15m"            # the backoff's cap (1 s, 2 s, 4 s, …)
+//! address_free_failures = 100       # per address across accounts, per hour
+//! token_lifetime = "30d"            # sliding: each use extends it
 //! ```
+//!
+//! The `[auth]` keys that flags also set (`--trusted-proxy`,
+//! `--client-ip-header`, `--registrations-per-hour`, `--token-lifetime`)
+//! take the flag's value when it is given.
 //!
 //! Without a file the demo configuration applies (USD, EUR and GBP;
 //! standard and express shipping; VAT for GB, DE and FR).
 
 use std::path::Path;
+use std::time::Duration;
+
+use axum::http::HeaderName;
 
 use orders_core::OrdersConfig;
 use orders_core::catalogue::TaxClass;
@@ -30,6 +49,9 @@ use orders_core::checkout::Country;
 use orders_core::money::{Currency, Money};
 use orders_core::pricing::{ShippingMethod, ShippingMethodCode, ShippingRate, TaxRate, TaxTable};
 use serde::Deserialize;
+
+use crate::client::{Cidr, ClientAddress};
+use crate::users::Backoff;
 
 /// The default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -48,6 +70,201 @@ struct File {
     tax: Vec<TaxRule>,
     #[serde(default)]
     shipping: Vec<Shipping>,
+    #[serde(default)]
+    auth: AuthFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    trusted_proxies: Option<Vec<String>>,
+    client_ip_header: Option<String>,
+    registrations_per_hour: Option<u32>,
+    registration_queue: Option<usize>,
+    registration_hashes: Option<usize>,
+    login_hashes: Option<usize>,
+    login_free_failures: Option<u32>,
+    login_max_wait: Option<String>,
+    address_free_failures: Option<u32>,
+    token_lifetime: Option<String>,
+}
+
+/// The flags of the `[auth]` settings (global: before or after `serve`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuthArgs {
+    /// A reverse proxy whose client-address header is believed: an address
+    /// or CIDR block; repeat, or separate with commas. Default: none (the
+    /// TCP peer is the client).
+    #[arg(
+        long = "trusted-proxy",
+        env = "ORDERS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies write the client's address in (default
+    /// `X-Forwarded-For`).
+    #[arg(long, env = "ORDERS_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
+    /// Registrations allowed per client address per hour (default 50; 0:
+    /// no limit).
+    #[arg(long, env = "ORDERS_REGISTRATIONS_PER_HOUR", global = true)]
+    pub registrations_per_hour: Option<u32>,
+    /// How long a token lives since its last use: `30d` (default), `12h`,
+    /// `15m`, `90s`.
+    #[arg(long, env = "ORDERS_TOKEN_LIFETIME", global = true)]
+    pub token_lifetime: Option<String>,
+}
+
+/// Sign-in, registration and token settings.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Trusted reverse proxies.
+    pub trusted_proxies: Vec<Cidr>,
+    /// The header they write the client's address in.
+    pub client_ip_header: HeaderName,
+    /// Registrations per client address per hour; 0: no limit.
+    pub registrations_per_hour: u32,
+    /// Registrations that may wait for a hashing slot; beyond, 503.
+    pub registration_queue: usize,
+    /// Registration password hashes computed at once.
+    pub registration_hashes: usize,
+    /// Sign-in password hashes computed at once (apart from registrations').
+    pub login_hashes: usize,
+    /// Backoff of failed sign-ins per (account email, client address).
+    pub login_backoff: Backoff,
+    /// Backoff of failed sign-ins per client address, across accounts.
+    pub address_backoff: Backoff,
+    /// How long a token lives since its last extension.
+    pub token_lifetime: Duration,
+}
+
+/// The default token lifetime: 30 days.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            client_ip_header: HeaderName::from_static("x-forwarded-for"),
+            registrations_per_hour: 50,
+            registration_queue: 8,
+            registration_hashes: 1,
+            login_hashes: 2,
+            login_backoff: Backoff {
+                free: 5,
+                first_ms: 1000,
+                max_ms: 15 * 60 * 1000,
+                forget_ms: 24 * 3_600_000,
+            },
+            address_backoff: Backoff {
+                free: 100,
+                first_ms: 1000,
+                max_ms: 15 * 60 * 1000,
+                forget_ms: 3_600_000,
+            },
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+}
+
+impl AuthSettings {
+    /// Who the client of a request is, under these settings.
+    pub fn client_address(&self) -> ClientAddress {
+        ClientAddress::new(self.trusted_proxies.clone(), self.client_ip_header.clone())
+    }
+
+    fn apply(&mut self, file: &AuthFile, args: &AuthArgs) -> Result<(), String> {
+        let proxies = if args.trusted_proxies.is_empty() {
+            file.trusted_proxies.clone().unwrap_or_default()
+        } else {
+            args.trusted_proxies.clone()
+        };
+        self.trusted_proxies = proxies
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| Cidr::parse(p).map_err(|e| format!("trusted_proxies: {e}")))
+            .collect::<Result<_, _>>()?;
+        if let Some(header) = args
+            .client_ip_header
+            .as_ref()
+            .or(file.client_ip_header.as_ref())
+        {
+            self.client_ip_header = HeaderName::from_bytes(header.trim().as_bytes())
+                .map_err(|_| format!("client_ip_header: {header:?} is not a header name"))?;
+        }
+        if let Some(n) = args.registrations_per_hour.or(file.registrations_per_hour) {
+            self.registrations_per_hour = n;
+        }
+        let at_least_one = |key: &str, n: usize| {
+            if (1..=1024).contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!("{key}: must be between 1 and 1024"))
+            }
+        };
+        if let Some(n) = file.registration_queue {
+            self.registration_queue = n.min(100_000);
+        }
+        if let Some(n) = file.registration_hashes {
+            self.registration_hashes = at_least_one("registration_hashes", n)?;
+        }
+        if let Some(n) = file.login_hashes {
+            self.login_hashes = at_least_one("login_hashes", n)?;
+        }
+        if let Some(n) = file.login_free_failures {
+            self.login_backoff.free = n;
+        }
+        if let Some(text) = &file.login_max_wait {
+            let wait = parse_duration(text).map_err(|e| format!("login_max_wait: {e}"))?;
+            self.login_backoff.max_ms = millis(wait).max(self.login_backoff.first_ms);
+            self.address_backoff.max_ms = self.login_backoff.max_ms;
+        }
+        if let Some(n) = file.address_free_failures {
+            self.address_backoff.free = n;
+        }
+        if let Some(text) = args
+            .token_lifetime
+            .as_ref()
+            .or(file.token_lifetime.as_ref())
+        {
+            self.token_lifetime =
+                parse_duration(text).map_err(|e| format!("token_lifetime: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `30d`, `12h`, `15m`, `90s` or a plain number of seconds; between one
+/// second and ten years.
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86_400.0,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if (1.0..=3650.0 * 86_400.0).contains(&(n * scale)) => {
+            Ok(Duration::from_secs_f64(n * scale))
+        }
+        _ => Err(format!(
+            "{text:?} is not a duration between 1s and 3650d (e.g. 30d, 12h, 90s)"
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +300,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// Origins allowed by CORS (none: same origin only).
     pub cors_origins: Vec<String>,
+    /// Sign-in, registration and tokens.
+    pub auth: AuthSettings,
 }
 
 impl Default for Settings {
@@ -91,6 +310,7 @@ impl Default for Settings {
             orders: OrdersConfig::demo(),
             body_limit: DEFAULT_BODY_LIMIT,
             cors_origins: Vec::new(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -100,11 +320,22 @@ impl Default for Settings {
 /// # Errors
 /// A message naming the file and the bad entry.
 pub fn load(path: Option<&Path>) -> Result<Settings, String> {
+    load_with(path, &AuthArgs::default())
+}
+
+/// Reads `path` (when given) into [`Settings`], the `[auth]` flags of
+/// `args` over the file's.
+///
+/// # Errors
+/// A message naming the file (or flag) and the bad entry.
+pub fn load_with(path: Option<&Path>, args: &AuthArgs) -> Result<Settings, String> {
     let Some(path) = path else {
-        return Ok(Settings::default());
+        let mut settings = Settings::default();
+        settings.auth.apply(&AuthFile::default(), args)?;
+        return Ok(settings);
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    parse_with(&text, args).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Parses the TOML text of a configuration file.
@@ -112,6 +343,10 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
 /// # Errors
 /// A message naming the bad entry.
 pub fn parse(text: &str) -> Result<Settings, String> {
+    parse_with(text, &AuthArgs::default())
+}
+
+fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
     let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
     let demo = OrdersConfig::demo();
     let currency = match &file.currency {
@@ -174,10 +409,13 @@ pub fn parse(text: &str) -> Result<Settings, String> {
     if !(1024..=16 * 1024 * 1024).contains(&body_limit) {
         return Err("body_limit: must be between 1024 and 16777216 bytes".to_owned());
     }
+    let mut auth = AuthSettings::default();
+    auth.apply(&file.auth, args)?;
     Ok(Settings {
         orders,
         body_limit,
         cors_origins: file.cors_origins,
+        auth,
     })
 }
 
@@ -247,10 +485,48 @@ mod tests {
                 "default currency",
             ),
             ("body_limit = 10", "body_limit"),
+            (
+                "[auth]\ntrusted_proxies = [\"10.0.0.0/40\"]",
+                "trusted_proxies",
+            ),
+            ("[auth]\ntoken_lifetime = \"forever\"", "token_lifetime"),
+            ("[auth]\nlogin_hashes = 0", "login_hashes"),
+            ("[auth]\nclient_ip_header = \"x y\"", "client_ip_header"),
             ("colour = \"red\"", "unknown field"),
         ] {
             let error = parse(text).unwrap_err();
             assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn auth_settings_from_the_file_and_flags() {
+        let settings = parse("").unwrap();
+        assert!(settings.auth.trusted_proxies.is_empty());
+        assert_eq!(settings.auth.client_ip_header, "x-forwarded-for");
+        assert_eq!(settings.auth.token_lifetime, DEFAULT_TOKEN_LIFETIME);
+        let text = "[auth]\ntrusted_proxies = [\"10.0.0.0/8\"]\nclient_ip_header = \"X-Real-IP\"\nregistrations_per_hour = 3\ntoken_lifetime = \"12h\"\nlogin_free_failures = 2\nlogin_max_wait = \"1m\"";
+        let auth = parse(text).unwrap().auth;
+        assert_eq!(auth.trusted_proxies, [Cidr::parse("10.0.0.0/8").unwrap()]);
+        assert_eq!(auth.client_ip_header, "x-real-ip");
+        assert_eq!(auth.registrations_per_hour, 3);
+        assert_eq!(auth.token_lifetime, Duration::from_secs(12 * 3600));
+        assert_eq!(auth.login_backoff.free, 2);
+        assert_eq!(auth.login_backoff.max_ms, 60_000);
+        let args = AuthArgs {
+            trusted_proxies: vec!["127.0.0.1".into()],
+            client_ip_header: None,
+            registrations_per_hour: Some(0),
+            token_lifetime: Some("90s".into()),
+        };
+        let auth = parse_with(text, &args).unwrap().auth;
+        assert_eq!(auth.trusted_proxies, [Cidr::parse("127.0.0.1").unwrap()]);
+        assert_eq!(auth.registrations_per_hour, 0);
+        assert_eq!(auth.token_lifetime, Duration::from_secs(90));
+        assert_eq!(parse_duration("30d").unwrap(), DEFAULT_TOKEN_LIFETIME);
+        assert_eq!(parse_duration("15").unwrap(), Duration::from_secs(15));
+        for bad in ["", "0s", "1y", "-1d", "4000d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -1,103 +1,111 @@
-//! This host's HTTP pieces: who a bearer token is ([`Identify`]), and the
-//! `/api/auth/*` routes (register, login, logout) with their OpenAPI paths.
+//! This host's `/api/auth/*` routes (register, login, logout) with their
+//! OpenAPI paths, and [`Host`], the sign-in and registration rules they
+//! share with the pages.
+//!
+//! Abuse limits (all in [`AuthSettings`]):
+//! - sign-in failures are counted in the database per (account email,
+//!   client address) pair: after a few free failures each further attempt
+//!   from that pair waits 1 s, 2 s, 4 s … (capped), answered 429 with
+//!   `Retry-After` until then; a success clears the pair. The owner from
+//!   another address is unaffected. A generous count per address across
+//!   accounts slows credential stuffing the same way. Every instance on one
+//!   database shares the counts;
+//! - registrations are limited per client address per hour (429);
+//! - password hashing has separate slots for sign-ins and registrations,
+//!   and registrations wait in a bounded queue (beyond it: 503 at once),
+//!   so a registration flood does not hold up sign-ins.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use orders_axum::web::{SignIn, SignInOutcome};
 use orders_axum::{
-    ApiError, Caller, FieldSpec, Identify, IdentifyError, JsonBody, JsonType, RequestBody,
+    ApiError, Caller, FieldSpec, IdentifyError, JsonBody, JsonType, RequestBody, Revocations,
 };
 use orders_core::checkout::Email;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::auth::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RateLimit};
-use crate::users::{User, UserError, Users};
+use crate::auth::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RegistrationLimit};
+use crate::config::AuthSettings;
+pub use crate::sessions::{Sessions, TOKEN_CACHE_TTL};
+use crate::users::{Claim, User, UserError, Users};
 
-/// Failed logins allowed per address and per email in [`LOGIN_WINDOW`].
-pub const LOGIN_ATTEMPTS: usize = 10;
-/// The window of the login rate limit.
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(300);
+/// The window of the registration limit per address.
+pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(3600);
+/// `Retry-After` of a registration refused because the hashing queue is full.
+const BUSY_RETRY_SECS: u32 = 2;
+/// The email key of an address's failure count across accounts.
+const ANY_ACCOUNT: &str = "";
 
-/// How long a looked-up token is trusted before it is looked up again. A
-/// token revoked on this instance stops working at once; one revoked on
-/// another instance works here for at most this long.
-pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
-/// Most tokens the cache holds.
-const TOKEN_CACHE_MAX: usize = 100_000;
-/// Password hashes computed at once: each argon2id hash takes 19 MiB and a
-/// core for tens of milliseconds, so a burst of logins queues here instead
-/// of taking every core and hundreds of megabytes.
-const CONCURRENT_HASHES: usize = 2;
-
-/// Who recent tokens belong to, keyed by the token's hash: most requests
-/// then need no database round trip to say who is calling.
-#[derive(Default)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<String, (Caller, Instant)>>,
-}
-
-impl TokenCache {
-    fn get(&self, key: &str, now: Instant) -> Option<Caller> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
-            .get(key)
-            .filter(|(_, at)| now.duration_since(*at) < TOKEN_CACHE_TTL)
-            .map(|(caller, _)| caller.clone())
-    }
-
-    fn put(&self, key: String, caller: Caller, now: Instant) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= TOKEN_CACHE_MAX {
-            entries.retain(|_, (_, at)| now.duration_since(*at) < TOKEN_CACHE_TTL);
-            if entries.len() >= TOKEN_CACHE_MAX {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (caller, now));
-    }
-
-    fn remove(&self, key: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key);
-    }
+/// Password hashing slots: each argon2id hash takes 19 MiB and a core for
+/// tens of milliseconds, so hashes queue here instead of taking every core
+/// and hundreds of megabytes. Sign-ins and registrations have slots of
+/// their own; registrations also have a bounded queue.
+struct Hashing {
+    logins: Semaphore,
+    registrations: Semaphore,
+    /// Registrations hashing or waiting to: beyond, 503.
+    registration_queue: Semaphore,
 }
 
 /// The host's state for its routes.
 #[derive(Clone)]
 pub struct Host {
     users: Users,
-    limit: Arc<RateLimit>,
-    tokens: Arc<TokenCache>,
-    hashing: Arc<Semaphore>,
+    sessions: Sessions,
+    settings: Arc<AuthSettings>,
+    registrations: Arc<RegistrationLimit>,
+    hashing: Arc<Hashing>,
+    revocations: Revocations,
+}
+
+/// The slot pool a hash runs in.
+#[derive(Debug, Clone, Copy)]
+enum Pool {
+    Login,
+    Registration,
 }
 
 impl Host {
-    /// State over `users` with the default login rate limit, sharing the
-    /// token cache of `sessions` (so logout takes effect at once).
+    /// State over `users` with the default limits, sharing the token cache
+    /// of `sessions` (so logout takes effect at once).
     pub fn new(users: Users, sessions: &Sessions) -> Self {
+        Self::with_settings(users, sessions, &AuthSettings::default())
+    }
+
+    /// State over `users` with the limits of `settings`.
+    pub fn with_settings(users: Users, sessions: &Sessions, settings: &AuthSettings) -> Self {
+        let hashing = Hashing {
+            logins: Semaphore::new(settings.login_hashes),
+            registrations: Semaphore::new(settings.registration_hashes),
+            registration_queue: Semaphore::new(
+                settings.registration_hashes + settings.registration_queue,
+            ),
+        };
         Self {
             users,
-            limit: Arc::new(RateLimit::new(LOGIN_ATTEMPTS, LOGIN_WINDOW)),
-            tokens: sessions.cache.clone(),
-            hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
+            sessions: sessions.clone(),
+            settings: Arc::new(settings.clone()),
+            registrations: Arc::new(RegistrationLimit::new(
+                settings.registrations_per_hour,
+                REGISTRATION_WINDOW,
+            )),
+            hashing: Arc::new(hashing),
+            revocations: Revocations::new(),
         }
+    }
+
+    /// The handle that closes a logged-out token's websockets: give it to
+    /// the API ([`orders_axum::Api::revocations`]).
+    pub fn revocations(&self) -> Revocations {
+        self.revocations.clone()
     }
 
     /// The routes, relative to the API's mount point.
@@ -109,61 +117,50 @@ impl Host {
             .with_state(self)
     }
 
-    /// Runs an argon2 computation on the blocking pool, a few at a time.
+    /// Deletes expired tokens and stale failure counts every `every`, for
+    /// as long as the process runs.
+    pub fn sweep_every(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let users = self.users.clone();
+        let forget = self
+            .settings
+            .login_backoff
+            .forget_ms
+            .max(self.settings.address_backoff.forget_ms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match users.sweep(forget).await {
+                    Ok((tokens, failures)) => {
+                        tracing::debug!(
+                            tokens,
+                            failures,
+                            "expired tokens and failure counts swept"
+                        );
+                    }
+                    Err(error) => tracing::warn!(%error, "sweeping expired tokens failed"),
+                }
+            }
+        })
+    }
+
+    /// Runs an argon2 computation on the blocking pool, in `pool`'s slots.
     async fn hashing<T: Send + 'static>(
         &self,
+        pool: Pool,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .hashing
+        let slots = match pool {
+            Pool::Login => &self.hashing.logins,
+            Pool::Registration => &self.hashing.registrations,
+        };
+        let _permit = slots
             .acquire()
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))
-    }
-}
-
-/// Tokens are looked up in the users table, through a short-lived cache.
-#[derive(Clone)]
-pub struct Sessions {
-    users: Users,
-    cache: Arc<TokenCache>,
-}
-
-impl Sessions {
-    /// Sessions over `users`.
-    pub fn new(users: Users) -> Self {
-        Self {
-            users,
-            cache: Arc::default(),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Identify for Sessions {
-    async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
-        let key = auth::token_hash(token);
-        let now = Instant::now();
-        if let Some(caller) = self.cache.get(&key, now) {
-            return Ok(Some(caller));
-        }
-        match self.users.by_token(token).await {
-            Ok(Some(u)) => {
-                let caller = Caller {
-                    id: u.id,
-                    email: u.email,
-                    is_staff: u.is_staff,
-                };
-                self.cache.put(key, caller.clone(), now);
-                Ok(Some(caller))
-            }
-            Ok(None) => Ok(None),
-            Err(e) if e.is_unavailable() => Err(IdentifyError::Unavailable),
-            Err(e) => Err(IdentifyError::Internal(e.to_string())),
-        }
     }
 }
 
@@ -205,7 +202,7 @@ pub struct Session {
 pub struct UserView {
     /// Its id.
     id: String,
-    /// Its email.
+    /// Its email (lowercased, Unicode NFC).
     email: String,
     /// Whether it may use the admin routes.
     is_staff: bool,
@@ -246,8 +243,10 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
     post, path = "/auth/register", tag = "auth", request_body = Credentials,
     responses(
         (status = 201, description = "Account created", body = Session),
-        (status = 409, description = "Email taken", body = orders_axum::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid email or short password", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email taken (addresses differing only in case or Unicode normalisation are one)", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email (control characters included) or short password", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registrations from this client address; `Retry-After` says when to try again", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many registrations waiting; `Retry-After` says when to try again", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 400, description = "Not a JSON object", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = orders_axum::Problem, content_type = "application/problem+json"),
@@ -255,9 +254,12 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 )]
 async fn register(
     State(host): State<Host>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let (user, token) = host.register(&body.email, body.password).await?;
+    let (user, token) = host
+        .register(&body.email, body.password, Some(peer.ip()))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Session {
@@ -267,13 +269,22 @@ async fn register(
     ))
 }
 
+fn too_many_attempts(retry_after_secs: u32) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "Too many login attempts",
+    )
+    .with_retry_after(retry_after_secs)
+}
+
 /// Signs in and returns a new token.
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth", request_body = Credentials,
     responses(
         (status = 200, description = "Signed in", body = Session),
-        (status = 401, description = "Wrong email or password", body = orders_axum::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (an email that is not a valid address, control characters included, is a wrong email)", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts from this client address for this account (or for any account); `Retry-After` says when to try again", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A missing or mistyped field", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 400, description = "Not a JSON object", body = orders_axum::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = orders_axum::Problem, content_type = "application/problem+json"),
@@ -298,12 +309,7 @@ async fn login(
             "bad_credentials",
             "Wrong email or password",
         )),
-        Authenticated::Limited => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "Too many login attempts",
-        )
-        .with_retry_after(LOGIN_WINDOW.as_secs() as u32)),
+        Authenticated::Limited(seconds) => Err(too_many_attempts(seconds)),
     }
 }
 
@@ -313,15 +319,24 @@ pub enum Authenticated {
     Session(User, String),
     /// Wrong email or password.
     Refused,
-    /// Too many failed attempts for this address or email.
-    Limited,
+    /// Too many failed attempts from this address: retry after this many
+    /// seconds.
+    Limited(u32),
+}
+
+fn wait_secs(ms: i64) -> u32 {
+    u32::try_from((ms.max(1) + 999) / 1000).unwrap_or(u32::MAX)
 }
 
 impl Host {
-    /// Checks `email` and `password` under the login rate limit (per
-    /// address, when `peer` is known, and per email) and issues a token
-    /// when they match. Shared by `POST /auth/login` and the pages' sign-in
-    /// forms, so both count against one limit.
+    /// Checks `email` and `password` under the sign-in backoff (per
+    /// account and client address, and per address) and issues a token
+    /// when they match. Shared by `POST /auth/login` and the pages'
+    /// sign-in forms, so both count against one limit.
+    ///
+    /// An email that is not a valid address (a NUL or another control
+    /// character, say) is refused like a wrong password, before any
+    /// database query: no account can have it.
     ///
     /// # Errors
     /// 503 when the user store is down.
@@ -331,17 +346,27 @@ impl Host {
         password: String,
         peer: Option<IpAddr>,
     ) -> Result<Authenticated, ApiError> {
-        let address = peer.map(|ip| format!("ip:{ip}"));
-        let email_key = format!("email:{}", email.trim().to_lowercase());
-        let keys: Vec<&str> = address
-            .iter()
-            .map(String::as_str)
-            .chain(std::iter::once(email_key.as_str()))
-            .collect();
-        if !self.limit.check(&keys, Instant::now()) {
-            return Ok(Authenticated::Limited);
+        let Ok(email) = Email::parse(email) else {
+            return Ok(Authenticated::Refused);
+        };
+        let account = email.canonical();
+        let address = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let settings = &self.settings;
+        for (key, backoff) in [
+            (account.as_str(), &settings.login_backoff),
+            (ANY_ACCOUNT, &settings.address_backoff),
+        ] {
+            match self
+                .users
+                .claim_attempt(key, &address, backoff)
+                .await
+                .map_err(storage_error)?
+            {
+                Claim::Allowed => {}
+                Claim::Wait(ms) => return Ok(Authenticated::Limited(wait_secs(ms))),
+            }
         }
-        let found = self.users.by_email(email).await.map_err(storage_error)?;
+        let found = self.users.by_email(&email).await.map_err(storage_error)?;
         // Verify against a real hash even for an unknown email, so the answer
         // takes as long either way and does not reveal which emails exist.
         let (user, hash) = match found {
@@ -349,26 +374,42 @@ impl Host {
             None => (None, dummy_hash().to_owned()),
         };
         let matches = self
-            .hashing(move || auth::verify_password(&password, &hash))
+            .hashing(Pool::Login, move || auth::verify_password(&password, &hash))
             .await?;
         let Some(user) = user.filter(|_| matches) else {
+            // The claimed attempt stays counted as a failure.
             return Ok(Authenticated::Refused);
         };
-        self.limit.forgive(&keys);
-        let token = self.users.issue_token(&user).await.map_err(storage_error)?;
+        self.users
+            .clear_failures(&account, &address)
+            .await
+            .map_err(storage_error)?;
+        self.users
+            .forgive_one(ANY_ACCOUNT, &address)
+            .await
+            .map_err(storage_error)?;
+        let token = self
+            .users
+            .issue_token(&user, self.sessions.lifetime_ms())
+            .await
+            .map_err(storage_error)?;
         Ok(Authenticated::Session(user, token))
     }
 
     /// Creates a customer account and signs it in: the rules of
-    /// `POST /auth/register`, shared with the pages' form.
+    /// `POST /auth/register`, shared with the pages' form. `peer` is the
+    /// client's address, for the registration limit.
     ///
     /// # Errors
     /// 422 with field errors on `email` and `password`, 409 for an email
-    /// already taken (an error on `email`), 503 when the store is down.
+    /// already taken (an error on `email`), 429 past the registrations of
+    /// this address, 503 when too many registrations wait to be hashed or
+    /// the store is down.
     pub async fn register(
         &self,
         email: &str,
         password: String,
+        peer: Option<IpAddr>,
     ) -> Result<(User, String), ApiError> {
         let mut errors = orders_core::validation::ValidationErrors::new();
         let email = errors.check("email", Email::parse(email));
@@ -376,8 +417,27 @@ impl Host {
         let Some(email) = email.filter(|_| errors.is_empty()) else {
             return Err(ApiError::validation(errors));
         };
+        let address = peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        if let Err(seconds) = self.registrations.check(address, Instant::now()) {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_registrations",
+                "Too many registrations from this address",
+            )
+            .with_retry_after(seconds));
+        }
+        let Ok(_queued) = self.hashing.registration_queue.try_acquire() else {
+            self.registrations.refund(address);
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Too many registrations at once",
+            )
+            .with_detail("try again in a moment")
+            .with_retry_after(BUSY_RETRY_SECS));
+        };
         let hash = self
-            .hashing(move || auth::hash_password(&password))
+            .hashing(Pool::Registration, move || auth::hash_password(&password))
             .await?
             .map_err(ApiError::internal)?;
         let user = match self.users.register(&email, &hash, false).await {
@@ -395,18 +455,24 @@ impl Host {
             }
             Err(e) => return Err(storage_error(e)),
         };
-        let token = self.users.issue_token(&user).await.map_err(storage_error)?;
+        let token = self
+            .users
+            .issue_token(&user, self.sessions.lifetime_ms())
+            .await
+            .map_err(storage_error)?;
         Ok((user, token))
     }
 
-    /// Revokes `token` here and in the cache (logout).
+    /// Revokes `token` (logout): in the database, in the cache, and its
+    /// open websockets close with 4001. Whether it was a live token.
     ///
     /// # Errors
     /// 503 when the store is down.
-    pub async fn revoke(&self, token: &str) -> Result<(), ApiError> {
-        self.users.revoke(token).await.map_err(storage_error)?;
-        self.tokens.remove(&auth::token_hash(token));
-        Ok(())
+    pub async fn revoke(&self, token: &str) -> Result<bool, ApiError> {
+        let live = self.users.revoke(token).await.map_err(storage_error)?;
+        self.sessions.forget(token);
+        self.revocations.revoked(token);
+        Ok(live)
     }
 }
 
@@ -432,14 +498,12 @@ impl SignIn for Host {
                 token,
             },
             Authenticated::Refused => SignInOutcome::Refused,
-            Authenticated::Limited => SignInOutcome::Limited {
-                retry_after_secs: LOGIN_WINDOW.as_secs() as u32,
-            },
+            Authenticated::Limited(retry_after_secs) => SignInOutcome::Limited { retry_after_secs },
         })
     }
 
     async fn sign_out(&self, token: &str) -> Result<(), IdentifyError> {
-        self.revoke(token).await.map_err(api_to_identify)
+        self.revoke(token).await.map(drop).map_err(api_to_identify)
     }
 }
 
@@ -456,22 +520,21 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| auth::hash_password("not a real password").unwrap_or_default())
 }
 
-/// Revokes the token it is called with.
+/// Revokes the token it is called with; its open websockets close (4001).
 #[utoipa::path(
     post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Token revoked"),
-        (status = 401, description = "No token", body = orders_axum::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an unknown, revoked or expired one", body = orders_axum::Problem, content_type = "application/problem+json"),
     )
 )]
 async fn logout(State(host): State<Host>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(ApiError::unauthorized)?;
-    host.revoke(token.trim()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let token = orders_axum::bearer_token(&headers).ok_or_else(ApiError::unauthorized)?;
+    if host.revoke(token).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::unauthorized())
+    }
 }
 
 /// The OpenAPI paths of the auth routes.

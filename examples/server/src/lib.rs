@@ -11,9 +11,11 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod sessions;
 pub mod storefront;
 pub mod users;
 
@@ -68,6 +70,9 @@ pub struct Cli {
     /// Options of `serve`, accepted with or without the subcommand.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Sign-in, registration and token settings (over the file's `[auth]`).
+    #[command(flatten)]
+    pub auth: config::AuthArgs,
 }
 
 /// How log lines are written.
@@ -221,7 +226,7 @@ pub enum Command {
 /// # Errors
 /// A message for the operator.
 pub async fn run(cli: Cli) -> Result<(), String> {
-    let settings = config::load(cli.config.as_deref())?;
+    let settings = config::load_with(cli.config.as_deref(), &cli.auth)?;
     let (storage, users) = open(&cli.database_url).await?;
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&storage, users, settings, cli.serve).await,
@@ -292,8 +297,9 @@ async fn serve(
         let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
         info!(added, "demo catalogue seeded");
     }
-    let sessions = http::Sessions::new(users.clone());
-    let host = http::Host::new(users, &sessions);
+    let sessions = http::Sessions::with_lifetime(users.clone(), settings.auth.token_lifetime);
+    let host = http::Host::with_settings(users, &sessions, &settings.auth);
+    let _sweeper = host.sweep_every(std::time::Duration::from_secs(3600));
     // One CSRF key for both surfaces (they share the browser's CSRF cookie).
     let csrf = match &args.secret_key {
         Some(SecretKey(key)) => Csrf::new(*key),
@@ -307,6 +313,7 @@ async fn serve(
     let api = Api::new(orders, sessions)
         .body_limit(settings.body_limit)
         .request_timeout(std::time::Duration::from_secs_f64(args.request_timeout))
+        .revocations(host.revocations())
         .routes(host.routes())
         .merge_openapi(http::AuthDoc::openapi());
     let shutdown = api.shutdown_handle();
@@ -318,6 +325,11 @@ async fn serve(
     if !settings.cors_origins.is_empty() {
         app = app.layer(cors(&settings.cors_origins)?);
     }
+    // The client's address (from a trusted proxy's header) for everything.
+    app = app.layer(axum::middleware::from_fn_with_state(
+        settings.auth.client_address(),
+        client::resolve,
+    ));
 
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await

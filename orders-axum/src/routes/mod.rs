@@ -29,6 +29,7 @@ pub(crate) struct AppState {
     pub(crate) openapi: Arc<String>,
     pub(crate) sockets: ws::SocketConfig,
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
+    pub(crate) revocations: crate::Revocations,
 }
 
 impl HasIdentify for AppState {

@@ -13,7 +13,14 @@
 //! socket is then closed (code 1013, "try again later"); the client
 //! reconnects with `?after=` its last event id and loses nothing. A client
 //! that stops reading altogether is dropped after [`SocketConfig::send_timeout`].
+//!
+//! Sessions: a socket keeps the token it was opened with. When the host
+//! revokes it ([`crate::Revocations::revoked`], on logout) the socket closes
+//! with 4001 at once; at every ping the token is also asked about again
+//! through the host's `Identify`, so a token revoked on another instance
+//! or expired closes its sockets within one ping interval, with 4001 too.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -24,13 +31,13 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use orders_core::ids::{EventId, OrderId};
 use orders_core::ports::{Subscription, SubscriptionError};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::orders::access;
 use super::{AppState, path_id};
-use crate::ApiError;
 use crate::identify::SocketCaller;
 use crate::query::Params;
+use crate::{ApiError, CLOSE_SESSION_ENDED, Identify};
 
 /// Close code: the server is going away (shutdown).
 pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
@@ -38,6 +45,25 @@ pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
 pub(crate) const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// Close code: the feed failed on the server.
 pub(crate) const CLOSE_INTERNAL_ERROR: u16 = 1011;
+
+/// The token a socket was opened with, and how to learn that it stopped
+/// working.
+pub(crate) struct SessionWatch {
+    /// The token.
+    pub(crate) token: String,
+    /// The host's revocations of this process.
+    pub(crate) revoked: broadcast::Receiver<Arc<str>>,
+    /// Asked again at every ping.
+    pub(crate) identify: Arc<dyn Identify>,
+}
+
+impl SessionWatch {
+    /// Whether the host still knows the token. A store that cannot answer
+    /// keeps the socket open: the outage is not the client's doing.
+    async fn still_valid(&self) -> bool {
+        !matches!(self.identify.identify(&self.token).await, Ok(None))
+    }
+}
 
 /// Timing of every socket.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +102,7 @@ fn upgrade_required(rejection: WebSocketUpgradeRejection) -> ApiError {
         ("access_token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set headers"),
     ),
     responses(
-        (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON: a `snapshot` at once, then an `event` for every later change, in order; pings every 30 s. Closed with 1001 on shutdown and 1013 when the client falls behind (reconnect with `after`)."),
+        (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON: a `snapshot` at once, then an `event` for every later change, in order; pings every 30 s. Closed with 1001 on shutdown, 1013 when the client falls behind (reconnect with `after`) and 4001 when its token is revoked (logout) or expires."),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or not yours", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`after` is not an event of this order", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -84,7 +110,7 @@ fn upgrade_required(rejection: WebSocketUpgradeRejection) -> ApiError {
 )]
 pub(crate) async fn track(
     State(state): State<AppState>,
-    SocketCaller(caller): SocketCaller,
+    SocketCaller(caller, token): SocketCaller,
     Path(id): Path<String>,
     params: Params,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -94,7 +120,7 @@ pub(crate) async fn track(
     let (order, events) = state.orders.track(access(&caller), &id, after).await?;
     let upgrade = upgrade.map_err(upgrade_required)?;
     let snapshot = json!({"type": "snapshot", "order": order});
-    Ok(start(upgrade, &state, Some(snapshot), events))
+    Ok(start(upgrade, &state, token, Some(snapshot), events))
 }
 
 /// Every order's events, for dashboards.
@@ -105,7 +131,7 @@ pub(crate) async fn track(
         ("access_token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set headers"),
     ),
     responses(
-        (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON, `event` only, for every order's changes; pings every 30 s."),
+        (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON, `event` only, for every order's changes; pings every 30 s. Closed with 4001 when its token is revoked (logout) or expires."),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `after`", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -113,7 +139,7 @@ pub(crate) async fn track(
 )]
 pub(crate) async fn stream(
     State(state): State<AppState>,
-    SocketCaller(caller): SocketCaller,
+    SocketCaller(caller, token): SocketCaller,
     params: Params,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -123,7 +149,7 @@ pub(crate) async fn stream(
     let after = parse_after(&params)?;
     let events = state.orders.follow_all(after).await?;
     let upgrade = upgrade.map_err(upgrade_required)?;
-    Ok(start(upgrade, &state, None, events))
+    Ok(start(upgrade, &state, token, None, events))
 }
 
 /// Read buffer per socket.
@@ -136,11 +162,17 @@ const SOCKET_MAX_MESSAGE: usize = 64 * 1024;
 fn start(
     upgrade: WebSocketUpgrade,
     state: &AppState,
+    token: String,
     first: Option<Value>,
     events: Subscription,
 ) -> Response {
     let config = state.socket_config();
     let shutdown = state.shutdown.subscribe();
+    let session = SessionWatch {
+        token,
+        revoked: state.revocations.subscribe(),
+        identify: state.identify.clone(),
+    };
     // Tracking sockets mostly sit idle and clients send nothing but pongs
     // and close frames, so small buffers: tungstenite's defaults (128 KiB
     // read buffer, zero-filled on first read) cost ~130 KiB per socket,
@@ -154,7 +186,7 @@ fn start(
         .max_frame_size(SOCKET_MAX_MESSAGE)
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, incoming) = socket.split();
-            pump(sink, incoming, first, events, shutdown, config).await;
+            pump(sink, incoming, first, events, shutdown, session, config).await;
         })
         .into_response()
 }
@@ -179,6 +211,8 @@ pub(crate) enum Ended {
     Feed,
     /// A frame could not be sent (in time).
     Send,
+    /// The socket's token was revoked or expired: closed with 4001.
+    Revoked,
 }
 
 /// The text frame of `event`, serialised once however many sockets send
@@ -219,7 +253,8 @@ impl Drop for AbortOnDrop {
 
 /// Forwards `first` and then every event of `events` to `sink` as JSON
 /// text frames, pinging every `config.ping_interval`, until the client
-/// leaves, the feed ends, or `shutdown` turns `true`.
+/// leaves, the feed ends, `shutdown` turns `true`, or the token of
+/// `session` is revoked (announced, or found unknown at a ping).
 ///
 /// The client's frames (pongs, a close) are read by a task of their own,
 /// which ends when the client leaves. A wake-up for an event then polls the
@@ -232,6 +267,7 @@ pub(crate) async fn pump<W, R, E>(
     first: Option<Value>,
     mut events: Subscription,
     mut shutdown: watch::Receiver<bool>,
+    mut session: SessionWatch,
     config: SocketConfig,
 ) -> Ended
 where
@@ -284,6 +320,8 @@ where
     tokio::pin!(shutting_down);
     let start = tokio::time::Instant::now() + config.ping_interval;
     let mut ping = tokio::time::interval_at(start, config.ping_interval);
+    let mut revocations_open = true;
+    let session_ended = close(CLOSE_SESSION_ENDED, "session ended; sign in again");
     loop {
         tokio::select! {
             biased;
@@ -292,6 +330,21 @@ where
                 return Ended::Shutdown;
             }
             _ = &mut left => return Ended::Client,
+            revoked = session.revoked.recv(), if revocations_open => {
+                let ended = match revoked {
+                    Ok(token) => *token == *session.token,
+                    // Missed some: ask whether ours was among them.
+                    Err(broadcast::error::RecvError::Lagged(_)) => !session.still_valid().await,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        revocations_open = false;
+                        false
+                    }
+                };
+                if ended {
+                    send(&mut sink, session_ended, timeout).await;
+                    return Ended::Revoked;
+                }
+            }
             item = events.next() => match item {
                 Some(Ok(event)) => {
                     if !send(&mut sink, Message::Text(event_frame(&event)), timeout).await {
@@ -313,6 +366,10 @@ where
                 }
             },
             _ = ping.tick() => {
+                if !session.still_valid().await {
+                    send(&mut sink, session_ended, timeout).await;
+                    return Ended::Revoked;
+                }
                 if !send(&mut sink, Message::Ping(Default::default()), timeout).await {
                     return Ended::Send;
                 }
@@ -329,7 +386,34 @@ mod tests {
     use orders_core::order::{Actor, OrderEvent, OrderStatus};
     use tokio::sync::mpsc;
 
+    use crate::{Caller, IdentifyError, Revocations};
+
     type Item = Result<Message, std::convert::Infallible>;
+
+    /// Knows the tokens in its set.
+    #[derive(Default)]
+    struct Tokens(std::sync::Mutex<std::collections::HashSet<String>>);
+
+    #[async_trait::async_trait]
+    impl Identify for Tokens {
+        async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+            let known = self.0.lock().unwrap().contains(token);
+            Ok(known.then(|| Caller {
+                id: orders_core::ids::CustomerId::parse("u1").unwrap(),
+                email: "ada@example.com".into(),
+                is_staff: false,
+            }))
+        }
+    }
+
+    fn session(token: &str, revocations: &Revocations, tokens: &Arc<Tokens>) -> SessionWatch {
+        tokens.0.lock().unwrap().insert(token.to_owned());
+        SessionWatch {
+            token: token.to_owned(),
+            revoked: revocations.subscribe(),
+            identify: tokens.clone(),
+        }
+    }
 
     fn event(n: u64) -> OrderEvent {
         OrderEvent {
@@ -348,6 +432,8 @@ mod tests {
         client: mpsc::UnboundedSender<Item>,
         feed: mpsc::UnboundedSender<Result<OrderEvent, SubscriptionError>>,
         stop: watch::Sender<bool>,
+        revocations: Revocations,
+        tokens: Arc<Tokens>,
         task: tokio::task::JoinHandle<Ended>,
     }
 
@@ -371,12 +457,15 @@ mod tests {
             ping_interval: ping,
             send_timeout: Duration::from_secs(5),
         };
+        let revocations = Revocations::new();
+        let tokens = Arc::new(Tokens::default());
         let task = tokio::spawn(pump(
             Box::pin(sink),
             incoming,
             first,
             events,
             stop_rx,
+            session("t1", &revocations, &tokens),
             config,
         ));
         Harness {
@@ -384,6 +473,8 @@ mod tests {
             client,
             feed,
             stop,
+            revocations,
+            tokens,
             task,
         }
     }
@@ -465,6 +556,7 @@ mod tests {
             Some(json!({"type": "snapshot"})),
             events,
             stop_rx,
+            session("t1", &Revocations::new(), &Arc::default()),
             config,
         )
         .await;
@@ -477,5 +569,26 @@ mod tests {
         drop(h.feed);
         assert_eq!(close_code(h.sent.recv().await.unwrap()), 1011);
         assert_eq!(h.task.await.unwrap(), Ended::Feed);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_closes_with_4001_and_another_does_not() {
+        let mut h = harness(None, Duration::from_secs(30));
+        h.revocations.revoked("someone else");
+        h.feed.send(Ok(event(1))).unwrap();
+        assert_eq!(text(h.sent.recv().await.unwrap())["type"], "event");
+        h.revocations.revoked("t1");
+        assert_eq!(close_code(h.sent.recv().await.unwrap()), 4001);
+        assert_eq!(h.task.await.unwrap(), Ended::Revoked);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_unknown_at_a_ping_closes_with_4001() {
+        let mut h = harness(None, Duration::from_secs(30));
+        assert!(matches!(h.sent.recv().await.unwrap(), Message::Ping(_)));
+        // Revoked elsewhere: no announcement here, only the host's answer.
+        h.tokens.0.lock().unwrap().clear();
+        assert_eq!(close_code(h.sent.recv().await.unwrap()), 4001);
+        assert_eq!(h.task.await.unwrap(), Ended::Revoked);
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::text::is_forbidden;
 
@@ -80,6 +81,24 @@ impl Email {
         &self.0
     }
 
+    /// The form that identifies an account: the whole address lowercased
+    /// and in Unicode normalisation form C, so addresses that differ only
+    /// in case or in how an accented letter is encoded (`ë` as one code
+    /// point or as `e` and a combining diaeresis) are one address.
+    ///
+    /// ```
+    /// use orders_core::checkout::Email;
+    ///
+    /// let composed = Email::parse("Zo\u{eb}@example.com").unwrap();
+    /// let decomposed = Email::parse("Zoe\u{308}@EXAMPLE.com").unwrap();
+    /// assert_eq!(composed.canonical(), "zo\u{eb}@example.com");
+    /// assert_eq!(decomposed.canonical(), composed.canonical());
+    /// ```
+    pub fn canonical(&self) -> String {
+        // Lowercase first: lowercasing can undo a composition, NFC redoes it.
+        self.0.to_lowercase().nfc().collect()
+    }
+
     /// The part after the `@`, lowercased.
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
@@ -136,6 +155,17 @@ mod tests {
     }
 
     #[test]
+    fn canonical_form_folds_case_and_normalisation() {
+        let composed = Email::parse("Zo\u{eb}@Example.com").unwrap();
+        let decomposed = Email::parse("ZOE\u{308}@example.COM").unwrap();
+        assert_ne!(composed.as_str(), decomposed.as_str());
+        assert_eq!(composed.canonical(), "zo\u{eb}@example.com");
+        assert_eq!(decomposed.canonical(), composed.canonical());
+        let canonical = Email::parse(&composed.canonical()).unwrap();
+        assert_eq!(canonical.canonical(), composed.canonical(), "stable");
+    }
+
+    #[test]
     fn refuses_malformed() {
         assert_eq!(Email::parse("  "), Err(EmailError::Empty));
         for bad in [
@@ -184,7 +214,11 @@ mod tests {
         #[test]
         fn never_panics(text in any::<String>()) {
             if let Ok(email) = Email::parse(&text) {
+                let canonical = email.canonical();
                 prop_assert_eq!(Email::parse(email.as_str()), Ok(email));
+                if let Ok(again) = Email::parse(&canonical) {
+                    prop_assert_eq!(again.canonical(), canonical);
+                }
             }
         }
 

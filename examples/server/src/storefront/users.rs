@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use orders_axum::web::{SignInOutcome, session};
 use serde::Deserialize;
@@ -81,13 +81,17 @@ pub(super) async fn login(
         .signer()
         .sign_in(&email, password, Some(peer.ip()))
         .await;
+    let mut retry_after = None;
     let (status, message) = match outcome {
         Ok(SignInOutcome::Session { token, .. }) => return signed_in(visit, &token, &next),
         Ok(SignInOutcome::Refused) => (StatusCode::UNAUTHORIZED, "Wrong email or password."),
-        Ok(SignInOutcome::Limited { .. }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts. Please wait a few minutes and try again.",
-        ),
+        Ok(SignInOutcome::Limited { retry_after_secs }) => {
+            retry_after = Some(retry_after_secs);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts. Please wait a little and try again.",
+            )
+        }
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Signing in is not possible right now. Please try again in a moment.",
@@ -96,16 +100,31 @@ pub(super) async fn login(
     let mut page = auth_page(visit, "login", email, next);
     page.password_error = Some(message.to_owned());
     page.form_error = Some(message.to_owned());
-    visit.render(status, &page)
+    let mut response = visit.render(status, &page);
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// `POST /register` (`email`, `password`, `next`).
-pub(super) async fn register(State(shop): State<Storefront>, post: Post) -> Response {
+pub(super) async fn register(
+    State(shop): State<Storefront>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    post: Post,
+) -> Response {
     let visit = &post.visit;
     let email = post.get("email").unwrap_or_default().to_owned();
     let password = post.get("password").unwrap_or_default().to_owned();
     let next = safe_next(post.get("next"));
-    let error = match shop.inner.host.register(&email, password).await {
+    let error = match shop
+        .inner
+        .host
+        .register(&email, password, Some(peer.ip()))
+        .await
+    {
         Ok((_, token)) => return signed_in(visit, &token, &next),
         Err(error) => error,
     };
@@ -115,6 +134,12 @@ pub(super) async fn register(State(shop): State<Storefront>, post: Post) -> Resp
             page.email_error = errors.get("email").map(|m| m.join("; "));
             page.password_error = errors.get("password").map(|m| m.join("; "));
             page.form_error = Some("Please correct the fields below.".to_owned());
+        }
+        None if error.status() == StatusCode::TOO_MANY_REQUESTS => {
+            page.form_error = Some(
+                "Too many accounts were registered from your address. Please try again later."
+                    .to_owned(),
+            );
         }
         None => {
             page.form_error =
