@@ -149,6 +149,11 @@ impl Page {
             .to_owned()
     }
 
+    /// The hidden `version` of an edit form, if the page has one.
+    fn version(&self) -> Option<String> {
+        between(&self.body, "name=\"version\" value=\"", "\"").map(str::to_owned)
+    }
+
     fn has(&self, text: &str) -> bool {
         self.body.contains(text)
     }
@@ -262,13 +267,21 @@ impl Browser {
         self.keep(response).await
     }
 
-    /// GETs `form_page` for its CSRF token, then posts `fields` with it.
+    /// GETs `form_page` for its CSRF token (and the hidden `version` of an
+    /// edit form, unless `fields` has one), then posts `fields` with them,
+    /// as a browser submits the form it just loaded.
     async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let page = self.get(form_page).await;
         assert_eq!(page.status, StatusCode::OK, "{form_page}: {}", page.body);
         let token = page.csrf();
+        let version = page.version();
         let mut all = fields.to_vec();
         all.push(("csrf_token", &token));
+        if let Some(version) = &version
+            && !fields.iter().any(|(name, _)| *name == "version")
+        {
+            all.push(("version", version));
+        }
         self.post(action, &all).await
     }
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use orders_core::Access;
 use orders_core::catalogue::{
-    Description, NewProduct, Product, ProductName, ProductPatch, Sku, TaxClass,
+    Description, NewProduct, Product, ProductEditForm, ProductName, Sku, TaxClass, VersionPolicy,
 };
 use orders_core::discount::{Discount, DiscountCode, DiscountKind};
 use orders_core::ids::{OrderId, ProductId};
@@ -59,25 +59,14 @@ impl RequestBody for CreateProduct {
     ];
 }
 
-/// `PATCH /admin/products/{id}`: any of the fields.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct PatchProduct {
-    pub(crate) name: Option<String>,
-    pub(crate) description: Option<String>,
-    /// In the product's currency.
-    pub(crate) price: Option<String>,
-    #[schema(minimum = 0)]
-    pub(crate) stock: Option<i64>,
-    pub(crate) active: Option<bool>,
-    pub(crate) tax_class: Option<String>,
-}
-
-impl RequestBody for PatchProduct {
+impl RequestBody for ProductEditForm {
     const FIELDS: &'static [FieldSpec] = &[
+        FieldSpec::optional("version", JsonType::Integer),
         FieldSpec::optional("name", JsonType::String),
         FieldSpec::optional("description", JsonType::String),
         FieldSpec::optional("price", JsonType::String),
         FieldSpec::optional("stock", JsonType::Integer),
+        FieldSpec::optional("stock_adjustment", JsonType::Integer),
         FieldSpec::optional("active", JsonType::Boolean),
         FieldSpec::optional("tax_class", JsonType::String),
     ];
@@ -248,68 +237,40 @@ pub(crate) async fn get_product(
     Ok(Json(state.orders.product(&id).await?))
 }
 
-/// The change `body` asks for (`price` in `currency`, the product's), or
-/// every bad field. Shared by the JSON route and the admin panel's form.
-pub(crate) fn product_patch(
-    body: &PatchProduct,
-    currency: Currency,
-) -> Result<ProductPatch, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let patch = ProductPatch {
-        name: body
-            .name
-            .as_deref()
-            .and_then(|t| errors.check("name", ProductName::parse(t))),
-        description: body
-            .description
-            .as_deref()
-            .and_then(|t| errors.check("description", Description::parse(t))),
-        stock: body.stock.and_then(|s| stock(&mut errors, s)),
-        active: body.active,
-        tax_class: body
-            .tax_class
-            .as_deref()
-            .and_then(|t| errors.check("tax_class", TaxClass::parse(t))),
-        price: body
-            .price
-            .as_deref()
-            .and_then(|t| errors.check("price", Money::parse_price(t, currency))),
-    };
-    errors.into_result(patch)
-}
-
 /// Changes a product.
 #[utoipa::path(
     patch, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Product id")),
-    request_body = PatchProduct,
+    request_body = crate::docs::PatchProduct,
     responses(
         (status = 200, description = "The product", body = crate::docs::Product),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`stale`: the product changed since `version` (a staff edit, a sale, a cancellation); nothing was saved; `current` holds it as stored now", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields; `stock` without `version`; `stock` with `stock_adjustment`; an adjustment below zero stock", body = crate::docs::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn patch_product(
     State(state): State<AppState>,
     _staff: Staff,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<PatchProduct>,
+    JsonBody(body): JsonBody<ProductEditForm>,
 ) -> Result<Json<Product>, ApiError> {
     let id: ProductId = path_id(&id)?;
-    let patch = if body.price.is_some() {
+    let currency = if body.price.is_some() {
         // The price is in the product's own currency.
-        let currency = state.orders.product(&id).await?.currency;
-        product_patch(&body, currency)
+        state.orders.product(&id).await?.currency
     } else {
-        product_patch(&body, Currency::USD)
-    }
-    .map_err(ApiError::validation)?;
-    Ok(Json(state.orders.update_product(&id, patch).await?))
+        Currency::USD
+    };
+    let edit = body
+        .validate(currency, VersionPolicy::ForStockCount)
+        .map_err(ApiError::validation)?;
+    Ok(Json(state.orders.update_product(&id, edit).await?))
 }
 
 /// Every order, newest first, filtered.
