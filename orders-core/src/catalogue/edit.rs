@@ -235,16 +235,25 @@ impl ProductEditForm {
                 .as_deref()
                 .and_then(|t| errors.check("tax_class", TaxClass::parse(t))),
         };
+        // The rule of versions, on what was sent: a count sent together
+        // with an adjustment still needs its version. A version sent but
+        // malformed is already reported.
+        if !errors.contains("version") {
+            let sent = ProductEdit {
+                patch: ProductPatch {
+                    stock: count.map(StockChange::Set).or(stock),
+                    ..ProductPatch::default()
+                },
+                expected_version: version,
+            };
+            if let Err(more) = sent.check(policy) {
+                errors.merge("", more);
+            }
+        }
         let edit = ProductEdit {
             patch,
             expected_version: version,
         };
-        // A version that was sent but is malformed is already reported.
-        if self.version.is_none() || !errors.contains("version") {
-            if let Err(more) = edit.check(policy) {
-                errors.merge("", more);
-            }
-        }
         errors.into_result(edit)
     }
 }
