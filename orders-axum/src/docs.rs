@@ -65,6 +65,29 @@ pub(crate) struct Product {
     version: u64,
 }
 
+/// `POST /admin/products` (the body is the core's `NewProductForm`, which
+/// validates it).
+#[derive(ToSchema)]
+pub(crate) struct CreateProduct {
+    /// 1 to 64 letters, digits, `-`, `_`, `.`; unique.
+    #[schema(example = "MUG-1")]
+    sku: String,
+    name: String,
+    description: Option<String>,
+    /// A decimal string, not negative.
+    #[schema(example = "12.00")]
+    price: String,
+    /// ISO 4217.
+    #[schema(example = "USD")]
+    currency: String,
+    #[schema(minimum = 0)]
+    stock: i64,
+    /// Default `true`.
+    active: Option<bool>,
+    /// Default `standard`.
+    tax_class: Option<String>,
+}
+
 /// `PATCH /admin/products/{id}`: any of the fields (the body is the core's
 /// `ProductEditForm`, which validates it).
 #[derive(ToSchema)]

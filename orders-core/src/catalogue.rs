@@ -7,6 +7,7 @@
 //! undo it. Stock changes without a version are adjustments
 //! ([`StockChange::Adjust`]), applied to the stock as stored.
 
+mod create;
 mod edit;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use crate::money::{Currency, Money};
 use crate::ports::StoreError;
 use crate::text::{self, TextError};
 
+pub use create::NewProductForm;
 pub use edit::{ProductEdit, ProductEditForm, VERSION_FOR_STOCK, VersionPolicy, WholeNumber};
 
 /// Most units of one product a store can hold (about four billion): stock

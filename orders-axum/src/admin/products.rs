@@ -1,6 +1,6 @@
 //! Products: the list, the new-product form and the edit form (price,
 //! stock, active, name, description). Fields are parsed by the same
-//! functions as the JSON admin routes: the edit by the core's
+//! forms of the core as the JSON admin routes: [`NewProductForm`] and
 //! [`ProductEditForm`].
 //!
 //! The edit form carries the version it was made from in a hidden field,
@@ -13,10 +13,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use orders_core::catalogue::{Product, ProductEditForm, VersionPolicy, WholeNumber};
+use orders_core::catalogue::{
+    NewProductForm, Product, ProductEditForm, VersionPolicy, WholeNumber,
+};
 use orders_core::ids::ProductId;
 use orders_core::ports::{Cursor, PageRequest};
-use orders_core::validation::ValidationErrors;
 
 use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
@@ -25,25 +26,9 @@ use super::orders::query;
 use super::session::Staff;
 use super::views::{self, ProductFormPage, ProductInfo, ProductRow, ProductsPage};
 use crate::query::Params;
-use crate::routes::admin::{CreateProduct, new_product};
 
 fn product_id(text: &str) -> Result<ProductId, PageError> {
     text.parse().map_err(|_| PageError::not_found())
-}
-
-/// A whole number typed in a form field; the range is the core's to check.
-fn integer(errors: &mut ValidationErrors, field: &str, text: &str) -> Option<i64> {
-    match text.trim().parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) if text.trim().is_empty() => {
-            errors.add(field, "required");
-            None
-        }
-        Err(_) => {
-            errors.add(field, "must be a whole number");
-            None
-        }
-    }
 }
 
 /// `GET /products`: every product, active or not, newest first.
@@ -114,20 +99,17 @@ pub(crate) async fn create(
     form: Form,
 ) -> Result<Response, PageError> {
     let staff = Staff::of(&state, &form.headers).await?;
-    let mut errors = ValidationErrors::new();
-    let stock = integer(&mut errors, "stock", form.get("stock"));
-    let body = CreateProduct {
-        sku: form.get("sku").trim().to_owned(),
-        name: form.get("name").trim().to_owned(),
+    let submitted = NewProductForm {
+        sku: Some(form.get("sku").trim().to_owned()),
+        name: Some(form.get("name").trim().to_owned()),
         description: Some(form.get("description").to_owned()),
-        price: form.get("price").trim().to_owned(),
-        currency: form.get("currency").trim().to_uppercase(),
-        stock: stock.unwrap_or(0),
+        price: Some(form.get("price").trim().to_owned()),
+        currency: Some(form.get("currency").trim().to_uppercase()),
+        stock: Some(WholeNumber::Text(form.get("stock").to_owned())),
         active: Some(form.checked("active")),
         tax_class: None,
     };
-    let parsed = new_product(&body);
-    let failure = match FormFailure::checked(parsed, errors) {
+    let failure = match submitted.validate() {
         Ok(product) => match state.orders.create_product(product).await {
             Ok(product) => {
                 let to = state.url(&format!("/products/{}?saved=created", product.id.as_str()));
@@ -135,7 +117,7 @@ pub(crate) async fn create(
             }
             Err(error) => on_form(error)?,
         },
-        Err(failure) => failure,
+        Err(errors) => FormFailure::fields(errors),
     };
     let values = FormState::new(form.values(), failure.errors);
     Ok(form_page(

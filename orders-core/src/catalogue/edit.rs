@@ -43,6 +43,13 @@ impl WholeNumber {
     }
 }
 
+impl WholeNumber {
+    /// Whether it is form text with nothing but whitespace.
+    pub fn is_blank(&self) -> bool {
+        matches!(self, Self::Text(text) if text.trim().is_empty())
+    }
+}
+
 impl From<i64> for WholeNumber {
     fn from(n: i64) -> Self {
         Self::Integer(n)
@@ -149,7 +156,9 @@ impl From<ProductPatch> for ProductEdit {
     }
 }
 
-fn stock_count(errors: &mut ValidationErrors, value: &WholeNumber) -> Option<Stock> {
+/// A stock count on `stock`: a whole number from 0 to [`Stock::MAX`];
+/// `None` (and no error) for blank text.
+pub(super) fn stock_count(errors: &mut ValidationErrors, value: &WholeNumber) -> Option<Stock> {
     let n = errors.check("stock", value.value())??;
     let count = Stock::try_from(n).map_err(|_| {
         if n < 0 {
