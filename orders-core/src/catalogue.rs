@@ -456,6 +456,48 @@ mod tests {
     }
 
     #[test]
+    fn stock_changes_stay_in_range_and_edits_compare_versions() {
+        assert_eq!(StockChange::Adjust(5).applied_to(7), Ok(12));
+        assert_eq!(StockChange::Adjust(-7).applied_to(7), Ok(0));
+        assert_eq!(StockChange::Adjust(-8).applied_to(7), Err(StockOutOfRange));
+        assert_eq!(
+            StockChange::Adjust(1).applied_to(Stock::MAX),
+            Err(StockOutOfRange)
+        );
+        assert_eq!(
+            StockChange::Adjust(i64::MIN).applied_to(0),
+            Err(StockOutOfRange)
+        );
+        assert_eq!(StockChange::Set(3).applied_to(7), Ok(3));
+
+        let now = Utc::now();
+        let product = NewProduct::new(
+            Sku::parse("TEA").unwrap(),
+            ProductName::parse("Tea").unwrap(),
+            Money::parse_price("5", Currency::USD).unwrap(),
+            3,
+        )
+        .into_product(now);
+        let patch = ProductPatch {
+            stock: Some(StockChange::Adjust(-4)),
+            ..ProductPatch::default()
+        };
+        assert_eq!(
+            patch.applied_to(&product, None, now),
+            Err(StoreError::StockOutOfRange)
+        );
+        assert_eq!(
+            ProductPatch::default().applied_to(&product, Some(2), now),
+            Err(StoreError::Conflict)
+        );
+        let next = ProductPatch::default()
+            .applied_to(&product, Some(1), now)
+            .unwrap();
+        assert_eq!(next.version, 2);
+        assert_eq!(serde_json::to_value(&next).unwrap()["version"], 2);
+    }
+
+    #[test]
     fn product_serialises_like_the_api() {
         let product = NewProduct::new(
             Sku::parse("TEA").unwrap(),
