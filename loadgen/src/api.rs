@@ -249,16 +249,17 @@ impl Api {
         Ok(list.items)
     }
 
-    /// `PATCH /api/admin/products/{id}` with a new stock (staff only).
+    /// `PATCH /api/admin/products/{id}` adding `units` to its stock (staff
+    /// only): an adjustment, which needs no version and cannot undo a sale.
     pub(crate) async fn restock(
         &self,
         product_id: &str,
-        stock: u64,
+        units: u64,
         rec: &mut Recorder,
     ) -> Result<(), Failed> {
         let request = self
             .request(Method::PATCH, &format!("/api/admin/products/{product_id}"))
-            .json(&json!({"stock": stock}));
+            .json(&json!({"stock_adjustment": units}));
         let _: Value = self.call(Op::Setup, request, rec).await?;
         Ok(())
     }

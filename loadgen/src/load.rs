@@ -105,7 +105,7 @@ pub(crate) async fn prepare_catalogue(
             .map_err(|Failed(e)| format!("staff login failed: {e}"))?;
         for product in products.iter().filter(|p| p.stock < restock) {
             admin
-                .restock(&product.id, restock, rec)
+                .restock(&product.id, restock - product.stock, rec)
                 .await
                 .map_err(|Failed(e)| format!("cannot restock {}: {e}", product.id))?;
         }

@@ -55,8 +55,62 @@ pub(crate) struct Product {
     tax_class: String,
     #[schema(format = DateTime)]
     created_at: String,
+    /// When staff last changed it.
     #[schema(format = DateTime)]
     updated_at: String,
+    /// 1 when created, then + 1 on every change (a staff edit, stock taken
+    /// by a checkout, stock returned by a cancellation); send it back with
+    /// an edit (`PATCH /admin/products/{id}`) to have a stale edit refused.
+    #[schema(minimum = 1)]
+    version: u64,
+}
+
+/// `POST /admin/products` (the body is the core's `NewProductForm`, which
+/// validates it).
+#[derive(ToSchema)]
+pub(crate) struct CreateProduct {
+    /// 1 to 64 letters, digits, `-`, `_`, `.`; unique.
+    #[schema(example = "MUG-1")]
+    sku: String,
+    name: String,
+    description: Option<String>,
+    /// A decimal string, not negative.
+    #[schema(example = "12.00")]
+    price: String,
+    /// ISO 4217.
+    #[schema(example = "USD")]
+    currency: String,
+    #[schema(minimum = 0)]
+    stock: i64,
+    /// Default `true`.
+    active: Option<bool>,
+    /// Default `standard`.
+    tax_class: Option<String>,
+}
+
+/// `PATCH /admin/products/{id}`: any of the fields (the body is the core's
+/// `ProductEditForm`, which validates it).
+#[derive(ToSchema)]
+pub(crate) struct PatchProduct {
+    /// The product's `version` when the edit was begun: when sent, the
+    /// edit is refused with 409 `stale` if the product has changed since.
+    /// Required with `stock`.
+    #[schema(minimum = 1)]
+    version: Option<i64>,
+    name: Option<String>,
+    description: Option<String>,
+    /// In the product's currency.
+    price: Option<String>,
+    /// A new stock count; needs `version` (else 422 on `version`), so that
+    /// a count read before a sale cannot undo it.
+    #[schema(minimum = 0)]
+    stock: Option<i64>,
+    /// Units to add (positive) or remove (negative), applied to the stock
+    /// as stored; 422 if it would go below zero. Not with `stock`.
+    #[schema(example = 5)]
+    stock_adjustment: Option<i64>,
+    active: Option<bool>,
+    tax_class: Option<String>,
 }
 
 /// A priced line of a cart or an order:
@@ -248,7 +302,7 @@ pub(crate) struct Health {
 
 /// An RFC 9457 problem document (`application/problem+json`). Extension
 /// members may follow: `product_ids` (insufficient stock), `total` and
-/// `currency` (price changed), `field` (duplicate).
+/// `currency` (price changed), `field` (duplicate), `current` (stale).
 #[derive(ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -270,6 +324,8 @@ pub struct Problem {
     /// `currency_mismatch`: the cart's and the product's currencies.
     cart_currency: Option<String>,
     product_currency: Option<String>,
+    /// `stale`: the product as stored now, with its current `version`.
+    current: Option<Product>,
 }
 
 /// A frame of a tracking websocket: a snapshot (first, order feeds only),

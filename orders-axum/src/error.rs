@@ -328,6 +328,12 @@ impl From<orders_core::Error> for ApiError {
                 conflict("Request in progress").with_detail(error.to_string())
             }
             E::ConcurrentUpdate => conflict("Concurrent update").with_detail(error.to_string()),
+            E::Stale(current) => conflict("Changed since you opened it")
+                .with_detail(error.to_string())
+                .with_extension(
+                    "current",
+                    serde_json::to_value(current.as_ref()).unwrap_or(Value::Null),
+                ),
             E::Duplicate(what) => conflict("Already exists")
                 .with_detail(error.to_string())
                 .with_extension("field", *what),
@@ -353,6 +359,31 @@ mod tests {
     use orders_core::Error as E;
     use orders_core::money::{Currency, Money};
     use orders_core::order::OrderStatus;
+
+    fn stale_product() -> orders_core::catalogue::Product {
+        orders_core::catalogue::NewProduct::new(
+            orders_core::catalogue::Sku::parse("MUG").unwrap(),
+            orders_core::catalogue::ProductName::parse("Mug").unwrap(),
+            Money::parse_price("5", Currency::USD).unwrap(),
+            7,
+        )
+        .into_product(chrono::Utc::now())
+    }
+
+    #[test]
+    fn a_stale_edit_carries_the_current_product() {
+        let api = ApiError::from(E::Stale(Box::new(stale_product())));
+        let json = api.to_json();
+        assert_eq!(json["code"], "stale");
+        assert_eq!(json["current"]["stock"], 7);
+        assert_eq!(json["current"]["version"], 1);
+        assert!(
+            json["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("This product changed since you opened it")
+        );
+    }
 
     fn status_code(error: E) -> (u16, String) {
         let api = ApiError::from(error);
@@ -412,6 +443,7 @@ mod tests {
             (E::IdempotencyMismatch, 409, "idempotency_mismatch"),
             (E::IdempotencyInProgress, 409, "idempotency_in_progress"),
             (E::ConcurrentUpdate, 409, "concurrent_update"),
+            (E::Stale(Box::new(stale_product())), 409, "stale"),
             (E::Duplicate("sku"), 409, "duplicate"),
             (E::Unavailable, 503, "storage_unavailable"),
             (E::Storage("secret detail".into()), 500, "internal"),

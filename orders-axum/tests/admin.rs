@@ -149,6 +149,11 @@ impl Page {
             .to_owned()
     }
 
+    /// The hidden `version` of an edit form, if the page has one.
+    fn version(&self) -> Option<String> {
+        between(&self.body, "name=\"version\" value=\"", "\"").map(str::to_owned)
+    }
+
     fn has(&self, text: &str) -> bool {
         self.body.contains(text)
     }
@@ -262,13 +267,21 @@ impl Browser {
         self.keep(response).await
     }
 
-    /// GETs `form_page` for its CSRF token, then posts `fields` with it.
+    /// GETs `form_page` for its CSRF token (and the hidden `version` of an
+    /// edit form, unless `fields` has one), then posts `fields` with them,
+    /// as a browser submits the form it just loaded.
     async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let page = self.get(form_page).await;
         assert_eq!(page.status, StatusCode::OK, "{form_page}: {}", page.body);
         let token = page.csrf();
+        let version = page.version();
         let mut all = fields.to_vec();
         all.push(("csrf_token", &token));
+        if let Some(version) = &version
+            && !fields.iter().any(|(name, _)| *name == "version")
+        {
+            all.push(("version", version));
+        }
         self.post(action, &all).await
     }
 
@@ -1009,6 +1022,68 @@ async fn products_are_created_and_edited() {
         42,
         "unchanged"
     );
+}
+
+/// Saves the edit form `page` as loaded, renamed "Renamed", with `stock`
+/// (a count) and `stock_adjustment` as given.
+async fn save(browser: &mut Browser, path: &str, page: &Page, stock: (&str, &str)) -> Page {
+    let (csrf, version) = (page.csrf(), page.version().expect("a version field"));
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("version", version.as_str()),
+        ("name", "Renamed"),
+        ("price", "10.00"),
+        ("stock", stock.0),
+        ("stock_adjustment", stock.1),
+        ("active", "on"),
+    ];
+    browser.post(path, &fields).await
+}
+
+/// A save of the edit form opened before a sale is refused (409) and the
+/// form shown again with the current values and version; saved again from
+/// there, it lands, and the stock stays as the sale left it.
+#[tokio::test]
+async fn a_stale_product_save_is_refused_with_the_current_values() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    let product = testkit::product(&app.orders, "10.00", 10).await;
+    let path = format!("/admin/products/{}", product.id.as_str());
+    let opened = browser.get(&path).await;
+    assert_eq!(opened.text_of("current-stock").as_deref(), Some("10"));
+    let customer = CustomerId::parse("shopper").unwrap();
+    let cart = testkit::cart_with(&app.orders, &customer, &[(&product.id, 3)]).await;
+    app.orders
+        .checkout(&customer, &cart, testkit::form(None), None)
+        .await
+        .unwrap();
+
+    let refused = save(&mut browser, &path, &opened, ("", "")).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.has("This product changed since you opened it"));
+    assert_eq!(refused.text_of("current-stock").as_deref(), Some("7"));
+    assert!(
+        refused.has("value=\"Conformance product\""),
+        "the current name"
+    );
+    assert_eq!(refused.version().as_deref(), Some("2"));
+    let stored = app.orders.product(&product.id).await.unwrap();
+    assert_eq!(
+        (stored.stock, stored.name.as_str()),
+        (7, "Conformance product")
+    );
+
+    let saved = save(&mut browser, &path, &refused, ("", "")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = app.orders.product(&product.id).await.unwrap();
+    assert_eq!((stored.stock, stored.name.as_str()), (7, "Renamed"));
+
+    // A count and an adjustment together: refused on the form.
+    let form = browser.get(&path).await;
+    let refused = save(&mut browser, &path, &form, ("3", "+1")).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.has("id=\"error-stock_adjustment\""));
+    assert_eq!(app.orders.product(&product.id).await.unwrap(), stored);
 }
 
 #[tokio::test]

@@ -259,7 +259,8 @@ async fn admin_products() {
         .patch(
             &format!("/api/admin/products/{id}"),
             STAFF,
-            json!({"price": "9.50", "stock": 7, "name": "Big mug", "description": "Blue"}),
+            json!({"price": "9.50", "stock": 7, "name": "Big mug", "description": "Blue",
+                   "version": product["version"]}),
         )
         .await;
     let patched = patched.ok(200);
@@ -274,9 +275,13 @@ async fn admin_products() {
     )
     .await
     .fields(&["stock", "price"]);
-    app.patch("/api/admin/products/unknown", STAFF, json!({"stock": 1}))
-        .await
-        .problem(404, "not_found");
+    app.patch(
+        "/api/admin/products/unknown",
+        STAFF,
+        json!({"stock": 1, "version": 1}),
+    )
+    .await
+    .problem(404, "not_found");
     let one = app
         .get(&format!("/api/admin/products/{id}"), Some(STAFF))
         .await;

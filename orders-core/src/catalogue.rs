@@ -1,4 +1,14 @@
 //! The catalogue: products with their SKU, price, stock and tax class.
+//!
+//! A product carries a `version` that every change bumps, stock taken by a
+//! checkout and returned by a cancellation included. Staff edits say the
+//! version they were made from ([`ProductEdit`]), and a store refuses an
+//! edit whose version has moved on, so an edit made before a sale cannot
+//! undo it. Stock changes without a version are adjustments
+//! ([`StockChange::Adjust`]), applied to the stock as stored.
+
+mod create;
+mod edit;
 
 use std::fmt;
 
@@ -7,7 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::ProductId;
 use crate::money::{Currency, Money};
+use crate::ports::StoreError;
 use crate::text::{self, TextError};
+
+pub use create::NewProductForm;
+pub use edit::{ProductEdit, ProductEditForm, VERSION_FOR_STOCK, VersionPolicy, WholeNumber};
 
 /// Most units of one product a store can hold (about four billion): stock
 /// is a `u32`, so it can never be negative.
@@ -201,8 +215,12 @@ pub struct Product {
     pub tax_class: TaxClass,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// When it last changed.
+    /// When staff last changed it (a sale or a cancellation bumps
+    /// `version`, not this).
     pub updated_at: DateTime<Utc>,
+    /// 1 when created, then + 1 on every change: a staff edit, stock taken
+    /// by a checkout, stock returned by a cancellation.
+    pub version: u64,
 }
 
 /// What it takes to create a product; the store assigns nothing but
@@ -256,12 +274,59 @@ impl NewProduct {
             tax_class: self.tax_class,
             created_at: now,
             updated_at: now,
+            version: 1,
         }
     }
 }
 
-/// A partial update of a product: each `Some` field replaces the stored one.
-/// The price keeps the product's currency (a store refuses another one).
+/// How an edit changes the stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    /// Set it to this count. Only safe together with the version the count
+    /// was read at: without one, a sale made since would be undone.
+    Set(Stock),
+    /// Add (positive) or remove (negative) units from the stock as stored
+    /// when the edit is written, whatever the caller read.
+    Adjust(i64),
+}
+
+impl StockChange {
+    /// The stock after this change to `stock`.
+    ///
+    /// # Errors
+    /// [`StockOutOfRange`] when an adjustment would take it below zero or
+    /// above [`Stock::MAX`].
+    pub fn applied_to(self, stock: Stock) -> Result<Stock, StockOutOfRange> {
+        match self {
+            Self::Set(count) => Ok(count),
+            Self::Adjust(delta) => i64::from(stock)
+                .checked_add(delta)
+                .and_then(|n| Stock::try_from(n).ok())
+                .ok_or(StockOutOfRange),
+        }
+    }
+}
+
+/// A stock adjustment would take the stock below zero (or above
+/// [`Stock::MAX`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("would take the stock below zero")]
+pub struct StockOutOfRange;
+
+/// Why a patch cannot apply to a product.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    /// The new price is in another currency than the product's.
+    #[error(transparent)]
+    Currency(crate::money::MoneyError),
+    /// The stock adjustment would take the stock out of range.
+    #[error(transparent)]
+    Stock(StockOutOfRange),
+}
+
+/// A partial update of a product: each `Some` field replaces the stored one
+/// (the stock as [`StockChange`] says). The price keeps the product's
+/// currency (a store refuses another one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductPatch {
     /// New name.
@@ -270,8 +335,8 @@ pub struct ProductPatch {
     pub description: Option<Description>,
     /// New price, in the product's currency.
     pub price: Option<Money>,
-    /// New stock level.
-    pub stock: Option<Stock>,
+    /// A new stock count, or an adjustment of the stored one.
+    pub stock: Option<StockChange>,
     /// New active flag.
     pub active: Option<bool>,
     /// New tax class.
@@ -279,33 +344,34 @@ pub struct ProductPatch {
 }
 
 impl ProductPatch {
-    /// Applies the patch to `product` at `now`.
+    /// Applies the patch to `product` at `now` (fields and `updated_at`;
+    /// the version is [`ProductPatch::applied_to`]'s).
     ///
     /// # Errors
-    /// [`crate::money::MoneyError::CurrencyMismatch`] if the new price is in
-    /// another currency; `product` is then left as it was.
-    pub fn apply(
-        &self,
-        product: &mut Product,
-        now: DateTime<Utc>,
-    ) -> Result<(), crate::money::MoneyError> {
+    /// [`PatchError::Currency`] if the new price is in another currency,
+    /// [`PatchError::Stock`] if a stock adjustment would take the stock
+    /// out of range; `product` is then left as it was.
+    pub fn apply(&self, product: &mut Product, now: DateTime<Utc>) -> Result<(), PatchError> {
+        let stock = match self.stock {
+            Some(change) => change
+                .applied_to(product.stock)
+                .map_err(PatchError::Stock)?,
+            None => product.stock,
+        };
         if let Some(price) = self.price {
             if price.currency() != product.currency {
-                return Err(crate::money::MoneyError::CurrencyMismatch(
-                    product.currency,
-                    price.currency(),
+                return Err(PatchError::Currency(
+                    crate::money::MoneyError::CurrencyMismatch(product.currency, price.currency()),
                 ));
             }
             product.price = price;
         }
+        product.stock = stock;
         if let Some(name) = &self.name {
             product.name = name.clone();
         }
         if let Some(description) = &self.description {
             product.description = description.clone();
-        }
-        if let Some(stock) = self.stock {
-            product.stock = stock;
         }
         if let Some(active) = self.active {
             product.active = active;
@@ -315,6 +381,34 @@ impl ProductPatch {
         }
         product.updated_at = now;
         Ok(())
+    }
+
+    /// What a store writes for this patch on `stored`, the product as
+    /// stored (read under the write's lock): the patched product with
+    /// version + 1. Every store calls this, so they agree on the rules.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when `expected_version` is given and is
+    /// not the stored version; [`StoreError::StockOutOfRange`] when a stock
+    /// adjustment would take the stock out of range;
+    /// [`StoreError::Backend`] for a price in another currency (the engine
+    /// checks it before).
+    pub fn applied_to(
+        &self,
+        stored: &Product,
+        expected_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Product, StoreError> {
+        if expected_version.is_some_and(|v| v != stored.version) {
+            return Err(StoreError::Conflict);
+        }
+        let mut product = stored.clone();
+        self.apply(&mut product, now).map_err(|e| match e {
+            PatchError::Stock(_) => StoreError::StockOutOfRange,
+            PatchError::Currency(e) => StoreError::Backend(e.to_string()),
+        })?;
+        product.version = stored.version.saturating_add(1);
+        Ok(product)
     }
 }
 
@@ -347,18 +441,60 @@ mod tests {
         let before = product.clone();
         let patch = ProductPatch {
             price: Some(Money::parse_price("1", Currency::EUR).unwrap()),
-            stock: Some(9),
+            stock: Some(StockChange::Set(9)),
             ..ProductPatch::default()
         };
         assert!(patch.apply(&mut product, now).is_err());
         assert_eq!(product, before);
         let patch = ProductPatch {
-            stock: Some(9),
+            stock: Some(StockChange::Set(9)),
             active: Some(false),
             ..ProductPatch::default()
         };
         patch.apply(&mut product, now).unwrap();
         assert_eq!((product.stock, product.active), (9, false));
+    }
+
+    #[test]
+    fn stock_changes_stay_in_range_and_edits_compare_versions() {
+        assert_eq!(StockChange::Adjust(5).applied_to(7), Ok(12));
+        assert_eq!(StockChange::Adjust(-7).applied_to(7), Ok(0));
+        assert_eq!(StockChange::Adjust(-8).applied_to(7), Err(StockOutOfRange));
+        assert_eq!(
+            StockChange::Adjust(1).applied_to(Stock::MAX),
+            Err(StockOutOfRange)
+        );
+        assert_eq!(
+            StockChange::Adjust(i64::MIN).applied_to(0),
+            Err(StockOutOfRange)
+        );
+        assert_eq!(StockChange::Set(3).applied_to(7), Ok(3));
+
+        let now = Utc::now();
+        let product = NewProduct::new(
+            Sku::parse("TEA").unwrap(),
+            ProductName::parse("Tea").unwrap(),
+            Money::parse_price("5", Currency::USD).unwrap(),
+            3,
+        )
+        .into_product(now);
+        let patch = ProductPatch {
+            stock: Some(StockChange::Adjust(-4)),
+            ..ProductPatch::default()
+        };
+        assert_eq!(
+            patch.applied_to(&product, None, now),
+            Err(StoreError::StockOutOfRange)
+        );
+        assert_eq!(
+            ProductPatch::default().applied_to(&product, Some(2), now),
+            Err(StoreError::Conflict)
+        );
+        let next = ProductPatch::default()
+            .applied_to(&product, Some(1), now)
+            .unwrap();
+        assert_eq!(next.version, 2);
+        assert_eq!(serde_json::to_value(&next).unwrap()["version"], 2);
     }
 
     #[test]

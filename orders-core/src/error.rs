@@ -2,6 +2,7 @@
 //! variant with a stable machine-readable [`Error::code`].
 
 use crate::cart::CartError;
+use crate::catalogue::Product;
 use crate::ids::ProductId;
 use crate::money::{Currency, Money};
 use crate::order::TransitionError;
@@ -67,6 +68,13 @@ pub enum Error {
     /// Someone else changed the same thing at the same moment.
     #[error("changed concurrently; reload and retry")]
     ConcurrentUpdate,
+    /// A staff edit was made from a version of the product that has moved
+    /// on (saved by someone else, or its stock moved by a sale or a
+    /// cancellation); nothing was saved. Carries the product as stored now.
+    #[error(
+        "This product changed since you opened it (saved by someone else, or its stock moved by a sale or a cancellation). Nothing was saved: check the current values and make your change again."
+    )]
+    Stale(Box<Product>),
     /// A unique value is taken (`"sku"`, `"code"`).
     #[error("{0} already exists")]
     Duplicate(&'static str),
@@ -104,6 +112,7 @@ impl Error {
             Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::ConcurrentUpdate => "concurrent_update",
+            Self::Stale(_) => "stale",
             Self::Duplicate(_) => "duplicate",
             Self::Unavailable => "storage_unavailable",
             Self::Storage(_) => "storage",
@@ -156,6 +165,9 @@ impl From<StoreError> for Error {
             StoreError::Conflict => Self::ConcurrentUpdate,
             StoreError::Duplicate(what) => Self::Duplicate(what),
             StoreError::InsufficientStock(ids) => Self::InsufficientStock(ids),
+            StoreError::StockOutOfRange => {
+                Self::field("stock_adjustment", "would take the stock below zero")
+            }
             StoreError::CartClosed => Self::CartClosed,
             StoreError::DiscountUnavailable => {
                 Self::DiscountUnavailable("this code has been used up".to_owned())

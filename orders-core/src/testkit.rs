@@ -14,6 +14,8 @@
 //! many futures at once (`join_all`), which a store backed by a connection
 //! pool turns into truly concurrent transactions.
 
+mod versions;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use futures_util::FutureExt;
 use futures_util::future::join_all;
 
 use crate::cart::Quantity;
-use crate::catalogue::{NewProduct, Product, ProductName, ProductPatch, Sku};
+use crate::catalogue::{
+    NewProduct, Product, ProductEdit, ProductName, ProductPatch, Sku, StockChange,
+};
 use crate::checkout::{AddressForm, CardForm, CheckoutForm, PaymentForm};
 use crate::discount::{Discount, DiscountCode, DiscountKind};
 use crate::ids::{CartId, CustomerId, EventId, OrderId, ProductId};
@@ -43,6 +47,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("products_list_newest_first", |s| {
         products_list_newest_first(s).boxed()
+    }),
+    ("product_edits_compare_and_set_on_version", |s| {
+        versions::product_edits_compare_and_set_on_version(s).boxed()
+    }),
+    ("sales_and_cancellations_make_older_edits_stale", |s| {
+        versions::sales_and_cancellations_make_older_edits_stale(s).boxed()
+    }),
+    ("stock_adjustments_apply_to_the_stored_stock", |s| {
+        versions::stock_adjustments_apply_to_the_stored_stock(s).boxed()
     }),
     ("carts_compare_and_set", |s| {
         carts_compare_and_set(s).boxed()
@@ -226,14 +239,15 @@ async fn products_unique_sku_and_patch(store: Arc<dyn Store>) {
 
     let patch = ProductPatch {
         price: Some(usd("7.25")),
-        stock: Some(9),
+        stock: Some(StockChange::Set(9)),
         active: Some(false),
         ..Default::default()
     };
-    let updated = orders
-        .update_product(&p.id, patch.clone())
-        .await
-        .expect("update");
+    let edit = ProductEdit {
+        patch: patch.clone(),
+        expected_version: Some(p.version),
+    };
+    let updated = orders.update_product(&p.id, edit).await.expect("update");
     assert_eq!(
         (updated.price, updated.stock, updated.active),
         (usd("7.25"), 9, false)
@@ -242,7 +256,7 @@ async fn products_unique_sku_and_patch(store: Arc<dyn Store>) {
     assert_eq!(read, updated, "the store returns what it stored");
     assert_eq!(
         store
-            .update_product(&ProductId::generate(), &patch, chrono::Utc::now())
+            .update_product(&ProductId::generate(), &patch, None, chrono::Utc::now())
             .await,
         Err(StoreError::NotFound)
     );

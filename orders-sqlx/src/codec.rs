@@ -213,7 +213,7 @@ pub(crate) fn cursor_position(cursor: Option<&Cursor>) -> Result<i64, StoreError
     }
 }
 
-pub(crate) const PRODUCT_COLUMNS: &str = "seq, id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at";
+pub(crate) const PRODUCT_COLUMNS: &str = "seq, id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version";
 
 pub(crate) fn product(row: &impl Get) -> Result<Product, StoreError> {
     let currency = currency(&row.text("currency")?)?;
@@ -229,6 +229,7 @@ pub(crate) fn product(row: &impl Get) -> Result<Product, StoreError> {
         tax_class: parse("tax class", TaxClass::parse(&row.text("tax_class")?))?,
         created_at: parse_ts("created_at", &row.text("created_at")?)?,
         updated_at: parse_ts("updated_at", &row.text("updated_at")?)?,
+        version: to_u64("product version", row.int("version")?)?,
     })
 }
 

@@ -15,11 +15,18 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// `(version, description, sql)` of every SQLite migration, in order.
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../migrations/sqlite/0001_schema.sql"),
-)];
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../migrations/sqlite/0001_schema.sql"),
+    ),
+    (
+        2,
+        "product_version",
+        include_str!("../migrations/sqlite/0002_product_version.sql"),
+    ),
+];
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -38,6 +45,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "place_without_notify",
         include_str!("../migrations/postgres/0003_place_without_notify.sql"),
+    ),
+    (
+        4,
+        "product_version",
+        include_str!("../migrations/postgres/0004_product_version.sql"),
     ),
 ];
 
@@ -107,6 +119,34 @@ mod tests {
             .map(|(v, d, _)| (*v, (*d).to_owned()))
             .collect();
         assert_eq!(embedded, on_disk("sqlite"));
+    }
+
+    /// A product stored before products had versions is at version 1
+    /// once migrated.
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn existing_products_start_at_version_1() {
+        let store = crate::SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("open");
+        super::migrator(&super::SQLITE[..1])
+            .run(store.pool())
+            .await
+            .expect("first migration");
+        sqlx::query(
+            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
+             VALUES ('old', 'OLD-1', 'Old', '', 100, 'USD', 4, 1, 'standard', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        )
+        .execute(store.pool())
+        .await
+        .expect("an old row");
+        store.migrate().await.expect("the rest");
+        let id = orders_core::ids::ProductId::parse("old").expect("id");
+        let product = orders_core::ports::CatalogueStore::product(&store, &id)
+            .await
+            .expect("read")
+            .expect("product");
+        assert_eq!((product.version, product.stock), (1, 4));
     }
 
     #[cfg(feature = "postgres")]

@@ -297,8 +297,8 @@ async fn load_order(
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(p.id.as_str())
         .bind(p.sku.as_str())
@@ -311,6 +311,7 @@ impl CatalogueStore for SqliteStore {
         .bind(p.tax_class.as_str())
         .bind(ts(p.created_at))
         .bind(ts(p.updated_at))
+        .bind(codec::to_i64(p.version)?)
         .execute(&self.writer)
         .await
         .map_err(|e| error::db(e, "sku"))?;
@@ -321,6 +322,7 @@ impl CatalogueStore for SqliteStore {
         &self,
         id: &ProductId,
         patch: &ProductPatch,
+        expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Product, StoreError> {
         write_tx!(self, "sku", |conn| {
@@ -334,13 +336,11 @@ impl CatalogueStore for SqliteStore {
                     .fetch_optional(&mut *conn)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                let mut product = codec::product(&row)?;
-                patch
-                    .apply(&mut product, now)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let stored = codec::product(&row)?;
+                let product = patch.applied_to(&stored, expected_version, now)?;
                 sqlx::query(
                     "UPDATE products SET name = ?, description = ?, price_minor = ?, stock = ?, active = ?,
-                     tax_class = ?, updated_at = ? WHERE id = ?",
+                     tax_class = ?, updated_at = ?, version = ? WHERE id = ?",
                 )
                 .bind(product.name.as_str())
                 .bind(product.description.as_str())
@@ -349,6 +349,7 @@ impl CatalogueStore for SqliteStore {
                 .bind(product.active)
                 .bind(product.tax_class.as_str())
                 .bind(ts(product.updated_at))
+                .bind(codec::to_i64(product.version)?)
                 .bind(id.as_str())
                 .execute(&mut *conn)
                 .await?;
@@ -606,10 +607,12 @@ async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Result<Placed
         .push(" WHERE id = ")
         .push_bind(p.cart_id.as_str())
         .push(" AND status = 'open' RETURNING 'closed' AS what, NULL AS value;\n");
-    // 2. Take the stock of every line in one conditional UPDATE: a product
-    //    whose stock is short is simply not updated, and not reported.
+    // 2. Take the stock of every line in one conditional UPDATE, moving
+    //    each product's version on (an edit opened before the sale is
+    //    stale after it): a product whose stock is short is simply not
+    //    updated, and not reported.
     if !needed.is_empty() {
-        q.push("UPDATE products SET stock = stock - w.column2 FROM (");
+        q.push("UPDATE products SET stock = stock - w.column2, version = version + 1 FROM (");
         q.push_values(&needed, |mut row, (id, qty)| {
             row.push_bind(id.as_str()).push_bind(*qty);
         });
@@ -867,7 +870,7 @@ impl OrderStore for SqliteStore {
                 }
                 if change.restock {
                     sqlx::query(
-                        "UPDATE products SET stock = MIN(stock + l.q, 4294967295)
+                        "UPDATE products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
                          FROM (SELECT product_id, SUM(quantity) AS q FROM order_lines WHERE order_id = ?
                                GROUP BY product_id) AS l
                          WHERE products.id = l.product_id",

@@ -223,7 +223,7 @@ fn table() -> Vec<Row> {
         row(
             "PATCH",
             "/api/admin/products/{product}",
-            Some(json!({"stock": 1000})),
+            Some(json!({"stock_adjustment": 1000})),
             Nothing,
             [401, 403, 403, 200],
         ),

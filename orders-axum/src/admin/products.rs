@@ -1,14 +1,23 @@
 //! Products: the list, the new-product form and the edit form (price,
 //! stock, active, name, description). Fields are parsed by the same
-//! functions as the JSON admin routes.
+//! forms of the core as the JSON admin routes: [`NewProductForm`] and
+//! [`ProductEditForm`].
+//!
+//! The edit form carries the version it was made from in a hidden field,
+//! and every save says it ([`VersionPolicy::Always`]): a save from a page
+//! opened before someone else's save, a sale or a cancellation is refused
+//! and the form shown again with the current values. The stock is changed
+//! by an adjustment ("+5", "-2") applied to the stock as stored, or set to
+//! a count, which the version makes safe.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use orders_core::catalogue::Product;
+use orders_core::catalogue::{
+    NewProductForm, Product, ProductEditForm, VersionPolicy, WholeNumber,
+};
 use orders_core::ids::ProductId;
 use orders_core::ports::{Cursor, PageRequest};
-use orders_core::validation::ValidationErrors;
 
 use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
@@ -17,25 +26,9 @@ use super::orders::query;
 use super::session::Staff;
 use super::views::{self, ProductFormPage, ProductInfo, ProductRow, ProductsPage};
 use crate::query::Params;
-use crate::routes::admin::{CreateProduct, PatchProduct, new_product, product_patch};
 
 fn product_id(text: &str) -> Result<ProductId, PageError> {
     text.parse().map_err(|_| PageError::not_found())
-}
-
-/// A whole number typed in a form field; the range is the core's to check.
-fn integer(errors: &mut ValidationErrors, field: &str, text: &str) -> Option<i64> {
-    match text.trim().parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(_) if text.trim().is_empty() => {
-            errors.add(field, "required");
-            None
-        }
-        Err(_) => {
-            errors.add(field, "must be a whole number");
-            None
-        }
-    }
 }
 
 /// `GET /products`: every product, active or not, newest first.
@@ -78,6 +71,7 @@ fn form_page(
             sku: p.sku.as_str().to_owned(),
             currency: p.currency.code().to_owned(),
             name: p.name.as_str().to_owned(),
+            stock: p.stock,
         }),
         message,
         flash,
@@ -105,20 +99,17 @@ pub(crate) async fn create(
     form: Form,
 ) -> Result<Response, PageError> {
     let staff = Staff::of(&state, &form.headers).await?;
-    let mut errors = ValidationErrors::new();
-    let stock = integer(&mut errors, "stock", form.get("stock"));
-    let body = CreateProduct {
-        sku: form.get("sku").trim().to_owned(),
-        name: form.get("name").trim().to_owned(),
+    let submitted = NewProductForm {
+        sku: Some(form.get("sku").trim().to_owned()),
+        name: Some(form.get("name").trim().to_owned()),
         description: Some(form.get("description").to_owned()),
-        price: form.get("price").trim().to_owned(),
-        currency: form.get("currency").trim().to_uppercase(),
-        stock: stock.unwrap_or(0),
+        price: Some(form.get("price").trim().to_owned()),
+        currency: Some(form.get("currency").trim().to_uppercase()),
+        stock: Some(WholeNumber::Text(form.get("stock").to_owned())),
         active: Some(form.checked("active")),
         tax_class: None,
     };
-    let parsed = new_product(&body);
-    let failure = match FormFailure::checked(parsed, errors) {
+    let failure = match submitted.validate() {
         Ok(product) => match state.orders.create_product(product).await {
             Ok(product) => {
                 let to = state.url(&format!("/products/{}?saved=created", product.id.as_str()));
@@ -126,7 +117,7 @@ pub(crate) async fn create(
             }
             Err(error) => on_form(error)?,
         },
-        Err(failure) => failure,
+        Err(errors) => FormFailure::fields(errors),
     };
     let values = FormState::new(form.values(), failure.errors);
     Ok(form_page(
@@ -140,6 +131,21 @@ pub(crate) async fn create(
     ))
 }
 
+/// The edit form's values for `product` as stored: its fields, its
+/// version, and no stock change.
+fn edit_values(product: &Product) -> FormState {
+    let mut values = vec![
+        ("name", product.name.as_str().to_owned()),
+        ("description", product.description.as_str().to_owned()),
+        ("price", product.price.to_string()),
+        ("version", product.version.to_string()),
+    ];
+    if product.active {
+        values.push(("active", "on".to_owned()));
+    }
+    FormState::with_values(values)
+}
+
 /// `GET /products/{id}`: the edit form.
 pub(crate) async fn edit(
     State(state): State<PanelState>,
@@ -148,33 +154,24 @@ pub(crate) async fn edit(
     params: Params,
 ) -> Result<Response, PageError> {
     let product = state.orders.product(&product_id(&id)?).await?;
-    let mut values = vec![
-        ("name", product.name.as_str().to_owned()),
-        ("description", product.description.as_str().to_owned()),
-        ("price", product.price.to_string()),
-        ("stock", product.stock.to_string()),
-    ];
-    if product.active {
-        values.push(("active", "on".to_owned()));
-    }
     let flash = match params.get("saved") {
         Some("created") => Some("Product created.".to_owned()),
         Some(_) => Some("Changes saved.".to_owned()),
         None => None,
     };
-    let form = FormState::with_values(values);
     Ok(form_page(
         &state,
         &staff,
         StatusCode::OK,
-        form,
+        edit_values(&product),
         Some(&product),
         None,
         flash,
     ))
 }
 
-/// `POST /products/{id}`: `name`, `description`, `price`, `stock`, `active`.
+/// `POST /products/{id}`: `version` (hidden), `name`, `description`,
+/// `price`, `stock_adjustment` or `stock`, `active`.
 pub(crate) async fn update(
     State(state): State<PanelState>,
     Path(id): Path<String>,
@@ -182,21 +179,38 @@ pub(crate) async fn update(
 ) -> Result<Response, PageError> {
     let staff = Staff::of(&state, &form.headers).await?;
     let product = state.orders.product(&product_id(&id)?).await?;
-    let mut errors = ValidationErrors::new();
-    let stock = integer(&mut errors, "stock", form.get("stock"));
-    let body = PatchProduct {
-        name: Some(form.get("name").trim().to_owned()),
+    let number = |name: &str| Some(WholeNumber::Text(form.get(name).to_owned()));
+    let submitted = ProductEditForm {
+        version: number("version"),
+        name: Some(form.get("name").to_owned()),
         description: Some(form.get("description").to_owned()),
         price: Some(form.get("price").trim().to_owned()),
-        stock,
+        stock: number("stock"),
+        stock_adjustment: number("stock_adjustment"),
         active: Some(form.checked("active")),
         tax_class: None,
     };
-    let failure = match FormFailure::checked(product_patch(&body, product.currency), errors) {
-        Ok(patch) => match state.orders.update_product(&product.id, patch).await {
+    let edit = submitted
+        .validate(product.currency, VersionPolicy::Always)
+        .map_err(FormFailure::fields);
+    let failure = match edit {
+        Ok(edit) => match state.orders.update_product(&product.id, edit).await {
             Ok(_) => {
                 let to = state.url(&format!("/products/{}?saved=1", product.id.as_str()));
                 return Ok(Redirect::to(&to).into_response());
+            }
+            Err(orders_core::Error::Stale(current)) => {
+                // Shown again with the values as stored now, and their version.
+                let failure = on_form(orders_core::Error::Stale(current.clone()))?;
+                return Ok(form_page(
+                    &state,
+                    &staff,
+                    failure.status,
+                    edit_values(&current),
+                    Some(&current),
+                    failure.message,
+                    None,
+                ));
             }
             Err(error) => on_form(error)?,
         },

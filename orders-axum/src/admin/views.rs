@@ -371,6 +371,8 @@ pub(crate) struct ProductInfo {
     pub(crate) sku: String,
     pub(crate) currency: String,
     pub(crate) name: String,
+    /// The stock as stored when the page was made.
+    pub(crate) stock: u32,
 }
 
 /// The new-product and edit-product form.

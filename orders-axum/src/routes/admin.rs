@@ -5,9 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use orders_core::Access;
-use orders_core::catalogue::{
-    Description, NewProduct, Product, ProductName, ProductPatch, Sku, TaxClass,
-};
+use orders_core::catalogue::{NewProductForm, Product, ProductEditForm, VersionPolicy};
 use orders_core::discount::{Discount, DiscountCode, DiscountKind};
 use orders_core::ids::{OrderId, ProductId};
 use orders_core::money::{Currency, Money};
@@ -24,29 +22,7 @@ use crate::body::{FieldSpec, JsonBody, JsonType, RequestBody};
 use crate::identify::Staff;
 use crate::query::{Params, finish};
 
-/// `POST /admin/products`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct CreateProduct {
-    /// 1 to 64 letters, digits, `-`, `_`, `.`; unique.
-    #[schema(example = "MUG-1")]
-    pub(crate) sku: String,
-    pub(crate) name: String,
-    pub(crate) description: Option<String>,
-    /// A decimal string, not negative.
-    #[schema(example = "12.00")]
-    pub(crate) price: String,
-    /// ISO 4217.
-    #[schema(example = "USD")]
-    pub(crate) currency: String,
-    #[schema(minimum = 0)]
-    pub(crate) stock: i64,
-    /// Default `true`.
-    pub(crate) active: Option<bool>,
-    /// Default `standard`.
-    pub(crate) tax_class: Option<String>,
-}
-
-impl RequestBody for CreateProduct {
+impl RequestBody for NewProductForm {
     const FIELDS: &'static [FieldSpec] = &[
         FieldSpec::required("sku", JsonType::String),
         FieldSpec::required("name", JsonType::String),
@@ -59,25 +35,14 @@ impl RequestBody for CreateProduct {
     ];
 }
 
-/// `PATCH /admin/products/{id}`: any of the fields.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct PatchProduct {
-    pub(crate) name: Option<String>,
-    pub(crate) description: Option<String>,
-    /// In the product's currency.
-    pub(crate) price: Option<String>,
-    #[schema(minimum = 0)]
-    pub(crate) stock: Option<i64>,
-    pub(crate) active: Option<bool>,
-    pub(crate) tax_class: Option<String>,
-}
-
-impl RequestBody for PatchProduct {
+impl RequestBody for ProductEditForm {
     const FIELDS: &'static [FieldSpec] = &[
+        FieldSpec::optional("version", JsonType::Integer),
         FieldSpec::optional("name", JsonType::String),
         FieldSpec::optional("description", JsonType::String),
         FieldSpec::optional("price", JsonType::String),
         FieldSpec::optional("stock", JsonType::Integer),
+        FieldSpec::optional("stock_adjustment", JsonType::Integer),
         FieldSpec::optional("active", JsonType::Boolean),
         FieldSpec::optional("tax_class", JsonType::String),
     ];
@@ -133,53 +98,6 @@ impl RequestBody for CreateDiscount {
     ];
 }
 
-fn stock(errors: &mut ValidationErrors, value: i64) -> Option<u32> {
-    let result = u32::try_from(value).map_err(|_| {
-        if value < 0 {
-            "must not be negative"
-        } else {
-            "too large"
-        }
-    });
-    errors.check("stock", result)
-}
-
-/// The product `body` describes, or every bad field. Shared by the JSON
-/// route and the admin panel's form.
-pub(crate) fn new_product(body: &CreateProduct) -> Result<NewProduct, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let sku = errors.check("sku", Sku::parse(&body.sku));
-    let name = errors.check("name", ProductName::parse(&body.name));
-    let description = match &body.description {
-        Some(text) => errors.check("description", Description::parse(text)),
-        None => Some(Description::default()),
-    };
-    let currency = errors.check("currency", Currency::parse(&body.currency));
-    // With an unknown currency, still report a malformed price.
-    let price = errors.check(
-        "price",
-        Money::parse_price(&body.price, currency.unwrap_or(Currency::USD)),
-    );
-    let stock = stock(&mut errors, body.stock);
-    let tax_class = match &body.tax_class {
-        Some(text) => errors.check("tax_class", TaxClass::parse(text)),
-        None => Some(TaxClass::standard()),
-    };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let (Some(sku), Some(name), Some(description), Some(price), Some(stock), Some(tax_class)) =
-        (sku, name, description, price, stock, tax_class)
-    else {
-        return Err(ValidationErrors::single("", "checked fields missing"));
-    };
-    let mut product = NewProduct::new(sku, name, price, stock);
-    product.description = description;
-    product.active = body.active.unwrap_or(true);
-    product.tax_class = tax_class;
-    Ok(product)
-}
-
 /// Every product, active or not, newest first.
 #[utoipa::path(
     get, path = "/admin/products", operation_id = "admin_list_products", tag = "admin", security(("bearer" = [])),
@@ -206,7 +124,7 @@ pub(crate) async fn list_products(
 /// Adds a product.
 #[utoipa::path(
     post, path = "/admin/products", tag = "admin", security(("bearer" = [])),
-    request_body = CreateProduct,
+    request_body = crate::docs::CreateProduct,
     responses(
         (status = 201, description = "The product", body = crate::docs::Product),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -221,9 +139,9 @@ pub(crate) async fn list_products(
 pub(crate) async fn create_product(
     State(state): State<AppState>,
     _staff: Staff,
-    JsonBody(body): JsonBody<CreateProduct>,
+    JsonBody(body): JsonBody<NewProductForm>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let product = new_product(&body).map_err(ApiError::validation)?;
+    let product = body.validate().map_err(ApiError::validation)?;
     let product = state.orders.create_product(product).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
@@ -248,68 +166,40 @@ pub(crate) async fn get_product(
     Ok(Json(state.orders.product(&id).await?))
 }
 
-/// The change `body` asks for (`price` in `currency`, the product's), or
-/// every bad field. Shared by the JSON route and the admin panel's form.
-pub(crate) fn product_patch(
-    body: &PatchProduct,
-    currency: Currency,
-) -> Result<ProductPatch, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let patch = ProductPatch {
-        name: body
-            .name
-            .as_deref()
-            .and_then(|t| errors.check("name", ProductName::parse(t))),
-        description: body
-            .description
-            .as_deref()
-            .and_then(|t| errors.check("description", Description::parse(t))),
-        stock: body.stock.and_then(|s| stock(&mut errors, s)),
-        active: body.active,
-        tax_class: body
-            .tax_class
-            .as_deref()
-            .and_then(|t| errors.check("tax_class", TaxClass::parse(t))),
-        price: body
-            .price
-            .as_deref()
-            .and_then(|t| errors.check("price", Money::parse_price(t, currency))),
-    };
-    errors.into_result(patch)
-}
-
 /// Changes a product.
 #[utoipa::path(
     patch, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Product id")),
-    request_body = PatchProduct,
+    request_body = crate::docs::PatchProduct,
     responses(
         (status = 200, description = "The product", body = crate::docs::Product),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`stale`: the product changed since `version` (a staff edit, a sale, a cancellation); nothing was saved; `current` holds it as stored now", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields; `stock` without `version`; `stock` with `stock_adjustment`; an adjustment below zero stock", body = crate::docs::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn patch_product(
     State(state): State<AppState>,
     _staff: Staff,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<PatchProduct>,
+    JsonBody(body): JsonBody<ProductEditForm>,
 ) -> Result<Json<Product>, ApiError> {
     let id: ProductId = path_id(&id)?;
-    let patch = if body.price.is_some() {
+    let currency = if body.price.is_some() {
         // The price is in the product's own currency.
-        let currency = state.orders.product(&id).await?.currency;
-        product_patch(&body, currency)
+        state.orders.product(&id).await?.currency
     } else {
-        product_patch(&body, Currency::USD)
-    }
-    .map_err(ApiError::validation)?;
-    Ok(Json(state.orders.update_product(&id, patch).await?))
+        Currency::USD
+    };
+    let edit = body
+        .validate(currency, VersionPolicy::ForStockCount)
+        .map_err(ApiError::validation)?;
+    Ok(Json(state.orders.update_product(&id, edit).await?))
 }
 
 /// Every order, newest first, filtered.

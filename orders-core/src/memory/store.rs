@@ -125,14 +125,12 @@ impl CatalogueStore for MemoryStore {
         &self,
         id: &ProductId,
         patch: &ProductPatch,
+        expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Product, StoreError> {
         let mut s = self.lock();
         let product = s.products.get_mut(id).ok_or(StoreError::NotFound)?;
-        let mut updated = product.clone();
-        patch
-            .apply(&mut updated, now)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let updated = patch.applied_to(product, expected_version, now)?;
         *product = updated.clone();
         Ok(updated)
     }
@@ -268,6 +266,7 @@ impl OrderStore for MemoryStore {
         for (id, quantity) in needed {
             if let Some(product) = s.products.get_mut(id) {
                 product.stock -= quantity;
+                product.version += 1;
             }
         }
         let now = placement.order.created_at;
@@ -348,6 +347,7 @@ impl OrderStore for MemoryStore {
             for line in &order.lines {
                 if let Some(product) = s.products.get_mut(&line.product_id) {
                     product.stock = product.stock.saturating_add(line.quantity.get());
+                    product.version += 1;
                 }
             }
         }

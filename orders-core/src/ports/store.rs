@@ -26,6 +26,10 @@ pub enum StoreError {
     /// Checkout: these products have less stock than the cart needs.
     #[error("insufficient stock")]
     InsufficientStock(Vec<ProductId>),
+    /// Product update: a stock adjustment would take the stock below zero
+    /// (or above [`crate::catalogue::Stock::MAX`]).
+    #[error("the stock adjustment would take the stock out of range")]
+    StockOutOfRange,
     /// Checkout: the cart is no longer open.
     #[error("the cart is closed")]
     CartClosed,
@@ -54,6 +58,7 @@ impl StoreError {
             Self::Conflict => "concurrent_update",
             Self::Duplicate(_) => "duplicate",
             Self::InsufficientStock(_) => "insufficient_stock",
+            Self::StockOutOfRange => "validation",
             Self::CartClosed => "cart_closed",
             Self::DiscountUnavailable => "discount_unavailable",
             Self::IdempotencyKeyUsed => "idempotency_in_progress",
@@ -191,14 +196,27 @@ pub trait CatalogueStore: Send + Sync {
     /// its SKU, and then store nothing.
     async fn insert_product(&self, product: &Product) -> Result<(), StoreError>;
 
-    /// Applies `patch` at `now` and returns the product as stored.
+    /// Applies `patch` at `now` and returns the product as stored, with
+    /// version + 1, atomically: what [`ProductPatch::applied_to`] makes of
+    /// the product as stored when the write happens (read under the
+    /// write's lock, never a copy read earlier).
     ///
-    /// MUST return [`StoreError::NotFound`] for an unknown id. MUST leave
-    /// the product unchanged on any error.
+    /// - MUST return [`StoreError::NotFound`] for an unknown id.
+    /// - With `expected_version`, MUST return [`StoreError::Conflict`] if
+    ///   the stored version is not `expected_version` (the edit was made
+    ///   from a product that has changed since: a staff edit, a sale or a
+    ///   cancellation), and then write nothing. `None` applies the patch
+    ///   to whatever is stored.
+    /// - MUST apply a [`StockChange::Adjust`](crate::catalogue::StockChange)
+    ///   to the stock as stored, and MUST return
+    ///   [`StoreError::StockOutOfRange`] if it would take the stock below
+    ///   zero, writing nothing.
+    /// - MUST leave the product unchanged on any error.
     async fn update_product(
         &self,
         id: &ProductId,
         patch: &ProductPatch,
+        expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Product, StoreError>;
 
@@ -287,6 +305,8 @@ pub trait OrderStore: Send + Sync {
     /// Places an order, atomically: all of the following or none of it.
     ///
     /// - MUST take `quantity` from the stock of every line's product, and
+    ///   add 1 to its version (so an edit made before the sale is stale
+    ///   after it), in the same write as the stock.
     ///   MUST NOT let any stock go below zero: if any product is short, MUST
     ///   return [`StoreError::InsufficientStock`] listing every short product
     ///   (each once, in line order) and write nothing.
@@ -324,7 +344,8 @@ pub trait OrderStore: Send + Sync {
     /// Applies a status change, atomically: compare-and-set on
     /// `expected_version`, the new status (and tracking number and payment
     /// status when given), version + 1, the event with the next event id,
-    /// and, with `restock`, every line's quantity back to its product's stock.
+    /// and, with `restock`, every line's quantity back to its product's
+    /// stock, raising each such product's version.
     ///
     /// MUST return [`StoreError::Conflict`] if the stored version is not
     /// `expected_version`, [`StoreError::NotFound`] for an unknown order,
@@ -465,9 +486,12 @@ mod tests {
             &self,
             id: &ProductId,
             patch: &ProductPatch,
+            expected_version: Option<u64>,
             now: DateTime<Utc>,
         ) -> Result<Product, StoreError> {
-            self.inner.update_product(id, patch, now).await
+            self.inner
+                .update_product(id, patch, expected_version, now)
+                .await
         }
         async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
             self.inner.product(id).await

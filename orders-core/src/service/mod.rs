@@ -13,7 +13,7 @@ mod lifecycle;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::catalogue::{NewProduct, Product, ProductPatch};
+use crate::catalogue::{NewProduct, Product, ProductEdit, VersionPolicy};
 use crate::discount::Discount;
 use crate::ids::{CustomerId, ProductId};
 use crate::memory::MemoryNotifier;
@@ -203,17 +203,28 @@ impl Orders {
         Ok(product)
     }
 
-    /// Changes a product.
+    /// Changes a product: applies `edit`'s patch if the product is still
+    /// at `edit`'s expected version (any version when it has none).
+    ///
+    /// A stock adjustment applies to the stock as stored; an absolute
+    /// stock count needs the version it was read at
+    /// ([`ProductEdit::check`] with [`VersionPolicy::ForStockCount`]).
     ///
     /// # Errors
-    /// [`Error::NotFound`], or [`Error::Validation`] on `price` for a price
-    /// in another currency than the product's.
+    /// [`Error::NotFound`]; [`Error::Stale`] with the product as stored
+    /// when it has moved on since `edit`'s version (nothing is saved);
+    /// [`Error::Validation`] on `version` for an absolute stock without
+    /// one, on `price` for a price in another currency than the product's,
+    /// on `stock_adjustment` for an adjustment that would take the stock
+    /// below zero (nothing is saved).
     pub async fn update_product(
         &self,
         id: &ProductId,
-        patch: ProductPatch,
+        edit: impl Into<ProductEdit>,
     ) -> Result<Product, Error> {
-        if let Some(price) = patch.price {
+        let edit = edit.into();
+        edit.check(VersionPolicy::ForStockCount)?;
+        if let Some(price) = edit.patch.price {
             let current = self.product(id).await?;
             if price.currency() != current.currency {
                 return Err(Error::field(
@@ -222,14 +233,31 @@ impl Orders {
                 ));
             }
         }
-        match self
+        let result = self
             .inner
             .store
-            .update_product(id, &patch, self.inner.clock.now())
-            .await
-        {
+            .update_product(
+                id,
+                &edit.patch,
+                edit.expected_version,
+                self.inner.clock.now(),
+            )
+            .await;
+        match result {
+            Ok(product) => Ok(product),
             Err(StoreError::NotFound) => Err(Error::NotFound("product")),
-            other => Ok(other?),
+            Err(StoreError::Conflict) => Err(Error::Stale(Box::new(self.product(id).await?))),
+            Err(StoreError::StockOutOfRange) => {
+                let current = self.product(id).await?;
+                Err(Error::field(
+                    "stock_adjustment",
+                    format!(
+                        "would take the stock below zero: {} in stock",
+                        current.stock
+                    ),
+                ))
+            }
+            Err(other) => Err(other.into()),
         }
     }
 

@@ -375,8 +375,8 @@ fn page_of(
 impl CatalogueStore for PgStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
         kept!(self, execute, sqlx::query(
-            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(p.id.as_str())
         .bind(p.sku.as_str())
@@ -389,6 +389,7 @@ impl CatalogueStore for PgStore {
         .bind(p.tax_class.as_str())
         .bind(ts(p.created_at))
         .bind(ts(p.updated_at))
+        .bind(codec::to_i64(p.version)?)
         )
         .map_err(|e| error::db(e, "sku"))?;
         Ok(())
@@ -398,6 +399,7 @@ impl CatalogueStore for PgStore {
         &self,
         id: &ProductId,
         patch: &ProductPatch,
+        expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Product, StoreError> {
         pg_tx!(self, "sku", |conn| {
@@ -411,13 +413,11 @@ impl CatalogueStore for PgStore {
                     .fetch_optional(&mut *conn)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                let mut product = codec::product(&row)?;
-                patch
-                    .apply(&mut product, now)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let stored = codec::product(&row)?;
+                let product = patch.applied_to(&stored, expected_version, now)?;
                 sqlx::query(
                     "UPDATE products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
-                     tax_class = $6, updated_at = $7 WHERE id = $8",
+                     tax_class = $6, updated_at = $7, version = $8 WHERE id = $9",
                 )
                 .bind(product.name.as_str())
                 .bind(product.description.as_str())
@@ -426,6 +426,7 @@ impl CatalogueStore for PgStore {
                 .bind(product.active)
                 .bind(product.tax_class.as_str())
                 .bind(ts(product.updated_at))
+                .bind(codec::to_i64(product.version)?)
                 .bind(id.as_str())
                 .execute(&mut *conn)
                 .await?;
@@ -618,7 +619,8 @@ impl DiscountStore for PgStore {
 }
 
 /// A whole checkout in one call of `orders_place` (migration
-/// `0002_place_function.sql`), so in one round trip and its own (implicit)
+/// `0002_place_function.sql`, last replaced by `0004_product_version.sql`,
+/// which moves each product's version on with its stock), so in one round trip and its own (implicit)
 /// transaction: no `BEGIN`, no `COMMIT`. See the module docs for why this
 /// cannot oversell.
 ///
@@ -760,7 +762,8 @@ want AS (
 locked AS MATERIALIZED (
     SELECT p.id FROM products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
 r AS (
-    UPDATE products p SET stock = LEAST(p.stock + want.qty, 4294967295) FROM want, locked
+    UPDATE products p SET stock = LEAST(p.stock + want.qty, 4294967295), version = p.version + 1
+    FROM want, locked
     WHERE p.id = want.id AND locked.id = want.id RETURNING p.id),
 e AS (
     INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
