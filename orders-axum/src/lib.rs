@@ -317,7 +317,8 @@ impl Api {
     /// The router, with its own state already applied, so it nests into a
     /// host router of any state type: `Router::new().nest("/api",
     /// api.router())`, or a host's `Router<AppState>` before its own
-    /// `.with_state(app_state)`. Served as is, it is a `Router<()>`.
+    /// `.with_state(app_state)`. Served as is, it is a `Router<()>`; where
+    /// nothing else fixes the state type, say it: `let app: Router = …`.
     ///
     /// ```
     /// use std::sync::Arc;

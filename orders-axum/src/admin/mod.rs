@@ -24,7 +24,7 @@
 //!
 //! let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
 //! let host = Arc::new(Host);
-//! let app = Router::new()
+//! let app: Router = Router::new()
 //!     .nest("/api", Api::new(orders.clone(), host.clone()).router())
 //!     // `nest_service`, not `nest`: axum 0.8's `nest` does not route
 //!     // `/admin/` (with the slash) to the nested `/`.
