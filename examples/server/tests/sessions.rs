@@ -125,22 +125,6 @@ where
     .flatten()
 }
 
-async fn next_text<S>(socket: &mut S) -> Value
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
-{
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_closes_that_tokens_websockets_with_4001_and_no_other() {
     let (url, _dir) = sqlite_url();
@@ -173,8 +157,8 @@ async fn logout_closes_that_tokens_websockets_with_4001_and_no_other() {
     )
     .await
     .unwrap();
-    assert_eq!(next_text(&mut one).await["type"], "snapshot");
-    assert_eq!(next_text(&mut two).await["type"], "snapshot");
+    assert_eq!(next_json(&mut one).await["type"], "snapshot");
+    assert_eq!(next_json(&mut two).await["type"], "snapshot");
 
     // `bearer` in lower case is the same scheme (RFC 7235).
     let started = std::time::Instant::now();
@@ -196,10 +180,10 @@ async fn logout_closes_that_tokens_websockets_with_4001_and_no_other() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let event = next_text(&mut two).await;
+    let event = next_json(&mut two).await;
     assert_eq!(event["type"], "event");
     assert_eq!(event["event"]["to"], "cancelled");
-    assert_eq!(next_text(&mut stream).await["type"], "event");
+    assert_eq!(next_json(&mut stream).await["type"], "event");
 
     // The staff's admin stream closes on the staff's logout, in any case.
     assert_eq!(logout(&server, &format!("BEARER {staff}")).await, 204);
@@ -249,17 +233,6 @@ fn form(fields: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish()
-}
-
-/// The value of the hidden input `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no {name} in {html}"));
-    let rest = &html[at..];
-    let start = rest.find("value=\"").unwrap() + 7;
-    let end = start + rest[start..].find('"').unwrap();
-    rest[start..end].to_owned()
 }
 
 /// Posts `fields` to the form at `page` (GET first, for its CSRF token).

@@ -82,12 +82,10 @@ async fn page_sign_in(
         .text()
         .await
         .unwrap();
-    let at = html.find("name=\"csrf_token\"").expect("a CSRF field");
-    let value = &html[at..][html[at..].find("value=\"").unwrap() + 7..];
-    let csrf = &value[..value.find('"').unwrap()];
+    let csrf = common::hidden(&html, "csrf_token");
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
-            ("csrf_token", csrf),
+            ("csrf_token", csrf.as_str()),
             ("email", email),
             ("password", password),
             ("next", "/"),

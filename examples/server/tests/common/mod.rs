@@ -378,3 +378,41 @@ fn psql(url: &str, sql: &str) -> Result<(), String> {
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
     }
 }
+
+/// The next JSON text frame of a websocket (pings and pongs skipped);
+/// panics after 10 s or on any other frame.
+pub async fn next_json<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the socket is open")
+            .expect("a valid frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON frame"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// The `value` of the first form field named `name` in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("a value") + 7;
+    let end = start + rest[start..].find('"').expect("a closing quote");
+    rest[start..end].to_owned()
+}
