@@ -6,7 +6,7 @@
 //! loads a fixture into a fresh database, opens it with the current store
 //! and `migrate()` (later migrations apply on top), and reads carts, orders
 //! and events with exact values, then writes the old open cart again and
-//! reads it back. A change to how stored JSON (cart lines, addresses) is
+//! checks it out. A change to how stored JSON (cart lines, addresses) is
 //! read that forgets the rows already on disk fails here.
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
 
@@ -20,6 +20,7 @@ use orders_core::checkout::PaymentMethod;
 use orders_core::ids::{CartId, CustomerId, OrderId, ProductId};
 use orders_core::order::{Order, OrderStatus, PaymentStatus};
 use orders_core::ports::{OrderFilter, PageRequest, Store};
+use orders_core::testkit;
 use orders_sqlx::SqliteStore;
 use sqlx::Connection;
 
@@ -160,8 +161,9 @@ fn some(fields: [&str; 8]) -> [Option<String>; 8] {
 }
 
 /// Reads every row of the fixture through the port with exact values,
-/// then writes the open cart again and reads it back.
-async fn reads_the_release(store: Arc<dyn Store>, r: &Release) {
+/// writes the open cart again and reads it back, then checks it out; the
+/// new order's id, for the caller to look at its row.
+async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     let customer = CustomerId::parse(r.customer).expect("customer id");
 
     // The open cart: two lines in the order they were added.
@@ -375,7 +377,7 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) {
     let listed = store
         .list_orders(
             &OrderFilter {
-                customer_id: Some(customer),
+                customer_id: Some(customer.clone()),
                 ..OrderFilter::default()
             },
             &PageRequest::default(),
@@ -413,6 +415,59 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) {
         .expect("open cart");
     assert_eq!(cart, changed);
     assert_eq!(products.len(), 3);
+
+    // A checkout on top of the old rows: numbers and event ids go on from
+    // the release's, and old and new orders list together.
+    let (orders, _gateway) = testkit::engine(store.clone());
+    let placed = orders
+        .checkout(
+            &customer,
+            &open_id,
+            testkit::form(Some("4242424242424242")),
+            None,
+        )
+        .await
+        .expect("checkout on the old rows")
+        .order;
+    assert_eq!(placed.number.get(), 3);
+    assert_eq!(placed.lines.len(), 3);
+    let events = store.order_events(&placed.id).await.expect("events");
+    assert_eq!(events.iter().map(|e| e.id.get()).collect::<Vec<_>>(), [5]);
+    let read = store
+        .order(&placed.id)
+        .await
+        .expect("read")
+        .expect("new order");
+    assert_eq!(read, placed);
+    let listed = store
+        .list_orders(&OrderFilter::default(), &PageRequest::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|o| o.number.get())
+            .collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+    placed.id
+}
+
+/// What this release writes in the JSON columns, read raw: the new order's
+/// address and the old cart written again.
+fn assert_written_shapes(address: &str, lines: &str, r: &Release) {
+    assert!(
+        address.starts_with(r#"{"v":1,"full_name":"#),
+        "address written as version 1: {address}"
+    );
+    assert_eq!(
+        lines,
+        format!(
+            r#"[{{"product_id":"{}","quantity":4}},{{"product_id":"{}","quantity":2}},{{"product_id":"{}","quantity":1}}]"#,
+            r.sencha, r.infuser, r.teapot
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,7 +489,20 @@ async fn sqlite_reads_rows_of_release_0_1() {
         .migrate()
         .await
         .expect("later migrations apply on top");
-    reads_the_release(Arc::new(store), &SQLITE).await;
+    let placed = reads_the_release(Arc::new(store), &SQLITE).await;
+
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open");
+    let address: String = sqlx::query_scalar("SELECT shipping_address FROM orders WHERE id = ?")
+        .bind(placed.as_str())
+        .fetch_one(&mut conn)
+        .await
+        .expect("address");
+    let lines: String = sqlx::query_scalar("SELECT lines FROM carts WHERE id = ?")
+        .bind(SQLITE.open_cart)
+        .fetch_one(&mut conn)
+        .await
+        .expect("lines");
+    assert_written_shapes(&address, &lines, &SQLITE);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,5 +518,19 @@ async fn postgres_reads_rows_of_release_0_1() {
     conn.close().await.expect("close");
 
     let store = db.store().await;
-    reads_the_release(store, &POSTGRES).await;
+    let placed = reads_the_release(store, &POSTGRES).await;
+
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let address: String = sqlx::query_scalar("SELECT shipping_address FROM orders WHERE id = $1")
+        .bind(placed.as_str())
+        .fetch_one(&mut conn)
+        .await
+        .expect("address");
+    let lines: String = sqlx::query_scalar("SELECT lines FROM carts WHERE id = $1")
+        .bind(POSTGRES.open_cart)
+        .fetch_one(&mut conn)
+        .await
+        .expect("lines");
+    conn.close().await.expect("close");
+    assert_written_shapes(&address, &lines, &POSTGRES);
 }
