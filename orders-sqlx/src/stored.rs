@@ -9,7 +9,7 @@
 //! Reading goes through the core's public constructors and parsers, so a
 //! stored value that no longer parses (a postal code a newer rule refuses,
 //! a control character, an unknown version) is a [`StoreError::Backend`]
-//! naming the column, never a panic.
+//! (a corrupt row) saying which value and why, never a panic.
 //!
 //! # Versions
 //!
@@ -22,8 +22,8 @@
 //! - **Cart lines** (`carts.lines`): version 1 is a JSON array of
 //!   `{"product_id","quantity"}` objects, in line order (what release 0.1.0
 //!   writes too). The statements of `cart_with_products` on both backends
-//!   read `product_id` from each element in SQL, so that shape stays while
-//!   they do. A later version is an object `{"v":2,...}`: the first
+//!   (`sqlite.rs`, and `cart_product_ids` in `postgres`) read `product_id`
+//!   from each element in SQL, so that shape stays while they do. A later version is an object `{"v":2,...}`: the first
 //!   character tells an array (version 1) from a tagged object.
 //!
 //! A version this release does not know is refused on reading, never
@@ -42,7 +42,7 @@ use crate::codec::bad;
 const ADDRESS_VERSION: u32 = 1;
 
 /// An address as stored, version 1 (see the module docs).
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredAddress {
     /// `Some(1)` as written; `None` in rows of release 0.1.0.
@@ -59,7 +59,7 @@ struct StoredAddress {
 }
 
 /// One cart line as stored, version 1 (see the module docs).
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredCartLine {
     product_id: String,
