@@ -2,7 +2,8 @@
 //!
 //! Both schemas use the same column names and the same representations
 //! (integer minor units, RFC 3339 text instants, JSON text for cart lines
-//! and addresses), so one decoder serves both; [`Get`] hides the row type.
+//! and addresses in the shapes of [`crate::stored`]), so one decoder serves
+//! both; [`Get`] hides the row type.
 //! Every decoder parses through the domain's public constructors, so a row
 //! that does not parse back is a [`StoreError::Backend`], never a panic.
 
@@ -21,6 +22,8 @@ use orders_core::order::{
 };
 use orders_core::ports::{Cursor, StoreError};
 use orders_core::pricing::ShippingMethodCode;
+
+use crate::stored;
 
 /// Reads typed columns by name from a row of either backend.
 pub(crate) trait Get {
@@ -149,7 +152,8 @@ pub(crate) fn cart_with_products<R: Get>(
     Ok(Some((cart, products)))
 }
 
-fn bad(what: &str, value: impl std::fmt::Display) -> StoreError {
+/// A stored value that does not parse back: a corrupt row.
+pub(crate) fn bad(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("stored {what} does not parse: {value}"))
 }
 
@@ -243,12 +247,13 @@ pub(crate) fn cart_status(status: CartStatus) -> &'static str {
     }
 }
 
+/// The `lines` column's text: see [`crate::stored`].
 pub(crate) fn cart_lines(lines: &[CartLine]) -> Result<String, StoreError> {
-    serde_json::to_string(lines).map_err(|e| StoreError::Backend(e.to_string()))
+    stored::write_cart_lines(lines)
 }
 
 pub(crate) fn cart(row: &impl Get) -> Result<Cart, StoreError> {
-    let lines: Vec<CartLine> = parse("cart lines", serde_json::from_str(&row.text("lines")?))?;
+    let lines = stored::read_cart_lines(&row.text("lines")?)?;
     let status = match row.text("status")?.as_str() {
         "open" => CartStatus::Open,
         "checked_out" => CartStatus::CheckedOut,
@@ -362,10 +367,7 @@ pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, Stor
         "payment method",
         PaymentMethod::from_str(&row.text("payment_method")?),
     )?;
-    let address: Address = parse(
-        "address",
-        serde_json::from_str(&row.text("shipping_address")?),
-    )?;
+    let address = stored::read_address(&row.text("shipping_address")?)?;
     Ok(Order {
         id: parse("order id", OrderId::parse(&row.text("id")?))?,
         number: OrderNumber::new(to_u64("order number", row.int("number")?)?),
@@ -428,9 +430,9 @@ pub(crate) fn line(row: &impl Get, currency: Currency) -> Result<OrderLine, Stor
     })
 }
 
-/// The address as stored (JSON).
+/// The `shipping_address` column's text: see [`crate::stored`].
 pub(crate) fn address(address: &Address) -> Result<String, StoreError> {
-    serde_json::to_string(address).map_err(|e| StoreError::Backend(e.to_string()))
+    stored::write_address(address)
 }
 
 pub(crate) const EVENT_COLUMNS: &str = "id, order_id, from_status, to_status, at, actor, note";
