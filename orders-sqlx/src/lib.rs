@@ -47,6 +47,8 @@ use orders_core::OrdersBuilder;
 use orders_core::ports::{Notifier, Store};
 
 pub use error::OpenError;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use migrations::embedded_migrator;
 #[cfg(feature = "postgres")]
 pub use postgres::{
     ANNOUNCE_GAP, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, LISTENER_APPLICATION_NAME,

@@ -53,8 +53,24 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// A migrator over SQL compiled into the binary (`include_str!`), as this
+/// crate runs its own: `(version, description, sql)` in order, each a
+/// simple (up-only) migration recorded with its checksum.
+///
+/// A host with migrations of its own in the same database gives them their
+/// own history table (`Migrator::dangerous_set_table_name`), since two
+/// migrators with different lists on one table refuse each other's
+/// versions.
+///
+/// ```
+/// let mut migrator = orders_sqlx::embedded_migrator(&[
+///     (1, "users", "CREATE TABLE users (id TEXT PRIMARY KEY)"),
+/// ]);
+/// migrator.dangerous_set_table_name("host_migrations");
+/// assert_eq!(migrator.iter().count(), 1);
+/// ```
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+pub fn embedded_migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     let migrations = set
         .iter()
         .map(|&(version, description, sql)| {
@@ -73,13 +89,13 @@ fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
 /// The SQLite migrator.
 #[cfg(feature = "sqlite")]
 pub(crate) fn sqlite() -> Migrator {
-    migrator(SQLITE)
+    embedded_migrator(SQLITE)
 }
 
 /// The PostgreSQL migrator.
 #[cfg(feature = "postgres")]
 pub(crate) fn postgres() -> Migrator {
-    migrator(POSTGRES)
+    embedded_migrator(POSTGRES)
 }
 
 #[cfg(test)]
@@ -129,7 +145,7 @@ mod tests {
         let store = crate::SqliteStore::connect("sqlite::memory:")
             .await
             .expect("open");
-        super::migrator(&super::SQLITE[..1])
+        super::embedded_migrator(&super::SQLITE[..1])
             .run(store.pool())
             .await
             .expect("first migration");

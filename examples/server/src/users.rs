@@ -12,8 +12,8 @@
 use chrono::Utc;
 use orders_core::checkout::Email;
 use orders_core::ids::CustomerId;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{PgPool, Row, SqlSafeStr, SqlitePool};
+use sqlx::migrate::Migrator;
+use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::auth;
 
@@ -49,19 +49,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
 ];
 
 fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
-    let migrations = set
-        .iter()
-        .map(|&(version, description, sql)| {
-            Migration::new(
-                version,
-                description.into(),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    let mut migrator = Migrator::with_migrations(migrations);
+    let mut migrator = orders_sqlx::embedded_migrator(set);
     // The orders store's migrator owns `_sqlx_migrations`; two migrators
     // with different lists on one table refuse each other's versions.
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
