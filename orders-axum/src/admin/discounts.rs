@@ -1,12 +1,13 @@
-//! Discount codes: the list and the create form, parsed by the same
-//! function as the JSON admin route.
+//! Discount codes: the list and the create form, parsed by the core's
+//! [`NewDiscountForm`], as the JSON admin route does.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDateTime;
+use orders_core::catalogue::WholeNumber;
+use orders_core::discount::NewDiscountForm;
 use orders_core::ports::{Cursor, PageRequest};
-use orders_core::validation::ValidationErrors;
 
 use super::PanelState;
 use super::error::{FormFailure, PageError, on_form};
@@ -15,7 +16,6 @@ use super::orders::query;
 use super::session::Staff;
 use super::views::{self, DiscountRow, DiscountsPage};
 use crate::query::Params;
-use crate::routes::admin::{CreateDiscount, discount_of};
 
 /// A browser's `datetime-local` value (`2026-12-31T23:59`), taken as UTC,
 /// as RFC 3339; anything else is passed on for the shared parser to judge.
@@ -73,28 +73,20 @@ pub(crate) async fn create(
     form: Form,
 ) -> Result<Response, PageError> {
     let staff = Staff::of(&state, &form.headers).await?;
-    let mut errors = ValidationErrors::new();
-    let max_uses = form.opt("max_uses").and_then(|text| {
-        let parsed = text
-            .parse::<i64>()
-            .map_err(|_| "must be a positive integer");
-        errors.check("max_uses", parsed)
-    });
-    let body = CreateDiscount {
-        code: form.get("code").trim().to_owned(),
-        kind: form.get("kind").to_owned(),
-        value: form.get("value").trim().to_owned(),
+    let parsed = NewDiscountForm {
+        code: form.opt("code"),
+        kind: form.opt("kind"),
+        value: form.opt("value"),
         currency: None,
         min_subtotal: form.opt("min_subtotal"),
-        max_uses,
+        max_uses: form.opt("max_uses").map(WholeNumber::Text),
         expires_at: form.opt("expires_at").map(|t| rfc3339(&t)),
-    };
-    let parsed = discount_of(
-        &body,
+    }
+    .validate(
         state.orders.config().default_currency,
         state.orders.clock().now(),
     );
-    let failure = match FormFailure::checked(parsed, errors) {
+    let failure = match parsed.map_err(FormFailure::fields) {
         Ok(discount) => {
             let code = discount.code.as_str().to_owned();
             match state.orders.create_discount(discount).await {

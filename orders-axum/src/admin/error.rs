@@ -195,23 +195,6 @@ impl FormFailure {
             message: None,
         }
     }
-
-    /// A form's value, parsed by the API's parser into `parsed`, unless that
-    /// or the form's own checks (`errors`: fields the form converts before
-    /// the parser sees them) found a problem; then every field error of both.
-    pub(crate) fn checked<T>(
-        parsed: Result<T, ValidationErrors>,
-        errors: ValidationErrors,
-    ) -> Result<T, Self> {
-        match parsed {
-            Ok(value) if errors.is_empty() => Ok(value),
-            Ok(_) => Err(Self::fields(errors)),
-            Err(mut more) => {
-                more.merge("", errors);
-                Err(Self::fields(more))
-            }
-        }
-    }
 }
 
 /// How a form shows a core error: on its fields (validation, a duplicate

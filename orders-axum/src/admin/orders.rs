@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use orders_core::Access;
 use orders_core::ids::OrderId;
-use orders_core::order::{Actor, OrderStatus};
+use orders_core::order::{Actor, OrderStatus, TransitionForm};
 use orders_core::ports::{Cursor, OrderFilter, PageRequest};
 use orders_core::validation::ValidationErrors;
 
@@ -18,7 +18,6 @@ use super::views::{
     self, EventView, MoveView, OrderPage, OrderRow, OrderView, OrdersPage, RowFragment,
 };
 use crate::query::Params;
-use crate::routes::admin::{TransitionOrder, transition_of};
 
 /// A query string of the non-empty pairs.
 pub(crate) fn query(pairs: &[(&str, &str)]) -> String {
@@ -193,8 +192,8 @@ pub(crate) async fn transition(
 ) -> Result<Response, PageError> {
     let staff = Staff::of(&state, &form.headers).await?;
     let id = order_id(&id)?;
-    let body = TransitionOrder {
-        to: form.get("to").to_owned(),
+    let body = TransitionForm {
+        to: form.opt("to"),
         note: form.opt("note"),
         tracking_number: form.opt("tracking_number"),
     };
@@ -204,7 +203,7 @@ pub(crate) async fn transition(
         tracking: form.get("tracking_number").to_owned(),
         failure,
     };
-    let transition = match transition_of(body) {
+    let transition = match body.validate() {
         Ok(t) => t,
         Err(errors) => {
             return order_page(

@@ -3,13 +3,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use orders_core::Access;
 use orders_core::catalogue::{NewProductForm, Product, ProductEditForm, VersionPolicy};
-use orders_core::discount::{Discount, DiscountCode, DiscountKind};
+use orders_core::discount::{Discount, NewDiscountForm};
 use orders_core::ids::{OrderId, ProductId};
-use orders_core::money::{Currency, Money};
-use orders_core::order::{Actor, Note, Order, OrderStatus, TrackingNumber, Transition};
+use orders_core::money::Currency;
+use orders_core::order::{Actor, Order, TransitionForm};
 use orders_core::ports::{OrderFilter, Page};
 use orders_core::validation::ValidationErrors;
 use serde::Deserialize;
@@ -48,8 +47,10 @@ impl RequestBody for ProductEditForm {
     ];
 }
 
-/// `POST /admin/orders/{id}/transition`.
+/// `POST /admin/orders/{id}/transition`, as the OpenAPI document shows it
+/// (the route reads [`TransitionForm`]).
 #[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // The document's description of the core's form.
 pub(crate) struct TransitionOrder {
     #[schema(value_type = crate::docs::OrderStatus)]
     pub(crate) to: String,
@@ -58,7 +59,7 @@ pub(crate) struct TransitionOrder {
     pub(crate) tracking_number: Option<String>,
 }
 
-impl RequestBody for TransitionOrder {
+impl RequestBody for TransitionForm {
     const FIELDS: &'static [FieldSpec] = &[
         FieldSpec::required("to", JsonType::String),
         FieldSpec::optional("note", JsonType::String),
@@ -66,8 +67,10 @@ impl RequestBody for TransitionOrder {
     ];
 }
 
-/// `POST /admin/discounts`.
+/// `POST /admin/discounts`, as the OpenAPI document shows it (the route
+/// reads [`NewDiscountForm`]).
 #[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // The document's description of the core's form.
 pub(crate) struct CreateDiscount {
     #[schema(example = "WELCOME10")]
     pub(crate) code: String,
@@ -86,7 +89,7 @@ pub(crate) struct CreateDiscount {
     pub(crate) expires_at: Option<String>,
 }
 
-impl RequestBody for CreateDiscount {
+impl RequestBody for NewDiscountForm {
     const FIELDS: &'static [FieldSpec] = &[
         FieldSpec::required("code", JsonType::String),
         FieldSpec::required("kind", JsonType::String),
@@ -282,25 +285,6 @@ pub(crate) async fn order_events(
     Ok(Json(Events { items }))
 }
 
-/// The move `body` asks for, or every bad field (an unknown `to`, a bad
-/// note or tracking number; blank ones count as absent). Whether the move
-/// is legal is the core's to say. Shared with the admin panel.
-pub(crate) fn transition_of(body: TransitionOrder) -> Result<Transition, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let to = errors.check("to", body.to.parse::<OrderStatus>());
-    let note = non_blank(body.note).and_then(|t| errors.check("note", Note::parse(&t)));
-    let tracking_number = non_blank(body.tracking_number)
-        .and_then(|t| errors.check("tracking_number", TrackingNumber::parse(&t)));
-    match (errors.is_empty(), to) {
-        (true, Some(to)) => Ok(Transition {
-            to,
-            note,
-            tracking_number,
-        }),
-        _ => Err(errors),
-    }
-}
-
 /// Moves an order through the status table.
 #[utoipa::path(
     post, path = "/admin/orders/{id}/transition", tag = "admin", security(("bearer" = [])),
@@ -323,19 +307,15 @@ pub(crate) async fn transition(
     State(state): State<AppState>,
     Staff(caller): Staff,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<TransitionOrder>,
+    JsonBody(body): JsonBody<TransitionForm>,
 ) -> Result<Json<Order>, ApiError> {
     let id: OrderId = path_id(&id)?;
-    let transition = transition_of(body).map_err(ApiError::validation)?;
+    let transition = body.validate().map_err(ApiError::validation)?;
     let order = state
         .orders
         .transition(Actor::staff(&caller.id), &id, transition)
         .await?;
     Ok(Json(order))
-}
-
-fn non_blank(text: Option<String>) -> Option<String> {
-    text.filter(|t| !t.trim().is_empty())
 }
 
 /// Discount codes, newest first.
@@ -361,66 +341,6 @@ pub(crate) async fn list_discounts(
     Ok(Json(state.orders.list_discounts(&page).await?))
 }
 
-/// The discount `body` describes (amounts in `currency`, default
-/// `default_currency`; created `now`), or every bad field. Shared with the
-/// admin panel.
-pub(crate) fn discount_of(
-    body: &CreateDiscount,
-    default_currency: Currency,
-    now: DateTime<Utc>,
-) -> Result<Discount, ValidationErrors> {
-    let mut errors = ValidationErrors::new();
-    let code = errors.check("code", DiscountCode::parse(&body.code));
-    let currency = match &body.currency {
-        Some(text) => errors.check("currency", Currency::parse(text)),
-        None => Some(default_currency),
-    };
-    let currency_or_default = currency.unwrap_or(default_currency);
-    let kind = match body.kind.as_str() {
-        "percent" => errors.check("value", DiscountKind::percent(&body.value)),
-        "fixed" => errors.check(
-            "value",
-            DiscountKind::fixed(&body.value, currency_or_default),
-        ),
-        _ => {
-            errors.add("kind", "must be one of: percent, fixed");
-            None
-        }
-    };
-    let min_subtotal = body
-        .min_subtotal
-        .as_deref()
-        .and_then(|t| errors.check("min_subtotal", Money::parse_price(t, currency_or_default)));
-    let max_uses = body.max_uses.and_then(|n| {
-        errors.check(
-            "max_uses",
-            u32::try_from(n)
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or("must be a positive integer"),
-        )
-    });
-    let expires_at = body.expires_at.as_deref().and_then(|t| {
-        errors.check(
-            "expires_at",
-            DateTime::parse_from_rfc3339(t)
-                .map(|at| at.with_timezone(&Utc))
-                .map_err(|_| "must be an RFC 3339 date-time"),
-        )
-    });
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let (Some(code), Some(kind)) = (code, kind) else {
-        return Err(ValidationErrors::single("", "checked fields missing"));
-    };
-    let mut discount = Discount::new(code, kind, now);
-    discount.min_subtotal = min_subtotal;
-    discount.max_uses = max_uses;
-    discount.expires_at = expires_at;
-    Ok(discount)
-}
-
 /// Creates a discount code.
 #[utoipa::path(
     post, path = "/admin/discounts", tag = "admin", security(("bearer" = [])),
@@ -439,14 +359,14 @@ pub(crate) fn discount_of(
 pub(crate) async fn create_discount(
     State(state): State<AppState>,
     _staff: Staff,
-    JsonBody(body): JsonBody<CreateDiscount>,
+    JsonBody(body): JsonBody<NewDiscountForm>,
 ) -> Result<(StatusCode, Json<Discount>), ApiError> {
-    let discount = discount_of(
-        &body,
-        state.orders.config().default_currency,
-        state.orders.clock().now(),
-    )
-    .map_err(ApiError::validation)?;
+    let discount = body
+        .validate(
+            state.orders.config().default_currency,
+            state.orders.clock().now(),
+        )
+        .map_err(ApiError::validation)?;
     let discount = state.orders.create_discount(discount).await?;
     Ok((StatusCode::CREATED, Json(discount)))
 }

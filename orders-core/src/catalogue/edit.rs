@@ -30,7 +30,7 @@ pub enum WholeNumber {
 
 impl WholeNumber {
     /// The number; `Ok(None)` for blank text.
-    fn value(&self) -> Result<Option<i64>, &'static str> {
+    pub(crate) fn value(&self) -> Result<Option<i64>, &'static str> {
         match self {
             Self::Integer(n) => Ok(Some(*n)),
             Self::Text(text) if text.trim().is_empty() => Ok(None),

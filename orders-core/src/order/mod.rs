@@ -4,6 +4,7 @@
 //! taxes, the address), so later catalogue changes never alter it.
 
 mod lifecycle;
+mod transition_form;
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,6 +24,7 @@ pub use lifecycle::{
     Actor, InvalidActor, Note, OrderEvent, OrderStatus, StatusChange, TrackingNumber, Transition,
     TransitionError, TransitionGuard, UnknownStatus, plan_transition,
 };
+pub use transition_form::TransitionForm;
 
 /// An order's human-facing number, assigned by the store in placement
 /// order (1, 2, 3, ...). Serialised as a string, like every id.
