@@ -51,6 +51,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "product_version",
         include_str!("../migrations/postgres/0004_product_version.sql"),
     ),
+    (
+        5,
+        "place_lines_by_name",
+        include_str!("../migrations/postgres/0005_place_lines_by_name.sql"),
+    ),
 ];
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
