@@ -649,7 +649,7 @@ const PLACE: &str = "SELECT cart_status, short, discounted, placed, number, even
 /// The lines of an order as `orders_place` reads them: a JSON array of
 /// objects, one per line in order, each field by name, money in minor
 /// units.
-fn lines_json(lines: &[orders_core::order::OrderLine]) -> String {
+pub(crate) fn lines_json(lines: &[orders_core::order::OrderLine]) -> String {
     let lines = lines
         .iter()
         .map(|l| {
