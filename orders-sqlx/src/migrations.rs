@@ -51,6 +51,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "product_version",
         include_str!("../migrations/postgres/0004_product_version.sql"),
     ),
+    (
+        5,
+        "place_lines_by_name",
+        include_str!("../migrations/postgres/0005_place_lines_by_name.sql"),
+    ),
 ];
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
@@ -163,6 +168,50 @@ mod tests {
             .expect("read")
             .expect("product");
         assert_eq!((product.version, product.stock), (1, 4));
+    }
+
+    /// The lines `orders_place` is sent name exactly the fields its newest
+    /// definition reads, so none is read as NULL (and refused) or ignored.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn placed_lines_name_the_fields_orders_place_reads() {
+        use orders_core::money::{Currency, Money};
+        let (_, _, sql) = super::POSTGRES.last().expect("a migration");
+        let columns = sql
+            .split_once("jsonb_to_recordset(l_lines)")
+            .and_then(|(_, rest)| rest.split_once("AS ("))
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .expect("the newest migration defines orders_place's line record")
+            .0;
+        let mut read: Vec<&str> = columns
+            .split(',')
+            .map(|c| c.split_whitespace().next().expect("a column name"))
+            .collect();
+        read.sort_unstable();
+
+        let usd = |minor| Money::from_minor(minor, Currency::USD).expect("money");
+        let line = orders_core::order::OrderLine {
+            product_id: orders_core::ids::ProductId::parse("p").expect("id"),
+            sku: orders_core::catalogue::Sku::parse("SKU-1").expect("sku"),
+            name: orders_core::catalogue::ProductName::parse("Name").expect("name"),
+            quantity: orders_core::cart::Quantity::new(2).expect("quantity"),
+            unit_price: usd(150),
+            line_subtotal: usd(300),
+            line_discount: usd(30),
+            line_tax: usd(54),
+            line_total: usd(324),
+            tax_class: orders_core::catalogue::TaxClass::standard(),
+        };
+        let sent: serde_json::Value =
+            serde_json::from_str(&crate::postgres::lines_json(&[line])).expect("json");
+        let object = sent[0].as_object().expect("an object per line");
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, read);
+        assert_eq!(
+            (&object["discount"], &object["tax"], &object["total"]),
+            (&30.into(), &54.into(), &324.into())
+        );
     }
 
     #[cfg(feature = "postgres")]

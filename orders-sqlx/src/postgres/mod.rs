@@ -619,10 +619,13 @@ impl DiscountStore for PgStore {
 }
 
 /// A whole checkout in one call of `orders_place` (migration
-/// `0002_place_function.sql`, last replaced by `0004_product_version.sql`,
-/// which moves each product's version on with its stock), so in one round trip and its own (implicit)
-/// transaction: no `BEGIN`, no `COMMIT`. See the module docs for why this
-/// cannot oversell.
+/// `0002_place_function.sql`, last replaced by `0005_place_lines_by_name.sql`),
+/// so in one round trip and its own (implicit) transaction: no `BEGIN`, no
+/// `COMMIT`. See the module docs for why this cannot oversell.
+///
+/// The order's lines are one JSON array (`$21`, see [`lines_json`]) whose
+/// objects name each field, so a field bound in the wrong place is a
+/// misnamed key, not an amount stored in the wrong column.
 ///
 /// The function first locks and reads, in a fixed order (cart, then
 /// products in id order, then the discount, then the idempotency key), and
@@ -641,8 +644,31 @@ impl DiscountStore for PgStore {
 /// checkout changed a row first.
 const PLACE: &str = "SELECT cart_status, short, discounted, placed, number, event_id \
     FROM orders_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, \
-    $35, $36, $37, $38)";
+    $17, $18, $19, $20, $21::jsonb, $22, $23, $24, $25, $26, $27, $28, $29)";
+
+/// The lines of an order as `orders_place` reads them: a JSON array of
+/// objects, one per line in order, each field by name, money in minor
+/// units.
+pub(crate) fn lines_json(lines: &[orders_core::order::OrderLine]) -> String {
+    let lines = lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "product_id": l.product_id.as_str(),
+                "sku": l.sku.as_str(),
+                "name": l.name.as_str(),
+                "quantity": i64::from(l.quantity.get()),
+                "unit_price": l.unit_price.to_minor(),
+                "subtotal": l.line_subtotal.to_minor(),
+                "discount": l.line_discount.to_minor(),
+                "tax": l.line_tax.to_minor(),
+                "total": l.line_total.to_minor(),
+                "tax_class": l.tax_class.as_str(),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(lines).to_string()
+}
 
 /// Places a checkout with [`PLACE`], and turns a refusal into its error, in
 /// the order the engine documents: cart, stock, discount, idempotency key.
@@ -651,12 +677,6 @@ async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result<Placed, Fa
     let now = ts(o.created_at);
     let needed = codec::needed(&o.lines);
     let (ids, quantities): (Vec<String>, Vec<i64>) = needed.iter().cloned().unzip();
-    let lines = &o.lines;
-    // One array parameter per money column of the lines, in minor units.
-    let minor =
-        |amount: fn(&orders_core::order::OrderLine) -> orders_core::money::Money| -> Vec<i64> {
-            lines.iter().map(|l| amount(l).to_minor()).collect()
-        };
     let claim = p.idempotency.as_ref();
     let query = sqlx::query(PLACE)
         .bind(o.id.as_str())
@@ -679,31 +699,7 @@ async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result<Placed, Fa
         .bind(o.payment.status.as_str())
         .bind(o.payment.reference.as_deref())
         .bind(&now)
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.product_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
-        .bind(lines.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())
-        .bind(
-            lines
-                .iter()
-                .map(|l| i64::from(l.quantity.get()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(minor(|l| l.unit_price))
-        .bind(minor(|l| l.line_subtotal))
-        .bind(minor(|l| l.line_discount))
-        .bind(minor(|l| l.line_tax))
-        .bind(minor(|l| l.line_total))
-        .bind(
-            lines
-                .iter()
-                .map(|l| l.tax_class.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(lines_json(&o.lines))
         .bind(p.actor.as_str())
         .bind(claim.map(|c| c.customer_id.as_str()))
         .bind(claim.map(|c| c.key.as_str()))
