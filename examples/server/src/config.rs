@@ -50,8 +50,8 @@ use orders_core::money::{Currency, Money};
 use orders_core::pricing::{ShippingMethod, ShippingMethodCode, ShippingRate, TaxRate, TaxTable};
 use serde::Deserialize;
 
+use crate::accounts::Backoff;
 use crate::client::{Cidr, ClientAddress};
-use crate::users::Backoff;
 
 /// The default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

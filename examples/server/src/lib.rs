@@ -10,14 +10,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod auth;
+pub mod accounts;
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod demo;
-pub mod http;
 pub mod sessions;
+pub mod sign_in;
 pub mod storefront;
-pub mod users;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -34,8 +34,8 @@ use orders_sqlx::{Backend, SqliteStore, Storage};
 use tracing::info;
 use utoipa::OpenApi as _;
 
+use crate::accounts::Users;
 use crate::config::Settings;
-use crate::users::Users;
 
 /// The example shop server of `orders`.
 /// The command line.
@@ -297,8 +297,8 @@ async fn serve(
         let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
         info!(added, "demo catalogue seeded");
     }
-    let sessions = http::Sessions::with_lifetime(users.clone(), settings.auth.token_lifetime);
-    let host = http::Host::with_settings(users, &sessions, &settings.auth);
+    let sessions = sign_in::Sessions::with_lifetime(users.clone(), settings.auth.token_lifetime);
+    let host = sign_in::Host::with_settings(users, &sessions, &settings.auth);
     let _sweeper = host.sweep_every(std::time::Duration::from_secs(3600));
     // One CSRF key for both surfaces (they share the browser's CSRF cookie).
     let csrf = match &args.secret_key {
@@ -315,7 +315,7 @@ async fn serve(
         .request_timeout(std::time::Duration::from_secs_f64(args.request_timeout))
         .revocations(host.revocations())
         .routes(host.routes())
-        .merge_openapi(http::AuthDoc::openapi());
+        .merge_openapi(sign_in::AuthDoc::openapi());
     let shutdown = api.shutdown_handle();
     let mut app = Router::new()
         .nest("/api", api.router())
@@ -416,8 +416,8 @@ async fn create_superuser(
         None if terminal => rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?,
         None => return Err("--password is required (no terminal to ask on)".into()),
     };
-    http::check_password(&password).map_err(|e| format!("password: {e}"))?;
-    let hash = auth::hash_password(&password)?;
+    sign_in::check_password(&password).map_err(|e| format!("password: {e}"))?;
+    let hash = credentials::hash_password(&password)?;
     let (user, created) = users
         .upsert_staff(&email, &hash)
         .await

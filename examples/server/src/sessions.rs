@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use orders_axum::{Caller, Identify, IdentifyError};
 
-use crate::auth;
+use crate::accounts::{Users, now_ms};
 use crate::config::DEFAULT_TOKEN_LIFETIME;
-use crate::users::{Users, now_ms};
+use crate::credentials;
 
 /// How long a looked-up token is trusted before it is looked up again. A
 /// token revoked on this instance stops working at once; one revoked on
@@ -108,11 +108,11 @@ impl Sessions {
 
     /// Forgets `token` here at once (after a logout).
     pub(crate) fn forget(&self, token: &str) {
-        self.cache.remove(&auth::token_hash(token));
+        self.cache.remove(&credentials::token_hash(token));
     }
 }
 
-fn store_error(error: crate::users::UserError) -> IdentifyError {
+fn store_error(error: crate::accounts::UserError) -> IdentifyError {
     if error.is_unavailable() {
         IdentifyError::Unavailable
     } else {
@@ -123,7 +123,7 @@ fn store_error(error: crate::users::UserError) -> IdentifyError {
 #[async_trait::async_trait]
 impl Identify for Sessions {
     async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
-        let key = auth::token_hash(token);
+        let key = credentials::token_hash(token);
         let now = Instant::now();
         let now_ms = now_ms();
         let cached = self

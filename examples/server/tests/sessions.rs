@@ -379,8 +379,8 @@ const OLD_POSTGRES: &[&str] = &[
 const OLD_TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 async fn an_old_database_opens(url: &str) {
-    let hash = orders_server::auth::hash_password(PASSWORD).unwrap();
-    let token_hash = orders_server::auth::token_hash(OLD_TOKEN);
+    let hash = orders_server::credentials::hash_password(PASSWORD).unwrap();
+    let token_hash = orders_server::credentials::token_hash(OLD_TOKEN);
     let pg = url.starts_with("postgres");
     let statements = if pg { OLD_POSTGRES } else { OLD_SQLITE };
     let binds = |i: usize| match i {

@@ -40,7 +40,7 @@ use orders_axum::Identify;
 use orders_axum::web::{Csrf, SignIn};
 use orders_core::Orders;
 
-use crate::http::Host;
+use crate::sign_in::Host;
 
 /// The cookie holding the id of the customer's open cart.
 pub const CART_COOKIE: &str = "orders_cart";

@@ -1,7 +1,7 @@
 //! Sign in, register and sign out. Sign-in goes through the host's
 //! [`SignIn`](orders_axum::web::SignIn) (one rate limit with
 //! `POST /api/auth/login`), registration through the host's own
-//! [`Host::register`](crate::http::Host::register), the rules of
+//! [`Host::register`](crate::sign_in::Host::register), the rules of
 //! `POST /api/auth/register`.
 
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ use orders_core::ids::CustomerId;
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Row, SqlitePool};
 
-use crate::auth;
+use crate::credentials;
 
 /// The history table of the users' migrations.
 pub const MIGRATIONS_TABLE: &str = "orders_server_migrations";
@@ -283,7 +283,7 @@ impl Users {
     /// # Errors
     /// Database errors.
     pub async fn issue_token(&self, user: &User, lifetime_ms: i64) -> Result<String, UserError> {
-        let (token, hash) = auth::new_token();
+        let (token, hash) = credentials::new_token();
         let now = Utc::now();
         let expires_at = now.timestamp_millis().saturating_add(lifetime_ms);
         on_pool!(self, pool => sqlx::query(
@@ -308,7 +308,7 @@ impl Users {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
-        let hash = auth::token_hash(token);
+        let hash = credentials::token_hash(token);
         const SQL: &str = "SELECT u.id, u.email, u.is_staff, t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1";
         let row = on_pool!(self, pool => sqlx::query(SQL)
         .bind(&hash)
@@ -337,7 +337,7 @@ impl Users {
     /// # Errors
     /// Database errors.
     pub async fn extend_token(&self, token: &str, expires_at: i64) -> Result<(), UserError> {
-        let hash = auth::token_hash(token);
+        let hash = credentials::token_hash(token);
         on_pool!(self, pool => sqlx::query(
             "UPDATE tokens SET expires_at = $1 WHERE hash = $2 AND expires_at < $1",
         )
@@ -369,7 +369,7 @@ impl Users {
         if token.is_empty() || token.len() > 128 {
             return Ok(false);
         }
-        let expires_at = self.delete_token(&auth::token_hash(token)).await?;
+        let expires_at = self.delete_token(&credentials::token_hash(token)).await?;
         Ok(expires_at.is_some_and(|at| at > now_ms()))
     }
 

@@ -1,6 +1,6 @@
 //! Credentials for this example host: argon2id password hashes, opaque
 //! random tokens stored only as hashes, and the registration limit per
-//! address (the sign-in backoff is in the database: [`crate::users`]).
+//! address (the sign-in backoff is in the database: [`crate::accounts`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -32,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::auth::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RegistrationLimit};
+use crate::accounts::{Claim, User, UserError, Users};
 use crate::config::AuthSettings;
+use crate::credentials::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RegistrationLimit};
 pub use crate::sessions::{Sessions, TOKEN_CACHE_TTL};
-use crate::users::{Claim, User, UserError, Users};
 
 /// The window of the registration limit per address.
 pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(3600);
@@ -374,7 +374,9 @@ impl Host {
             None => (None, dummy_hash().to_owned()),
         };
         let matches = self
-            .hashing(Pool::Login, move || auth::verify_password(&password, &hash))
+            .hashing(Pool::Login, move || {
+                credentials::verify_password(&password, &hash)
+            })
             .await?;
         let Some(user) = user.filter(|_| matches) else {
             // The claimed attempt stays counted as a failure.
@@ -437,7 +439,9 @@ impl Host {
             .with_retry_after(BUSY_RETRY_SECS));
         };
         let hash = self
-            .hashing(Pool::Registration, move || auth::hash_password(&password))
+            .hashing(Pool::Registration, move || {
+                credentials::hash_password(&password)
+            })
             .await?
             .map_err(ApiError::internal)?;
         let user = match self.users.register(&email, &hash, false).await {
@@ -517,7 +521,7 @@ fn api_to_identify(error: ApiError) -> IdentifyError {
 
 fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| auth::hash_password("not a real password").unwrap_or_default())
+    HASH.get_or_init(|| credentials::hash_password("not a real password").unwrap_or_default())
 }
 
 /// Revokes the token it is called with; its open websockets close (4001).
