@@ -4,9 +4,10 @@
 use crate::cart::CartError;
 use crate::catalogue::Product;
 use crate::ids::ProductId;
-use crate::money::{Currency, Money};
+use crate::money::{Currency, Money, MoneyError};
 use crate::order::TransitionError;
 use crate::ports::{PaymentError, StoreError};
+use crate::pricing::PricingError;
 use crate::validation::ValidationErrors;
 
 /// What went wrong in a call to [`crate::Orders`].
@@ -176,6 +177,33 @@ impl From<StoreError> for Error {
             StoreError::InvalidCursor => Self::field("cursor", "invalid cursor"),
             StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::Backend(message) => Self::Storage(message),
+        }
+    }
+}
+
+impl From<MoneyError> for Error {
+    fn from(error: MoneyError) -> Self {
+        match error {
+            MoneyError::CurrencyMismatch(cart, product) => Self::CurrencyMismatch { cart, product },
+            other => Self::field("quantity", other.to_string()),
+        }
+    }
+}
+
+impl From<PricingError> for Error {
+    fn from(error: PricingError) -> Self {
+        match error {
+            PricingError::Currency {
+                expected, found, ..
+            } => Self::CurrencyMismatch {
+                cart: expected,
+                product: found,
+            },
+            PricingError::ShippingUnavailable(method, currency) => Self::field(
+                "shipping_method",
+                format!("{method} is not available in {currency}"),
+            ),
+            PricingError::Money(error) => error.into(),
         }
     }
 }

@@ -505,3 +505,39 @@ fn a_customer_lists_only_their_own_orders_whatever_the_filter_says() {
         assert_eq!(owners(&only_bob.items), ["bob", "bob"]);
     });
 }
+
+#[test]
+fn a_cart_past_the_largest_amount_is_a_field_error_and_is_not_saved() {
+    block_on(async {
+        use orders_core::PricingOptions as Options;
+        let (orders, _, _) = engine();
+        let dear = product(&orders, "1000000000000", 1000).await;
+        let cart = orders.create_cart(&ada(), None).await.unwrap();
+        let one = Quantity::new(1).unwrap();
+        let cart = orders
+            .add_to_cart(&ada(), &cart.id, &dear.id, one)
+            .await
+            .unwrap();
+        assert_eq!(
+            cart.subtotal,
+            Money::parse_price("1000000000000", Currency::USD).unwrap()
+        );
+        for quantity in [1, 999] {
+            let error = orders
+                .add_to_cart(&ada(), &cart.id, &dear.id, Quantity::new(quantity).unwrap())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&error, Error::Validation(errors) if errors.contains("quantity")),
+                "{error:?}"
+            );
+        }
+        // Nothing was saved, and the cart still prices.
+        let again = orders
+            .cart(&ada(), &cart.id, &Options::default())
+            .await
+            .unwrap();
+        assert_eq!(again.lines[0].quantity.get(), 1);
+        assert_eq!(again.version, cart.version);
+    });
+}

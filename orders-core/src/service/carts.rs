@@ -233,6 +233,9 @@ impl Orders {
                 .await?;
             let expected = cart.version;
             change(&mut cart, &products, self.inner.clock.now())?;
+            // A cart whose subtotal no amount can hold is refused before it
+            // is saved, so every saved cart can be priced.
+            subtotal(&cart, &products)?;
             match self.inner.store.update_cart(&cart, expected).await {
                 Ok(()) => {
                     return self
@@ -295,8 +298,7 @@ impl Orders {
             method,
             &self.inner.config.tax,
             country,
-        )
-        .map_err(|e| Error::Storage(format!("pricing failed: {e}")))?;
+        )?;
         let lines = known
             .iter()
             .zip(&breakdown.lines)
@@ -391,13 +393,20 @@ pub(super) fn subtotal(
     let mut total = Money::zero(cart.currency);
     for line in &cart.lines {
         if let Some(product) = products.get(&line.product_id) {
-            let line_total = product
+            total = product
                 .price
                 .times(line.quantity.get())
-                .and_then(|m| total.checked_add(m))
-                .map_err(|e| Error::Storage(format!("pricing failed: {e}")))?;
-            total = line_total;
+                .and_then(|m| total.checked_add(m))?;
         }
+    }
+    if total.amount().abs() > Money::MAX_AMOUNT {
+        return Err(Error::field(
+            "quantity",
+            format!(
+                "would take the cart past the largest amount it can hold ({})",
+                Money::MAX_AMOUNT
+            ),
+        ));
     }
     Ok(total)
 }
