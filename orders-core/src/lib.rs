@@ -48,7 +48,14 @@
 //! assert_eq!(orders.product(&tea.id).await.unwrap().stock, 8);
 //! # });
 //! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `testkit` | no | [`testkit`]: the store conformance kit, async checks every store implementation runs against itself |
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cart;
 pub mod catalogue;
@@ -64,6 +71,7 @@ pub mod pricing;
 mod service;
 pub use service::MAX_IDEMPOTENCY_KEY;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 pub mod text;
 pub mod validation;
@@ -72,3 +80,8 @@ pub use error::Error;
 pub use service::{
     Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
 };
+
+/// The code blocks of the crate's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
