@@ -79,7 +79,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable machine-readable code of API.md.
+    /// The stable machine-readable code (the `code` of the HTTP API's problem documents).
     ///
     /// ```
     /// use orders_core::Error;

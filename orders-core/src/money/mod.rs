@@ -352,7 +352,7 @@ impl fmt::Debug for Money {
 }
 
 impl Serialize for Money {
-    /// Serialises as the amount string (`"19.90"`), as API.md wants; the
+    /// Serialises as the amount string (`"19.90"`), as the HTTP API shows it; the
     /// object holding it carries `currency`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
