@@ -10,6 +10,7 @@ use crate::validation::ValidationErrors;
 
 /// What went wrong in a call to [`crate::Orders`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Input fields are invalid; every bad field is in the map.
     #[error("invalid input: {0}")]

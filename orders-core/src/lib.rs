@@ -85,3 +85,47 @@ pub use service::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The types that will grow are `#[non_exhaustive]`: outside this crate a
+/// match needs a wildcard arm and the configuration cannot be a struct
+/// literal. Each block below must fail to compile.
+///
+/// ```compile_fail,E0004
+/// fn code(e: orders_core::Error) -> u8 {
+///     use orders_core::Error as E;
+///     match e {
+///         E::Validation(_) | E::NotFound(_) | E::InsufficientStock(_) | E::ProductUnavailable(_)
+///         | E::Transition(_) | E::CartFull | E::PaymentDeclined | E::CartClosed | E::CartEmpty
+///         | E::CurrencyMismatch { .. } | E::DiscountUnavailable(_) | E::PriceChanged { .. }
+///         | E::IdempotencyMismatch | E::IdempotencyInProgress | E::ConcurrentUpdate
+///         | E::Duplicate(_) | E::PaymentUnavailable | E::Unavailable | E::Storage(_) => 0,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use orders_core::order::OrderStatus as S;
+/// fn open(s: S) -> bool {
+///     match s {
+///         S::Pending | S::Paid | S::Processing | S::Shipped => true,
+///         S::Delivered | S::Cancelled | S::Refunded => false,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use orders_core::order::PaymentStatus as S;
+/// fn settled(s: S) -> bool {
+///     match s {
+///         S::Pending => false,
+///         S::Captured | S::Refunded => true,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0639
+/// let demo = orders_core::OrdersConfig::demo();
+/// let copy = orders_core::OrdersConfig { ..demo };
+/// ```
+#[cfg(doctest)]
+pub struct NonExhaustive;

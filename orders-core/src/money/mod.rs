@@ -56,6 +56,7 @@ pub struct Money {
 
 /// Why an amount was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MoneyError {
     /// The text is not a plain decimal number.
     #[error("must be a decimal amount such as \"19.90\"")]
