@@ -53,7 +53,7 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | `testkit` | no | [`testkit`]: the store conformance kit, async checks every store implementation runs against itself |
+//! | `testkit` | no | `testkit`: the store conformance kit, async checks every store implementation runs against itself |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
