@@ -29,6 +29,7 @@ pub struct PricingOptions {
 
 /// A cart with its current prices, shaped as the HTTP API's cart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PricedCart {
     /// Its id.
     pub id: CartId,
