@@ -1,6 +1,7 @@
 //! The JSON body extractor, whose every rejection is a problem document.
 //!
-//! The order of checks is the order of API.md's table:
+//! The order of checks (the crate docs' errors and the route table say
+//! which route answers which):
 //!
 //! 1. not declared `application/json` (or `…+json`): 415;
 //! 2. over the body limit ([`crate::Api::body_limit`], default 64 KiB): 413;

@@ -40,6 +40,7 @@ impl std::fmt::Debug for Caller {
 
 /// The host could not decide who the caller is (its user store failed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdentifyError {
     /// The user store is unreachable: answered 503 with `Retry-After`.
     #[error("the identity store is unavailable")]

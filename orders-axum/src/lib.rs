@@ -1,8 +1,8 @@
 //! # orders-axum
 //!
-//! The HTTP face of [`orders_core`]: the JSON API of API.md (everything but
-//! `/api/auth/*`, which belongs to the host), the websocket tracking feeds
-//! and the OpenAPI 3.1 document, as an [`axum::Router`] a host nests
+//! The HTTP face of [`orders_core`]: the JSON API (the [route table](#routes)
+//! below; sign-up and login belong to the host), the websocket tracking
+//! feeds and the OpenAPI 3.1 document, as an [`axum::Router`] a host nests
 //! wherever it likes.
 //!
 //! The library keeps no users. Who the caller is comes from the host
@@ -99,9 +99,24 @@
 //! and echoed back), method and path (never the query string, which
 //! may hold `access_token`), then the status and latency. Bodies and the
 //! `Authorization` header are never logged.
+//!
+//! ## Cargo features
+//!
+//! None is on by default: the JSON API, the websockets and the OpenAPI
+//! document need none.
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `web` | no | `web`: session cookie, stateless CSRF tokens, security headers and the `SignIn` trait, for server-rendered pages |
+//! | `admin` | no | `admin`: the staff panel, a router the host nests at `/admin` (turns on `web`) |
+//! | `serve` | no | `serve`: `serve::serve`, a router on a `TcpListener` with connection deadlines, a connection bound and a bounded graceful shutdown (HTTP/1.1) |
+//!
+#![doc = include_str!("route_table.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 mod body;
 mod docs;
@@ -111,9 +126,11 @@ mod query;
 mod request_id;
 mod routes;
 #[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
 pub mod serve;
 mod timeout;
 #[cfg(feature = "web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub mod web;
 
 use std::sync::Arc;
@@ -413,3 +430,8 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
+
+/// The code blocks of the crate's README, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

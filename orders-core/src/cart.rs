@@ -106,6 +106,7 @@ pub enum CartStatus {
 
 /// Why a cart refused a change. Every refusal leaves the cart as it was.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CartError {
     /// The cart was checked out.
     #[error("the cart is closed")]

@@ -81,6 +81,7 @@ pub enum DiscountKind {
 
 /// Why a discount definition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvalidDiscount {
     /// A percentage outside (0, 100] or with more than 4 decimals.
     #[error("a percentage must be more than 0 and at most 100, with at most 4 decimals")]
@@ -133,6 +134,7 @@ impl DiscountKind {
 /// Why a code does not apply to a cart now. Shown to the customer on the
 /// `code` field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiscountRejection {
     /// No such code.
     #[error("unknown discount code")]

@@ -12,6 +12,7 @@ use crate::validation::ValidationErrors;
 
 /// What went wrong in a call to [`crate::Orders`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Input fields are invalid; every bad field is in the map.
     #[error("invalid input: {0}")]
@@ -88,7 +89,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable machine-readable code of API.md.
+    /// The stable machine-readable code (the `code` of the HTTP API's problem documents).
     ///
     /// ```
     /// use orders_core::Error;

@@ -48,7 +48,14 @@
 //! assert_eq!(orders.product(&tea.id).await.unwrap().stock, 8);
 //! # });
 //! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `testkit` | no | `testkit`: the store conformance kit, async checks every store implementation runs against itself |
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cart;
 pub mod catalogue;
@@ -64,6 +71,7 @@ pub mod pricing;
 mod service;
 pub use service::MAX_IDEMPOTENCY_KEY;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 pub mod text;
 pub mod validation;
@@ -72,3 +80,52 @@ pub use error::Error;
 pub use service::{
     Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
 };
+
+/// The code blocks of the crate's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The types that will grow are `#[non_exhaustive]`: outside this crate a
+/// match needs a wildcard arm and the configuration cannot be a struct
+/// literal. Each block below must fail to compile.
+///
+/// ```compile_fail,E0004
+/// fn code(e: orders_core::Error) -> u8 {
+///     use orders_core::Error as E;
+///     match e {
+///         E::Validation(_) | E::NotFound(_) | E::InsufficientStock(_) | E::ProductUnavailable(_)
+///         | E::Transition(_) | E::CartFull | E::PaymentDeclined | E::CartClosed | E::CartEmpty
+///         | E::CurrencyMismatch { .. } | E::DiscountUnavailable(_) | E::PriceChanged { .. }
+///         | E::IdempotencyMismatch | E::IdempotencyInProgress | E::ConcurrentUpdate
+///         | E::Duplicate(_) | E::PaymentUnavailable | E::Unavailable | E::Storage(_) => 0,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use orders_core::order::OrderStatus as S;
+/// fn open(s: S) -> bool {
+///     match s {
+///         S::Pending | S::Paid | S::Processing | S::Shipped => true,
+///         S::Delivered | S::Cancelled | S::Refunded => false,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use orders_core::order::PaymentStatus as S;
+/// fn settled(s: S) -> bool {
+///     match s {
+///         S::Pending => false,
+///         S::Captured | S::Refunded => true,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0639
+/// let demo = orders_core::OrdersConfig::demo();
+/// let copy = orders_core::OrdersConfig { ..demo };
+/// ```
+#[cfg(doctest)]
+pub struct NonExhaustive;

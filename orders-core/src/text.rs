@@ -17,6 +17,7 @@
 
 /// Why a text field was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TextError {
     /// Empty once trimmed.
     #[error("required")]

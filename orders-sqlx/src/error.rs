@@ -10,6 +10,7 @@ use orders_core::ports::StoreError;
 
 /// Why opening or migrating a store failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The URL names no backend this build supports.
     #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]

@@ -26,7 +26,17 @@
 //! Each backend's module explains its concurrency choices:
 //! [`SqliteStore`] (one writer, `BEGIN IMMEDIATE`, WAL) and `PgStore`
 //! (`READ COMMITTED` with conditional updates, `LISTEN/NOTIFY` fan-out).
+//!
+//! ## Cargo features
+//!
+//! At least one backend must be on.
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `sqlite` | yes | `SqliteStore`: the embedded store on one file (SQLite is compiled in; nothing to install) |
+//! | `postgres` | no | `PgStore` and `PgNotifier`: the PostgreSQL store, with `LISTEN/NOTIFY` across instances |
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("orders-sqlx needs the `sqlite` or the `postgres` feature");
@@ -50,11 +60,13 @@ pub use error::OpenError;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use migrations::embedded_migrator;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{
     ANNOUNCE_GAP, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, LISTENER_APPLICATION_NAME,
     LISTENER_SWEEP, PgNotifier, PgStore, RELEASE_CLAIM_WAIT,
 };
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 
 /// Which database a [`Storage`] is on.
@@ -151,6 +163,7 @@ impl Storage {
 
     /// A storage over an opened SQLite store, with its in-process notifier.
     #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub fn sqlite(store: Arc<SqliteStore>) -> Self {
         let notifier = Arc::new(store.notifier());
         Self {
@@ -162,6 +175,7 @@ impl Storage {
 
     /// A storage over an opened PostgreSQL store and its notifier.
     #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     pub fn postgres(store: Arc<PgStore>, notifier: PgNotifier) -> Self {
         Self {
             inner: Inner::Postgres(store.clone()),
@@ -221,6 +235,11 @@ impl Storage {
         }
     }
 }
+
+/// The code blocks of the crate's README, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {

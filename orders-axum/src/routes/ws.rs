@@ -355,7 +355,7 @@ where
                     send(&mut sink, close(CLOSE_TRY_AGAIN_LATER, "fell behind; reconnect with after"), timeout).await;
                     return Ended::Lagged;
                 }
-                Some(Err(SubscriptionError::Store(error))) => {
+                Some(Err(error)) => {
                     tracing::warn!(%error, "event feed failed");
                     send(&mut sink, close(CLOSE_INTERNAL_ERROR, "feed failed; reconnect with after"), timeout).await;
                     return Ended::Feed;

@@ -15,6 +15,7 @@ pub const MAX_POSTAL_CODE_CHARS: usize = 16;
 
 /// Why a postal code was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PostalCodeError {
     /// Nothing but whitespace.
     #[error("must not be empty")]
@@ -164,6 +165,7 @@ impl From<PostalCode> for String {
 
 /// Why a phone number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PhoneError {
     /// Nothing but whitespace.
     #[error("must not be empty")]

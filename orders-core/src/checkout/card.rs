@@ -14,6 +14,7 @@ use super::text::CardHolder;
 
 /// Why a card number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CardNumberError {
     /// Characters other than digits, spaces and hyphens.
     #[error("invalid card number")]
@@ -214,6 +215,7 @@ impl fmt::Display for CardBrand {
 
 /// Why a card expiry was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExpiryError {
     /// The month is not 1 to 12.
     #[error("must be between 1 and 12")]
@@ -402,6 +404,7 @@ impl CardDetails {
 /// How the customer pays. Serialises as `"card"` / `"cash_on_delivery"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PaymentMethod {
     /// A payment card.
     Card,
@@ -455,6 +458,7 @@ impl FromStr for PaymentMethod {
 
 /// The validated payment: a card, or cash on delivery.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum PaymentDetails {
     /// Pay by card.
     Card(CardDetails),

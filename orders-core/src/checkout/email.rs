@@ -13,6 +13,7 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// Why an email address was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmailError {
     /// Nothing but whitespace.
     #[error("must not be empty")]

@@ -56,6 +56,7 @@ pub struct Money {
 
 /// Why an amount was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MoneyError {
     /// The text is not a plain decimal number.
     #[error("must be a decimal amount such as \"19.90\"")]
@@ -352,7 +353,7 @@ impl fmt::Debug for Money {
 }
 
 impl Serialize for Money {
-    /// Serialises as the amount string (`"19.90"`), as API.md wants; the
+    /// Serialises as the amount string (`"19.90"`), as the HTTP API shows it; the
     /// object holding it carries `currency`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

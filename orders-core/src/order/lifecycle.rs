@@ -19,6 +19,7 @@ use crate::text::text_type;
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OrderStatus {
     /// Placed, not paid (cash on delivery).
     Pending,
@@ -239,6 +240,7 @@ impl Transition {
 
 /// Why a move was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransitionError {
     /// The table does not allow it.
     #[error("an order cannot go from {from} to {to}")]

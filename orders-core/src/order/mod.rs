@@ -98,6 +98,7 @@ pub struct OrderLine {
 /// Where the money of an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PaymentStatus {
     /// Nothing taken yet (cash on delivery).
     Pending,

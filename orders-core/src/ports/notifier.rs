@@ -41,6 +41,7 @@ impl Topic {
 
 /// Why a subscription ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubscriptionError {
     /// The subscriber read too slowly and events were dropped for it. It can
     /// subscribe again after the last event it received; nothing is lost.

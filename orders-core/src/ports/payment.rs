@@ -17,6 +17,7 @@ pub struct Charge {
 
 /// Why the gateway did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PaymentError {
     /// The card was declined; the customer should use another.
     #[error("the card was declined")]

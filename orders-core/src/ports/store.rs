@@ -12,6 +12,7 @@ use crate::order::{Actor, NewOrder, Order, OrderEvent, OrderStatus, StatusChange
 
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The thing to change does not exist.
     #[error("not found")]

@@ -83,6 +83,7 @@ pub struct PriceBreakdown {
 
 /// Why a cart could not be priced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PricingError {
     /// A line's price is in another currency than the cart.
     #[error("line {index} is priced in {found}, the cart in {expected}")]

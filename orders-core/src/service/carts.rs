@@ -27,8 +27,9 @@ pub struct PricingOptions {
     pub shipping_method: Option<String>,
 }
 
-/// A cart with its current prices, shaped as API.md's cart.
+/// A cart with its current prices, shaped as the HTTP API's cart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PricedCart {
     /// Its id.
     pub id: CartId,

@@ -34,6 +34,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// What a checkout returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckoutOutcome {
     /// The order.
     pub order: Order,

@@ -9,6 +9,7 @@ use crate::pricing::{ShippingMethod, ShippingMethodCode, ShippingRate, TaxRate, 
 
 /// How the engine prices and checks out.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OrdersConfig {
     /// The currency of a cart created without one.
     pub default_currency: Currency,
