@@ -147,6 +147,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi as _;
 
+/// The attribute the host's [`Identify`] (and, with `web`, `SignIn`)
+/// implementations need: `#[orders_axum::async_trait]`, so a host needs
+/// no `async-trait` dependency of its own.
+pub use async_trait::async_trait;
 pub use body::{
     FieldSpec, JsonBody, JsonType, OptionalJsonBody, RequestBody, check_fields, parse_body,
 };
@@ -197,6 +201,7 @@ pub struct Api {
     mount_path: String,
     extra_routes: Option<Router>,
     extra_openapi: Option<OpenApi>,
+    info: Option<utoipa::openapi::Info>,
     shutdown: Arc<watch::Sender<bool>>,
     revocations: Revocations,
 }
@@ -225,6 +230,7 @@ impl Api {
             mount_path: "/api".to_owned(),
             extra_routes: None,
             extra_openapi: None,
+            info: None,
             shutdown: Arc::new(watch::channel(false).0),
             revocations: Revocations::new(),
         }
@@ -312,6 +318,33 @@ impl Api {
         self.revocations.clone()
     }
 
+    /// The `info` of the served OpenAPI document (title, version,
+    /// description, contact...): the host's API, not this crate. Without
+    /// it, the document is titled as this crate, at its version.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use orders_axum::{Api, Caller, Identify, IdentifyError};
+    /// # use orders_core::{Orders, memory::MemoryStore};
+    /// # struct Nobody;
+    /// # #[orders_axum::async_trait]
+    /// # impl Identify for Nobody {
+    /// #     async fn identify(&self, _: &str) -> Result<Option<Caller>, IdentifyError> { Ok(None) }
+    /// # }
+    /// use utoipa::openapi::InfoBuilder;
+    ///
+    /// # let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    /// let api = Api::new(orders, Nobody)
+    ///     .openapi_info(InfoBuilder::new().title("Tea shop").version("2.1.0").build());
+    /// assert_eq!(api.openapi().info.title, "Tea shop");
+    /// assert_eq!(api.openapi().info.version, "2.1.0");
+    /// ```
+    #[must_use]
+    pub fn openapi_info(mut self, info: utoipa::openapi::Info) -> Self {
+        self.info = Some(info);
+        self
+    }
+
     /// The library's OpenAPI document, with paths relative to the mount
     /// point (`/products`).
     pub fn base_openapi() -> OpenApi {
@@ -325,8 +358,11 @@ impl Api {
         if let Some(extra) = &self.extra_openapi {
             relative.merge(extra.clone());
         }
-        let mut info = relative.info.clone();
-        info.version = env!("CARGO_PKG_VERSION").to_owned();
+        let info = self.info.clone().unwrap_or_else(|| {
+            let mut info = relative.info.clone();
+            info.version = env!("CARGO_PKG_VERSION").to_owned();
+            info
+        });
         let root = utoipa::openapi::OpenApiBuilder::new().info(info).build();
         root.nest(self.mount_path.clone(), relative)
     }

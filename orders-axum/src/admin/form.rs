@@ -75,6 +75,9 @@ impl FromRequest<PanelState> for Form {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
+        if peer.is_none() {
+            warn_no_peer_once();
+        }
         Ok(Self {
             headers: parts.headers,
             peer,
@@ -128,5 +131,21 @@ impl FormState {
 
     pub(crate) fn has_errors(&self) -> bool {
         !self.errors.is_empty()
+    }
+}
+
+/// The panel's sign-in hands the host the client's address (for its
+/// sign-in limits) from axum's `ConnectInfo`, which exists only when the
+/// host serves with `into_make_service_with_connect_info::<SocketAddr>()`
+/// (or `orders_axum::serve`, which provides it). Without it every sign-in
+/// comes from no address: said once in the log, not on every form.
+fn warn_no_peer_once() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "the admin panel sees no client address: serve the app with \
+             into_make_service_with_connect_info::<SocketAddr>() (or orders_axum::serve) \
+             so sign-in limits can count per address"
+        );
     }
 }

@@ -45,7 +45,11 @@
 //! - Sign-in goes through the host's [`SignIn`]; the session cookie holds
 //!   the host's token, which its [`Identify`] resolves on every request.
 //!   Only staff get in. Every POST carries a CSRF token, checked before
-//!   anything else.
+//!   anything else. [`SignIn::sign_in`] gets the client's address from
+//!   axum's `ConnectInfo<SocketAddr>`: serve the app with
+//!   `into_make_service_with_connect_info::<SocketAddr>()` or
+//!   [`serve`](crate::serve) (feature `serve`), or every sign-in comes from
+//!   no address (the panel says so once in the log).
 //! - Assets (one CSS, one JS file) are compiled in and served under a
 //!   content-hashed name with a year-long cache. The JS opens the API's
 //!   websockets (the browser sends the session cookie) so new orders and
