@@ -34,7 +34,7 @@
 //! async fn login() -> &'static str { "…" }
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+//! let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
 //! let api = Api::new(orders, Sessions)
 //!     .body_limit(64 * 1024)
 //!     // The host's auth routes, relative to the mount path, like the API's.
@@ -333,7 +333,7 @@ impl Api {
     /// # }
     /// use utoipa::openapi::InfoBuilder;
     ///
-    /// # let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    /// # let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
     /// let api = Api::new(orders, Nobody)
     ///     .openapi_info(InfoBuilder::new().title("Tea shop").version("2.1.0").build());
     /// assert_eq!(api.openapi().info.title, "Tea shop");
@@ -395,7 +395,7 @@ impl Api {
     ///     greeting: &'static str,
     /// }
     ///
-    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
     /// let api = Api::new(orders, Nobody).mount_path("/shop/api");
     /// let app: Router = Router::<AppState>::new()
     ///     .route("/", get(|State(s): State<AppState>| async move { s.greeting }))

@@ -19,6 +19,7 @@
 //! # futures_executor::block_on(async {
 //! let orders = Orders::builder(Arc::new(MemoryStore::new()))
 //!     .config(OrdersConfig::demo())
+//!     .payments(Arc::new(orders_core::ports::TestGateway::new()))
 //!     .build();
 //! let tea = orders
 //!     .create_product(NewProduct::new(
@@ -78,7 +79,7 @@ pub mod validation;
 
 pub use error::Error;
 pub use service::{
-    Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
+    Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions, Unset,
 };
 
 /// The code blocks of the crate's README, compiled and run as doc tests.

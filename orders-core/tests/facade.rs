@@ -347,6 +347,7 @@ fn a_host_guard_can_refuse_a_legal_move() {
     }
     block_on(async {
         let orders = Orders::builder(Arc::new(MemoryStore::new()))
+            .demo()
             .guard(Arc::new(NoRefunds))
             .build();
         let p = product(&orders, "1.00", 3).await;

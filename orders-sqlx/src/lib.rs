@@ -13,12 +13,19 @@
 //! ```
 //! # #[cfg(feature = "sqlite")]
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//!
 //! use orders_core::OrdersConfig;
+//! use orders_core::ports::TestGateway;
 //! use orders_sqlx::Storage;
 //!
 //! let storage = Storage::open("sqlite::memory:").await.unwrap();
 //! storage.migrate().await.unwrap();
-//! let orders = storage.engine().config(OrdersConfig::demo()).build();
+//! let orders = storage
+//!     .engine()
+//!     .config(OrdersConfig::demo()) // the demo shop's currencies, tax and shipping
+//!     .payments(Arc::new(TestGateway::new())) // charges nobody: a real shop's provider goes here
+//!     .build();
 //! orders.health().await.unwrap();
 //! # });
 //! ```

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use orders_core::Orders;
 use orders_core::ids::{CustomerId, EventId, OrderId};
 use orders_core::order::{Actor, OrderEvent, OrderStatus, TrackingNumber, Transition};
 use orders_core::ports::{Notifier, Subscription, SubscriptionError, Topic};
 use orders_core::testkit::{cart_with, form, product};
-use orders_core::{Orders, OrdersConfig};
 use orders_sqlx::{LISTENER_APPLICATION_NAME, PgStore, Storage};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -82,7 +82,7 @@ impl Drop for Proxy {
 }
 
 fn engine(storage: &Storage) -> Orders {
-    storage.engine().config(OrdersConfig::demo()).build()
+    storage.engine().demo().build()
 }
 
 async fn next(sub: &mut Subscription) -> OrderEvent {

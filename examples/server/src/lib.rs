@@ -283,7 +283,13 @@ pub async fn open(url: &str) -> Result<(Storage, Users), String> {
 }
 
 fn engine(storage: &Storage, settings: &Settings) -> Orders {
-    storage.engine().config(settings.orders.clone()).build()
+    // No payment provider is configured yet: the built-in test gateway
+    // (API.md's default), which charges nobody.
+    storage
+        .engine()
+        .config(settings.orders.clone())
+        .payments(Arc::new(orders_core::ports::TestGateway::new()))
+        .build()
 }
 
 async fn serve(

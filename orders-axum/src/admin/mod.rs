@@ -22,7 +22,7 @@
 //! use orders_axum::admin::Admin;
 //! use orders_core::{Orders, memory::MemoryStore};
 //!
-//! let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+//! let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
 //! let host = Arc::new(Host);
 //! let app: Router = Router::new()
 //!     .nest("/api", Api::new(orders.clone(), host.clone()).router())

@@ -121,7 +121,7 @@ pub async fn spawn_app() -> App {
 }
 
 pub async fn spawn_with(configure: impl FnOnce(Api) -> Api) -> App {
-    let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
     let users = Tokens(HashMap::from([
         (ADA, caller("ada", false)),
         (BOB, caller("bob", false)),

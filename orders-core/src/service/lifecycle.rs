@@ -36,7 +36,7 @@ impl Orders {
     /// use orders_core::memory::MemoryStore;
     /// use orders_core::ports::{OrderFilter, PageRequest};
     ///
-    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
     /// let ada = CustomerId::parse("ada").unwrap();
     /// let bob = CustomerId::parse("bob").unwrap();
     /// // Ada asks for Bob's orders: she gets her own (none).

@@ -69,28 +69,38 @@ impl std::fmt::Debug for Orders {
 }
 
 /// Builds an [`Orders`]; see [`Orders::builder`].
-pub struct OrdersBuilder {
+///
+/// The configuration (currencies, tax, shipping) and the payment gateway
+/// are choices a shop must make, so [`build`](OrdersBuilder::build) exists
+/// only once both are given: an engine can never take a card through the
+/// test gateway, or charge demo tax, because a host forgot to say
+/// otherwise. `C` and `P` track whether they were given ([`Unset`] until
+/// then).
+///
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # use orders_core::{Orders, memory::MemoryStore};
+/// // No configuration, no payment gateway: does not compile.
+/// let orders = Orders::builder(Arc::new(MemoryStore::new())).build();
+/// ```
+pub struct OrdersBuilder<C = Unset, P = Unset> {
     store: Arc<dyn Store>,
     notifier: Option<Arc<dyn Notifier>>,
-    payments: Option<Arc<dyn PaymentGateway>>,
+    payments: P,
     clock: Option<Arc<dyn Clock>>,
-    config: Option<OrdersConfig>,
+    config: C,
     guards: Vec<Arc<dyn TransitionGuard>>,
 }
 
-impl OrdersBuilder {
+/// A choice of [`OrdersBuilder`] not made yet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unset;
+
+impl<C, P> OrdersBuilder<C, P> {
     /// The notifier (default: an in-process [`MemoryNotifier`] over the store).
     #[must_use]
     pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = Some(notifier);
-        self
-    }
-
-    /// The payment gateway (default: the [`TestGateway`], which charges
-    /// nobody).
-    #[must_use]
-    pub fn payments(mut self, payments: Arc<dyn PaymentGateway>) -> Self {
-        self.payments = Some(payments);
         self
     }
 
@@ -101,13 +111,6 @@ impl OrdersBuilder {
         self
     }
 
-    /// The configuration (default: [`OrdersConfig::demo`]).
-    #[must_use]
-    pub fn config(mut self, config: OrdersConfig) -> Self {
-        self.config = Some(config);
-        self
-    }
-
     /// Adds a host rule on status moves.
     #[must_use]
     pub fn guard(mut self, guard: Arc<dyn TransitionGuard>) -> Self {
@@ -115,6 +118,47 @@ impl OrdersBuilder {
         self
     }
 
+    /// The payment gateway: the shop's provider, or the [`TestGateway`]
+    /// (which charges nobody) for demos and tests.
+    #[must_use]
+    pub fn payments(
+        self,
+        payments: Arc<dyn PaymentGateway>,
+    ) -> OrdersBuilder<C, Arc<dyn PaymentGateway>> {
+        OrdersBuilder {
+            store: self.store,
+            notifier: self.notifier,
+            payments,
+            clock: self.clock,
+            config: self.config,
+            guards: self.guards,
+        }
+    }
+
+    /// The configuration: currencies, tax and shipping
+    /// ([`OrdersConfig::demo`] is the demo shop's).
+    #[must_use]
+    pub fn config(self, config: OrdersConfig) -> OrdersBuilder<OrdersConfig, P> {
+        OrdersBuilder {
+            store: self.store,
+            notifier: self.notifier,
+            payments: self.payments,
+            clock: self.clock,
+            config,
+            guards: self.guards,
+        }
+    }
+
+    /// The demo shop: [`OrdersConfig::demo`] and the [`TestGateway`].
+    /// For examples, tests and benchmarks; a real shop chooses both.
+    #[must_use]
+    pub fn demo(self) -> OrdersBuilder<OrdersConfig, Arc<dyn PaymentGateway>> {
+        self.config(OrdersConfig::demo())
+            .payments(Arc::new(TestGateway::new()))
+    }
+}
+
+impl OrdersBuilder<OrdersConfig, Arc<dyn PaymentGateway>> {
     /// The engine.
     pub fn build(self) -> Orders {
         let store = self.store;
@@ -126,11 +170,9 @@ impl OrdersBuilder {
             inner: Arc::new(Inner {
                 store,
                 notifier,
-                payments: self
-                    .payments
-                    .unwrap_or_else(|| Arc::new(TestGateway::new())),
+                payments: self.payments,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                config: self.config.unwrap_or_else(OrdersConfig::demo),
+                config: self.config,
                 guards: self.guards,
             }),
         }
@@ -154,13 +196,26 @@ impl crate::ports::EventLog for StoreLog {
 
 impl Orders {
     /// Starts building an engine over `store`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use orders_core::{Orders, OrdersConfig};
+    /// use orders_core::memory::MemoryStore;
+    /// use orders_core::ports::TestGateway;
+    ///
+    /// let orders = Orders::builder(Arc::new(MemoryStore::new()))
+    ///     .config(OrdersConfig::demo())
+    ///     .payments(Arc::new(TestGateway::new()))
+    ///     .build();
+    /// # let _ = orders;
+    /// ```
     pub fn builder(store: Arc<dyn Store>) -> OrdersBuilder {
         OrdersBuilder {
             store,
             notifier: None,
-            payments: None,
+            payments: Unset,
             clock: None,
-            config: None,
+            config: Unset,
             guards: Vec::new(),
         }
     }
