@@ -1,0 +1,132 @@
+//! The catalogue port on SQLite: products.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orders_core::catalogue::{Product, ProductPatch};
+use orders_core::ids::ProductId;
+use orders_core::ports::CatalogueStore;
+use orders_core::ports::{Page, PageRequest, StoreError};
+
+use super::{SqliteStore, page_of};
+use crate::codec::{self, ts};
+use crate::error::{self, Fail};
+
+#[async_trait]
+impl CatalogueStore for SqliteStore {
+    async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.sku.as_str())
+        .bind(p.name.as_str())
+        .bind(p.description.as_str())
+        .bind(p.price.to_minor())
+        .bind(p.currency.code())
+        .bind(i64::from(p.stock))
+        .bind(p.active)
+        .bind(p.tax_class.as_str())
+        .bind(ts(p.created_at))
+        .bind(ts(p.updated_at))
+        .bind(codec::to_i64(p.version)?)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| error::db(e, "sku"))?;
+        Ok(())
+    }
+
+    async fn update_product(
+        &self,
+        id: &ProductId,
+        patch: &ProductPatch,
+        expected_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Product, StoreError> {
+        write_tx!(self, "sku", |conn| {
+            async {
+                let sql = format!(
+                    "SELECT {} FROM products WHERE id = ?",
+                    codec::PRODUCT_COLUMNS
+                );
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let stored = codec::product(&row)?;
+                let product = patch.applied_to(&stored, expected_version, now)?;
+                sqlx::query(
+                    "UPDATE products SET name = ?, description = ?, price_minor = ?, stock = ?, active = ?,
+                     tax_class = ?, updated_at = ?, version = ? WHERE id = ?",
+                )
+                .bind(product.name.as_str())
+                .bind(product.description.as_str())
+                .bind(product.price.to_minor())
+                .bind(i64::from(product.stock))
+                .bind(product.active)
+                .bind(product.tax_class.as_str())
+                .bind(ts(product.updated_at))
+                .bind(codec::to_i64(product.version)?)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
+                Ok::<_, Fail>(product)
+            }
+        })
+    }
+
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM products WHERE id = ?",
+            codec::PRODUCT_COLUMNS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(error::any)?;
+        row.as_ref().map(codec::product).transpose()
+    }
+
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
+        let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sql = format!(
+            "SELECT {} FROM products WHERE id IN (SELECT value FROM json_each(?))",
+            codec::PRODUCT_COLUMNS
+        );
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(json)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        conn.keep();
+        rows.iter().map(codec::product).collect()
+    }
+
+    async fn list_products(
+        &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let sql = format!(
+            "SELECT {} FROM products WHERE seq < ? {} ORDER BY seq DESC LIMIT ?",
+            codec::PRODUCT_COLUMNS,
+            if active_only { "AND active = 1" } else { "" }
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(error::any)?;
+        page_of(rows, limit, "seq", codec::product)
+    }
+}

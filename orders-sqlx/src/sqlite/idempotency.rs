@@ -1,0 +1,75 @@
+//! The idempotency port on SQLite: checkout keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orders_core::ids::{CustomerId, OrderId};
+use orders_core::ports::{IdempotencyClaim, IdempotencyState, IdempotencyStore, StoreError};
+
+use super::SqliteStore;
+use crate::codec::{Get, ts};
+use crate::error::{self, Fail};
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn begin_idempotent(
+        &self,
+        claim: &IdempotencyClaim,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<IdempotencyState, StoreError> {
+        write_tx!(self, "idempotency_key", |conn| {
+            async {
+                let row = sqlx::query(
+                    "SELECT fingerprint, started_at, order_id FROM idempotency_keys WHERE customer_id = ? AND key = ?",
+                )
+                .bind(claim.customer_id.as_str())
+                .bind(&claim.key)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some(row) = row {
+                    let fingerprint = row.text("fingerprint")?;
+                    if let Some(order_id) = row.opt_text("order_id")? {
+                        let order_id = OrderId::parse(&order_id)
+                            .map_err(|e| StoreError::Backend(e.to_string()))?;
+                        return Ok(IdempotencyState::Completed {
+                            fingerprint,
+                            order_id,
+                        });
+                    }
+                    if row.text("started_at")? >= ts(stale_before) {
+                        return Ok(IdempotencyState::InProgress { fingerprint });
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+                     VALUES (?, ?, ?, ?, NULL)
+                     ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                     started_at = excluded.started_at",
+                )
+                .bind(claim.customer_id.as_str())
+                .bind(&claim.key)
+                .bind(&claim.fingerprint)
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok::<_, Fail>(IdempotencyState::Claimed)
+            }
+        })
+    }
+
+    async fn release_idempotent(
+        &self,
+        customer_id: &CustomerId,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE customer_id = ? AND key = ? AND order_id IS NULL",
+        )
+        .bind(customer_id.as_str())
+        .bind(key)
+        .execute(&self.writer)
+        .await
+        .map_err(error::any)?;
+        Ok(())
+    }
+}
