@@ -11,7 +11,7 @@ use crate::error::Fail;
 
 /// The checkout's writes, sent to SQLite as one batch of statements (one
 /// trip to the connection's worker thread instead of one per statement),
-/// inside the `BEGIN IMMEDIATE` transaction of [`OrderStore::place_order`](orders_core::ports::OrderStore::place_order).
+/// inside the `BEGIN IMMEDIATE` transaction of [`OrderStore::place_order`].
 /// Each statement that can be refused reports what it did with a
 /// `RETURNING` row (`what`, `value`); the batch runs to its end, and if a
 /// row is missing (the cart was not open, a product was short, the discount
@@ -19,6 +19,8 @@ use crate::error::Fail;
 /// returns the refusal and the transaction is rolled back, so a refused
 /// checkout leaves nothing behind. SQLite has one writer, so nothing can
 /// change between the statements.
+///
+/// [`OrderStore::place_order`]: orders_core::ports::OrderStore::place_order
 pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Result<Placed, Fail> {
     let o = &p.order;
     let now = ts(o.created_at);

@@ -1,0 +1,106 @@
+//! The cart port on PostgreSQL.
+
+use async_trait::async_trait;
+use orders_core::cart::Cart;
+use orders_core::catalogue::Product;
+use orders_core::discount::DiscountCode;
+use orders_core::ids::{CartId, ProductId};
+use orders_core::ports::{CartStore, StoreError};
+
+use super::PgStore;
+use crate::codec::{self, ts};
+use crate::error;
+
+#[async_trait]
+impl CartStore for PgStore {
+    async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
+        kept!(self, execute, sqlx::query(
+            "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(cart.id.as_str())
+        .bind(cart.customer_id.as_str())
+        .bind(cart.currency.code())
+        .bind(codec::cart_lines(&cart.lines)?)
+        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
+        .bind(codec::cart_status(cart.status))
+        .bind(codec::to_i64(cart.version)?)
+        .bind(ts(cart.created_at))
+        .bind(ts(cart.updated_at))
+        )
+        .map_err(|e| error::db(e, "cart"))?;
+        Ok(())
+    }
+
+    async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
+        let sql = format!("SELECT {} FROM carts WHERE id = $1", codec::CART_COLUMNS);
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
+        row.as_ref().map(codec::cart).transpose()
+    }
+
+    /// One statement: the cart (its columns prefixed `cart_`) on every row,
+    /// joined to the products of its lines and of `extra`; no row for an
+    /// unknown cart, one row with null product columns when there are no
+    /// products.
+    async fn cart_with_products(
+        &self,
+        id: &CartId,
+        extra: &[ProductId],
+    ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            codec::cart_with_products_sql("$1", &cart_product_ids(Some("$2::text[]")))
+        });
+        let extra: Vec<&str> = extra.iter().map(ProductId::as_str).collect();
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+                .bind(id.as_str())
+                .bind(&extra)
+        )
+        .map_err(error::any)?;
+        codec::cart_with_products(&rows)
+    }
+
+    async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
+        let found: Option<bool> = kept!(self, fetch_optional, sqlx::query_scalar(
+            "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+             status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
+             RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM u) FROM carts WHERE id = $9",
+        )
+        .bind(cart.customer_id.as_str())
+        .bind(cart.currency.code())
+        .bind(codec::cart_lines(&cart.lines)?)
+        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
+        .bind(codec::cart_status(cart.status))
+        .bind(codec::to_i64(cart.version)?)
+        .bind(ts(cart.created_at))
+        .bind(ts(cart.updated_at))
+        .bind(cart.id.as_str())
+        .bind(codec::to_i64(expected_version)?)
+        )
+        .map_err(error::any)?;
+        match found {
+            Some(true) => Ok(()),
+            Some(false) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    }
+}
+
+/// The ids of the products of `c`'s lines (`c` as in
+/// [`codec::cart_with_products_parts`]), and of the `extra` text array.
+pub(super) fn cart_product_ids(extra: Option<&str>) -> String {
+    let lines =
+        "SELECT l->>'product_id' AS id FROM c, jsonb_array_elements(c.cart_lines::jsonb) AS l";
+    match extra {
+        Some(extra) => format!("{lines} UNION SELECT unnest({extra})"),
+        None => lines.to_owned(),
+    }
+}
