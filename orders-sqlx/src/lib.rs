@@ -39,6 +39,7 @@ mod migrations;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod statements;
 mod stored;
 
 use std::sync::Arc;

@@ -10,30 +10,31 @@ use orders_core::ports::{CartStore, StoreError};
 use super::PgStore;
 use crate::codec::{self, ts};
 use crate::error;
+use crate::statements;
 
 #[async_trait]
 impl CartStore for PgStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        kept!(self, execute, sqlx::query(
-            "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(cart.id.as_str())
-        .bind(cart.customer_id.as_str())
-        .bind(cart.currency.code())
-        .bind(codec::cart_lines(&cart.lines)?)
-        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
-        .bind(codec::cart_status(cart.status))
-        .bind(codec::to_i64(cart.version)?)
-        .bind(ts(cart.created_at))
-        .bind(ts(cart.updated_at))
+        kept!(
+            self,
+            execute,
+            sqlx::query(statements::INSERT_CART)
+                .bind(cart.id.as_str())
+                .bind(cart.customer_id.as_str())
+                .bind(cart.currency.code())
+                .bind(codec::cart_lines(&cart.lines)?)
+                .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
+                .bind(codec::cart_status(cart.status))
+                .bind(codec::to_i64(cart.version)?)
+                .bind(ts(cart.created_at))
+                .bind(ts(cart.updated_at))
         )
         .map_err(|e| error::db(e, "cart"))?;
         Ok(())
     }
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
-        let sql = format!("SELECT {} FROM carts WHERE id = $1", codec::CART_COLUMNS);
+        let sql = statements::CART_BY_ID.as_str();
         let row = kept!(
             self,
             fetch_optional,

@@ -9,26 +9,27 @@ use orders_core::ports::{CatalogueStore, Page, PageRequest, StoreError};
 use super::PgStore;
 use crate::codec::{self, ts};
 use crate::error::{self, Fail};
+use crate::statements;
 
 #[async_trait]
 impl CatalogueStore for PgStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        kept!(self, execute, sqlx::query(
-            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(p.id.as_str())
-        .bind(p.sku.as_str())
-        .bind(p.name.as_str())
-        .bind(p.description.as_str())
-        .bind(p.price.to_minor())
-        .bind(p.currency.code())
-        .bind(i64::from(p.stock))
-        .bind(p.active)
-        .bind(p.tax_class.as_str())
-        .bind(ts(p.created_at))
-        .bind(ts(p.updated_at))
-        .bind(codec::to_i64(p.version)?)
+        kept!(
+            self,
+            execute,
+            sqlx::query(statements::INSERT_PRODUCT)
+                .bind(p.id.as_str())
+                .bind(p.sku.as_str())
+                .bind(p.name.as_str())
+                .bind(p.description.as_str())
+                .bind(p.price.to_minor())
+                .bind(p.currency.code())
+                .bind(i64::from(p.stock))
+                .bind(p.active)
+                .bind(p.tax_class.as_str())
+                .bind(ts(p.created_at))
+                .bind(ts(p.updated_at))
+                .bind(codec::to_i64(p.version)?)
         )
         .map_err(|e| error::db(e, "sku"))?;
         Ok(())
@@ -43,10 +44,7 @@ impl CatalogueStore for PgStore {
     ) -> Result<Product, StoreError> {
         pg_tx!(self, "sku", |conn| {
             async {
-                let sql = format!(
-                    "SELECT {} FROM products WHERE id = $1 FOR UPDATE",
-                    codec::PRODUCT_COLUMNS
-                );
+                let sql = format!("{} FOR UPDATE", statements::PRODUCT_BY_ID.as_str());
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(id.as_str())
                     .fetch_optional(&mut *conn)
@@ -54,31 +52,25 @@ impl CatalogueStore for PgStore {
                     .ok_or(StoreError::NotFound)?;
                 let stored = codec::product(&row)?;
                 let product = patch.applied_to(&stored, expected_version, now)?;
-                sqlx::query(
-                    "UPDATE products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
-                     tax_class = $6, updated_at = $7, version = $8 WHERE id = $9",
-                )
-                .bind(product.name.as_str())
-                .bind(product.description.as_str())
-                .bind(product.price.to_minor())
-                .bind(i64::from(product.stock))
-                .bind(product.active)
-                .bind(product.tax_class.as_str())
-                .bind(ts(product.updated_at))
-                .bind(codec::to_i64(product.version)?)
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?;
+                sqlx::query(statements::UPDATE_PRODUCT)
+                    .bind(product.name.as_str())
+                    .bind(product.description.as_str())
+                    .bind(product.price.to_minor())
+                    .bind(i64::from(product.stock))
+                    .bind(product.active)
+                    .bind(product.tax_class.as_str())
+                    .bind(ts(product.updated_at))
+                    .bind(codec::to_i64(product.version)?)
+                    .bind(id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
                 Ok::<_, Fail>(product)
             }
         })
     }
 
     async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM products WHERE id = $1",
-            codec::PRODUCT_COLUMNS
-        );
+        let sql = statements::PRODUCT_BY_ID.as_str();
         let row = kept!(
             self,
             fetch_optional,

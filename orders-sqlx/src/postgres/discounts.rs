@@ -7,37 +7,34 @@ use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
 use super::PgStore;
 use crate::codec;
 use crate::error;
+use crate::statements;
 
 #[async_trait]
 impl DiscountStore for PgStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
         let d = codec::discount_row(discount);
-        kept!(self, execute, sqlx::query(
-            "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
-             min_subtotal_currency, max_uses, uses, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(d.code)
-        .bind(d.kind)
-        .bind(d.percent)
-        .bind(d.amount_minor)
-        .bind(d.amount_currency)
-        .bind(d.min_subtotal_minor)
-        .bind(d.min_subtotal_currency)
-        .bind(d.max_uses)
-        .bind(d.uses)
-        .bind(d.expires_at)
-        .bind(d.created_at)
+        kept!(
+            self,
+            execute,
+            sqlx::query(statements::INSERT_DISCOUNT)
+                .bind(d.code)
+                .bind(d.kind)
+                .bind(d.percent)
+                .bind(d.amount_minor)
+                .bind(d.amount_currency)
+                .bind(d.min_subtotal_minor)
+                .bind(d.min_subtotal_currency)
+                .bind(d.max_uses)
+                .bind(d.uses)
+                .bind(d.expires_at)
+                .bind(d.created_at)
         )
         .map_err(|e| error::db(e, "code"))?;
         Ok(())
     }
 
     async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM discounts WHERE code = $1",
-            codec::DISCOUNT_COLUMNS
-        );
+        let sql = statements::DISCOUNT_BY_CODE.as_str();
         let row = kept!(
             self,
             fetch_optional,

@@ -12,6 +12,7 @@ use super::carts::cart_product_ids;
 use super::{ATTEMPTS, PgStore, RELEASE_CLAIM_WAIT};
 use crate::codec::{self, Get, ts};
 use crate::error;
+use crate::statements;
 
 /// The state of a key found claimed by someone else: completed if it
 /// names its order, else in progress.
@@ -178,9 +179,7 @@ impl IdempotencyStore for PgStore {
             self,
             within RELEASE_CLAIM_WAIT,
             execute,
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL",
-            )
+            sqlx::query(statements::RELEASE_KEY)
             .bind(customer_id.as_str())
             .bind(key)
         )

@@ -56,6 +56,7 @@ use crate::codec::{self, Get};
 use crate::error::{self, OpenError};
 use crate::lease::Conns;
 use crate::migrations;
+use crate::statements;
 
 pub use notifier::{ANNOUNCE_GAP, LISTENER_APPLICATION_NAME, LISTENER_SWEEP, PgNotifier};
 
@@ -279,9 +280,7 @@ impl PgStore {
     ) -> Result<Page<T>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = format!(
-            "SELECT {columns} FROM {table} WHERE seq < $1 {filter} ORDER BY seq DESC LIMIT $2"
-        );
+        let sql = statements::seq_page(table, columns, filter);
         let rows = kept!(
             self,
             fetch_all,

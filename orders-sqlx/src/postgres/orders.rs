@@ -16,6 +16,7 @@ use super::place::place;
 use super::{ATTEMPTS, PgStore, page_of};
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
+use crate::statements;
 
 impl PgStore {
     async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
@@ -94,7 +95,7 @@ impl OrderStore for PgStore {
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
-        let sql = format!("SELECT {} FROM orders WHERE id = $1", codec::ORDER_COLUMNS);
+        let sql = statements::ORDER_BY_ID.as_str();
         let row = kept!(
             self,
             fetch_optional,
@@ -114,10 +115,7 @@ impl OrderStore for PgStore {
     ) -> Result<Page<Order>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let mut q = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {} FROM orders WHERE number < ",
-            codec::ORDER_COLUMNS
-        ));
+        let mut q = QueryBuilder::<Postgres>::new(statements::LIST_ORDERS_HEAD.as_str());
         q.push_bind(before);
         if let Some(customer) = &filter.customer_id {
             q.push(" AND customer_id = ")
@@ -207,10 +205,7 @@ impl OrderStore for PgStore {
     }
 
     async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM order_events WHERE order_id = $1 ORDER BY id",
-            codec::EVENT_COLUMNS
-        );
+        let sql = statements::EVENTS_OF_ORDER.as_str();
         let rows = kept!(
             self,
             fetch_all,

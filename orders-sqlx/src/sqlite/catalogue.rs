@@ -10,29 +10,27 @@ use orders_core::ports::{Page, PageRequest, StoreError};
 use super::{SqliteStore, page_of};
 use crate::codec::{self, ts};
 use crate::error::{self, Fail};
+use crate::statements;
 
 #[async_trait]
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(p.id.as_str())
-        .bind(p.sku.as_str())
-        .bind(p.name.as_str())
-        .bind(p.description.as_str())
-        .bind(p.price.to_minor())
-        .bind(p.currency.code())
-        .bind(i64::from(p.stock))
-        .bind(p.active)
-        .bind(p.tax_class.as_str())
-        .bind(ts(p.created_at))
-        .bind(ts(p.updated_at))
-        .bind(codec::to_i64(p.version)?)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| error::db(e, "sku"))?;
+        sqlx::query(statements::INSERT_PRODUCT)
+            .bind(p.id.as_str())
+            .bind(p.sku.as_str())
+            .bind(p.name.as_str())
+            .bind(p.description.as_str())
+            .bind(p.price.to_minor())
+            .bind(p.currency.code())
+            .bind(i64::from(p.stock))
+            .bind(p.active)
+            .bind(p.tax_class.as_str())
+            .bind(ts(p.created_at))
+            .bind(ts(p.updated_at))
+            .bind(codec::to_i64(p.version)?)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| error::db(e, "sku"))?;
         Ok(())
     }
 
@@ -45,10 +43,7 @@ impl CatalogueStore for SqliteStore {
     ) -> Result<Product, StoreError> {
         write_tx!(self, "sku", |conn| {
             async {
-                let sql = format!(
-                    "SELECT {} FROM products WHERE id = ?",
-                    codec::PRODUCT_COLUMNS
-                );
+                let sql = statements::PRODUCT_BY_ID.as_str();
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(id.as_str())
                     .fetch_optional(&mut *conn)
@@ -56,31 +51,25 @@ impl CatalogueStore for SqliteStore {
                     .ok_or(StoreError::NotFound)?;
                 let stored = codec::product(&row)?;
                 let product = patch.applied_to(&stored, expected_version, now)?;
-                sqlx::query(
-                    "UPDATE products SET name = ?, description = ?, price_minor = ?, stock = ?, active = ?,
-                     tax_class = ?, updated_at = ?, version = ? WHERE id = ?",
-                )
-                .bind(product.name.as_str())
-                .bind(product.description.as_str())
-                .bind(product.price.to_minor())
-                .bind(i64::from(product.stock))
-                .bind(product.active)
-                .bind(product.tax_class.as_str())
-                .bind(ts(product.updated_at))
-                .bind(codec::to_i64(product.version)?)
-                .bind(id.as_str())
-                .execute(&mut *conn)
-                .await?;
+                sqlx::query(statements::UPDATE_PRODUCT)
+                    .bind(product.name.as_str())
+                    .bind(product.description.as_str())
+                    .bind(product.price.to_minor())
+                    .bind(i64::from(product.stock))
+                    .bind(product.active)
+                    .bind(product.tax_class.as_str())
+                    .bind(ts(product.updated_at))
+                    .bind(codec::to_i64(product.version)?)
+                    .bind(id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
                 Ok::<_, Fail>(product)
             }
         })
     }
 
     async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM products WHERE id = ?",
-            codec::PRODUCT_COLUMNS
-        );
+        let sql = statements::PRODUCT_BY_ID.as_str();
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
             .fetch_optional(&self.reader)
@@ -116,10 +105,10 @@ impl CatalogueStore for SqliteStore {
     ) -> Result<Page<Product>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = format!(
-            "SELECT {} FROM products WHERE seq < ? {} ORDER BY seq DESC LIMIT ?",
+        let sql = statements::seq_page(
+            "products",
             codec::PRODUCT_COLUMNS,
-            if active_only { "AND active = 1" } else { "" }
+            if active_only { "AND active = 1" } else { "" },
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(before)

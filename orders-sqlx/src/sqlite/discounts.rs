@@ -7,37 +7,32 @@ use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
 use super::{SqliteStore, page_of};
 use crate::codec;
 use crate::error;
+use crate::statements;
 
 #[async_trait]
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
         let d = codec::discount_row(discount);
-        sqlx::query(
-            "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
-             min_subtotal_currency, max_uses, uses, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(d.code)
-        .bind(d.kind)
-        .bind(d.percent)
-        .bind(d.amount_minor)
-        .bind(d.amount_currency)
-        .bind(d.min_subtotal_minor)
-        .bind(d.min_subtotal_currency)
-        .bind(d.max_uses)
-        .bind(d.uses)
-        .bind(d.expires_at)
-        .bind(d.created_at)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| error::db(e, "code"))?;
+        sqlx::query(statements::INSERT_DISCOUNT)
+            .bind(d.code)
+            .bind(d.kind)
+            .bind(d.percent)
+            .bind(d.amount_minor)
+            .bind(d.amount_currency)
+            .bind(d.min_subtotal_minor)
+            .bind(d.min_subtotal_currency)
+            .bind(d.max_uses)
+            .bind(d.uses)
+            .bind(d.expires_at)
+            .bind(d.created_at)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| error::db(e, "code"))?;
         Ok(())
     }
 
     async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM discounts WHERE code = ?",
-            codec::DISCOUNT_COLUMNS
-        );
+        let sql = statements::DISCOUNT_BY_CODE.as_str();
         let mut conn = self.reads.get().await.map_err(error::any)?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(code.as_str())
@@ -51,10 +46,7 @@ impl DiscountStore for SqliteStore {
     async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = format!(
-            "SELECT {} FROM discounts WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-            codec::DISCOUNT_COLUMNS
-        );
+        let sql = statements::seq_page("discounts", codec::DISCOUNT_COLUMNS, "");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(before)
             .bind(limit as i64 + 1)

@@ -8,6 +8,7 @@ use orders_core::ports::{IdempotencyClaim, IdempotencyState, IdempotencyStore, S
 use super::SqliteStore;
 use crate::codec::{Get, ts};
 use crate::error::{self, Fail};
+use crate::statements;
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -62,14 +63,12 @@ impl IdempotencyStore for SqliteStore {
         customer_id: &CustomerId,
         key: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE customer_id = ? AND key = ? AND order_id IS NULL",
-        )
-        .bind(customer_id.as_str())
-        .bind(key)
-        .execute(&self.writer)
-        .await
-        .map_err(error::any)?;
+        sqlx::query(statements::RELEASE_KEY)
+            .bind(customer_id.as_str())
+            .bind(key)
+            .execute(&self.writer)
+            .await
+            .map_err(error::any)?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use super::SqliteStore;
 use super::place::place;
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
+use crate::statements;
 
 async fn order_lines(
     conn: &mut SqliteConnection,
@@ -53,7 +54,7 @@ async fn load_order(
     conn: &mut SqliteConnection,
     id: &OrderId,
 ) -> Result<Option<Order>, StoreError> {
-    let sql = format!("SELECT {} FROM orders WHERE id = ?", codec::ORDER_COLUMNS);
+    let sql = statements::ORDER_BY_ID.as_str();
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
@@ -83,10 +84,7 @@ impl OrderStore for SqliteStore {
     ) -> Result<Page<Order>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} FROM orders WHERE number < ",
-            codec::ORDER_COLUMNS
-        ));
+        let mut q = QueryBuilder::<Sqlite>::new(statements::LIST_ORDERS_HEAD.as_str());
         q.push_bind(before);
         if let Some(customer) = &filter.customer_id {
             q.push(" AND customer_id = ")
@@ -202,10 +200,7 @@ impl OrderStore for SqliteStore {
     }
 
     async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM order_events WHERE order_id = ? ORDER BY id",
-            codec::EVENT_COLUMNS
-        );
+        let sql = statements::EVENTS_OF_ORDER.as_str();
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
             .fetch_all(&self.reader)

@@ -1,0 +1,79 @@
+//! The statements both backends run with the same text, written once.
+//!
+//! They use PostgreSQL's `$n` placeholders, which sqlx's SQLite driver
+//! accepts too: it binds `$n` to the n-th argument, as `?n`. Statements
+//! whose text differs between the dialects (a JSON array against a
+//! PostgreSQL array, `instr` against `strpos`, the checkout's batch against
+//! the `orders_place` function, locking reads) stay with their backend.
+//!
+//! Statements with a column list are built once, on first use, from the
+//! lists in `crate::codec`, which decodes their rows.
+
+use std::sync::LazyLock;
+
+use crate::codec::{CART_COLUMNS, DISCOUNT_COLUMNS, EVENT_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS};
+
+// Catalogue.
+
+/// A new product ($1 id … $12 version).
+pub(crate) const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// A product's editable fields, by id ($9), as the edit computed them.
+pub(crate) const UPDATE_PRODUCT: &str =
+    "UPDATE products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
+     tax_class = $6, updated_at = $7, version = $8 WHERE id = $9";
+
+/// A product by id ($1).
+pub(crate) static PRODUCT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"));
+
+/// A keyset page of `table` (its `columns`, `filter` added to the
+/// condition), newest first by `seq`: rows before $1, at most $2 of them.
+pub(crate) fn seq_page(table: &str, columns: &str, filter: &str) -> String {
+    format!("SELECT {columns} FROM {table} WHERE seq < $1 {filter} ORDER BY seq DESC LIMIT $2")
+}
+
+// Carts.
+
+/// A new cart ($1 id … $9 updated_at).
+pub(crate) const INSERT_CART: &str = "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// A cart by id ($1).
+pub(crate) static CART_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CART_COLUMNS} FROM carts WHERE id = $1"));
+
+// Discounts.
+
+/// A new discount ($1 code … $11 created_at).
+pub(crate) const INSERT_DISCOUNT: &str =
+    "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
+     min_subtotal_currency, max_uses, uses, expires_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// A discount by code ($1).
+pub(crate) static DISCOUNT_BY_CODE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {DISCOUNT_COLUMNS} FROM discounts WHERE code = $1"));
+
+// Orders and events.
+
+/// An order's head by id ($1); its lines are read apart.
+pub(crate) static ORDER_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"));
+
+/// The start of an order listing: heads numbered below the first bind; the
+/// caller adds its filters, the order and the limit.
+pub(crate) static LIST_ORDERS_HEAD: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number < "));
+
+/// An order's ($1) events, oldest first.
+pub(crate) static EVENTS_OF_ORDER: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY id")
+});
+
+// Idempotency.
+
+/// Releases a claim ($1 customer, $2 key) that no order completed.
+pub(crate) const RELEASE_KEY: &str =
+    "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL";
