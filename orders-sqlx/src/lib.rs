@@ -37,6 +37,7 @@ mod lease;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod statements;

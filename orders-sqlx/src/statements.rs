@@ -11,6 +11,9 @@
 
 use std::sync::LazyLock;
 
+use orders_core::ports::OrderFilter;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
 use crate::codec::{CART_COLUMNS, DISCOUNT_COLUMNS, EVENT_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS};
 
 // Catalogue.
@@ -62,9 +65,9 @@ pub(crate) static DISCOUNT_BY_CODE: LazyLock<String> =
 pub(crate) static ORDER_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"));
 
-/// The start of an order listing: heads numbered below the first bind; the
-/// caller adds its filters, the order and the limit.
-pub(crate) static LIST_ORDERS_HEAD: LazyLock<String> =
+/// The start of an order listing ([`list_orders`]): heads numbered below
+/// the first bind.
+static LIST_ORDERS_HEAD: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number < "));
 
 /// An order's ($1) events, oldest first.
@@ -77,3 +80,53 @@ pub(crate) static EVENTS_OF_ORDER: LazyLock<String> = LazyLock::new(|| {
 /// Releases a claim ($1 customer, $2 key) that no order completed.
 pub(crate) const RELEASE_KEY: &str =
     "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL";
+
+/// An order listing, newest first: heads numbered below `before`, those
+/// `filter` selects, at most `limit + 1` of them (one more than the page,
+/// to tell whether another page follows). `contains` is the dialect's
+/// `f(haystack, needle)` giving the needle's position, 0 when absent
+/// (`instr` on SQLite, `strpos` on PostgreSQL).
+pub(crate) fn list_orders<DB>(
+    filter: &OrderFilter,
+    before: i64,
+    limit: usize,
+    contains: &str,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::<DB>::new(LIST_ORDERS_HEAD.as_str());
+    q.push_bind(before);
+    if let Some(customer) = &filter.customer_id {
+        q.push(" AND customer_id = ")
+            .push_bind(customer.as_str().to_owned());
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ")
+            .push_bind(status.as_str().to_owned());
+    }
+    if let Some(email) = &filter.email {
+        q.push(" AND email_lower = ")
+            .push_bind(email.to_lowercase());
+    }
+    if let Some(search) = &filter.search {
+        let search = search.trim().to_lowercase();
+        q.push(" AND (");
+        match search.parse::<i64>() {
+            Ok(n) if search == n.to_string() => {
+                q.push("number = ").push_bind(n).push(" OR ");
+            }
+            _ => {}
+        }
+        q.push(contains)
+            .push("(email_lower, ")
+            .push_bind(search)
+            .push(") > 0)");
+    }
+    q.push(" ORDER BY number DESC LIMIT ")
+        .push_bind(limit as i64 + 1);
+    q
+}

@@ -52,11 +52,11 @@ use orders_core::ports::{Page, PageRequest, StoreError};
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
-use crate::codec::{self, Get};
+use crate::codec;
 use crate::error::{self, OpenError};
 use crate::lease::Conns;
 use crate::migrations;
-use crate::statements;
+use crate::{rows, statements};
 
 pub use notifier::{ANNOUNCE_GAP, LISTENER_APPLICATION_NAME, LISTENER_SWEEP, PgNotifier};
 
@@ -289,24 +289,10 @@ impl PgStore {
                 .bind(limit as i64 + 1)
         )
         .map_err(error::any)?;
-        let (rows, next_cursor) = page_of(rows, limit, "seq")?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "seq")?;
         let items = rows.iter().map(decode).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
     }
-}
-
-fn page_of(
-    mut rows: Vec<PgRow>,
-    limit: usize,
-    key: &str,
-) -> Result<(Vec<PgRow>, Option<orders_core::ports::Cursor>), StoreError> {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match rows.last() {
-        Some(last) if more => Some(codec::cursor(last.int(key)?)),
-        _ => None,
-    };
-    Ok((rows, next))
 }
 
 // One module per port, after the macros, which they use.

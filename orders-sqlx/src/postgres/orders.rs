@@ -9,14 +9,14 @@ use orders_core::order::{Order, OrderEvent, StatusChange};
 use orders_core::ports::{
     EventLog, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed, StoreError,
 };
+use sqlx::Postgres;
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder};
 
 use super::place::place;
-use super::{ATTEMPTS, PgStore, page_of};
+use super::{ATTEMPTS, PgStore};
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
-use crate::statements;
+use crate::{rows, statements};
 
 impl PgStore {
     async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
@@ -37,20 +37,7 @@ impl PgStore {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
         )
         .map_err(error::any)?;
-        let mut out = Vec::with_capacity(heads.len());
-        for (row, id) in heads.iter().zip(&ids) {
-            let currency = orders_core::money::Currency::parse(&row.text("currency")?)
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let mut mine = Vec::new();
-            for line in lines
-                .iter()
-                .filter(|l| l.text("order_id").is_ok_and(|o| &o == id))
-            {
-                mine.push(codec::line(line, currency)?);
-            }
-            out.push(codec::order(row, mine)?);
-        }
-        Ok(out)
+        rows::orders_with_lines(heads.iter().zip(ids.iter().map(String::as_str)), &lines)
     }
 }
 
@@ -115,36 +102,9 @@ impl OrderStore for PgStore {
     ) -> Result<Page<Order>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let mut q = QueryBuilder::<Postgres>::new(statements::LIST_ORDERS_HEAD.as_str());
-        q.push_bind(before);
-        if let Some(customer) = &filter.customer_id {
-            q.push(" AND customer_id = ")
-                .push_bind(customer.as_str().to_owned());
-        }
-        if let Some(status) = filter.status {
-            q.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(email) = &filter.email {
-            q.push(" AND email_lower = ")
-                .push_bind(email.to_lowercase());
-        }
-        if let Some(search) = &filter.search {
-            let search = search.trim().to_lowercase();
-            q.push(" AND (");
-            match search.parse::<i64>() {
-                Ok(n) if search == n.to_string() => {
-                    q.push("number = ").push_bind(n).push(" OR ");
-                }
-                _ => {}
-            }
-            q.push("strpos(email_lower, ")
-                .push_bind(search)
-                .push(") > 0)");
-        }
-        q.push(" ORDER BY number DESC LIMIT ")
-            .push_bind(limit as i64 + 1);
+        let mut q = statements::list_orders::<Postgres>(filter, before, limit, "strpos");
         let rows = kept!(self, fetch_all, q.build()).map_err(error::any)?;
-        let (rows, next_cursor) = page_of(rows, limit, "number")?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "number")?;
         let items = self.load_orders(rows).await?;
         Ok(Page { items, next_cursor })
     }

@@ -53,7 +53,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use crate::codec::{self, Get};
+use crate::codec;
 use crate::error::OpenError;
 use crate::lease::Conns;
 use crate::migrations;
@@ -235,17 +235,12 @@ macro_rules! write_tx {
 /// Cuts `rows` (fetched with `limit + 1`) to a page whose cursor is the
 /// `key` of its last item.
 fn page_of<T>(
-    mut rows: Vec<SqliteRow>,
+    rows: Vec<SqliteRow>,
     limit: usize,
     key: &str,
     decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next_cursor = match rows.last() {
-        Some(last) if more => Some(codec::cursor(last.int(key)?)),
-        _ => None,
-    };
+    let (rows, next_cursor) = crate::rows::page_cut(rows, limit, key)?;
     let items = rows.iter().map(decode).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }

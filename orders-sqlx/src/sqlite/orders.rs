@@ -8,13 +8,13 @@ use orders_core::ports::{
     EventLog, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed, StoreError,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteStore;
 use super::place::place;
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
-use crate::statements;
+use crate::{rows, statements};
 
 async fn order_lines(
     conn: &mut SqliteConnection,
@@ -34,20 +34,7 @@ async fn order_lines(
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
-    let mut out = Vec::with_capacity(orders.len());
-    for (row, id) in orders {
-        let currency = orders_core::money::Currency::parse(&row.text("currency")?)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut lines = Vec::new();
-        for line in rows
-            .iter()
-            .filter(|l| l.text("order_id").is_ok_and(|o| o == id.as_str()))
-        {
-            lines.push(codec::line(line, currency)?);
-        }
-        out.push(codec::order(row, lines)?);
-    }
-    Ok(out)
+    rows::orders_with_lines(orders.iter().map(|(row, id)| (row, id.as_str())), &rows)
 }
 
 async fn load_order(
@@ -84,42 +71,10 @@ impl OrderStore for SqliteStore {
     ) -> Result<Page<Order>, StoreError> {
         let before = codec::cursor_position(page.cursor.as_ref())?;
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let mut q = QueryBuilder::<Sqlite>::new(statements::LIST_ORDERS_HEAD.as_str());
-        q.push_bind(before);
-        if let Some(customer) = &filter.customer_id {
-            q.push(" AND customer_id = ")
-                .push_bind(customer.as_str().to_owned());
-        }
-        if let Some(status) = filter.status {
-            q.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(email) = &filter.email {
-            q.push(" AND email_lower = ")
-                .push_bind(email.to_lowercase());
-        }
-        if let Some(search) = &filter.search {
-            let search = search.trim().to_lowercase();
-            q.push(" AND (");
-            match search.parse::<i64>() {
-                Ok(n) if search == n.to_string() => {
-                    q.push("number = ").push_bind(n).push(" OR ");
-                }
-                _ => {}
-            }
-            q.push("instr(email_lower, ")
-                .push_bind(search)
-                .push(") > 0)");
-        }
-        q.push(" ORDER BY number DESC LIMIT ")
-            .push_bind(limit as i64 + 1);
+        let mut q = statements::list_orders::<Sqlite>(filter, before, limit, "instr");
         let mut conn = self.reader.acquire().await.map_err(error::any)?;
-        let mut rows = q.build().fetch_all(&mut *conn).await.map_err(error::any)?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next_cursor = match rows.last() {
-            Some(last) if more => Some(codec::cursor(last.int("number")?)),
-            _ => None,
-        };
+        let rows = q.build().fetch_all(&mut *conn).await.map_err(error::any)?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "number")?;
         let heads = rows
             .into_iter()
             .map(|row| {
