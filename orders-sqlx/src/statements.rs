@@ -11,10 +11,17 @@
 
 use std::sync::LazyLock;
 
-use orders_core::ports::OrderFilter;
+use orders_core::cart::Cart;
+use orders_core::catalogue::Product;
+use orders_core::discount::{Discount, DiscountCode};
+use orders_core::ids::{CustomerId, ProductId};
+use orders_core::ports::{OrderFilter, StoreError};
+use sqlx::query::{Query, QueryScalar};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use crate::codec::{CART_COLUMNS, DISCOUNT_COLUMNS, EVENT_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS};
+use crate::codec::{
+    self, CART_COLUMNS, DISCOUNT_COLUMNS, EVENT_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, ts,
+};
 
 // Catalogue.
 
@@ -129,4 +136,168 @@ where
     q.push(" ORDER BY number DESC LIMIT ")
         .push_bind(limit as i64 + 1);
     q
+}
+
+// Arguments.
+
+/// A query that takes the column types the shared statements bind, on
+/// either dialect: the binds of a statement are written once, against
+/// this trait.
+pub(crate) trait Bind: Sized {
+    /// Binds a text value.
+    fn text(self, value: &str) -> Self;
+    /// Binds a text value or NULL.
+    fn opt_text(self, value: Option<&str>) -> Self;
+    /// Binds an integer.
+    fn int(self, value: i64) -> Self;
+    /// Binds an integer or NULL.
+    fn opt_int(self, value: Option<i64>) -> Self;
+    /// Binds a boolean.
+    fn flag(self, value: bool) -> Self;
+}
+
+impl<'q, DB: Database> Bind for Query<'q, DB, <DB as Database>::Arguments>
+where
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    bool: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    fn text(self, value: &str) -> Self {
+        self.bind(value)
+    }
+    fn opt_text(self, value: Option<&str>) -> Self {
+        self.bind(value)
+    }
+    fn int(self, value: i64) -> Self {
+        self.bind(value)
+    }
+    fn opt_int(self, value: Option<i64>) -> Self {
+        self.bind(value)
+    }
+    fn flag(self, value: bool) -> Self {
+        self.bind(value)
+    }
+}
+
+/// As for [`Query`]; a scalar query keeps its arguments for its own
+/// lifetime, so text is bound as an owned copy.
+impl<'q, DB: Database, O> Bind for QueryScalar<'q, DB, O, <DB as Database>::Arguments>
+where
+    String: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    fn text(self, value: &str) -> Self {
+        self.bind(value.to_owned())
+    }
+    fn opt_text(self, value: Option<&str>) -> Self {
+        self.bind(value.map(str::to_owned))
+    }
+    fn int(self, value: i64) -> Self {
+        self.bind(value)
+    }
+    fn opt_int(self, value: Option<i64>) -> Self {
+        self.bind(value)
+    }
+    fn flag(self, value: bool) -> Self {
+        self.bind(value)
+    }
+}
+
+/// A query of `DB` with its arguments.
+pub(crate) type Q<DB> = Query<'static, DB, <DB as Database>::Arguments>;
+
+/// [`INSERT_PRODUCT`] with `p`'s columns bound.
+pub(crate) fn insert_product<DB: Database>(p: &Product) -> Result<Q<DB>, StoreError>
+where
+    Q<DB>: Bind,
+{
+    Ok(sqlx::query(INSERT_PRODUCT)
+        .text(p.id.as_str())
+        .text(p.sku.as_str())
+        .text(p.name.as_str())
+        .text(p.description.as_str())
+        .int(p.price.to_minor())
+        .text(p.currency.code())
+        .int(i64::from(p.stock))
+        .flag(p.active)
+        .text(p.tax_class.as_str())
+        .text(&ts(p.created_at))
+        .text(&ts(p.updated_at))
+        .int(codec::to_i64(p.version)?))
+}
+
+/// [`UPDATE_PRODUCT`] storing `product`'s editable fields as product `id`.
+pub(crate) fn update_product<DB: Database>(
+    id: &ProductId,
+    product: &Product,
+) -> Result<Q<DB>, StoreError>
+where
+    Q<DB>: Bind,
+{
+    Ok(sqlx::query(UPDATE_PRODUCT)
+        .text(product.name.as_str())
+        .text(product.description.as_str())
+        .int(product.price.to_minor())
+        .int(i64::from(product.stock))
+        .flag(product.active)
+        .text(product.tax_class.as_str())
+        .text(&ts(product.updated_at))
+        .int(codec::to_i64(product.version)?)
+        .text(id.as_str()))
+}
+
+/// Binds `cart`'s columns after its id, in the order of [`INSERT_CART`]
+/// (and of both dialects' compare-and-set of a cart, `$1` to `$8`).
+pub(crate) fn cart_fields<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
+    Ok(q.text(cart.customer_id.as_str())
+        .text(cart.currency.code())
+        .text(&codec::cart_lines(&cart.lines)?)
+        .opt_text(cart.discount_code.as_ref().map(DiscountCode::as_str))
+        .text(codec::cart_status(cart.status))
+        .int(codec::to_i64(cart.version)?)
+        .text(&ts(cart.created_at))
+        .text(&ts(cart.updated_at)))
+}
+
+/// [`INSERT_CART`] with `cart`'s columns bound.
+pub(crate) fn insert_cart<DB: Database>(cart: &Cart) -> Result<Q<DB>, StoreError>
+where
+    Q<DB>: Bind,
+{
+    cart_fields(sqlx::query(INSERT_CART).text(cart.id.as_str()), cart)
+}
+
+/// [`INSERT_DISCOUNT`] with `discount`'s columns bound.
+pub(crate) fn insert_discount<DB: Database>(discount: &Discount) -> Q<DB>
+where
+    Q<DB>: Bind,
+{
+    let d = codec::discount_row(discount);
+    sqlx::query(INSERT_DISCOUNT)
+        .text(&d.code)
+        .text(d.kind)
+        .opt_text(d.percent.as_deref())
+        .opt_int(d.amount_minor)
+        .opt_text(d.amount_currency)
+        .opt_int(d.min_subtotal_minor)
+        .opt_text(d.min_subtotal_currency)
+        .opt_int(d.max_uses)
+        .int(d.uses)
+        .opt_text(d.expires_at.as_deref())
+        .text(&d.created_at)
+}
+
+/// [`RELEASE_KEY`] for `customer_id`'s `key`.
+pub(crate) fn release_key<DB: Database>(customer_id: &CustomerId, key: &str) -> Q<DB>
+where
+    Q<DB>: Bind,
+{
+    sqlx::query(RELEASE_KEY)
+        .text(customer_id.as_str())
+        .text(key)
 }

@@ -3,33 +3,20 @@
 use async_trait::async_trait;
 use orders_core::cart::Cart;
 use orders_core::catalogue::Product;
-use orders_core::discount::DiscountCode;
 use orders_core::ids::{CartId, ProductId};
 use orders_core::ports::{CartStore, StoreError};
+use sqlx::Postgres;
 
 use super::PgStore;
-use crate::codec::{self, ts};
+use crate::codec;
 use crate::error;
-use crate::statements;
+use crate::statements::{self, Bind};
 
 #[async_trait]
 impl CartStore for PgStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        kept!(
-            self,
-            execute,
-            sqlx::query(statements::INSERT_CART)
-                .bind(cart.id.as_str())
-                .bind(cart.customer_id.as_str())
-                .bind(cart.currency.code())
-                .bind(codec::cart_lines(&cart.lines)?)
-                .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
-                .bind(codec::cart_status(cart.status))
-                .bind(codec::to_i64(cart.version)?)
-                .bind(ts(cart.created_at))
-                .bind(ts(cart.updated_at))
-        )
-        .map_err(|e| error::db(e, "cart"))?;
+        kept!(self, execute, statements::insert_cart::<Postgres>(cart)?)
+            .map_err(|e| error::db(e, "cart"))?;
         Ok(())
     }
 
@@ -69,22 +56,20 @@ impl CartStore for PgStore {
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        let found: Option<bool> = kept!(self, fetch_optional, sqlx::query_scalar(
-            "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
-             status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
-             RETURNING 1)
-             SELECT EXISTS (SELECT 1 FROM u) FROM carts WHERE id = $9",
-        )
-        .bind(cart.customer_id.as_str())
-        .bind(cart.currency.code())
-        .bind(codec::cart_lines(&cart.lines)?)
-        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
-        .bind(codec::cart_status(cart.status))
-        .bind(codec::to_i64(cart.version)?)
-        .bind(ts(cart.created_at))
-        .bind(ts(cart.updated_at))
-        .bind(cart.id.as_str())
-        .bind(codec::to_i64(expected_version)?)
+        let found: Option<bool> = kept!(
+            self,
+            fetch_optional,
+            statements::cart_fields(
+                sqlx::query_scalar::<Postgres, bool>(
+                    "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+                     status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
+                     RETURNING 1)
+                     SELECT EXISTS (SELECT 1 FROM u) FROM carts WHERE id = $9",
+                ),
+                cart,
+            )?
+            .text(cart.id.as_str())
+            .int(codec::to_i64(expected_version)?)
         )
         .map_err(error::any)?;
         match found {

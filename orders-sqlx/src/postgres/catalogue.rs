@@ -5,33 +5,18 @@ use chrono::{DateTime, Utc};
 use orders_core::catalogue::{Product, ProductPatch};
 use orders_core::ids::ProductId;
 use orders_core::ports::{CatalogueStore, Page, PageRequest, StoreError};
+use sqlx::Postgres;
 
 use super::PgStore;
-use crate::codec::{self, ts};
+use crate::codec;
 use crate::error::{self, Fail};
 use crate::statements;
 
 #[async_trait]
 impl CatalogueStore for PgStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        kept!(
-            self,
-            execute,
-            sqlx::query(statements::INSERT_PRODUCT)
-                .bind(p.id.as_str())
-                .bind(p.sku.as_str())
-                .bind(p.name.as_str())
-                .bind(p.description.as_str())
-                .bind(p.price.to_minor())
-                .bind(p.currency.code())
-                .bind(i64::from(p.stock))
-                .bind(p.active)
-                .bind(p.tax_class.as_str())
-                .bind(ts(p.created_at))
-                .bind(ts(p.updated_at))
-                .bind(codec::to_i64(p.version)?)
-        )
-        .map_err(|e| error::db(e, "sku"))?;
+        kept!(self, execute, statements::insert_product::<Postgres>(p)?)
+            .map_err(|e| error::db(e, "sku"))?;
         Ok(())
     }
 
@@ -52,16 +37,7 @@ impl CatalogueStore for PgStore {
                     .ok_or(StoreError::NotFound)?;
                 let stored = codec::product(&row)?;
                 let product = patch.applied_to(&stored, expected_version, now)?;
-                sqlx::query(statements::UPDATE_PRODUCT)
-                    .bind(product.name.as_str())
-                    .bind(product.description.as_str())
-                    .bind(product.price.to_minor())
-                    .bind(i64::from(product.stock))
-                    .bind(product.active)
-                    .bind(product.tax_class.as_str())
-                    .bind(ts(product.updated_at))
-                    .bind(codec::to_i64(product.version)?)
-                    .bind(id.as_str())
+                statements::update_product::<Postgres>(id, &product)?
                     .execute(&mut *conn)
                     .await?;
                 Ok::<_, Fail>(product)

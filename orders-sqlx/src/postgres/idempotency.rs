@@ -7,6 +7,7 @@ use orders_core::ids::{CartId, CustomerId, OrderId};
 use orders_core::ports::{
     ClaimAndCart, IdempotencyClaim, IdempotencyState, IdempotencyStore, StoreError,
 };
+use sqlx::Postgres;
 
 use super::carts::cart_product_ids;
 use super::{ATTEMPTS, PgStore, RELEASE_CLAIM_WAIT};
@@ -179,9 +180,7 @@ impl IdempotencyStore for PgStore {
             self,
             within RELEASE_CLAIM_WAIT,
             execute,
-            sqlx::query(statements::RELEASE_KEY)
-            .bind(customer_id.as_str())
-            .bind(key)
+            statements::release_key::<Postgres>(customer_id, key)
         )
         .map_err(error::any)?;
         Ok(())

@@ -3,28 +3,19 @@
 use async_trait::async_trait;
 use orders_core::cart::Cart;
 use orders_core::catalogue::Product;
-use orders_core::discount::DiscountCode;
 use orders_core::ids::{CartId, ProductId};
 use orders_core::ports::{CartStore, StoreError};
+use sqlx::Sqlite;
 
 use super::SqliteStore;
-use crate::codec::{self, ts};
+use crate::codec;
 use crate::error;
-use crate::statements;
+use crate::statements::{self, Bind};
 
 #[async_trait]
 impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        sqlx::query(statements::INSERT_CART)
-            .bind(cart.id.as_str())
-            .bind(cart.customer_id.as_str())
-            .bind(cart.currency.code())
-            .bind(codec::cart_lines(&cart.lines)?)
-            .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
-            .bind(codec::cart_status(cart.status))
-            .bind(codec::to_i64(cart.version)?)
-            .bind(ts(cart.created_at))
-            .bind(ts(cart.updated_at))
+        statements::insert_cart::<Sqlite>(cart)?
             .execute(&self.writer)
             .await
             .map_err(|e| error::db(e, "cart"))?;
@@ -73,20 +64,15 @@ impl CartStore for SqliteStore {
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE carts SET customer_id = ?, currency = ?, lines = ?, discount_code = ?, status = ?,
-             version = ?, created_at = ?, updated_at = ? WHERE id = ? AND version = ?",
-        )
-        .bind(cart.customer_id.as_str())
-        .bind(cart.currency.code())
-        .bind(codec::cart_lines(&cart.lines)?)
-        .bind(cart.discount_code.as_ref().map(DiscountCode::as_str))
-        .bind(codec::cart_status(cart.status))
-        .bind(codec::to_i64(cart.version)?)
-        .bind(ts(cart.created_at))
-        .bind(ts(cart.updated_at))
-        .bind(cart.id.as_str())
-        .bind(codec::to_i64(expected_version)?)
+        let done = statements::cart_fields(
+            sqlx::query::<Sqlite>(
+                "UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+                 status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10",
+            ),
+            cart,
+        )?
+        .text(cart.id.as_str())
+        .int(codec::to_i64(expected_version)?)
         .execute(&self.writer)
         .await
         .map_err(error::any)?;

@@ -6,28 +6,17 @@ use orders_core::catalogue::{Product, ProductPatch};
 use orders_core::ids::ProductId;
 use orders_core::ports::CatalogueStore;
 use orders_core::ports::{Page, PageRequest, StoreError};
+use sqlx::Sqlite;
 
 use super::{SqliteStore, page_of};
-use crate::codec::{self, ts};
+use crate::codec;
 use crate::error::{self, Fail};
 use crate::statements;
 
 #[async_trait]
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        sqlx::query(statements::INSERT_PRODUCT)
-            .bind(p.id.as_str())
-            .bind(p.sku.as_str())
-            .bind(p.name.as_str())
-            .bind(p.description.as_str())
-            .bind(p.price.to_minor())
-            .bind(p.currency.code())
-            .bind(i64::from(p.stock))
-            .bind(p.active)
-            .bind(p.tax_class.as_str())
-            .bind(ts(p.created_at))
-            .bind(ts(p.updated_at))
-            .bind(codec::to_i64(p.version)?)
+        statements::insert_product::<Sqlite>(p)?
             .execute(&self.writer)
             .await
             .map_err(|e| error::db(e, "sku"))?;
@@ -51,16 +40,7 @@ impl CatalogueStore for SqliteStore {
                     .ok_or(StoreError::NotFound)?;
                 let stored = codec::product(&row)?;
                 let product = patch.applied_to(&stored, expected_version, now)?;
-                sqlx::query(statements::UPDATE_PRODUCT)
-                    .bind(product.name.as_str())
-                    .bind(product.description.as_str())
-                    .bind(product.price.to_minor())
-                    .bind(i64::from(product.stock))
-                    .bind(product.active)
-                    .bind(product.tax_class.as_str())
-                    .bind(ts(product.updated_at))
-                    .bind(codec::to_i64(product.version)?)
-                    .bind(id.as_str())
+                statements::update_product::<Sqlite>(id, &product)?
                     .execute(&mut *conn)
                     .await?;
                 Ok::<_, Fail>(product)

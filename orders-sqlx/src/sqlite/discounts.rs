@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use orders_core::discount::{Discount, DiscountCode};
 use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
+use sqlx::Sqlite;
 
 use super::{SqliteStore, page_of};
 use crate::codec;
@@ -12,19 +13,7 @@ use crate::statements;
 #[async_trait]
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
-        let d = codec::discount_row(discount);
-        sqlx::query(statements::INSERT_DISCOUNT)
-            .bind(d.code)
-            .bind(d.kind)
-            .bind(d.percent)
-            .bind(d.amount_minor)
-            .bind(d.amount_currency)
-            .bind(d.min_subtotal_minor)
-            .bind(d.min_subtotal_currency)
-            .bind(d.max_uses)
-            .bind(d.uses)
-            .bind(d.expires_at)
-            .bind(d.created_at)
+        statements::insert_discount::<Sqlite>(discount)
             .execute(&self.writer)
             .await
             .map_err(|e| error::db(e, "code"))?;

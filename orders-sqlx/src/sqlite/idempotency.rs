@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::ids::{CustomerId, OrderId};
 use orders_core::ports::{IdempotencyClaim, IdempotencyState, IdempotencyStore, StoreError};
+use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec::{Get, ts};
@@ -63,9 +64,7 @@ impl IdempotencyStore for SqliteStore {
         customer_id: &CustomerId,
         key: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(statements::RELEASE_KEY)
-            .bind(customer_id.as_str())
-            .bind(key)
+        statements::release_key::<Sqlite>(customer_id, key)
             .execute(&self.writer)
             .await
             .map_err(error::any)?;
