@@ -8,7 +8,7 @@ use orders_core::ports::CatalogueStore;
 use orders_core::ports::{Page, PageRequest, StoreError};
 use sqlx::Sqlite;
 
-use super::{SqliteStore, page_of};
+use super::SqliteStore;
 use crate::codec;
 use crate::error::{self, Fail};
 use crate::statements;
@@ -83,19 +83,14 @@ impl CatalogueStore for SqliteStore {
         active_only: bool,
         page: &PageRequest,
     ) -> Result<Page<Product>, StoreError> {
-        let before = codec::cursor_position(page.cursor.as_ref())?;
-        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = statements::seq_page(
+        let filter = if active_only { "AND active = 1" } else { "" };
+        self.seq_page(
             "products",
             codec::PRODUCT_COLUMNS,
-            if active_only { "AND active = 1" } else { "" },
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(before)
-            .bind(limit as i64 + 1)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(error::any)?;
-        page_of(rows, limit, "seq", codec::product)
+            filter,
+            page,
+            codec::product,
+        )
+        .await
     }
 }

@@ -5,7 +5,7 @@ use orders_core::discount::{Discount, DiscountCode};
 use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
 use sqlx::Sqlite;
 
-use super::{SqliteStore, page_of};
+use super::SqliteStore;
 use crate::codec;
 use crate::error;
 use crate::statements;
@@ -33,15 +33,13 @@ impl DiscountStore for SqliteStore {
     }
 
     async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
-        let before = codec::cursor_position(page.cursor.as_ref())?;
-        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        let sql = statements::seq_page("discounts", codec::DISCOUNT_COLUMNS, "");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(before)
-            .bind(limit as i64 + 1)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(error::any)?;
-        page_of(rows, limit, "seq", codec::discount)
+        self.seq_page(
+            "discounts",
+            codec::DISCOUNT_COLUMNS,
+            "",
+            page,
+            codec::discount,
+        )
+        .await
     }
 }

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orders_core::memory::MemoryNotifier;
-use orders_core::ports::{Page, StoreError};
+use orders_core::ports::{Page, PageRequest, StoreError};
 use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -57,6 +57,7 @@ use crate::codec;
 use crate::error::OpenError;
 use crate::lease::Conns;
 use crate::migrations;
+use crate::{error, rows, statements};
 
 codec::impl_get!(SqliteRow);
 
@@ -232,17 +233,30 @@ macro_rules! write_tx {
     }};
 }
 
-/// Cuts `rows` (fetched with `limit + 1`) to a page whose cursor is the
-/// `key` of its last item.
-fn page_of<T>(
-    rows: Vec<SqliteRow>,
-    limit: usize,
-    key: &str,
-    decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let (rows, next_cursor) = crate::rows::page_cut(rows, limit, key)?;
-    let items = rows.iter().map(decode).collect::<Result<_, _>>()?;
-    Ok(Page { items, next_cursor })
+impl SqliteStore {
+    /// A keyset page of `table` (its `columns`, `filter` added to the
+    /// condition), newest first by `seq`, each row decoded with `decode`.
+    async fn seq_page<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        filter: &str,
+        page: &PageRequest,
+        decode: fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let sql = statements::seq_page(table, columns, filter);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(error::any)?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "seq")?;
+        let items = rows.iter().map(decode).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
 }
 
 // One module per port, after the macro, which they use.
