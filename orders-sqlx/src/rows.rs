@@ -1,8 +1,10 @@
 //! What both backends do with the rows they fetched, written once: cut a
-//! keyset page, and put orders together from their heads and lines.
+//! keyset page, put orders together from their heads and lines, read a
+//! placed checkout's number and event, and an idempotency key's state.
 
-use orders_core::order::Order;
-use orders_core::ports::{Cursor, StoreError};
+use orders_core::ids::{EventId, OrderId};
+use orders_core::order::{Order, OrderNumber};
+use orders_core::ports::{Cursor, IdempotencyState, OrderPlacement, Placed, StoreError};
 
 use crate::codec::{self, Get};
 
@@ -43,4 +45,44 @@ pub(crate) fn orders_with_lines<'h, H: Get + 'h, L: Get>(
         out.push(codec::order(row, mine)?);
     }
     Ok(out)
+}
+
+/// The placed order of `p`, numbered `number`, and its first event, whose
+/// id is `event_id`; both come back from the placement's statement, and a
+/// placement that returned neither is a fault of the backend.
+pub(crate) fn placed(
+    p: &OrderPlacement,
+    number: Option<i64>,
+    event_id: Option<i64>,
+) -> Result<Placed, StoreError> {
+    let (Some(number), Some(event_id)) = (number, event_id) else {
+        return Err(StoreError::Backend(
+            "checkout placed without an order".into(),
+        ));
+    };
+    let number =
+        u64::try_from(number).map_err(|_| StoreError::Backend("negative order number".into()))?;
+    let event_id =
+        u64::try_from(event_id).map_err(|_| StoreError::Backend("negative event id".into()))?;
+    let o = &p.order;
+    let event = o.first_event(EventId::new(event_id), p.actor.clone());
+    Ok(Placed {
+        order: o.clone().into_order(OrderNumber::new(number)),
+        event,
+    })
+}
+
+/// The state of a key found claimed by someone else: completed if it
+/// names its order, else in progress.
+pub(crate) fn found_state(
+    fingerprint: String,
+    order_id: Option<String>,
+) -> Result<IdempotencyState, StoreError> {
+    Ok(match order_id {
+        Some(order_id) => IdempotencyState::Completed {
+            fingerprint,
+            order_id: OrderId::parse(&order_id).map_err(|e| StoreError::Backend(e.to_string()))?,
+        },
+        None => IdempotencyState::InProgress { fingerprint },
+    })
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orders_core::ids::{CartId, CustomerId, OrderId};
+use orders_core::ids::{CartId, CustomerId};
 use orders_core::ports::{
     ClaimAndCart, IdempotencyClaim, IdempotencyState, IdempotencyStore, StoreError,
 };
@@ -13,22 +13,7 @@ use super::carts::cart_product_ids;
 use super::{ATTEMPTS, PgStore, RELEASE_CLAIM_WAIT};
 use crate::codec::{self, Get, ts};
 use crate::error;
-use crate::statements;
-
-/// The state of a key found claimed by someone else: completed if it
-/// names its order, else in progress.
-fn found_state(
-    fingerprint: String,
-    order_id: Option<String>,
-) -> Result<IdempotencyState, StoreError> {
-    Ok(match order_id {
-        Some(order_id) => IdempotencyState::Completed {
-            fingerprint,
-            order_id: OrderId::parse(&order_id).map_err(|e| StoreError::Backend(e.to_string()))?,
-        },
-        None => IdempotencyState::InProgress { fingerprint },
-    })
-}
+use crate::{rows, statements};
 
 /// Claims a key ($1 customer, $2 key, $3 fingerprint, $4 now) if it is new,
 /// or in progress since before $5 (stale); one row when claimed. The
@@ -123,7 +108,7 @@ impl IdempotencyStore for PgStore {
             )
             .map_err(error::any)?;
             let Some(row) = row else { continue };
-            return found_state(row.text("fingerprint")?, row.opt_text("order_id")?);
+            return rows::found_state(row.text("fingerprint")?, row.opt_text("order_id")?);
         }
         Err(StoreError::Conflict)
     }
@@ -160,7 +145,7 @@ impl IdempotencyStore for PgStore {
                 let Some(fingerprint) = first.opt_text("idem_fingerprint")? else {
                     continue;
                 };
-                found_state(fingerprint, first.opt_text("idem_order")?)?
+                rows::found_state(fingerprint, first.opt_text("idem_order")?)?
             };
             let cart = codec::cart_with_products(&rows)?;
             return Ok(ClaimAndCart { claim: state, cart });

@@ -23,14 +23,13 @@
 //! reports anyway are retried inside, with the whole transaction.
 
 use orders_core::discount::DiscountCode;
-use orders_core::ids::EventId;
-use orders_core::order::OrderNumber;
 use orders_core::ports::{OrderPlacement, Placed, StoreError};
 use sqlx::Postgres;
 
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
 use crate::lease::Conns;
+use crate::rows;
 
 /// A whole checkout in one call of `orders_place` (migration
 /// `0002_place_function.sql`, last replaced by `0005_place_lines_by_name.sql`),
@@ -144,16 +143,9 @@ pub(super) async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result
         }
         .into());
     }
-    let (Some(number), Some(event_id)) = (row.opt_int("number")?, row.opt_int("event_id")?) else {
-        return Err(StoreError::Backend("checkout placed without an order".into()).into());
-    };
-    let number =
-        u64::try_from(number).map_err(|_| StoreError::Backend("bad order number".into()))?;
-    let event_id =
-        u64::try_from(event_id).map_err(|_| StoreError::Backend("bad event id".into()))?;
-    let event = o.first_event(EventId::new(event_id), p.actor.clone());
-    Ok(Placed {
-        order: o.clone().into_order(OrderNumber::new(number)),
-        event,
-    })
+    Ok(rows::placed(
+        p,
+        row.opt_int("number")?,
+        row.opt_int("event_id")?,
+    )?)
 }

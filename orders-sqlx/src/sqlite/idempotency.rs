@@ -2,14 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orders_core::ids::{CustomerId, OrderId};
+use orders_core::ids::CustomerId;
 use orders_core::ports::{IdempotencyClaim, IdempotencyState, IdempotencyStore, StoreError};
 use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec::{Get, ts};
 use crate::error::{self, Fail};
-use crate::statements;
+use crate::{rows, statements};
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -30,16 +30,10 @@ impl IdempotencyStore for SqliteStore {
                 .await?;
                 if let Some(row) = row {
                     let fingerprint = row.text("fingerprint")?;
-                    if let Some(order_id) = row.opt_text("order_id")? {
-                        let order_id = OrderId::parse(&order_id)
-                            .map_err(|e| StoreError::Backend(e.to_string()))?;
-                        return Ok(IdempotencyState::Completed {
-                            fingerprint,
-                            order_id,
-                        });
-                    }
-                    if row.text("started_at")? >= ts(stale_before) {
-                        return Ok(IdempotencyState::InProgress { fingerprint });
+                    let order_id = row.opt_text("order_id")?;
+                    // Completed, or in progress since the key went stale.
+                    if order_id.is_some() || row.text("started_at")? >= ts(stale_before) {
+                        return Ok(rows::found_state(fingerprint, order_id)?);
                     }
                 }
                 sqlx::query(

@@ -1,13 +1,12 @@
 //! The checkout's writes on SQLite, in one batch of statements.
 
 use orders_core::discount::DiscountCode;
-use orders_core::ids::EventId;
-use orders_core::order::OrderNumber;
 use orders_core::ports::{OrderPlacement, Placed, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::codec::{self, Get, ts};
 use crate::error::Fail;
+use crate::rows;
 
 /// The checkout's writes, sent to SQLite as one batch of statements (one
 /// trip to the connection's worker thread instead of one per statement),
@@ -183,16 +182,5 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     if p.idempotency.is_some() && !keyed {
         return Err(StoreError::IdempotencyKeyUsed.into());
     }
-    let (Some(number), Some(event_id)) = (number, event_id) else {
-        return Err(StoreError::Backend("checkout placed without an order".into()).into());
-    };
-    let number =
-        u64::try_from(number).map_err(|_| StoreError::Backend("negative order number".into()))?;
-    let event_id =
-        u64::try_from(event_id).map_err(|_| StoreError::Backend("negative event id".into()))?;
-    let event = o.first_event(EventId::new(event_id), p.actor.clone());
-    Ok(Placed {
-        order: o.clone().into_order(OrderNumber::new(number)),
-        event,
-    })
+    Ok(rows::placed(p, number, event_id)?)
 }
