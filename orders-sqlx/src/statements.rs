@@ -1,13 +1,18 @@
-//! The statements both backends run with the same text, written once.
+//! The statements both backends run with the same text, and their
+//! arguments, written once.
 //!
 //! They use PostgreSQL's `$n` placeholders, which sqlx's SQLite driver
 //! accepts too: it binds `$n` to the n-th argument, as `?n`. Statements
 //! whose text differs between the dialects (a JSON array against a
-//! PostgreSQL array, `instr` against `strpos`, the checkout's batch against
-//! the `orders_place` function, locking reads) stay with their backend.
+//! PostgreSQL array, the checkout's batch against the `orders_place`
+//! function, locking reads, the status change) stay with their backend; the
+//! order listing differs only in its substring function, which
+//! [`list_orders`] takes as an argument.
 //!
 //! Statements with a column list are built once, on first use, from the
-//! lists in `crate::codec`, which decodes their rows.
+//! lists in `crate::codec`, which decodes their rows. The functions named
+//! after a statement return it with its arguments bound in its order,
+//! through [`Bind`], so no backend lists those arguments again.
 
 use std::sync::LazyLock;
 

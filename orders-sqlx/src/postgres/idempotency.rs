@@ -113,7 +113,7 @@ impl IdempotencyStore for PgStore {
         Err(StoreError::Conflict)
     }
 
-    /// One statement ([`CLAIM_WITH_CART`]); as in `begin_idempotent`, a key
+    /// One statement (`CLAIM_WITH_CART`); as in `begin_idempotent`, a key
     /// neither claimed nor found (its claimer committed after this
     /// statement's snapshot) is tried again.
     async fn begin_idempotent_with_cart(
