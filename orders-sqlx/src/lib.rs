@@ -54,8 +54,10 @@ mod lease;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod statements;
 mod stored;
 
 use std::sync::Arc;

@@ -203,7 +203,7 @@ mod tests {
             tax_class: orders_core::catalogue::TaxClass::standard(),
         };
         let sent: serde_json::Value =
-            serde_json::from_str(&crate::postgres::lines_json(&[line])).expect("json");
+            serde_json::from_str(&crate::postgres::place::lines_json(&[line])).expect("json");
         let object = sent[0].as_object().expect("an object per line");
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();

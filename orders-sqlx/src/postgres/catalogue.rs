@@ -1,0 +1,92 @@
+//! The catalogue port on PostgreSQL: products.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orders_core::catalogue::{Product, ProductPatch};
+use orders_core::ids::ProductId;
+use orders_core::ports::{CatalogueStore, Page, PageRequest, StoreError};
+use sqlx::Postgres;
+
+use super::PgStore;
+use crate::codec;
+use crate::error::{self, Fail};
+use crate::statements;
+
+#[async_trait]
+impl CatalogueStore for PgStore {
+    async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
+        kept!(self, execute, statements::insert_product::<Postgres>(p)?)
+            .map_err(|e| error::db(e, "sku"))?;
+        Ok(())
+    }
+
+    async fn update_product(
+        &self,
+        id: &ProductId,
+        patch: &ProductPatch,
+        expected_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Product, StoreError> {
+        pg_tx!(self, "sku", |conn| {
+            async {
+                let sql = format!("{} FOR UPDATE", statements::PRODUCT_BY_ID.as_str());
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let stored = codec::product(&row)?;
+                let product = patch.applied_to(&stored, expected_version, now)?;
+                statements::update_product::<Postgres>(id, &product)?
+                    .execute(&mut *conn)
+                    .await?;
+                Ok::<_, Fail>(product)
+            }
+        })
+    }
+
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        let sql = statements::PRODUCT_BY_ID.as_str();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
+        row.as_ref().map(codec::product).transpose()
+    }
+
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
+        let sql = format!(
+            "SELECT {} FROM products WHERE id = ANY($1)",
+            codec::PRODUCT_COLUMNS
+        );
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
+        )
+        .map_err(error::any)?;
+        rows.iter().map(codec::product).collect()
+    }
+
+    async fn list_products(
+        &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError> {
+        let filter = if active_only { "AND active" } else { "" };
+        self.seq_page(
+            "products",
+            codec::PRODUCT_COLUMNS,
+            filter,
+            page,
+            codec::product,
+        )
+        .await
+    }
+}

@@ -1,0 +1,46 @@
+//! The discount port on PostgreSQL.
+
+use async_trait::async_trait;
+use orders_core::discount::{Discount, DiscountCode};
+use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
+use sqlx::Postgres;
+
+use super::PgStore;
+use crate::codec;
+use crate::error;
+use crate::statements;
+
+#[async_trait]
+impl DiscountStore for PgStore {
+    async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
+        kept!(
+            self,
+            execute,
+            statements::insert_discount::<Postgres>(discount)
+        )
+        .map_err(|e| error::db(e, "code"))?;
+        Ok(())
+    }
+
+    async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
+        let sql = statements::DISCOUNT_BY_CODE.as_str();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code.as_str())
+        )
+        .map_err(error::any)?;
+        row.as_ref().map(codec::discount).transpose()
+    }
+
+    async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
+        self.seq_page(
+            "discounts",
+            codec::DISCOUNT_COLUMNS,
+            "",
+            page,
+            codec::discount,
+        )
+        .await
+    }
+}

@@ -1,0 +1,204 @@
+//! The order port and the event log on PostgreSQL: orders, their lines
+//! and events, listing, status changes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use orders_core::ids::{EventId, OrderId};
+use orders_core::order::{Order, OrderEvent, StatusChange};
+use orders_core::ports::{
+    EventLog, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed, StoreError,
+};
+use sqlx::Postgres;
+use sqlx::postgres::PgRow;
+
+use super::place::place;
+use super::{ATTEMPTS, PgStore};
+use crate::codec::{self, Get, ts};
+use crate::error::{self, Fail};
+use crate::{rows, statements};
+
+impl PgStore {
+    async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
+        if heads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = heads
+            .iter()
+            .map(|r| r.text("id"))
+            .collect::<Result<_, _>>()?;
+        let sql = format!(
+            "SELECT {} FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, position",
+            codec::LINE_COLUMNS
+        );
+        let lines = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
+        )
+        .map_err(error::any)?;
+        rows::orders_with_lines(heads.iter().zip(ids.iter().map(String::as_str)), &lines)
+    }
+}
+
+/// A status change in one statement (its own transaction): compare-and-set
+/// on version and status, the restock (rows locked in id order) and the
+/// event (announced after commit, by the notifier).
+const CHANGE: &str = "
+WITH o AS (
+    UPDATE orders SET status = $1, tracking_number = COALESCE($2, tracking_number),
+        payment_status = COALESCE($3, payment_status), version = version + 1, updated_at = $4
+    WHERE id = $5 AND version = $6 AND status = $7 RETURNING id),
+want AS (
+    SELECT product_id AS id, sum(quantity)::int8 AS qty FROM order_lines
+    WHERE order_id = $5 AND $8 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
+locked AS MATERIALIZED (
+    SELECT p.id FROM products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
+r AS (
+    UPDATE products p SET stock = LEAST(p.stock + want.qty, 4294967295), version = p.version + 1
+    FROM want, locked
+    WHERE p.id = want.id AND locked.id = want.id RETURNING p.id),
+e AS (
+    INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+    SELECT id, $7, $1, $4, $9, $10 FROM o RETURNING id)
+SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked";
+
+#[async_trait]
+impl OrderStore for PgStore {
+    async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
+        // One call, its own transaction: a deadlock or serialization
+        // failure rolled all of it back, so it is simply sent again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match place(&self.conns, &placement).await {
+                Ok(placed) => return Ok(placed),
+                Err(fail) if fail.is_retryable() && attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(attempt as u64 * 2)).await;
+                }
+                Err(fail) => return Err(fail.into_store("order")),
+            }
+        }
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let sql = statements::ORDER_BY_ID.as_str();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(self.load_orders(vec![row]).await?.pop()),
+        }
+    }
+
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let mut q = statements::list_orders::<Postgres>(filter, before, limit, "strpos");
+        let rows = kept!(self, fetch_all, q.build()).map_err(error::any)?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "number")?;
+        let items = self.load_orders(rows).await?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn change_status(
+        &self,
+        change: &StatusChange,
+    ) -> Result<(Order, OrderEvent), StoreError> {
+        let mut order = self
+            .order(&change.order_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if order.version != change.expected_version || order.status != change.from {
+            return Err(StoreError::Conflict);
+        }
+        let mut attempt = 0;
+        let row = loop {
+            attempt += 1;
+            let result = kept!(
+                self,
+                fetch_one,
+                sqlx::query(CHANGE)
+                    .bind(change.to.as_str())
+                    .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
+                    .bind(change.payment_status.map(|s| s.as_str()))
+                    .bind(ts(change.at))
+                    .bind(change.order_id.as_str())
+                    .bind(codec::to_i64(change.expected_version)?)
+                    .bind(change.from.as_str())
+                    .bind(change.restock)
+                    .bind(change.actor.as_str())
+                    .bind(change.note.as_ref().map(|n| n.as_str()))
+            )
+            .map_err(Fail::Db);
+            match result {
+                Ok(row) => break row,
+                Err(fail) if fail.is_retryable() && attempt < ATTEMPTS => continue,
+                Err(fail) => return Err(fail.into_store("order")),
+            }
+        };
+        // The order was read at `expected_version`; the compare-and-set
+        // succeeded only if it still was, so applying the change to what was
+        // read gives what is stored.
+        let Some(id) = row.opt_int("event_id")? else {
+            return Err(StoreError::Conflict);
+        };
+        let id = u64::try_from(id).map_err(|_| StoreError::Backend("bad event id".into()))?;
+        let event = change.apply(&mut order, EventId::new(id));
+        Ok((order, event))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        let sql = statements::EVENTS_OF_ORDER.as_str();
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str())
+        )
+        .map_err(error::any)?;
+        rows.iter().map(codec::event).collect()
+    }
+}
+
+#[async_trait]
+impl EventLog for PgStore {
+    async fn events_after(
+        &self,
+        after: Option<EventId>,
+        order: Option<&OrderId>,
+        limit: usize,
+    ) -> Result<Vec<OrderEvent>, StoreError> {
+        let after = after.map_or(Ok(0), |a| codec::to_i64(a.get()))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {} FROM order_events WHERE id > $1 AND ($2::text IS NULL OR order_id = $2) ORDER BY id LIMIT $3",
+            codec::EVENT_COLUMNS
+        );
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(after)
+                .bind(order.map(OrderId::as_str))
+                .bind(limit)
+        )
+        .map_err(error::any)?;
+        rows.iter().map(codec::event).collect()
+    }
+}

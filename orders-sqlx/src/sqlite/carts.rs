@@ -1,0 +1,93 @@
+//! The cart port on SQLite.
+
+use async_trait::async_trait;
+use orders_core::cart::Cart;
+use orders_core::catalogue::Product;
+use orders_core::ids::{CartId, ProductId};
+use orders_core::ports::{CartStore, StoreError};
+use sqlx::Sqlite;
+
+use super::SqliteStore;
+use crate::codec;
+use crate::error;
+use crate::statements::{self, Bind};
+
+#[async_trait]
+impl CartStore for SqliteStore {
+    async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
+        statements::insert_cart::<Sqlite>(cart)?
+            .execute(&self.writer)
+            .await
+            .map_err(|e| error::db(e, "cart"))?;
+        Ok(())
+    }
+
+    async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
+        let sql = statements::CART_BY_ID.as_str();
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        conn.keep();
+        row.as_ref().map(codec::cart).transpose()
+    }
+
+    /// One statement, as on PostgreSQL: the cart (columns prefixed
+    /// `cart_`) on every row, joined to the products of its lines and of
+    /// `extra`.
+    async fn cart_with_products(
+        &self,
+        id: &CartId,
+        extra: &[ProductId],
+    ) -> Result<Option<(Cart, Vec<Product>)>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            codec::cart_with_products_sql(
+                "?1",
+                "SELECT json_extract(l.value, '$.product_id') AS id FROM c, json_each(c.cart_lines) AS l
+                 UNION SELECT value FROM json_each(?2)",
+            )
+        });
+        let extra: Vec<&str> = extra.iter().map(ProductId::as_str).collect();
+        let extra =
+            serde_json::to_string(&extra).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(id.as_str())
+            .bind(extra)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        conn.keep();
+        codec::cart_with_products(&rows)
+    }
+
+    async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
+        let done = statements::cart_fields(
+            sqlx::query::<Sqlite>(
+                "UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+                 status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10",
+            ),
+            cart,
+        )?
+        .text(cart.id.as_str())
+        .int(codec::to_i64(expected_version)?)
+        .execute(&self.writer)
+        .await
+        .map_err(error::any)?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let exists = sqlx::query("SELECT 1 FROM carts WHERE id = ?")
+            .bind(cart.id.as_str())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(error::any)?;
+        Err(if exists.is_some() {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        })
+    }
+}

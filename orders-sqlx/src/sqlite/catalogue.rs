@@ -1,0 +1,96 @@
+//! The catalogue port on SQLite: products.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use orders_core::catalogue::{Product, ProductPatch};
+use orders_core::ids::ProductId;
+use orders_core::ports::CatalogueStore;
+use orders_core::ports::{Page, PageRequest, StoreError};
+use sqlx::Sqlite;
+
+use super::SqliteStore;
+use crate::codec;
+use crate::error::{self, Fail};
+use crate::statements;
+
+#[async_trait]
+impl CatalogueStore for SqliteStore {
+    async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
+        statements::insert_product::<Sqlite>(p)?
+            .execute(&self.writer)
+            .await
+            .map_err(|e| error::db(e, "sku"))?;
+        Ok(())
+    }
+
+    async fn update_product(
+        &self,
+        id: &ProductId,
+        patch: &ProductPatch,
+        expected_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Product, StoreError> {
+        write_tx!(self, "sku", |conn| {
+            async {
+                let sql = statements::PRODUCT_BY_ID.as_str();
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let stored = codec::product(&row)?;
+                let product = patch.applied_to(&stored, expected_version, now)?;
+                statements::update_product::<Sqlite>(id, &product)?
+                    .execute(&mut *conn)
+                    .await?;
+                Ok::<_, Fail>(product)
+            }
+        })
+    }
+
+    async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        let sql = statements::PRODUCT_BY_ID.as_str();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(error::any)?;
+        row.as_ref().map(codec::product).transpose()
+    }
+
+    async fn products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
+        let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sql = format!(
+            "SELECT {} FROM products WHERE id IN (SELECT value FROM json_each(?))",
+            codec::PRODUCT_COLUMNS
+        );
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(json)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        conn.keep();
+        rows.iter().map(codec::product).collect()
+    }
+
+    async fn list_products(
+        &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError> {
+        let filter = if active_only { "AND active = 1" } else { "" };
+        self.seq_page(
+            "products",
+            codec::PRODUCT_COLUMNS,
+            filter,
+            page,
+            codec::product,
+        )
+        .await
+    }
+}

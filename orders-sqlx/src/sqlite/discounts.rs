@@ -1,0 +1,45 @@
+//! The discount port on SQLite.
+
+use async_trait::async_trait;
+use orders_core::discount::{Discount, DiscountCode};
+use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
+use sqlx::Sqlite;
+
+use super::SqliteStore;
+use crate::codec;
+use crate::error;
+use crate::statements;
+
+#[async_trait]
+impl DiscountStore for SqliteStore {
+    async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
+        statements::insert_discount::<Sqlite>(discount)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| error::db(e, "code"))?;
+        Ok(())
+    }
+
+    async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
+        let sql = statements::DISCOUNT_BY_CODE.as_str();
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(code.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        conn.keep();
+        row.as_ref().map(codec::discount).transpose()
+    }
+
+    async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
+        self.seq_page(
+            "discounts",
+            codec::DISCOUNT_COLUMNS,
+            "",
+            page,
+            codec::discount,
+        )
+        .await
+    }
+}

@@ -1,0 +1,268 @@
+//! [`SqliteStore`]: every storage port on one SQLite file.
+//!
+//! # Concurrency
+//!
+//! SQLite has one writer at a time. The store keeps two pools: a writer
+//! pool of exactly one connection, and a reader pool. Every write runs on
+//! the writer, so concurrent checkouts of this process queue on the pool
+//! (fairly, without sleeping in SQLite's busy handler) instead of failing
+//! with `SQLITE_BUSY`; multi-statement writes open their transaction with
+//! `BEGIN IMMEDIATE`, taking the file's write lock up front, so a
+//! transaction never starts as a reader and fails when it tries to write
+//! (which is what a plain `BEGIN` would risk against another process). A
+//! busy timeout covers other processes writing the same file. The journal
+//! is WAL, so readers never block the writer nor the writer them.
+//!
+//! With one writer, transactions commit in the order they write, so event
+//! ids (`AUTOINCREMENT`) rise in commit order and order numbers are
+//! `max + 1`: 1, 2, 3, ... without gaps.
+//!
+//! # Trips to the worker thread
+//!
+//! sqlx runs each SQLite connection on a thread of its own; every
+//! statement, and every check sqlx makes of a connection, is a trip there
+//! and back (two context switches), which on a small machine cost far more
+//! than SQLite's own work. So a checkout's writes go as one batch of
+//! statements between `BEGIN IMMEDIATE` and `COMMIT` (three trips instead
+//! of eight), neither pool checks a connection before handing it out (a
+//! local file does not drop), and the reads a checkout makes through the
+//! engine run on reader connections kept between calls (`crate::lease`),
+//! which skips sqlx's check when a connection comes back.
+//!
+//! `synchronous = NORMAL`: in WAL mode a commit survives a crash of the
+//! process; a power loss may drop the last transactions, never corrupt the
+//! file. Hosts that need every commit on disk before it returns pass their
+//! own options to [`SqliteStore::connect_with`].
+//!
+//! # Notification
+//!
+//! [`SqliteStore::notifier`] is an in-process broadcast
+//! ([`MemoryNotifier`]) replaying from this store, fed by the engine after
+//! each commit. Processes sharing one file do not see each other's events
+//! live (they do on replay); share a PostgreSQL database for that.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use orders_core::memory::MemoryNotifier;
+use orders_core::ports::{Page, PageRequest, StoreError};
+use sqlx::Sqlite;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use crate::codec;
+use crate::error::OpenError;
+use crate::lease::Conns;
+use crate::migrations;
+use crate::{error, rows, statements};
+
+codec::impl_get!(SqliteRow);
+
+/// How long a write waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a write that found the file busy is run again.
+const ATTEMPTS: usize = 5;
+/// Reader connections.
+const READERS: u32 = 4;
+
+/// Creates the database file at `path`, if missing, readable and writable
+/// by its owner only (mode 0600 on Unix), before SQLite opens it. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode, so orders,
+/// emails and addresses are never readable by other local users. An
+/// existing file keeps the mode its owner chose.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    /// The reader pool, with connections kept between the calls of a
+    /// checkout (see `crate::lease`); it keeps none on an in-memory
+    /// database, whose reader pool is the writer.
+    reads: Arc<Conns<Sqlite>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`
+    /// (`sqlite://orders.db`, `sqlite::memory:`), in WAL mode with a busy
+    /// timeout and foreign keys on. Does not migrate: call
+    /// [`SqliteStore::migrate`].
+    ///
+    /// # Errors
+    /// [`OpenError::Connect`] if the URL is malformed or the file cannot be
+    /// opened.
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        if !in_memory {
+            create_private(options.get_filename()).map_err(|e| OpenError::Connect(e.into()))?;
+        }
+        Self::open(options, in_memory).await
+    }
+
+    /// Opens the database with the host's own `options` (file, pragmas).
+    /// The host's options decide whether and how the file is created.
+    /// Foreign keys are switched on whatever `options` say.
+    ///
+    /// # Errors
+    /// [`OpenError::Connect`] if the file cannot be opened.
+    pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, OpenError> {
+        Self::open(options.foreign_keys(true), false).await
+    }
+
+    async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, OpenError> {
+        // One writer connection; it also stays open for the store's life, so
+        // an in-memory database lives as long as the store.
+        // No liveness check (a query to the connection's worker thread) when a
+        // connection is handed out: a connection to a local file does not
+        // drop, and on the single writer that check would sit inside every
+        // write's turn.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .map_err(OpenError::Connect)?;
+        let (reader, keep) = if in_memory {
+            // Each connection to `:memory:` would be its own database.
+            (writer.clone(), 0)
+        } else {
+            let reader = SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await
+                .map_err(OpenError::Connect)?;
+            // Keep all readers but one, which stays free for the reads that
+            // go to the pool directly.
+            (reader, READERS as usize - 1)
+        };
+        let reads = Arc::new(Conns::new(reader.clone(), keep));
+        Ok(Self {
+            writer,
+            reader,
+            reads,
+        })
+    }
+
+    /// Runs the embedded SQLite migrations (`migrations/sqlite`); running
+    /// them again is a no-op.
+    ///
+    /// # Errors
+    /// [`OpenError::Migrate`].
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        migrations::sqlite()
+            .run(&self.writer)
+            .await
+            .map_err(OpenError::Migrate)
+    }
+
+    /// The in-process notifier over this store: fed after commit by the
+    /// engine, replaying from this store's events.
+    pub fn notifier(self: &Arc<Self>) -> MemoryNotifier {
+        MemoryNotifier::new(self.clone())
+    }
+
+    /// The writer pool, for a host's own maintenance queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Closes both pools, waiting for connections in use.
+    pub async fn close(&self) {
+        self.reads.release_all();
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// Runs `$body` (an async block using `$conn: &mut SqliteConnection`) in a
+/// `BEGIN IMMEDIATE` transaction on the writer, committing on `Ok`, rolling
+/// back on `Err` (the transaction is dropped), and running it again when the
+/// file was busy. Evaluates to `Result<T, StoreError>`; `$unique` names the
+/// field a unique violation means.
+macro_rules! write_tx {
+    ($store:expr, $unique:expr, |$conn:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result: Result<_, $crate::error::Fail> = async {
+                let mut tx = $store.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let value = {
+                    let $conn: &mut sqlx::SqliteConnection = &mut tx;
+                    $body.await?
+                };
+                tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Ok(value) => break Ok(value),
+                Err(fail) if fail.is_retryable() && attempt < $crate::sqlite::ATTEMPTS => continue,
+                Err(fail) => break Err(fail.into_store($unique)),
+            }
+        }
+    }};
+}
+
+impl SqliteStore {
+    /// A keyset page of `table` (its `columns`, `filter` added to the
+    /// condition), newest first by `seq`, each row decoded with `decode`.
+    async fn seq_page<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        filter: &str,
+        page: &PageRequest,
+        decode: fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let sql = statements::seq_page(table, columns, filter);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before)
+            .bind(limit as i64 + 1)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(error::any)?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "seq")?;
+        let items = rows.iter().map(decode).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+// One module per port, after the macro, which they use.
+mod carts;
+mod catalogue;
+mod discounts;
+mod idempotency;
+mod orders;
+mod place;

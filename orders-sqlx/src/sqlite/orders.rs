@@ -1,0 +1,206 @@
+//! The order port and the event log on SQLite: orders, their lines and
+//! events, listing.
+
+use async_trait::async_trait;
+use orders_core::ids::{EventId, OrderId};
+use orders_core::order::{Order, OrderEvent, StatusChange};
+use orders_core::ports::{
+    EventLog, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed, StoreError,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqliteConnection};
+
+use super::SqliteStore;
+use super::place::place;
+use crate::codec::{self, Get, ts};
+use crate::error::{self, Fail};
+use crate::{rows, statements};
+
+async fn order_lines(
+    conn: &mut SqliteConnection,
+    orders: &[(SqliteRow, OrderId)],
+) -> Result<Vec<Order>, StoreError> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = orders.iter().map(|(_, id)| id.as_str()).collect();
+    let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let sql = format!(
+        "SELECT {} FROM order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, position",
+        codec::LINE_COLUMNS
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(json)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    rows::orders_with_lines(orders.iter().map(|(row, id)| (row, id.as_str())), &rows)
+}
+
+async fn load_order(
+    conn: &mut SqliteConnection,
+    id: &OrderId,
+) -> Result<Option<Order>, StoreError> {
+    let sql = statements::ORDER_BY_ID.as_str();
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    match row {
+        None => Ok(None),
+        Some(row) => Ok(order_lines(conn, &[(row, id.clone())]).await?.pop()),
+    }
+}
+
+#[async_trait]
+impl OrderStore for SqliteStore {
+    async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
+        write_tx!(self, "order", |conn| place(conn, &placement))
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(error::any)?;
+        load_order(&mut conn, id).await
+    }
+
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let before = codec::cursor_position(page.cursor.as_ref())?;
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        let mut q = statements::list_orders::<Sqlite>(filter, before, limit, "instr");
+        let mut conn = self.reader.acquire().await.map_err(error::any)?;
+        let rows = q.build().fetch_all(&mut *conn).await.map_err(error::any)?;
+        let (rows, next_cursor) = rows::page_cut(rows, limit, "number")?;
+        let heads = rows
+            .into_iter()
+            .map(|row| {
+                let id = OrderId::parse(&row.text("id")?)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((row, id))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let items = order_lines(&mut conn, &heads).await?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn change_status(
+        &self,
+        change: &StatusChange,
+    ) -> Result<(Order, OrderEvent), StoreError> {
+        write_tx!(self, "order", |conn| {
+            async {
+                let mut order = load_order(conn, &change.order_id)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                if order.version != change.expected_version || order.status != change.from {
+                    return Err(StoreError::Conflict.into());
+                }
+                let updated = sqlx::query(
+                    "UPDATE orders SET status = ?, tracking_number = COALESCE(?, tracking_number),
+                     payment_status = COALESCE(?, payment_status), version = version + 1, updated_at = ?
+                     WHERE id = ? AND version = ?",
+                )
+                .bind(change.to.as_str())
+                .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
+                .bind(change.payment_status.map(|s| s.as_str()))
+                .bind(ts(change.at))
+                .bind(change.order_id.as_str())
+                .bind(codec::to_i64(change.expected_version)?)
+                .execute(&mut *conn)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(StoreError::Conflict.into());
+                }
+                if change.restock {
+                    sqlx::query(
+                        "UPDATE products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
+                         FROM (SELECT product_id, SUM(quantity) AS q FROM order_lines WHERE order_id = ?
+                               GROUP BY product_id) AS l
+                         WHERE products.id = l.product_id",
+                    )
+                    .bind(change.order_id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+                     VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(change.order_id.as_str())
+                .bind(change.from.as_str())
+                .bind(change.to.as_str())
+                .bind(ts(change.at))
+                .bind(change.actor.as_str())
+                .bind(change.note.as_ref().map(|n| n.as_str()))
+                .fetch_one(&mut *conn)
+                .await?;
+                let id = u64::try_from(id)
+                    .map_err(|_| StoreError::Backend("negative event id".into()))?;
+                let event = change.apply(&mut order, EventId::new(id));
+                Ok::<_, Fail>((order, event))
+            }
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        let sql = statements::EVENTS_OF_ORDER.as_str();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(codec::event).collect()
+    }
+}
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn events_after(
+        &self,
+        after: Option<EventId>,
+        order: Option<&OrderId>,
+        limit: usize,
+    ) -> Result<Vec<OrderEvent>, StoreError> {
+        let after = after.map_or(Ok(0), |a| codec::to_i64(a.get()))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match order {
+            Some(order) => {
+                let sql = format!(
+                    "SELECT {} FROM order_events WHERE order_id = ? AND id > ? ORDER BY id LIMIT ?",
+                    codec::EVENT_COLUMNS
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(order.as_str())
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.reader)
+                    .await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {} FROM order_events WHERE id > ? ORDER BY id LIMIT ?",
+                    codec::EVENT_COLUMNS
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.reader)
+                    .await
+            }
+        }
+        .map_err(error::any)?;
+        rows.iter().map(codec::event).collect()
+    }
+}

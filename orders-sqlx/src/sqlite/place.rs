@@ -1,0 +1,186 @@
+//! The checkout's writes on SQLite, in one batch of statements.
+
+use orders_core::discount::DiscountCode;
+use orders_core::ports::{OrderPlacement, Placed, StoreError};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use crate::codec::{self, Get, ts};
+use crate::error::Fail;
+use crate::rows;
+
+/// The checkout's writes, sent to SQLite as one batch of statements (one
+/// trip to the connection's worker thread instead of one per statement),
+/// inside the `BEGIN IMMEDIATE` transaction of [`OrderStore::place_order`].
+/// Each statement that can be refused reports what it did with a
+/// `RETURNING` row (`what`, `value`); the batch runs to its end, and if a
+/// row is missing (the cart was not open, a product was short, the discount
+/// was used up, another order completed the idempotency key) the function
+/// returns the refusal and the transaction is rolled back, so a refused
+/// checkout leaves nothing behind. SQLite has one writer, so nothing can
+/// change between the statements.
+///
+/// [`OrderStore::place_order`]: orders_core::ports::OrderStore::place_order
+pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Result<Placed, Fail> {
+    let o = &p.order;
+    let now = ts(o.created_at);
+    let needed = codec::needed(&o.lines);
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "UPDATE carts SET status = 'checked_out', version = version + 1, updated_at = ",
+    );
+    // 1. Close the cart.
+    q.push_bind(now.clone())
+        .push(" WHERE id = ")
+        .push_bind(p.cart_id.as_str())
+        .push(" AND status = 'open' RETURNING 'closed' AS what, NULL AS value;\n");
+    // 2. Take the stock of every line in one conditional UPDATE, moving
+    //    each product's version on (an edit opened before the sale is
+    //    stale after it): a product whose stock is short is simply not
+    //    updated, and not reported.
+    if !needed.is_empty() {
+        q.push("UPDATE products SET stock = stock - w.column2, version = version + 1 FROM (");
+        q.push_values(&needed, |mut row, (id, qty)| {
+            row.push_bind(id.as_str()).push_bind(*qty);
+        });
+        q.push(
+            ") AS w WHERE products.id = w.column1 AND products.stock >= w.column2
+             RETURNING 'taken' AS what, products.id AS value;\n",
+        );
+    }
+    // 3. Count the discount's use.
+    if let Some(code) = &p.discount_code {
+        q.push("UPDATE discounts SET uses = uses + 1 WHERE code = ")
+            .push_bind(code.as_str())
+            .push(
+                " AND (max_uses IS NULL OR uses < max_uses) RETURNING 'used' AS what, NULL AS value;\n",
+            );
+    }
+    // 4. The order, numbered max + 1 under the write lock.
+    q.push(
+        "INSERT INTO orders (number, id, customer_id, status, currency, email, email_lower, subtotal_minor,
+         discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method,
+         payment_method, card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at,
+         updated_at, version) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders), ",
+    );
+    {
+        let mut values = q.separated(", ");
+        values
+            .push_bind(o.id.as_str())
+            .push_bind(o.customer_id.as_str())
+            .push_bind(o.status.as_str())
+            .push_bind(o.currency.code())
+            .push_bind(o.email.as_str())
+            .push_bind(o.email.as_str().to_lowercase())
+            .push_bind(o.subtotal.to_minor())
+            .push_bind(o.discount_total.to_minor())
+            .push_bind(o.shipping_total.to_minor())
+            .push_bind(o.tax_total.to_minor())
+            .push_bind(o.total.to_minor())
+            .push_bind(o.discount_code.as_ref().map(DiscountCode::as_str))
+            .push_bind(codec::address(&o.shipping_address)?)
+            .push_bind(o.shipping_method.as_str())
+            .push_bind(o.payment.method.as_str())
+            .push_bind(o.payment.brand.map(|b| b.as_str()))
+            .push_bind(o.payment.last4.as_deref())
+            .push_bind(o.payment.status.as_str())
+            .push_bind(o.payment.reference.as_deref())
+            .push("NULL")
+            .push_bind(now.clone())
+            .push_bind(now.clone())
+            .push("1");
+    }
+    q.push(") RETURNING 'number' AS what, number AS value;\n");
+    // 5. Its lines, in one statement.
+    if !o.lines.is_empty() {
+        q.push(
+            "INSERT INTO order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
+             subtotal_minor, discount_minor, tax_minor, total_minor, tax_class) ",
+        );
+        q.push_values(o.lines.iter().enumerate(), |mut row, (i, l)| {
+            row.push_bind(o.id.as_str())
+                .push_bind(i as i64)
+                .push_bind(l.product_id.as_str())
+                .push_bind(l.sku.as_str())
+                .push_bind(l.name.as_str())
+                .push_bind(i64::from(l.quantity.get()))
+                .push_bind(l.unit_price.to_minor())
+                .push_bind(l.line_subtotal.to_minor())
+                .push_bind(l.line_discount.to_minor())
+                .push_bind(l.line_tax.to_minor())
+                .push_bind(l.line_total.to_minor())
+                .push_bind(l.tax_class.as_str());
+        });
+        q.push(";\n");
+    }
+    // 6. Its first event.
+    q.push("INSERT INTO order_events (order_id, from_status, to_status, at, actor, note) VALUES (")
+        .push_bind(o.id.as_str())
+        .push(", NULL, ")
+        .push_bind(o.status.as_str())
+        .push(", ")
+        .push_bind(now.clone())
+        .push(", ")
+        .push_bind(p.actor.as_str())
+        .push(", NULL) RETURNING 'event' AS what, id AS value;\n");
+    // 7. Complete the idempotency key, unless another order completed it.
+    if let Some(claim) = &p.idempotency {
+        q.push(
+            "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id) VALUES (",
+        );
+        q.separated(", ")
+            .push_bind(claim.customer_id.as_str())
+            .push_bind(claim.key.as_str())
+            .push_bind(claim.fingerprint.as_str())
+            .push_bind(now.clone())
+            .push_bind(o.id.as_str());
+        q.push(
+            ") ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+             started_at = excluded.started_at, order_id = excluded.order_id
+             WHERE idempotency_keys.order_id IS NULL RETURNING 'keyed' AS what, NULL AS value;\n",
+        );
+    }
+    let rows = q.build().fetch_all(&mut *conn).await?;
+
+    let (mut closed, mut used, mut keyed) = (false, false, false);
+    let (mut number, mut event_id) = (None, None);
+    let mut taken: Vec<String> = Vec::with_capacity(needed.len());
+    for row in &rows {
+        match row.text("what")?.as_str() {
+            "closed" => closed = true,
+            "taken" => taken.push(row.text("value")?),
+            "used" => used = true,
+            "number" => number = Some(row.int("value")?),
+            "event" => event_id = Some(row.int("value")?),
+            "keyed" => keyed = true,
+            other => return Err(StoreError::Backend(format!("unexpected row {other}")).into()),
+        }
+    }
+    if !closed {
+        let exists = sqlx::query("SELECT 1 FROM carts WHERE id = ?")
+            .bind(p.cart_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Err(if exists.is_some() {
+            StoreError::CartClosed
+        } else {
+            StoreError::NotFound
+        }
+        .into());
+    }
+    if taken.len() != needed.len() {
+        let short: Vec<String> = needed
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !taken.contains(id))
+            .collect();
+        return Err(
+            StoreError::InsufficientStock(codec::short_in_line_order(&o.lines, &short)).into(),
+        );
+    }
+    if p.discount_code.is_some() && !used {
+        return Err(StoreError::DiscountUnavailable.into());
+    }
+    if p.idempotency.is_some() && !keyed {
+        return Err(StoreError::IdempotencyKeyUsed.into());
+    }
+    Ok(rows::placed(p, number, event_id)?)
+}

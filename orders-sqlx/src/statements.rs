@@ -1,0 +1,308 @@
+//! The statements both backends run with the same text, and their
+//! arguments, written once.
+//!
+//! They use PostgreSQL's `$n` placeholders, which sqlx's SQLite driver
+//! accepts too: it binds `$n` to the n-th argument, as `?n`. Statements
+//! whose text differs between the dialects (a JSON array against a
+//! PostgreSQL array, the checkout's batch against the `orders_place`
+//! function, locking reads, the status change) stay with their backend; the
+//! order listing differs only in its substring function, which
+//! [`list_orders`] takes as an argument.
+//!
+//! Statements with a column list are built once, on first use, from the
+//! lists in `crate::codec`, which decodes their rows. The functions named
+//! after a statement return it with its arguments bound in its order,
+//! through [`Bind`], so no backend lists those arguments again.
+
+use std::sync::LazyLock;
+
+use orders_core::cart::Cart;
+use orders_core::catalogue::Product;
+use orders_core::discount::{Discount, DiscountCode};
+use orders_core::ids::{CustomerId, ProductId};
+use orders_core::ports::{OrderFilter, StoreError};
+use sqlx::query::{Query, QueryScalar};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::codec::{
+    self, CART_COLUMNS, DISCOUNT_COLUMNS, EVENT_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, ts,
+};
+
+// Catalogue.
+
+/// A new product ($1 id … $12 version).
+pub(crate) const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// A product's editable fields, by id ($9), as the edit computed them.
+pub(crate) const UPDATE_PRODUCT: &str =
+    "UPDATE products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
+     tax_class = $6, updated_at = $7, version = $8 WHERE id = $9";
+
+/// A product by id ($1).
+pub(crate) static PRODUCT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"));
+
+/// A keyset page of `table` (its `columns`, `filter` added to the
+/// condition), newest first by `seq`: rows before $1, at most $2 of them.
+pub(crate) fn seq_page(table: &str, columns: &str, filter: &str) -> String {
+    format!("SELECT {columns} FROM {table} WHERE seq < $1 {filter} ORDER BY seq DESC LIMIT $2")
+}
+
+// Carts.
+
+/// A new cart ($1 id … $9 updated_at).
+pub(crate) const INSERT_CART: &str = "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// A cart by id ($1).
+pub(crate) static CART_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CART_COLUMNS} FROM carts WHERE id = $1"));
+
+// Discounts.
+
+/// A new discount ($1 code … $11 created_at).
+pub(crate) const INSERT_DISCOUNT: &str =
+    "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
+     min_subtotal_currency, max_uses, uses, expires_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// A discount by code ($1).
+pub(crate) static DISCOUNT_BY_CODE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {DISCOUNT_COLUMNS} FROM discounts WHERE code = $1"));
+
+// Orders and events.
+
+/// An order's head by id ($1); its lines are read apart.
+pub(crate) static ORDER_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"));
+
+/// The start of an order listing ([`list_orders`]): heads numbered below
+/// the first bind.
+static LIST_ORDERS_HEAD: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number < "));
+
+/// An order's ($1) events, oldest first.
+pub(crate) static EVENTS_OF_ORDER: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY id")
+});
+
+// Idempotency.
+
+/// Releases a claim ($1 customer, $2 key) that no order completed.
+pub(crate) const RELEASE_KEY: &str =
+    "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL";
+
+/// An order listing, newest first: heads numbered below `before`, those
+/// `filter` selects, at most `limit + 1` of them (one more than the page,
+/// to tell whether another page follows). `contains` is the dialect's
+/// `f(haystack, needle)` giving the needle's position, 0 when absent
+/// (`instr` on SQLite, `strpos` on PostgreSQL).
+pub(crate) fn list_orders<DB>(
+    filter: &OrderFilter,
+    before: i64,
+    limit: usize,
+    contains: &str,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let mut q = QueryBuilder::<DB>::new(LIST_ORDERS_HEAD.as_str());
+    q.push_bind(before);
+    if let Some(customer) = &filter.customer_id {
+        q.push(" AND customer_id = ")
+            .push_bind(customer.as_str().to_owned());
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ")
+            .push_bind(status.as_str().to_owned());
+    }
+    if let Some(email) = &filter.email {
+        q.push(" AND email_lower = ")
+            .push_bind(email.to_lowercase());
+    }
+    if let Some(search) = &filter.search {
+        let search = search.trim().to_lowercase();
+        q.push(" AND (");
+        match search.parse::<i64>() {
+            Ok(n) if search == n.to_string() => {
+                q.push("number = ").push_bind(n).push(" OR ");
+            }
+            _ => {}
+        }
+        q.push(contains)
+            .push("(email_lower, ")
+            .push_bind(search)
+            .push(") > 0)");
+    }
+    q.push(" ORDER BY number DESC LIMIT ")
+        .push_bind(limit as i64 + 1);
+    q
+}
+
+// Arguments.
+
+/// A query that takes the column types the shared statements bind, on
+/// either dialect: the binds of a statement are written once, against
+/// this trait.
+pub(crate) trait Bind: Sized {
+    /// Binds a text value.
+    fn text(self, value: &str) -> Self;
+    /// Binds a text value or NULL.
+    fn opt_text(self, value: Option<&str>) -> Self;
+    /// Binds an integer.
+    fn int(self, value: i64) -> Self;
+    /// Binds an integer or NULL.
+    fn opt_int(self, value: Option<i64>) -> Self;
+    /// Binds a boolean.
+    fn flag(self, value: bool) -> Self;
+}
+
+impl<'q, DB: Database> Bind for Query<'q, DB, <DB as Database>::Arguments>
+where
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    bool: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    fn text(self, value: &str) -> Self {
+        self.bind(value)
+    }
+    fn opt_text(self, value: Option<&str>) -> Self {
+        self.bind(value)
+    }
+    fn int(self, value: i64) -> Self {
+        self.bind(value)
+    }
+    fn opt_int(self, value: Option<i64>) -> Self {
+        self.bind(value)
+    }
+    fn flag(self, value: bool) -> Self {
+        self.bind(value)
+    }
+}
+
+/// As for [`Query`]; a scalar query keeps its arguments for its own
+/// lifetime, so text is bound as an owned copy.
+impl<'q, DB: Database, O> Bind for QueryScalar<'q, DB, O, <DB as Database>::Arguments>
+where
+    String: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    fn text(self, value: &str) -> Self {
+        self.bind(value.to_owned())
+    }
+    fn opt_text(self, value: Option<&str>) -> Self {
+        self.bind(value.map(str::to_owned))
+    }
+    fn int(self, value: i64) -> Self {
+        self.bind(value)
+    }
+    fn opt_int(self, value: Option<i64>) -> Self {
+        self.bind(value)
+    }
+    fn flag(self, value: bool) -> Self {
+        self.bind(value)
+    }
+}
+
+/// A query of `DB` with its arguments.
+pub(crate) type Q<DB> = Query<'static, DB, <DB as Database>::Arguments>;
+
+/// [`INSERT_PRODUCT`] with `p`'s columns bound.
+pub(crate) fn insert_product<DB: Database>(p: &Product) -> Result<Q<DB>, StoreError>
+where
+    Q<DB>: Bind,
+{
+    Ok(sqlx::query(INSERT_PRODUCT)
+        .text(p.id.as_str())
+        .text(p.sku.as_str())
+        .text(p.name.as_str())
+        .text(p.description.as_str())
+        .int(p.price.to_minor())
+        .text(p.currency.code())
+        .int(i64::from(p.stock))
+        .flag(p.active)
+        .text(p.tax_class.as_str())
+        .text(&ts(p.created_at))
+        .text(&ts(p.updated_at))
+        .int(codec::to_i64(p.version)?))
+}
+
+/// [`UPDATE_PRODUCT`] storing `product`'s editable fields as product `id`.
+pub(crate) fn update_product<DB: Database>(
+    id: &ProductId,
+    product: &Product,
+) -> Result<Q<DB>, StoreError>
+where
+    Q<DB>: Bind,
+{
+    Ok(sqlx::query(UPDATE_PRODUCT)
+        .text(product.name.as_str())
+        .text(product.description.as_str())
+        .int(product.price.to_minor())
+        .int(i64::from(product.stock))
+        .flag(product.active)
+        .text(product.tax_class.as_str())
+        .text(&ts(product.updated_at))
+        .int(codec::to_i64(product.version)?)
+        .text(id.as_str()))
+}
+
+/// Binds `cart`'s columns after its id, in the order of [`INSERT_CART`]
+/// (and of both dialects' compare-and-set of a cart, `$1` to `$8`).
+pub(crate) fn cart_fields<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
+    Ok(q.text(cart.customer_id.as_str())
+        .text(cart.currency.code())
+        .text(&codec::cart_lines(&cart.lines)?)
+        .opt_text(cart.discount_code.as_ref().map(DiscountCode::as_str))
+        .text(codec::cart_status(cart.status))
+        .int(codec::to_i64(cart.version)?)
+        .text(&ts(cart.created_at))
+        .text(&ts(cart.updated_at)))
+}
+
+/// [`INSERT_CART`] with `cart`'s columns bound.
+pub(crate) fn insert_cart<DB: Database>(cart: &Cart) -> Result<Q<DB>, StoreError>
+where
+    Q<DB>: Bind,
+{
+    cart_fields(sqlx::query(INSERT_CART).text(cart.id.as_str()), cart)
+}
+
+/// [`INSERT_DISCOUNT`] with `discount`'s columns bound.
+pub(crate) fn insert_discount<DB: Database>(discount: &Discount) -> Q<DB>
+where
+    Q<DB>: Bind,
+{
+    let d = codec::discount_row(discount);
+    sqlx::query(INSERT_DISCOUNT)
+        .text(&d.code)
+        .text(d.kind)
+        .opt_text(d.percent.as_deref())
+        .opt_int(d.amount_minor)
+        .opt_text(d.amount_currency)
+        .opt_int(d.min_subtotal_minor)
+        .opt_text(d.min_subtotal_currency)
+        .opt_int(d.max_uses)
+        .int(d.uses)
+        .opt_text(d.expires_at.as_deref())
+        .text(&d.created_at)
+}
+
+/// [`RELEASE_KEY`] for `customer_id`'s `key`.
+pub(crate) fn release_key<DB: Database>(customer_id: &CustomerId, key: &str) -> Q<DB>
+where
+    Q<DB>: Bind,
+{
+    sqlx::query(RELEASE_KEY)
+        .text(customer_id.as_str())
+        .text(key)
+}
