@@ -367,6 +367,37 @@ impl Api {
         root.nest(self.mount_path.clone(), relative)
     }
 
+    /// Where the router is to be nested ([`mount_path`](Self::mount_path)).
+    pub fn path(&self) -> &str {
+        &self.mount_path
+    }
+
+    /// Nests the API into `router` at its [`mount_path`](Self::mount_path),
+    /// the one path its OpenAPI document is written for: the path is said
+    /// once, where it is set.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use orders_axum::{Api, Caller, Identify, IdentifyError};
+    /// # use orders_core::{Orders, memory::MemoryStore};
+    /// # struct Nobody;
+    /// # #[orders_axum::async_trait]
+    /// # impl Identify for Nobody {
+    /// #     async fn identify(&self, _: &str) -> Result<Option<Caller>, IdentifyError> { Ok(None) }
+    /// # }
+    /// use axum::Router;
+    ///
+    /// # let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
+    /// let api = Api::new(orders, Nobody).mount_path("/shop/api");
+    /// assert!(api.openapi().paths.paths.contains_key("/shop/api/products"));
+    /// let app: Router = api.nest_into(Router::new());
+    /// # let _ = app;
+    /// ```
+    pub fn nest_into<S: Clone + Send + Sync + 'static>(self, router: Router<S>) -> Router<S> {
+        let path = self.mount_path.clone();
+        router.nest(&path, self.router())
+    }
+
     /// The router, with its own state already applied, so it nests into a
     /// host router of any state type: `Router::new().nest("/api",
     /// api.router())`, or a host's `Router<AppState>` before its own

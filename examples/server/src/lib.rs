@@ -313,20 +313,20 @@ async fn serve(
     };
     let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
         .csrf(csrf.clone());
-    let admin = orders_axum::admin::Admin::new(orders.clone(), sessions.clone(), host.clone())
-        .csrf(csrf)
-        .api_path("/api");
-    let api = Api::new(orders, sessions)
+    let api = Api::new(orders.clone(), sessions.clone())
+        .mount_path("/api")
         .body_limit(settings.body_limit)
         .request_timeout(std::time::Duration::from_secs_f64(args.request_timeout))
         .revocations(host.revocations())
-        .routes(host.routes())
+        .routes(host.clone().routes())
         .merge_openapi(sign_in::AuthDoc::openapi());
+    let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
+        .csrf(csrf)
+        .api(&api)
+        .mount_path("/admin");
     let shutdown = api.shutdown_handle();
-    let mut app = Router::new()
-        .nest("/api", api.router())
-        // `nest_service` so that `/admin/` is routed too, not only `/admin`.
-        .nest_service("/admin", admin.router())
+    let mut app = admin
+        .nest_into(api.nest_into(Router::new()))
         .merge(shop.router());
     if !settings.cors_origins.is_empty() {
         app = app.layer(cors(&settings.cors_origins)?);

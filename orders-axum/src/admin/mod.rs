@@ -131,6 +131,14 @@ impl Admin {
         self
     }
 
+    /// Where the API `api` is nested ([`Api::mount_path`](crate::Api::mount_path)):
+    /// the same as [`api_path`](Self::api_path) with that API's path, so
+    /// the path is said once.
+    #[must_use]
+    pub fn api(self, api: &crate::Api) -> Self {
+        self.api_path(api.path())
+    }
+
     /// Where the host nests this router (default `/admin`): links,
     /// redirects and asset URLs are written under it.
     #[must_use]
@@ -144,6 +152,41 @@ impl Admin {
     pub fn page_size(mut self, rows: usize) -> Self {
         self.page_size = rows.clamp(1, orders_core::ports::PageRequest::MAX_LIMIT);
         self
+    }
+
+    /// Nests the panel into `router` at its [`mount_path`](Self::mount_path)
+    /// (with `nest_service`, so `/admin/` is routed too): the path is said
+    /// once, where it is set.
+    ///
+    /// ```no_run
+    /// # use orders_axum::{Caller, Identify, IdentifyError};
+    /// # use orders_axum::web::{SignIn, SignInOutcome};
+    /// # struct Host;
+    /// # #[orders_axum::async_trait]
+    /// # impl Identify for Host {
+    /// #     async fn identify(&self, _: &str) -> Result<Option<Caller>, IdentifyError> { Ok(None) }
+    /// # }
+    /// # #[orders_axum::async_trait]
+    /// # impl SignIn for Host {
+    /// #     async fn sign_in(&self, _: &str, _: &str, _: Option<std::net::IpAddr>) -> Result<SignInOutcome, IdentifyError> { Ok(SignInOutcome::Refused) }
+    /// #     async fn sign_out(&self, _: &str) -> Result<(), IdentifyError> { Ok(()) }
+    /// # }
+    /// use std::sync::Arc;
+    ///
+    /// use axum::Router;
+    /// use orders_axum::Api;
+    /// use orders_axum::admin::Admin;
+    /// use orders_core::{Orders, memory::MemoryStore};
+    ///
+    /// let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
+    /// let host = Arc::new(Host);
+    /// let api = Api::new(orders.clone(), host.clone()).mount_path("/shop/api");
+    /// let admin = Admin::new(orders, host.clone(), host).api(&api).mount_path("/shop/admin");
+    /// let app: Router = admin.nest_into(api.nest_into(Router::new()));
+    /// ```
+    pub fn nest_into<S: Clone + Send + Sync + 'static>(self, router: Router<S>) -> Router<S> {
+        let path = self.mount_path.clone();
+        router.nest_service(&path, self.router())
     }
 
     /// The router, to be nested at the mount path with
