@@ -67,7 +67,7 @@ use orders_core::ports::{Notifier, Store};
 
 pub use error::OpenError;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use migrations::embedded_migrator;
+pub use migrations::{HISTORY_TABLE, embedded_migrator};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{

@@ -3,8 +3,10 @@
 //! The SQL files under `migrations/sqlite` and `migrations/postgres` are
 //! compiled into the crate with `include_str!`, so a binary carries its
 //! schema and a clean checkout builds without a database (nor sqlx's
-//! proc-macros). Each migration is recorded in `_sqlx_migrations` with a
-//! checksum, as `sqlx::migrate!` would: running them twice is a no-op, and
+//! proc-macros). Each migration is recorded in `_orders_migrations`
+//! ([`HISTORY_TABLE`], not sqlx's default `_sqlx_migrations`, which a host's
+//! own migrations may use) with a checksum, as `sqlx::migrate!` would:
+//! running them twice is a no-op, and
 //! an edited, already-applied file is refused. A test checks this list
 //! against the files on disk, so a file cannot be added and forgotten.
 
@@ -91,16 +93,128 @@ pub fn embedded_migrator(set: &'static [(i64, &'static str, &'static str)]) -> M
     Migrator::with_migrations(migrations)
 }
 
+/// The table the stores record their migrations in: their own, so a host's
+/// sqlx migrations keep `_sqlx_migrations` (two migrators with different
+/// lists on one table refuse each other's versions).
+pub const HISTORY_TABLE: &str = "_orders_migrations";
+
+/// The table sqlx records migrations in by default, where builds before
+/// [`HISTORY_TABLE`] recorded the stores' own.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+const SQLX_TABLE: &str = "_sqlx_migrations";
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn own(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let mut migrator = embedded_migrator(set);
+    migrator.dangerous_set_table_name(HISTORY_TABLE);
+    migrator
+}
+
 /// The SQLite migrator.
 #[cfg(feature = "sqlite")]
 pub(crate) fn sqlite() -> Migrator {
-    embedded_migrator(SQLITE)
+    own(SQLITE)
 }
 
 /// The PostgreSQL migrator.
 #[cfg(feature = "postgres")]
 pub(crate) fn postgres() -> Migrator {
-    embedded_migrator(POSTGRES)
+    own(POSTGRES)
+}
+
+/// Moves the stores' rows out of `_sqlx_migrations` into [`HISTORY_TABLE`],
+/// once, on a database migrated by an earlier build: a row moves only when
+/// its version and checksum are one of `migrator`'s, so a host's own
+/// migrations stay where they are. Runs before the migrator, in one
+/// transaction, and does nothing when [`HISTORY_TABLE`] already exists.
+#[cfg(feature = "sqlite")]
+pub(crate) async fn adopt_sqlite(
+    pool: &sqlx::SqlitePool,
+    migrator: &Migrator,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let exists = |name: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+        )
+        .bind(name)
+    };
+    if exists(HISTORY_TABLE).fetch_one(&mut *tx).await? > 0
+        || exists(SQLX_TABLE).fetch_one(&mut *tx).await? == 0
+    {
+        return Ok(());
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE _orders_migrations (
+            version BIGINT PRIMARY KEY,
+            description TEXT NOT NULL,
+            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            success BOOLEAN NOT NULL,
+            checksum BLOB NOT NULL,
+            execution_time BIGINT NOT NULL
+        )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for migration in migrator.iter() {
+        for sql in [
+            "INSERT INTO _orders_migrations SELECT * FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
+            "DELETE FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(migration.version)
+                .bind(migration.checksum.as_ref())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// [`adopt_sqlite`] on PostgreSQL, under an advisory lock so that
+/// instances starting together adopt once.
+#[cfg(feature = "postgres")]
+pub(crate) async fn adopt_postgres(
+    pool: &sqlx::PgPool,
+    migrator: &Migrator,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('_orders_migrations'))")
+        .execute(&mut *tx)
+        .await?;
+    let exists = |name: &'static str| {
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(name)
+    };
+    if exists(HISTORY_TABLE).fetch_one(&mut *tx).await?
+        || !exists(SQLX_TABLE).fetch_one(&mut *tx).await?
+    {
+        return Ok(());
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE _orders_migrations (
+            version BIGINT PRIMARY KEY,
+            description TEXT NOT NULL,
+            installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+            success BOOLEAN NOT NULL,
+            checksum BYTEA NOT NULL,
+            execution_time BIGINT NOT NULL
+        )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for migration in migrator.iter() {
+        for sql in [
+            "INSERT INTO _orders_migrations SELECT * FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
+            "DELETE FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(migration.version)
+                .bind(migration.checksum.as_ref())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ async fn migrations_run_twice_are_a_no_op() {
     };
     let storage = db.storage().await;
     storage.migrate().await.expect("second");
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _orders_migrations")
         .fetch_one(&sqlx::PgPool::connect(&db.url).await.expect("pool"))
         .await
         .expect("count");

@@ -228,10 +228,11 @@ impl PgStore {
     /// # Errors
     /// [`OpenError::Migrate`].
     pub async fn migrate(&self) -> Result<(), OpenError> {
-        migrations::postgres()
-            .run(&self.pool)
+        let migrator = migrations::postgres();
+        migrations::adopt_postgres(&self.pool, &migrator)
             .await
-            .map_err(OpenError::Migrate)
+            .map_err(|e| OpenError::Migrate(sqlx::migrate::MigrateError::Execute(e)))?;
+        migrator.run(&self.pool).await.map_err(OpenError::Migrate)
     }
 
     /// Starts this process's listener and returns the notifier fed by it.

@@ -179,10 +179,11 @@ impl SqliteStore {
     /// # Errors
     /// [`OpenError::Migrate`].
     pub async fn migrate(&self) -> Result<(), OpenError> {
-        migrations::sqlite()
-            .run(&self.writer)
+        let migrator = migrations::sqlite();
+        migrations::adopt_sqlite(&self.writer, &migrator)
             .await
-            .map_err(OpenError::Migrate)
+            .map_err(|e| OpenError::Migrate(sqlx::migrate::MigrateError::Execute(e)))?;
+        migrator.run(&self.writer).await.map_err(OpenError::Migrate)
     }
 
     /// The in-process notifier over this store: fed after commit by the
