@@ -1,6 +1,6 @@
 //! Users, tokens and failed sign-ins of this example host, in the same
 //! database as the orders, under migrations of their own (history table
-//! `orders_server_migrations`, beside the store's `_sqlx_migrations`).
+//! `orders_server_migrations`, beside the store's `_orders_migrations`).
 //!
 //! The engine keeps no users: it only needs an id per customer. This module
 //! is what a host brings: accounts with argon2id password hashes, bearer
@@ -50,8 +50,9 @@ const POSTGRES: &[(i64, &str, &str)] = &[
 
 fn migrator(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     let mut migrator = orders_sqlx::embedded_migrator(set);
-    // The orders store's migrator owns `_sqlx_migrations`; two migrators
-    // with different lists on one table refuse each other's versions.
+    // Two migrators with different lists on one table refuse each other's
+    // versions: the store has `_orders_migrations`, these users their own,
+    // and sqlx's default `_sqlx_migrations` stays free for a host's.
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator
 }
