@@ -103,6 +103,15 @@ pub const HISTORY_TABLE: &str = "_orders_migrations";
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 const SQLX_TABLE: &str = "_sqlx_migrations";
 
+/// Copies one of the stores' rows (by version and checksum) from
+/// `_sqlx_migrations` to [`HISTORY_TABLE`], then removes it there; the same
+/// text on both dialects.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+const HAND_OVER: [&str; 2] = [
+    "INSERT INTO _orders_migrations SELECT * FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
+    "DELETE FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
+];
+
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn own(set: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     let mut migrator = embedded_migrator(set);
@@ -157,10 +166,7 @@ pub(crate) async fn adopt_sqlite(
     .execute(&mut *tx)
     .await?;
     for migration in migrator.iter() {
-        for sql in [
-            "INSERT INTO _orders_migrations SELECT * FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
-            "DELETE FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
-        ] {
+        for sql in HAND_OVER {
             sqlx::query(sql)
                 .bind(migration.version)
                 .bind(migration.checksum.as_ref())
@@ -203,10 +209,7 @@ pub(crate) async fn adopt_postgres(
     .execute(&mut *tx)
     .await?;
     for migration in migrator.iter() {
-        for sql in [
-            "INSERT INTO _orders_migrations SELECT * FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
-            "DELETE FROM _sqlx_migrations WHERE version = $1 AND checksum = $2",
-        ] {
+        for sql in HAND_OVER {
             sqlx::query(sql)
                 .bind(migration.version)
                 .bind(migration.checksum.as_ref())
