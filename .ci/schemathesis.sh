@@ -18,12 +18,21 @@ VENV="${ORDERS_ST_VENV:-/var/cache/orders-ci/venv}"
 EXAMPLES="${ORDERS_ST_EXAMPLES:-25}"
 SCHEMATHESIS_VERSION="4.32.5"
 VALIDATOR_VERSION="0.9.0"
+# A mainstream client generator, in a virtual environment of its own.
+CLIENT_VENV="${ORDERS_CLIENT_VENV:-/var/cache/orders-ci/venv-client}"
+GENERATOR_VERSION="0.29.1"
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if ! "$CLIENT_VENV/bin/openapi-python-client" --version 2>/dev/null | grep -q "$GENERATOR_VERSION"; then
+    echo "installing openapi-python-client $GENERATOR_VERSION into $CLIENT_VENV"
+    mkdir -p "$(dirname "$CLIENT_VENV")"
+    python3 -m venv "$CLIENT_VENV"
+    "$CLIENT_VENV/bin/pip" install -q "openapi-python-client==$GENERATOR_VERSION"
 fi
 if ! "$VENV/bin/pip" show openapi-spec-validator 2>/dev/null |
     grep -qx "Version: $VALIDATOR_VERSION"; then
@@ -73,6 +82,13 @@ echo "orders-server at $BASE"
 # well-formed schemas), or generated clients and every tool below it break.
 curl -sS -f "$BASE/api/openapi.json" -o "$WORK/openapi.json"
 "$VENV/bin/openapi-spec-validator" "$WORK/openapi.json"
+
+# A client generated from it must work as generated: a customer's journey
+# through openapi-python-client's Python client (.ci/generated_client.py).
+"$CLIENT_VENV/bin/openapi-python-client" generate --path "$WORK/openapi.json" \
+    --output-path "$WORK/client/orders_client" --meta none >"$WORK/generate.log" 2>&1 ||
+    { cat "$WORK/generate.log" >&2; exit 1; }
+"$CLIENT_VENV/bin/python" .ci/generated_client.py "$WORK/client" "$BASE"
 
 token_of() { # url body
     curl -sS -f -H 'content-type: application/json' -d "$2" "$1" |

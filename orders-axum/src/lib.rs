@@ -364,7 +364,7 @@ impl Api {
             info
         });
         let root = utoipa::openapi::OpenApiBuilder::new().info(info).build();
-        root.nest(self.mount_path.clone(), relative)
+        optional_bodies_plain(root.nest(self.mount_path.clone(), relative))
     }
 
     /// Where the router is to be nested ([`mount_path`](Self::mount_path)).
@@ -472,6 +472,53 @@ impl Api {
             )
             .with_state(())
     }
+}
+
+/// An optional request body (`request_body = Option<T>`) is written by
+/// utoipa as `oneOf: [T, null]`, which says a client may send the JSON
+/// `null`, and which client generators turn into an argument they cannot
+/// serialise when left out. What the routes mean is "`T`, or no body at
+/// all": the body's schema is `T` and the body is not `required`.
+fn optional_bodies_plain(doc: OpenApi) -> OpenApi {
+    let Ok(mut value) = serde_json::to_value(&doc) else {
+        return doc;
+    };
+    let null = serde_json::json!({"type": "null"});
+    let operations = value
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(body) = operation.get_mut("requestBody") else {
+            continue;
+        };
+        if body.get("required") == Some(&serde_json::Value::Bool(true)) {
+            continue;
+        }
+        let contents = body
+            .get_mut("content")
+            .and_then(serde_json::Value::as_object_mut)
+            .into_iter()
+            .flat_map(|content| content.values_mut());
+        for content in contents {
+            let Some(schema) = content.get_mut("schema") else {
+                continue;
+            };
+            let plain = match schema.get("oneOf").and_then(serde_json::Value::as_array) {
+                Some(one_of) if one_of.len() == 2 && one_of.contains(&null) => {
+                    one_of.iter().find(|s| **s != null).cloned()
+                }
+                _ => None,
+            };
+            if let Some(plain) = plain {
+                *schema = plain;
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or(doc)
 }
 
 /// The span of one request: method, path (no query string: it may hold
