@@ -86,12 +86,74 @@ pub trait Identify: Send + Sync + 'static {
     /// # Errors
     /// [`IdentifyError`] when the host cannot tell (answered 503 or 500).
     async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError>;
+
+    /// The caller of a request, from its parts (headers, cookies,
+    /// extensions such as a client certificate a TLS layer put there) and
+    /// the `token` the API found in it: the bearer header, and on websocket
+    /// routes `?access_token=` or (feature `web`) the session cookie of a
+    /// same-origin page. `Ok(None)` answers 401.
+    ///
+    /// By default, [`identify`](Self::identify) with the token, and nobody
+    /// without one. A host that authenticates otherwise (its own cookie
+    /// sessions, API keys, mTLS) overrides this and reads `parts`; a token
+    /// it does not use may then be `None`.
+    ///
+    /// ```
+    /// use axum::http::request::Parts;
+    /// use orders_axum::{Caller, Identify, IdentifyError};
+    /// use orders_core::ids::CustomerId;
+    ///
+    /// /// Callers sign each request with an API key header.
+    /// struct ApiKeys;
+    ///
+    /// #[orders_axum::async_trait]
+    /// impl Identify for ApiKeys {
+    ///     async fn identify(&self, _token: &str) -> Result<Option<Caller>, IdentifyError> {
+    ///         Ok(None) // no bearer tokens here
+    ///     }
+    ///
+    ///     async fn identify_request(
+    ///         &self,
+    ///         parts: &Parts,
+    ///         _token: Option<&str>,
+    ///     ) -> Result<Option<Caller>, IdentifyError> {
+    ///         let key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    ///         Ok((key == Some("key-of-ada")).then(|| Caller {
+    ///             id: CustomerId::parse("ada").unwrap(),
+    ///             email: "ada@example.com".into(),
+    ///             is_staff: false,
+    ///         }))
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`IdentifyError`] when the host cannot tell (answered 503 or 500).
+    async fn identify_request(
+        &self,
+        parts: &Parts,
+        token: Option<&str>,
+    ) -> Result<Option<Caller>, IdentifyError> {
+        let _ = parts;
+        match token {
+            Some(token) => self.identify(token).await,
+            None => Ok(None),
+        }
+    }
 }
 
 #[async_trait]
 impl<T: Identify + ?Sized> Identify for Arc<T> {
     async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
         (**self).identify(token).await
+    }
+
+    async fn identify_request(
+        &self,
+        parts: &Parts,
+        token: Option<&str>,
+    ) -> Result<Option<Caller>, IdentifyError> {
+        (**self).identify_request(parts, token).await
     }
 }
 
@@ -179,14 +241,15 @@ pub(crate) fn query_token(parts: &Parts) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// Resolves `token` to a caller, or 401.
+/// The caller of the request `parts` (with the `token` found in it), or
+/// 401.
 pub(crate) async fn identify(
     identifier: &dyn Identify,
+    parts: &Parts,
     token: Option<&str>,
 ) -> Result<Caller, ApiError> {
-    let token = token.ok_or_else(ApiError::unauthorized)?;
     identifier
-        .identify(token)
+        .identify_request(parts, token)
         .await?
         .ok_or_else(ApiError::unauthorized)
 }
@@ -199,7 +262,9 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Customer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        identify(state.identifier(), bearer(parts)).await.map(Self)
+        identify(state.identifier(), parts, bearer(parts))
+            .await
+            .map(Self)
     }
 }
 
@@ -212,7 +277,7 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Staff {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let caller = identify(state.identifier(), bearer(parts)).await?;
+        let caller = identify(state.identifier(), parts, bearer(parts)).await?;
         if caller.is_staff {
             Ok(Self(caller))
         } else {
@@ -252,7 +317,7 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for SocketCaller {
                 .then(|| crate::web::session::token(&parts.headers))
                 .flatten()
         });
-        let caller = identify(state.identifier(), token).await?;
+        let caller = identify(state.identifier(), parts, token).await?;
         Ok(Self(caller, token.unwrap_or_default().to_owned()))
     }
 }
