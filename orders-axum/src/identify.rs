@@ -160,6 +160,13 @@ impl<T: Identify + ?Sized> Identify for Arc<T> {
 /// Gives extractors access to the host's [`Identify`].
 pub(crate) trait HasIdentify {
     fn identifier(&self) -> &dyn Identify;
+
+    /// The cookie whose value a same-origin page's websocket may present
+    /// as its token (feature `web`); `None` accepts no cookie.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    fn socket_cookie(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header, if well-formed.
@@ -288,7 +295,7 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for Staff {
 
 /// Any authenticated caller of a websocket route: the bearer header, or
 /// else `?access_token=`, or else (feature `web`) the session cookie of a
-/// same-origin page. Holds the token too, so the socket can close when it
+/// same-origin page ([`Api::socket_session_cookie`](crate::Api::socket_session_cookie)). Holds the token too, so the socket can close when it
 /// is revoked.
 #[derive(Clone)]
 pub(crate) struct SocketCaller(pub(crate) Caller, pub(crate) String);
@@ -313,8 +320,9 @@ impl<S: HasIdentify + Send + Sync> FromRequestParts<S> for SocketCaller {
         // page only (websockets are outside SameSite and CORS).
         #[cfg(feature = "web")]
         let token = token.or_else(|| {
+            let name = state.socket_cookie()?;
             crate::web::session::same_origin(&parts.headers)
-                .then(|| crate::web::session::token(&parts.headers))
+                .then(|| crate::web::session::cookie(&parts.headers, name))
                 .flatten()
         });
         let caller = identify(state.identifier(), parts, token).await?;

@@ -202,6 +202,7 @@ pub struct Api {
     extra_routes: Option<Router>,
     extra_openapi: Option<OpenApi>,
     info: Option<utoipa::openapi::Info>,
+    socket_cookie: Option<Arc<str>>,
     shutdown: Arc<watch::Sender<bool>>,
     revocations: Revocations,
 }
@@ -231,6 +232,7 @@ impl Api {
             extra_routes: None,
             extra_openapi: None,
             info: None,
+            socket_cookie: default_socket_cookie(),
             shutdown: Arc::new(watch::channel(false).0),
             revocations: Revocations::new(),
         }
@@ -316,6 +318,21 @@ impl Api {
     /// (code 4001). See [`Revocations`].
     pub fn revocation_handle(&self) -> Revocations {
         self.revocations.clone()
+    }
+
+    /// Which cookie a same-origin page's websocket may present instead of a
+    /// token (feature `web`): by default the pages' session cookie,
+    /// `orders_session` (`web::session::SESSION_COOKIE`), so that a
+    /// signed-in page can follow an order, since its script cannot read the
+    /// `HttpOnly` cookie to send it. Only an upgrade whose `Origin` is the
+    /// page's own host counts. `None` accepts no cookie at all: a host whose
+    /// pages are not these, or whose session cookie has another name, says
+    /// so here, so that no cookie of that name becomes a second credential.
+    /// Without feature `web` no cookie is ever accepted.
+    #[must_use]
+    pub fn socket_session_cookie(mut self, name: Option<&str>) -> Self {
+        self.socket_cookie = name.map(Arc::from);
+        self
     }
 
     /// The `info` of the served OpenAPI document (title, version,
@@ -446,6 +463,7 @@ impl Api {
             },
             shutdown: self.shutdown,
             revocations: self.revocations,
+            socket_cookie: self.socket_cookie,
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {
@@ -471,6 +489,18 @@ impl Api {
                     .layer(PropagateRequestIdLayer::x_request_id()),
             )
             .with_state(())
+    }
+}
+
+/// The pages' session cookie with feature `web`; none without it.
+fn default_socket_cookie() -> Option<Arc<str>> {
+    #[cfg(feature = "web")]
+    {
+        Some(Arc::from(web::session::SESSION_COOKIE))
+    }
+    #[cfg(not(feature = "web"))]
+    {
+        None
     }
 }
 

@@ -75,3 +75,62 @@ async fn an_api_key_host_identifies_callers_from_the_request() {
         .unwrap();
     assert_eq!(bearer.status(), 401);
 }
+
+/// A host whose bearer token is `t`: staff.
+#[cfg(feature = "web")]
+struct OneToken;
+
+#[cfg(feature = "web")]
+#[orders_axum::async_trait]
+impl Identify for OneToken {
+    async fn identify(&self, token: &str) -> Result<Option<Caller>, IdentifyError> {
+        Ok((token == "t").then(|| Caller {
+            id: CustomerId::parse("staff").unwrap(),
+            email: "staff@example.com".into(),
+            is_staff: true,
+        }))
+    }
+}
+
+/// The status of a websocket upgrade to the admin stream that presents
+/// only the cookie `orders_session=t`, from a page of the same origin.
+#[cfg(feature = "web")]
+async fn stream_with_cookie(configure: impl FnOnce(Api) -> Api) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
+    let app: Router = configure(Api::new(orders, OneToken)).nest_into(Router::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut request = format!("ws://{addr}/api/admin/stream")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("cookie", "orders_session=t".parse().unwrap());
+    headers.insert("origin", format!("http://{addr}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[cfg(feature = "web")]
+#[tokio::test]
+async fn the_pages_session_cookie_opens_a_websocket_unless_the_host_says_none() {
+    assert_eq!(
+        stream_with_cookie(|api| api).await,
+        101,
+        "the default cookie"
+    );
+    assert_eq!(
+        stream_with_cookie(|api| api.socket_session_cookie(None)).await,
+        401,
+        "no cookie accepted"
+    );
+    assert_eq!(
+        stream_with_cookie(|api| api.socket_session_cookie(Some("host_sid"))).await,
+        401,
+        "another cookie's name"
+    );
+}

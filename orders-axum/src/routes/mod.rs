@@ -30,11 +30,18 @@ pub(crate) struct AppState {
     pub(crate) sockets: ws::SocketConfig,
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
     pub(crate) revocations: crate::Revocations,
+    /// See [`crate::Api::socket_session_cookie`].
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) socket_cookie: Option<Arc<str>>,
 }
 
 impl HasIdentify for AppState {
     fn identifier(&self) -> &dyn Identify {
         &*self.identify
+    }
+
+    fn socket_cookie(&self) -> Option<&str> {
+        self.socket_cookie.as_deref()
     }
 }
 
