@@ -13,7 +13,7 @@
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use sqlx::SqlSafeStr;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::migrate::{Migrate as _, MigrateError, Migration, MigrationType, Migrator};
 
 /// `(version, description, sql)` of every SQLite migration, in order.
 #[cfg(feature = "sqlite")]
@@ -140,7 +140,7 @@ pub(crate) fn postgres() -> Migrator {
 pub(crate) async fn adopt_sqlite(
     pool: &sqlx::SqlitePool,
     migrator: &Migrator,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), MigrateError> {
     let mut tx = pool.begin().await?;
     let exists = |name: &'static str| {
         sqlx::query_scalar::<_, i64>(
@@ -153,18 +153,8 @@ pub(crate) async fn adopt_sqlite(
     {
         return Ok(());
     }
-    sqlx::raw_sql(
-        "CREATE TABLE _orders_migrations (
-            version BIGINT PRIMARY KEY,
-            description TEXT NOT NULL,
-            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            success BOOLEAN NOT NULL,
-            checksum BLOB NOT NULL,
-            execution_time BIGINT NOT NULL
-        )",
-    )
-    .execute(&mut *tx)
-    .await?;
+    // sqlx's own table definition, under our name.
+    tx.ensure_migrations_table(HISTORY_TABLE).await?;
     for migration in migrator.iter() {
         for sql in HAND_OVER {
             sqlx::query(sql)
@@ -174,7 +164,7 @@ pub(crate) async fn adopt_sqlite(
                 .await?;
         }
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 /// [`adopt_sqlite`] on PostgreSQL, under an advisory lock so that
@@ -183,7 +173,7 @@ pub(crate) async fn adopt_sqlite(
 pub(crate) async fn adopt_postgres(
     pool: &sqlx::PgPool,
     migrator: &Migrator,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), MigrateError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('_orders_migrations'))")
         .execute(&mut *tx)
@@ -196,18 +186,8 @@ pub(crate) async fn adopt_postgres(
     {
         return Ok(());
     }
-    sqlx::raw_sql(
-        "CREATE TABLE _orders_migrations (
-            version BIGINT PRIMARY KEY,
-            description TEXT NOT NULL,
-            installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
-            success BOOLEAN NOT NULL,
-            checksum BYTEA NOT NULL,
-            execution_time BIGINT NOT NULL
-        )",
-    )
-    .execute(&mut *tx)
-    .await?;
+    // sqlx's own table definition, under our name.
+    tx.ensure_migrations_table(HISTORY_TABLE).await?;
     for migration in migrator.iter() {
         for sql in HAND_OVER {
             sqlx::query(sql)
@@ -217,7 +197,7 @@ pub(crate) async fn adopt_postgres(
                 .await?;
         }
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ impl PgStore {
         let migrator = migrations::postgres();
         migrations::adopt_postgres(&self.pool, &migrator)
             .await
-            .map_err(|e| OpenError::Migrate(sqlx::migrate::MigrateError::Execute(e)))?;
+            .map_err(OpenError::Migrate)?;
         migrator.run(&self.pool).await.map_err(OpenError::Migrate)
     }
 

@@ -182,7 +182,7 @@ impl SqliteStore {
         let migrator = migrations::sqlite();
         migrations::adopt_sqlite(&self.writer, &migrator)
             .await
-            .map_err(|e| OpenError::Migrate(sqlx::migrate::MigrateError::Execute(e)))?;
+            .map_err(OpenError::Migrate)?;
         migrator.run(&self.writer).await.map_err(OpenError::Migrate)
     }
 
