@@ -21,6 +21,10 @@ pub enum OpenError {
     /// The database refused or could not be reached.
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// A host's pool the store cannot share (the reason says which setting
+    /// to change).
+    #[error("the host's pool does not suit the store: {0}")]
+    HostPool(String),
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -98,14 +102,15 @@ pub(crate) fn decode(error: sqlx::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
-/// The field a named unique constraint guards.
+/// The field a named unique constraint of the store guards; a host's own
+/// constraints (its `products_sku_key`, say) name none.
 fn constraint_field(name: &str) -> Option<&'static str> {
     Some(match name {
-        "products_sku_key" | "products_id_key" => "sku",
-        "discounts_code_key" => "code",
-        "carts_pkey" => "cart",
-        "orders_id_key" | "orders_pkey" => "order",
-        "idempotency_keys_pkey" => "idempotency_key",
+        "orders_products_sku_key" | "orders_products_id_key" => "sku",
+        "orders_discounts_code_key" => "code",
+        "orders_carts_pkey" => "cart",
+        "orders_orders_id_key" | "orders_orders_pkey" => "order",
+        "orders_idempotency_keys_pkey" => "idempotency_key",
         _ => return None,
     })
 }

@@ -492,12 +492,13 @@ async fn sqlite_reads_rows_of_release_0_1() {
     let placed = reads_the_release(Arc::new(store), &SQLITE).await;
 
     let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open");
-    let address: String = sqlx::query_scalar("SELECT shipping_address FROM orders WHERE id = ?")
-        .bind(placed.as_str())
-        .fetch_one(&mut conn)
-        .await
-        .expect("address");
-    let lines: String = sqlx::query_scalar("SELECT lines FROM carts WHERE id = ?")
+    let address: String =
+        sqlx::query_scalar("SELECT shipping_address FROM orders_orders WHERE id = ?")
+            .bind(placed.as_str())
+            .fetch_one(&mut conn)
+            .await
+            .expect("address");
+    let lines: String = sqlx::query_scalar("SELECT lines FROM orders_carts WHERE id = ?")
         .bind(SQLITE.open_cart)
         .fetch_one(&mut conn)
         .await
@@ -521,12 +522,13 @@ async fn postgres_reads_rows_of_release_0_1() {
     let placed = reads_the_release(store, &POSTGRES).await;
 
     let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-    let address: String = sqlx::query_scalar("SELECT shipping_address FROM orders WHERE id = $1")
-        .bind(placed.as_str())
-        .fetch_one(&mut conn)
-        .await
-        .expect("address");
-    let lines: String = sqlx::query_scalar("SELECT lines FROM carts WHERE id = $1")
+    let address: String =
+        sqlx::query_scalar("SELECT shipping_address FROM orders_orders WHERE id = $1")
+            .bind(placed.as_str())
+            .fetch_one(&mut conn)
+            .await
+            .expect("address");
+    let lines: String = sqlx::query_scalar("SELECT lines FROM orders_carts WHERE id = $1")
         .bind(POSTGRES.open_cart)
         .fetch_one(&mut conn)
         .await
