@@ -14,8 +14,8 @@
 //!     cargo run -p orders-axum --example shared_postgres
 //! ```
 //!
-//! The lines between `// glue:start` and `// glue:end` are those the host
-//! writes for orders; the rest is the host's own.
+//! The lines between the `glue:start` and `glue:end` marks are those the
+//! host writes for orders; the rest is the host's own.
 
 use std::future::Future;
 
