@@ -30,6 +30,12 @@
 //! # });
 //! ```
 //!
+//! A host shares its own database with the store: [`Storage::from_pool`]
+//! takes the host's sqlx pool, and the store's tables, indexes,
+//! constraints, sequences and functions are all named `orders_…`
+//! ([`TABLE_PREFIX`]) with their migrations recorded in [`HISTORY_TABLE`],
+//! beside the host's own.
+//!
 //! Each backend's module explains its concurrency choices:
 //! [`SqliteStore`] (one writer, `BEGIN IMMEDIATE`, WAL) and `PgStore`
 //! (`READ COMMITTED` with conditional updates, `LISTEN/NOTIFY` fan-out).

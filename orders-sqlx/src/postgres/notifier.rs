@@ -135,7 +135,7 @@ impl Drop for AbortOnDrop {
 /// The listening connection's options: its application name, and no
 /// sequential scans. Its one query must read the few newest events through
 /// the `txid` index; on a young table (no statistics yet, or a few thousand
-/// rows) the planner would rather scan all of `order_events` on every read,
+/// rows) the planner would rather scan all of `orders_order_events` on every read,
 /// a cost that grows with the table.
 fn listener_options(options: PgConnectOptions) -> PgConnectOptions {
     options
