@@ -208,10 +208,10 @@ impl Storage {
     /// Opens the store on a host's own sqlx pool, so the host's tables and
     /// the store's share one database (the store's are named `orders_…`,
     /// [`TABLE_PREFIX`], and its migration history is [`HISTORY_TABLE`]). On
-    /// PostgreSQL the store runs on the pool ([`PgStore::from_pool`]) and
+    /// PostgreSQL the store runs on the pool (`PgStore::from_pool`) and
     /// also starts the process's listener, so it needs a Tokio runtime; on
     /// SQLite it opens its own writer and readers with the pool's connect
-    /// options ([`SqliteStore::from_pool`] says why and what it checks).
+    /// options (`SqliteStore::from_pool` says why and what it checks).
     /// Does not migrate: call [`Storage::migrate`].
     ///
     /// ```
