@@ -144,15 +144,12 @@ CREATE TABLE orders_idempotency_keys (
 );
 
 -- A checkout's placement as one function call: one round trip and one
--- transaction, as the single statement it replaces was, but in steps.
---
--- Why a function: under READ COMMITTED each statement of a (volatile)
--- function takes a fresh snapshot. The rows a checkout writes are locked
--- first, each by a small statement; the writes that follow see the rows as
--- locked, so none of them needs an EvalPlanQual re-check. In one statement
--- every re-check on a contended product row (two per placement: the lock and
--- the update) set up all of its fifteen CTEs again, a tenth of the
--- database's time under a checkout load on a few popular products.
+-- transaction, in steps. Under READ COMMITTED each statement of a
+-- (volatile) function takes a fresh snapshot: the rows a checkout writes
+-- are locked first, each by a small statement, so the writes that follow
+-- see them locked and none needs an EvalPlanQual re-check. The lines come
+-- as ONE jsonb array of objects, each field by name (money in minor
+-- units); a line's position is its place in the array.
 --
 -- Locks are taken in one order everywhere: the cart, then the products in
 -- id order, then the discount, then the idempotency key.
