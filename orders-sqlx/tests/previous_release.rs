@@ -26,6 +26,12 @@ use sqlx::Connection;
 
 const SQLITE_FIXTURE: &str = include_str!("fixtures/release-0.1-sqlite.sql");
 const POSTGRES_FIXTURE: &str = include_str!("fixtures/release-0.1-postgres.sql");
+/// A host's own tables under the names the release gave the store's (and,
+/// on PostgreSQL, with the release's constraint and index names).
+const HOST_TABLES: &str =
+    "CREATE TABLE products (id TEXT, sku TEXT, CONSTRAINT products_sku_key UNIQUE (sku));
+     CREATE TABLE orders (id TEXT, CONSTRAINT orders_pkey PRIMARY KEY (id));
+     CREATE INDEX orders_customer_number ON orders (id)";
 
 /// The ids and instants of one fixture (they differ between the two runs
 /// that made them; everything else is the same).
@@ -504,6 +510,10 @@ async fn sqlite_reads_rows_of_release_0_1() {
         .await
         .expect("lines");
     assert_written_shapes(&address, &lines, &SQLITE);
+    sqlx::raw_sql(HOST_TABLES)
+        .execute(&mut conn)
+        .await
+        .expect("the release's tables were renamed: a host's own fit beside them");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,6 +543,10 @@ async fn postgres_reads_rows_of_release_0_1() {
         .fetch_one(&mut conn)
         .await
         .expect("lines");
+    sqlx::raw_sql(HOST_TABLES)
+        .execute(&mut conn)
+        .await
+        .expect("the release's tables were renamed: a host's own fit beside them");
     conn.close().await.expect("close");
     assert_written_shapes(&address, &lines, &POSTGRES);
 }
