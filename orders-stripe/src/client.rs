@@ -28,10 +28,7 @@ pub enum BuildError {
     /// An `https://` base URL without the `rustls` feature.
     #[error("https needs the crate's `rustls` feature")]
     TlsDisabled,
-    /// The TLS configuration could not be made (no usable root store).
-    #[error("TLS set-up failed")]
-    TlsSetup,
-    /// reqwest refused the configuration.
+    /// reqwest refused the configuration (TLS set-up, say).
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
@@ -88,8 +85,6 @@ impl StripeClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .user_agent(concat!("orders-stripe/", env!("CARGO_PKG_VERSION")));
-        #[cfg(feature = "rustls")]
-        let builder = builder.tls_backend_preconfigured(crate::tls::client_config()?);
         let mut auth = HeaderValue::try_from(format!("Bearer {}", self.key.expose()))
             .map_err(|_| BuildError::BaseUrl)?;
         auth.set_sensitive(true);

@@ -45,8 +45,6 @@ mod form;
 mod ids;
 mod params;
 mod secret;
-#[cfg(feature = "rustls")]
-mod tls;
 mod types;
 mod webhook;
 
