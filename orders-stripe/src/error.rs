@@ -86,8 +86,9 @@ pub enum StripeError {
     /// The API key was refused (401) or lacks the permission (403).
     #[error("authentication failed: {}", .0.summary())]
     Authentication(Box<ApiError>),
-    /// The idempotency key was used with other parameters, or another
-    /// request with that key is still running (409, `idempotency_error`).
+    /// The idempotency key was used with other parameters (400,
+    /// `idempotency_error`: a bug), or another request with that key is
+    /// still running (409: retry shortly, see [`StripeError::is_retryable`]).
     #[error("idempotency conflict: {}", .0.summary())]
     IdempotencyConflict(Box<ApiError>),
     /// Too many requests (429): wait `retry_after` if given.
@@ -128,12 +129,15 @@ impl StripeError {
     }
 
     /// Whether the same call, with the same idempotency key, may succeed
-    /// later (rate limits and an unavailable provider).
+    /// later: rate limits, an unavailable provider, and a 409 (another
+    /// request with that key still running), as Stripe's own libraries
+    /// retry. A key reused with other parameters (400) is not.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StripeError::RateLimited { .. } | StripeError::Unavailable(_)
-        )
+        match self {
+            StripeError::RateLimited { .. } | StripeError::Unavailable(_) => true,
+            StripeError::IdempotencyConflict(error) => error.status == 409,
+            _ => false,
+        }
     }
 
     /// The error for a non-2xx answer.
@@ -194,13 +198,12 @@ mod tests {
         assert!(matches!(&declined, StripeError::CardDeclined(e)
             if e.decline_code.as_deref() == Some("insufficient_funds") && e.request_id.as_deref() == Some("req_1")));
         assert_eq!(declined.code(), Some("card_declined"));
-        assert!(matches!(
-            error(
-                400,
-                r#"{"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters"}}"#
-            ),
-            StripeError::IdempotencyConflict(_)
-        ));
+        let reused = error(
+            400,
+            r#"{"error": {"type": "idempotency_error", "message": "Keys for idempotent requests can only be used with the same parameters"}}"#,
+        );
+        assert!(matches!(reused, StripeError::IdempotencyConflict(_)));
+        assert!(!reused.is_retryable());
         assert!(matches!(
             error(400, r#"{"error": {"type": "invalid_request_error", "code": "parameter_missing", "param": "amount"}}"#),
             StripeError::InvalidRequest(e) if e.param.as_deref() == Some("amount")
@@ -209,10 +212,9 @@ mod tests {
         assert!(
             matches!(error(401, "not json"), StripeError::Authentication(e) if e.status == 401)
         );
-        assert!(matches!(
-            error(409, "{}"),
-            StripeError::IdempotencyConflict(_)
-        ));
+        let in_progress = error(409, "{}");
+        assert!(matches!(in_progress, StripeError::IdempotencyConflict(_)));
+        assert!(in_progress.is_retryable());
         let limited = StripeError::from_status(429, b"{}", None, Some(Duration::from_secs(2)));
         assert!(
             matches!(&limited, StripeError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 2)

@@ -60,3 +60,8 @@ pub use types::{
     RefundStatus,
 };
 pub use webhook::{Event, EventObject, WebhookError, WebhookVerifier};
+
+/// The code blocks of the crate's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
