@@ -18,6 +18,11 @@ use crate::{
 /// Stripe's API.
 const STRIPE_API: &str = "https://api.stripe.com";
 
+/// The API version the types are written for, sent as `Stripe-Version` so
+/// that an account's default version cannot change the answers' shape
+/// (`latest_charge` replaced `charges` on 2022-11-15).
+pub const STRIPE_API_VERSION: &str = "2024-06-20";
+
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -25,6 +30,9 @@ pub enum BuildError {
     /// The base URL is not `http://` or `https://` followed by a host.
     #[error("the base URL must be http(s)://host[:port]")]
     BaseUrl,
+    /// An API version that cannot be a header value.
+    #[error("the API version must be visible ASCII")]
+    ApiVersion,
     /// An `https://` base URL without the `rustls` feature.
     #[error("https needs the crate's `rustls` feature")]
     TlsDisabled,
@@ -40,6 +48,7 @@ pub struct StripeClientBuilder {
     base_url: String,
     connect_timeout: Duration,
     timeout: Duration,
+    api_version: String,
 }
 
 impl StripeClientBuilder {
@@ -47,6 +56,13 @@ impl StripeClientBuilder {
     /// instead of `https://api.stripe.com`.
     pub fn base_url(mut self, url: &str) -> Self {
         self.base_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Another `Stripe-Version` than [`STRIPE_API_VERSION`]; the typed
+    /// results may then miss fields that version names differently.
+    pub fn api_version(mut self, version: &str) -> Self {
+        self.api_version = version.to_owned();
         self
     }
 
@@ -88,8 +104,13 @@ impl StripeClientBuilder {
         let mut auth = HeaderValue::try_from(format!("Bearer {}", self.key.expose()))
             .map_err(|_| BuildError::BaseUrl)?;
         auth.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "stripe-version",
+            HeaderValue::try_from(self.api_version).map_err(|_| BuildError::ApiVersion)?,
+        );
         Ok(StripeClient {
-            http: builder.build()?,
+            http: builder.default_headers(headers).build()?,
             base_url: self.base_url,
             key: self.key,
             auth,
@@ -123,6 +144,7 @@ impl StripeClient {
             base_url: STRIPE_API.to_owned(),
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
+            api_version: STRIPE_API_VERSION.to_owned(),
         }
     }
 

@@ -48,7 +48,7 @@ mod secret;
 mod types;
 mod webhook;
 
-pub use client::{BuildError, StripeClient, StripeClientBuilder};
+pub use client::{BuildError, STRIPE_API_VERSION, StripeClient, StripeClientBuilder};
 pub use error::{ApiError, StripeError, Unavailable};
 pub use ids::{IdError, PaymentIntentId, RefundId};
 pub use params::{

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::Method;
 use orders_stripe::{
     ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, IdempotencyKey,
-    PaymentIntentStatus, SecretKey, StripeClient, StripeError, Unavailable,
+    PaymentIntentStatus, STRIPE_API_VERSION, SecretKey, StripeClient, StripeError, Unavailable,
 };
 use support::Localstripe;
 
@@ -58,6 +58,13 @@ async fn every_mutating_call_carries_the_callers_idempotency_key_and_reads_none(
         .await
         .unwrap();
 
+    let versions: Vec<Option<String>> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.stripe_version.clone())
+        .collect();
+    assert_eq!(versions, vec![Some(STRIPE_API_VERSION.to_owned()); 8]);
     let seen: Vec<(Method, String, Option<String>)> = log
         .lock()
         .unwrap()

@@ -218,6 +218,7 @@ pub struct Recorded {
     pub method: Method,
     pub path: String,
     pub idempotency_key: Option<String>,
+    pub stripe_version: Option<String>,
 }
 
 #[derive(Clone)]
@@ -262,6 +263,7 @@ async fn forward(
         method: method.clone(),
         path: uri.path().to_owned(),
         idempotency_key: header("idempotency-key"),
+        stripe_version: header("stripe-version"),
     });
     tokio::time::sleep(state.delay).await;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
