@@ -217,11 +217,14 @@ async fn a_full_refund_returns_the_whole_capture() {
 }
 
 #[tokio::test]
-async fn a_declined_card_is_a_card_error_with_its_code() {
+async fn a_declined_card_is_a_card_error_with_its_code_and_a_failed_webhook() {
     let Some(server) = Localstripe::start() else {
         return;
     };
     let stripe = server.client();
+    let (hook_url, mut deliveries) = support::webhook_listener().await;
+    let secret = "whsec_orders_decline";
+    server.register_webhook(&hook_url, secret).await;
 
     let result = stripe
         .create_payment_intent(&intent_for("order-7", 1000, DECLINED), &key("order-7-auth"))
@@ -234,6 +237,29 @@ async fn a_declined_card_is_a_card_error_with_its_code() {
     assert_eq!(error.code.as_deref(), Some("card_declined"));
     assert!(error.message.is_some());
     assert_eq!(result.unwrap_err().code(), Some("card_declined"));
+
+    // The webhook names the order through the metadata given at creation.
+    let delivery = tokio::time::timeout(Duration::from_secs(20), deliveries.recv())
+        .await
+        .expect("localstripe delivers the webhook within 20 s")
+        .unwrap();
+    let verifier = WebhookVerifier::new(WebhookSecret::new(secret).unwrap());
+    let event = verifier
+        .verify(&delivery.body, delivery.signature.as_deref())
+        .unwrap();
+    assert_eq!(event.kind, "payment_intent.payment_failed");
+    let EventObject::PaymentIntent(intent) = event.object else {
+        panic!("not a PaymentIntent: {:?}", event.object);
+    };
+    assert_eq!(intent.status, PaymentIntentStatus::RequiresPaymentMethod);
+    assert_eq!(intent.metadata["order_id"], "order-7");
+    let failure = intent.last_payment_error.expect("why it failed");
+    assert_eq!(failure.code.as_deref(), Some("card_declined"));
+    // A replayed delivery verifies to the same event: deduplicate by its id.
+    let replay = verifier
+        .verify(&delivery.body, delivery.signature.as_deref())
+        .unwrap();
+    assert_eq!(replay.id, event.id);
 }
 
 #[tokio::test]
