@@ -115,6 +115,22 @@ impl Admin {
         }
     }
 
+    /// A panel over the engine and the [`Identify`] of `api`, its pages'
+    /// script opening that API's websockets (as [`api`](Self::api) says),
+    /// with `sign_in` checking passwords: the host's object is handed to
+    /// [`Api::new`](crate::Api::new) once, and its sign-in here.
+    pub fn for_api(api: &crate::Api, sign_in: impl SignIn) -> Self {
+        Self {
+            orders: api.orders.clone(),
+            identify: api.identify.clone(),
+            sign_in: Arc::new(sign_in),
+            csrf: None,
+            api_path: api.path().to_owned(),
+            mount_path: "/admin".to_owned(),
+            page_size: 25,
+        }
+    }
+
     /// The CSRF key (default [`Csrf::random`]). Instances behind one
     /// address must share it.
     #[must_use]

@@ -142,21 +142,29 @@ pub(crate) async fn login(
         ))
     };
     match outcome {
-        SignInOutcome::Session { caller, token } if caller.is_staff => {
-            let mut response = Redirect::to(&state.url("/")).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                sign_in_cookie(&token, is_tls(&form.parts.headers)),
-            );
-            Ok(response)
-        }
-        SignInOutcome::Session { token, .. } => {
-            // Right password, wrong kind of account: close what was opened.
-            state.sign_in.sign_out(&token).await?;
-            refuse(
-                StatusCode::FORBIDDEN,
-                "This account is not a staff account and cannot use the admin panel.",
-            )
+        SignInOutcome::Session { token } => {
+            // Who the session is, the host's Identify says, as on every
+            // later request: only staff keep it.
+            match state.identify.identify(&token).await {
+                Ok(Some(caller)) if caller.is_staff => {
+                    let mut response = Redirect::to(&state.url("/")).into_response();
+                    response.headers_mut().append(
+                        header::SET_COOKIE,
+                        sign_in_cookie(&token, is_tls(&form.parts.headers)),
+                    );
+                    Ok(response)
+                }
+                found => {
+                    // Not staff (or unknown, or unanswered): close what
+                    // was opened.
+                    state.sign_in.sign_out(&token).await?;
+                    found?;
+                    refuse(
+                        StatusCode::FORBIDDEN,
+                        "This account is not a staff account and cannot use the admin panel.",
+                    )
+                }
+            }
         }
         SignInOutcome::Refused => refuse(StatusCode::UNAUTHORIZED, "Wrong email or password."),
         SignInOutcome::Limited { retry_after_secs } => {
