@@ -94,6 +94,27 @@ impl From<IdentifyError> for ApiError {
     }
 }
 
+/// A host's own boxed error (what its user store's functions return):
+/// [`IdentifyError::Internal`], logged and answered 500, so an
+/// [`Identify`] implementation can use `?` on them.
+///
+/// ```
+/// use orders_axum::IdentifyError;
+///
+/// fn lookup() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     Err("the session table is unreadable".into())
+/// }
+/// fn identify() -> Result<(), IdentifyError> {
+///     Ok(lookup()?)
+/// }
+/// assert!(matches!(identify(), Err(IdentifyError::Internal(m)) if m.contains("unreadable")));
+/// ```
+impl From<Box<dyn std::error::Error + Send + Sync>> for IdentifyError {
+    fn from(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
 /// Turns a bearer token into a caller. Implemented by the host.
 ///
 /// ```
