@@ -152,7 +152,8 @@ pub trait Identify: Send + Sync + 'static {
     /// By default, [`identify`](Self::identify) with the token, and nobody
     /// without one. A host that authenticates otherwise (its own cookie
     /// sessions, API keys, mTLS) overrides this and reads `parts`; a token
-    /// it does not use may then be `None`.
+    /// it does not use may then be `None`. The admin panel (feature
+    /// `admin`) asks this too, with its session cookie's token.
     ///
     /// ```
     /// use axum::http::request::Parts;
