@@ -274,14 +274,38 @@ async fn with_panel_lets_staff_sign_in_to_the_panel_beside_the_api() {
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     assert_eq!(signed_in.headers()["location"], "/shop/admin/");
     let session = cookie(&signed_in, "orders_session");
+    let cookies = format!("orders_csrf={csrf_cookie}; orders_session={session}");
     let orders = browser
+        .get(format!("{}/shop/admin/", app.base))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orders.status(), StatusCode::OK);
+    let page = orders.text().await.unwrap();
+    assert!(page.contains("ada@example.com"));
+
+    // Signing out ends the host's session (its SignIn::sign_out).
+    let signed_out = browser
+        .post(format!("{}/shop/admin/logout", app.base))
+        .header("cookie", &cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[(
+            "csrf_token",
+            between(&page, "name=\"csrf_token\" value=\"", "\"").as_str(),
+        )]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    assert!(users.session(&session).unwrap().is_none());
+    let after = browser
         .get(format!("{}/shop/admin/", app.base))
         .header("cookie", format!("orders_session={session}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(orders.status(), StatusCode::OK);
-    assert!(orders.text().await.unwrap().contains("ada@example.com"));
+    assert_eq!(after.headers()["location"], "/shop/admin/login");
 
     // A customer's password opens no panel session, and theirs is closed.
     let refused = browser
