@@ -23,7 +23,6 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use orders_axum::{Api, Caller, Identify, IdentifyError};
-use orders_core::ids::CustomerId;
 use orders_sqlx::Storage;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -59,14 +58,8 @@ impl Identify for ApiKeys {
                 .fetch_optional(&self.0)
                 .await
                 .map_err(|_| IdentifyError::Unavailable)?;
-        Ok(user.and_then(|(id, email, is_staff)| {
-            let id = CustomerId::parse(&id).ok()?;
-            Some(Caller {
-                id,
-                email,
-                is_staff,
-            })
-        }))
+        user.map(|(id, email, is_staff)| Caller::new(id, email, is_staff))
+            .transpose()
     }
 }
 // glue:end

@@ -28,6 +28,41 @@ pub struct Caller {
     pub is_staff: bool,
 }
 
+impl Caller {
+    /// The caller a host's user is: its id in any form that displays (a
+    /// number, a UUID, a string), its email, and whether it is staff.
+    /// Returns the error an [`Identify`] implementation returns, so a
+    /// lookup ends in `Caller::new(user.id, &user.email, user.admin).map(Some)`.
+    ///
+    /// ```
+    /// use orders_axum::Caller;
+    ///
+    /// let caller = Caller::new(42, "ada@example.com", false).unwrap();
+    /// assert_eq!(caller.id.as_str(), "42");
+    /// assert!(Caller::new("", "nobody@example.com", false).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`IdentifyError::Internal`] when the id does not display as a
+    /// customer id (1 to 64 visible ASCII characters): a host's bug,
+    /// answered 500.
+    pub fn new(
+        id: impl std::fmt::Display,
+        email: impl Into<String>,
+        is_staff: bool,
+    ) -> Result<Self, IdentifyError> {
+        let id = id.to_string();
+        let id = CustomerId::parse(&id).map_err(|error| {
+            IdentifyError::Internal(format!("the host's user id {id:?}: {error}"))
+        })?;
+        Ok(Self {
+            id,
+            email: email.into(),
+            is_staff,
+        })
+    }
+}
+
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The email is personal data: keep it out of debug logs.
@@ -56,6 +91,27 @@ impl From<IdentifyError> for ApiError {
             IdentifyError::Unavailable => ApiError::unavailable(),
             IdentifyError::Internal(message) => ApiError::internal(message),
         }
+    }
+}
+
+/// A host's own boxed error (what its user store's functions return):
+/// [`IdentifyError::Internal`], logged and answered 500, so an
+/// [`Identify`] implementation can use `?` on them.
+///
+/// ```
+/// use orders_axum::IdentifyError;
+///
+/// fn lookup() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     Err("the session table is unreadable".into())
+/// }
+/// fn identify() -> Result<(), IdentifyError> {
+///     Ok(lookup()?)
+/// }
+/// assert!(matches!(identify(), Err(IdentifyError::Internal(m)) if m.contains("unreadable")));
+/// ```
+impl From<Box<dyn std::error::Error + Send + Sync>> for IdentifyError {
+    fn from(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self::Internal(error.to_string())
     }
 }
 
@@ -96,7 +152,8 @@ pub trait Identify: Send + Sync + 'static {
     /// By default, [`identify`](Self::identify) with the token, and nobody
     /// without one. A host that authenticates otherwise (its own cookie
     /// sessions, API keys, mTLS) overrides this and reads `parts`; a token
-    /// it does not use may then be `None`.
+    /// it does not use may then be `None`. The admin panel (feature
+    /// `admin`) asks this too, with its session cookie's token.
     ///
     /// ```
     /// use axum::http::request::Parts;

@@ -78,7 +78,7 @@ impl SignIn for Users {
             .lock()
             .unwrap()
             .insert(token.clone(), who.clone());
-        Ok(SignInOutcome::Session { caller: who, token })
+        Ok(SignInOutcome::Session { token })
     }
 
     async fn sign_out(&self, token: &str) -> Result<(), IdentifyError> {

@@ -55,12 +55,16 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `testkit` | no | `testkit`: the store conformance kit, async checks every store implementation runs against itself |
+//! | `serde` | no | `config`: `OrdersConfig` deserialises from a file (TOML, JSON...), with errors naming the bad key |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod config;
 pub mod discount;
 mod error;
 pub mod ids;

@@ -284,6 +284,27 @@ impl Storage {
         }
     }
 
+    /// [`open`](Self::open) and [`migrate`](Self::migrate) in one call:
+    /// a store ready for [`engine`](Self::engine), which is what a host
+    /// starting on its own database wants.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let storage = orders_sqlx::Storage::open_migrated("sqlite::memory:").await.unwrap();
+    /// let orders = storage.engine().demo().build(); // the demo shop: a test gateway
+    /// orders.health().await.unwrap();
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`open`](Self::open) and [`migrate`](Self::migrate).
+    pub async fn open_migrated(url: &str) -> Result<Self, OpenError> {
+        let storage = Self::open(url).await?;
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
     /// Which backend it is.
     pub fn backend(&self) -> Backend {
         match &self.inner {

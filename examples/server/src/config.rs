@@ -1,10 +1,15 @@
 //! The shop's configuration: an optional TOML file, with flags and
 //! environment variables on top.
 //!
+//! The engine's keys are `orders_core::config`'s (feature `serde`); every
+//! key left out keeps the demo's value:
+//!
 //! ```toml
 //! currency = "GBP"                  # of carts created without one
 //! country = "GB"                    # carts are priced for it before checkout
 //! tax_shipping_as = "standard"      # omit to leave shipping untaxed
+//! idempotency_lease = "5m"          # or seconds
+//! max_retries = 8
 //! body_limit = 65536                # bytes
 //! cors_origins = ["https://shop.example"]
 //!
@@ -44,10 +49,7 @@ use std::time::Duration;
 use axum::http::HeaderName;
 
 use orders_core::OrdersConfig;
-use orders_core::catalogue::TaxClass;
-use orders_core::checkout::Country;
-use orders_core::money::{Currency, Money};
-use orders_core::pricing::{ShippingMethod, ShippingMethodCode, ShippingRate, TaxRate, TaxTable};
+use orders_core::config::ConfigFile;
 use serde::Deserialize;
 
 use crate::accounts::Backoff;
@@ -56,23 +58,21 @@ use crate::client::{Cidr, ClientAddress};
 /// The default request body limit: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
-/// The file's shape.
+/// The server's own keys of the file; the rest is the engine's
+/// ([`ConfigFile`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    currency: Option<String>,
-    country: Option<String>,
-    tax_shipping_as: Option<String>,
+struct ServerKeys {
     body_limit: Option<usize>,
     #[serde(default)]
     cors_origins: Vec<String>,
     #[serde(default)]
-    tax: Vec<TaxRule>,
-    #[serde(default)]
-    shipping: Vec<Shipping>,
-    #[serde(default)]
     auth: AuthFile,
 }
+
+/// The keys of [`ServerKeys`], taken out of the file before the rest is
+/// read as the engine's.
+const SERVER_KEYS: [&str; 3] = ["body_limit", "cors_origins", "auth"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,55 +241,7 @@ fn millis(duration: Duration) -> i64 {
 
 /// `30d`, `12h`, `15m`, `90s` or a plain number of seconds; between one
 /// second and ten years.
-///
-/// # Errors
-/// A message saying what is wrong.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
-        _ => (text, 's'),
-    };
-    let scale = match unit {
-        's' => 1.0,
-        'm' => 60.0,
-        'h' => 3600.0,
-        'd' => 86_400.0,
-        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
-    };
-    match number.trim().parse::<f64>() {
-        Ok(n) if (1.0..=3650.0 * 86_400.0).contains(&(n * scale)) => {
-            Ok(Duration::from_secs_f64(n * scale))
-        }
-        _ => Err(format!(
-            "{text:?} is not a duration between 1s and 3650d (e.g. 30d, 12h, 90s)"
-        )),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TaxRule {
-    country: String,
-    class: String,
-    rate: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Shipping {
-    code: String,
-    name: String,
-    prices: Vec<ShippingPrice>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ShippingPrice {
-    currency: String,
-    price: String,
-    free_above: Option<String>,
-}
+pub use orders_core::config::parse_duration;
 
 /// Everything the server is configured with.
 #[derive(Debug, Clone)]
@@ -347,74 +299,28 @@ pub fn parse(text: &str) -> Result<Settings, String> {
 }
 
 fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
-    let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-    let demo = OrdersConfig::demo();
-    let currency = match &file.currency {
-        Some(code) => Currency::parse(code).map_err(|e| format!("currency: {e}"))?,
-        None => demo.default_currency,
-    };
-    let country = match &file.country {
-        Some(code) => Country::parse(code).map_err(|e| format!("country: {e}"))?,
-        None => demo.default_country,
-    };
-    let mut orders = OrdersConfig::new(currency, country);
-    if file.tax.is_empty() && file.tax_shipping_as.is_none() {
-        orders.tax = demo.tax.clone();
-    } else {
-        let mut tax = TaxTable::new();
-        for (i, rule) in file.tax.iter().enumerate() {
-            let country =
-                Country::parse(&rule.country).map_err(|e| format!("tax[{i}].country: {e}"))?;
-            let class = TaxClass::parse(&rule.class).map_err(|e| format!("tax[{i}].class: {e}"))?;
-            let rate = TaxRate::percent(&rule.rate).map_err(|e| format!("tax[{i}].rate: {e}"))?;
-            tax = tax.with_rate(country, class, rate);
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut own = toml::Table::new();
+    for key in SERVER_KEYS {
+        if let Some(value) = table.remove(key) {
+            own.insert(key.to_owned(), value);
         }
-        if let Some(class) = &file.tax_shipping_as {
-            tax = tax.with_shipping_taxed_as(
-                TaxClass::parse(class).map_err(|e| format!("tax_shipping_as: {e}"))?,
-            );
-        }
-        orders.tax = tax;
     }
-    if file.shipping.is_empty() {
-        orders.shipping_methods = demo.shipping_methods.clone();
-    }
-    for (i, method) in file.shipping.iter().enumerate() {
-        let code = ShippingMethodCode::parse(&method.code)
-            .map_err(|e| format!("shipping[{i}].code: {e}"))?;
-        let mut built = ShippingMethod::new(code, method.name.clone());
-        for (j, price) in method.prices.iter().enumerate() {
-            let at = format!("shipping[{i}].prices[{j}]");
-            let currency =
-                Currency::parse(&price.currency).map_err(|e| format!("{at}.currency: {e}"))?;
-            let amount = Money::parse_price(&price.price, currency)
-                .map_err(|e| format!("{at}.price: {e}"))?;
-            let mut rate = ShippingRate::new(amount);
-            if let Some(threshold) = &price.free_above {
-                rate = rate.free_above(
-                    Money::parse_price(threshold, currency)
-                        .map_err(|e| format!("{at}.free_above: {e}"))?,
-                );
-            }
-            built = built.with_rate(rate);
-        }
-        orders = orders.with_shipping_method(built);
-    }
-    if orders.default_shipping_method(currency).is_none() {
-        return Err(format!(
-            "no shipping method is priced in the default currency {currency}"
-        ));
-    }
-    let body_limit = file.body_limit.unwrap_or(DEFAULT_BODY_LIMIT);
+    let own = ServerKeys::deserialize(own).map_err(|e| e.to_string())?;
+    let engine = ConfigFile::deserialize(table).map_err(|e| e.to_string())?;
+    let orders = engine
+        .over(OrdersConfig::demo())
+        .map_err(|e| e.to_string())?;
+    let body_limit = own.body_limit.unwrap_or(DEFAULT_BODY_LIMIT);
     if !(1024..=16 * 1024 * 1024).contains(&body_limit) {
         return Err("body_limit: must be between 1024 and 16777216 bytes".to_owned());
     }
     let mut auth = AuthSettings::default();
-    auth.apply(&file.auth, args)?;
+    auth.apply(&own.auth, args)?;
     Ok(Settings {
         orders,
         body_limit,
-        cors_origins: file.cors_origins,
+        cors_origins: own.cors_origins,
         auth,
     })
 }
@@ -422,6 +328,9 @@ fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orders_core::catalogue::TaxClass;
+    use orders_core::checkout::Country;
+    use orders_core::money::Currency;
 
     #[test]
     fn an_empty_file_is_the_demo() {

@@ -25,7 +25,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use orders_axum::web::{SignIn, SignInOutcome};
 use orders_axum::{
-    ApiError, Caller, FieldSpec, IdentifyError, JsonBody, JsonType, RequestBody, Revocations,
+    ApiError, FieldSpec, IdentifyError, JsonBody, JsonType, RequestBody, Revocations,
 };
 use orders_core::checkout::Email;
 use serde::{Deserialize, Serialize};
@@ -493,14 +493,7 @@ impl SignIn for Host {
             .await
             .map_err(api_to_identify)?;
         Ok(match outcome {
-            Authenticated::Session(user, token) => SignInOutcome::Session {
-                caller: Caller {
-                    id: user.id,
-                    email: user.email,
-                    is_staff: user.is_staff,
-                },
-                token,
-            },
+            Authenticated::Session(_user, token) => SignInOutcome::Session { token },
             Authenticated::Refused => SignInOutcome::Refused,
             Authenticated::Limited(retry_after_secs) => SignInOutcome::Limited { retry_after_secs },
         })

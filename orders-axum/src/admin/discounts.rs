@@ -72,7 +72,7 @@ pub(crate) async fn create(
     State(state): State<PanelState>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff::of(&state, &form.headers).await?;
+    let staff = Staff::of(&state, &form.parts).await?;
     let parsed = NewDiscountForm {
         code: form.opt("code"),
         kind: form.opt("kind"),

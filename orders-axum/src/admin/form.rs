@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use orders_core::validation::ValidationErrors;
 
 use super::PanelState;
@@ -12,10 +13,11 @@ use super::error::PageError;
 use crate::web::CSRF_FIELD;
 
 /// A decoded `application/x-www-form-urlencoded` body whose CSRF token was
-/// valid, with the request's headers.
+/// valid, with the request's parts (headers, extensions), which the host's
+/// `Identify::identify_request` sees.
 #[derive(Debug, Clone)]
 pub(crate) struct Form {
-    pub(crate) headers: HeaderMap,
+    pub(crate) parts: Parts,
     pub(crate) peer: Option<std::net::IpAddr>,
     fields: HashMap<String, String>,
 }
@@ -79,7 +81,7 @@ impl FromRequest<PanelState> for Form {
             warn_no_peer_once();
         }
         Ok(Self {
-            headers: parts.headers,
+            parts,
             peer,
             fields,
         })

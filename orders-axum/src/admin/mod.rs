@@ -43,8 +43,10 @@
 //!   status means the same on both surfaces), and one middleware renders
 //!   it as an HTML page (503 with `Retry-After` when the store is down).
 //! - Sign-in goes through the host's [`SignIn`]; the session cookie holds
-//!   the host's token, which its [`Identify`] resolves on every request.
-//!   Only staff get in. Every POST carries a CSRF token, checked before
+//!   the host's token, and every request asks the host's
+//!   [`Identify::identify_request`] with the request's parts and that
+//!   token, as the API does (so a host with its own cookie sessions
+//!   needs no sign-in here). Only staff get in. Every POST carries a CSRF token, checked before
 //!   anything else. [`SignIn::sign_in`] gets the client's address from
 //!   axum's `ConnectInfo<SocketAddr>`: serve the app with
 //!   `into_make_service_with_connect_info::<SocketAddr>()` or
@@ -110,6 +112,22 @@ impl Admin {
             sign_in: Arc::new(sign_in),
             csrf: None,
             api_path: "/api".to_owned(),
+            mount_path: "/admin".to_owned(),
+            page_size: 25,
+        }
+    }
+
+    /// A panel over the engine and the [`Identify`] of `api`, its pages'
+    /// script opening that API's websockets (as [`api`](Self::api) says),
+    /// with `sign_in` checking passwords: the host's object is handed to
+    /// [`Api::new`](crate::Api::new) once, and its sign-in here.
+    pub fn for_api(api: &crate::Api, sign_in: impl SignIn) -> Self {
+        Self {
+            orders: api.orders.clone(),
+            identify: api.identify.clone(),
+            sign_in: Arc::new(sign_in),
+            csrf: None,
+            api_path: api.path().to_owned(),
             mount_path: "/admin".to_owned(),
             page_size: 25,
         }

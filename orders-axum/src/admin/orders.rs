@@ -190,7 +190,7 @@ pub(crate) async fn transition(
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff::of(&state, &form.headers).await?;
+    let staff = Staff::of(&state, &form.parts).await?;
     let id = order_id(&id)?;
     let body = TransitionForm {
         to: form.opt("to"),

@@ -98,7 +98,7 @@ pub(crate) async fn create(
     State(state): State<PanelState>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff::of(&state, &form.headers).await?;
+    let staff = Staff::of(&state, &form.parts).await?;
     let submitted = NewProductForm {
         sku: Some(form.get("sku").trim().to_owned()),
         name: Some(form.get("name").trim().to_owned()),
@@ -177,7 +177,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, PageError> {
-    let staff = Staff::of(&state, &form.headers).await?;
+    let staff = Staff::of(&state, &form.parts).await?;
     let product = state.orders.product(&product_id(&id)?).await?;
     let number = |name: &str| Some(WholeNumber::Text(form.get(name).to_owned()));
     let submitted = ProductEditForm {

@@ -1,5 +1,6 @@
-//! Who is at the keyboard: the session cookie's token, resolved by the
-//! host's `Identify`; only staff get past [`Staff`]. Signing in and out
+//! Who is at the keyboard: the request and its session cookie's token,
+//! resolved by the host's `Identify::identify_request` (as the API does);
+//! only staff get past [`Staff`]. Signing in and out
 //! goes through the host's `SignIn`.
 
 use axum::extract::{FromRequestParts, State};
@@ -35,12 +36,14 @@ impl Staff {
     }
 }
 
-/// The staff member behind `headers`' session cookie.
-async fn staff(state: &PanelState, headers: &HeaderMap) -> Result<Caller, PageError> {
-    let Some(token) = session::token(headers) else {
-        return Err(PageError::SignIn);
-    };
-    match state.identify.identify(token).await? {
+/// The staff member behind a request: the host's
+/// [`Identify::identify_request`](crate::Identify::identify_request) with
+/// its parts and its session cookie's token (if any), as the API asks, so
+/// a host with sessions of its own (its own cookie, a header) is asked
+/// the same way on both surfaces.
+async fn staff(state: &PanelState, parts: &Parts) -> Result<Caller, PageError> {
+    let token = session::token(&parts.headers);
+    match state.identify.identify_request(parts, token).await? {
         None => Err(PageError::SignIn),
         Some(caller) if caller.is_staff => Ok(caller),
         Some(_) => Err(PageError::forbidden()),
@@ -51,17 +54,17 @@ impl FromRequestParts<PanelState> for Staff {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &PanelState) -> Result<Self, PageError> {
-        Staff::of(state, &parts.headers).await
+        Staff::of(state, parts).await
     }
 }
 
 impl Staff {
-    /// The staff member signed in on a request with `headers` (a form's,
+    /// The staff member signed in on a request with `parts` (a form's,
     /// once its CSRF token is checked), or the page that says why not.
-    pub(crate) async fn of(state: &PanelState, headers: &HeaderMap) -> Result<Self, PageError> {
+    pub(crate) async fn of(state: &PanelState, parts: &Parts) -> Result<Self, PageError> {
         Ok(Self {
-            caller: staff(state, headers).await?,
-            headers: headers.clone(),
+            caller: staff(state, parts).await?,
+            headers: parts.headers.clone(),
         })
     }
 }
@@ -85,15 +88,16 @@ fn login_response(
 /// `GET /login`: the form; staff already signed in go to the orders.
 pub(crate) async fn login_page(
     State(state): State<PanelState>,
-    headers: HeaderMap,
+    parts: Parts,
 ) -> Result<Response, PageError> {
-    match staff(&state, &headers).await {
+    let headers = &parts.headers;
+    match staff(&state, &parts).await {
         Ok(_) => Ok(Redirect::to(&state.url("/")).into_response()),
         Err(PageError::SignIn)
         | Err(PageError::Page {
             status: StatusCode::FORBIDDEN,
             ..
-        }) => Ok(login_response(&state, &headers, StatusCode::OK, "", None)),
+        }) => Ok(login_response(&state, headers, StatusCode::OK, "", None)),
         Err(other) => Err(other),
     }
 }
@@ -115,7 +119,7 @@ pub(crate) async fn login(
         if password.is_empty() {
             errors.add("password", "required");
         }
-        let (layout, cookie) = Layout::new(&state, &form.headers, None, "login");
+        let (layout, cookie) = Layout::new(&state, &form.parts.headers, None, "login");
         let page = LoginPage {
             layout,
             form: FormState::new(form.values(), errors),
@@ -131,34 +135,42 @@ pub(crate) async fn login(
     let refuse = |status, message: &str| {
         Ok(login_response(
             &state,
-            &form.headers,
+            &form.parts.headers,
             status,
             &email,
             Some(message),
         ))
     };
     match outcome {
-        SignInOutcome::Session { caller, token } if caller.is_staff => {
-            let mut response = Redirect::to(&state.url("/")).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                sign_in_cookie(&token, is_tls(&form.headers)),
-            );
-            Ok(response)
-        }
-        SignInOutcome::Session { token, .. } => {
-            // Right password, wrong kind of account: close what was opened.
-            state.sign_in.sign_out(&token).await?;
-            refuse(
-                StatusCode::FORBIDDEN,
-                "This account is not a staff account and cannot use the admin panel.",
-            )
+        SignInOutcome::Session { token } => {
+            // Who the session is, the host's Identify says, as on every
+            // later request: only staff keep it.
+            match state.identify.identify(&token).await {
+                Ok(Some(caller)) if caller.is_staff => {
+                    let mut response = Redirect::to(&state.url("/")).into_response();
+                    response.headers_mut().append(
+                        header::SET_COOKIE,
+                        sign_in_cookie(&token, is_tls(&form.parts.headers)),
+                    );
+                    Ok(response)
+                }
+                found => {
+                    // Not staff (or unknown, or unanswered): close what
+                    // was opened.
+                    state.sign_in.sign_out(&token).await?;
+                    found?;
+                    refuse(
+                        StatusCode::FORBIDDEN,
+                        "This account is not a staff account and cannot use the admin panel.",
+                    )
+                }
+            }
         }
         SignInOutcome::Refused => refuse(StatusCode::UNAUTHORIZED, "Wrong email or password."),
         SignInOutcome::Limited { retry_after_secs } => {
             let mut response = login_response(
                 &state,
-                &form.headers,
+                &form.parts.headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 &email,
                 Some(&format!(
@@ -178,12 +190,13 @@ pub(crate) async fn logout(
     State(state): State<PanelState>,
     form: Form,
 ) -> Result<Response, PageError> {
-    if let Some(token) = session::token(&form.headers) {
+    if let Some(token) = session::token(&form.parts.headers) {
         state.sign_in.sign_out(token).await?;
     }
     let mut response = Redirect::to(&state.url("/login")).into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, sign_out_cookie(is_tls(&form.headers)));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        sign_out_cookie(is_tls(&form.parts.headers)),
+    );
     Ok(response)
 }

@@ -19,4 +19,4 @@ mod sign_in;
 
 pub use csrf::{CSRF_COOKIE, CSRF_FIELD, Csrf};
 pub use headers::{CONTENT_SECURITY_POLICY, security_headers};
-pub use sign_in::{SignIn, SignInOutcome};
+pub use sign_in::{SignIn, SignInOutcome, SignInResult};

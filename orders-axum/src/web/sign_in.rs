@@ -4,16 +4,15 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 
-use crate::{Caller, IdentifyError};
+use crate::IdentifyError;
 
 /// The outcome of a sign-in attempt. Its `Debug` hides the token.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SignInOutcome {
     /// Signed in: `token` is what the host's [`Identify`](crate::Identify)
-    /// accepts; it goes into the session cookie.
+    /// accepts; it goes into the session cookie, and `Identify` says who
+    /// it is (the panel lets only staff keep it).
     Session {
-        /// Who signed in.
-        caller: Caller,
         /// The new session's token (secret: never log it).
         token: String,
     },
@@ -26,14 +25,37 @@ pub enum SignInOutcome {
     },
 }
 
+impl SignInOutcome {
+    /// A session opened with `token`. (A host's own sign-in that answers
+    /// `Option<token>` converts with `.into()`: `None` is
+    /// [`Refused`](Self::Refused).)
+    ///
+    /// ```
+    /// use orders_axum::web::SignInOutcome;
+    ///
+    /// let opened: SignInOutcome = Some("t0k3n".to_owned()).into();
+    /// assert_eq!(opened, SignInOutcome::session("t0k3n"));
+    /// assert_eq!(SignInOutcome::from(None), SignInOutcome::Refused);
+    /// ```
+    pub fn session(token: impl Into<String>) -> Self {
+        Self::Session {
+            token: token.into(),
+        }
+    }
+}
+
+/// A host's own sign-in that answers the new session's token, or `None`
+/// for a wrong email or password: `Ok(users.login(email, password).into())`.
+impl From<Option<String>> for SignInOutcome {
+    fn from(token: Option<String>) -> Self {
+        token.map_or(Self::Refused, Self::session)
+    }
+}
+
 impl std::fmt::Debug for SignInOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Session { caller, .. } => f
-                .debug_struct("Session")
-                .field("caller", caller)
-                .field("token", &"***")
-                .finish(),
+            Self::Session { .. } => f.debug_struct("Session").field("token", &"***").finish(),
             Self::Refused => f.write_str("Refused"),
             Self::Limited { retry_after_secs } => f
                 .debug_struct("Limited")
@@ -42,6 +64,9 @@ impl std::fmt::Debug for SignInOutcome {
         }
     }
 }
+
+/// What [`SignIn::sign_in`] returns.
+pub type SignInResult = Result<SignInOutcome, IdentifyError>;
 
 /// Checks credentials and opens sessions. Implemented by the host, which
 /// owns users, password hashes and rate limits.
@@ -70,12 +95,7 @@ pub trait SignIn: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`IdentifyError`] when the host cannot tell (its store is down).
-    async fn sign_in(
-        &self,
-        email: &str,
-        password: &str,
-        peer: Option<IpAddr>,
-    ) -> Result<SignInOutcome, IdentifyError>;
+    async fn sign_in(&self, email: &str, password: &str, peer: Option<IpAddr>) -> SignInResult;
 
     /// Ends the session of `token`: it MUST stop identifying anyone.
     ///
@@ -86,12 +106,7 @@ pub trait SignIn: Send + Sync + 'static {
 
 #[async_trait]
 impl<T: SignIn + ?Sized> SignIn for std::sync::Arc<T> {
-    async fn sign_in(
-        &self,
-        email: &str,
-        password: &str,
-        peer: Option<IpAddr>,
-    ) -> Result<SignInOutcome, IdentifyError> {
+    async fn sign_in(&self, email: &str, password: &str, peer: Option<IpAddr>) -> SignInResult {
         (**self).sign_in(email, password, peer).await
     }
 
