@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::form::Field;
 use crate::money::{Currency, Money, MoneyError};
 
 /// A discount code as customers type it: 1 to 64 ASCII letters, digits, `-`
@@ -27,13 +28,19 @@ pub struct DiscountCode(String);
 pub struct InvalidDiscountCode;
 
 impl DiscountCode {
+    /// The most characters a code has.
+    pub const MAX_CHARS: usize = 64;
+
+    /// The JSON Schema pattern of a code's characters.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9_-]+$";
+
     /// Parses a code (surrounding whitespace ignored, upper-cased).
     ///
     /// # Errors
     /// [`InvalidDiscountCode`].
     pub fn parse(text: &str) -> Result<Self, InvalidDiscountCode> {
         let text = text.trim();
-        let ok = (1..=64).contains(&text.len())
+        let ok = (1..=Self::MAX_CHARS).contains(&text.len())
             && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
@@ -95,6 +102,9 @@ pub enum InvalidDiscount {
 }
 
 impl DiscountKind {
+    /// The names of the kinds, as `kind` takes them.
+    pub const NAMES: [&'static str; 2] = ["percent", "fixed"];
+
     /// A percentage discount: `"10"` is 10 %.
     ///
     /// # Errors
@@ -288,6 +298,42 @@ pub struct NewDiscountForm {
     pub expires_at: Option<String>,
 }
 
+impl crate::form::Form for NewDiscountForm {
+    const DESCRIPTION: &'static crate::form::Description = &crate::form::Description {
+        name: "CreateDiscount",
+        doc: "A new discount code (`POST /admin/discounts`).",
+        fields: &[
+            Field::text("code", "The code customers type, any case.")
+                .required()
+                .chars(1, DiscountCode::MAX_CHARS)
+                .pattern(DiscountCode::PATTERN)
+                .example("WELCOME10"),
+            Field::text("kind", "What it takes off.")
+                .required()
+                .one_of(&DiscountKind::NAMES),
+            Field::text(
+                "value",
+                "`\"10\"` with `percent` is 10 % (more than 0, at most 100); an amount with `fixed`.",
+            )
+            .required()
+            .pattern(Money::PRICE_PATTERN)
+            .example("10"),
+            crate::catalogue::edit_fields::currency(
+                "The currency of `value` (fixed) and `min_subtotal`; default: the store's.",
+            ),
+            Field::text("min_subtotal", "The smallest subtotal it applies to.")
+                .pattern(Money::PRICE_PATTERN),
+            Field::integer(
+                "max_uses",
+                "How many orders may use it; none is unlimited.",
+                Some(1),
+                Some(u32::MAX as i64),
+            ),
+            Field::text("expires_at", "When it stops applying, RFC 3339.").format("date-time"),
+        ],
+    };
+}
+
 impl NewDiscountForm {
     /// The discount the form describes, created `now`; amounts are in
     /// `currency`, or `default_currency` when the form names none. Blank
@@ -317,11 +363,12 @@ impl NewDiscountForm {
         // With a bad currency, still report a malformed amount.
         let currency = currency.unwrap_or(default_currency);
         let value = present(self.value);
+        let not_a_kind = || format!("must be one of: {}", DiscountKind::NAMES.join(", "));
         let kind = match (present(self.kind).as_deref().map(str::trim), value) {
             (Some(kind), None) => {
                 errors.add("value", REQUIRED);
-                if !matches!(kind, "percent" | "fixed") {
-                    errors.add("kind", "must be one of: percent, fixed");
+                if !DiscountKind::NAMES.contains(&kind) {
+                    errors.add("kind", not_a_kind());
                 }
                 None
             }
@@ -332,7 +379,7 @@ impl NewDiscountForm {
                 errors.check("value", DiscountKind::fixed(value.trim(), currency))
             }
             (Some(_), Some(_)) => {
-                errors.add("kind", "must be one of: percent, fixed");
+                errors.add("kind", not_a_kind());
                 None
             }
             (None, value) => {

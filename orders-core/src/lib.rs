@@ -63,6 +63,7 @@ pub mod catalogue;
 pub mod checkout;
 pub mod discount;
 mod error;
+pub mod form;
 pub mod ids;
 pub mod memory;
 pub mod money;

@@ -11,14 +11,18 @@ use std::fmt;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use super::address::{Address, Phone, PostalCode, normalise_postal_code};
-use super::card::{
-    CardDetails, CardExpiry, CardNumber, Cvc, PaymentDetails, PaymentMethod, check_month,
-    check_year,
+use super::address::{
+    Address, MAX_POSTAL_CODE_CHARS, POSTAL_CODE_PATTERN, Phone, PostalCode, normalise_postal_code,
 };
-use super::country::Country;
-use super::email::Email;
-use super::text::{AddressLine, CardHolder, City, FullName, Region};
+use super::card::{
+    CardDetails, CardExpiry, CardNumber, Cvc, EXPIRY_MONTHS, EXPIRY_YEARS, PaymentDetails,
+    PaymentMethod, check_month, check_year,
+};
+use super::country::{CODES as COUNTRY_CODES, Country};
+use super::email::{Email, MAX_EMAIL_CHARS};
+use super::text::{AddressLine, CardHolder, City, FullName, MAX_TEXT_CHARS, Region};
+use crate::form::{Description, Field, Form};
+use crate::money::Money;
 use crate::validation::ValidationErrors;
 
 /// The message for a missing required field.
@@ -50,7 +54,7 @@ pub struct FormContext<'a> {
 /// assert_eq!(errors.get("email"), Some(&["invalid email address".to_string()][..]));
 /// assert_eq!(errors.get("payment"), Some(&["required".to_string()][..]));
 /// ```
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct CheckoutForm {
     /// The customer's email address.
@@ -88,7 +92,7 @@ pub struct AddressForm {
 }
 
 /// The payment choice as submitted.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct PaymentForm {
     /// `"card"` or `"cash_on_delivery"`. Required.
@@ -98,7 +102,7 @@ pub struct PaymentForm {
 }
 
 /// A card as submitted. `Debug` masks the number and security code.
-#[derive(Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct CardForm {
     /// The card number; spaces and hyphens are allowed.
@@ -126,6 +130,125 @@ impl fmt::Debug for CardForm {
     }
 }
 
+impl Form for CheckoutForm {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "CheckoutRequest",
+        doc: "The checkout form. Every field is validated and every error reported at once under its dotted path.",
+        fields: &[
+            Field::text("email", "The customer's email address: one `@`, a domain with a dot.")
+                .required()
+                .chars(1, MAX_EMAIL_CHARS)
+                .format("email")
+                .example("ada@example.com"),
+            Field::object("shipping_address", "Where to ship.", AddressForm::DESCRIPTION)
+                .required(),
+            Field::text("shipping_method", "The code of a configured shipping method.")
+                .required()
+                .pattern(crate::text::LINE_PATTERN)
+                .example("standard"),
+            Field::object("payment", "How to pay.", PaymentForm::DESCRIPTION).required(),
+            Field::text(
+                "expected_total",
+                "The total the customer saw; a different repriced total answers 409 `price_changed`.",
+            )
+            .pattern(Money::PRICE_PATTERN)
+            .example("42.50"),
+        ],
+    };
+}
+
+/// A single line of free text of at most [`MAX_TEXT_CHARS`] characters.
+const fn line(name: &'static str, doc: &'static str) -> Field {
+    Field::text(name, doc)
+        .chars(1, MAX_TEXT_CHARS)
+        .pattern(crate::text::LINE_PATTERN)
+}
+
+/// An optional line that may be blank (blank is absent).
+const fn blank_line(name: &'static str, doc: &'static str) -> Field {
+    Field::text(name, doc)
+        .chars(0, MAX_TEXT_CHARS)
+        .pattern(crate::text::BLANK_LINE_PATTERN)
+}
+
+impl Form for AddressForm {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "AddressInput",
+        doc: "A shipping address as submitted at checkout.",
+        fields: &[
+            line("full_name", "The recipient's name.").required(),
+            line("line1", "First address line.").required(),
+            blank_line("line2", "Second address line."),
+            line("city", "City.").required(),
+            blank_line("region", "State, province or county."),
+            Field::text("postal_code", "Postal code, checked against the country.")
+                .required()
+                .chars(1, MAX_POSTAL_CODE_CHARS)
+                .pattern(POSTAL_CODE_PATTERN)
+                .example("SW1Y 4JH"),
+            Field::text("country", "ISO 3166-1 alpha-2 code.")
+                .required()
+                .one_of(&COUNTRY_CODES)
+                .example("GB"),
+            Field::text(
+                "phone",
+                "Contact phone number: an optional `+`, 7 to 15 digits.",
+            )
+            .pattern(Phone::PATTERN)
+            .example("+44 20 7946 0958"),
+        ],
+    };
+}
+
+impl Form for PaymentForm {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "PaymentInput",
+        doc: "How the customer pays; `card` is required for `method: card`.",
+        fields: &[
+            Field::text("method", "How the customer pays.")
+                .required()
+                .one_of(&PaymentMethod::NAMES),
+            Field::object(
+                "card",
+                "The card, for `method: card`.",
+                CardForm::DESCRIPTION,
+            )
+            .required_when("method", PaymentMethod::NAMES[0]),
+        ],
+    };
+}
+
+impl Form for CardForm {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "CardInput",
+        doc: "A card as submitted: never stored, never logged.",
+        fields: &[
+            Field::text("number", "The card number; spaces and hyphens are allowed.")
+                .required()
+                .pattern(CardNumber::PATTERN)
+                .example("4242424242424242"),
+            Field::integer(
+                "exp_month",
+                "Expiry month.",
+                Some(EXPIRY_MONTHS.0),
+                Some(EXPIRY_MONTHS.1),
+            )
+            .required(),
+            Field::integer(
+                "exp_year",
+                "Expiry year, four digits, not past and at most 20 years ahead.",
+                Some(EXPIRY_YEARS.0),
+                Some(EXPIRY_YEARS.1),
+            )
+            .required(),
+            Field::text("cvc", "The 3- or 4-digit security code.")
+                .required()
+                .pattern(Cvc::PATTERN),
+            line("holder", "The name on the card.").required(),
+        ],
+    };
+}
+
 /// A validated checkout request.
 #[derive(Debug)]
 pub struct CheckoutDetails {
@@ -140,6 +263,30 @@ pub struct CheckoutDetails {
     /// The total the customer saw, unparsed: the caller parses it against the
     /// cart's currency.
     pub expected_total: Option<String>,
+}
+
+impl CheckoutDetails {
+    /// The validated request as one JSON value, the same for every request
+    /// that means the same (normalised values), without the card number
+    /// and CVC ([`PaymentDetails::canonical`]). Every field is named (a
+    /// new one does not compile until it is placed here), so the
+    /// idempotency fingerprint made from it cannot miss one.
+    pub fn canonical(&self) -> serde_json::Value {
+        let Self {
+            email,
+            shipping_address,
+            shipping_method,
+            payment,
+            expected_total,
+        } = self;
+        serde_json::json!({
+            "email": email,
+            "shipping_address": shipping_address,
+            "shipping_method": shipping_method,
+            "payment": payment.canonical(),
+            "expected_total": expected_total,
+        })
+    }
 }
 
 /// Drops `None` and whitespace-only values.
