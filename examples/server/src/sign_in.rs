@@ -24,10 +24,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use orders_axum::web::{SignIn, SignInOutcome};
-use orders_axum::{
-    ApiError, Caller, FieldSpec, IdentifyError, JsonBody, JsonType, RequestBody, Revocations,
-};
-use orders_core::checkout::Email;
+use orders_axum::{ApiError, Caller, FormBody, IdentifyError, JsonBody, Revocations};
+use orders_core::checkout::{Email, MAX_EMAIL_CHARS, REQUIRED};
+use orders_core::form::{Description, Field, Form};
+use orders_core::validation::ValidationErrors;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
@@ -164,29 +164,117 @@ impl Host {
     }
 }
 
-/// Email and password.
-#[derive(Deserialize, ToSchema)]
-pub struct Credentials {
+/// Email and password, to register.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct Registration {
     /// The account's email.
-    email: String,
-    /// At least 8 characters.
-    password: String,
+    pub email: Option<String>,
+    /// The password.
+    pub password: Option<String>,
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("password", &"***")
-            .finish_non_exhaustive()
+/// Email and password, to sign in.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct Login {
+    /// The account's email.
+    pub email: Option<String>,
+    /// The password.
+    pub password: Option<String>,
+}
+
+macro_rules! masked_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("password", &"***")
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+masked_debug!(Registration);
+masked_debug!(Login);
+
+const EMAIL: Field = Field::text("email", "The account's email.")
+    .required()
+    .chars(1, MAX_EMAIL_CHARS)
+    .format("email");
+
+impl Form for Registration {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "Credentials",
+        doc: "Email and password of a new account.",
+        fields: &[
+            EMAIL,
+            Field::text("password", "The password.")
+                .required()
+                .chars(MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS),
+        ],
+    };
+}
+
+impl Form for Login {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "LoginCredentials",
+        doc: "Email and password of an account.",
+        fields: &[
+            Field::text("email", "The account's email.").required(),
+            Field::text("password", "The password.").required(),
+        ],
+    };
+}
+
+/// A required text field's value, or `"required"` in `errors`.
+fn present(errors: &mut ValidationErrors, path: &str, value: Option<String>) -> Option<String> {
+    if value.is_none() {
+        errors.add(path, REQUIRED);
+    }
+    value
+}
+
+impl Registration {
+    /// The email and password, checked by the rules of new accounts.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] on `email` and `password`.
+    pub fn validate(self) -> Result<(Email, String), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let email = present(&mut errors, "email", self.email)
+            .and_then(|email| errors.check("email", Email::parse(&email)));
+        let password = present(&mut errors, "password", self.password)
+            .filter(|password| errors.check("password", check_password(password)).is_some());
+        match (email, password) {
+            (Some(email), Some(password)) => Ok((email, password)),
+            _ => Err(errors),
+        }
     }
 }
 
-impl RequestBody for Credentials {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::required("email", JsonType::String),
-        FieldSpec::required("password", JsonType::String),
-    ];
+impl Login {
+    /// The email and password, as sent (a wrong one is the sign-in's to
+    /// refuse).
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] on a missing field.
+    pub fn validate(self) -> Result<(String, String), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let email = present(&mut errors, "email", self.email);
+        let password = present(&mut errors, "password", self.password);
+        match (email, password) {
+            (Some(email), Some(password)) => Ok((email, password)),
+            _ => Err(errors),
+        }
+    }
 }
+
+/// The bodies of the auth routes, for the OpenAPI document.
+pub const FORM_BODIES: [FormBody; 2] = [
+    FormBody::required::<Registration>("register"),
+    FormBody::required::<Login>("login"),
+];
 
 /// A signed-in session.
 #[derive(Serialize, ToSchema)]
@@ -240,7 +328,7 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 
 /// Creates a customer account and signs it in.
 #[utoipa::path(
-    post, path = "/auth/register", tag = "auth", request_body = Credentials,
+    post, path = "/auth/register", tag = "auth",
     responses(
         (status = 201, description = "Account created", body = Session),
         (status = 409, description = "Email taken (addresses differing only in case or Unicode normalisation are one)", body = orders_axum::Problem, content_type = "application/problem+json"),
@@ -255,10 +343,13 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 async fn register(
     State(host): State<Host>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<Registration>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let (email, password) = body
+        .validate(Registration::validate)
+        .map_err(ApiError::validation)?;
     let (user, token) = host
-        .register(&body.email, body.password, Some(peer.ip()))
+        .register(email.as_str(), password, Some(peer.ip()))
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -280,7 +371,7 @@ fn too_many_attempts(retry_after_secs: u32) -> ApiError {
 
 /// Signs in and returns a new token.
 #[utoipa::path(
-    post, path = "/auth/login", tag = "auth", request_body = Credentials,
+    post, path = "/auth/login", tag = "auth",
     responses(
         (status = 200, description = "Signed in", body = Session),
         (status = 401, description = "Wrong email or password (an email that is not a valid address, control characters included, is a wrong email)", body = orders_axum::Problem, content_type = "application/problem+json"),
@@ -294,12 +385,12 @@ fn too_many_attempts(retry_after_secs: u32) -> ApiError {
 async fn login(
     State(host): State<Host>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<Session>, ApiError> {
-    match host
-        .authenticate(&body.email, body.password, Some(peer.ip()))
-        .await?
-    {
+    let (email, password) = body
+        .validate(Login::validate)
+        .map_err(ApiError::validation)?;
+    match host.authenticate(&email, password, Some(peer.ip())).await? {
         Authenticated::Session(user, token) => Ok(Json(Session {
             token,
             user: user.into(),
@@ -413,12 +504,12 @@ impl Host {
         password: String,
         peer: Option<IpAddr>,
     ) -> Result<(User, String), ApiError> {
-        let mut errors = orders_core::validation::ValidationErrors::new();
-        let email = errors.check("email", Email::parse(email));
-        errors.check("password", check_password(&password));
-        let Some(email) = email.filter(|_| errors.is_empty()) else {
-            return Err(ApiError::validation(errors));
-        };
+        let (email, password) = Registration {
+            email: Some(email.to_owned()),
+            password: Some(password),
+        }
+        .validate()
+        .map_err(ApiError::validation)?;
         let address = peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         if let Err(seconds) = self.registrations.check(address, Instant::now()) {
             return Err(ApiError::new(
@@ -543,8 +634,5 @@ async fn logout(State(host): State<Host>, headers: HeaderMap) -> Result<StatusCo
 
 /// The OpenAPI paths of the auth routes.
 #[derive(OpenApi)]
-#[openapi(
-    paths(register, login, logout),
-    components(schemas(Credentials, Session, UserView))
-)]
+#[openapi(paths(register, login, logout), components(schemas(Session, UserView)))]
 pub struct AuthDoc;
