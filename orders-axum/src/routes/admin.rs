@@ -127,9 +127,9 @@ pub(crate) async fn patch_product(
 #[utoipa::path(
     get, path = "/admin/orders", operation_id = "admin_list_orders", tag = "admin", security(("bearer" = [])),
     params(
-        ("status" = Option<crate::docs::OrderStatus>, Query, description = "Only orders in this status"),
-        ("email" = Option<String>, Query, description = "Only orders with this email (exact, case-insensitive)"),
-        ("q" = Option<String>, Query, description = "Order number, or part of an email"),
+        ("status" = Option<crate::docs::StatusFilter>, Query, description = "Only orders in this status"),
+        ("email" = Option<crate::docs::SearchQuery>, Query, description = "Only orders with this email (exact, case-insensitive)"),
+        ("q" = Option<crate::docs::SearchQuery>, Query, description = "Order number, or part of an email"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

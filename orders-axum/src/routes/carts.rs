@@ -45,7 +45,7 @@ pub(crate) async fn create_cart(
     get, path = "/carts/{id}", tag = "carts", security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
-        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2 destination"),
+        ("country" = Option<crate::docs::CountryCode>, Query, description = "ISO 3166-1 alpha-2 destination"),
         ("shipping_method" = Option<String>, Query, description = "e.g. `standard`, `express`"),
     ),
     responses(

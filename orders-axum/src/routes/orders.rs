@@ -36,7 +36,7 @@ pub(crate) fn access(caller: &Caller) -> Access<'_> {
 #[utoipa::path(
     get, path = "/orders", tag = "orders", security(("bearer" = [])),
     params(
-        ("status" = Option<crate::docs::OrderStatus>, Query, description = "Only orders in this status"),
+        ("status" = Option<crate::docs::StatusFilter>, Query, description = "Only orders in this status"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

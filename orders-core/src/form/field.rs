@@ -75,7 +75,8 @@ pub struct Text {
 pub enum JsonType {
     /// A string.
     String,
-    /// An integer (no fraction, no exponent), within `i64`.
+    /// An integer within `i64`: a JSON number with no fraction (`7`, and
+    /// `7.0`, as JSON Schema counts integers).
     Integer,
     /// `true` or `false`.
     Boolean,
@@ -88,7 +89,7 @@ impl JsonType {
     pub fn matches(self, value: &Value) -> bool {
         match self {
             Self::String => value.is_string(),
-            Self::Integer => value.is_i64(),
+            Self::Integer => integer(value).is_some(),
             Self::Boolean => value.is_boolean(),
             Self::Object => value.is_object(),
         }
@@ -113,6 +114,18 @@ impl JsonType {
             Self::Object => "object",
         }
     }
+}
+
+/// The integer `value` is, if it is one within `i64` (`7.0` is 7).
+pub(super) fn integer(value: &Value) -> Option<i64> {
+    // 2^63, the first float past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    value.as_i64().or_else(|| {
+        let float = value.as_f64()?;
+        // The range check makes the cast exact.
+        #[allow(clippy::cast_possible_truncation)]
+        (float.fract() == 0.0 && (-LIMIT..LIMIT).contains(&float)).then_some(float as i64)
+    })
 }
 
 impl Kind {

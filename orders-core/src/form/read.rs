@@ -11,7 +11,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::field::{Description, Kind};
+use super::field::{Description, Kind, integer};
 use crate::validation::ValidationErrors;
 
 /// A form as submitted, with the type errors found reading it.
@@ -100,6 +100,7 @@ fn keep(
             (Kind::Object(nested), Value::Object(inner)) => {
                 Value::Object(keep(nested, inner, &format!("{path}."), errors))
             }
+            (Kind::Integer { .. }, _) => integer(value).map_or(Value::Null, Value::from),
             _ => value.clone(),
         };
         kept.insert(field.name.to_owned(), value);

@@ -225,6 +225,23 @@ fn a_type_error_and_a_value_error_come_together() {
 }
 
 #[test]
+fn an_integer_may_be_written_with_a_zero_fraction() {
+    for (quantity, ok) in [
+        (json!(82.0), true),
+        (json!(82.5), false),
+        (json!(1e300), false),
+    ] {
+        let body = json!({ "quantity": quantity });
+        let result =
+            SetQuantityForm::read(body.as_object().unwrap()).validate(SetQuantityForm::validate);
+        assert_eq!(result.is_ok(), ok, "{quantity}: {result:?}");
+    }
+    let body = json!({"quantity": 82.0});
+    let read = SetQuantityForm::read(body.as_object().unwrap());
+    assert_eq!(read.form.quantity, Some(82));
+}
+
+#[test]
 fn null_is_absent_and_unknown_members_are_ignored() {
     let body = json!({"to": "paid", "note": null, "extra": [1, 2]});
     let submitted = TransitionForm::read(body.as_object().unwrap());
