@@ -457,15 +457,7 @@ impl PaymentMethod {
     pub const ALL: [PaymentMethod; 2] = [Self::Card, Self::CashOnDelivery];
 
     /// The serialised names of [`PaymentMethod::ALL`], in its order.
-    pub const NAMES: [&'static str; 2] = {
-        let mut names = [""; 2];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        names
-    };
+    pub const NAMES: [&'static str; 2] = crate::form::names_of!(Self::ALL);
 
     /// The serialised name.
     pub const fn as_str(self) -> &'static str {

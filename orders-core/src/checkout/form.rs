@@ -290,7 +290,7 @@ impl CheckoutDetails {
 }
 
 /// Drops `None` and whitespace-only values.
-fn present(value: Option<String>) -> Option<String> {
+pub(crate) fn present(value: Option<String>) -> Option<String> {
     value.filter(|text| !text.trim().is_empty())
 }
 

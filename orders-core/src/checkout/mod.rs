@@ -25,6 +25,7 @@ pub use card::{
 };
 pub use country::{Country, CountryError};
 pub use email::{Email, EmailError, MAX_EMAIL_CHARS};
+pub(crate) use form::present;
 pub use form::{
     AddressForm, CardForm, CheckoutDetails, CheckoutForm, FormContext, PaymentForm, REQUIRED,
 };

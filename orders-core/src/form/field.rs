@@ -70,6 +70,18 @@ pub struct Text {
     pub example: Option<&'static str>,
 }
 
+impl Text {
+    /// Any string.
+    pub const ANY: Text = Text {
+        min_chars: None,
+        max_chars: None,
+        pattern: None,
+        one_of: &[],
+        format: None,
+        example: None,
+    };
+}
+
 /// A JSON value's type, as a type error names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonType {
@@ -153,18 +165,7 @@ impl Field {
 
     /// An optional string field without constraints.
     pub const fn text(name: &'static str, doc: &'static str) -> Self {
-        Self::new(
-            name,
-            doc,
-            Kind::Text(Text {
-                min_chars: None,
-                max_chars: None,
-                pattern: None,
-                one_of: &[],
-                format: None,
-                example: None,
-            }),
-        )
+        Self::new(name, doc, Kind::Text(Text::ANY))
     }
 
     /// An optional integer field within `minimum..=maximum`.
@@ -199,7 +200,8 @@ impl Field {
         self
     }
 
-    /// Applies `change` to a string field's constraints (no-op otherwise).
+    /// The same field with `text` as its string constraints (no-op for
+    /// another kind).
     const fn with_text(mut self, text: Text) -> Self {
         if let Kind::Text(_) = self.kind {
             self.kind = Kind::Text(text);
@@ -210,51 +212,55 @@ impl Field {
     const fn text_rules(&self) -> Text {
         match self.kind {
             Kind::Text(text) => text,
-            _ => Text {
-                min_chars: None,
-                max_chars: None,
-                pattern: None,
-                one_of: &[],
-                format: None,
-                example: None,
-            },
+            _ => Text::ANY,
         }
     }
 
     /// The same string field, `min..=max` characters long.
     pub const fn chars(self, min: usize, max: usize) -> Self {
-        let mut text = self.text_rules();
-        text.min_chars = if min == 0 { None } else { Some(min) };
-        text.max_chars = Some(max);
-        self.with_text(text)
+        let min_chars = if min == 0 { None } else { Some(min) };
+        let rules = self.text_rules();
+        self.with_text(Text {
+            min_chars,
+            max_chars: Some(max),
+            ..rules
+        })
     }
 
     /// The same string field, matching `pattern`.
     pub const fn pattern(self, pattern: &'static str) -> Self {
-        let mut text = self.text_rules();
-        text.pattern = Some(pattern);
-        self.with_text(text)
+        let rules = self.text_rules();
+        self.with_text(Text {
+            pattern: Some(pattern),
+            ..rules
+        })
     }
 
     /// The same string field, one of `values`.
     pub const fn one_of(self, values: &'static [&'static str]) -> Self {
-        let mut text = self.text_rules();
-        text.one_of = values;
-        self.with_text(text)
+        let rules = self.text_rules();
+        self.with_text(Text {
+            one_of: values,
+            ..rules
+        })
     }
 
     /// The same string field, of JSON Schema `format`.
     pub const fn format(self, format: &'static str) -> Self {
-        let mut text = self.text_rules();
-        text.format = Some(format);
-        self.with_text(text)
+        let rules = self.text_rules();
+        self.with_text(Text {
+            format: Some(format),
+            ..rules
+        })
     }
 
     /// The same string field, with an example value.
     pub const fn example(self, example: &'static str) -> Self {
-        let mut text = self.text_rules();
-        text.example = Some(example);
-        self.with_text(text)
+        let rules = self.text_rules();
+        self.with_text(Text {
+            example: Some(example),
+            ..rules
+        })
     }
 }
 

@@ -19,6 +19,21 @@
 //! What no schema can state (a product must exist, a card's Luhn digit,
 //! the decimals of a price in its currency) stays in `validate` alone.
 
+/// The names (`as_str`) of every value of a `const ALL: [T; N]`, as a
+/// `[&str; N]` constant: a field's `enum` from the type it parses into.
+macro_rules! names_of {
+    ($all:expr) => {{
+        let mut names = [""; $all.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = $all[i].as_str();
+            i += 1;
+        }
+        names
+    }};
+}
+pub(crate) use names_of;
+
 mod field;
 mod read;
 mod schema;

@@ -57,15 +57,7 @@ impl OrderStatus {
     ];
 
     /// The names of [`OrderStatus::ALL`], as the API spells them.
-    pub const NAMES: [&'static str; 7] = {
-        let mut names = [""; 7];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        names
-    };
+    pub const NAMES: [&'static str; 7] = crate::form::names_of!(Self::ALL);
 
     /// The statuses an order in `self` may move to. This table is the
     /// lifecycle; nothing else decides it.

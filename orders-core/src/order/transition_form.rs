@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::lifecycle::{Note, OrderStatus, TrackingNumber, Transition};
-use crate::checkout::REQUIRED;
+use crate::checkout::{REQUIRED, present};
 use crate::form::{Description, Field, Form};
 use crate::text::BLANK_LINE_PATTERN;
 use crate::validation::ValidationErrors;
@@ -72,11 +72,6 @@ impl CancelForm {
         let note = present(self.note).and_then(|text| errors.check("note", Note::parse(&text)));
         errors.into_result(note)
     }
-}
-
-/// Drops `None` and blank text.
-fn present(text: Option<String>) -> Option<String> {
-    text.filter(|t| !t.trim().is_empty())
 }
 
 /// A move as submitted. Missing fields deserialise as `None`; blank ones
