@@ -26,13 +26,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orders_axum::ApiError;
 use orders_core::checkout::{CheckoutForm, Country};
-use orders_core::form::{Form, Kind};
+use orders_core::form::Form;
 use orders_core::validation::ValidationErrors;
 use orders_core::{Error, PricedCart, PricingOptions};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Storefront;
 use super::cart::open_cart;
+use super::posted;
 use super::request::{Post, Visit, cart_cookie, see_other, with_cookie};
 use super::templates::{CartView, CheckoutPage, Choice, ErrorItem, Field, Radios};
 
@@ -160,62 +161,18 @@ fn dom_id(prefix: &str, path: &str) -> String {
     format!("{prefix}-{}", path.replace('.', "-"))
 }
 
-/// Converts the submitted fields into the API's JSON checkout body: each
-/// known dotted name becomes a nested member; `payment.card.exp_month` and
-/// `exp_year` become integers when they are integers (else they stay
-/// strings, which the API's type check reports on their path, and empty
-/// means absent, which the core reports as required); for cash on delivery
-/// the card is left out, as the core ignores it. Other fields (the CSRF
-/// token, the idempotency key) are not part of the body.
+/// Converts the submitted fields into the API's JSON checkout body
+/// ([`posted::body_of`] by the checkout form's description); for cash on
+/// delivery the card is left out, as the core ignores it. Other fields (the
+/// CSRF token, the idempotency key) are not part of the body.
 pub(super) fn body_of(fields: &[(String, String)]) -> Value {
-    let mut root = Map::new();
-    for (name, value) in fields {
-        if NOT_SHOWN.contains(&name.as_str()) {
-            continue;
-        }
-        let Some(field) = CheckoutForm::DESCRIPTION.find(name) else {
-            continue;
-        };
-        let value = match field.kind {
-            Kind::Object(_) => continue,
-            Kind::Integer { .. } => {
-                let text = value.trim();
-                if text.is_empty() {
-                    continue;
-                }
-                match text.parse::<i64>() {
-                    Ok(n) => Value::from(n),
-                    Err(_) => Value::from(text),
-                }
-            }
-            _ => Value::from(value.as_str()),
-        };
-        insert(&mut root, name, value);
-    }
+    let mut root = posted::body_of(CheckoutForm::DESCRIPTION, fields, NOT_SHOWN);
     if let Some(Value::Object(payment)) = root.get_mut("payment")
         && payment.get("method").and_then(Value::as_str) == Some("cash_on_delivery")
     {
         payment.remove("card");
     }
     Value::Object(root)
-}
-
-/// Sets `path` (dotted) in `root`, making the objects on the way; the first
-/// value of a repeated name wins.
-fn insert(root: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut object = root;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            object.entry(part.to_owned()).or_insert(value);
-            return;
-        }
-        let next = object
-            .entry(part.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(next) = next else { return };
-        object = next;
-    }
 }
 
 /// A fresh idempotency key for one rendering of the form.
