@@ -358,6 +358,25 @@ impl utoipa::PartialSchema for SearchQuery {
 
 impl ToSchema for SearchQuery {}
 
+/// The `Idempotency-Key` header: 1 to [`orders_core::MAX_IDEMPOTENCY_KEY`]
+/// visible ASCII characters (what an HTTP header carries as text), not
+/// only spaces.
+pub(crate) struct IdempotencyKey;
+
+impl utoipa::PartialSchema for IdempotencyKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A client's key for one checkout."))
+            .min_length(Some(1))
+            .max_length(Some(orders_core::MAX_IDEMPOTENCY_KEY))
+            .pattern(Some("^[ -~]*[!-~][ -~]*$"))
+            .into()
+    }
+}
+
+impl ToSchema for IdempotencyKey {}
+
 struct Security;
 
 impl Modify for Security {
@@ -409,7 +428,7 @@ impl Modify for Security {
     ),
     components(schemas(
         Problem, Health, Product, ProductList, Cart, Line, Order, OrderList, OrderEvent, EventList,
-        Discount, DiscountList, TrackMessage, StatusFilter, CountryCode, SearchQuery,
+        Discount, DiscountList, TrackMessage, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
     )),
     modifiers(&Security),
     tags(

@@ -231,7 +231,7 @@ pub(crate) async fn remove_discount(
     post, path = "/carts/{id}/checkout", tag = "carts", security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
+        ("Idempotency-Key" = Option<crate::docs::IdempotencyKey>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
     ),
     responses(
         (status = 201, description = "The order placed (`paid` for a card, `pending` for cash on delivery)", body = crate::docs::Order),
