@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod auth_forms;
 pub mod client;
 pub mod config;
 pub mod credentials;

@@ -24,15 +24,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use orders_axum::web::{SignIn, SignInOutcome};
-use orders_axum::{ApiError, Caller, FormBody, IdentifyError, JsonBody, Revocations};
-use orders_core::checkout::{Email, MAX_EMAIL_CHARS, REQUIRED};
-use orders_core::form::{Description, Field, Form};
-use orders_core::validation::ValidationErrors;
-use serde::{Deserialize, Serialize};
+use orders_axum::{ApiError, Caller, IdentifyError, JsonBody, Revocations};
+use orders_core::checkout::Email;
+use serde::Serialize;
 use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::accounts::{Claim, User, UserError, Users};
+pub use crate::auth_forms::{FORM_BODIES, Login, Registration};
 use crate::config::AuthSettings;
 use crate::credentials::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RegistrationLimit};
 pub use crate::sessions::{Sessions, TOKEN_CACHE_TTL};
@@ -163,118 +162,6 @@ impl Host {
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 }
-
-/// Email and password, to register.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct Registration {
-    /// The account's email.
-    pub email: Option<String>,
-    /// The password.
-    pub password: Option<String>,
-}
-
-/// Email and password, to sign in.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct Login {
-    /// The account's email.
-    pub email: Option<String>,
-    /// The password.
-    pub password: Option<String>,
-}
-
-macro_rules! masked_debug {
-    ($name:ident) => {
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("password", &"***")
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-masked_debug!(Registration);
-masked_debug!(Login);
-
-const EMAIL: Field = Field::text("email", "The account's email.")
-    .required()
-    .chars(1, MAX_EMAIL_CHARS)
-    .format("email");
-
-impl Form for Registration {
-    const DESCRIPTION: &'static Description = &Description {
-        name: "Credentials",
-        doc: "Email and password of a new account.",
-        fields: &[
-            EMAIL,
-            Field::text("password", "The password.")
-                .required()
-                .chars(MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS),
-        ],
-    };
-}
-
-impl Form for Login {
-    const DESCRIPTION: &'static Description = &Description {
-        name: "LoginCredentials",
-        doc: "Email and password of an account.",
-        fields: &[
-            Field::text("email", "The account's email.").required(),
-            Field::text("password", "The password.").required(),
-        ],
-    };
-}
-
-/// A required text field's value, or `"required"` in `errors`.
-fn present(errors: &mut ValidationErrors, path: &str, value: Option<String>) -> Option<String> {
-    if value.is_none() {
-        errors.add(path, REQUIRED);
-    }
-    value
-}
-
-impl Registration {
-    /// The email and password, checked by the rules of new accounts.
-    ///
-    /// # Errors
-    /// [`ValidationErrors`] on `email` and `password`.
-    pub fn validate(self) -> Result<(Email, String), ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let email = present(&mut errors, "email", self.email)
-            .and_then(|email| errors.check("email", Email::parse(&email)));
-        let password = present(&mut errors, "password", self.password)
-            .filter(|password| errors.check("password", check_password(password)).is_some());
-        match (email, password) {
-            (Some(email), Some(password)) => Ok((email, password)),
-            _ => Err(errors),
-        }
-    }
-}
-
-impl Login {
-    /// The email and password, as sent (a wrong one is the sign-in's to
-    /// refuse).
-    ///
-    /// # Errors
-    /// [`ValidationErrors`] on a missing field.
-    pub fn validate(self) -> Result<(String, String), ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let email = present(&mut errors, "email", self.email);
-        let password = present(&mut errors, "password", self.password);
-        match (email, password) {
-            (Some(email), Some(password)) => Ok((email, password)),
-            _ => Err(errors),
-        }
-    }
-}
-
-/// The bodies of the auth routes, for the OpenAPI document.
-pub const FORM_BODIES: [FormBody; 2] = [
-    FormBody::required::<Registration>("register"),
-    FormBody::required::<Login>("login"),
-];
 
 /// A signed-in session.
 #[derive(Serialize, ToSchema)]

@@ -12,6 +12,7 @@ mod card;
 mod country;
 mod email;
 mod form;
+mod shape;
 mod text;
 
 pub use address::{
