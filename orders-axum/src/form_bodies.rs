@@ -67,6 +67,19 @@ pub(crate) const BODIES: &[FormBody] = &[
     FormBody::required::<NewDiscountForm>("create_discount"),
 ];
 
+/// `document` with the request bodies of `bodies` ([`insert`]), as far as
+/// utoipa's types hold them (the served text has them whole).
+pub(crate) fn with_bodies(
+    document: utoipa::openapi::OpenApi,
+    bodies: &[FormBody],
+) -> utoipa::openapi::OpenApi {
+    let Ok(mut value) = serde_json::to_value(&document) else {
+        return document;
+    };
+    insert(&mut value, bodies);
+    serde_json::from_value(value).unwrap_or(document)
+}
+
 /// Gives each operation of `bodies` in `document` its request body, and
 /// the document every form's schema (nested forms included).
 pub(crate) fn insert(document: &mut Value, bodies: &[FormBody]) {
@@ -97,6 +110,32 @@ pub(crate) fn insert(document: &mut Value, bodies: &[FormBody]) {
     for body in bodies {
         for form in body.form.with_nested() {
             document["components"]["schemas"][form.name] = json_schema(form, COMPONENTS);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The library's own document, without a router, says every body.
+    #[test]
+    fn the_base_document_has_every_body() {
+        let document = serde_json::to_value(crate::Api::base_openapi()).unwrap();
+        for body in BODIES {
+            let operation = document["paths"]
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|item| item.as_object().unwrap().values())
+                .find(|op| op["operationId"] == body.operation_id)
+                .unwrap_or_else(|| panic!("no operation {}", body.operation_id));
+            assert_eq!(
+                operation["requestBody"]["required"], body.required,
+                "{}",
+                body.operation_id
+            );
+            assert!(document["components"]["schemas"][body.form.name].is_object());
         }
     }
 }

@@ -376,7 +376,7 @@ impl Api {
     /// The library's OpenAPI document, with paths relative to the mount
     /// point (`/products`).
     pub fn base_openapi() -> OpenApi {
-        docs::ApiDoc::openapi()
+        form_bodies::with_bodies(docs::ApiDoc::openapi(), form_bodies::BODIES)
     }
 
     /// The document the router serves at `openapi.json`: the library's and
@@ -393,11 +393,7 @@ impl Api {
         });
         let root = utoipa::openapi::OpenApiBuilder::new().info(info).build();
         let document = optional_bodies_plain(root.nest(self.mount_path.clone(), relative));
-        let Ok(mut value) = serde_json::to_value(&document) else {
-            return document;
-        };
-        form_bodies::insert(&mut value, &self.form_bodies);
-        serde_json::from_value(value).unwrap_or(document)
+        form_bodies::with_bodies(document, &self.form_bodies)
     }
 
     /// The text served at `openapi.json`: [`openapi`](Self::openapi), with
