@@ -19,11 +19,12 @@ from orders_client.api.public import list_products  # noqa: E402
 from orders_client.models import (  # noqa: E402
     AddItem,
     AddressInput,
+    AddressInputCountry,
     CheckoutRequest,
     Credentials,
     OrderStatus,
     PaymentInput,
-    PaymentMethod,
+    PaymentInputMethod,
 )
 
 base = sys.argv[2]
@@ -46,10 +47,10 @@ body = CheckoutRequest(
         line1="1 Main St",
         city="Springfield",
         postal_code="12345",
-        country="US",
+        country=AddressInputCountry.US,
     ),
     shipping_method="standard",
-    payment=PaymentInput(method=PaymentMethod.CASH_ON_DELIVERY),
+    payment=PaymentInput(method=PaymentInputMethod.CASH_ON_DELIVERY),
     expected_total=cart.total,
 )
 order = checkout.sync(client=me, id=cart.id, body=body, idempotency_key=uuid.uuid4().hex)

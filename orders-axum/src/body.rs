@@ -6,145 +6,22 @@
 //! 1. not declared `application/json` (or `…+json`): 415;
 //! 2. over the body limit ([`crate::Api::body_limit`], default 64 KiB): 413;
 //! 3. not JSON at all, or not a JSON object: 400;
-//! 4. a known field missing (when required) or of the wrong JSON type: 422,
-//!    every such field at once, by dotted path;
-//! 5. anything else serde refuses: 422 on that field's path.
+//! 4. the object is read as the core's form ([`Form::read`]): a field of
+//!    the wrong JSON type is a field error and absent, and the handler's
+//!    validation reports it together with every value error
+//!    ([`Submitted::validate`]): 422, every field at once, by dotted path.
 //!
-//! Step 4 is why bodies declare their fields ([`RequestBody::FIELDS`]):
-//! serde stops at the first error, a form wants all of them. Values are
-//! never echoed back or logged (a card number may be among them).
+//! The shape of every body is its form's [`Form::DESCRIPTION`], in the
+//! core; nothing here lists a field. Values are never echoed back or
+//! logged (a card number may be among them).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
-use orders_core::validation::ValidationErrors;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use orders_core::form::{Form, Submitted};
+use serde_json::Value;
 
 use crate::ApiError;
-
-/// The JSON type a field must have (`null` is "absent" for every type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonType {
-    /// A string.
-    String,
-    /// An integer (no fraction, no exponent).
-    Integer,
-    /// Any number.
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// An object.
-    Object,
-    /// An array.
-    Array,
-}
-
-impl JsonType {
-    fn matches(self, value: &Value) -> bool {
-        match self {
-            Self::String => value.is_string(),
-            Self::Integer => value.is_i64() || value.is_u64(),
-            Self::Number => value.is_number(),
-            Self::Boolean => value.is_boolean(),
-            Self::Object => value.is_object(),
-            Self::Array => value.is_array(),
-        }
-    }
-
-    fn message(self) -> &'static str {
-        match self {
-            Self::String => "must be a string",
-            Self::Integer => "must be an integer",
-            Self::Number => "must be a number",
-            Self::Boolean => "must be true or false",
-            Self::Object => "must be an object",
-            Self::Array => "must be an array",
-        }
-    }
-}
-
-/// One known field of a request body: its dotted path, JSON type and
-/// whether it is required.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldSpec {
-    /// Dotted path from the body's root (`payment.card.number`).
-    pub path: &'static str,
-    /// The JSON type it must have when present and not `null`.
-    pub ty: JsonType,
-    /// Whether a missing or `null` value is an error (`"required"`); for a
-    /// nested field, only when its parent object is present.
-    pub required: bool,
-}
-
-impl FieldSpec {
-    /// A required field.
-    pub const fn required(path: &'static str, ty: JsonType) -> Self {
-        Self {
-            path,
-            ty,
-            required: true,
-        }
-    }
-
-    /// An optional field (`null` or absent is fine).
-    pub const fn optional(path: &'static str, ty: JsonType) -> Self {
-        Self {
-            path,
-            ty,
-            required: false,
-        }
-    }
-}
-
-/// A request body type: deserialisable, with its known fields declared so
-/// that every missing or mistyped one is reported at once.
-///
-/// ```
-/// use orders_axum::{FieldSpec, JsonType, RequestBody};
-///
-/// #[derive(serde::Deserialize)]
-/// struct Login { email: String, password: String }
-///
-/// impl RequestBody for Login {
-///     const FIELDS: &'static [FieldSpec] = &[
-///         FieldSpec::required("email", JsonType::String),
-///         FieldSpec::required("password", JsonType::String),
-///     ];
-/// }
-/// ```
-pub trait RequestBody: DeserializeOwned {
-    /// The known fields.
-    const FIELDS: &'static [FieldSpec];
-}
-
-/// Checks each declared field of `body`, collecting every error.
-pub fn check_fields(body: &Map<String, Value>, fields: &[FieldSpec]) -> ValidationErrors {
-    let mut errors = ValidationErrors::new();
-    for spec in fields {
-        let (parent, key) = match spec.path.rsplit_once('.') {
-            Some((parent, key)) => (lookup(body, parent), key),
-            None => (Some(body), spec.path),
-        };
-        let Some(parent) = parent else { continue };
-        match parent.get(key) {
-            None | Some(Value::Null) => {
-                if spec.required {
-                    errors.add(spec.path, orders_core::checkout::REQUIRED);
-                }
-            }
-            Some(value) if !spec.ty.matches(value) => errors.add(spec.path, spec.ty.message()),
-            Some(_) => {}
-        }
-    }
-    errors
-}
-
-/// The object at dotted `path`, if every step is an object.
-fn lookup<'a>(body: &'a Map<String, Value>, path: &str) -> Option<&'a Map<String, Value>> {
-    path.split('.')
-        .try_fold(body, |object, key| object.get(key)?.as_object())
-}
 
 /// Whether the request declares a JSON body.
 fn is_json(headers: &HeaderMap) -> bool {
@@ -174,11 +51,12 @@ async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
     })
 }
 
-/// Parses `bytes` as a `T`: steps 3 to 5 of the module documentation.
+/// Reads `bytes` as the form `F`: steps 3 and 4 of the module
+/// documentation.
 ///
 /// # Errors
-/// 400 for a body that is not a JSON object, 422 for fields.
-pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
+/// 400 for a body that is not a JSON object.
+pub fn parse_body<F: Form>(bytes: &[u8]) -> Result<Submitted<F>, ApiError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::bad_request(format!(
             "the body is not valid JSON (line {}, column {})",
@@ -189,44 +67,44 @@ pub fn parse_body<T: RequestBody>(bytes: &[u8]) -> Result<T, ApiError> {
     let Value::Object(object) = value else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     };
-    let errors = check_fields(&object, T::FIELDS);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
-        let path = error.path().to_string();
-        let path = if path == "." { "body".to_owned() } else { path };
-        ApiError::field(&path, "invalid value")
-    })
+    Ok(F::read(&object))
 }
 
-/// A JSON request body of type `T`, rejected as a problem document
-/// (415, 413, 400 or 422; see the module documentation).
+/// A JSON request body read as the core's form `F`, rejected as a problem
+/// document (415, 413 or 400; see the module documentation). Its type
+/// errors come out of [`Submitted::validate`] with the value errors.
 ///
-/// Use it in a host's own handlers (register, login) so their errors match
-/// the API's:
+/// A host's own handlers (register, login) use it with a form of their
+/// own, so their errors match the API's:
 ///
 /// ```
-/// use orders_axum::{FieldSpec, JsonBody, JsonType, RequestBody};
+/// use orders_axum::JsonBody;
+/// use orders_core::form::{Description, Field, Form};
+/// use orders_core::validation::ValidationErrors;
 ///
-/// #[derive(serde::Deserialize)]
-/// struct Register { email: String, password: String }
-/// impl RequestBody for Register {
-///     const FIELDS: &'static [FieldSpec] = &[
-///         FieldSpec::required("email", JsonType::String),
-///         FieldSpec::required("password", JsonType::String),
-///     ];
+/// #[derive(Default, serde::Deserialize)]
+/// struct Register { email: Option<String> }
+///
+/// impl Form for Register {
+///     const DESCRIPTION: &'static Description = &Description {
+///         name: "Register",
+///         doc: "A new account.",
+///         fields: &[Field::text("email", "The account's email.").required()],
+///     };
 /// }
 ///
-/// async fn register(JsonBody(body): JsonBody<Register>) -> String {
-///     body.email
+/// async fn register(JsonBody(body): JsonBody<Register>) -> Result<String, orders_axum::ApiError> {
+///     let email = body
+///         .validate(|form| form.email.ok_or_else(|| ValidationErrors::single("email", "required")))
+///         .map_err(orders_axum::ApiError::validation)?;
+///     Ok(email)
 /// }
 /// # let _ = axum::Router::<()>::new().route("/auth/register", axum::routing::post(register));
 /// ```
 #[derive(Debug, Clone)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<F>(pub Submitted<F>);
 
-impl<S: Send + Sync, T: RequestBody> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, F: Form> FromRequest<S> for JsonBody<F> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -239,49 +117,33 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for JsonBody<T> {
 }
 
 /// Like [`JsonBody`], but an empty body (with any or no content type) is
-/// `None`: for actions whose body is optional (`POST …/cancel`).
+/// the empty form: for actions whose body is optional (`POST …/cancel`).
 #[derive(Debug, Clone)]
-pub struct OptionalJsonBody<T>(pub Option<T>);
+pub struct OptionalJsonBody<F>(pub Submitted<F>);
 
-impl<S: Send + Sync, T: RequestBody> FromRequest<S> for OptionalJsonBody<T> {
+impl<S: Send + Sync, F: Form> FromRequest<S> for OptionalJsonBody<F> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let json = is_json(req.headers());
         let bytes = read_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(None));
+            return Ok(Self(Submitted::from(F::default())));
         }
         if !json {
             return Err(ApiError::unsupported_media_type());
         }
-        parse_body(&bytes).map(|body| Self(Some(body)))
+        parse_body(&bytes).map(Self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orders_core::cart::AddItemForm;
     use serde_json::json;
 
-    #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Sample {
-        name: String,
-        count: Option<i64>,
-        nested: Option<Value>,
-    }
-
-    impl RequestBody for Sample {
-        const FIELDS: &'static [FieldSpec] = &[
-            FieldSpec::required("name", JsonType::String),
-            FieldSpec::optional("count", JsonType::Integer),
-            FieldSpec::optional("nested", JsonType::Object),
-            FieldSpec::required("nested.flag", JsonType::Boolean),
-        ];
-    }
-
-    fn status(result: Result<Sample, ApiError>) -> u16 {
+    fn status(result: Result<Submitted<AddItemForm>, ApiError>) -> u16 {
         result.unwrap_err().status().as_u16()
     }
 
@@ -294,24 +156,25 @@ mod tests {
 
     #[test]
     fn every_mistyped_or_missing_field_is_reported() {
-        let body = json!({"count": "3", "nested": {"flag": 1}}).to_string();
-        let error = parse_body::<Sample>(body.as_bytes()).unwrap_err();
-        assert_eq!(error.status().as_u16(), 422);
-        let errors = error.errors().unwrap();
-        assert_eq!(errors.get("name"), Some(&["required".to_owned()][..]));
-        assert!(errors.contains("count"));
-        assert!(errors.contains("nested.flag"));
-        assert_eq!(errors.len(), 3);
-    }
-
-    #[test]
-    fn nested_requirements_apply_only_when_the_parent_is_there() {
-        let ok = parse_body::<Sample>(br#"{"name": "a", "count": null}"#).unwrap();
-        assert_eq!(ok.name, "a");
-        let error = parse_body::<Sample>(br#"{"name": "a", "nested": {}}"#).unwrap_err();
-        assert!(error.errors().unwrap().contains("nested.flag"));
-        let error = parse_body::<Sample>(br#"{"name": "a", "count": 1.5}"#).unwrap_err();
-        assert!(error.errors().unwrap().contains("count"));
+        let body = json!({"product_id": 3, "quantity": 1.5}).to_string();
+        let errors = parse_body::<AddItemForm>(body.as_bytes())
+            .unwrap()
+            .validate(AddItemForm::validate)
+            .unwrap_err();
+        assert_eq!(
+            errors.get("product_id"),
+            Some(&["must be a string".to_owned()][..])
+        );
+        assert_eq!(
+            errors.get("quantity"),
+            Some(&["must be an integer".to_owned()][..])
+        );
+        assert_eq!(errors.len(), 2);
+        let errors = parse_body::<AddItemForm>(b"{}")
+            .unwrap()
+            .validate(AddItemForm::validate)
+            .unwrap_err();
+        assert_eq!(errors.get("quantity"), Some(&["required".to_owned()][..]));
     }
 
     #[test]

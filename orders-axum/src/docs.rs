@@ -1,9 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
 //! attributes and the schemas below.
 //!
-//! The core's types serialise themselves (money as strings, ids as
-//! strings) and do not depend on utoipa, so their JSON shapes are described
-//! here by mirror structs. The integration tests serialise real responses
+//! Request bodies are the core's forms, documented from their one
+//! description ([`crate::form_bodies`]). The core's response types
+//! serialise themselves (money as strings, ids as strings) and do not
+//! depend on utoipa, so their JSON shapes are described here by mirror
+//! structs. The integration tests serialise real responses
 //! and validate them against these schemas, so a field added to a core
 //! type and not here fails a test.
 
@@ -63,54 +65,6 @@ pub(crate) struct Product {
     /// an edit (`PATCH /admin/products/{id}`) to have a stale edit refused.
     #[schema(minimum = 1)]
     version: u64,
-}
-
-/// `POST /admin/products` (the body is the core's `NewProductForm`, which
-/// validates it).
-#[derive(ToSchema)]
-pub(crate) struct CreateProduct {
-    /// 1 to 64 letters, digits, `-`, `_`, `.`; unique.
-    #[schema(example = "MUG-1")]
-    sku: String,
-    name: String,
-    description: Option<String>,
-    /// A decimal string, not negative.
-    #[schema(example = "12.00")]
-    price: String,
-    /// ISO 4217.
-    #[schema(example = "USD")]
-    currency: String,
-    #[schema(minimum = 0)]
-    stock: i64,
-    /// Default `true`.
-    active: Option<bool>,
-    /// Default `standard`.
-    tax_class: Option<String>,
-}
-
-/// `PATCH /admin/products/{id}`: any of the fields (the body is the core's
-/// `ProductEditForm`, which validates it).
-#[derive(ToSchema)]
-pub(crate) struct PatchProduct {
-    /// The product's `version` when the edit was begun: when sent, the
-    /// edit is refused with 409 `stale` if the product has changed since.
-    /// Required with `stock`.
-    #[schema(minimum = 1)]
-    version: Option<i64>,
-    name: Option<String>,
-    description: Option<String>,
-    /// In the product's currency.
-    price: Option<String>,
-    /// A new stock count; needs `version` (else 422 on `version`), so that
-    /// a count read before a sale cannot undo it.
-    #[schema(minimum = 0)]
-    stock: Option<i64>,
-    /// Units to add (positive) or remove (negative), applied to the stock
-    /// as stored; 422 if it would go below zero. Not with `stock`.
-    #[schema(example = 5)]
-    stock_adjustment: Option<i64>,
-    active: Option<bool>,
-    tax_class: Option<String>,
 }
 
 /// A priced line of a cart or an order:
@@ -345,51 +299,83 @@ pub(crate) enum TrackMessage {
     },
 }
 
-/// A shipping address as submitted at checkout.
-#[derive(ToSchema)]
-pub(crate) struct AddressInput {
-    full_name: String,
-    line1: String,
-    line2: Option<String>,
-    city: String,
-    region: Option<String>,
-    postal_code: String,
-    /// ISO 3166-1 alpha-2.
-    country: String,
-    phone: Option<String>,
+/// A string schema of `values`, described by `description`.
+fn string_enum<'a>(
+    description: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .enum_values(Some(values.into_iter().map(serde_json::Value::from)))
+        .into()
 }
 
-/// A card as submitted: never stored, never logged.
-#[derive(ToSchema)]
-pub(crate) struct CardInput {
-    #[schema(example = "4242424242424242")]
-    number: String,
-    #[schema(minimum = 1, maximum = 12)]
-    exp_month: i64,
-    exp_year: i64,
-    cvc: String,
-    holder: String,
+/// `?status=`: an order status, or empty for every status (as the
+/// panel's filter sends it).
+pub(crate) struct StatusFilter;
+
+impl utoipa::PartialSchema for StatusFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_enum(
+            "An order status; empty is every status.",
+            std::iter::once("").chain(orders_core::order::OrderStatus::NAMES),
+        )
+    }
 }
 
-/// How the customer pays; `card` is required for `method: card`.
-#[derive(ToSchema)]
-pub(crate) struct PaymentInput {
-    method: PaymentMethod,
-    card: Option<CardInput>,
+impl ToSchema for StatusFilter {}
+
+/// `?country=`: an ISO 3166-1 alpha-2 code, or empty for the default.
+pub(crate) struct CountryCode;
+
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let codes = orders_core::checkout::Country::all().map(orders_core::checkout::Country::code);
+        string_enum(
+            "An ISO 3166-1 alpha-2 country code; empty is the shop's default.",
+            std::iter::once("").chain(codes),
+        )
+    }
 }
 
-/// The checkout form. Every field is validated and every error reported at
-/// once under its dotted path.
-#[derive(ToSchema)]
-pub(crate) struct CheckoutRequest {
-    email: String,
-    shipping_address: AddressInput,
-    #[schema(example = "standard")]
-    shipping_method: String,
-    payment: PaymentInput,
-    /// The total the customer saw; a different repriced total answers 409 `price_changed`.
-    expected_total: Option<String>,
+impl ToSchema for CountryCode {}
+
+/// `?email=` and `?q=`: search text; blank is no search.
+pub(crate) struct SearchQuery;
+
+impl utoipa::PartialSchema for SearchQuery {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use orders_core::text::{BLANK_LINE_PATTERN, SearchText};
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("Search text; blank is no search."))
+            .max_length(Some(SearchText::MAX_CHARS))
+            .pattern(Some(BLANK_LINE_PATTERN))
+            .into()
+    }
 }
+
+impl ToSchema for SearchQuery {}
+
+/// The `Idempotency-Key` header: 1 to [`orders_core::MAX_IDEMPOTENCY_KEY`]
+/// visible ASCII characters (what an HTTP header carries as text), not
+/// only spaces.
+pub(crate) struct IdempotencyKey;
+
+impl utoipa::PartialSchema for IdempotencyKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A client's key for one checkout."))
+            .min_length(Some(1))
+            .max_length(Some(orders_core::MAX_IDEMPOTENCY_KEY))
+            .pattern(Some("^[ -~]*[!-~][ -~]*$"))
+            .into()
+    }
+}
+
+impl ToSchema for IdempotencyKey {}
 
 struct Security;
 
@@ -442,7 +428,7 @@ impl Modify for Security {
     ),
     components(schemas(
         Problem, Health, Product, ProductList, Cart, Line, Order, OrderList, OrderEvent, EventList,
-        Discount, DiscountList, TrackMessage, CheckoutRequest,
+        Discount, DiscountList, TrackMessage, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
     )),
     modifiers(&Security),
     tags(

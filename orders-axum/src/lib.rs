@@ -121,6 +121,7 @@ pub mod admin;
 mod body;
 mod docs;
 mod error;
+mod form_bodies;
 mod identify;
 mod query;
 mod request_id;
@@ -151,16 +152,14 @@ use utoipa::OpenApi as _;
 /// implementations need: `#[orders_axum::async_trait]`, so a host needs
 /// no `async-trait` dependency of its own.
 pub use async_trait::async_trait;
-pub use body::{
-    FieldSpec, JsonBody, JsonType, OptionalJsonBody, RequestBody, check_fields, parse_body,
-};
+pub use body::{JsonBody, OptionalJsonBody, parse_body};
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
+pub use form_bodies::FormBody;
 pub use identify::{
     CLOSE_SESSION_ENDED, Caller, Identify, IdentifyError, Revocations, bearer_token,
 };
 pub use request_id::MAX_REQUEST_ID_LEN;
-pub use routes::carts::CheckoutBody;
 pub use utoipa::openapi::OpenApi;
 
 /// The checkout header that makes a retry safe.
@@ -201,6 +200,7 @@ pub struct Api {
     mount_path: String,
     extra_routes: Option<Router>,
     extra_openapi: Option<OpenApi>,
+    form_bodies: Vec<FormBody>,
     info: Option<utoipa::openapi::Info>,
     socket_cookie: Option<Arc<str>>,
     shutdown: Arc<watch::Sender<bool>>,
@@ -231,6 +231,7 @@ impl Api {
             mount_path: "/api".to_owned(),
             extra_routes: None,
             extra_openapi: None,
+            form_bodies: form_bodies::BODIES.to_vec(),
             info: None,
             socket_cookie: default_socket_cookie(),
             shutdown: Arc::new(watch::channel(false).0),
@@ -300,6 +301,16 @@ impl Api {
         self
     }
 
+    /// Documents the bodies of the host's own operations (merged with
+    /// [`merge_openapi`](Self::merge_openapi)) by their forms, as the
+    /// library's are: each operation's request body is its form's JSON
+    /// Schema, from the form's one description.
+    #[must_use]
+    pub fn form_bodies(mut self, bodies: impl IntoIterator<Item = FormBody>) -> Self {
+        self.form_bodies.extend(bodies);
+        self
+    }
+
     /// A handle to close the API's websockets on shutdown.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown.clone())
@@ -365,7 +376,7 @@ impl Api {
     /// The library's OpenAPI document, with paths relative to the mount
     /// point (`/products`).
     pub fn base_openapi() -> OpenApi {
-        docs::ApiDoc::openapi()
+        form_bodies::with_bodies(docs::ApiDoc::openapi(), form_bodies::BODIES)
     }
 
     /// The document the router serves at `openapi.json`: the library's and
@@ -381,7 +392,19 @@ impl Api {
             info
         });
         let root = utoipa::openapi::OpenApiBuilder::new().info(info).build();
-        optional_bodies_plain(root.nest(self.mount_path.clone(), relative))
+        let document = optional_bodies_plain(root.nest(self.mount_path.clone(), relative));
+        form_bodies::with_bodies(document, &self.form_bodies)
+    }
+
+    /// The text served at `openapi.json`: [`openapi`](Self::openapi), with
+    /// the forms' schemas as the core states them (keywords utoipa's types
+    /// do not hold included).
+    pub fn openapi_json(&self) -> String {
+        let Ok(mut value) = serde_json::to_value(self.openapi()) else {
+            return "{}".to_owned();
+        };
+        form_bodies::insert(&mut value, &self.form_bodies);
+        value.to_string()
     }
 
     /// Where the router is to be nested ([`mount_path`](Self::mount_path)).
@@ -452,7 +475,7 @@ impl Api {
     /// # let _ = app;
     /// ```
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
-        let openapi = self.openapi().to_json().unwrap_or_else(|_| "{}".to_owned());
+        let openapi = self.openapi_json();
         let state = routes::AppState {
             orders: self.orders,
             identify: self.identify,

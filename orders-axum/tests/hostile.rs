@@ -338,8 +338,6 @@ async fn quantities_at_and_past_every_bound() {
         json!(u64::MAX),
         json!(i64::MIN),
         json!(1.5),
-        json!(1.0),
-        json!(-0.0),
         json!("2"),
         json!(true),
         json!([]),
@@ -356,8 +354,9 @@ async fn quantities_at_and_past_every_bound() {
             .await;
         resp.fields(&["quantity"]);
     }
-    // Exponent notation on the wire is a number with a fraction part: refused.
-    for raw in ["1e3", "1E0", "1.0e2", "2e-1"] {
+    // Exponent notation on the wire is a number: past the bound, or with a
+    // fraction part, it is refused.
+    for raw in ["1e3", "2e-1"] {
         let body = format!(
             r#"{{"product_id": "{}", "quantity": {raw}}}"#,
             product.id.as_str()
@@ -393,6 +392,18 @@ async fn quantities_at_and_past_every_bound() {
     assert_eq!(snapshot(&app, &product, &cart).await, full);
     let one = app.patch(&line, ADA, json!({"quantity": 1})).await;
     assert_eq!(one.ok(200)["lines"][0]["quantity"], 1);
+    // A number with no fraction is that integer, as JSON Schema counts
+    // integers (the document says `integer`): 2.0 is 2, and 1E0 adds 1.
+    let two = app.patch(&line, ADA, json!({"quantity": 2.0})).await;
+    assert_eq!(two.ok(200)["lines"][0]["quantity"], 2);
+    let body = format!(
+        r#"{{"product_id": "{}", "quantity": 1E0}}"#,
+        product.id.as_str()
+    );
+    let three = app
+        .raw(&items, ADA, Some("application/json"), body.into_bytes())
+        .await;
+    assert_eq!(three.ok(200)["lines"][0]["quantity"], 3);
     let removed = app.patch(&line, ADA, json!({"quantity": 0})).await;
     assert_eq!(removed.ok(200)["lines"], json!([]));
 }

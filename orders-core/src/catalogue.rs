@@ -21,6 +21,7 @@ use crate::ports::StoreError;
 use crate::text::{self, TextError};
 
 pub use create::NewProductForm;
+pub(crate) use edit::fields as edit_fields;
 pub use edit::{ProductEdit, ProductEditForm, VERSION_FOR_STOCK, VersionPolicy, WholeNumber};
 
 /// Most units of one product a store can hold (about four billion): stock
@@ -45,12 +46,18 @@ pub struct Sku(String);
 pub struct InvalidSku;
 
 impl Sku {
+    /// The most characters a SKU has.
+    pub const MAX_CHARS: usize = 64;
+
+    /// The JSON Schema pattern of a SKU's characters.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9._-]+$";
+
     /// Parses a SKU.
     ///
     /// # Errors
     /// [`InvalidSku`] when empty, longer than 64 or with another character.
     pub fn parse(text: &str) -> Result<Self, InvalidSku> {
-        let ok = (1..=64).contains(&text.len())
+        let ok = (1..=Self::MAX_CHARS).contains(&text.len())
             && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -99,13 +106,16 @@ text::text_type!(
 pub struct Description(String);
 
 impl Description {
+    /// The most characters a description has.
+    pub const MAX_CHARS: usize = 10_000;
+
     /// Parses a description.
     ///
     /// # Errors
     /// [`TextError`] when longer than 10,000 characters or carrying control
     /// characters other than newlines and tabs.
     pub fn parse(text: &str) -> Result<Self, TextError> {
-        text::check_multiline(text, 10_000).map(Self)
+        text::check_multiline(text, Self::MAX_CHARS).map(Self)
     }
 
     /// The text.
@@ -140,12 +150,18 @@ pub struct TaxClass(String);
 pub struct InvalidTaxClass;
 
 impl TaxClass {
+    /// The most characters a tax class has.
+    pub const MAX_CHARS: usize = 32;
+
+    /// The JSON Schema pattern of a tax class's characters.
+    pub const PATTERN: &'static str = "^[a-z0-9_]+$";
+
     /// Parses a tax class.
     ///
     /// # Errors
     /// [`InvalidTaxClass`].
     pub fn parse(text: &str) -> Result<Self, InvalidTaxClass> {
-        let ok = (1..=32).contains(&text.len())
+        let ok = (1..=Self::MAX_CHARS).contains(&text.len())
             && text
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');

@@ -16,6 +16,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The most characters of a product, cart, order or customer id.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// The JSON Schema pattern of such an id: printable ASCII, no space.
+pub const ID_PATTERN: &str = "^[!-~]+$";
+
 /// The id text is empty, too long or not printable ASCII.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be 1 to 64 printable ASCII characters")]
@@ -38,7 +44,9 @@ macro_rules! string_id {
             /// # Errors
             /// [`InvalidId`] otherwise.
             pub fn parse(text: &str) -> Result<Self, InvalidId> {
-                if (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) {
+                if (1..=MAX_ID_CHARS).contains(&text.len())
+                    && text.bytes().all(|b| b.is_ascii_graphic())
+                {
                     Ok(Self(text.to_owned()))
                 } else {
                     Err(InvalidId)

@@ -67,6 +67,7 @@ pub mod checkout;
 pub mod config;
 pub mod discount;
 mod error;
+pub mod form;
 pub mod ids;
 pub mod memory;
 pub mod money;

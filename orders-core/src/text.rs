@@ -45,6 +45,34 @@ pub fn is_refused(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The characters [`is_refused`] refuses, as the body of an ECMA-262
+/// character class (a unit test checks the two agree on every character).
+macro_rules! refused_class {
+    () => {
+        "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+    };
+}
+
+/// The JSON Schema pattern of a single-line field that must not be blank:
+/// some character that is not whitespace, none that [`is_refused`] refuses.
+pub const LINE_PATTERN: &str = concat!(
+    "^[^",
+    refused_class!(),
+    "]*[^\\s",
+    refused_class!(),
+    "][^",
+    refused_class!(),
+    "]*$"
+);
+
+/// The JSON Schema pattern of a single-line field that may be blank
+/// (blank counts as absent): no character that [`is_refused`] refuses.
+pub const BLANK_LINE_PATTERN: &str = concat!("^[^", refused_class!(), "]*$");
+
+/// The JSON Schema pattern of a multi-line field ([`check_multiline`]):
+/// tabs and line breaks besides what a single line takes.
+pub const MULTILINE_PATTERN: &str = concat!("^([\\t\\n\\r]|[^", refused_class!(), "])*$");
+
 /// Whether `c` has no place in an identifier-like field (an email address):
 /// everything [`is_refused`] refuses, and the invisible direction marks
 /// too, since an address is never typed in a right-to-left run and a mark
@@ -220,6 +248,31 @@ mod tests {
             );
         }
         assert!(is_forbidden('\u{200F}'), "but not in an email address");
+    }
+
+    /// The characters of `refused_class!()`, read back from its text.
+    fn in_refused_class(c: char) -> bool {
+        let class = refused_class!().replace("\\u", "");
+        let bounds: Vec<u32> = class
+            .split('-')
+            .flat_map(|pair| {
+                (0..pair.len() / 4)
+                    .map(move |i| u32::from_str_radix(&pair[i * 4..i * 4 + 4], 16).unwrap())
+            })
+            .collect();
+        bounds
+            .chunks(2)
+            .any(|range| (range[0]..=range[1]).contains(&u32::from(c)))
+    }
+
+    #[test]
+    fn the_schema_patterns_refuse_what_is_refused() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(in_refused_class(c), is_refused(c), "{c:?}");
+        }
+        assert!(LINE_PATTERN.contains(refused_class!()));
+        assert!(BLANK_LINE_PATTERN.contains(refused_class!()));
+        assert!(MULTILINE_PATTERN.contains(refused_class!()));
     }
 
     #[test]

@@ -80,6 +80,14 @@ impl ValidationErrors {
         }
     }
 
+    /// Moves the errors of `other` on paths that have none in `self`: the
+    /// first report of a field wins.
+    pub fn merge_missing(&mut self, other: ValidationErrors) {
+        for (path, messages) in other.fields {
+            self.fields.entry(path).or_insert(messages);
+        }
+    }
+
     /// Whether no field is in error.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()

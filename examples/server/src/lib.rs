@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod auth_forms;
 pub mod client;
 pub mod config;
 pub mod credentials;
@@ -319,7 +320,8 @@ async fn serve(
         .request_timeout(std::time::Duration::from_secs_f64(args.request_timeout))
         .revocations(host.revocations())
         .routes(host.clone().routes())
-        .merge_openapi(sign_in::AuthDoc::openapi());
+        .merge_openapi(sign_in::AuthDoc::openapi())
+        .form_bodies(sign_in::FORM_BODIES);
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
         .api(&api)

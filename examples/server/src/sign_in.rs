@@ -24,15 +24,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use orders_axum::web::{SignIn, SignInOutcome};
-use orders_axum::{
-    ApiError, FieldSpec, IdentifyError, JsonBody, JsonType, RequestBody, Revocations,
-};
+use orders_axum::{ApiError, IdentifyError, JsonBody, Revocations};
 use orders_core::checkout::Email;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::Semaphore;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::accounts::{Claim, User, UserError, Users};
+pub use crate::auth_forms::{FORM_BODIES, Login, Registration};
 use crate::config::AuthSettings;
 use crate::credentials::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, RegistrationLimit};
 pub use crate::sessions::{Sessions, TOKEN_CACHE_TTL};
@@ -164,30 +163,6 @@ impl Host {
     }
 }
 
-/// Email and password.
-#[derive(Deserialize, ToSchema)]
-pub struct Credentials {
-    /// The account's email.
-    email: String,
-    /// At least 8 characters.
-    password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("password", &"***")
-            .finish_non_exhaustive()
-    }
-}
-
-impl RequestBody for Credentials {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::required("email", JsonType::String),
-        FieldSpec::required("password", JsonType::String),
-    ];
-}
-
 /// A signed-in session.
 #[derive(Serialize, ToSchema)]
 pub struct Session {
@@ -240,7 +215,7 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 
 /// Creates a customer account and signs it in.
 #[utoipa::path(
-    post, path = "/auth/register", tag = "auth", request_body = Credentials,
+    post, path = "/auth/register", tag = "auth",
     responses(
         (status = 201, description = "Account created", body = Session),
         (status = 409, description = "Email taken (addresses differing only in case or Unicode normalisation are one)", body = orders_axum::Problem, content_type = "application/problem+json"),
@@ -255,10 +230,13 @@ pub fn check_password(password: &str) -> Result<(), &'static str> {
 async fn register(
     State(host): State<Host>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<Registration>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let (email, password) = body
+        .validate(Registration::validate)
+        .map_err(ApiError::validation)?;
     let (user, token) = host
-        .register(&body.email, body.password, Some(peer.ip()))
+        .register(email.as_str(), password, Some(peer.ip()))
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -280,7 +258,7 @@ fn too_many_attempts(retry_after_secs: u32) -> ApiError {
 
 /// Signs in and returns a new token.
 #[utoipa::path(
-    post, path = "/auth/login", tag = "auth", request_body = Credentials,
+    post, path = "/auth/login", tag = "auth",
     responses(
         (status = 200, description = "Signed in", body = Session),
         (status = 401, description = "Wrong email or password (an email that is not a valid address, control characters included, is a wrong email)", body = orders_axum::Problem, content_type = "application/problem+json"),
@@ -294,12 +272,12 @@ fn too_many_attempts(retry_after_secs: u32) -> ApiError {
 async fn login(
     State(host): State<Host>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<Session>, ApiError> {
-    match host
-        .authenticate(&body.email, body.password, Some(peer.ip()))
-        .await?
-    {
+    let (email, password) = body
+        .validate(Login::validate)
+        .map_err(ApiError::validation)?;
+    match host.authenticate(&email, password, Some(peer.ip())).await? {
         Authenticated::Session(user, token) => Ok(Json(Session {
             token,
             user: user.into(),
@@ -413,12 +391,12 @@ impl Host {
         password: String,
         peer: Option<IpAddr>,
     ) -> Result<(User, String), ApiError> {
-        let mut errors = orders_core::validation::ValidationErrors::new();
-        let email = errors.check("email", Email::parse(email));
-        errors.check("password", check_password(&password));
-        let Some(email) = email.filter(|_| errors.is_empty()) else {
-            return Err(ApiError::validation(errors));
-        };
+        let (email, password) = Registration {
+            email: Some(email.to_owned()),
+            password: Some(password),
+        }
+        .validate()
+        .map_err(ApiError::validation)?;
         let address = peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         if let Err(seconds) = self.registrations.check(address, Instant::now()) {
             return Err(ApiError::new(
@@ -536,8 +514,5 @@ async fn logout(State(host): State<Host>, headers: HeaderMap) -> Result<StatusCo
 
 /// The OpenAPI paths of the auth routes.
 #[derive(OpenApi)]
-#[openapi(
-    paths(register, login, logout),
-    components(schemas(Credentials, Session, UserView))
-)]
+#[openapi(paths(register, login, logout), components(schemas(Session, UserView)))]
 pub struct AuthDoc;

@@ -11,95 +11,13 @@ use orders_core::money::Currency;
 use orders_core::order::{Actor, Order, TransitionForm};
 use orders_core::ports::{OrderFilter, Page};
 use orders_core::validation::ValidationErrors;
-use serde::Deserialize;
-use utoipa::ToSchema;
 
 use super::orders::Events;
 use super::{AppState, path_id};
 use crate::ApiError;
-use crate::body::{FieldSpec, JsonBody, JsonType, RequestBody};
+use crate::body::JsonBody;
 use crate::identify::Staff;
 use crate::query::{Params, finish};
-
-impl RequestBody for NewProductForm {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::required("sku", JsonType::String),
-        FieldSpec::required("name", JsonType::String),
-        FieldSpec::optional("description", JsonType::String),
-        FieldSpec::required("price", JsonType::String),
-        FieldSpec::required("currency", JsonType::String),
-        FieldSpec::required("stock", JsonType::Integer),
-        FieldSpec::optional("active", JsonType::Boolean),
-        FieldSpec::optional("tax_class", JsonType::String),
-    ];
-}
-
-impl RequestBody for ProductEditForm {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::optional("version", JsonType::Integer),
-        FieldSpec::optional("name", JsonType::String),
-        FieldSpec::optional("description", JsonType::String),
-        FieldSpec::optional("price", JsonType::String),
-        FieldSpec::optional("stock", JsonType::Integer),
-        FieldSpec::optional("stock_adjustment", JsonType::Integer),
-        FieldSpec::optional("active", JsonType::Boolean),
-        FieldSpec::optional("tax_class", JsonType::String),
-    ];
-}
-
-/// `POST /admin/orders/{id}/transition`, as the OpenAPI document shows it
-/// (the route reads [`TransitionForm`]).
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // The document's description of the core's form.
-pub(crate) struct TransitionOrder {
-    #[schema(value_type = crate::docs::OrderStatus)]
-    pub(crate) to: String,
-    pub(crate) note: Option<String>,
-    /// Required to ship.
-    pub(crate) tracking_number: Option<String>,
-}
-
-impl RequestBody for TransitionForm {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::required("to", JsonType::String),
-        FieldSpec::optional("note", JsonType::String),
-        FieldSpec::optional("tracking_number", JsonType::String),
-    ];
-}
-
-/// `POST /admin/discounts`, as the OpenAPI document shows it (the route
-/// reads [`NewDiscountForm`]).
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // The document's description of the core's form.
-pub(crate) struct CreateDiscount {
-    #[schema(example = "WELCOME10")]
-    pub(crate) code: String,
-    #[schema(value_type = crate::docs::DiscountKind)]
-    pub(crate) kind: String,
-    /// `"10"` with `percent` is 10 %; an amount with `fixed`.
-    #[schema(example = "10")]
-    pub(crate) value: String,
-    /// The currency of `value` (fixed) and `min_subtotal`; default: the store's.
-    pub(crate) currency: Option<String>,
-    pub(crate) min_subtotal: Option<String>,
-    #[schema(minimum = 1)]
-    pub(crate) max_uses: Option<i64>,
-    /// RFC 3339.
-    #[schema(format = DateTime)]
-    pub(crate) expires_at: Option<String>,
-}
-
-impl RequestBody for NewDiscountForm {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::required("code", JsonType::String),
-        FieldSpec::required("kind", JsonType::String),
-        FieldSpec::required("value", JsonType::String),
-        FieldSpec::optional("currency", JsonType::String),
-        FieldSpec::optional("min_subtotal", JsonType::String),
-        FieldSpec::optional("max_uses", JsonType::Integer),
-        FieldSpec::optional("expires_at", JsonType::String),
-    ];
-}
 
 /// Every product, active or not, newest first.
 #[utoipa::path(
@@ -127,7 +45,6 @@ pub(crate) async fn list_products(
 /// Adds a product.
 #[utoipa::path(
     post, path = "/admin/products", tag = "admin", security(("bearer" = [])),
-    request_body = crate::docs::CreateProduct,
     responses(
         (status = 201, description = "The product", body = crate::docs::Product),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -144,7 +61,9 @@ pub(crate) async fn create_product(
     _staff: Staff,
     JsonBody(body): JsonBody<NewProductForm>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    let product = body.validate().map_err(ApiError::validation)?;
+    let product = body
+        .validate(NewProductForm::validate)
+        .map_err(ApiError::validation)?;
     let product = state.orders.create_product(product).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
@@ -173,7 +92,6 @@ pub(crate) async fn get_product(
 #[utoipa::path(
     patch, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Product id")),
-    request_body = crate::docs::PatchProduct,
     responses(
         (status = 200, description = "The product", body = crate::docs::Product),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -193,14 +111,14 @@ pub(crate) async fn patch_product(
     JsonBody(body): JsonBody<ProductEditForm>,
 ) -> Result<Json<Product>, ApiError> {
     let id: ProductId = path_id(&id)?;
-    let currency = if body.price.is_some() {
+    let currency = if body.form.price.is_some() {
         // The price is in the product's own currency.
         state.orders.product(&id).await?.currency
     } else {
         Currency::USD
     };
     let edit = body
-        .validate(currency, VersionPolicy::ForStockCount)
+        .validate(|form| form.validate(currency, VersionPolicy::ForStockCount))
         .map_err(ApiError::validation)?;
     Ok(Json(state.orders.update_product(&id, edit).await?))
 }
@@ -209,9 +127,9 @@ pub(crate) async fn patch_product(
 #[utoipa::path(
     get, path = "/admin/orders", operation_id = "admin_list_orders", tag = "admin", security(("bearer" = [])),
     params(
-        ("status" = Option<crate::docs::OrderStatus>, Query, description = "Only orders in this status"),
-        ("email" = Option<String>, Query, description = "Only orders with this email (exact, case-insensitive)"),
-        ("q" = Option<String>, Query, description = "Order number, or part of an email"),
+        ("status" = Option<crate::docs::StatusFilter>, Query, description = "Only orders in this status"),
+        ("email" = Option<crate::docs::SearchQuery>, Query, description = "Only orders with this email (exact, case-insensitive)"),
+        ("q" = Option<crate::docs::SearchQuery>, Query, description = "Order number, or part of an email"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
@@ -289,7 +207,6 @@ pub(crate) async fn order_events(
 #[utoipa::path(
     post, path = "/admin/orders/{id}/transition", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
-    request_body = TransitionOrder,
     responses(
         (status = 200, description = "The order", body = crate::docs::Order),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -310,7 +227,9 @@ pub(crate) async fn transition(
     JsonBody(body): JsonBody<TransitionForm>,
 ) -> Result<Json<Order>, ApiError> {
     let id: OrderId = path_id(&id)?;
-    let transition = body.validate().map_err(ApiError::validation)?;
+    let transition = body
+        .validate(TransitionForm::validate)
+        .map_err(ApiError::validation)?;
     let order = state
         .orders
         .transition(Actor::staff(&caller.id), &id, transition)
@@ -344,7 +263,6 @@ pub(crate) async fn list_discounts(
 /// Creates a discount code.
 #[utoipa::path(
     post, path = "/admin/discounts", tag = "admin", security(("bearer" = [])),
-    request_body = CreateDiscount,
     responses(
         (status = 201, description = "The discount", body = crate::docs::Discount),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -361,11 +279,12 @@ pub(crate) async fn create_discount(
     _staff: Staff,
     JsonBody(body): JsonBody<NewDiscountForm>,
 ) -> Result<(StatusCode, Json<Discount>), ApiError> {
+    let (currency, now) = (
+        state.orders.config().default_currency,
+        state.orders.clock().now(),
+    );
     let discount = body
-        .validate(
-            state.orders.config().default_currency,
-            state.orders.clock().now(),
-        )
+        .validate(|form| form.validate(currency, now))
         .map_err(ApiError::validation)?;
     let discount = state.orders.create_discount(discount).await?;
     Ok((StatusCode::CREATED, Json(discount)))

@@ -3,112 +3,22 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use orders_core::cart::Quantity;
+use orders_core::cart::{AddItemForm, ApplyDiscountForm, CreateCartForm, SetQuantityForm};
 use orders_core::checkout::{CheckoutForm, Country};
 use orders_core::ids::{CartId, ProductId};
-use orders_core::money::Currency;
 use orders_core::order::Order;
 use orders_core::validation::ValidationErrors;
 use orders_core::{PricedCart, PricingOptions};
-use serde::Deserialize;
-use utoipa::ToSchema;
 
 use super::{AppState, path_id};
-use crate::body::{FieldSpec, JsonBody, JsonType, OptionalJsonBody, RequestBody};
+use crate::body::{JsonBody, OptionalJsonBody};
 use crate::identify::Customer;
 use crate::query::{Params, finish};
 use crate::{ApiError, IDEMPOTENCY_KEY};
 
-/// `POST /carts`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub(crate) struct CreateCart {
-    /// ISO 4217; default: the store's currency.
-    #[schema(example = "USD")]
-    currency: Option<String>,
-}
-
-impl RequestBody for CreateCart {
-    const FIELDS: &'static [FieldSpec] = &[FieldSpec::optional("currency", JsonType::String)];
-}
-
-/// `POST /carts/{id}/items`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct AddItem {
-    product_id: String,
-    /// 1 to 999; added to the line if the product is already in the cart.
-    #[schema(minimum = 1, maximum = 999)]
-    quantity: i64,
-}
-
-impl RequestBody for AddItem {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::required("product_id", JsonType::String),
-        FieldSpec::required("quantity", JsonType::Integer),
-    ];
-}
-
-/// `PATCH /carts/{id}/items/{product_id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct SetQuantity {
-    /// 0 to 999; 0 removes the line.
-    #[schema(minimum = 0, maximum = 999)]
-    quantity: i64,
-}
-
-impl RequestBody for SetQuantity {
-    const FIELDS: &'static [FieldSpec] = &[FieldSpec::required("quantity", JsonType::Integer)];
-}
-
-/// `POST /carts/{id}/discount`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct ApplyDiscount {
-    #[schema(example = "WELCOME10")]
-    code: String,
-}
-
-impl RequestBody for ApplyDiscount {
-    const FIELDS: &'static [FieldSpec] = &[FieldSpec::required("code", JsonType::String)];
-}
-
-/// The checkout body of `POST /carts/{id}/checkout`, as a [`RequestBody`]:
-/// the core validates its values and reports every missing one, so here
-/// every field is optional and only JSON types are checked. A host's own
-/// checkout page parses its form through this too
-/// ([`parse_body`](crate::parse_body)), so its field errors carry the same
-/// dotted paths as the API's.
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
-pub struct CheckoutBody(pub CheckoutForm);
-
-impl RequestBody for CheckoutBody {
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::optional("email", JsonType::String),
-        FieldSpec::optional("shipping_address", JsonType::Object),
-        FieldSpec::optional("shipping_address.full_name", JsonType::String),
-        FieldSpec::optional("shipping_address.line1", JsonType::String),
-        FieldSpec::optional("shipping_address.line2", JsonType::String),
-        FieldSpec::optional("shipping_address.city", JsonType::String),
-        FieldSpec::optional("shipping_address.region", JsonType::String),
-        FieldSpec::optional("shipping_address.postal_code", JsonType::String),
-        FieldSpec::optional("shipping_address.country", JsonType::String),
-        FieldSpec::optional("shipping_address.phone", JsonType::String),
-        FieldSpec::optional("shipping_method", JsonType::String),
-        FieldSpec::optional("payment", JsonType::Object),
-        FieldSpec::optional("payment.method", JsonType::String),
-        FieldSpec::optional("payment.card", JsonType::Object),
-        FieldSpec::optional("payment.card.number", JsonType::String),
-        FieldSpec::optional("payment.card.exp_month", JsonType::Integer),
-        FieldSpec::optional("payment.card.exp_year", JsonType::Integer),
-        FieldSpec::optional("payment.card.cvc", JsonType::String),
-        FieldSpec::optional("payment.card.holder", JsonType::String),
-        FieldSpec::optional("expected_total", JsonType::String),
-    ];
-}
-
 /// Creates an empty cart.
 #[utoipa::path(
     post, path = "/carts", tag = "carts", security(("bearer" = [])),
-    request_body(content = Option<CreateCart>, description = "Optional; an empty body takes the store's currency"),
     responses(
         (status = 201, description = "The new cart", body = crate::docs::Cart),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -121,16 +31,11 @@ impl RequestBody for CheckoutBody {
 pub(crate) async fn create_cart(
     State(state): State<AppState>,
     Customer(caller): Customer,
-    OptionalJsonBody(body): OptionalJsonBody<CreateCart>,
+    OptionalJsonBody(body): OptionalJsonBody<CreateCartForm>,
 ) -> Result<(StatusCode, Json<PricedCart>), ApiError> {
-    let currency = match body.unwrap_or_default().currency {
-        None => None,
-        Some(code) => {
-            let currency =
-                Currency::parse(&code).map_err(|e| ApiError::field("currency", e.to_string()))?;
-            Some(currency)
-        }
-    };
+    let currency = body
+        .validate(CreateCartForm::validate)
+        .map_err(ApiError::validation)?;
     let cart = state.orders.create_cart(&caller.id, currency).await?;
     Ok((StatusCode::CREATED, Json(cart)))
 }
@@ -140,7 +45,7 @@ pub(crate) async fn create_cart(
     get, path = "/carts/{id}", tag = "carts", security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
-        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2 destination"),
+        ("country" = Option<crate::docs::CountryCode>, Query, description = "ISO 3166-1 alpha-2 destination"),
         ("shipping_method" = Option<String>, Query, description = "e.g. `standard`, `express`"),
     ),
     responses(
@@ -173,7 +78,6 @@ pub(crate) async fn get_cart(
 #[utoipa::path(
     post, path = "/carts/{id}/items", tag = "carts", security(("bearer" = [])),
     params(("id" = String, Path, description = "Cart id")),
-    request_body = AddItem,
     responses(
         (status = 200, description = "The cart", body = crate::docs::Cart),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -189,22 +93,12 @@ pub(crate) async fn add_item(
     State(state): State<AppState>,
     Customer(caller): Customer,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<AddItem>,
+    JsonBody(body): JsonBody<AddItemForm>,
 ) -> Result<Json<PricedCart>, ApiError> {
     let id: CartId = path_id(&id)?;
-    let mut errors = ValidationErrors::new();
-    let product = errors.check(
-        "product_id",
-        ProductId::parse(&body.product_id).map_err(|_| "unknown or unavailable product"),
-    );
-    let quantity = errors.check(
-        "quantity",
-        Quantity::from_i64(body.quantity).map_err(|_| "must be between 1 and 999"),
-    );
-    let (product, quantity) = finish(errors, (product, quantity))?;
-    let (Some(product), Some(quantity)) = (product, quantity) else {
-        return Err(ApiError::internal("checked fields missing"));
-    };
+    let (product, quantity) = body
+        .validate(AddItemForm::validate)
+        .map_err(ApiError::validation)?;
     Ok(Json(
         state
             .orders
@@ -220,7 +114,6 @@ pub(crate) async fn add_item(
         ("id" = String, Path, description = "Cart id"),
         ("product_id" = String, Path, description = "The line's product"),
     ),
-    request_body = SetQuantity,
     responses(
         (status = 200, description = "The cart", body = crate::docs::Cart),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -236,14 +129,13 @@ pub(crate) async fn set_item(
     State(state): State<AppState>,
     Customer(caller): Customer,
     Path((id, product)): Path<(String, String)>,
-    JsonBody(body): JsonBody<SetQuantity>,
+    JsonBody(body): JsonBody<SetQuantityForm>,
 ) -> Result<Json<PricedCart>, ApiError> {
     let id: CartId = path_id(&id)?;
     let product: ProductId = path_id(&product)?;
-    // Only the JSON integer's sign and size are checked here; the range
-    // (0 to 999) is the cart's rule, applied by the core.
-    let quantity = u32::try_from(body.quantity)
-        .map_err(|_| ApiError::field("quantity", "must be between 0 and 999"))?;
+    let quantity = body
+        .validate(SetQuantityForm::validate)
+        .map_err(ApiError::validation)?;
     Ok(Json(
         state
             .orders
@@ -285,7 +177,6 @@ pub(crate) async fn remove_item(
 #[utoipa::path(
     post, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = [])),
     params(("id" = String, Path, description = "Cart id")),
-    request_body = ApplyDiscount,
     responses(
         (status = 200, description = "The cart", body = crate::docs::Cart),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -301,13 +192,16 @@ pub(crate) async fn apply_discount(
     State(state): State<AppState>,
     Customer(caller): Customer,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<ApplyDiscount>,
+    JsonBody(body): JsonBody<ApplyDiscountForm>,
 ) -> Result<Json<PricedCart>, ApiError> {
     let id: CartId = path_id(&id)?;
+    let code = body
+        .validate(ApplyDiscountForm::validate)
+        .map_err(ApiError::validation)?;
     Ok(Json(
         state
             .orders
-            .apply_discount(&caller.id, &id, &body.code)
+            .apply_discount(&caller.id, &id, code.as_str())
             .await?,
     ))
 }
@@ -337,9 +231,8 @@ pub(crate) async fn remove_discount(
     post, path = "/carts/{id}/checkout", tag = "carts", security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
+        ("Idempotency-Key" = Option<crate::docs::IdempotencyKey>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
     ),
-    request_body = crate::docs::CheckoutRequest,
     responses(
         (status = 201, description = "The order placed (`paid` for a card, `pending` for cash on delivery)", body = crate::docs::Order),
         (status = 200, description = "The order an earlier request with this key placed", body = crate::docs::Order),
@@ -358,7 +251,7 @@ pub(crate) async fn checkout(
     Customer(caller): Customer,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(CheckoutBody(form)): JsonBody<CheckoutBody>,
+    JsonBody(form): JsonBody<CheckoutForm>,
 ) -> Result<(StatusCode, Json<Order>), ApiError> {
     let id: CartId = path_id(&id)?;
     let key = match headers.get(IDEMPOTENCY_KEY) {

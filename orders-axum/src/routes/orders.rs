@@ -6,15 +6,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use orders_core::Access;
 use orders_core::ids::OrderId;
-use orders_core::order::{Note, Order, OrderEvent};
+use orders_core::order::{CancelForm, Order, OrderEvent};
 use orders_core::ports::{OrderFilter, Page};
 use orders_core::validation::ValidationErrors;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
 use super::{AppState, path_id};
 use crate::ApiError;
-use crate::body::{FieldSpec, JsonType, OptionalJsonBody, RequestBody};
+use crate::body::OptionalJsonBody;
 use crate::identify::{Caller, Customer};
 use crate::query::{Params, finish};
 
@@ -22,17 +21,6 @@ use crate::query::{Params, finish};
 #[derive(Debug, Serialize)]
 pub(crate) struct Events {
     pub(crate) items: Vec<OrderEvent>,
-}
-
-/// `POST /orders/{id}/cancel`: an optional note.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct CancelOrder {
-    /// Why; up to 1000 characters.
-    note: Option<String>,
-}
-
-impl RequestBody for CancelOrder {
-    const FIELDS: &'static [FieldSpec] = &[FieldSpec::optional("note", JsonType::String)];
 }
 
 /// How `caller` may see orders on the customer routes.
@@ -48,7 +36,7 @@ pub(crate) fn access(caller: &Caller) -> Access<'_> {
 #[utoipa::path(
     get, path = "/orders", tag = "orders", security(("bearer" = [])),
     params(
-        ("status" = Option<crate::docs::OrderStatus>, Query, description = "Only orders in this status"),
+        ("status" = Option<crate::docs::StatusFilter>, Query, description = "Only orders in this status"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
@@ -120,7 +108,6 @@ pub(crate) async fn order_events(
 #[utoipa::path(
     post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "Order id")),
-    request_body(content = Option<CancelOrder>, description = "Optional: a note saying why"),
     responses(
         (status = 200, description = "The cancelled order", body = crate::docs::Order),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -136,14 +123,11 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     Customer(caller): Customer,
     Path(id): Path<String>,
-    OptionalJsonBody(body): OptionalJsonBody<CancelOrder>,
+    OptionalJsonBody(body): OptionalJsonBody<CancelForm>,
 ) -> Result<Json<Order>, ApiError> {
     let id: OrderId = path_id(&id)?;
-    let note = match body.and_then(|b| b.note) {
-        Some(text) if !text.trim().is_empty() => {
-            Some(Note::parse(&text).map_err(|e| ApiError::field("note", e.to_string()))?)
-        }
-        _ => None,
-    };
+    let note = body
+        .validate(CancelForm::validate)
+        .map_err(ApiError::validation)?;
     Ok(Json(state.orders.cancel(&caller.id, &id, note).await?))
 }

@@ -4,9 +4,10 @@
 
 use serde::Deserialize;
 
-use super::edit::stock_count;
+use super::edit::{fields, stock_count};
 use super::{Description, NewProduct, ProductName, Sku, TaxClass, WholeNumber};
 use crate::checkout::REQUIRED;
+use crate::form::{self, Field, Form};
 use crate::money::{Currency, Money};
 use crate::validation::ValidationErrors;
 
@@ -46,6 +47,30 @@ pub struct NewProductForm {
     pub active: Option<bool>,
     /// Its tax class; default `standard`.
     pub tax_class: Option<String>,
+}
+
+impl Form for NewProductForm {
+    const DESCRIPTION: &'static form::Description = &form::Description {
+        name: "CreateProduct",
+        doc: "A new product (`POST /admin/products`).",
+        fields: &[
+            Field::text("sku", "Letters, digits, `-`, `_`, `.`; unique.")
+                .required()
+                .chars(1, Sku::MAX_CHARS)
+                .pattern(Sku::PATTERN)
+                .example("MUG-1"),
+            fields::NAME.required(),
+            fields::DESCRIPTION,
+            Field::text("price", "A decimal string in `currency`, not negative.")
+                .required()
+                .pattern(Money::PRICE_PATTERN)
+                .example("12.00"),
+            fields::currency("ISO 4217.").required(),
+            fields::STOCK.required(),
+            Field::boolean("active", "Whether it is on sale; default `true`."),
+            fields::TAX_CLASS,
+        ],
+    };
 }
 
 /// Parses a required field; missing records `"required"`.

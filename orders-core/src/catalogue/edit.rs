@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Description, ProductName, ProductPatch, Stock, StockChange, TaxClass};
 use crate::checkout::REQUIRED;
+use crate::form::{self, Field, Form};
 use crate::money::{Currency, Money};
 use crate::validation::ValidationErrors;
 
@@ -114,6 +115,75 @@ pub struct ProductEditForm {
     pub active: Option<bool>,
     /// New tax class.
     pub tax_class: Option<String>,
+}
+
+impl Form for ProductEditForm {
+    const DESCRIPTION: &'static form::Description = &form::Description {
+        name: "PatchProduct",
+        doc: "Changes to a product (`PATCH /admin/products/{id}`): any of the fields.",
+        fields: &[
+            Field::integer(
+                "version",
+                "The product's `version` when the edit was begun: when sent, the edit is refused with 409 `stale` if the product has changed since. Required with `stock`.",
+                Some(0),
+                Some(i64::MAX),
+            ),
+            fields::NAME,
+            fields::DESCRIPTION,
+            Field::text("price", "In the product's currency, not negative.")
+                .pattern(Money::PRICE_PATTERN)
+                .example("12.00"),
+            fields::STOCK,
+            Field::integer(
+                "stock_adjustment",
+                "Units to add (positive) or remove (negative), applied to the stock as stored; 422 if it would go below zero. Not with `stock`.",
+                Some(-(Stock::MAX as i64)),
+                Some(Stock::MAX as i64),
+            ),
+            Field::boolean("active", "Whether it is on sale."),
+            fields::TAX_CLASS,
+        ],
+    };
+}
+
+/// The fields a new product and an edit share.
+pub(crate) mod fields {
+    use super::super::{Description, ProductName, Stock, TaxClass};
+    use crate::form::Field;
+    use crate::text::{LINE_PATTERN, MULTILINE_PATTERN};
+
+    /// `name`.
+    pub(crate) const NAME: Field = Field::text("name", "Its display name.")
+        .chars(1, ProductName::MAX_CHARS)
+        .pattern(LINE_PATTERN);
+
+    /// `description`.
+    pub(crate) const DESCRIPTION: Field =
+        Field::text("description", "Its description; may be empty.")
+            .chars(0, Description::MAX_CHARS)
+            .pattern(MULTILINE_PATTERN);
+
+    /// `stock`.
+    pub(crate) const STOCK: Field = Field::integer(
+        "stock",
+        "Units in stock (an edit's count needs `version`).",
+        Some(0),
+        Some(Stock::MAX as i64),
+    );
+
+    /// `tax_class`.
+    pub(crate) const TAX_CLASS: Field =
+        Field::text("tax_class", "Its tax class; default `standard`.")
+            .chars(1, TaxClass::MAX_CHARS)
+            .pattern(TaxClass::PATTERN)
+            .example("standard");
+
+    /// A currency code field.
+    pub(crate) const fn currency(doc: &'static str) -> Field {
+        Field::text("currency", doc)
+            .one_of(&crate::money::CURRENCY_CODES)
+            .example("USD")
+    }
 }
 
 /// A validated product edit.

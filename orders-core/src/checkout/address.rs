@@ -88,6 +88,11 @@ fn matches(text: &str, pattern: &str) -> bool {
 }
 
 /// The country-independent checks: trimmed, upper-cased, spaces collapsed.
+/// The JSON Schema pattern of a postal code in any country: letters,
+/// digits, spaces and hyphens, with a letter or digit (each country's own
+/// format is checked by [`PostalCode::parse`]).
+pub const POSTAL_CODE_PATTERN: &str = "^[A-Za-z0-9 -]*[A-Za-z0-9][A-Za-z0-9 -]*$";
+
 pub(super) fn normalise_postal_code(text: &str) -> Result<String, PostalCodeError> {
     let text = text.trim();
     if text.is_empty() {
@@ -193,6 +198,10 @@ pub enum PhoneError {
 pub struct Phone(String);
 
 impl Phone {
+    /// The JSON Schema pattern of a phone number: an optional `+`, then 7
+    /// to 15 digits among spaces, hyphens, dots and parentheses.
+    pub const PATTERN: &'static str = "^\\+?[ ().-]*([0-9][ ().-]*){7,15}$";
+
     /// Validates `text`.
     ///
     /// # Errors

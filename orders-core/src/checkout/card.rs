@@ -64,6 +64,11 @@ fn luhn_ok(digits: &str) -> bool {
 }
 
 impl CardNumber {
+    /// The JSON Schema pattern of a card number as typed: digits, spaces
+    /// and hyphens (the length and the Luhn digit are checked by
+    /// [`CardNumber::parse`] alone).
+    pub const PATTERN: &'static str = "^[0-9 -]*[0-9][0-9 -]*$";
+
     /// Validates `text`, ignoring spaces and hyphens.
     ///
     /// # Errors
@@ -250,18 +255,25 @@ pub struct CardExpiry {
     month: u8,
 }
 
+/// The expiry months, first and last.
+pub const EXPIRY_MONTHS: (i64, i64) = (1, 12);
+
+/// The expiry years a card may state at all, four digits (which of them
+/// are not past and not too far ahead depends on the day).
+pub const EXPIRY_YEARS: (i64, i64) = (1000, 9999);
+
 /// The month alone: 1 to 12.
 pub(super) fn check_month(month: i64) -> Result<u8, ExpiryError> {
-    u8::try_from(month)
-        .ok()
-        .filter(|m| (1..=12).contains(m))
+    Some(month)
+        .filter(|m| (EXPIRY_MONTHS.0..=EXPIRY_MONTHS.1).contains(m))
+        .and_then(|m| u8::try_from(m).ok())
         .ok_or(ExpiryError::Month)
 }
 
 /// The year alone: four digits, at most [`MAX_EXPIRY_YEARS_AHEAD`] after
 /// `today`'s.
 pub(super) fn check_year(year: i64, today: NaiveDate) -> Result<u16, ExpiryError> {
-    if !(1000..=9999).contains(&year) {
+    if !(EXPIRY_YEARS.0..=EXPIRY_YEARS.1).contains(&year) {
         Err(ExpiryError::Year)
     } else if year > i64::from(today.year()) + MAX_EXPIRY_YEARS_AHEAD {
         Err(ExpiryError::TooFar)
@@ -316,6 +328,10 @@ pub struct CvcError;
 pub struct Cvc(String);
 
 impl Cvc {
+    /// The JSON Schema pattern of a security code (surrounding whitespace
+    /// is also accepted by [`Cvc::parse`]).
+    pub const PATTERN: &'static str = "^[0-9]{3,4}$";
+
     /// Validates `text`, ignoring surrounding whitespace.
     ///
     /// # Errors
@@ -360,6 +376,25 @@ pub struct CardDetails {
 }
 
 impl CardDetails {
+    /// The card as a request's fingerprint may see it: every part but the
+    /// number and the security code, of which only the last four digits
+    /// and nothing count. (The parts are named one by one, so a new part
+    /// does not compile until it is placed here.)
+    pub fn canonical(&self) -> serde_json::Value {
+        let Self {
+            number,
+            expiry,
+            cvc: _,
+            holder,
+        } = self;
+        serde_json::json!({
+            "last4": number.last4(),
+            "exp_month": expiry.month(),
+            "exp_year": expiry.year(),
+            "holder": holder,
+        })
+    }
+
     /// Puts validated parts together.
     pub fn new(number: CardNumber, expiry: CardExpiry, cvc: Cvc, holder: CardHolder) -> Self {
         Self {
@@ -421,8 +456,11 @@ impl PaymentMethod {
     /// Every method, in the order they are listed to customers.
     pub const ALL: [PaymentMethod; 2] = [Self::Card, Self::CashOnDelivery];
 
+    /// The serialised names of [`PaymentMethod::ALL`], in its order.
+    pub const NAMES: [&'static str; 2] = crate::form::names_of!(Self::ALL);
+
     /// The serialised name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Card => "card",
             Self::CashOnDelivery => "cash_on_delivery",
@@ -467,6 +505,16 @@ pub enum PaymentDetails {
 }
 
 impl PaymentDetails {
+    /// The payment as a request's fingerprint may see it (the card as
+    /// [`CardDetails::canonical`]).
+    pub fn canonical(&self) -> serde_json::Value {
+        let card = match self {
+            Self::Card(card) => card.canonical(),
+            Self::CashOnDelivery => serde_json::Value::Null,
+        };
+        serde_json::json!({ "method": self.method(), "card": card })
+    }
+
     /// Which method this is.
     pub fn method(&self) -> PaymentMethod {
         match self {

@@ -12,15 +12,21 @@ mod card;
 mod country;
 mod email;
 mod form;
+mod shape;
 mod text;
 
-pub use address::{Address, MAX_POSTAL_CODE_CHARS, Phone, PhoneError, PostalCode, PostalCodeError};
+pub use address::{
+    Address, MAX_POSTAL_CODE_CHARS, POSTAL_CODE_PATTERN, Phone, PhoneError, PostalCode,
+    PostalCodeError,
+};
 pub use card::{
-    CardBrand, CardDetails, CardExpiry, CardNumber, CardNumberError, Cvc, CvcError, ExpiryError,
-    MAX_EXPIRY_YEARS_AHEAD, PaymentDetails, PaymentMethod, PaymentMethodError,
+    CardBrand, CardDetails, CardExpiry, CardNumber, CardNumberError, Cvc, CvcError, EXPIRY_MONTHS,
+    EXPIRY_YEARS, ExpiryError, MAX_EXPIRY_YEARS_AHEAD, PaymentDetails, PaymentMethod,
+    PaymentMethodError,
 };
 pub use country::{Country, CountryError};
 pub use email::{Email, EmailError, MAX_EMAIL_CHARS};
+pub(crate) use form::present;
 pub use form::{
     AddressForm, CardForm, CheckoutDetails, CheckoutForm, FormContext, PaymentForm, REQUIRED,
 };

@@ -105,6 +105,17 @@ impl<'de> Deserialize<'de> for Currency {
 /// Active ISO 4217 codes with their minor digits, sorted by code.
 /// Funds and precious metals (XAU, XDR, ...) are left out: nobody prices a
 /// cart in them.
+/// Every code of the table, in its order (the `enum` of a currency field).
+pub(crate) const CODES: [&str; TABLE.len()] = {
+    let mut codes = [""; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        codes[i] = TABLE[i].0;
+        i += 1;
+    }
+    codes
+};
+
 const TABLE: &[(&str, u8)] = &[
     ("AED", 2),
     ("AFN", 2),

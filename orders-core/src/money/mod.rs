@@ -25,6 +25,7 @@ use std::fmt;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Serialize, Serializer};
 
+pub(crate) use currency::CODES as CURRENCY_CODES;
 pub use currency::{Currency, UnknownCurrency};
 
 /// The one rounding rule: half up (midpoint away from zero). See the module
@@ -182,6 +183,12 @@ impl Money {
         let amount: Decimal = text.parse().map_err(|_| MoneyError::Syntax)?;
         Self::new(amount, currency)
     }
+
+    /// The JSON Schema pattern of a price as [`Money::parse_price`] takes
+    /// it: digits, at most twelve before any leading zeros (below
+    /// [`Money::MAX_AMOUNT`], 10^12), and a fraction. How many decimals a
+    /// currency allows no pattern of one field can say.
+    pub const PRICE_PATTERN: &'static str = "^0*[0-9]{1,12}(\\.[0-9]+)?$";
 
     /// Parses a price: as [`Money::parse`], and not negative.
     ///

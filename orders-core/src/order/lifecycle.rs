@@ -56,6 +56,9 @@ impl OrderStatus {
         Self::Refunded,
     ];
 
+    /// The names of [`OrderStatus::ALL`], as the API spells them.
+    pub const NAMES: [&'static str; 7] = crate::form::names_of!(Self::ALL);
+
     /// The statuses an order in `self` may move to. This table is the
     /// lifecycle; nothing else decides it.
     ///

@@ -24,7 +24,7 @@ pub use lifecycle::{
     Actor, InvalidActor, Note, OrderEvent, OrderStatus, StatusChange, TrackingNumber, Transition,
     TransitionError, TransitionGuard, UnknownStatus, plan_transition,
 };
-pub use transition_form::TransitionForm;
+pub use transition_form::{CancelForm, TransitionForm};
 
 /// An order's human-facing number, assigned by the store in placement
 /// order (1, 2, 3, ...). Serialised as a string, like every id.

@@ -7,8 +7,72 @@
 use serde::Deserialize;
 
 use super::lifecycle::{Note, OrderStatus, TrackingNumber, Transition};
-use crate::checkout::REQUIRED;
+use crate::checkout::{REQUIRED, present};
+use crate::form::{Description, Field, Form};
+use crate::text::BLANK_LINE_PATTERN;
 use crate::validation::ValidationErrors;
+
+/// `note`: optional, blank is absent.
+const NOTE: Field = Field::text("note", "A note for the event.")
+    .chars(0, Note::MAX_CHARS)
+    .pattern(BLANK_LINE_PATTERN);
+
+impl Form for TransitionForm {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "TransitionOrder",
+        doc: "A move of an order through the status table (`POST /admin/orders/{id}/transition`).",
+        fields: &[
+            Field::text("to", "The status to move to.")
+                .required()
+                .one_of(&OrderStatus::NAMES),
+            NOTE,
+            Field::text(
+                "tracking_number",
+                "The carrier's tracking number; required to ship.",
+            )
+            .chars(0, TrackingNumber::MAX_CHARS)
+            .pattern(BLANK_LINE_PATTERN),
+        ],
+    };
+}
+
+/// A customer's cancellation as submitted (`POST /orders/{id}/cancel`): an
+/// optional note saying why.
+///
+/// ```
+/// use orders_core::order::CancelForm;
+///
+/// assert!(CancelForm::default().validate().unwrap().is_none());
+/// let note = CancelForm { note: Some(" changed my mind ".into()) }.validate().unwrap();
+/// assert_eq!(note.unwrap().as_str(), "changed my mind");
+/// assert!(CancelForm { note: Some("a\u{0}".into()) }.validate().is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct CancelForm {
+    /// Why; blank is none.
+    pub note: Option<String>,
+}
+
+impl Form for CancelForm {
+    const DESCRIPTION: &'static Description = &Description {
+        name: "CancelOrder",
+        doc: "A customer's cancellation: an optional note saying why.",
+        fields: &[NOTE],
+    };
+}
+
+impl CancelForm {
+    /// The note, if any.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] on `note`.
+    pub fn validate(self) -> Result<Option<Note>, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let note = present(self.note).and_then(|text| errors.check("note", Note::parse(&text)));
+        errors.into_result(note)
+    }
+}
 
 /// A move as submitted. Missing fields deserialise as `None`; blank ones
 /// count as absent.
@@ -55,7 +119,6 @@ impl TransitionForm {
     /// `tracking_number`, every bad field at once.
     pub fn validate(self) -> Result<Transition, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let present = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
         let to = match present(self.to) {
             Some(text) => errors.check("to", text.trim().parse::<OrderStatus>()),
             None => {

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::Orders;
 use crate::Error;
-use crate::cart::{Cart, CartStatus, Quantity};
+use crate::cart::forms::UNKNOWN_CODE;
+use crate::cart::{ApplyDiscountForm, Cart, CartStatus, Quantity};
 use crate::catalogue::Product;
 use crate::checkout::Country;
 use crate::discount::{Discount, DiscountCode};
@@ -181,8 +182,11 @@ impl Orders {
         cart_id: &CartId,
         code: &str,
     ) -> Result<PricedCart, Error> {
-        let unknown = || Error::field("code", "unknown discount code");
-        let code = DiscountCode::parse(code).map_err(|_| unknown())?;
+        let code = ApplyDiscountForm {
+            code: Some(code.to_owned()),
+        }
+        .validate()?;
+        let unknown = || Error::field("code", UNKNOWN_CODE);
         let discount = self
             .inner
             .store

@@ -21,7 +21,8 @@ use super::Orders;
 use super::carts::{PricingOptions, owned_by, subtotal};
 use crate::Error;
 use crate::catalogue::Product;
-use crate::checkout::{CheckoutForm, FormContext, PaymentDetails, PaymentMethod};
+use crate::checkout::{CheckoutDetails, CheckoutForm, FormContext, PaymentDetails, PaymentMethod};
+use crate::form::Submitted;
 use crate::ids::{CartId, CustomerId, OrderId, ProductId};
 use crate::money::Money;
 use crate::order::{Actor, NewOrder, Order, OrderStatus, PaymentStatus, PaymentSummary};
@@ -59,9 +60,10 @@ impl Orders {
         &self,
         customer: &CustomerId,
         cart_id: &CartId,
-        form: CheckoutForm,
+        form: impl Into<Submitted<CheckoutForm>>,
         idempotency_key: Option<&str>,
     ) -> Result<CheckoutOutcome, Error> {
+        let form = form.into();
         if let Some(key) = idempotency_key
             && (key.is_empty()
                 || key.len() > MAX_IDEMPOTENCY_KEY
@@ -72,7 +74,20 @@ impl Orders {
                 "must be 1 to 255 characters without control characters",
             ));
         }
-        let Some(key) = idempotency_key else {
+        // The fingerprint is the validated form's. A form that is invalid
+        // for every configured shipping method places nothing, so it
+        // claims no key; the cart's own methods are checked with the cart.
+        let fingerprinted = idempotency_key.and_then(|key| {
+            let today = self.inner.clock.now().date_naive();
+            let codes = self.inner.config.all_shipping_codes();
+            let context = FormContext {
+                today,
+                shipping_methods: &codes,
+            };
+            let details = form.clone().validate(|form| form.validate(&context)).ok()?;
+            Some((key, fingerprint(cart_id, &details)))
+        });
+        let Some((key, fingerprint)) = fingerprinted else {
             let (cart, products) = self
                 .owned_cart_with_products(customer, cart_id, &[])
                 .await?;
@@ -83,7 +98,7 @@ impl Orders {
         let claim = IdempotencyClaim {
             customer_id: customer.clone(),
             key: key.to_owned(),
-            fingerprint: fingerprint(cart_id, &form),
+            fingerprint,
         };
         let store = &self.inner.store;
         let now = self.inner.clock.now();
@@ -141,7 +156,7 @@ impl Orders {
         customer: &CustomerId,
         cart: crate::cart::Cart,
         products: HashMap<ProductId, Product>,
-        form: CheckoutForm,
+        form: Submitted<CheckoutForm>,
         claim: Option<IdempotencyClaim>,
     ) -> Result<CheckoutOutcome, Error> {
         let inner = &self.inner;
@@ -158,9 +173,9 @@ impl Orders {
             today: now.date_naive(),
             shipping_methods: &codes,
         };
-        let expected_total = form.expected_total.clone();
+        let expected_total = form.form.expected_total.clone();
         let mut errors = ValidationErrors::new();
-        let details = match form.validate(&context) {
+        let details = match form.validate(|form| form.validate(&context)) {
             Ok(details) => Some(details),
             Err(form_errors) => {
                 errors.merge("", form_errors);
@@ -290,112 +305,114 @@ impl Orders {
     }
 }
 
-/// A fingerprint of a checkout request: the cart and every submitted field
-/// except the card number and CVC, of which only the last four digits and
-/// the expiry count. Hashing a full card number, even one-way, would store
-/// something derived from it; the last four digits already tell two cards
-/// apart in practice.
-fn fingerprint(cart_id: &CartId, form: &CheckoutForm) -> String {
+/// A fingerprint of a checkout request: the cart and the validated form
+/// ([`CheckoutDetails::canonical`]: every field, normalised, the card by
+/// its last four digits and expiry only). Hashing a full card number, even
+/// one-way, would store something derived from it; the last four digits
+/// already tell two cards apart in practice.
+fn fingerprint(cart_id: &CartId, details: &CheckoutDetails) -> String {
     let mut hash = Sha256::new();
-    let mut field = |value: Option<&str>| match value {
-        Some(text) => {
-            hash.update([1]);
-            hash.update((text.len() as u64).to_be_bytes());
-            hash.update(text.as_bytes());
-        }
-        None => hash.update([0]),
-    };
-    field(Some(cart_id.as_str()));
-    field(form.email.as_deref());
-    field(form.shipping_method.as_deref());
-    field(form.expected_total.as_deref());
-    match &form.shipping_address {
-        Some(a) => {
-            field(Some("address"));
-            for part in [
-                &a.full_name,
-                &a.line1,
-                &a.line2,
-                &a.city,
-                &a.region,
-                &a.postal_code,
-                &a.country,
-                &a.phone,
-            ] {
-                field(part.as_deref());
-            }
-        }
-        None => field(None),
-    }
-    match &form.payment {
-        Some(p) => {
-            field(Some("payment"));
-            field(p.method.as_deref());
-            match &p.card {
-                Some(card) => {
-                    let digits: String = card
-                        .number
-                        .as_deref()
-                        .unwrap_or("")
-                        .chars()
-                        .filter(char::is_ascii_digit)
-                        .collect();
-                    let last4 = &digits[digits.len().saturating_sub(4)..];
-                    field(Some(last4));
-                    field(card.exp_month.map(|m| m.to_string()).as_deref());
-                    field(card.exp_year.map(|y| y.to_string()).as_deref());
-                    field(card.holder.as_deref());
-                }
-                None => field(None),
-            }
-        }
-        None => field(None),
-    }
+    let cart = cart_id.as_str().as_bytes();
+    hash.update((cart.len() as u64).to_be_bytes());
+    hash.update(cart);
+    hash.update(details.canonical().to_string().as_bytes());
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+    use serde_json::{Value, json};
+
     use super::*;
-    use crate::checkout::{CardForm, PaymentForm};
+    use crate::form::Form;
+
+    fn example() -> Value {
+        json!({
+            "email": "a@b.co",
+            "shipping_address": {"full_name": "Ada Lovelace", "line1": "Unter den Linden 1",
+                "line2": null, "city": "Berlin", "region": null, "postal_code": "10115",
+                "country": "DE", "phone": "+49 30 1234567"},
+            "shipping_method": "standard",
+            "payment": {"method": "card", "card": {"number": "4242424242424242",
+                "exp_month": 12, "exp_year": 2030, "cvc": "123", "holder": "Ada Lovelace"}},
+        })
+    }
+
+    fn print_of(cart: &str, body: &Value) -> String {
+        let context = FormContext {
+            today: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            shipping_methods: &["standard", "express"],
+        };
+        let details = CheckoutForm::read(body.as_object().unwrap())
+            .validate(|form| form.validate(&context))
+            .unwrap();
+        fingerprint(&CartId::parse(cart).unwrap(), &details)
+    }
+
+    /// `body` with the value at dotted `path` replaced.
+    fn with(mut body: Value, path: &str, value: Value) -> Value {
+        let mut at = &mut body;
+        for part in path.split('.') {
+            at = &mut at[part];
+        }
+        *at = value;
+        body
+    }
 
     #[test]
     fn fingerprint_ignores_nothing_but_the_full_card_number_and_cvc() {
-        let cart = CartId::parse("c1").unwrap();
-        let form = |number: &str, cvc: &str, email: &str| CheckoutForm {
-            email: Some(email.into()),
-            payment: Some(PaymentForm {
-                method: Some("card".into()),
-                card: Some(CardForm {
-                    number: Some(number.into()),
-                    cvc: Some(cvc.into()),
-                    exp_month: Some(12),
-                    exp_year: Some(2030),
-                    holder: Some("A".into()),
-                }),
-            }),
-            ..CheckoutForm::default()
-        };
-        let a = fingerprint(&cart, &form("4242424242424242", "123", "a@b.co"));
+        let a = print_of("c1", &example());
+        let spaced = with(
+            example(),
+            "payment.card.number",
+            "4242 4242 4242 4242".into(),
+        );
         assert_eq!(
             a,
-            fingerprint(&cart, &form("4242 4242 4242 4242", "999", "a@b.co"))
+            print_of("c1", &with(spaced, "payment.card.cvc", "999".into()))
         );
+        let declined = with(example(), "payment.card.number", "4000000000000002".into());
+        assert_ne!(a, print_of("c1", &declined));
         assert_ne!(
             a,
-            fingerprint(&cart, &form("4000000000000002", "123", "a@b.co"))
+            print_of("c1", &with(example(), "email", "b@b.co".into()))
         );
-        assert_ne!(
-            a,
-            fingerprint(&cart, &form("4242424242424242", "123", "b@b.co"))
-        );
-        assert_ne!(
-            a,
-            fingerprint(
-                &CartId::parse("c2").unwrap(),
-                &form("4242424242424242", "123", "a@b.co")
-            )
-        );
+        assert_ne!(a, print_of("c2", &example()));
         assert!(!a.contains("4242"));
+    }
+
+    /// Every field the checkout form describes changes the fingerprint,
+    /// but the CVC: a field the fingerprint missed would let two different
+    /// requests under one key count as one.
+    #[test]
+    fn every_described_field_changes_the_fingerprint() {
+        let other: &[(&str, Value, bool)] = &[
+            ("email", json!("ada@example.com"), true),
+            ("shipping_address.full_name", json!("Ada King"), true),
+            ("shipping_address.line1", json!("Unter den Linden 2"), true),
+            ("shipping_address.line2", json!("Hinterhaus"), true),
+            ("shipping_address.city", json!("Potsdam"), true),
+            ("shipping_address.region", json!("Brandenburg"), true),
+            ("shipping_address.postal_code", json!("10117"), true),
+            ("shipping_address.country", json!("FR"), true),
+            ("shipping_address.phone", json!("+49 30 7654321"), true),
+            ("shipping_method", json!("express"), true),
+            ("payment.method", json!("cash_on_delivery"), true),
+            ("payment.card.number", json!("5555555555554444"), true),
+            ("payment.card.exp_month", json!(11), true),
+            ("payment.card.exp_year", json!(2031), true),
+            ("payment.card.cvc", json!("999"), false),
+            ("payment.card.holder", json!("A. Lovelace"), true),
+            ("expected_total", json!("12.50"), true),
+        ];
+        let base = print_of("c1", &example());
+        for (path, _) in CheckoutForm::DESCRIPTION.leaves() {
+            let Some((_, value, changes)) = other.iter().find(|(p, ..)| *p == path) else {
+                panic!("{path}: say whether the fingerprint must see it");
+            };
+            let changed = print_of("c1", &with(example(), &path, value.clone()));
+            assert_eq!(changed != base, *changes, "{path}");
+        }
     }
 }

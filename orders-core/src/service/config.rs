@@ -70,6 +70,14 @@ impl OrdersConfig {
             .find(|m| m.price_for(currency).is_some())
     }
 
+    /// The codes of every configured method, whatever its currencies.
+    pub fn all_shipping_codes(&self) -> Vec<&str> {
+        self.shipping_methods
+            .iter()
+            .map(|m| m.code.as_str())
+            .collect()
+    }
+
     /// The codes of the methods that ship in `currency`.
     pub fn shipping_codes(&self, currency: Currency) -> Vec<&str> {
         self.shipping_methods

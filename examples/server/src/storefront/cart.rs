@@ -6,13 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use orders_axum::Caller;
-use orders_core::cart::{CartStatus, Quantity};
+use orders_core::cart::{AddItemForm, CartStatus, SetQuantityForm};
 use orders_core::ids::{CartId, ProductId};
 use orders_core::validation::ValidationErrors;
 use orders_core::{Error, PricedCart, PricingOptions};
 
 use super::Storefront;
 use super::catalogue::product_page;
+use super::posted;
 use super::request::{Post, Visit, cart_cookie, see_other, to_login, with_cookie};
 use super::templates::{CartPage, CartView};
 
@@ -106,6 +107,7 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
         Err(error) => return visit.error(&error),
     };
     let typed = post.get("quantity").unwrap_or_default().trim().to_owned();
+    let form = posted::read::<AddItemForm>(&post.fields);
     let refused = |quantity_error: Option<String>, product_error: Option<String>| {
         let mut page = product_page(visit, &product);
         page.quantity = typed.clone();
@@ -113,12 +115,9 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
         page.product_error = product_error;
         visit.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
     };
-    let quantity = match typed.parse::<i64>() {
-        Ok(n) => match Quantity::from_i64(n) {
-            Ok(quantity) => quantity,
-            Err(error) => return refused(Some(error.to_string()), None),
-        },
-        Err(_) => return refused(Some("must be a whole number".to_owned()), None),
+    let quantity = match form.validate(AddItemForm::validate) {
+        Ok((_, quantity)) => quantity,
+        Err(errors) => return refused(first(&errors, "quantity"), None),
     };
     let existing = match open_cart(&shop, caller, visit).await {
         Ok(cart) => cart.map(|c| c.id),
@@ -215,20 +214,21 @@ pub(super) async fn set_quantity(
         return visit.not_found();
     };
     let typed = post.get("quantity").unwrap_or_default().trim();
-    let Ok(quantity) = typed.parse::<u32>() else {
-        let notice = format!(
-            "Quantity {typed:?}: must be a whole number from 0 to {}",
-            Quantity::MAX
-        );
-        return page(
-            &shop,
-            visit,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            String::new(),
-            None,
-            Some(notice),
-        )
-        .await;
+    let form = posted::read::<SetQuantityForm>(&post.fields);
+    let quantity = match form.validate(SetQuantityForm::validate) {
+        Ok(quantity) => quantity,
+        Err(errors) => {
+            let notice = format!("Quantity {typed:?}: {}", all(&errors));
+            return page(
+                &shop,
+                visit,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                String::new(),
+                None,
+                Some(notice),
+            )
+            .await;
+        }
     };
     let result = shop
         .orders()

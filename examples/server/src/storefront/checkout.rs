@@ -24,14 +24,16 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use orders_axum::{ApiError, CheckoutBody, JsonType, RequestBody};
-use orders_core::checkout::Country;
+use orders_axum::ApiError;
+use orders_core::checkout::{CheckoutForm, Country};
+use orders_core::form::Form;
 use orders_core::validation::ValidationErrors;
 use orders_core::{Error, PricedCart, PricingOptions};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Storefront;
 use super::cart::open_cart;
+use super::posted;
 use super::request::{Post, Visit, cart_cookie, see_other, with_cookie};
 use super::templates::{CartView, CheckoutPage, Choice, ErrorItem, Field, Radios};
 
@@ -41,18 +43,18 @@ pub(super) const IDEMPOTENCY_FIELD: &str = "idempotency_key";
 /// Fields that come back empty after a failed submit.
 const SECRET: &[&str] = &["payment.card.number", "payment.card.cvc"];
 
-/// A text input of the form: path, label, type, autocomplete, inputmode,
-/// required.
+/// A text input of the form: path, label, type, autocomplete, inputmode.
+/// Whether it is required, and every rule of its value, is the core's
+/// description of the checkout form ([`required`]).
 type Spec = (
     &'static str,
     &'static str,
     &'static str,
     &'static str,
     &'static str,
-    bool,
 );
 
-const CONTACT: &[Spec] = &[("email", "Email", "email", "email", "", true)];
+const CONTACT: &[Spec] = &[("email", "Email", "email", "email", "")];
 const ADDRESS: &[Spec] = &[
     (
         "shipping_address.full_name",
@@ -60,7 +62,6 @@ const ADDRESS: &[Spec] = &[
         "text",
         "name",
         "",
-        true,
     ),
     (
         "shipping_address.line1",
@@ -68,7 +69,6 @@ const ADDRESS: &[Spec] = &[
         "text",
         "address-line1",
         "",
-        true,
     ),
     (
         "shipping_address.line2",
@@ -76,7 +76,6 @@ const ADDRESS: &[Spec] = &[
         "text",
         "address-line2",
         "",
-        false,
     ),
     (
         "shipping_address.city",
@@ -84,7 +83,6 @@ const ADDRESS: &[Spec] = &[
         "text",
         "address-level2",
         "",
-        true,
     ),
     (
         "shipping_address.region",
@@ -92,7 +90,6 @@ const ADDRESS: &[Spec] = &[
         "text",
         "address-level1",
         "",
-        false,
     ),
     (
         "shipping_address.postal_code",
@@ -100,7 +97,6 @@ const ADDRESS: &[Spec] = &[
         "text",
         "postal-code",
         "",
-        true,
     ),
     (
         "shipping_address.phone",
@@ -108,17 +104,9 @@ const ADDRESS: &[Spec] = &[
         "tel",
         "tel",
         "tel",
-        false,
     ),
 ];
-const COUNTRY: Spec = (
-    "shipping_address.country",
-    "Country",
-    "text",
-    "country",
-    "",
-    true,
-);
+const COUNTRY: Spec = ("shipping_address.country", "Country", "text", "country", "");
 const CARD: &[Spec] = &[
     (
         "payment.card.number",
@@ -126,7 +114,6 @@ const CARD: &[Spec] = &[
         "text",
         "cc-number",
         "numeric",
-        false,
     ),
     (
         "payment.card.exp_month",
@@ -134,7 +121,6 @@ const CARD: &[Spec] = &[
         "text",
         "cc-exp-month",
         "numeric",
-        false,
     ),
     (
         "payment.card.exp_year",
@@ -142,7 +128,6 @@ const CARD: &[Spec] = &[
         "text",
         "cc-exp-year",
         "numeric",
-        false,
     ),
     (
         "payment.card.cvc",
@@ -150,78 +135,44 @@ const CARD: &[Spec] = &[
         "text",
         "cc-csc",
         "numeric",
-        false,
     ),
-    (
-        "payment.card.holder",
-        "Name on card",
-        "text",
-        "cc-name",
-        "",
-        false,
-    ),
+    ("payment.card.holder", "Name on card", "text", "cc-name", ""),
 ];
+
+/// The fields of the form that are choices, not text inputs.
+const CHOICES: &[&str] = &["shipping_method", "payment.method"];
+
+/// The described fields the page does not show: the total it saw is the
+/// API's, not a customer's input.
+const NOT_SHOWN: &[&str] = &["expected_total"];
+
+/// Whether the core's description requires the field at `path` always (a
+/// card's fields are required only for a card, which the page cannot mark).
+fn required(path: &str) -> bool {
+    let form = CheckoutForm::DESCRIPTION;
+    let parents_required = path
+        .match_indices('.')
+        .all(|(end, _)| form.find(&path[..end]).is_some_and(|field| field.required));
+    parents_required && form.find(path).is_some_and(|field| field.required)
+}
 
 /// `field-` or `error-` + the path with dots as dashes.
 fn dom_id(prefix: &str, path: &str) -> String {
     format!("{prefix}-{}", path.replace('.', "-"))
 }
 
-/// Converts the submitted fields into the API's JSON checkout body: each
-/// known dotted name becomes a nested member; `payment.card.exp_month` and
-/// `exp_year` become integers when they are integers (else they stay
-/// strings, which the API's type check reports on their path, and empty
-/// means absent, which the core reports as required); for cash on delivery
-/// the card is left out, as the core ignores it. Other fields (the CSRF
-/// token, the idempotency key) are not part of the body.
+/// Converts the submitted fields into the API's JSON checkout body
+/// ([`posted::body_of`] by the checkout form's description); for cash on
+/// delivery the card is left out, as the core ignores it. Other fields (the
+/// CSRF token, the idempotency key) are not part of the body.
 pub(super) fn body_of(fields: &[(String, String)]) -> Value {
-    let mut root = Map::new();
-    for (name, value) in fields {
-        let known = <CheckoutBody as RequestBody>::FIELDS
-            .iter()
-            .any(|f| f.path == name && f.ty != JsonType::Object && f.path != "expected_total");
-        if !known {
-            continue;
-        }
-        let value = match name.as_str() {
-            "payment.card.exp_month" | "payment.card.exp_year" => {
-                let text = value.trim();
-                if text.is_empty() {
-                    continue;
-                }
-                match text.parse::<i64>() {
-                    Ok(n) => Value::from(n),
-                    Err(_) => Value::from(text),
-                }
-            }
-            _ => Value::from(value.as_str()),
-        };
-        insert(&mut root, name, value);
-    }
+    let mut root = posted::body_of(CheckoutForm::DESCRIPTION, fields, NOT_SHOWN);
     if let Some(Value::Object(payment)) = root.get_mut("payment")
         && payment.get("method").and_then(Value::as_str) == Some("cash_on_delivery")
     {
         payment.remove("card");
     }
     Value::Object(root)
-}
-
-/// Sets `path` (dotted) in `root`, making the objects on the way; the first
-/// value of a repeated name wins.
-fn insert(root: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut object = root;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            object.entry(part.to_owned()).or_insert(value);
-            return;
-        }
-        let next = object
-            .entry(part.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Value::Object(next) = next else { return };
-        object = next;
-    }
 }
 
 /// A fresh idempotency key for one rendering of the form.
@@ -258,7 +209,7 @@ impl FormState<'_> {
     }
 
     fn field(&self, spec: &Spec) -> Field {
-        let (path, label, kind, autocomplete, inputmode, required) = *spec;
+        let (path, label, kind, autocomplete, inputmode) = *spec;
         Field {
             path,
             id: dom_id("field", path),
@@ -267,7 +218,7 @@ impl FormState<'_> {
             kind,
             autocomplete,
             inputmode,
-            required,
+            required: required(path),
             value: self.value(path),
             error: self.error(path),
         }
@@ -346,7 +297,7 @@ fn form_page(
         .chain(ADDRESS)
         .chain(std::iter::once(&COUNTRY))
         .map(|s| s.0)
-        .chain(["shipping_method", "payment.method"])
+        .chain(CHOICES.iter().copied())
         .chain(CARD.iter().map(|s| s.0))
         .collect();
     let mut paths: Vec<(&str, &[String])> = state.errors.iter().collect();
@@ -440,7 +391,7 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
     let body = body_of(&post.fields);
     let parsed = serde_json::to_vec(&body)
         .map_err(|e| ApiError::internal(e.to_string()))
-        .and_then(|bytes| orders_axum::parse_body::<CheckoutBody>(&bytes));
+        .and_then(|bytes| orders_axum::parse_body::<CheckoutForm>(&bytes));
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let (status, errors, general) = match parsed {
         Err(error) => (
@@ -448,7 +399,7 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
             error.errors().cloned().unwrap_or_default(),
             Vec::new(),
         ),
-        Ok(CheckoutBody(form)) => {
+        Ok(form) => {
             match shop
                 .orders()
                 .checkout(&caller.id, &cart_id, form, key.as_deref())
@@ -553,9 +504,9 @@ mod tests {
                     "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": "20x0", "cvc": ""}}
             })
         );
-        let errors =
-            orders_axum::parse_body::<CheckoutBody>(body.to_string().as_bytes()).unwrap_err();
-        let errors = errors.errors().unwrap();
+        let submitted =
+            orders_axum::parse_body::<CheckoutForm>(body.to_string().as_bytes()).unwrap();
+        let errors = submitted.type_errors;
         assert!(errors.contains("payment.card.exp_year"), "{errors}");
         assert_eq!(errors.len(), 1, "{errors}");
     }
@@ -567,6 +518,24 @@ mod tests {
             ("payment.card.exp_month", "soon"),
         ]));
         assert_eq!(body, json!({"payment": {"method": "cash_on_delivery"}}));
+    }
+
+    #[test]
+    fn the_page_shows_every_described_field() {
+        let shown: Vec<&str> = CONTACT
+            .iter()
+            .chain(ADDRESS)
+            .chain(CARD)
+            .chain([&COUNTRY])
+            .map(|spec| spec.0)
+            .chain(CHOICES.iter().copied())
+            .chain(NOT_SHOWN.iter().copied())
+            .collect();
+        for (path, _) in CheckoutForm::DESCRIPTION.leaves() {
+            assert!(shown.contains(&path.as_str()), "{path} is not on the page");
+        }
+        assert!(required("shipping_address.city") && !required("shipping_address.line2"));
+        assert!(!required("payment.card.number"), "only for a card");
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod cart;
 mod catalogue;
 mod checkout;
 mod orders;
+mod posted;
 mod request;
 mod templates;
 mod users;

@@ -4,6 +4,8 @@
 //! are taken from the catalogue each time it is priced (see
 //! [`crate::pricing`]), so a cart never shows a stale price.
 
+pub(crate) mod forms;
+
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +15,8 @@ use crate::catalogue::Product;
 use crate::discount::DiscountCode;
 use crate::ids::{CartId, CustomerId, ProductId};
 use crate::money::Currency;
+
+pub use forms::{AddItemForm, ApplyDiscountForm, CreateCartForm, SetQuantityForm};
 
 /// Most lines a cart holds.
 pub const MAX_LINES: usize = 100;
@@ -35,6 +39,9 @@ pub struct Quantity(u16);
 pub struct InvalidQuantity;
 
 impl Quantity {
+    /// The smallest quantity of a line.
+    pub const MIN: u32 = 1;
+
     /// The largest quantity of a line.
     pub const MAX: u32 = 999;
 
@@ -43,7 +50,7 @@ impl Quantity {
     /// # Errors
     /// [`InvalidQuantity`] otherwise.
     pub fn new(n: u32) -> Result<Self, InvalidQuantity> {
-        if (1..=Self::MAX).contains(&n) {
+        if (Self::MIN..=Self::MAX).contains(&n) {
             Ok(Self(n as u16))
         } else {
             Err(InvalidQuantity)

@@ -7,6 +7,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+mod form;
+
+pub use form::NewDiscountForm;
+
 use crate::money::{Currency, Money, MoneyError};
 
 /// A discount code as customers type it: 1 to 64 ASCII letters, digits, `-`
@@ -27,13 +31,19 @@ pub struct DiscountCode(String);
 pub struct InvalidDiscountCode;
 
 impl DiscountCode {
+    /// The most characters a code has.
+    pub const MAX_CHARS: usize = 64;
+
+    /// The JSON Schema pattern of a code's characters.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9_-]+$";
+
     /// Parses a code (surrounding whitespace ignored, upper-cased).
     ///
     /// # Errors
     /// [`InvalidDiscountCode`].
     pub fn parse(text: &str) -> Result<Self, InvalidDiscountCode> {
         let text = text.trim();
-        let ok = (1..=64).contains(&text.len())
+        let ok = (1..=Self::MAX_CHARS).contains(&text.len())
             && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
@@ -95,6 +105,9 @@ pub enum InvalidDiscount {
 }
 
 impl DiscountKind {
+    /// The names of the kinds, as `kind` takes them.
+    pub const NAMES: [&'static str; 2] = ["percent", "fixed"];
+
     /// A percentage discount: `"10"` is 10 %.
     ///
     /// # Errors
@@ -236,145 +249,6 @@ impl Discount {
     }
 }
 
-/// A new discount code as submitted (the JSON `POST /admin/discounts`
-/// body and the admin panel's form alike). Missing fields deserialise as
-/// `None`; [`validate`](Self::validate) checks every field and reports every
-/// bad one at once, by field name.
-///
-/// ```
-/// use orders_core::discount::NewDiscountForm;
-/// use orders_core::money::Currency;
-///
-/// let now = "2026-12-06T12:00:00Z".parse().unwrap();
-/// let errors = NewDiscountForm {
-///     code: Some("bad code!".into()),
-///     kind: Some("half".into()),
-///     max_uses: Some("0".into()),
-///     expires_at: Some("tomorrow".into()),
-///     ..Default::default()
-/// }
-/// .validate(Currency::USD, now)
-/// .unwrap_err();
-/// let fields: Vec<&str> = errors.iter().map(|(path, _)| path).collect();
-/// assert_eq!(fields, ["code", "expires_at", "kind", "max_uses", "value"]);
-///
-/// let ten = NewDiscountForm {
-///     code: Some("TEN".into()),
-///     kind: Some("percent".into()),
-///     value: Some("10".into()),
-///     ..Default::default()
-/// }
-/// .validate(Currency::USD, now)
-/// .unwrap();
-/// assert_eq!(ten.code.as_str(), "TEN");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct NewDiscountForm {
-    /// The code customers type. Required.
-    pub code: Option<String>,
-    /// `percent` or `fixed`. Required.
-    pub kind: Option<String>,
-    /// `"10"` with `percent` is 10 %; an amount with `fixed`. Required.
-    pub value: Option<String>,
-    /// The currency of a fixed `value` and of `min_subtotal`; default: the
-    /// store's.
-    pub currency: Option<String>,
-    /// The smallest subtotal it applies to.
-    pub min_subtotal: Option<String>,
-    /// How many orders may use it, at least 1; none is unlimited.
-    pub max_uses: Option<crate::catalogue::WholeNumber>,
-    /// When it stops applying, RFC 3339.
-    pub expires_at: Option<String>,
-}
-
-impl NewDiscountForm {
-    /// The discount the form describes, created `now`; amounts are in
-    /// `currency`, or `default_currency` when the form names none. Blank
-    /// optional fields count as absent.
-    ///
-    /// # Errors
-    /// [`ValidationErrors`] keyed by field name, every bad field at once.
-    pub fn validate(
-        self,
-        default_currency: Currency,
-        now: DateTime<Utc>,
-    ) -> Result<Discount, crate::validation::ValidationErrors> {
-        use crate::checkout::REQUIRED;
-        let mut errors = crate::validation::ValidationErrors::new();
-        let present = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
-        let code = match present(self.code) {
-            Some(text) => errors.check("code", DiscountCode::parse(text.trim())),
-            None => {
-                errors.add("code", REQUIRED);
-                None
-            }
-        };
-        let currency = match present(self.currency) {
-            Some(text) => errors.check("currency", Currency::parse(text.trim())),
-            None => Some(default_currency),
-        };
-        // With a bad currency, still report a malformed amount.
-        let currency = currency.unwrap_or(default_currency);
-        let value = present(self.value);
-        let kind = match (present(self.kind).as_deref().map(str::trim), value) {
-            (Some(kind), None) => {
-                errors.add("value", REQUIRED);
-                if !matches!(kind, "percent" | "fixed") {
-                    errors.add("kind", "must be one of: percent, fixed");
-                }
-                None
-            }
-            (Some("percent"), Some(value)) => {
-                errors.check("value", DiscountKind::percent(value.trim()))
-            }
-            (Some("fixed"), Some(value)) => {
-                errors.check("value", DiscountKind::fixed(value.trim(), currency))
-            }
-            (Some(_), Some(_)) => {
-                errors.add("kind", "must be one of: percent, fixed");
-                None
-            }
-            (None, value) => {
-                errors.add("kind", REQUIRED);
-                if value.is_none() {
-                    errors.add("value", REQUIRED);
-                }
-                None
-            }
-        };
-        let min_subtotal = present(self.min_subtotal).and_then(|text| {
-            errors.check("min_subtotal", Money::parse_price(text.trim(), currency))
-        });
-        let max_uses = self.max_uses.and_then(|value| {
-            let n = errors.check("max_uses", value.value())??;
-            errors.check(
-                "max_uses",
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or("must be a positive integer"),
-            )
-        });
-        let expires_at = present(self.expires_at).and_then(|text| {
-            errors.check(
-                "expires_at",
-                DateTime::parse_from_rfc3339(text.trim())
-                    .map(|at| at.with_timezone(&Utc))
-                    .map_err(|_| "must be an RFC 3339 date-time"),
-            )
-        });
-        let (Some(code), Some(kind)) = (code, kind) else {
-            return Err(errors);
-        };
-        let mut discount = Discount::new(code, kind, now);
-        discount.min_subtotal = min_subtotal;
-        discount.max_uses = max_uses;
-        discount.expires_at = expires_at;
-        errors.into_result(discount)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,10 +256,6 @@ mod tests {
 
     fn usd(s: &str) -> Money {
         Money::parse(s, Currency::USD).unwrap()
-    }
-
-    fn at(text: &str) -> DateTime<Utc> {
-        text.parse().unwrap()
     }
 
     #[test]
@@ -466,52 +336,5 @@ mod tests {
         assert_eq!(json["code"], "X");
         assert_eq!(json["kind"], "percent");
         assert_eq!(json["value"], "10");
-    }
-
-    #[test]
-    fn a_new_discount_form_reports_every_field_at_once() {
-        let now = at("2026-12-01T00:00:00Z");
-        let form = |f: fn(&mut NewDiscountForm)| {
-            let mut form = NewDiscountForm {
-                code: Some("SAVE5".into()),
-                kind: Some("fixed".into()),
-                value: Some("5.00".into()),
-                ..NewDiscountForm::default()
-            };
-            f(&mut form);
-            form.validate(Currency::USD, now)
-        };
-        let ok = form(|_| {}).unwrap();
-        assert_eq!(ok.kind, DiscountKind::fixed("5.00", Currency::USD).unwrap());
-        assert_eq!(
-            (ok.max_uses, ok.expires_at, ok.min_subtotal),
-            (None, None, None)
-        );
-        // Blank optional fields are absent; a bad currency still lets the
-        // amount be judged.
-        let blank = form(|f| {
-            f.min_subtotal = Some(" ".into());
-            f.expires_at = Some(String::new());
-        });
-        assert!(blank.is_ok());
-        let errors = form(|f| {
-            f.currency = Some("XX".into());
-            f.value = Some("5.001".into());
-            f.max_uses = Some("abc".into());
-            f.min_subtotal = Some("-1".into());
-        })
-        .unwrap_err();
-        for field in ["currency", "value", "max_uses", "min_subtotal"] {
-            assert!(errors.contains(field), "{field}: {errors}");
-        }
-        let errors = form(|f| f.max_uses = Some(0_i64.into())).unwrap_err();
-        assert!(errors.contains("max_uses"));
-        let limited = form(|f| {
-            f.max_uses = Some(3_i64.into());
-            f.expires_at = Some("2027-01-01T00:00:00Z".into());
-        })
-        .unwrap();
-        assert_eq!(limited.max_uses, Some(3));
-        assert_eq!(limited.expires_at, Some(at("2027-01-01T00:00:00Z")));
     }
 }
