@@ -22,20 +22,22 @@ VALIDATOR_VERSION="0.9.0"
 CLIENT_VENV="${ORDERS_CLIENT_VENV:-/var/cache/orders-ci/venv-client}"
 GENERATOR_VERSION="0.29.1"
 
-if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep "$SCHEMATHESIS_VERSION" >/dev/null; then
     echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
-if ! "$CLIENT_VENV/bin/openapi-python-client" --version 2>/dev/null | grep -q "$GENERATOR_VERSION"; then
+if ! "$CLIENT_VENV/bin/openapi-python-client" --version 2>/dev/null | grep "$GENERATOR_VERSION" >/dev/null; then
     echo "installing openapi-python-client $GENERATOR_VERSION into $CLIENT_VENV"
     mkdir -p "$(dirname "$CLIENT_VENV")"
     python3 -m venv "$CLIENT_VENV"
     "$CLIENT_VENV/bin/pip" install -q "openapi-python-client==$GENERATOR_VERSION"
 fi
+# (grep reads all of pip's output: with -q it would stop early, pip would
+# die of SIGPIPE, and pipefail would reinstall every time.)
 if ! "$VENV/bin/pip" show openapi-spec-validator 2>/dev/null |
-    grep -qx "Version: $VALIDATOR_VERSION"; then
+    grep -x "Version: $VALIDATOR_VERSION" >/dev/null; then
     echo "installing openapi-spec-validator $VALIDATOR_VERSION into $VENV"
     "$VENV/bin/pip" install -q "openapi-spec-validator==$VALIDATOR_VERSION"
 fi
