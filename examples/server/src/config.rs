@@ -31,6 +31,9 @@
 //! token_lifetime = "30d"            # sliding: each use extends it
 //! ```
 //!
+//! The `[metrics]` table (where `/metrics` is answered, and to whom) is
+//! described in `crate::metrics`.
+//!
 //! The `[auth]` keys that flags also set (`--trusted-proxy`,
 //! `--client-ip-header`, `--registrations-per-hour`, `--token-lifetime`)
 //! take the flag's value when it is given.
@@ -72,6 +75,8 @@ struct File {
     shipping: Vec<Shipping>,
     #[serde(default)]
     auth: AuthFile,
+    #[serde(default)]
+    metrics: crate::metrics::MetricsFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -302,6 +307,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Sign-in, registration and tokens.
     pub auth: AuthSettings,
+    /// Where `/metrics` is answered, and to whom.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl Default for Settings {
@@ -311,6 +318,7 @@ impl Default for Settings {
             body_limit: DEFAULT_BODY_LIMIT,
             cors_origins: Vec::new(),
             auth: AuthSettings::default(),
+            metrics: crate::metrics::MetricsSettings::default(),
         }
     }
 }
@@ -416,6 +424,7 @@ fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
         body_limit,
         cors_origins: file.cors_origins,
         auth,
+        metrics: crate::metrics::MetricsSettings::from_file(&file.metrics)?,
     })
 }
 
