@@ -25,9 +25,6 @@
 //! [`Metrics::register`]) and serves it with [`Metrics::endpoint`] (or
 //! [`Metrics::response`] inside its own handler, behind its own access
 //! rule: the document is for operators, not the public).
-//!
-//! Outbound delivery (webhooks, emails) registers its families here, beside
-//! these: backlog, attempts and dead items per consumer.
 
 mod checkouts;
 mod http;
@@ -50,9 +47,7 @@ pub use prometheus_client;
 pub use checkouts::CheckoutOutcome;
 pub(crate) use checkouts::ProblemCode;
 pub(crate) use checkouts::record_checkout;
-pub use http::HttpMetricsLayer;
-#[doc(hidden)]
-pub use http::HttpMetricsService;
+pub use http::{HttpMetricsLayer, HttpMetricsService};
 pub use pools::PoolUse;
 pub(crate) use sockets::OpenSocket;
 
@@ -113,6 +108,9 @@ impl Metrics {
         let http = http::HttpFamilies::register(ours);
         let sockets = sockets::register(ours);
         let checkouts = checkouts::register(ours);
+        // Outbound delivery (webhooks, emails) goes here: a module of its
+        // own beside `checkouts`, registering its backlog, attempts and
+        // dead items per consumer under the same prefix.
         Self(Arc::new(Shared {
             registry: RwLock::new(registry),
             http,
