@@ -316,9 +316,10 @@ async fn serve(
         Some(SecretKey(key)) => Csrf::new(*key),
         None => Csrf::random(),
     };
-    let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
-        .csrf(csrf.clone());
     let meters = metrics::registry(storage);
+    let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
+        .csrf(csrf.clone())
+        .metrics(&meters);
     let api = Api::new(orders.clone(), sessions.clone())
         .metrics(&meters)
         .mount_path("/api")

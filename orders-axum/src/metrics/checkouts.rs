@@ -86,6 +86,14 @@ impl CheckoutOutcome {
         }
     }
 
+    /// The outcome of a checkout the engine refused with `error`, as the
+    /// API would answer it: for a host's own checkout page, so that its
+    /// checkouts count beside the API's ([`Metrics::record_checkout`]).
+    pub fn of_error(error: &orders_core::Error) -> Self {
+        let answer = crate::ApiError::from(error.clone());
+        Self::of(answer.status(), Some(answer.code()))
+    }
+
     /// The label's value: `placed`, `replayed`, `declined`, `validation`,
     /// `out_of_stock`, `price_changed`, `conflict`, `unauthorized`,
     /// `not_found`, `payment_failed` or `error`.
@@ -152,7 +160,7 @@ pub(crate) async fn record_checkout(
     let response = next.run(request).await;
     let code = response.extensions().get::<ProblemCode>();
     let outcome = CheckoutOutcome::of(response.status(), code.map(|c| &*c.0));
-    metrics.checkout(outcome);
+    metrics.record_checkout(outcome);
     response
 }
 
@@ -188,5 +196,9 @@ mod tests {
         );
         assert_eq!(of(503, "storage_unavailable"), CheckoutOutcome::Error);
         assert_eq!(of(408, "request_timeout"), CheckoutOutcome::Error);
+        let declined = CheckoutOutcome::of_error(&orders_core::Error::PaymentDeclined);
+        assert_eq!(declined, CheckoutOutcome::Declined);
+        let gone = CheckoutOutcome::of_error(&orders_core::Error::Unavailable);
+        assert_eq!(gone, CheckoutOutcome::Error);
     }
 }

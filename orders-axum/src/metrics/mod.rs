@@ -189,8 +189,9 @@ impl Metrics {
         OpenSocket::new(&self.0.sockets, feed)
     }
 
-    /// Counts one checkout that ended as `outcome`.
-    pub(crate) fn checkout(&self, outcome: CheckoutOutcome) {
+    /// Counts one checkout that ended as `outcome`: the API counts its
+    /// own; a host counts those of its own checkout page here.
+    pub fn record_checkout(&self, outcome: CheckoutOutcome) {
         self.0.checkouts.get_or_create(&outcome.into()).inc();
     }
 
