@@ -270,4 +270,15 @@ async fn the_host_adds_its_pools_and_its_own_metrics() {
     );
     open.store(7, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(Scrape::parse(&metrics.render()).get(in_use), 6.0);
+    // A second callback replaces the first (a series written twice would
+    // fail the parse).
+    metrics.pools(|| {
+        vec![PoolUse {
+            pool: "main".into(),
+            open: 1,
+            idle: 1,
+            max: 2,
+        }]
+    });
+    assert_eq!(Scrape::parse(&metrics.render()).get(in_use), 0.0);
 }

@@ -80,6 +80,7 @@ struct Shared {
     http: http::HttpFamilies,
     sockets: sockets::SocketFamily,
     checkouts: checkouts::CheckoutFamily,
+    pools: pools::PoolCollector,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -108,6 +109,8 @@ impl Metrics {
         let http = http::HttpFamilies::register(ours);
         let sockets = sockets::register(ours);
         let checkouts = checkouts::register(ours);
+        let pools = pools::PoolCollector::default();
+        ours.register_collector(Box::new(pools.clone()));
         // Outbound delivery (webhooks, emails) goes here: a module of its
         // own beside `checkouts`, registering its backlog, attempts and
         // dead items per consumer under the same prefix.
@@ -116,6 +119,7 @@ impl Metrics {
             http,
             sockets,
             checkouts,
+            pools,
         }))
     }
 
@@ -132,12 +136,9 @@ impl Metrics {
 
     /// Reports the store's connection pools at every scrape, as `read`
     /// tells them (`orders_db_pool_connections`,
-    /// `orders_db_pool_max_connections`). Call it once.
+    /// `orders_db_pool_max_connections`); a later call replaces `read`.
     pub fn pools(&self, read: impl Fn() -> Vec<PoolUse> + Send + Sync + 'static) {
-        let mut registry = self.registry_mut();
-        registry
-            .sub_registry_with_prefix(PREFIX)
-            .register_collector(Box::new(pools::PoolCollector::new(read)));
+        self.0.pools.set(read);
     }
 
     /// A layer recording the requests of the routes it wraps (apply it

@@ -1,6 +1,8 @@
 //! The store's connection pools, read at every scrape from a callback the
 //! host gives ([`super::Metrics::pools`]): the engine knows no database.
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -22,12 +24,15 @@ pub struct PoolUse {
 
 type Read = Box<dyn Fn() -> Vec<PoolUse> + Send + Sync>;
 
-/// Asks the host's callback at every scrape.
-pub(super) struct PoolCollector(Read);
+/// Asks the host's callback, if it gave one, at every scrape. Registered
+/// once; a new callback replaces the last, so no family is written twice.
+#[derive(Clone, Default)]
+pub(super) struct PoolCollector(Arc<RwLock<Option<Read>>>);
 
 impl PoolCollector {
-    pub(super) fn new(read: impl Fn() -> Vec<PoolUse> + Send + Sync + 'static) -> Self {
-        Self(Box::new(read))
+    pub(super) fn set(&self, read: impl Fn() -> Vec<PoolUse> + Send + Sync + 'static) {
+        let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        *slot = Some(Box::new(read));
     }
 }
 
@@ -39,10 +44,14 @@ impl std::fmt::Debug for PoolCollector {
 
 impl Collector for PoolCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let read = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(read) = read.as_ref() else {
+            return Ok(());
+        };
         // Fresh families each scrape: a pool that went away leaves no series.
         let connections = Family::<[(&str, String); 2], Gauge>::default();
         let max = Family::<[(&str, String); 1], Gauge>::default();
-        for pool in (self.0)() {
+        for pool in read() {
             let in_use = pool.open.saturating_sub(pool.idle);
             for (state, value) in [("in_use", in_use), ("idle", pool.idle)] {
                 connections
