@@ -274,6 +274,11 @@ impl IntoResponse for ApiError {
         if self.0.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // For the checkout's outcome (feature `metrics`).
+        #[cfg(feature = "metrics")]
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ProblemCode(self.0.code.clone()));
         response
     }
 }

@@ -92,6 +92,13 @@
 //! reverse proxy in front for HTTP/2) and gives handlers
 //! `ConnectInfo<SocketAddr>`.
 //!
+//! ## Metrics (feature `metrics`)
+//!
+//! `metrics::Metrics` holds Prometheus metrics: [`Api::metrics`] records
+//! the API's requests by route template and status with their latency, its
+//! open websockets and its checkouts by outcome; the host serves the
+//! document (`Metrics::endpoint`) where only its operators reach it.
+//!
 //! ## Logging
 //!
 //! One span per request with its request id (`x-request-id`, generated when
@@ -110,6 +117,7 @@
 //! | `web` | no | `web`: session cookie, stateless CSRF tokens, security headers and the `SignIn` trait, for server-rendered pages |
 //! | `admin` | no | `admin`: the staff panel, a router the host nests at `/admin` (turns on `web`) |
 //! | `serve` | no | `serve`: `serve::serve`, a router on a `TcpListener` with connection deadlines, a connection bound and a bounded graceful shutdown (HTTP/1.1) |
+//! | `metrics` | no | `metrics`: Prometheus metrics of the API (requests, latencies, websockets, checkouts) and the `/metrics` document |
 //!
 #![doc = include_str!("route_table.md")]
 #![forbid(unsafe_code)]
@@ -123,6 +131,10 @@ mod docs;
 mod error;
 mod form_bodies;
 mod identify;
+mod meters;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod query;
 mod request_id;
 mod routes;
@@ -205,6 +217,7 @@ pub struct Api {
     socket_cookie: Option<Arc<str>>,
     shutdown: Arc<watch::Sender<bool>>,
     revocations: Revocations,
+    meters: meters::Meters,
 }
 
 impl std::fmt::Debug for Api {
@@ -236,7 +249,20 @@ impl Api {
             socket_cookie: default_socket_cookie(),
             shutdown: Arc::new(watch::channel(false).0),
             revocations: Revocations::new(),
+            meters: meters::Meters::default(),
         }
+    }
+
+    /// Records the API's requests (by route template, method and status,
+    /// with their latency; the template has the host's mount path when
+    /// nested), its open websockets and its checkouts by outcome in
+    /// `metrics`. See the `metrics` module.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &metrics::Metrics) -> Self {
+        self.meters.metrics = Some(metrics.clone());
+        self
     }
 
     /// The largest request body accepted (default 64 KiB); larger ones get 413.
@@ -487,12 +513,13 @@ impl Api {
             shutdown: self.shutdown,
             revocations: self.revocations,
             socket_cookie: self.socket_cookie,
+            meters: self.meters.clone(),
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {
             router = router.merge(extra);
         }
-        router
+        let router = router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.body_limit))
@@ -510,8 +537,8 @@ impl Api {
                             .on_response(DefaultOnResponse::new().level(Level::INFO)),
                     )
                     .layer(PropagateRequestIdLayer::x_request_id()),
-            )
-            .with_state(())
+            );
+        self.meters.requests(router).with_state(())
     }
 }
 

@@ -58,6 +58,7 @@ mod codec;
 mod error;
 mod lease;
 mod migrations;
+mod pools;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
@@ -74,6 +75,7 @@ use orders_core::ports::{Notifier, Store};
 pub use error::OpenError;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use migrations::{HISTORY_TABLE, TABLE_PREFIX, embedded_migrator};
+pub use pools::PoolStats;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{
@@ -329,6 +331,16 @@ impl Storage {
     /// configuration, payments and clock, then `build()`.
     pub fn engine(&self) -> OrdersBuilder {
         orders_core::Orders::builder(self.store()).notifier(self.notifier())
+    }
+
+    /// The store's connection pools as they are now, for a host's metrics.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => store.pool_stats(),
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(store) => vec![PoolStats::of("main", store.pool())],
+        }
     }
 
     /// Closes the store's connections. (The PostgreSQL listener stops when

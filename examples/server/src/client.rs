@@ -140,8 +140,14 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .map(|address| address.ip().to_canonical())
 }
 
+/// The TCP peer of a request, kept by [`resolve`] before it puts the
+/// client's address in `ConnectInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
 /// Middleware: replaces the request's `ConnectInfo<SocketAddr>` with the
-/// client's address (the port kept), as [`ClientAddress::client`] says.
+/// client's address (the port kept), as [`ClientAddress::client`] says,
+/// and keeps the TCP peer's as [`Peer`].
 pub async fn resolve(
     State(config): State<ClientAddress>,
     mut request: Request,
@@ -153,9 +159,9 @@ pub async fn resolve(
         .copied()
     {
         let client = config.client(peer.ip(), request.headers());
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+        let extensions = request.extensions_mut();
+        extensions.insert(Peer(peer));
+        extensions.insert(ConnectInfo(SocketAddr::new(client, peer.port())));
     }
     next.run(request).await
 }

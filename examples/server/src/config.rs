@@ -36,6 +36,9 @@
 //! token_lifetime = "30d"            # sliding: each use extends it
 //! ```
 //!
+//! The `[metrics]` table (where `/metrics` is answered, and to whom) is
+//! described in `crate::metrics`.
+//!
 //! The `[auth]` keys that flags also set (`--trusted-proxy`,
 //! `--client-ip-header`, `--registrations-per-hour`, `--token-lifetime`)
 //! take the flag's value when it is given.
@@ -68,11 +71,13 @@ struct ServerKeys {
     cors_origins: Vec<String>,
     #[serde(default)]
     auth: AuthFile,
+    #[serde(default)]
+    metrics: crate::metrics::MetricsFile,
 }
 
 /// The keys of [`ServerKeys`], taken out of the file before the rest is
 /// read as the engine's.
-const SERVER_KEYS: [&str; 3] = ["body_limit", "cors_origins", "auth"];
+const SERVER_KEYS: [&str; 4] = ["body_limit", "cors_origins", "auth", "metrics"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,6 +259,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Sign-in, registration and tokens.
     pub auth: AuthSettings,
+    /// Where `/metrics` is answered, and to whom.
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl Default for Settings {
@@ -263,6 +270,7 @@ impl Default for Settings {
             body_limit: DEFAULT_BODY_LIMIT,
             cors_origins: Vec::new(),
             auth: AuthSettings::default(),
+            metrics: crate::metrics::MetricsSettings::default(),
         }
     }
 }
@@ -322,6 +330,7 @@ fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
         body_limit,
         cors_origins: own.cors_origins,
         auth,
+        metrics: crate::metrics::MetricsSettings::from_file(&own.metrics)?,
     })
 }
 

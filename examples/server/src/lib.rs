@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod demo;
+pub mod metrics;
 pub mod sessions;
 pub mod sign_in;
 pub mod storefront;
@@ -74,6 +75,9 @@ pub struct Cli {
     /// Sign-in, registration and token settings (over the file's `[auth]`).
     #[command(flatten)]
     pub auth: config::AuthArgs,
+    /// Where `/metrics` is answered, and to whom (over the file's `[metrics]`).
+    #[command(flatten)]
+    pub metrics: metrics::MetricsArgs,
 }
 
 /// How log lines are written.
@@ -227,7 +231,8 @@ pub enum Command {
 /// # Errors
 /// A message for the operator.
 pub async fn run(cli: Cli) -> Result<(), String> {
-    let settings = config::load_with(cli.config.as_deref(), &cli.auth)?;
+    let mut settings = config::load_with(cli.config.as_deref(), &cli.auth)?;
+    settings.metrics.apply(&cli.metrics)?;
     let (storage, users) = open(&cli.database_url).await?;
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&storage, users, settings, cli.serve).await,
@@ -312,9 +317,12 @@ async fn serve(
         Some(SecretKey(key)) => Csrf::new(*key),
         None => Csrf::random(),
     };
+    let meters = metrics::registry(storage);
     let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
-        .csrf(csrf.clone());
+        .csrf(csrf.clone())
+        .metrics(&meters);
     let api = Api::new(orders.clone(), sessions.clone())
+        .metrics(&meters)
         .mount_path("/api")
         .body_limit(settings.body_limit)
         .request_timeout(std::time::Duration::from_secs_f64(args.request_timeout))
@@ -325,11 +333,16 @@ async fn serve(
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
         .api(&api)
-        .mount_path("/admin");
+        .mount_path(ADMIN_PATH);
     let shutdown = api.shutdown_handle();
-    let mut app = admin
-        .nest_into(api.nest_into(Router::new()))
-        .merge(shop.router());
+    // The pages' requests are recorded as the API's are (by route template).
+    let mut app = api
+        .nest_into(Router::new())
+        .nest_service(ADMIN_PATH, admin.router().layer(meters.layer()))
+        .merge(shop.router().layer(meters.layer()));
+    if settings.metrics.bind.is_none() {
+        app = metrics::route(app, &meters, &settings.metrics);
+    }
     if !settings.cors_origins.is_empty() {
         app = app.layer(cors(&settings.cors_origins)?);
     }
@@ -343,6 +356,16 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let apart = match &settings.metrics.bind {
+        Some(bind) => {
+            let clients = settings.auth.client_address();
+            let (at, task) =
+                metrics::serve_apart(bind, &meters, &settings.metrics, clients).await?;
+            println!("metrics on http://{at}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
     let options = args.serve_options().shutdown_handle(shutdown);
     info!(
         %address,
@@ -353,9 +376,15 @@ async fn serve(
     println!("listening on http://{address}");
     let _ = std::io::stdout().flush();
     let stopped = orders_axum::serve::serve(listener, app, options, shutdown_signal()).await;
+    if let Some(task) = apart {
+        task.abort();
+    }
     info!(dropped = stopped.dropped, "stopped");
     Ok(())
 }
+
+/// Where the staff panel is nested.
+const ADMIN_PATH: &str = "/admin";
 
 fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
     use axum::http::{HeaderValue, Method, header};

@@ -946,3 +946,46 @@ async fn the_order_page_socket_follows_the_order_with_the_session_cookie_only() 
     // Another site's page cannot use the cookie.
     assert!(socket("http://evil.example".to_owned()).await.is_err());
 }
+
+/// A checkout counter of the server's `/metrics` (`placed`, `validation`…).
+async fn checkouts(server: &Server, outcome: &str) -> f64 {
+    let text = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("orders_checkouts_total{{outcome=\"{outcome}\"}} ");
+    let line = text.lines().find(|line| line.starts_with(&series));
+    line.unwrap_or_else(|| panic!("no {series} in\n{text}"))[series.len()..]
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_checkout_page_counts_its_checkouts_as_the_api_does() {
+    let (url, _dir) = common::sqlite_url();
+    let server = Server::start(&url);
+    let shopper = Browser::new(&server);
+    shopper.register().await;
+    let product = shopper.products().await.remove(0);
+    assert_eq!(
+        shopper.add(&product, "1").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let (placed, invalid) = (
+        checkouts(&server, "placed").await,
+        checkouts(&server, "validation").await,
+    );
+
+    let form = shopper.get("/checkout").await;
+    let refused = checkout(&shopper, &form, &checkout_fields("NOT A CODE", CARD_OK)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(checkouts(&server, "validation").await - invalid, 1.0);
+    let done = checkout(&shopper, &refused, &checkout_fields("SW1Y 4JH", CARD_OK)).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(checkouts(&server, "placed").await - placed, 1.0);
+}

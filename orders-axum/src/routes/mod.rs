@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     /// See [`crate::Api::socket_session_cookie`].
     #[cfg_attr(not(feature = "web"), allow(dead_code))]
     pub(crate) socket_cookie: Option<Arc<str>>,
+    /// What the routes record (feature `metrics`).
+    pub(crate) meters: crate::meters::Meters,
 }
 
 impl HasIdentify for AppState {
@@ -74,7 +76,10 @@ pub(crate) fn routes(state: AppState) -> Router {
             "/carts/{id}/discount",
             post(carts::apply_discount).delete(carts::remove_discount),
         )
-        .route("/carts/{id}/checkout", post(carts::checkout))
+        .route(
+            "/carts/{id}/checkout",
+            state.meters.checkout_route(post(carts::checkout)),
+        )
         .route("/orders", get(orders::list_orders))
         .route("/orders/{id}", get(orders::get_order))
         .route("/orders/{id}/events", get(orders::order_events))

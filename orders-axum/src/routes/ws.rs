@@ -36,6 +36,7 @@ use tokio::sync::{broadcast, watch};
 use super::orders::access;
 use super::{AppState, path_id};
 use crate::identify::SocketCaller;
+use crate::meters::Feed;
 use crate::query::Params;
 use crate::{ApiError, CLOSE_SESSION_ENDED, Identify};
 
@@ -122,7 +123,8 @@ pub(crate) async fn track(
     let (order, events) = state.orders.track(access(&caller), &id, after).await?;
     let upgrade = upgrade.map_err(upgrade_required)?;
     let snapshot = json!({"type": "snapshot", "order": order});
-    Ok(start(upgrade, &state, token, Some(snapshot), events))
+    let feed = (Feed::Track, Some(snapshot));
+    Ok(start(upgrade, &state, token, feed, events))
 }
 
 /// Every order's events, for dashboards.
@@ -151,7 +153,13 @@ pub(crate) async fn stream(
     let after = parse_after(&params)?;
     let events = state.orders.follow_all(after).await?;
     let upgrade = upgrade.map_err(upgrade_required)?;
-    Ok(start(upgrade, &state, token, None, events))
+    Ok(start(
+        upgrade,
+        &state,
+        token,
+        (Feed::AdminStream, None),
+        events,
+    ))
 }
 
 /// Read buffer per socket.
@@ -165,10 +173,11 @@ fn start(
     upgrade: WebSocketUpgrade,
     state: &AppState,
     token: String,
-    first: Option<Value>,
+    (feed, first): (Feed, Option<Value>),
     events: Subscription,
 ) -> Response {
     let config = state.socket_config();
+    let meters = state.meters.clone();
     let shutdown = state.shutdown.subscribe();
     let session = SessionWatch {
         token,
@@ -187,6 +196,7 @@ fn start(
         .max_message_size(SOCKET_MAX_MESSAGE)
         .max_frame_size(SOCKET_MAX_MESSAGE)
         .on_upgrade(move |socket: WebSocket| async move {
+            let _open = meters.socket_opened(feed);
             let (sink, incoming) = socket.split();
             pump(sink, incoming, first, events, shutdown, session, config).await;
         })

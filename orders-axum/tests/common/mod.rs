@@ -121,6 +121,15 @@ pub async fn spawn_app() -> App {
 }
 
 pub async fn spawn_with(configure: impl FnOnce(Api) -> Api) -> App {
+    spawn_host(configure, |app| app).await
+}
+
+/// The API configured by `configure`, nested at `/api` in a host router
+/// that `host` completes (its own routes and layers).
+pub async fn spawn_host(
+    configure: impl FnOnce(Api) -> Api,
+    host: impl FnOnce(Router) -> Router,
+) -> App {
     let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
     let users = Tokens(HashMap::from([
         (ADA, caller("ada", false)),
@@ -132,7 +141,7 @@ pub async fn spawn_with(configure: impl FnOnce(Api) -> Api) -> App {
         .merge_openapi(host_openapi());
     let api = configure(api);
     let shutdown = api.shutdown_handle();
-    let app = Router::new().nest("/api", api.router());
+    let app = host(Router::new().nest("/api", api.router()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -245,6 +245,18 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// The writer's pool and the readers' (one pool, the writer's, on an
+    /// in-memory database).
+    pub fn pool_stats(&self) -> Vec<crate::PoolStats> {
+        let writer = crate::PoolStats::of("writer", &self.writer);
+        // The readers of a file are several; an in-memory database's
+        // "readers" are the writer itself.
+        if self.reader.options().get_max_connections() == 1 {
+            return vec![writer];
+        }
+        vec![writer, crate::PoolStats::of("readers", &self.reader)]
+    }
+
     /// Closes both pools, waiting for connections in use.
     pub async fn close(&self) {
         self.reads.release_all();

@@ -25,6 +25,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use orders_axum::ApiError;
+use orders_axum::metrics::CheckoutOutcome;
 use orders_core::checkout::{CheckoutForm, Country};
 use orders_core::form::Form;
 use orders_core::validation::ValidationErrors;
@@ -394,17 +395,25 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
         .and_then(|bytes| orders_axum::parse_body::<CheckoutForm>(&bytes));
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let (status, errors, general) = match parsed {
-        Err(error) => (
-            unprocessable,
-            error.errors().cloned().unwrap_or_default(),
-            Vec::new(),
-        ),
+        Err(error) => {
+            shop.record_checkout(CheckoutOutcome::Validation);
+            (
+                unprocessable,
+                error.errors().cloned().unwrap_or_default(),
+                Vec::new(),
+            )
+        }
         Ok(form) => {
-            match shop
+            let result = shop
                 .orders()
                 .checkout(&caller.id, &cart_id, form, key.as_deref())
-                .await
-            {
+                .await;
+            shop.record_checkout(match &result {
+                Ok(outcome) if outcome.created => CheckoutOutcome::Placed,
+                Ok(_) => CheckoutOutcome::Replayed,
+                Err(error) => CheckoutOutcome::of_error(error),
+            });
+            match result {
                 Ok(outcome) => {
                     let to = see_other(&format!("/orders/{}?placed=1", outcome.order.id));
                     return with_cookie(to, cart_cookie(None, visit.secure));

@@ -38,6 +38,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use orders_axum::Identify;
+use orders_axum::metrics::{CheckoutOutcome, Metrics};
 use orders_axum::web::{Csrf, SignIn};
 use orders_core::Orders;
 
@@ -61,6 +62,8 @@ struct Inner {
     identify: Arc<dyn Identify>,
     host: Host,
     csrf: Csrf,
+    /// Where the checkout page counts its checkouts' outcomes.
+    metrics: Option<Metrics>,
 }
 
 impl Storefront {
@@ -75,6 +78,7 @@ impl Storefront {
                 identify: Arc::new(identify),
                 host,
                 csrf: Csrf::random(),
+                metrics: None,
             }),
         }
     }
@@ -90,7 +94,31 @@ impl Storefront {
                 identify: inner.identify.clone(),
                 host: inner.host.clone(),
                 csrf,
+                metrics: inner.metrics.clone(),
             }),
+        }
+    }
+
+    /// Counts the checkout page's checkouts in `metrics`, by outcome, as
+    /// the API counts its own.
+    #[must_use]
+    pub fn metrics(self, metrics: &Metrics) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                orders: inner.orders.clone(),
+                identify: inner.identify.clone(),
+                host: inner.host.clone(),
+                csrf: inner.csrf.clone(),
+                metrics: Some(metrics.clone()),
+            }),
+        }
+    }
+
+    /// Counts one checkout of the page that ended as `outcome`.
+    fn record_checkout(&self, outcome: CheckoutOutcome) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.record_checkout(outcome);
         }
     }
 

@@ -69,15 +69,15 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
+        // 127.0.0.1:0 unless `extra` binds elsewhere.
+        let bind: &[&str] = if extra.contains(&"--bind") {
+            &[]
+        } else {
+            &["--bind", "127.0.0.1:0"]
+        };
         let mut child = command
-            .args([
-                "--database-url",
-                database_url,
-                "serve",
-                "--demo",
-                "--bind",
-                "127.0.0.1:0",
-            ])
+            .args(["--database-url", database_url, "serve", "--demo"])
+            .args(bind)
             .args(extra)
             .envs(env.iter().copied())
             .env("ORDERS_LOG", "debug")
