@@ -342,6 +342,17 @@ mod tests {
     use orders_core::money::Currency;
 
     #[test]
+    fn the_metrics_table_is_the_servers() {
+        let settings =
+            parse("[metrics]\nbind = \"127.0.0.1:9100\"\nallow = [\"10.0.0.0/8\"]\n").unwrap();
+        assert_eq!(settings.metrics.bind.as_deref(), Some("127.0.0.1:9100"));
+        assert_eq!(settings.metrics.allow.map(|allow| allow.len()), Some(1));
+        let error = parse("[metrics]\nallow = [\"nowhere\"]\n").unwrap_err();
+        assert!(error.contains("nowhere"), "{error}");
+        assert!(parse("[metrics]\nport = 1\n").is_err());
+    }
+
+    #[test]
     fn an_empty_file_is_the_demo() {
         let settings = parse("").unwrap();
         assert_eq!(settings.orders.default_currency, Currency::USD);
