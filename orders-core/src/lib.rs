@@ -45,7 +45,7 @@
 //! }"#).unwrap();
 //! let placed = orders.checkout(&ada, &cart.id, form, Some("key-1")).await.unwrap();
 //! assert_eq!(placed.order.status, OrderStatus::Paid);
-//! assert_eq!(placed.order.total.to_string(), "13.99"); // 9.00 + 4.99 shipping, no US tax
+//! assert_eq!(placed.order.totals.total.to_string(), "13.99"); // 9.00 + 4.99 shipping, no US tax
 //! assert_eq!(orders.product(&tea.id).await.unwrap().stock, 8);
 //! # });
 //! ```

@@ -116,6 +116,7 @@ fn expected_total_guards_against_price_changes() {
             .cart(&ada(), &cart, &PricingOptions::default())
             .await
             .unwrap()
+            .totals
             .total;
         assert_eq!(seen, usd("14.99"));
         orders
@@ -193,19 +194,19 @@ fn discounts_apply_check_and_expire_before_checkout() {
             priced.discount_code.as_ref().map(|c| c.as_str()),
             Some("TEN")
         );
-        assert_eq!(priced.discount_total, usd("6.00"));
+        assert_eq!(priced.totals.discount, usd("6.00"));
         assert_eq!(
-            priced.shipping_total,
+            priced.totals.shipping,
             usd("0.00"),
             "free above 50 after discount (54.00)"
         );
-        assert_eq!(priced.total, usd("54.00"));
+        assert_eq!(priced.totals.total, usd("54.00"));
         let line_discounts: i64 = priced
             .lines
             .iter()
             .map(|l| l.line_discount.to_minor())
             .sum();
-        assert_eq!(line_discounts, priced.discount_total.to_minor());
+        assert_eq!(line_discounts, priced.totals.discount.to_minor());
 
         clock.advance(chrono::Duration::hours(2));
         let err = orders
@@ -219,7 +220,7 @@ fn discounts_apply_check_and_expire_before_checkout() {
             .cart(&ada(), &cart, &PricingOptions::default())
             .await
             .unwrap();
-        assert!(priced.discount_total.is_zero());
+        assert!(priced.totals.discount.is_zero());
     });
 }
 
@@ -234,9 +235,9 @@ fn carts_price_for_a_destination_and_refuse_bad_input() {
             shipping_method: Some("express".into()),
         };
         let priced = orders.cart(&ada(), &cart, &gb).await.unwrap();
-        assert_eq!(priced.shipping_total, usd("14.99"));
-        assert_eq!(priced.tax_total, usd("2.00"));
-        assert_eq!(priced.total, usd("26.99"));
+        assert_eq!(priced.totals.shipping, usd("14.99"));
+        assert_eq!(priced.totals.tax, usd("2.00"));
+        assert_eq!(priced.totals.total, usd("26.99"));
         let bad = PricingOptions {
             shipping_method: Some("teleport".into()),
             ..Default::default()
@@ -520,7 +521,7 @@ fn a_cart_past_the_largest_amount_is_a_field_error_and_is_not_saved() {
             .await
             .unwrap();
         assert_eq!(
-            cart.subtotal,
+            cart.totals.subtotal,
             Money::parse_price("1000000000000", Currency::USD).unwrap()
         );
         for quantity in [1, 999] {

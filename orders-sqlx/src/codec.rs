@@ -21,7 +21,7 @@ use orders_core::order::{
     PaymentSummary, TrackingNumber,
 };
 use orders_core::ports::{Cursor, StoreError};
-use orders_core::pricing::ShippingMethodCode;
+use orders_core::pricing::{ShippingMethodCode, Totals};
 
 use crate::stored;
 
@@ -376,11 +376,13 @@ pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, Stor
         currency,
         email: parse("email", Email::parse(&row.text("email")?))?,
         lines,
-        subtotal: money(row.int("subtotal_minor")?, currency)?,
-        discount_total: money(row.int("discount_minor")?, currency)?,
-        shipping_total: money(row.int("shipping_minor")?, currency)?,
-        tax_total: money(row.int("tax_minor")?, currency)?,
-        total: money(row.int("total_minor")?, currency)?,
+        totals: Totals {
+            subtotal: money(row.int("subtotal_minor")?, currency)?,
+            discount: money(row.int("discount_minor")?, currency)?,
+            shipping: money(row.int("shipping_minor")?, currency)?,
+            tax: money(row.int("tax_minor")?, currency)?,
+            total: money(row.int("total_minor")?, currency)?,
+        },
         discount_code: row
             .opt_text("discount_code")?
             .map(|c| parse("discount code", DiscountCode::parse(&c)))

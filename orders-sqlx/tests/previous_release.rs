@@ -241,11 +241,11 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     );
     assert_eq!(
         [
-            shipped.subtotal.to_minor(),
-            shipped.discount_total.to_minor(),
-            shipped.shipping_total.to_minor(),
-            shipped.tax_total.to_minor(),
-            shipped.total.to_minor(),
+            shipped.totals.subtotal.to_minor(),
+            shipped.totals.discount.to_minor(),
+            shipped.totals.shipping.to_minor(),
+            shipped.totals.tax.to_minor(),
+            shipped.totals.total.to_minor(),
         ],
         [7100, 710, 1499, 1049, 8938]
     );
@@ -357,11 +357,11 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     );
     assert_eq!(
         [
-            cash.subtotal.to_minor(),
-            cash.discount_total.to_minor(),
-            cash.shipping_total.to_minor(),
-            cash.tax_total.to_minor(),
-            cash.total.to_minor(),
+            cash.totals.subtotal.to_minor(),
+            cash.totals.discount.to_minor(),
+            cash.totals.shipping.to_minor(),
+            cash.totals.tax.to_minor(),
+            cash.totals.total.to_minor(),
         ],
         [3600, 0, 499, 684, 4783]
     );

@@ -135,7 +135,7 @@ impl OrderRow {
             id: order.id.as_str().to_owned(),
             number: order.number.to_string(),
             email: order.email.as_str().to_owned(),
-            total: money(&order.total),
+            total: money(&order.totals.total),
             status: order.status.as_str(),
             created: date(&order.created_at),
             base: base.to_owned(),
@@ -295,16 +295,16 @@ impl OrderView {
                     total: money(&l.line_total),
                 })
                 .collect(),
-            subtotal: money(&order.subtotal),
-            discount: if order.discount_total.amount().is_zero() {
-                money(&order.discount_total)
+            subtotal: money(&order.totals.subtotal),
+            discount: if order.totals.discount.amount().is_zero() {
+                money(&order.totals.discount)
             } else {
-                format!("−{}", money(&order.discount_total))
+                format!("−{}", money(&order.totals.discount))
             },
             discount_code: order.discount_code.as_ref().map(|c| c.as_str().to_owned()),
-            shipping: money(&order.shipping_total),
-            tax: money(&order.tax_total),
-            total: money(&order.total),
+            shipping: money(&order.totals.shipping),
+            tax: money(&order.totals.tax),
+            total: money(&order.totals.total),
             address,
             shipping_method: order.shipping_method.as_str().to_owned(),
             payment,

@@ -18,7 +18,7 @@ use crate::checkout::{Address, CardBrand, Email, PaymentMethod};
 use crate::discount::DiscountCode;
 use crate::ids::{CustomerId, EventId, OrderId, ProductId};
 use crate::money::{Currency, Money};
-use crate::pricing::ShippingMethodCode;
+use crate::pricing::{ShippingMethodCode, Totals};
 
 pub use lifecycle::{
     Actor, InvalidActor, Note, OrderEvent, OrderStatus, StatusChange, TrackingNumber, Transition,
@@ -166,16 +166,9 @@ pub struct Order {
     pub email: Email,
     /// The lines, in cart order.
     pub lines: Vec<OrderLine>,
-    /// Sum of line subtotals.
-    pub subtotal: Money,
-    /// Sum of line discounts.
-    pub discount_total: Money,
-    /// Shipping, tax exclusive.
-    pub shipping_total: Money,
-    /// All tax, shipping's included.
-    pub tax_total: Money,
-    /// What the customer pays.
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and what the customer pays.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// The discount code used, if any.
     pub discount_code: Option<DiscountCode>,
     /// Where it goes.
@@ -210,16 +203,8 @@ pub struct NewOrder {
     pub email: Email,
     /// Lines.
     pub lines: Vec<OrderLine>,
-    /// Subtotal.
-    pub subtotal: Money,
-    /// Discount total.
-    pub discount_total: Money,
-    /// Shipping.
-    pub shipping_total: Money,
-    /// Tax.
-    pub tax_total: Money,
-    /// Total.
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total.
+    pub totals: Totals,
     /// Discount code used.
     pub discount_code: Option<DiscountCode>,
     /// Address.
@@ -243,11 +228,7 @@ impl NewOrder {
             currency: self.currency,
             email: self.email,
             lines: self.lines,
-            subtotal: self.subtotal,
-            discount_total: self.discount_total,
-            shipping_total: self.shipping_total,
-            tax_total: self.tax_total,
-            total: self.total,
+            totals: self.totals,
             discount_code: self.discount_code,
             shipping_address: self.shipping_address,
             shipping_method: self.shipping_method,

@@ -15,7 +15,7 @@ use crate::ids::{CartId, CustomerId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::OrderLine;
 use crate::ports::StoreError;
-use crate::pricing::{self, LineInput, PriceBreakdown, ShippingMethod};
+use crate::pricing::{self, LineInput, PriceBreakdown, ShippingMethod, Totals};
 
 /// Where and how a cart is priced for display; `None` takes the store's
 /// default country and the currency's default shipping method.
@@ -39,16 +39,9 @@ pub struct PricedCart {
     pub lines: Vec<OrderLine>,
     /// The discount code applied, if any.
     pub discount_code: Option<DiscountCode>,
-    /// Sum of line subtotals.
-    pub subtotal: Money,
-    /// Sum of line discounts.
-    pub discount_total: Money,
-    /// Shipping, tax exclusive.
-    pub shipping_total: Money,
-    /// All tax.
-    pub tax_total: Money,
-    /// `subtotal − discount_total + shipping_total + tax_total`.
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total, at current prices.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Open or checked out.
     pub status: CartStatus,
     /// The cart's version.
@@ -374,11 +367,7 @@ impl Orders {
             currency: cart.currency,
             lines: priced.lines,
             discount_code: cart.discount_code,
-            subtotal: b.subtotal,
-            discount_total: b.discount_total,
-            shipping_total: b.shipping_total,
-            tax_total: b.tax_total,
-            total: b.total,
+            totals: b.totals,
             status: cart.status,
             version: cart.version,
         })

@@ -196,7 +196,7 @@ impl Orders {
         if !priced.unavailable.is_empty() {
             return Err(Error::ProductUnavailable(priced.unavailable));
         }
-        let total = priced.breakdown.total;
+        let total = priced.breakdown.totals.total;
         if expected_total.is_some_and(|seen| seen != total) {
             return Err(Error::PriceChanged { total });
         }
@@ -249,11 +249,7 @@ impl Orders {
                 currency: cart.currency,
                 email: details.email,
                 lines: priced.lines,
-                subtotal: b.subtotal,
-                discount_total: b.discount_total,
-                shipping_total: b.shipping_total,
-                tax_total: b.tax_total,
-                total: b.total,
+                totals: b.totals,
                 discount_code: discount.map(|d| d.code),
                 shipping_address: details.shipping_address,
                 shipping_method,

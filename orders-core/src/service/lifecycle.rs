@@ -146,7 +146,7 @@ impl Orders {
                 // Refund before recording it: a refund that fails leaves the
                 // order as it was. Refunds are idempotent per charge, so a
                 // retry after a lost race refunds once.
-                inner.payments.refund(reference, order.total).await?;
+                inner.payments.refund(reference, order.totals.total).await?;
             }
             match inner.store.change_status(&change).await {
                 Ok((order, event)) => {

@@ -28,9 +28,9 @@ pub(super) async fn checkout_places_a_snapshot(store: Arc<dyn Store>) {
     assert!(placed.created);
     let order = placed.order;
     assert_eq!(order.status, OrderStatus::Paid);
-    assert_eq!(order.subtotal, usd("29.99"));
-    assert_eq!(order.shipping_total, usd("4.99"));
-    assert_eq!(order.total, usd("34.98"));
+    assert_eq!(order.totals.subtotal, usd("29.99"));
+    assert_eq!(order.totals.shipping, usd("4.99"));
+    assert_eq!(order.totals.total, usd("34.98"));
     assert_eq!(order.payment.last4.as_deref(), Some("4242"));
     assert_eq!(gateway.captured_count(), 1);
     assert_eq!(
@@ -210,18 +210,18 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
     }
     assert_eq!(
         (
-            read.subtotal,
-            read.discount_total,
-            read.shipping_total,
-            read.tax_total,
-            read.total,
+            read.totals.subtotal,
+            read.totals.discount,
+            read.totals.shipping,
+            read.totals.tax,
+            read.totals.total,
         ),
         (
-            expected.subtotal,
-            expected.discount_total,
-            expected.shipping_total,
-            expected.tax_total,
-            expected.total,
+            expected.totals.subtotal,
+            expected.totals.discount,
+            expected.totals.shipping,
+            expected.totals.tax,
+            expected.totals.total,
         )
     );
     assert_eq!(read.discount_code.as_ref(), Some(&code));
@@ -254,16 +254,16 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
     assert_eq!(read.lines[1].tax_class, reduced);
     assert_eq!(
         [
-            read.subtotal,
-            read.discount_total,
-            read.shipping_total,
-            read.tax_total,
-            read.total,
+            read.totals.subtotal,
+            read.totals.discount,
+            read.totals.shipping,
+            read.totals.tax,
+            read.totals.total,
         ]
         .map(|m| m.to_string()),
         ["48.36", "4.84", "4.99", "7.17", "55.68"]
     );
-    assert_eq!(read.total, gbp("55.68"));
+    assert_eq!(read.totals.total, gbp("55.68"));
     assert_eq!(
         (stock(&orders, &a.id).await, stock(&orders, &b.id).await),
         (7, 8)

@@ -62,7 +62,7 @@ pub(super) async fn discount_uses_are_counted_atomically(store: Arc<dyn Store>) 
             .apply_discount(&who, &cart, code.as_str())
             .await
             .expect("apply");
-        assert_eq!(priced.discount_total, usd("5.00"));
+        assert_eq!(priced.totals.discount, usd("5.00"));
         carts.push((who, cart));
     }
     let results = join_all(

@@ -144,6 +144,19 @@ pub(super) struct Totals {
     pub total: String,
 }
 
+impl Totals {
+    fn of(totals: &orders_core::pricing::Totals) -> Self {
+        Self {
+            subtotal: money(totals.subtotal),
+            discount: money(totals.discount),
+            has_discount: !totals.discount.is_zero(),
+            shipping: money(totals.shipping),
+            tax: money(totals.tax),
+            total: money(totals.total),
+        }
+    }
+}
+
 /// A priced cart.
 pub(super) struct CartView {
     pub lines: Vec<LineView>,
@@ -155,14 +168,7 @@ impl CartView {
     pub(super) fn of(cart: &PricedCart) -> Self {
         Self {
             lines: cart.lines.iter().map(LineView::of).collect(),
-            totals: Totals {
-                subtotal: money(cart.subtotal),
-                discount: money(cart.discount_total),
-                has_discount: !cart.discount_total.is_zero(),
-                shipping: money(cart.shipping_total),
-                tax: money(cart.tax_total),
-                total: money(cart.total),
-            },
+            totals: Totals::of(&cart.totals),
             discount_code: cart.discount_code.as_ref().map(ToString::to_string),
         }
     }
@@ -262,7 +268,7 @@ impl OrderRow {
             number: order.number.to_string(),
             date: when(order.created_at),
             status: order.status.to_string(),
-            total: money(order.total),
+            total: money(order.totals.total),
         }
     }
 }
@@ -352,14 +358,7 @@ impl OrderPage {
             placed: when(order.created_at),
             tracking: order.tracking_number.as_ref().map(ToString::to_string),
             lines: order.lines.iter().map(LineView::of).collect(),
-            totals: Totals {
-                subtotal: money(order.subtotal),
-                discount: money(order.discount_total),
-                has_discount: !order.discount_total.is_zero(),
-                shipping: money(order.shipping_total),
-                tax: money(order.tax_total),
-                total: money(order.total),
-            },
+            totals: Totals::of(&order.totals),
             discount_code: order.discount_code.as_ref().map(ToString::to_string),
             address,
             shipping_method: order.shipping_method.to_string(),
