@@ -222,7 +222,7 @@ impl App {
         self.post(
             &format!("/api/carts/{cart}/items"),
             token,
-            json!({"product_id": product.id.as_str(), "quantity": quantity}),
+            json!({"product_id": product.id().as_str(), "quantity": quantity}),
         )
         .await
         .ok(200);
@@ -257,7 +257,7 @@ impl App {
     }
 
     pub async fn stock(&self, product: &Product) -> u32 {
-        self.orders.product(&product.id).await.unwrap().stock
+        self.orders.product(product.id()).await.unwrap().stock()
     }
 }
 

@@ -278,7 +278,7 @@ impl TransitionError {
 /// struct NoRefundsOverAThousand;
 /// impl TransitionGuard for NoRefundsOverAThousand {
 ///     fn check(&self, order: &Order, t: &Transition, _: &Actor) -> Result<(), String> {
-///         if t.to == OrderStatus::Refunded && order.totals.total.to_minor() > 100_000 {
+///         if t.to == OrderStatus::Refunded && order.totals().total.to_minor() > 100_000 {
 ///             return Err("refunds over 1000 need a manager".into());
 ///         }
 ///         Ok(())

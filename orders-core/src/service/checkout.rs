@@ -149,11 +149,11 @@ impl Orders {
         if !cart.is_open() {
             return Err(Error::CartClosed);
         }
-        if cart.lines.is_empty() {
+        if cart.lines().is_empty() {
             return Err(Error::CartEmpty);
         }
 
-        let codes = inner.config.shipping_codes(cart.currency);
+        let codes = inner.config.shipping_codes(cart.currency());
         let context = FormContext {
             today: now.date_naive(),
             shipping_methods: &codes,
@@ -168,7 +168,7 @@ impl Orders {
             }
         };
         let expected_total = expected_total.and_then(|text| {
-            errors.check("expected_total", Money::parse_price(&text, cart.currency))
+            errors.check("expected_total", Money::parse_price(&text, cart.currency()))
         });
         let details = match details {
             Some(details) if errors.is_empty() => details,
@@ -179,8 +179,8 @@ impl Orders {
             country: Some(details.shipping_address.country()),
             shipping_method: Some(details.shipping_method.clone()),
         };
-        let (country, method) = self.destination(cart.currency, &options)?;
-        let discount = match &cart.discount_code {
+        let (country, method) = self.destination(cart.currency(), &options)?;
+        let discount = match &cart.discount_code() {
             Some(code) => {
                 let discount = inner.store.discount(code).await?.ok_or_else(|| {
                     Error::DiscountUnavailable("unknown discount code".to_owned())
@@ -246,18 +246,18 @@ impl Orders {
                 id: order_id,
                 customer_id: customer.clone(),
                 status,
-                currency: cart.currency,
+                currency: cart.currency(),
                 email: details.email,
                 lines: priced.lines,
                 totals: b.totals,
-                discount_code: discount.map(|d| d.code),
+                discount_code: discount.map(|d| d.code().clone()),
                 shipping_address: details.shipping_address,
                 shipping_method,
                 payment,
                 created_at: now,
             },
-            cart_id: cart.id,
-            discount_code: cart.discount_code,
+            cart_id: cart.id().clone(),
+            discount_code: cart.discount_code().cloned(),
             idempotency: claim,
             actor: Actor::customer(customer),
         };

@@ -117,7 +117,7 @@ impl OrderStore for PgStore {
             .order(&change.order_id)
             .await?
             .ok_or(StoreError::NotFound)?;
-        if order.version != change.expected_version || order.status != change.from {
+        if order.version() != change.expected_version || order.status() != change.from {
             return Err(StoreError::Conflict);
         }
         let mut attempt = 0;

@@ -96,7 +96,7 @@ impl OrderStore for SqliteStore {
                 let mut order = load_order(conn, &change.order_id)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                if order.version != change.expected_version || order.status != change.from {
+                if order.version() != change.expected_version || order.status() != change.from {
                     return Err(StoreError::Conflict.into());
                 }
                 let updated = sqlx::query(
