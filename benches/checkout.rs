@@ -21,7 +21,7 @@ fn checkout(c: &mut Criterion) {
             let (orders, _) = engine(Arc::new(MemoryStore::new()));
             let mut lines = Vec::new();
             for (price, quantity) in [("4.50", 2), ("12.00", 1), ("0.99", 3)] {
-                lines.push((product(&orders, price, 1000).await.id, quantity));
+                lines.push((product(&orders, price, 1000).await.id().clone(), quantity));
             }
             let borrowed: Vec<_> = lines.iter().map(|(id, q)| (id, *q)).collect();
             let cart = cart_with(&orders, &customer, &borrowed).await;

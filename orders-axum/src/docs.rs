@@ -83,18 +83,32 @@ pub(crate) struct Line {
     line_total: String,
 }
 
-/// A cart, priced: `total = subtotal - discount_total + shipping_total + tax_total`.
+/// The totals of a priced cart or an order, at the level of its other
+/// fields: `total = subtotal - discount_total + shipping_total + tax_total`.
+#[derive(ToSchema)]
+pub(crate) struct Totals {
+    /// Sum of the line subtotals.
+    #[schema(example = "20.00")]
+    subtotal: String,
+    /// Sum of the line discounts.
+    discount_total: String,
+    /// Shipping, tax exclusive.
+    shipping_total: String,
+    /// All tax, shipping's included.
+    tax_total: String,
+    /// What the customer pays.
+    total: String,
+}
+
+/// A cart, priced at current prices.
 #[derive(ToSchema)]
 pub(crate) struct Cart {
     id: String,
     currency: String,
     lines: Vec<Line>,
     discount_code: Option<String>,
-    subtotal: String,
-    discount_total: String,
-    shipping_total: String,
-    tax_total: String,
-    total: String,
+    #[serde(flatten)]
+    totals: Totals,
     status: CartStatus,
     version: u64,
 }
@@ -163,11 +177,8 @@ pub(crate) struct Order {
     currency: String,
     email: String,
     lines: Vec<Line>,
-    subtotal: String,
-    discount_total: String,
-    shipping_total: String,
-    tax_total: String,
-    total: String,
+    #[serde(flatten)]
+    totals: Totals,
     discount_code: Option<String>,
     shipping_address: Address,
     shipping_method: String,
@@ -427,7 +438,7 @@ impl Modify for Security {
         ws::stream,
     ),
     components(schemas(
-        Problem, Health, Product, ProductList, Cart, Line, Order, OrderList, OrderEvent, EventList,
+        Problem, Health, Product, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
         Discount, DiscountList, TrackMessage, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
     )),
     modifiers(&Security),

@@ -306,7 +306,7 @@ async fn staff(app: &App) -> Browser {
 async fn place(app: &App, email: &str, card: bool) -> Order {
     let product = testkit::product(&app.orders, "10.00", 100).await;
     let customer = CustomerId::parse("shopper").unwrap();
-    let cart = testkit::cart_with(&app.orders, &customer, &[(&product.id, 1)]).await;
+    let cart = testkit::cart_with(&app.orders, &customer, &[(product.id(), 1)]).await;
     let mut form = testkit::form(card.then_some("4242424242424242"));
     form.email = Some(email.to_owned());
     app.orders
@@ -325,7 +325,7 @@ async fn advance(app: &App, order: &Order, path: &[OrderStatus]) -> Order {
         }
         current = app
             .orders
-            .transition(Actor::system(), &order.id, transition)
+            .transition(Actor::system(), order.id(), transition)
             .await
             .unwrap();
     }
@@ -334,10 +334,10 @@ async fn advance(app: &App, order: &Order, path: &[OrderStatus]) -> Order {
 
 async fn status_of(app: &App, order: &Order) -> OrderStatus {
     app.orders
-        .order(orders_core::Access::Staff, &order.id)
+        .order(orders_core::Access::Staff, order.id())
         .await
         .unwrap()
-        .status
+        .status()
 }
 
 // ------------------------------------------------------------ signing in
@@ -489,7 +489,7 @@ async fn a_customer_session_gets_403_pages() {
     for path in [
         "/admin/".to_owned(),
         "/admin/orders".to_owned(),
-        format!("/admin/orders/{}", order.id.as_str()),
+        format!("/admin/orders/{}", order.id().as_str()),
         "/admin/products".to_owned(),
         "/admin/products/new".to_owned(),
         "/admin/discounts".to_owned(),
@@ -555,8 +555,8 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     )
     .await;
     let mut browser = staff(&app).await;
-    let action = format!("/admin/orders/{}/transition", order.id.as_str());
-    let page = format!("/admin/orders/{}", order.id.as_str());
+    let action = format!("/admin/orders/{}/transition", order.id().as_str());
+    let page = format!("/admin/orders/{}", order.id().as_str());
     let real = browser.get(&page).await.csrf();
 
     let mut other = Browser::new(&app);
@@ -633,7 +633,7 @@ async fn a_planted_csrf_cookie_and_its_token_are_refused_for_a_signed_in_staff()
     // The victim signs in, then the attacker's id is planted in its browser.
     let mut victim = staff(&app).await;
     victim.cookies.insert("orders_csrf".into(), planted_id);
-    let action = format!("/admin/orders/{}/transition", order.id.as_str());
+    let action = format!("/admin/orders/{}/transition", order.id().as_str());
     let forged = victim
         .post(
             &action,
@@ -644,7 +644,7 @@ async fn a_planted_csrf_cookie_and_its_token_are_refused_for_a_signed_in_staff()
     assert_eq!(status_of(&app, &order).await, OrderStatus::Processing);
 
     // A form the victim's own session loads with that id still works.
-    let page = format!("/admin/orders/{}", order.id.as_str());
+    let page = format!("/admin/orders/{}", order.id().as_str());
     let own = victim.get(&page).await.csrf();
     assert_ne!(own, planted_token);
     let ok = victim
@@ -659,7 +659,7 @@ async fn customer_text_is_isolated_so_it_cannot_reorder_the_page() {
     let app = spawn(25).await;
     let product = testkit::product(&app.orders, "10.00", 100).await;
     let customer = CustomerId::parse("shopper").unwrap();
-    let cart = testkit::cart_with(&app.orders, &customer, &[(&product.id, 1)]).await;
+    let cart = testkit::cart_with(&app.orders, &customer, &[(product.id(), 1)]).await;
     let mut form = testkit::form(None);
     let address = form.shipping_address.as_mut().unwrap();
     // Hebrew with the direction mark a Hebrew keyboard adds after a number.
@@ -674,7 +674,7 @@ async fn customer_text_is_isolated_so_it_cannot_reorder_the_page() {
 
     let mut browser = staff(&app).await;
     let page = browser
-        .get(&format!("/admin/orders/{}", order.id.as_str()))
+        .get(&format!("/admin/orders/{}", order.id().as_str()))
         .await;
     assert_eq!(page.status, StatusCode::OK);
     for text in [
@@ -706,7 +706,7 @@ async fn the_orders_list_filters_searches_and_pages_newest_first() {
     )
     .await;
     let ids = |orders: &[&Order]| -> Vec<String> {
-        orders.iter().map(|o| o.id.as_str().to_owned()).collect()
+        orders.iter().map(|o| o.id().as_str().to_owned()).collect()
     };
     let mut browser = staff(&app).await;
 
@@ -732,10 +732,12 @@ async fn the_orders_list_filters_searches_and_pages_newest_first() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Search by number and by email.
-    let by_number = browser.get(&format!("/admin/orders?q={}", b.number)).await;
+    let by_number = browser
+        .get(&format!("/admin/orders?q={}", b.number()))
+        .await;
     assert_eq!(by_number.order_rows(), ids(&[&b]));
     let by_hash = browser
-        .get(&format!("/admin/orders?q=%23{}", b.number))
+        .get(&format!("/admin/orders?q=%23{}", b.number()))
         .await;
     assert_eq!(by_hash.order_rows(), ids(&[&b]));
     let by_email = browser.get("/admin/orders?q=example.org").await;
@@ -749,7 +751,7 @@ async fn the_orders_list_filters_searches_and_pages_newest_first() {
 
     // The row fragment the live list inserts.
     let row = browser
-        .get(&format!("/admin/orders/{}/row", a.id.as_str()))
+        .get(&format!("/admin/orders/{}/row", a.id().as_str()))
         .await;
     assert_eq!(row.status, StatusCode::OK);
     assert_eq!(row.order_rows(), ids(&[&a]));
@@ -774,22 +776,22 @@ async fn the_order_page_offers_exactly_the_legal_moves() {
     for (card, path) in paths {
         let order = advance(&app, &place(&app, "ann@example.com", card).await, path).await;
         let page = browser
-            .get(&format!("/admin/orders/{}", order.id.as_str()))
+            .get(&format!("/admin/orders/{}", order.id().as_str()))
             .await;
         assert_eq!(page.status, StatusCode::OK);
         let mut expected: Vec<String> = order
-            .status
+            .status()
             .next()
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
         expected.sort();
-        assert_eq!(page.moves(), expected, "from {}", order.status);
+        assert_eq!(page.moves(), expected, "from {}", order.status());
         assert_eq!(
             page.text_of("order-status").as_deref(),
-            Some(order.status.as_str())
+            Some(order.status().as_str())
         );
-        for to in order.status.next() {
+        for to in order.status().next() {
             assert!(page.has(&format!(">Mark {to}</button>")), "{to}");
         }
         assert!(page.has("<ol id=\"order-events\""));
@@ -797,7 +799,7 @@ async fn the_order_page_offers_exactly_the_legal_moves() {
             page.body.matches("<li data-event-id=").count(),
             path.len() + 1
         );
-        seen.push(order.status);
+        seen.push(order.status());
     }
     seen.sort();
     assert_eq!(seen, OrderStatus::ALL.to_vec(), "every status was checked");
@@ -813,7 +815,7 @@ async fn shipping_needs_a_tracking_number() {
     )
     .await;
     let mut browser = staff(&app).await;
-    let page = format!("/admin/orders/{}", order.id.as_str());
+    let page = format!("/admin/orders/{}", order.id().as_str());
     let action = format!("{page}/transition");
 
     let missing = browser
@@ -867,7 +869,7 @@ async fn shipping_needs_a_tracking_number() {
     assert_eq!(status_of(&app, &order).await, OrderStatus::Shipped);
     let events = app
         .orders
-        .order_events(orders_core::Access::Staff, &order.id)
+        .order_events(orders_core::Access::Staff, order.id())
         .await
         .unwrap();
     assert!(events.last().unwrap().actor.as_str().starts_with("staff:"));
@@ -879,9 +881,12 @@ async fn the_order_page_shows_the_order() {
     let order = place(&app, "ann@example.com", true).await;
     let mut browser = staff(&app).await;
     let page = browser
-        .get(&format!("/admin/orders/{}", order.id.as_str()))
+        .get(&format!("/admin/orders/{}", order.id().as_str()))
         .await;
-    assert_eq!(page.text_of("order-number"), Some(order.number.to_string()));
+    assert_eq!(
+        page.text_of("order-number"),
+        Some(order.number().to_string())
+    );
     assert_eq!(page.text_of("order-total").as_deref(), Some("14.99 USD"));
     assert!(page.has("Conformance product"));
     assert!(page.has("Ada Lovelace") && page.has("12345 Springfield"));
@@ -890,7 +895,7 @@ async fn the_order_page_shows_the_order() {
         Some("Visa ending 4242")
     );
     assert!(!page.has("4242424242424242"), "never the card number");
-    assert!(page.has(&format!("data-order-id=\"{}\"", order.id.as_str())));
+    assert!(page.has(&format!("data-order-id=\"{}\"", order.id().as_str())));
 }
 
 #[tokio::test]
@@ -940,9 +945,9 @@ async fn products_are_created_and_edited() {
     let edit_path = created.location().split('?').next().unwrap().to_owned();
     let id: orders_core::ids::ProductId = edit_path.rsplit('/').next().unwrap().parse().unwrap();
     let product = app.orders.product(&id).await.unwrap();
-    assert_eq!(product.price.to_string(), "12.00");
-    assert_eq!(product.stock, 5);
-    assert!(product.active);
+    assert_eq!(product.price().to_string(), "12.00");
+    assert_eq!(product.stock(), 5);
+    assert!(product.active());
     let list = browser.get("/admin/products").await;
     assert!(list.has("MUG-1") && list.has("12.00 USD"));
 
@@ -996,9 +1001,9 @@ async fn products_are_created_and_edited() {
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let product = app.orders.product(&id).await.unwrap();
-    assert_eq!(product.price.to_string(), "9.50");
-    assert_eq!(product.stock, 42);
-    assert!(!product.active, "unticked");
+    assert_eq!(product.price().to_string(), "9.50");
+    assert_eq!(product.stock(), 42);
+    assert!(!product.active(), "unticked");
     let page = browser.get(saved.location()).await;
     assert!(page.has("Changes saved"));
     assert!(page.has("value=\"9.50\""));
@@ -1018,7 +1023,7 @@ async fn products_are_created_and_edited() {
     assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(negative.has("id=\"error-stock\""));
     assert_eq!(
-        app.orders.product(&id).await.unwrap().stock,
+        app.orders.product(&id).await.unwrap().stock(),
         42,
         "unchanged"
     );
@@ -1048,11 +1053,11 @@ async fn a_stale_product_save_is_refused_with_the_current_values() {
     let app = spawn(25).await;
     let mut browser = staff(&app).await;
     let product = testkit::product(&app.orders, "10.00", 10).await;
-    let path = format!("/admin/products/{}", product.id.as_str());
+    let path = format!("/admin/products/{}", product.id().as_str());
     let opened = browser.get(&path).await;
     assert_eq!(opened.text_of("current-stock").as_deref(), Some("10"));
     let customer = CustomerId::parse("shopper").unwrap();
-    let cart = testkit::cart_with(&app.orders, &customer, &[(&product.id, 3)]).await;
+    let cart = testkit::cart_with(&app.orders, &customer, &[(product.id(), 3)]).await;
     app.orders
         .checkout(&customer, &cart, testkit::form(None), None)
         .await
@@ -1067,23 +1072,23 @@ async fn a_stale_product_save_is_refused_with_the_current_values() {
         "the current name"
     );
     assert_eq!(refused.version().as_deref(), Some("2"));
-    let stored = app.orders.product(&product.id).await.unwrap();
+    let stored = app.orders.product(product.id()).await.unwrap();
     assert_eq!(
-        (stored.stock, stored.name.as_str()),
+        (stored.stock(), stored.name().as_str()),
         (7, "Conformance product")
     );
 
     let saved = save(&mut browser, &path, &refused, ("", "")).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    let stored = app.orders.product(&product.id).await.unwrap();
-    assert_eq!((stored.stock, stored.name.as_str()), (7, "Renamed"));
+    let stored = app.orders.product(product.id()).await.unwrap();
+    assert_eq!((stored.stock(), stored.name().as_str()), (7, "Renamed"));
 
     // A count and an adjustment together: refused on the form.
     let form = browser.get(&path).await;
     let refused = save(&mut browser, &path, &form, ("3", "+1")).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.has("id=\"error-stock_adjustment\""));
-    assert_eq!(app.orders.product(&product.id).await.unwrap(), stored);
+    assert_eq!(app.orders.product(product.id()).await.unwrap(), stored);
 }
 
 #[tokio::test]
@@ -1194,11 +1199,11 @@ async fn every_page_is_small_and_sends_the_security_headers() {
     let paths = [
         "/admin/".to_owned(),
         "/admin/orders?status=paid".to_owned(),
-        format!("/admin/orders/{}", order.id.as_str()),
-        format!("/admin/orders/{}/row", order.id.as_str()),
+        format!("/admin/orders/{}", order.id().as_str()),
+        format!("/admin/orders/{}/row", order.id().as_str()),
         "/admin/products".to_owned(),
         "/admin/products/new".to_owned(),
-        format!("/admin/products/{}", product.id.as_str()),
+        format!("/admin/products/{}", product.id().as_str()),
         "/admin/discounts".to_owned(),
         "/admin/missing".to_owned(),
         css.clone(),
@@ -1328,6 +1333,6 @@ async fn the_panel_session_opens_the_admin_stream_from_its_own_origin_only() {
     }
     let event = event.expect("an event frame");
     assert_eq!(event["type"], "event");
-    assert_eq!(event["event"]["order_id"], order.id.as_str());
+    assert_eq!(event["event"]["order_id"], order.id().as_str());
     assert!(event["event"]["from"].is_null(), "the order's creation");
 }

@@ -327,7 +327,7 @@ async fn quantities_at_and_past_every_bound() {
     let product = app.product("1.00", 5000).await;
     let cart = app.cart(ADA).await;
     let items = format!("/api/carts/{cart}/items");
-    let line = format!("/api/carts/{cart}/items/{}", product.id.as_str());
+    let line = format!("/api/carts/{cart}/items/{}", product.id().as_str());
     let before = snapshot(&app, &product, &cart).await;
     let refused = [
         json!(0),
@@ -349,7 +349,7 @@ async fn quantities_at_and_past_every_bound() {
             .post(
                 &items,
                 ADA,
-                json!({"product_id": product.id.as_str(), "quantity": quantity}),
+                json!({"product_id": product.id().as_str(), "quantity": quantity}),
             )
             .await;
         resp.fields(&["quantity"]);
@@ -359,7 +359,7 @@ async fn quantities_at_and_past_every_bound() {
     for raw in ["1e3", "2e-1"] {
         let body = format!(
             r#"{{"product_id": "{}", "quantity": {raw}}}"#,
-            product.id.as_str()
+            product.id().as_str()
         );
         app.raw(&items, ADA, Some("application/json"), body.into_bytes())
             .await
@@ -372,7 +372,7 @@ async fn quantities_at_and_past_every_bound() {
         .post(
             &items,
             ADA,
-            json!({"product_id": product.id.as_str(), "quantity": 999}),
+            json!({"product_id": product.id().as_str(), "quantity": 999}),
         )
         .await;
     assert_eq!(cart_body.ok(200)["lines"][0]["quantity"], 999);
@@ -380,7 +380,7 @@ async fn quantities_at_and_past_every_bound() {
     app.post(
         &items,
         ADA,
-        json!({"product_id": product.id.as_str(), "quantity": 1}),
+        json!({"product_id": product.id().as_str(), "quantity": 1}),
     )
     .await
     .fields(&["quantity"]);
@@ -398,7 +398,7 @@ async fn quantities_at_and_past_every_bound() {
     assert_eq!(two.ok(200)["lines"][0]["quantity"], 2);
     let body = format!(
         r#"{{"product_id": "{}", "quantity": 1E0}}"#,
-        product.id.as_str()
+        product.id().as_str()
     );
     let three = app
         .raw(&items, ADA, Some("application/json"), body.into_bytes())
@@ -479,7 +479,7 @@ async fn prices_and_stock_at_and_past_every_bound() {
     .await
     .fields(&["price"]);
     // A patch past a bound changes nothing.
-    let patch = format!("/api/admin/products/{}", product.id.as_str());
+    let patch = format!("/api/admin/products/{}", product.id().as_str());
     for body in [
         json!({"price": "-1"}),
         json!({"price": "1e3"}),
@@ -499,7 +499,7 @@ async fn prices_and_stock_at_and_past_every_bound() {
     }
     assert_eq!(snapshot(&app, &product, &cart).await, before);
     let patched = app
-        .get(&format!("/api/products/{}", product.id.as_str()), None)
+        .get(&format!("/api/products/{}", product.id().as_str()), None)
         .await;
     assert_eq!(patched.ok(200)["price"], "10.00");
     assert_eq!(patched.body["stock"], 50);

@@ -141,7 +141,7 @@ async fn public_catalogue() {
     let on_sale = app.product("5.00", 3).await;
     let hidden = app.product("6.00", 3).await;
     app.patch(
-        &format!("/api/admin/products/{}", hidden.id),
+        &format!("/api/admin/products/{}", hidden.id()),
         STAFF,
         json!({"active": false}),
     )
@@ -155,11 +155,11 @@ async fn public_catalogue() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [on_sale.id.as_str()]);
+    assert_eq!(ids, [on_sale.id().as_str()]);
     assert!(list.body["next_cursor"].is_null());
 
     let one = app
-        .get(&format!("/api/products/{}", on_sale.id), None)
+        .get(&format!("/api/products/{}", on_sale.id()), None)
         .await;
     let one = one.ok(200);
     for key in [
@@ -176,7 +176,7 @@ async fn public_catalogue() {
     }
     assert_eq!(one["price"], "5.00");
     assert_eq!(one["currency"], "USD");
-    app.get(&format!("/api/products/{}", hidden.id), None)
+    app.get(&format!("/api/products/{}", hidden.id()), None)
         .await
         .problem(404, "not_found");
     app.get(&format!("/api/products/{}", "x".repeat(100)), None)
@@ -313,7 +313,7 @@ async fn carts() {
         .post(
             &items,
             ADA,
-            json!({"product_id": tea.id.as_str(), "quantity": 2}),
+            json!({"product_id": tea.id().as_str(), "quantity": 2}),
         )
         .await;
     let added = added.ok(200);
@@ -322,7 +322,7 @@ async fn carts() {
         .post(
             &items,
             ADA,
-            json!({"product_id": tea.id.as_str(), "quantity": 3}),
+            json!({"product_id": tea.id().as_str(), "quantity": 3}),
         )
         .await;
     assert_eq!(again.ok(200)["lines"][0]["quantity"], 5);
@@ -332,7 +332,7 @@ async fn carts() {
         app.post(
             &items,
             ADA,
-            json!({"product_id": tea.id.as_str(), "quantity": quantity}),
+            json!({"product_id": tea.id().as_str(), "quantity": quantity}),
         )
         .await
         .fields(&["quantity"]);
@@ -340,7 +340,7 @@ async fn carts() {
     app.post(
         &items,
         ADA,
-        json!({"product_id": tea.id.as_str(), "quantity": 995}),
+        json!({"product_id": tea.id().as_str(), "quantity": 995}),
     )
     .await
     .fields(&["quantity"]);
@@ -348,7 +348,7 @@ async fn carts() {
         .await
         .fields(&["product_id"]);
 
-    let line = format!("/api/carts/{cart}/items/{}", tea.id);
+    let line = format!("/api/carts/{cart}/items/{}", tea.id());
     let set = app.patch(&line, ADA, json!({"quantity": 1})).await;
     assert_eq!(set.ok(200)["lines"][0]["quantity"], 1);
     app.patch(&line, ADA, json!({"quantity": 1000}))
@@ -360,7 +360,7 @@ async fn carts() {
     app.post(
         &items,
         ADA,
-        json!({"product_id": tea.id.as_str(), "quantity": 1}),
+        json!({"product_id": tea.id().as_str(), "quantity": 1}),
     )
     .await
     .ok(200);
@@ -371,7 +371,7 @@ async fn carts() {
     app.post(
         &items,
         ADA,
-        json!({"product_id": tea.id.as_str(), "quantity": 1}),
+        json!({"product_id": tea.id().as_str(), "quantity": 1}),
     )
     .await
     .ok(200);
@@ -401,7 +401,7 @@ async fn carts() {
     app.post(
         &format!("/api/carts/{eur_cart}/items"),
         ADA,
-        json!({"product_id": tea.id.as_str(), "quantity": 1}),
+        json!({"product_id": tea.id().as_str(), "quantity": 1}),
     )
     .await
     .problem(409, "currency_mismatch");
@@ -419,11 +419,11 @@ async fn another_customers_cart_is_not_found() {
     app.post(
         &format!("/api/carts/{cart}/items"),
         BOB,
-        json!({"product_id": tea.id.as_str(), "quantity": 1}),
+        json!({"product_id": tea.id().as_str(), "quantity": 1}),
     )
     .await
     .problem(404, "not_found");
-    app.delete(&format!("/api/carts/{cart}/items/{}", tea.id), BOB)
+    app.delete(&format!("/api/carts/{cart}/items/{}", tea.id()), BOB)
         .await
         .problem(404, "not_found");
     app.checkout(BOB, &cart, checkout_cash(), None)
@@ -511,7 +511,7 @@ async fn card_checkout_is_paid_and_keeps_no_card() {
     app.post(
         &format!("/api/carts/{cart}/items"),
         ADA,
-        json!({"product_id": tea.id.as_str(), "quantity": 1}),
+        json!({"product_id": tea.id().as_str(), "quantity": 1}),
     )
     .await
     .problem(409, "cart_closed");
@@ -641,7 +641,7 @@ async fn stock_empty_carts_and_changed_prices() {
     let short = app.checkout(BOB, &b, checkout_cash(), None).await;
     assert_eq!(
         short.problem(409, "insufficient_stock")["product_ids"],
-        json!([scarce.id.as_str()])
+        json!([scarce.id().as_str()])
     );
 
     let empty = app.cart(ADA).await;
@@ -1048,7 +1048,7 @@ async fn a_101st_line_is_cart_full() {
         app.post(
             &items,
             ADA,
-            json!({"product_id": product.id.as_str(), "quantity": 1}),
+            json!({"product_id": product.id().as_str(), "quantity": 1}),
         )
         .await
         .ok(200);
@@ -1058,7 +1058,7 @@ async fn a_101st_line_is_cart_full() {
         .post(
             &items,
             ADA,
-            json!({"product_id": one_more.id.as_str(), "quantity": 1}),
+            json!({"product_id": one_more.id().as_str(), "quantity": 1}),
         )
         .await;
     full.problem(422, "cart_full");

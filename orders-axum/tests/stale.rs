@@ -14,7 +14,7 @@ async fn stale_edits_are_refused_with_the_current_product() {
     let app = spawn_app().await;
     let doc = app.get("/api/openapi.json", None).await.body;
     let product = app.product("4.00", 10).await;
-    let path = format!("/api/admin/products/{}", product.id);
+    let path = format!("/api/admin/products/{}", product.id());
     let opened = app.get(&path, Some(STAFF)).await.ok(200).clone();
     assert_eq!(opened["version"], 1);
     assert_documented(&doc, "get", "/api/admin/products/{id}", 200, &opened);
@@ -58,7 +58,7 @@ async fn absolute_stock_needs_a_version_and_adjustments_do_not() {
     let app = spawn_app().await;
     let doc = app.get("/api/openapi.json", None).await.body;
     let product = app.product("4.00", 10).await;
-    let path = format!("/api/admin/products/{}", product.id);
+    let path = format!("/api/admin/products/{}", product.id());
 
     let missing = app.patch(&path, STAFF, json!({"stock": 3})).await;
     missing.fields(&["version"]);

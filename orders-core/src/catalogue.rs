@@ -9,20 +9,21 @@
 
 mod create;
 mod edit;
+mod product;
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ProductId;
-use crate::money::{Currency, Money};
+use crate::money::Money;
 use crate::ports::StoreError;
 use crate::text::{self, TextError};
 
 pub use create::NewProductForm;
 pub(crate) use edit::fields as edit_fields;
 pub use edit::{ProductEdit, ProductEditForm, VERSION_FOR_STOCK, VersionPolicy, WholeNumber};
+pub use product::{InvalidProduct, NewProduct, Product, ProductParts};
 
 /// Most units of one product a store can hold (about four billion): stock
 /// is a `u32`, so it can never be negative.
@@ -208,93 +209,6 @@ impl fmt::Display for TaxClass {
     }
 }
 
-/// A product of the catalogue, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Product {
-    /// Its id.
-    pub id: ProductId,
-    /// Its SKU, unique in the catalogue.
-    pub sku: Sku,
-    /// Display name.
-    pub name: ProductName,
-    /// Description, possibly empty.
-    pub description: Description,
-    /// Unit price, tax exclusive, never negative.
-    pub price: Money,
-    /// The price's currency (repeated so the JSON matches API.md).
-    pub currency: Currency,
-    /// Units available to sell.
-    pub stock: Stock,
-    /// Whether it can be added to carts and bought.
-    pub active: bool,
-    /// Which tax rate applies.
-    pub tax_class: TaxClass,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When staff last changed it (a sale or a cancellation bumps
-    /// `version`, not this).
-    pub updated_at: DateTime<Utc>,
-    /// 1 when created, then + 1 on every change: a staff edit, stock taken
-    /// by a checkout, stock returned by a cancellation.
-    pub version: u64,
-}
-
-/// What it takes to create a product; the store assigns nothing but
-/// timestamps (the id is chosen here, so callers can know it up front).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewProduct {
-    /// The id to give it; [`ProductId::generate`] unless the host has its own.
-    pub id: ProductId,
-    /// SKU.
-    pub sku: Sku,
-    /// Name.
-    pub name: ProductName,
-    /// Description.
-    pub description: Description,
-    /// Unit price (not negative: see [`Money::parse_price`]).
-    pub price: Money,
-    /// Units in stock.
-    pub stock: Stock,
-    /// Whether it is on sale.
-    pub active: bool,
-    /// Tax class.
-    pub tax_class: TaxClass,
-}
-
-impl NewProduct {
-    /// A new active product of the standard tax class with a fresh id.
-    pub fn new(sku: Sku, name: ProductName, price: Money, stock: Stock) -> Self {
-        Self {
-            id: ProductId::generate(),
-            sku,
-            name,
-            description: Description::default(),
-            price,
-            stock,
-            active: true,
-            tax_class: TaxClass::standard(),
-        }
-    }
-
-    /// The product this becomes when stored at `now`.
-    pub fn into_product(self, now: DateTime<Utc>) -> Product {
-        Product {
-            id: self.id,
-            sku: self.sku,
-            name: self.name,
-            description: self.description,
-            currency: self.price.currency(),
-            price: self.price,
-            stock: self.stock,
-            active: self.active,
-            tax_class: self.tax_class,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
-    }
-}
-
 /// How an edit changes the stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StockChange {
@@ -431,6 +345,7 @@ impl ProductPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Currency;
 
     #[test]
     fn sku_and_tax_class_parsing() {
@@ -511,6 +426,46 @@ mod tests {
             .unwrap();
         assert_eq!(next.version, 2);
         assert_eq!(serde_json::to_value(&next).unwrap()["version"], 2);
+    }
+
+    #[test]
+    fn stock_is_taken_and_returned_with_the_version_and_restore_checks() {
+        let now = Utc::now();
+        let mut product = NewProduct::new(
+            Sku::parse("TEA").unwrap(),
+            ProductName::parse("Tea").unwrap(),
+            Money::parse_price("5", Currency::USD).unwrap(),
+            3,
+        )
+        .into_product(now);
+        assert_eq!(product.take_stock(4), Err(StockOutOfRange));
+        assert_eq!((product.stock(), product.version()), (3, 1));
+        product.take_stock(3).unwrap();
+        product.return_stock(2);
+        assert_eq!((product.stock(), product.version()), (2, 3));
+        let parts = |price: &str, version: u64| ProductParts {
+            id: product.id().clone(),
+            sku: product.sku().clone(),
+            name: product.name().clone(),
+            description: product.description().clone(),
+            price: Money::parse(price, Currency::EUR).unwrap(),
+            stock: 7,
+            active: false,
+            tax_class: TaxClass::standard(),
+            created_at: now,
+            updated_at: now,
+            version,
+        };
+        let restored = Product::restore(parts("2.50", 4)).unwrap();
+        assert_eq!(restored.currency(), Currency::EUR);
+        assert_eq!(
+            Product::restore(parts("-1", 4)),
+            Err(InvalidProduct::NegativePrice)
+        );
+        assert_eq!(
+            Product::restore(parts("1", 0)),
+            Err(InvalidProduct::VersionZero)
+        );
     }
 
     #[test]

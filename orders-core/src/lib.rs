@@ -33,7 +33,7 @@
 //!
 //! let ada = CustomerId::parse("ada").unwrap();
 //! let cart = orders.create_cart(&ada, None).await.unwrap();
-//! orders.add_to_cart(&ada, &cart.id, &tea.id, Quantity::new(2).unwrap()).await.unwrap();
+//! orders.add_to_cart(&ada, &cart.id, tea.id(), Quantity::new(2).unwrap()).await.unwrap();
 //!
 //! let form: CheckoutForm = serde_json::from_str(r#"{
 //!     "email": "ada@example.com",
@@ -44,9 +44,9 @@
 //!                 "exp_year": 2040, "cvc": "123", "holder": "Ada Lovelace"}}
 //! }"#).unwrap();
 //! let placed = orders.checkout(&ada, &cart.id, form, Some("key-1")).await.unwrap();
-//! assert_eq!(placed.order.status, OrderStatus::Paid);
-//! assert_eq!(placed.order.total.to_string(), "13.99"); // 9.00 + 4.99 shipping, no US tax
-//! assert_eq!(orders.product(&tea.id).await.unwrap().stock, 8);
+//! assert_eq!(placed.order.status(), OrderStatus::Paid);
+//! assert_eq!(placed.order.totals().total.to_string(), "13.99"); // 9.00 + 4.99 shipping, no US tax
+//! assert_eq!(orders.product(tea.id()).await.unwrap().stock(), 8);
 //! # });
 //! ```
 //!

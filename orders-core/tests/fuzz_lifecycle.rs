@@ -112,17 +112,17 @@ proptest! {
             let mut placed = Vec::new();
             for (card, adas, first, second) in specs {
                 let (owner, stranger) = if adas { (ada.clone(), bob.clone()) } else { (bob.clone(), ada.clone()) };
-                let mut lines = vec![(&products[0].id, first)];
+                let mut lines = vec![(products[0].id(), first)];
                 if second > 0 {
-                    lines.push((&products[1].id, second));
+                    lines.push((products[1].id(), second));
                 }
                 let cart = cart_with(&orders, &owner, &lines).await;
                 let number = card.then_some("4242424242424242");
                 let order = orders.checkout(&owner, &cart, form(number), None).await.unwrap().order;
-                prop_assert_eq!(order.status, if card { OrderStatus::Paid } else { OrderStatus::Pending });
+                prop_assert_eq!(order.status(), if card { OrderStatus::Paid } else { OrderStatus::Pending });
                 placed.push(Placed {
-                    id: order.id, owner, stranger, quantities: [first, second],
-                    status: order.status, successes: 0, card,
+                    id: order.id().clone(), owner, stranger, quantities: [first, second],
+                    status: order.status(), successes: 0, card,
                 });
             }
             for step in steps {
@@ -168,7 +168,7 @@ proptest! {
                 let p = &mut placed[index];
                 if table(p.status, to) {
                     let moved = result.unwrap();
-                    prop_assert_eq!(moved.status, to);
+                    prop_assert_eq!(moved.status(), to);
                     p.status = to;
                     p.successes += 1;
                 } else {
@@ -182,7 +182,7 @@ proptest! {
                         .filter(|p| p.status != OrderStatus::Cancelled)
                         .map(|p| p.quantities[i])
                         .sum();
-                    let stock = orders.product(&product.id).await.unwrap().stock;
+                    let stock = orders.product(product.id()).await.unwrap().stock();
                     prop_assert_eq!(stock + held, INITIAL_STOCK, "product {}", i);
                 }
             }
@@ -200,7 +200,7 @@ proptest! {
                     prop_assert!(pair[0].id.to_string() < pair[1].id.to_string());
                 }
                 prop_assert_eq!(events.last().unwrap().to, p.status);
-                prop_assert_eq!(orders.order(Access::Staff, &p.id).await.unwrap().status, p.status);
+                prop_assert_eq!(orders.order(Access::Staff, &p.id).await.unwrap().status(), p.status);
                 if p.card && matches!(p.status, OrderStatus::Cancelled | OrderStatus::Refunded) {
                     refunded_expected += 1;
                 }

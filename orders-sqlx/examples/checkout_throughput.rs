@@ -114,7 +114,7 @@ async fn run(
     let (orders, _) = engine(store);
     let mut products = Vec::new();
     for _ in 0..30 {
-        products.push(product(&orders, "3.50", 1_000_000).await.id);
+        products.push(product(&orders, "3.50", 1_000_000).await.id().clone());
     }
     let mut carts: Vec<(CustomerId, CartId)> = Vec::with_capacity(checkouts);
     for n in 0..checkouts {

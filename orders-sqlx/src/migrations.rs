@@ -343,7 +343,7 @@ mod tests {
             .await
             .expect("read")
             .expect("product");
-        assert_eq!((product.version, product.stock), (1, 4));
+        assert_eq!((product.version(), product.stock()), (1, 4));
     }
 
     /// The lines `orders_place` is sent name exactly the fields its newest

@@ -222,18 +222,18 @@ where
     Q<DB>: Bind,
 {
     Ok(sqlx::query(INSERT_PRODUCT)
-        .text(p.id.as_str())
-        .text(p.sku.as_str())
-        .text(p.name.as_str())
-        .text(p.description.as_str())
-        .int(p.price.to_minor())
-        .text(p.currency.code())
-        .int(i64::from(p.stock))
-        .flag(p.active)
-        .text(p.tax_class.as_str())
-        .text(&ts(p.created_at))
-        .text(&ts(p.updated_at))
-        .int(codec::to_i64(p.version)?))
+        .text(p.id().as_str())
+        .text(p.sku().as_str())
+        .text(p.name().as_str())
+        .text(p.description().as_str())
+        .int(p.price().to_minor())
+        .text(p.currency().code())
+        .int(i64::from(p.stock()))
+        .flag(p.active())
+        .text(p.tax_class().as_str())
+        .text(&ts(p.created_at()))
+        .text(&ts(p.updated_at()))
+        .int(codec::to_i64(p.version())?))
 }
 
 /// [`UPDATE_PRODUCT`] storing `product`'s editable fields as product `id`.
@@ -245,28 +245,28 @@ where
     Q<DB>: Bind,
 {
     Ok(sqlx::query(UPDATE_PRODUCT)
-        .text(product.name.as_str())
-        .text(product.description.as_str())
-        .int(product.price.to_minor())
-        .int(i64::from(product.stock))
-        .flag(product.active)
-        .text(product.tax_class.as_str())
-        .text(&ts(product.updated_at))
-        .int(codec::to_i64(product.version)?)
+        .text(product.name().as_str())
+        .text(product.description().as_str())
+        .int(product.price().to_minor())
+        .int(i64::from(product.stock()))
+        .flag(product.active())
+        .text(product.tax_class().as_str())
+        .text(&ts(product.updated_at()))
+        .int(codec::to_i64(product.version())?)
         .text(id.as_str()))
 }
 
 /// Binds `cart`'s columns after its id, in the order of [`INSERT_CART`]
 /// (and of both dialects' compare-and-set of a cart, `$1` to `$8`).
 pub(crate) fn cart_fields<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
-    Ok(q.text(cart.customer_id.as_str())
-        .text(cart.currency.code())
-        .text(&codec::cart_lines(&cart.lines)?)
-        .opt_text(cart.discount_code.as_ref().map(DiscountCode::as_str))
-        .text(codec::cart_status(cart.status))
-        .int(codec::to_i64(cart.version)?)
-        .text(&ts(cart.created_at))
-        .text(&ts(cart.updated_at)))
+    Ok(q.text(cart.customer_id().as_str())
+        .text(cart.currency().code())
+        .text(&codec::cart_lines(cart.lines())?)
+        .opt_text(cart.discount_code().map(DiscountCode::as_str))
+        .text(codec::cart_status(cart.status()))
+        .int(codec::to_i64(cart.version())?)
+        .text(&ts(cart.created_at()))
+        .text(&ts(cart.updated_at())))
 }
 
 /// [`INSERT_CART`] with `cart`'s columns bound.
@@ -274,7 +274,7 @@ pub(crate) fn insert_cart<DB: Database>(cart: &Cart) -> Result<Q<DB>, StoreError
 where
     Q<DB>: Bind,
 {
-    cart_fields(sqlx::query(INSERT_CART).text(cart.id.as_str()), cart)
+    cart_fields(sqlx::query(INSERT_CART).text(cart.id().as_str()), cart)
 }
 
 /// [`INSERT_DISCOUNT`] with `discount`'s columns bound.

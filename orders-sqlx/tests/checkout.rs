@@ -27,8 +27,8 @@ async fn concurrent_checkouts_sell_exactly_the_stock(store: Arc<dyn Store>) {
     let side = product(&orders, "1.00", 10_000).await;
     let mut carts = Vec::new();
     for n in 0..BUYERS {
-        let who = CustomerId::parse(&format!("buyer-{n}-{}", hot.id)).expect("id");
-        let cart = cart_with(&orders, &who, &[(&side.id, 2), (&hot.id, 1)]).await;
+        let who = CustomerId::parse(&format!("buyer-{n}-{}", hot.id())).expect("id");
+        let cart = cart_with(&orders, &who, &[(side.id(), 2), (hot.id(), 1)]).await;
         carts.push((who, cart));
     }
     let tasks: Vec<_> = carts
@@ -50,7 +50,7 @@ async fn concurrent_checkouts_sell_exactly_the_stock(store: Arc<dyn Store>) {
             Ok(outcome) => placed.push((who, outcome.order)),
             Err(error) => assert_eq!(
                 error,
-                Error::InsufficientStock(vec![hot.id.clone()]),
+                Error::InsufficientStock(vec![hot.id().clone()]),
                 "only stock may fail"
             ),
         }
@@ -60,22 +60,22 @@ async fn concurrent_checkouts_sell_exactly_the_stock(store: Arc<dyn Store>) {
         STOCK as usize,
         "exactly as many orders as units"
     );
-    assert_eq!(orders.product(&hot.id).await.expect("hot").stock, 0);
+    assert_eq!(orders.product(hot.id()).await.expect("hot").stock(), 0);
     let hot_sold: u32 = placed
         .iter()
-        .flat_map(|(_, o)| &o.lines)
-        .filter(|l| l.product_id == hot.id)
+        .flat_map(|(_, o)| o.lines())
+        .filter(|l| &l.product_id == hot.id())
         .map(|l| l.quantity.get())
         .sum();
     let side_sold: u32 = placed
         .iter()
-        .flat_map(|(_, o)| &o.lines)
-        .filter(|l| l.product_id == side.id)
+        .flat_map(|(_, o)| o.lines())
+        .filter(|l| &l.product_id == side.id())
         .map(|l| l.quantity.get())
         .sum();
     assert_eq!(hot_sold, STOCK);
     assert_eq!(
-        orders.product(&side.id).await.expect("side").stock,
+        orders.product(side.id()).await.expect("side").stock(),
         10_000 - side_sold
     );
     // What is stored agrees: each winner has exactly one order, numbers unique.
@@ -91,7 +91,7 @@ async fn concurrent_checkouts_sell_exactly_the_stock(store: Arc<dyn Store>) {
             .expect("list");
         assert_eq!(page.items.len(), 1);
         assert_eq!(&page.items[0], order);
-        numbers.push(order.number);
+        numbers.push(order.number());
     }
     numbers.sort();
     numbers.dedup();
@@ -122,49 +122,45 @@ async fn a_checkout_failing_half_way_leaves_no_trace(store: Arc<dyn Store>) {
     ))
     .expect("id");
     let p = product(&orders, "3.00", 10).await;
-    let first_cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let first_cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
     let first = orders
         .checkout(&who, &first_cart, form(None), None)
         .await
         .expect("first")
         .order;
-    let code = DiscountCode::parse(&format!("HALF{}", first.number)).expect("code");
-    let mut discount = Discount::new(
+    let code = DiscountCode::parse(&format!("HALF{}", first.number())).expect("code");
+    let discount = Discount::new(
         code.clone(),
         DiscountKind::percent("10").expect("pct"),
         chrono::Utc::now(),
-    );
-    discount.max_uses = Some(5);
+    )
+    .with_max_uses(std::num::NonZeroU32::new(5).expect("5"));
     orders.create_discount(discount).await.expect("discount");
 
-    let cart_id = cart_with(&orders, &who, &[(&p.id, 2)]).await;
+    let cart_id = cart_with(&orders, &who, &[(p.id(), 2)]).await;
     let cart_before = store.cart(&cart_id).await.expect("read").expect("cart");
-    let stock_before = orders.product(&p.id).await.expect("p").stock;
+    let stock_before = orders.product(p.id()).await.expect("p").stock();
     let events_before = store
         .events_after(None, None, 1_000_000)
         .await
         .expect("events")
         .len();
 
-    let mut lines = first.lines.clone();
+    let mut lines = first.lines().to_vec();
     lines[0].quantity = orders_core::cart::Quantity::new(2).expect("q");
     let placement = OrderPlacement {
         order: NewOrder {
-            id: first.id.clone(), // taken: the order insert fails after the stock was taken
+            id: first.id().clone(), // taken: the order insert fails after the stock was taken
             customer_id: who.clone(),
-            status: first.status,
-            currency: first.currency,
-            email: first.email.clone(),
+            status: first.status(),
+            currency: first.currency(),
+            email: first.email().clone(),
             lines,
-            subtotal: first.subtotal,
-            discount_total: first.discount_total,
-            shipping_total: first.shipping_total,
-            tax_total: first.tax_total,
-            total: first.total,
+            totals: *first.totals(),
             discount_code: Some(code.clone()),
-            shipping_address: first.shipping_address.clone(),
-            shipping_method: first.shipping_method.clone(),
-            payment: first.payment.clone(),
+            shipping_address: first.shipping_address().clone(),
+            shipping_method: first.shipping_method().clone(),
+            payment: first.payment().clone(),
             created_at: chrono::Utc::now(),
         },
         cart_id: cart_id.clone(),
@@ -176,7 +172,7 @@ async fn a_checkout_failing_half_way_leaves_no_trace(store: Arc<dyn Store>) {
     assert_eq!(error, StoreError::Duplicate("order"));
 
     assert_eq!(
-        orders.product(&p.id).await.expect("p").stock,
+        orders.product(p.id()).await.expect("p").stock(),
         stock_before,
         "stock unchanged"
     );
@@ -191,7 +187,7 @@ async fn a_checkout_failing_half_way_leaves_no_trace(store: Arc<dyn Store>) {
             .await
             .expect("read")
             .expect("discount")
-            .uses,
+            .uses(),
         0,
         "no discount use"
     );
@@ -219,9 +215,9 @@ async fn a_checkout_failing_half_way_leaves_no_trace(store: Arc<dyn Store>) {
         .checkout(&who, &cart_id, form(None), None)
         .await
         .expect("retry");
-    assert!(placed.order.number > first.number);
+    assert!(placed.order.number() > first.number());
     assert_eq!(
-        orders.product(&p.id).await.expect("p").stock,
+        orders.product(p.id()).await.expect("p").stock(),
         stock_before - 2
     );
 }
@@ -251,26 +247,22 @@ fn placement_like(
     OrderPlacement {
         order: NewOrder {
             id: orders_core::ids::OrderId::generate(),
-            customer_id: first.customer_id.clone(),
-            status: first.status,
-            currency: first.currency,
-            email: first.email.clone(),
-            lines: first.lines.clone(),
-            subtotal: first.subtotal,
-            discount_total: first.discount_total,
-            shipping_total: first.shipping_total,
-            tax_total: first.tax_total,
-            total: first.total,
+            customer_id: first.customer_id().clone(),
+            status: first.status(),
+            currency: first.currency(),
+            email: first.email().clone(),
+            lines: first.lines().to_vec(),
+            totals: *first.totals(),
             discount_code: discount.cloned(),
-            shipping_address: first.shipping_address.clone(),
-            shipping_method: first.shipping_method.clone(),
-            payment: first.payment.clone(),
+            shipping_address: first.shipping_address().clone(),
+            shipping_method: first.shipping_method().clone(),
+            payment: first.payment().clone(),
             created_at: chrono::Utc::now(),
         },
         cart_id: cart_id.clone(),
         discount_code: discount.cloned(),
         idempotency: claim,
-        actor: orders_core::order::Actor::customer(&first.customer_id),
+        actor: orders_core::order::Actor::customer(first.customer_id()),
     }
 }
 
@@ -286,25 +278,25 @@ async fn refused_placements_change_nothing(store: Arc<dyn Store>) {
     .expect("id");
     let a = product(&orders, "2.00", 10).await;
     let b = product(&orders, "3.00", 10).await;
-    let first_cart = cart_with(&orders, &who, &[(&a.id, 1), (&b.id, 1)]).await;
+    let first_cart = cart_with(&orders, &who, &[(a.id(), 1), (b.id(), 1)]).await;
     let first = orders
         .checkout(&who, &first_cart, form(None), None)
         .await
         .expect("first")
         .order;
-    let code = DiscountCode::parse(&format!("ONCE{}", first.number)).expect("code");
-    let mut discount = Discount::new(
+    let code = DiscountCode::parse(&format!("ONCE{}", first.number())).expect("code");
+    let discount = Discount::new(
         code.clone(),
         DiscountKind::percent("10").expect("pct"),
         chrono::Utc::now(),
-    );
-    discount.max_uses = Some(1);
+    )
+    .with_max_uses(std::num::NonZeroU32::new(1).expect("1"));
     orders.create_discount(discount).await.expect("discount");
 
     let stocks = || async {
         (
-            orders.product(&a.id).await.expect("a").stock,
-            orders.product(&b.id).await.expect("b").stock,
+            orders.product(a.id()).await.expect("a").stock(),
+            orders.product(b.id()).await.expect("b").stock(),
         )
     };
     let events = || async {
@@ -314,7 +306,7 @@ async fn refused_placements_change_nothing(store: Arc<dyn Store>) {
             .expect("events")
             .len()
     };
-    let open = cart_with(&orders, &who, &[(&a.id, 1), (&b.id, 1)]).await;
+    let open = cart_with(&orders, &who, &[(a.id(), 1), (b.id(), 1)]).await;
     let (stock_before, events_before) = (stocks().await, events().await);
     let unchanged = || async {
         assert_eq!(stocks().await, stock_before, "stock unchanged");
@@ -341,11 +333,11 @@ async fn refused_placements_change_nothing(store: Arc<dyn Store>) {
     let mut short = placement_like(&first, &open, None, None);
     short.order.lines[1].quantity = orders_core::cart::Quantity::new(11).expect("q");
     let error = store.place_order(short).await.unwrap_err();
-    assert_eq!(error, StoreError::InsufficientStock(vec![b.id.clone()]));
+    assert_eq!(error, StoreError::InsufficientStock(vec![b.id().clone()]));
     unchanged().await;
 
     // A discount used up (by a placement that then succeeds elsewhere).
-    let other = cart_with(&orders, &who, &[(&a.id, 1)]).await;
+    let other = cart_with(&orders, &who, &[(a.id(), 1)]).await;
     let mut using = placement_like(&first, &other, Some(&code), None);
     using.order.lines.truncate(1);
     store.place_order(using).await.expect("uses the discount");
@@ -362,7 +354,12 @@ async fn refused_placements_change_nothing(store: Arc<dyn Store>) {
         .unwrap_err();
     assert_eq!(error, StoreError::DiscountUnavailable);
     assert_eq!(
-        store.discount(&code).await.expect("read").expect("d").uses,
+        store
+            .discount(&code)
+            .await
+            .expect("read")
+            .expect("d")
+            .uses(),
         1
     );
     unchanged().await;
@@ -378,7 +375,7 @@ async fn refused_placements_change_nothing(store: Arc<dyn Store>) {
         .begin_idempotent(&claim, now, now - chrono::Duration::minutes(1))
         .await
         .expect("claim");
-    let keyed = cart_with(&orders, &who, &[(&a.id, 1)]).await;
+    let keyed = cart_with(&orders, &who, &[(a.id(), 1)]).await;
     let mut keyed = placement_like(&first, &keyed, None, Some(claim.clone()));
     keyed.order.lines.truncate(1);
     store.place_order(keyed).await.expect("completes the key");
@@ -431,7 +428,7 @@ async fn a_placement_completes_a_key_whose_claim_is_gone(store: Arc<dyn Store>) 
     let who =
         CustomerId::parse(&format!("gone-{}", orders_core::ids::OrderId::generate())).expect("id");
     let p = product(&orders, "4.00", 10).await;
-    let first_cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let first_cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
     let first = orders
         .checkout(&who, &first_cart, form(None), None)
         .await
@@ -452,7 +449,7 @@ async fn a_placement_completes_a_key_whose_claim_is_gone(store: Arc<dyn Store>) 
         .release_idempotent(&claim.customer_id, &claim.key)
         .await
         .expect("release");
-    let cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
     let placed = store
         .place_order(placement_like(&first, &cart, None, Some(claim.clone())))
         .await
@@ -464,7 +461,7 @@ async fn a_placement_completes_a_key_whose_claim_is_gone(store: Arc<dyn Store>) 
             .expect("state"),
         IdempotencyState::Completed {
             fingerprint: claim.fingerprint.clone(),
-            order_id: placed.order.id,
+            order_id: placed.order.id().clone(),
         }
     );
 }

@@ -103,9 +103,9 @@ async fn store_round(storage: &Storage, round: usize, products: &mut Vec<Product
         ),
         "the store's own SKUs stay unique"
     );
-    products.push(product.id.clone());
+    products.push(product.id().clone());
     let who = CustomerId::parse("host-user-1").unwrap();
-    let cart = cart_with(&orders, &who, &[(&product.id, 1)]).await;
+    let cart = cart_with(&orders, &who, &[(product.id(), 1)]).await;
     let order = orders
         .checkout(&who, &cart, form(None), None)
         .await
@@ -114,7 +114,7 @@ async fn store_round(storage: &Storage, round: usize, products: &mut Vec<Product
     orders
         .transition(
             Actor::system(),
-            &order.id,
+            order.id(),
             Transition::to(OrderStatus::Paid),
         )
         .await
@@ -328,20 +328,20 @@ async fn the_store_on_a_hosts_postgres_pool_runs_there_and_listens_on_its_own() 
 
     let product = orders_core::testkit::product(&orders_a, "3.00", 5).await;
     let who = CustomerId::parse("pool-user").unwrap();
-    let cart = cart_with(&orders_a, &who, &[(&product.id, 1)]).await;
+    let cart = cart_with(&orders_a, &who, &[(product.id(), 1)]).await;
     let order = orders_a
         .checkout(&who, &cart, form(None), None)
         .await
         .unwrap()
         .order;
     let (_, mut sub) = orders_b
-        .track(Access::Staff, &order.id, None)
+        .track(Access::Staff, order.id(), None)
         .await
         .expect("B tracks A's order");
     orders_a
         .transition(
             Actor::system(),
-            &order.id,
+            order.id(),
             Transition::to(OrderStatus::Paid),
         )
         .await
@@ -356,7 +356,7 @@ async fn the_store_on_a_hosts_postgres_pool_runs_there_and_listens_on_its_own() 
     })
     .await
     .expect("B's listener hears A's change");
-    assert_eq!(heard.order_id, order.id);
+    assert_eq!(&heard.order_id, order.id());
 
     // The store's statements ran on the host's pools (their connections
     // carry the host's application name), and each listener is a

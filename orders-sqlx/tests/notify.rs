@@ -109,7 +109,7 @@ async fn next_move(sub: &mut Subscription) -> OrderEvent {
 async fn place(orders: &Orders, tag: &str) -> (OrderId, EventId) {
     let who = CustomerId::parse(&format!("{tag}-{}", OrderId::generate())).expect("id");
     let p = product(orders, "2.00", 5).await;
-    let cart = cart_with(orders, &who, &[(&p.id, 1)]).await;
+    let cart = cart_with(orders, &who, &[(p.id(), 1)]).await;
     let order = orders
         .checkout(&who, &cart, form(None), None)
         .await
@@ -117,10 +117,10 @@ async fn place(orders: &Orders, tag: &str) -> (OrderId, EventId) {
         .order;
     let events = orders
         .store()
-        .order_events(&order.id)
+        .order_events(order.id())
         .await
         .expect("events");
-    (order.id, events[0].id)
+    (order.id().clone(), events[0].id)
 }
 
 async fn walk(orders: &Orders, id: &OrderId) -> Vec<OrderStatus> {

@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use orders_core::cart::{CartLine, CartStatus, Quantity};
+use orders_core::cart::{Cart, CartLine, CartStatus, Quantity};
 use orders_core::checkout::PaymentMethod;
 use orders_core::ids::{CartId, CustomerId, OrderId, ProductId};
 use orders_core::order::{Order, OrderStatus, PaymentStatus};
@@ -127,7 +127,7 @@ fn line(id: &str, quantity: u32) -> CartLine {
 /// discount, tax, total, tax class).
 fn lines_of(order: &Order) -> Vec<(String, String, u32, [i64; 5], String)> {
     order
-        .lines
+        .lines()
         .iter()
         .map(|l| {
             (
@@ -149,7 +149,7 @@ fn lines_of(order: &Order) -> Vec<(String, String, u32, [i64; 5], String)> {
 
 /// An address as its eight fields, absent optionals as `None`.
 fn address_of(order: &Order) -> [Option<String>; 8] {
-    let a = &order.shipping_address;
+    let a = &order.shipping_address();
     [
         Some(a.full_name().as_str().to_owned()),
         Some(a.line1().as_str().to_owned()),
@@ -179,14 +179,14 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         .await
         .expect("read")
         .expect("open cart");
-    assert_eq!(open.customer_id, customer);
-    assert_eq!(open.currency.code(), "USD");
-    assert_eq!(open.lines, vec![line(r.sencha, 4), line(r.infuser, 2)]);
-    assert_eq!(open.discount_code, None);
-    assert_eq!(open.status, CartStatus::Open);
-    assert_eq!(open.version, 3);
-    assert_eq!(open.created_at, at(r.open_cart_times.0));
-    assert_eq!(open.updated_at, at(r.open_cart_times.1));
+    assert_eq!(open.customer_id(), &customer);
+    assert_eq!(open.currency().code(), "USD");
+    assert_eq!(open.lines(), vec![line(r.sencha, 4), line(r.infuser, 2)]);
+    assert_eq!(open.discount_code(), None);
+    assert_eq!(open.status(), CartStatus::Open);
+    assert_eq!(open.version(), 3);
+    assert_eq!(open.created_at(), at(r.open_cart_times.0));
+    assert_eq!(open.updated_at(), at(r.open_cart_times.1));
 
     // The checked-out cart: the line added twice is one line of 2.
     let closed = store
@@ -194,13 +194,16 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         .await
         .expect("read")
         .expect("closed cart");
-    assert_eq!(closed.lines, vec![line(r.earl_grey, 2), line(r.teapot, 1)]);
     assert_eq!(
-        closed.discount_code.as_ref().map(|c| c.as_str()),
+        closed.lines(),
+        vec![line(r.earl_grey, 2), line(r.teapot, 1)]
+    );
+    assert_eq!(
+        closed.discount_code().as_ref().map(|c| c.as_str()),
         Some("WELCOME10")
     );
-    assert_eq!(closed.status, CartStatus::CheckedOut);
-    assert_eq!(closed.version, 6);
+    assert_eq!(closed.status(), CartStatus::CheckedOut);
+    assert_eq!(closed.version(), 6);
 
     // The shipped card order to a full GB address.
     let shipped_id = OrderId::parse(r.shipped_order).expect("order id");
@@ -209,10 +212,10 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         .await
         .expect("read")
         .expect("shipped order");
-    assert_eq!(shipped.number.get(), 1);
-    assert_eq!(shipped.customer_id, customer);
-    assert_eq!(shipped.status, OrderStatus::Shipped);
-    assert_eq!(shipped.email.as_str(), "Ada@example.com");
+    assert_eq!(shipped.number().get(), 1);
+    assert_eq!(shipped.customer_id(), &customer);
+    assert_eq!(shipped.status(), OrderStatus::Shipped);
+    assert_eq!(shipped.email().as_str(), "Ada@example.com");
     assert_eq!(
         address_of(&shipped),
         some([
@@ -247,38 +250,38 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     );
     assert_eq!(
         [
-            shipped.subtotal.to_minor(),
-            shipped.discount_total.to_minor(),
-            shipped.shipping_total.to_minor(),
-            shipped.tax_total.to_minor(),
-            shipped.total.to_minor(),
+            shipped.totals().subtotal.to_minor(),
+            shipped.totals().discount.to_minor(),
+            shipped.totals().shipping.to_minor(),
+            shipped.totals().tax.to_minor(),
+            shipped.totals().total.to_minor(),
         ],
         [7100, 710, 1499, 1049, 8938]
     );
-    assert_eq!(shipped.currency.code(), "USD");
+    assert_eq!(shipped.currency().code(), "USD");
     assert_eq!(
-        shipped.discount_code.as_ref().map(|c| c.as_str()),
+        shipped.discount_code().as_ref().map(|c| c.as_str()),
         Some("WELCOME10")
     );
-    assert_eq!(shipped.shipping_method.as_str(), "express");
-    assert_eq!(shipped.payment.method, PaymentMethod::Card);
+    assert_eq!(shipped.shipping_method().as_str(), "express");
+    assert_eq!(shipped.payment().method, PaymentMethod::Card);
     assert_eq!(
-        shipped.payment.brand.map(|b| b.to_string()).as_deref(),
+        shipped.payment().brand.map(|b| b.to_string()).as_deref(),
         Some("visa")
     );
-    assert_eq!(shipped.payment.last4.as_deref(), Some("4242"));
-    assert_eq!(shipped.payment.status, PaymentStatus::Captured);
+    assert_eq!(shipped.payment().last4.as_deref(), Some("4242"));
+    assert_eq!(shipped.payment().status, PaymentStatus::Captured);
     assert_eq!(
-        shipped.payment.reference.as_deref(),
+        shipped.payment().reference.as_deref(),
         Some(r.payment_reference)
     );
     assert_eq!(
-        shipped.tracking_number.as_ref().map(|t| t.as_str()),
+        shipped.tracking_number().as_ref().map(|t| t.as_str()),
         Some("1Z999AA10123456784")
     );
-    assert_eq!(shipped.created_at, at(r.shipped_order_placed));
-    assert_eq!(shipped.updated_at, at(r.shipped_order_events[2]));
-    assert_eq!(shipped.version, 3);
+    assert_eq!(shipped.created_at(), at(r.shipped_order_placed));
+    assert_eq!(shipped.updated_at(), at(r.shipped_order_events[2]));
+    assert_eq!(shipped.version(), 3);
 
     let events = store.order_events(&shipped_id).await.expect("events");
     let events: Vec<_> = events
@@ -336,8 +339,8 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         .await
         .expect("read")
         .expect("cash order");
-    assert_eq!(cash.number.get(), 2);
-    assert_eq!(cash.status, OrderStatus::Pending);
+    assert_eq!(cash.number().get(), 2);
+    assert_eq!(cash.status(), OrderStatus::Pending);
     assert_eq!(
         address_of(&cash),
         some([
@@ -363,21 +366,21 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     );
     assert_eq!(
         [
-            cash.subtotal.to_minor(),
-            cash.discount_total.to_minor(),
-            cash.shipping_total.to_minor(),
-            cash.tax_total.to_minor(),
-            cash.total.to_minor(),
+            cash.totals().subtotal.to_minor(),
+            cash.totals().discount.to_minor(),
+            cash.totals().shipping.to_minor(),
+            cash.totals().tax.to_minor(),
+            cash.totals().total.to_minor(),
         ],
         [3600, 0, 499, 684, 4783]
     );
-    assert_eq!(cash.discount_code, None);
-    assert_eq!(cash.payment.method, PaymentMethod::CashOnDelivery);
-    assert_eq!(cash.payment.brand, None);
-    assert_eq!(cash.payment.status, PaymentStatus::Pending);
-    assert_eq!(cash.tracking_number, None);
-    assert_eq!(cash.created_at, at(r.cash_order_placed));
-    assert_eq!(cash.version, 1);
+    assert_eq!(cash.discount_code(), None);
+    assert_eq!(cash.payment().method, PaymentMethod::CashOnDelivery);
+    assert_eq!(cash.payment().brand, None);
+    assert_eq!(cash.payment().status, PaymentStatus::Pending);
+    assert_eq!(cash.tracking_number(), None);
+    assert_eq!(cash.created_at(), at(r.cash_order_placed));
+    assert_eq!(cash.version(), 1);
 
     // Listing reads every order row (addresses included), newest first.
     let listed = store
@@ -399,7 +402,10 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         .expect("read")
         .expect("open cart");
     assert_eq!(cart, open);
-    let mut skus: Vec<_> = products.iter().map(|p| p.sku.as_str().to_owned()).collect();
+    let mut skus: Vec<_> = products
+        .iter()
+        .map(|p| p.sku().as_str().to_owned())
+        .collect();
     skus.sort();
     assert_eq!(
         skus,
@@ -407,11 +413,12 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     );
 
     // The old cart written again by this release reads back the same.
-    let mut changed = open.clone();
-    changed.lines.push(line(r.teapot, 1));
-    changed.version += 1;
+    let mut parts = open.clone().into_parts();
+    parts.lines.push(line(r.teapot, 1));
+    parts.version += 1;
+    let changed = Cart::restore(parts).expect("a cart");
     store
-        .update_cart(&changed, open.version)
+        .update_cart(&changed, open.version())
         .await
         .expect("update");
     let (cart, products) = store
@@ -435,12 +442,12 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         .await
         .expect("checkout on the old rows")
         .order;
-    assert_eq!(placed.number.get(), 3);
-    assert_eq!(placed.lines.len(), 3);
-    let events = store.order_events(&placed.id).await.expect("events");
+    assert_eq!(placed.number().get(), 3);
+    assert_eq!(placed.lines().len(), 3);
+    let events = store.order_events(placed.id()).await.expect("events");
     assert_eq!(events.iter().map(|e| e.id.get()).collect::<Vec<_>>(), [5]);
     let read = store
-        .order(&placed.id)
+        .order(placed.id())
         .await
         .expect("read")
         .expect("new order");
@@ -453,11 +460,11 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
         listed
             .items
             .iter()
-            .map(|o| o.number.get())
+            .map(|o| o.number().get())
             .collect::<Vec<_>>(),
         [3, 2, 1]
     );
-    placed.id
+    placed.id().clone()
 }
 
 /// What this release writes in the JSON columns, read raw: the new order's

@@ -62,27 +62,26 @@ pub async fn seed(orders: &Orders) -> Result<usize, Error> {
     let invalid = |what: &str| Error::Storage(format!("invalid demo data: {what}"));
     let mut added = 0;
     for (sku, name, description, price, stock, class) in CATALOGUE {
-        let mut product = NewProduct::new(
+        let product = NewProduct::new(
             Sku::parse(sku).map_err(|_| invalid(sku))?,
             ProductName::parse(name).map_err(|_| invalid(name))?,
             Money::parse_price(price, Currency::USD).map_err(|_| invalid(price))?,
             *stock,
-        );
-        product.description = Description::parse(description).map_err(|_| invalid(description))?;
-        product.tax_class = TaxClass::parse(class).map_err(|_| invalid(class))?;
+        )
+        .description(Description::parse(description).map_err(|_| invalid(description))?)
+        .tax_class(TaxClass::parse(class).map_err(|_| invalid(class))?);
         match orders.create_product(product).await {
             Ok(_) => added += 1,
             Err(Error::Duplicate(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    let mut discount = Discount::new(
+    let discount = Discount::new(
         DiscountCode::parse(DEMO_CODE).map_err(|_| invalid(DEMO_CODE))?,
         DiscountKind::percent("10").map_err(|_| invalid("10"))?,
         orders.clock().now(),
-    );
-    discount.min_subtotal =
-        Some(Money::parse_price("20", Currency::USD).map_err(|_| invalid("20"))?);
+    )
+    .with_min_subtotal(Money::parse_price("20", Currency::USD).map_err(|_| invalid("20"))?);
     match orders.create_discount(discount).await {
         Ok(_) | Err(Error::Duplicate(_)) => Ok(added),
         Err(e) => Err(e),

@@ -88,7 +88,7 @@ pub(crate) async fn create(
     );
     let failure = match parsed.map_err(FormFailure::fields) {
         Ok(discount) => {
-            let code = discount.code.as_str().to_owned();
+            let code = discount.code().as_str().to_owned();
             match state.orders.create_discount(discount).await {
                 Ok(_) => {
                     let to = format!(

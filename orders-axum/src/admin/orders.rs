@@ -128,7 +128,7 @@ async fn order_page(
     let order = state.orders.order(Access::Staff, id).await?;
     let events = state.orders.order_events(Access::Staff, id).await?;
     let mut moves: Vec<MoveView> = order
-        .status
+        .status()
         .next()
         .iter()
         .map(|s| MoveView::new(*s))

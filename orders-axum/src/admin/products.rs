@@ -67,11 +67,11 @@ fn form_page(
         layout,
         form,
         product: product.map(|p| ProductInfo {
-            id: p.id.as_str().to_owned(),
-            sku: p.sku.as_str().to_owned(),
-            currency: p.currency.code().to_owned(),
-            name: p.name.as_str().to_owned(),
-            stock: p.stock,
+            id: p.id().as_str().to_owned(),
+            sku: p.sku().as_str().to_owned(),
+            currency: p.currency().code().to_owned(),
+            name: p.name().as_str().to_owned(),
+            stock: p.stock(),
         }),
         message,
         flash,
@@ -112,7 +112,10 @@ pub(crate) async fn create(
     let failure = match submitted.validate() {
         Ok(product) => match state.orders.create_product(product).await {
             Ok(product) => {
-                let to = state.url(&format!("/products/{}?saved=created", product.id.as_str()));
+                let to = state.url(&format!(
+                    "/products/{}?saved=created",
+                    product.id().as_str()
+                ));
                 return Ok(Redirect::to(&to).into_response());
             }
             Err(error) => on_form(error)?,
@@ -135,12 +138,12 @@ pub(crate) async fn create(
 /// version, and no stock change.
 fn edit_values(product: &Product) -> FormState {
     let mut values = vec![
-        ("name", product.name.as_str().to_owned()),
-        ("description", product.description.as_str().to_owned()),
-        ("price", product.price.to_string()),
-        ("version", product.version.to_string()),
+        ("name", product.name().as_str().to_owned()),
+        ("description", product.description().as_str().to_owned()),
+        ("price", product.price().to_string()),
+        ("version", product.version().to_string()),
     ];
-    if product.active {
+    if product.active() {
         values.push(("active", "on".to_owned()));
     }
     FormState::with_values(values)
@@ -191,12 +194,12 @@ pub(crate) async fn update(
         tax_class: None,
     };
     let edit = submitted
-        .validate(product.currency, VersionPolicy::Always)
+        .validate(product.currency(), VersionPolicy::Always)
         .map_err(FormFailure::fields);
     let failure = match edit {
-        Ok(edit) => match state.orders.update_product(&product.id, edit).await {
+        Ok(edit) => match state.orders.update_product(product.id(), edit).await {
             Ok(_) => {
-                let to = state.url(&format!("/products/{}?saved=1", product.id.as_str()));
+                let to = state.url(&format!("/products/{}?saved=1", product.id().as_str()));
                 return Ok(Redirect::to(&to).into_response());
             }
             Err(orders_core::Error::Stale(current)) => {

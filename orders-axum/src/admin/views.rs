@@ -132,12 +132,12 @@ pub(crate) struct OrderRow {
 impl OrderRow {
     pub(crate) fn new(order: &Order, base: &str) -> Self {
         Self {
-            id: order.id.as_str().to_owned(),
-            number: order.number.to_string(),
-            email: order.email.as_str().to_owned(),
-            total: money(&order.total),
-            status: order.status.as_str(),
-            created: date(&order.created_at),
+            id: order.id().as_str().to_owned(),
+            number: order.number().to_string(),
+            email: order.email().as_str().to_owned(),
+            total: money(&order.totals().total),
+            status: order.status().as_str(),
+            created: date(&order.created_at()),
             base: base.to_owned(),
         }
     }
@@ -252,7 +252,7 @@ pub(crate) struct OrderView {
 
 impl OrderView {
     pub(crate) fn new(order: &Order) -> Self {
-        let a = &order.shipping_address;
+        let a = &order.shipping_address();
         let mut address = vec![
             a.full_name().as_str().to_owned(),
             a.line1().as_str().to_owned(),
@@ -269,7 +269,7 @@ impl OrderView {
         if let Some(phone) = a.phone() {
             address.push(phone.as_str().to_owned());
         }
-        let p = &order.payment;
+        let p = &order.payment();
         let payment = match (p.method, &p.brand, &p.last4) {
             (_, Some(brand), Some(last4)) => {
                 format!("{} ending {last4}", title_case(brand.as_str()))
@@ -278,12 +278,12 @@ impl OrderView {
             (method, ..) => title_case(method.as_str()),
         };
         Self {
-            id: order.id.as_str().to_owned(),
-            number: order.number.to_string(),
-            status: order.status.as_str(),
-            email: order.email.as_str().to_owned(),
+            id: order.id().as_str().to_owned(),
+            number: order.number().to_string(),
+            status: order.status().as_str(),
+            email: order.email().as_str().to_owned(),
             lines: order
-                .lines
+                .lines()
                 .iter()
                 .map(|l| LineView {
                     sku: l.sku.as_str().to_owned(),
@@ -295,27 +295,30 @@ impl OrderView {
                     total: money(&l.line_total),
                 })
                 .collect(),
-            subtotal: money(&order.subtotal),
-            discount: if order.discount_total.amount().is_zero() {
-                money(&order.discount_total)
+            subtotal: money(&order.totals().subtotal),
+            discount: if order.totals().discount.amount().is_zero() {
+                money(&order.totals().discount)
             } else {
-                format!("−{}", money(&order.discount_total))
+                format!("−{}", money(&order.totals().discount))
             },
-            discount_code: order.discount_code.as_ref().map(|c| c.as_str().to_owned()),
-            shipping: money(&order.shipping_total),
-            tax: money(&order.tax_total),
-            total: money(&order.total),
+            discount_code: order
+                .discount_code()
+                .as_ref()
+                .map(|c| c.as_str().to_owned()),
+            shipping: money(&order.totals().shipping),
+            tax: money(&order.totals().tax),
+            total: money(&order.totals().total),
             address,
-            shipping_method: order.shipping_method.as_str().to_owned(),
+            shipping_method: order.shipping_method().as_str().to_owned(),
             payment,
             payment_status: p.status.as_str(),
             tracking: order
-                .tracking_number
+                .tracking_number()
                 .as_ref()
                 .map(|t| t.as_str().to_owned())
                 .unwrap_or_default(),
-            created: date(&order.created_at),
-            updated: date(&order.updated_at),
+            created: date(&order.created_at()),
+            updated: date(&order.updated_at()),
         }
     }
 }
@@ -345,12 +348,12 @@ pub(crate) struct ProductRow {
 impl ProductRow {
     pub(crate) fn new(product: &Product) -> Self {
         Self {
-            id: product.id.as_str().to_owned(),
-            sku: product.sku.as_str().to_owned(),
-            name: product.name.as_str().to_owned(),
-            price: money(&product.price),
-            stock: product.stock,
-            active: product.active,
+            id: product.id().as_str().to_owned(),
+            sku: product.sku().as_str().to_owned(),
+            name: product.name().as_str().to_owned(),
+            price: money(&product.price()),
+            stock: product.stock(),
+            active: product.active(),
         }
     }
 }
@@ -398,21 +401,21 @@ pub(crate) struct DiscountRow {
 impl DiscountRow {
     pub(crate) fn new(discount: &Discount) -> Self {
         Self {
-            code: discount.code.as_str().to_owned(),
-            value: match &discount.kind {
+            code: discount.code().as_str().to_owned(),
+            value: match &discount.kind() {
                 DiscountKind::Percent(pct) => format!("{pct} %"),
                 DiscountKind::Fixed(amount) => money(amount),
             },
             min_subtotal: discount
-                .min_subtotal
+                .min_subtotal()
                 .as_ref()
                 .map(money)
                 .unwrap_or_default(),
-            uses: match discount.max_uses {
-                Some(max) => format!("{} / {max}", discount.uses),
-                None => discount.uses.to_string(),
+            uses: match discount.max_uses() {
+                Some(max) => format!("{} / {max}", discount.uses()),
+                None => discount.uses().to_string(),
             },
-            expires: discount.expires_at.as_ref().map(date).unwrap_or_default(),
+            expires: discount.expires_at().as_ref().map(date).unwrap_or_default(),
         }
     }
 }

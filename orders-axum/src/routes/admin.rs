@@ -113,7 +113,7 @@ pub(crate) async fn patch_product(
     let id: ProductId = path_id(&id)?;
     let currency = if body.form.price.is_some() {
         // The price is in the product's own currency.
-        state.orders.product(&id).await?.currency
+        state.orders.product(&id).await?.currency()
     } else {
         Currency::USD
     };

@@ -231,7 +231,7 @@ impl App {
         self.post(
             &format!("/api/carts/{cart}/items"),
             token,
-            json!({"product_id": product.id.as_str(), "quantity": quantity}),
+            json!({"product_id": product.id().as_str(), "quantity": quantity}),
         )
         .await
         .ok(200);
@@ -266,7 +266,7 @@ impl App {
     }
 
     pub async fn stock(&self, product: &Product) -> u32 {
-        self.orders.product(&product.id).await.unwrap().stock
+        self.orders.product(product.id()).await.unwrap().stock()
     }
 }
 
@@ -339,10 +339,33 @@ pub fn validate(
         }
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        // A flattened struct: one object whose properties are those of all
+        // its parts together (a property is undescribed only if no part
+        // describes it).
+        let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
         for part in all {
-            validate(doc, part, value, path, problems);
+            let part = match part.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let name = reference.trim_start_matches("#/components/schemas/");
+                    &doc["components"]["schemas"][name]
+                }
+                None => part,
+            };
+            assert!(part.get("allOf").is_none(), "nested allOf is not supported");
+            if let Some(own) = part.get("properties").and_then(Value::as_object) {
+                properties.extend(own.clone());
+            }
+            if let Some(own) = part.get("required").and_then(Value::as_array) {
+                required.extend(own.iter().cloned());
+            }
         }
-        return;
+        let merged = serde_json::json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+        });
+        return validate(doc, &merged, value, path, problems);
     }
     if let Some(types) = schema.get("type") {
         let types: Vec<&str> = match types {

@@ -6,8 +6,6 @@
 
 pub(crate) mod forms;
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -18,79 +16,12 @@ use crate::money::Currency;
 
 pub use forms::{AddItemForm, ApplyDiscountForm, CreateCartForm, SetQuantityForm};
 
+pub use quantity::{InvalidQuantity, Quantity};
+
+mod quantity;
+
 /// Most lines a cart holds.
 pub const MAX_LINES: usize = 100;
-
-/// A quantity of one product in a cart line: 1 to 999.
-///
-/// ```
-/// use orders_core::cart::Quantity;
-/// assert_eq!(Quantity::new(3).unwrap().get(), 3);
-/// assert!(Quantity::new(0).is_err());
-/// assert!(Quantity::new(1000).is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u32", into = "u32")]
-pub struct Quantity(u16);
-
-/// The quantity is outside 1 to 999.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be between 1 and 999")]
-pub struct InvalidQuantity;
-
-impl Quantity {
-    /// The smallest quantity of a line.
-    pub const MIN: u32 = 1;
-
-    /// The largest quantity of a line.
-    pub const MAX: u32 = 999;
-
-    /// A quantity of 1 to 999.
-    ///
-    /// # Errors
-    /// [`InvalidQuantity`] otherwise.
-    pub fn new(n: u32) -> Result<Self, InvalidQuantity> {
-        if (Self::MIN..=Self::MAX).contains(&n) {
-            Ok(Self(n as u16))
-        } else {
-            Err(InvalidQuantity)
-        }
-    }
-
-    /// A quantity from any integer (as JSON brings it).
-    ///
-    /// # Errors
-    /// [`InvalidQuantity`] outside 1 to 999.
-    pub fn from_i64(n: i64) -> Result<Self, InvalidQuantity> {
-        u32::try_from(n)
-            .map_err(|_| InvalidQuantity)
-            .and_then(Self::new)
-    }
-
-    /// The number.
-    pub fn get(self) -> u32 {
-        u32::from(self.0)
-    }
-}
-
-impl TryFrom<u32> for Quantity {
-    type Error = InvalidQuantity;
-    fn try_from(value: u32) -> Result<Self, InvalidQuantity> {
-        Self::new(value)
-    }
-}
-
-impl From<Quantity> for u32 {
-    fn from(value: Quantity) -> Self {
-        value.get()
-    }
-}
-
-impl fmt::Display for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
 
 /// One product and how many of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,8 +72,40 @@ pub enum CartError {
 }
 
 /// A customer's cart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its fields are private: it changes only through its methods, which keep
+/// its rules (at most [`MAX_LINES`] lines, one line per product, 1 to 999
+/// of each, no change once checked out, the version rising on every
+/// change). A store rebuilds one from its rows with [`Cart::restore`].
+///
+/// ```compile_fail,E0616
+/// # use orders_core::{cart::*, ids::CustomerId, money::Currency};
+/// let mut cart = Cart::new(CustomerId::parse("ada").unwrap(), Currency::USD, chrono::Utc::now());
+/// cart.lines.clear(); // private: only `add`, `set_quantity` and `remove` change lines
+/// ```
+///
+/// ```compile_fail,E0616
+/// # use orders_core::{cart::*, ids::CustomerId, money::Currency};
+/// # let mut cart = Cart::new(CustomerId::parse("ada").unwrap(), Currency::USD, chrono::Utc::now());
+/// cart.status = CartStatus::Open; // a checked-out cart cannot be reopened
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cart {
+    id: CartId,
+    customer_id: CustomerId,
+    currency: Currency,
+    lines: Vec<CartLine>,
+    discount_code: Option<DiscountCode>,
+    status: CartStatus,
+    version: u64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A cart as a store keeps it, field by field: what [`Cart::restore`]
+/// checks and rebuilds a cart from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartParts {
     /// Its id.
     pub id: CartId,
     /// Whose it is.
@@ -155,12 +118,27 @@ pub struct Cart {
     pub discount_code: Option<DiscountCode>,
     /// Open or checked out.
     pub status: CartStatus,
-    /// Rises by one on every change; stores compare-and-set on it.
+    /// Its version, 1 or more.
     pub version: u64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why stored parts do not make a cart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidCart {
+    /// More than [`MAX_LINES`] lines.
+    #[error("{0} lines, more than 100")]
+    TooManyLines(usize),
+    /// Two lines of one product.
+    #[error("product {0} has two lines")]
+    RepeatedProduct(ProductId),
+    /// Version 0: every cart starts at 1.
+    #[error("version 0")]
+    VersionZero,
 }
 
 impl Cart {
@@ -177,6 +155,122 @@ impl Cart {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The cart a store kept, checked: parts that break a rule of a cart
+    /// are refused rather than trusted.
+    ///
+    /// ```
+    /// # use orders_core::{cart::*, ids::{CartId, CustomerId, ProductId}, money::Currency};
+    /// # let now = chrono::Utc::now();
+    /// let line = |n: usize| CartLine {
+    ///     product_id: ProductId::parse(&format!("p{n}")).unwrap(),
+    ///     quantity: Quantity::new(1).unwrap(),
+    /// };
+    /// let parts = |lines: usize| CartParts {
+    ///     id: CartId::generate(),
+    ///     customer_id: CustomerId::parse("ada").unwrap(),
+    ///     currency: Currency::USD,
+    ///     lines: (0..lines).map(line).collect(),
+    ///     discount_code: None,
+    ///     status: CartStatus::Open,
+    ///     version: 7,
+    ///     created_at: now,
+    ///     updated_at: now,
+    /// };
+    /// assert_eq!(Cart::restore(parts(100)).unwrap().lines().len(), 100);
+    /// assert_eq!(Cart::restore(parts(101)), Err(InvalidCart::TooManyLines(101)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidCart`] for more than [`MAX_LINES`] lines, two lines of one
+    /// product or version 0.
+    pub fn restore(parts: CartParts) -> Result<Self, InvalidCart> {
+        if parts.lines.len() > MAX_LINES {
+            return Err(InvalidCart::TooManyLines(parts.lines.len()));
+        }
+        for (i, line) in parts.lines.iter().enumerate() {
+            if parts.lines[..i]
+                .iter()
+                .any(|l| l.product_id == line.product_id)
+            {
+                return Err(InvalidCart::RepeatedProduct(line.product_id.clone()));
+            }
+        }
+        if parts.version == 0 {
+            return Err(InvalidCart::VersionZero);
+        }
+        Ok(Self {
+            id: parts.id,
+            customer_id: parts.customer_id,
+            currency: parts.currency,
+            lines: parts.lines,
+            discount_code: parts.discount_code,
+            status: parts.status,
+            version: parts.version,
+            created_at: parts.created_at,
+            updated_at: parts.updated_at,
+        })
+    }
+
+    /// Its fields, as a store keeps them.
+    pub fn into_parts(self) -> CartParts {
+        CartParts {
+            id: self.id,
+            customer_id: self.customer_id,
+            currency: self.currency,
+            lines: self.lines,
+            discount_code: self.discount_code,
+            status: self.status,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &CartId {
+        &self.id
+    }
+
+    /// Whose it is.
+    pub fn customer_id(&self) -> &CustomerId {
+        &self.customer_id
+    }
+
+    /// The one currency of everything in it.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Lines in the order they were first added.
+    pub fn lines(&self) -> &[CartLine] {
+        &self.lines
+    }
+
+    /// The discount code applied, if any.
+    pub fn discount_code(&self) -> Option<&DiscountCode> {
+        self.discount_code.as_ref()
+    }
+
+    /// Open or checked out.
+    pub fn status(&self) -> CartStatus {
+        self.status
+    }
+
+    /// Rises by one on every change; stores compare-and-set on it.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When it was created.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When it last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
     }
 
     /// Whether it can still change.
@@ -212,9 +306,9 @@ impl Cart {
     /// let mut cart = Cart::new(CustomerId::parse("ada").unwrap(), Currency::USD, now);
     /// cart.add(&product, Quantity::new(2).unwrap(), now).unwrap();
     /// cart.add(&product, Quantity::new(3).unwrap(), now).unwrap();
-    /// assert_eq!(cart.lines.len(), 1);
-    /// assert_eq!(cart.lines[0].quantity.get(), 5);
-    /// assert_eq!(cart.version, 3);
+    /// assert_eq!(cart.lines().len(), 1);
+    /// assert_eq!(cart.lines()[0].quantity.get(), 5);
+    /// assert_eq!(cart.version(), 3);
     /// ```
     ///
     /// # Errors
@@ -228,16 +322,20 @@ impl Cart {
         now: DateTime<Utc>,
     ) -> Result<(), CartError> {
         self.ensure_open()?;
-        if !product.active {
-            return Err(CartError::ProductUnavailable(product.id.clone()));
+        if !product.active() {
+            return Err(CartError::ProductUnavailable(product.id().clone()));
         }
-        if product.currency != self.currency {
+        if product.currency() != self.currency {
             return Err(CartError::CurrencyMismatch {
                 cart: self.currency,
-                product: product.currency,
+                product: product.currency(),
             });
         }
-        if let Some(line) = self.lines.iter_mut().find(|l| l.product_id == product.id) {
+        if let Some(line) = self
+            .lines
+            .iter_mut()
+            .find(|l| &l.product_id == product.id())
+        {
             line.quantity = Quantity::new(line.quantity.get() + quantity.get())
                 .map_err(|_| CartError::Quantity)?;
         } else {
@@ -245,7 +343,7 @@ impl Cart {
                 return Err(CartError::Full);
             }
             self.lines.push(CartLine {
-                product_id: product.id.clone(),
+                product_id: product.id().clone(),
                 quantity,
             });
         }
@@ -328,102 +426,4 @@ impl Cart {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalogue::{NewProduct, ProductName, Sku};
-    use crate::money::Money;
-
-    fn product(n: usize, currency: Currency) -> Product {
-        NewProduct::new(
-            Sku::parse(&format!("P{n}")).unwrap(),
-            ProductName::parse("P").unwrap(),
-            Money::parse_price("1", currency).unwrap(),
-            5,
-        )
-        .into_product(Utc::now())
-    }
-
-    fn cart() -> Cart {
-        Cart::new(CustomerId::parse("c").unwrap(), Currency::USD, Utc::now())
-    }
-
-    fn q(n: u32) -> Quantity {
-        Quantity::new(n).unwrap()
-    }
-
-    #[test]
-    fn merging_past_999_is_refused_and_changes_nothing() {
-        let now = Utc::now();
-        let p = product(1, Currency::USD);
-        let mut c = cart();
-        c.add(&p, q(998), now).unwrap();
-        let before = c.clone();
-        assert_eq!(c.add(&p, q(2), now), Err(CartError::Quantity));
-        assert_eq!(c, before);
-        c.add(&p, q(1), now).unwrap();
-        assert_eq!(c.lines[0].quantity.get(), 999);
-    }
-
-    #[test]
-    fn a_hundred_lines_at_most() {
-        let now = Utc::now();
-        let mut c = cart();
-        for n in 0..MAX_LINES {
-            c.add(&product(n, Currency::USD), q(1), now).unwrap();
-        }
-        assert_eq!(
-            c.add(&product(1000, Currency::USD), q(1), now),
-            Err(CartError::Full)
-        );
-        // An existing line still merges.
-        let first = c.lines[0].product_id.clone();
-        let mut again = product(0, Currency::USD);
-        again.id = first;
-        c.add(&again, q(1), now).unwrap();
-    }
-
-    #[test]
-    fn refuses_inactive_foreign_and_closed() {
-        let now = Utc::now();
-        let mut c = cart();
-        let mut p = product(1, Currency::USD);
-        p.active = false;
-        assert!(matches!(
-            c.add(&p, q(1), now),
-            Err(CartError::ProductUnavailable(_))
-        ));
-        let eur = product(2, Currency::EUR);
-        assert!(matches!(
-            c.add(&eur, q(1), now),
-            Err(CartError::CurrencyMismatch { .. })
-        ));
-        let p = product(3, Currency::USD);
-        c.add(&p, q(1), now).unwrap();
-        c.close(now).unwrap();
-        let version = c.version;
-        assert_eq!(c.add(&p, q(1), now), Err(CartError::Closed));
-        assert_eq!(c.set_quantity(&p.id, 2, now), Err(CartError::Closed));
-        assert_eq!(c.remove(&p.id, now), Err(CartError::Closed));
-        assert_eq!(c.remove_discount(now), Err(CartError::Closed));
-        assert_eq!(c.close(now), Err(CartError::Closed));
-        assert_eq!(c.version, version);
-    }
-
-    #[test]
-    fn set_quantity_zero_removes_and_version_rises() {
-        let now = Utc::now();
-        let mut c = cart();
-        let p = product(1, Currency::USD);
-        c.add(&p, q(2), now).unwrap();
-        c.set_quantity(&p.id, 7, now).unwrap();
-        assert_eq!(c.lines[0].quantity.get(), 7);
-        assert_eq!(c.set_quantity(&p.id, 1000, now), Err(CartError::Quantity));
-        c.set_quantity(&p.id, 0, now).unwrap();
-        assert!(c.lines.is_empty());
-        assert_eq!(c.version, 4);
-        assert!(matches!(
-            c.set_quantity(&p.id, 1, now),
-            Err(CartError::LineNotFound(_))
-        ));
-    }
-}
+mod tests;

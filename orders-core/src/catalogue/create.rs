@@ -133,10 +133,10 @@ impl NewProductForm {
         else {
             return Err(errors);
         };
-        let mut product = NewProduct::new(sku, name, price, stock);
-        product.description = description;
-        product.active = self.active.unwrap_or(true);
-        product.tax_class = tax_class;
+        let product = NewProduct::new(sku, name, price, stock)
+            .description(description)
+            .active(self.active.unwrap_or(true))
+            .tax_class(tax_class);
         errors.into_result(product)
     }
 }

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +11,10 @@ mod form;
 pub use form::NewDiscountForm;
 
 use crate::money::{Currency, Money, MoneyError};
+
+mod rules;
+
+pub use rules::{Discount, DiscountParts, InvalidStoredDiscount};
 
 /// A discount code as customers type it: 1 to 64 ASCII letters, digits, `-`
 /// and `_`. Codes are case-insensitive: stored and compared upper case.
@@ -166,93 +169,12 @@ pub enum DiscountRejection {
     Currency(Currency),
 }
 
-/// A discount code and its rules, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Discount {
-    /// The code customers type.
-    pub code: DiscountCode,
-    /// Percent or fixed amount.
-    #[serde(flatten)]
-    pub kind: DiscountKind,
-    /// The smallest subtotal (before discount) it applies to.
-    pub min_subtotal: Option<Money>,
-    /// How many orders may use it; `None` is unlimited.
-    pub max_uses: Option<u32>,
-    /// How many orders have used it.
-    pub uses: u32,
-    /// After this instant it no longer applies.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
-impl Discount {
-    /// A new, unused discount with no limits.
-    pub fn new(code: DiscountCode, kind: DiscountKind, now: DateTime<Utc>) -> Self {
-        Self {
-            code,
-            kind,
-            min_subtotal: None,
-            max_uses: None,
-            uses: 0,
-            expires_at: None,
-            created_at: now,
-        }
-    }
-
-    /// Whether the code applies to a subtotal at `now`: not expired, uses
-    /// left, right currency, minimum met.
-    ///
-    /// # Errors
-    /// The [`DiscountRejection`] a customer would be shown.
-    pub fn check(&self, subtotal: Money, now: DateTime<Utc>) -> Result<(), DiscountRejection> {
-        if self.expires_at.is_some_and(|at| now >= at) {
-            return Err(DiscountRejection::Expired);
-        }
-        if self.max_uses.is_some_and(|max| self.uses >= max) {
-            return Err(DiscountRejection::UsedUp);
-        }
-        if let DiscountKind::Fixed(amount) = self.kind
-            && amount.currency() != subtotal.currency()
-        {
-            return Err(DiscountRejection::Currency(subtotal.currency()));
-        }
-        if let Some(min) = self.min_subtotal {
-            match subtotal.compare(min) {
-                Err(_) => return Err(DiscountRejection::Currency(subtotal.currency())),
-                Ok(std::cmp::Ordering::Less) => {
-                    return Err(DiscountRejection::BelowMinimum(min.to_string()));
-                }
-                Ok(_) => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// How much the discount takes off `subtotal`: never more than the
-    /// subtotal, never negative, rounded by the crate's one rule.
-    ///
-    /// # Errors
-    /// [`MoneyError::CurrencyMismatch`] for a fixed amount in another
-    /// currency.
-    pub fn amount_off(&self, subtotal: Money) -> Result<Money, MoneyError> {
-        let off = match self.kind {
-            DiscountKind::Percent(pct) => subtotal.scale_by(pct / Decimal::ONE_HUNDRED)?,
-            DiscountKind::Fixed(amount) => amount,
-        };
-        let off = off.min(subtotal)?;
-        Ok(if off.is_negative() {
-            Money::zero(subtotal.currency())
-        } else {
-            off
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
+
     use super::*;
-    use chrono::Duration;
+    use chrono::{Duration, Utc};
 
     fn usd(s: &str) -> Money {
         Money::parse(s, Currency::USD).unwrap()
@@ -305,6 +227,45 @@ mod tests {
         assert_eq!(
             d.check(eur, now),
             Err(DiscountRejection::Currency(Currency::EUR))
+        );
+    }
+
+    #[test]
+    fn uses_are_counted_up_to_the_maximum_and_restore_checks() {
+        let now = Utc::now();
+        let mut once = Discount::new(
+            DiscountCode::parse("ONCE").unwrap(),
+            DiscountKind::percent("10").unwrap(),
+            now,
+        )
+        .with_max_uses(NonZeroU32::MIN);
+        assert_eq!(once.record_use(), Ok(()));
+        assert_eq!(once.record_use(), Err(DiscountRejection::UsedUp));
+        assert_eq!(once.uses(), 1);
+        let parts = |kind, max_uses, uses| DiscountParts {
+            code: DiscountCode::parse("X").unwrap(),
+            kind,
+            min_subtotal: None,
+            max_uses,
+            uses,
+            expires_at: None,
+            created_at: now,
+        };
+        let ten = DiscountKind::percent("10").unwrap();
+        assert!(Discount::restore(parts(ten, Some(2), 2)).is_ok());
+        assert_eq!(
+            Discount::restore(parts(ten, Some(0), 0)),
+            Err(InvalidStoredDiscount::NoUses)
+        );
+        assert!(Discount::restore(parts(DiscountKind::Percent(Decimal::ZERO), None, 0)).is_err());
+        assert!(Discount::restore(parts(DiscountKind::Fixed(usd("0")), None, 0)).is_err());
+        let negative_minimum = DiscountParts {
+            min_subtotal: Some(usd("-1")),
+            ..parts(ten, None, 0)
+        };
+        assert_eq!(
+            Discount::restore(negative_minimum),
+            Err(InvalidStoredDiscount::NegativeMinimum)
         );
     }
 

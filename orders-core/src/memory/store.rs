@@ -110,14 +110,14 @@ fn page_of<K, T>(
 impl CatalogueStore for MemoryStore {
     async fn insert_product(&self, product: &Product) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if s.skus.contains_key(&product.sku) || s.products.contains_key(&product.id) {
+        if s.skus.contains_key(product.sku()) || s.products.contains_key(product.id()) {
             return Err(StoreError::Duplicate("sku"));
         }
         s.next_product += 1;
         let n = s.next_product;
-        s.product_seq.insert(n, product.id.clone());
-        s.skus.insert(product.sku.clone(), product.id.clone());
-        s.products.insert(product.id.clone(), product.clone());
+        s.product_seq.insert(n, product.id().clone());
+        s.skus.insert(product.sku().clone(), product.id().clone());
+        s.products.insert(product.id().clone(), product.clone());
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl CatalogueStore for MemoryStore {
         page_of(&s.product_seq, page, |id| {
             s.products
                 .get(id)
-                .filter(|p| p.active || !active_only)
+                .filter(|p| p.active() || !active_only)
                 .cloned()
         })
     }
@@ -166,10 +166,10 @@ impl CatalogueStore for MemoryStore {
 impl CartStore for MemoryStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if s.carts.contains_key(&cart.id) {
+        if s.carts.contains_key(cart.id()) {
             return Err(StoreError::Duplicate("cart"));
         }
-        s.carts.insert(cart.id.clone(), cart.clone());
+        s.carts.insert(cart.id().clone(), cart.clone());
         Ok(())
     }
 
@@ -179,8 +179,8 @@ impl CartStore for MemoryStore {
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let stored = s.carts.get_mut(&cart.id).ok_or(StoreError::NotFound)?;
-        if stored.version != expected_version {
+        let stored = s.carts.get_mut(cart.id()).ok_or(StoreError::NotFound)?;
+        if stored.version() != expected_version {
             return Err(StoreError::Conflict);
         }
         *stored = cart.clone();
@@ -192,13 +192,14 @@ impl CartStore for MemoryStore {
 impl DiscountStore for MemoryStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if s.discounts.contains_key(&discount.code) {
+        if s.discounts.contains_key(discount.code()) {
             return Err(StoreError::Duplicate("code"));
         }
         s.next_discount += 1;
         let n = s.next_discount;
-        s.discount_seq.insert(n, discount.code.clone());
-        s.discounts.insert(discount.code.clone(), discount.clone());
+        s.discount_seq.insert(n, discount.code().clone());
+        s.discounts
+            .insert(discount.code().clone(), discount.clone());
         Ok(())
     }
 
@@ -231,7 +232,7 @@ impl OrderStore for MemoryStore {
         let mut s = self.lock();
         // Check everything first; write only when nothing can fail.
         match s.carts.get(&placement.cart_id) {
-            Some(cart) if cart.status == CartStatus::Open => {}
+            Some(cart) if cart.status() == CartStatus::Open => {}
             Some(_) => return Err(StoreError::CartClosed),
             None => return Err(StoreError::NotFound),
         }
@@ -241,7 +242,7 @@ impl OrderStore for MemoryStore {
             *needed.entry(&line.product_id).or_default() += line.quantity.get();
         }
         for line in &placement.order.lines {
-            let have = s.products.get(&line.product_id).map_or(0, |p| p.stock);
+            let have = s.products.get(&line.product_id).map_or(0, |p| p.stock());
             if have < needed[&line.product_id] && !short.contains(&line.product_id) {
                 short.push(line.product_id.clone());
             }
@@ -251,7 +252,7 @@ impl OrderStore for MemoryStore {
         }
         if let Some(code) = &placement.discount_code {
             match s.discounts.get(code) {
-                Some(d) if d.max_uses.is_none_or(|max| d.uses < max) => {}
+                Some(d) if !d.used_up() => {}
                 _ => return Err(StoreError::DiscountUnavailable),
             }
         }
@@ -263,37 +264,35 @@ impl OrderStore for MemoryStore {
             return Err(StoreError::IdempotencyKeyUsed);
         }
 
+        // Each of these was checked above and cannot be refused now.
         for (id, quantity) in needed {
             if let Some(product) = s.products.get_mut(id) {
-                product.stock -= quantity;
-                product.version += 1;
+                let _ = product.take_stock(quantity);
             }
         }
         let now = placement.order.created_at;
         if let Some(cart) = s.carts.get_mut(&placement.cart_id) {
-            cart.status = CartStatus::CheckedOut;
-            cart.version += 1;
-            cart.updated_at = now;
+            let _ = cart.close(now);
         }
         if let Some(code) = &placement.discount_code
             && let Some(d) = s.discounts.get_mut(code)
         {
-            d.uses += 1;
+            let _ = d.record_use();
         }
         let number = s.numbers.keys().next_back().map_or(1, |n| n + 1);
         let actor = placement.actor;
         let new = placement.order;
         let event = s.push_event(|id| new.first_event(id, actor));
         let order = new.into_order(OrderNumber::new(number));
-        s.numbers.insert(number, order.id.clone());
-        s.orders.insert(order.id.clone(), order.clone());
+        s.numbers.insert(number, order.id().clone());
+        s.orders.insert(order.id().clone(), order.clone());
         if let Some(claim) = placement.idempotency {
             s.idempotency.insert(
                 (claim.customer_id, claim.key),
                 Claim {
                     fingerprint: claim.fingerprint,
                     started_at: now,
-                    order_id: Some(order.id.clone()),
+                    order_id: Some(order.id().clone()),
                 },
             );
         }
@@ -317,14 +316,14 @@ impl OrderStore for MemoryStore {
             let keep = filter
                 .customer_id
                 .as_ref()
-                .is_none_or(|c| &order.customer_id == c)
-                && filter.status.is_none_or(|st| order.status == st)
+                .is_none_or(|c| order.customer_id() == c)
+                && filter.status.is_none_or(|st| order.status() == st)
                 && email
                     .as_ref()
-                    .is_none_or(|e| &order.email.as_str().to_lowercase() == e)
+                    .is_none_or(|e| &order.email().as_str().to_lowercase() == e)
                 && search.as_ref().is_none_or(|q| {
-                    order.number.to_string() == *q
-                        || order.email.as_str().to_lowercase().contains(q.as_str())
+                    order.number().to_string() == *q
+                        || order.email().as_str().to_lowercase().contains(q.as_str())
                 });
             keep.then(|| order.clone())
         })
@@ -340,19 +339,18 @@ impl OrderStore for MemoryStore {
             .get(&change.order_id)
             .cloned()
             .ok_or(StoreError::NotFound)?;
-        if order.version != change.expected_version || order.status != change.from {
+        if order.version() != change.expected_version || order.status() != change.from {
             return Err(StoreError::Conflict);
         }
         if change.restock {
-            for line in &order.lines {
+            for line in order.lines() {
                 if let Some(product) = s.products.get_mut(&line.product_id) {
-                    product.stock = product.stock.saturating_add(line.quantity.get());
-                    product.version += 1;
+                    product.return_stock(line.quantity.get());
                 }
             }
         }
         let event = s.push_event(|id| change.apply(&mut order, id));
-        s.orders.insert(order.id.clone(), order.clone());
+        s.orders.insert(order.id().clone(), order.clone());
         Ok((order, event))
     }
 

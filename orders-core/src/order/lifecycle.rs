@@ -281,7 +281,7 @@ impl TransitionError {
 /// struct NoRefundsOverAThousand;
 /// impl TransitionGuard for NoRefundsOverAThousand {
 ///     fn check(&self, order: &Order, t: &Transition, _: &Actor) -> Result<(), String> {
-///         if t.to == OrderStatus::Refunded && order.total.to_minor() > 100_000 {
+///         if t.to == OrderStatus::Refunded && order.totals().total.to_minor() > 100_000 {
 ///             return Err("refunds over 1000 need a manager".into());
 ///         }
 ///         Ok(())
@@ -298,31 +298,104 @@ pub trait TransitionGuard: Send + Sync {
 
 /// What a store applies for one move, in one transaction, compare-and-set
 /// on `expected_version`.
+///
+/// Only [`plan_transition`] makes one, after the status table, the
+/// tracking number and the guards allowed the move; a store reads it
+/// through its accessors. Its fields are private, so no one outside the
+/// crate can make a move the table refuses:
+///
+/// ```compile_fail,E0451
+/// use orders_core::order::{Actor, OrderStatus, StatusChange};
+/// fn reopen(order_id: orders_core::ids::OrderId) -> StatusChange {
+///     StatusChange {
+///         order_id,
+///         expected_version: 1,
+///         from: OrderStatus::Cancelled,
+///         to: OrderStatus::Paid,
+///         tracking_number: None,
+///         payment_status: None,
+///         restock: false,
+///         at: chrono::Utc::now(),
+///         actor: Actor::system(),
+///         note: None,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
     /// The order.
-    pub order_id: OrderId,
+    pub(crate) order_id: OrderId,
     /// The version the decision was made on.
-    pub expected_version: u64,
+    pub(crate) expected_version: u64,
     /// Current status.
-    pub from: OrderStatus,
+    pub(crate) from: OrderStatus,
     /// New status.
-    pub to: OrderStatus,
+    pub(crate) to: OrderStatus,
     /// A tracking number to record, if any.
-    pub tracking_number: Option<TrackingNumber>,
+    pub(crate) tracking_number: Option<TrackingNumber>,
     /// A new payment status, if the move changes it.
-    pub payment_status: Option<PaymentStatus>,
+    pub(crate) payment_status: Option<PaymentStatus>,
     /// Whether the order's stock goes back to the catalogue (cancelling).
-    pub restock: bool,
+    pub(crate) restock: bool,
     /// When.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// Who.
-    pub actor: Actor,
+    pub(crate) actor: Actor,
     /// Why.
-    pub note: Option<Note>,
+    pub(crate) note: Option<Note>,
 }
 
 impl StatusChange {
+    /// The order.
+    pub fn order_id(&self) -> &OrderId {
+        &self.order_id
+    }
+
+    /// The version the decision was made on.
+    pub fn expected_version(&self) -> u64 {
+        self.expected_version
+    }
+
+    /// Current status.
+    pub fn from(&self) -> OrderStatus {
+        self.from
+    }
+
+    /// New status.
+    pub fn to(&self) -> OrderStatus {
+        self.to
+    }
+
+    /// A tracking number to record, if any.
+    pub fn tracking_number(&self) -> Option<&TrackingNumber> {
+        self.tracking_number.as_ref()
+    }
+
+    /// A new payment status, if the move changes it.
+    pub fn payment_status(&self) -> Option<PaymentStatus> {
+        self.payment_status
+    }
+
+    /// Whether the order's stock goes back to the catalogue (cancelling).
+    pub fn restock(&self) -> bool {
+        self.restock
+    }
+
+    /// When.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// Who.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Why.
+    pub fn note(&self) -> Option<&Note> {
+        self.note.as_ref()
+    }
+
     /// Applies the change to `order` (what the store then saves), giving the
     /// event its id.
     pub fn apply(&self, order: &mut Order, event_id: EventId) -> OrderEvent {

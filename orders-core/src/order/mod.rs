@@ -18,7 +18,7 @@ use crate::checkout::{Address, CardBrand, Email, PaymentMethod};
 use crate::discount::DiscountCode;
 use crate::ids::{CustomerId, EventId, OrderId, ProductId};
 use crate::money::{Currency, Money};
-use crate::pricing::ShippingMethodCode;
+use crate::pricing::{ShippingMethodCode, Totals};
 
 pub use lifecycle::{
     Actor, InvalidActor, Note, OrderEvent, OrderStatus, StatusChange, TrackingNumber, Transition,
@@ -149,14 +149,57 @@ pub struct PaymentSummary {
 }
 
 /// An order as stored.
+///
+/// Its fields are private: an order is a snapshot whose amounts add up to
+/// the cent, and whose status moves only by a [`StatusChange`] that
+/// [`plan_transition`] decided from the status table. It comes from
+/// [`NewOrder::into_order`] at placement and from [`Order::restore`] when
+/// a store reads it back.
+///
+/// ```compile_fail,E0616
+/// use orders_core::order::{Order, OrderStatus};
+/// fn reopen(order: &mut Order) {
+///     order.status = OrderStatus::Pending; // private: only the state machine moves it
+/// }
+/// ```
+///
+/// ```compile_fail,E0616
+/// use orders_core::order::Order;
+/// fn free(order: &mut Order) {
+///     order.totals.total = orders_core::money::Money::zero(order.currency());
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Order {
+    id: OrderId,
+    number: OrderNumber,
+    #[serde(skip)]
+    customer_id: CustomerId,
+    status: OrderStatus,
+    currency: Currency,
+    email: Email,
+    lines: Vec<OrderLine>,
+    #[serde(flatten)]
+    totals: Totals,
+    discount_code: Option<DiscountCode>,
+    shipping_address: Address,
+    shipping_method: ShippingMethodCode,
+    payment: PaymentSummary,
+    tracking_number: Option<TrackingNumber>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: u64,
+}
+
+/// An order as a store keeps it, field by field: what [`Order::restore`]
+/// checks and rebuilds an order from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderParts {
     /// Its id.
     pub id: OrderId,
     /// Its human-facing number.
     pub number: OrderNumber,
     /// Whose it is.
-    #[serde(skip)]
     pub customer_id: CustomerId,
     /// Where it stands.
     pub status: OrderStatus,
@@ -166,16 +209,8 @@ pub struct Order {
     pub email: Email,
     /// The lines, in cart order.
     pub lines: Vec<OrderLine>,
-    /// Sum of line subtotals.
-    pub subtotal: Money,
-    /// Sum of line discounts.
-    pub discount_total: Money,
-    /// Shipping, tax exclusive.
-    pub shipping_total: Money,
-    /// All tax, shipping's included.
-    pub tax_total: Money,
-    /// What the customer pays.
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and what the customer pays.
+    pub totals: Totals,
     /// The discount code used, if any.
     pub discount_code: Option<DiscountCode>,
     /// Where it goes.
@@ -194,6 +229,206 @@ pub struct Order {
     pub version: u64,
 }
 
+/// Why stored parts do not make an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidOrder {
+    /// No line, or more than [`crate::cart::MAX_LINES`].
+    #[error("{0} lines; an order has 1 to 100")]
+    LineCount(usize),
+    /// A line's amounts do not add up, or are in another currency.
+    #[error("line {0} does not add up")]
+    Line(usize),
+    /// The totals do not add up, or do not match the lines.
+    #[error("the totals do not add up")]
+    Totals,
+    /// Version 0: every order starts at 1.
+    #[error("version 0")]
+    VersionZero,
+}
+
+impl Order {
+    /// The order a store kept, checked: every line adds up
+    /// (`line_subtotal = unit_price × quantity`,
+    /// `line_total = line_subtotal − line_discount + line_tax`), the totals
+    /// are the sums of the lines (tax: at least, shipping's tax is on no
+    /// line) and add up, all in the order's currency.
+    ///
+    /// # Errors
+    /// [`InvalidOrder`] saying which rule the parts break.
+    pub fn restore(parts: OrderParts) -> Result<Self, InvalidOrder> {
+        check_amounts(parts.currency, &parts.lines, &parts.totals)?;
+        if parts.version == 0 {
+            return Err(InvalidOrder::VersionZero);
+        }
+        Ok(Self {
+            id: parts.id,
+            number: parts.number,
+            customer_id: parts.customer_id,
+            status: parts.status,
+            currency: parts.currency,
+            email: parts.email,
+            lines: parts.lines,
+            totals: parts.totals,
+            discount_code: parts.discount_code,
+            shipping_address: parts.shipping_address,
+            shipping_method: parts.shipping_method,
+            payment: parts.payment,
+            tracking_number: parts.tracking_number,
+            created_at: parts.created_at,
+            updated_at: parts.updated_at,
+            version: parts.version,
+        })
+    }
+
+    /// Its fields, as a store keeps them.
+    pub fn into_parts(self) -> OrderParts {
+        OrderParts {
+            id: self.id,
+            number: self.number,
+            customer_id: self.customer_id,
+            status: self.status,
+            currency: self.currency,
+            email: self.email,
+            lines: self.lines,
+            totals: self.totals,
+            discount_code: self.discount_code,
+            shipping_address: self.shipping_address,
+            shipping_method: self.shipping_method,
+            payment: self.payment,
+            tracking_number: self.tracking_number,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &OrderId {
+        &self.id
+    }
+
+    /// Its human-facing number.
+    pub fn number(&self) -> OrderNumber {
+        self.number
+    }
+
+    /// Whose it is.
+    pub fn customer_id(&self) -> &CustomerId {
+        &self.customer_id
+    }
+
+    /// Where it stands.
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+
+    /// The currency of every amount.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The customer's email at checkout.
+    pub fn email(&self) -> &Email {
+        &self.email
+    }
+
+    /// The lines, in cart order.
+    pub fn lines(&self) -> &[OrderLine] {
+        &self.lines
+    }
+
+    /// Subtotal, discount, shipping, tax and what the customer pays.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// The discount code used, if any.
+    pub fn discount_code(&self) -> Option<&DiscountCode> {
+        self.discount_code.as_ref()
+    }
+
+    /// Where it goes.
+    pub fn shipping_address(&self) -> &Address {
+        &self.shipping_address
+    }
+
+    /// How it goes.
+    pub fn shipping_method(&self) -> &ShippingMethodCode {
+        &self.shipping_method
+    }
+
+    /// Payment method, brand, last four digits, status.
+    pub fn payment(&self) -> &PaymentSummary {
+        &self.payment
+    }
+
+    /// The carrier's tracking number, once shipped.
+    pub fn tracking_number(&self) -> Option<&TrackingNumber> {
+        self.tracking_number.as_ref()
+    }
+
+    /// When it was placed.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When it last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Rises by one on every change; status changes compare-and-set on it.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// The rules of an order's amounts (see [`Order::restore`]).
+fn check_amounts(
+    currency: Currency,
+    lines: &[OrderLine],
+    totals: &Totals,
+) -> Result<(), InvalidOrder> {
+    if lines.is_empty() || lines.len() > crate::cart::MAX_LINES {
+        return Err(InvalidOrder::LineCount(lines.len()));
+    }
+    let minor = |m: Money| (m.currency() == currency).then(|| i128::from(m.to_minor()));
+    let (mut subtotal, mut discount, mut tax) = (0_i128, 0_i128, 0_i128);
+    for (index, line) in lines.iter().enumerate() {
+        let amounts = (
+            minor(line.unit_price),
+            minor(line.line_subtotal),
+            minor(line.line_discount),
+            minor(line.line_tax),
+            minor(line.line_total),
+        );
+        let (Some(unit), Some(sub), Some(off), Some(line_tax), Some(total)) = amounts else {
+            return Err(InvalidOrder::Line(index));
+        };
+        let adds_up = sub == unit * i128::from(line.quantity.get())
+            && (0..=sub).contains(&off)
+            && line_tax >= 0
+            && total == sub - off + line_tax;
+        if !adds_up {
+            return Err(InvalidOrder::Line(index));
+        }
+        subtotal += sub;
+        discount += off;
+        tax += line_tax;
+    }
+    let matches = totals.reconciles()
+        && totals.currency() == currency
+        && minor(totals.subtotal) == Some(subtotal)
+        && minor(totals.discount) == Some(discount)
+        && minor(totals.tax).is_some_and(|t| t >= tax);
+    if matches {
+        Ok(())
+    } else {
+        Err(InvalidOrder::Totals)
+    }
+}
+
 /// An order before the store gives it a number: what checkout hands to
 /// [`crate::ports::OrderStore::place_order`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,16 +445,8 @@ pub struct NewOrder {
     pub email: Email,
     /// Lines.
     pub lines: Vec<OrderLine>,
-    /// Subtotal.
-    pub subtotal: Money,
-    /// Discount total.
-    pub discount_total: Money,
-    /// Shipping.
-    pub shipping_total: Money,
-    /// Tax.
-    pub tax_total: Money,
-    /// Total.
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total.
+    pub totals: Totals,
     /// Discount code used.
     pub discount_code: Option<DiscountCode>,
     /// Address.
@@ -243,11 +470,7 @@ impl NewOrder {
             currency: self.currency,
             email: self.email,
             lines: self.lines,
-            subtotal: self.subtotal,
-            discount_total: self.discount_total,
-            shipping_total: self.shipping_total,
-            tax_total: self.tax_total,
-            total: self.total,
+            totals: self.totals,
             discount_code: self.discount_code,
             shipping_address: self.shipping_address,
             shipping_method: self.shipping_method,

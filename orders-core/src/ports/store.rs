@@ -263,7 +263,7 @@ pub trait CartStore: CatalogueStore {
         let Some(cart) = self.cart(id).await? else {
             return Ok(None);
         };
-        let mut ids: Vec<ProductId> = cart.lines.iter().map(|l| l.product_id.clone()).collect();
+        let mut ids: Vec<ProductId> = cart.lines().iter().map(|l| l.product_id.clone()).collect();
         for id in extra {
             if !ids.contains(id) {
                 ids.push(id.clone());

@@ -13,7 +13,7 @@
 //!    are tax exclusive and tax is rounded per line.
 //! 4. Shipping: the method's price in the cart's currency, free when the
 //!    discounted subtotal reaches its threshold, zero for an empty cart. If
-//!    the configuration taxes shipping, its tax joins `tax_total` (on no line).
+//!    the configuration taxes shipping, its tax joins the tax total (on no line).
 //! 5. `total = subtotal − discount_total + shipping_total + tax_total`, and
 //!    `line_total = line_subtotal − line_discount + line_tax`.
 //!
@@ -21,6 +21,7 @@
 //! sum exact and the whole computation allocation-light.
 
 mod config;
+mod totals;
 
 use serde::Serialize;
 
@@ -28,6 +29,8 @@ use crate::cart::Quantity;
 use crate::checkout::Country;
 use crate::discount::Discount;
 use crate::money::{Currency, Money, MoneyError};
+
+pub use totals::Totals;
 
 pub use config::{
     InvalidShippingMethodCode, InvalidTaxRate, ShippingMethod, ShippingMethodCode, ShippingRate,
@@ -67,18 +70,11 @@ pub struct PriceBreakdown {
     pub currency: Currency,
     /// Per line, in input order.
     pub lines: Vec<LineAmounts>,
-    /// Sum of line subtotals.
-    pub subtotal: Money,
-    /// Sum of line discounts.
-    pub discount_total: Money,
-    /// Shipping, tax exclusive.
-    pub shipping_total: Money,
-    /// Tax on shipping (part of `tax_total`, on no line).
+    /// Subtotal, discount, shipping, tax (`shipping_tax` included) and total.
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Tax on shipping (part of `totals.tax`, on no line).
     pub shipping_tax: Money,
-    /// Sum of line taxes plus `shipping_tax`.
-    pub tax_total: Money,
-    /// `subtotal − discount_total + shipping_total + tax_total`.
-    pub total: Money,
 }
 
 /// Why a cart could not be priced.
@@ -120,9 +116,9 @@ pub enum PricingError {
 ///     tax_class: &standard,
 /// }];
 /// let priced = price(Currency::GBP, &lines, None, &shipping, &tax, gb).unwrap();
-/// assert_eq!(priced.subtotal.to_string(), "20.00");
-/// assert_eq!(priced.tax_total.to_string(), "4.00");
-/// assert_eq!(priced.total.to_string(), "28.99");
+/// assert_eq!(priced.totals.subtotal.to_string(), "20.00");
+/// assert_eq!(priced.totals.tax.to_string(), "4.00");
+/// assert_eq!(priced.totals.total.to_string(), "28.99");
 /// ```
 ///
 /// # Errors
@@ -206,12 +202,14 @@ pub fn price(
     Ok(PriceBreakdown {
         currency,
         lines: out,
-        subtotal: money(subtotal),
-        discount_total: money(discount_total),
-        shipping_total: money(shipping_total),
+        totals: Totals {
+            subtotal: money(subtotal),
+            discount: money(discount_total),
+            shipping: money(shipping_total),
+            tax: money(tax_total),
+            total: money(discounted + shipping_total + tax_total),
+        },
         shipping_tax: money(shipping_tax),
-        tax_total: money(tax_total),
-        total: money(discounted + shipping_total + tax_total),
     })
 }
 

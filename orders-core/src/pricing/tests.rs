@@ -56,8 +56,8 @@ fn worked_example_with_discount_tax_and_shipping_tax() {
     )
     .unwrap();
     // subtotal 10.00 + 9.99 = 19.99; 10 % = 1.999 -> 2.00, split 10.00:9.99
-    assert_eq!(p.subtotal, gbp("19.99"));
-    assert_eq!(p.discount_total, gbp("2.00"));
+    assert_eq!(p.totals.subtotal, gbp("19.99"));
+    assert_eq!(p.totals.discount, gbp("2.00"));
     assert_eq!(p.lines[0].line_discount, gbp("1.00"));
     assert_eq!(p.lines[1].line_discount, gbp("1.00"));
     // tax: (10.00-1.00)*0.2 = 1.80; (9.99-1.00)*0.05 = 0.4495 -> 0.45
@@ -65,8 +65,8 @@ fn worked_example_with_discount_tax_and_shipping_tax() {
     assert_eq!(p.lines[1].line_tax, gbp("0.45"));
     // shipping 4.99 taxed at 20 % = 0.998 -> 1.00
     assert_eq!(p.shipping_tax, gbp("1.00"));
-    assert_eq!(p.tax_total, gbp("3.25"));
-    assert_eq!(p.total, gbp("26.23"));
+    assert_eq!(p.totals.tax, gbp("3.25"));
+    assert_eq!(p.totals.total, gbp("26.23"));
     assert_eq!(p.lines[0].line_total, gbp("10.80"));
 }
 
@@ -76,7 +76,7 @@ fn free_shipping_threshold_applies_to_discounted_subtotal() {
     let tax = TaxTable::new();
     let m = method("4.99", Some("50.00"));
     let p = price(Currency::GBP, &[line("50.00", 1, &c)], None, &m, &tax, gb()).unwrap();
-    assert!(p.shipping_total.is_zero());
+    assert!(p.totals.shipping.is_zero());
     let p = price(
         Currency::GBP,
         &[line("50.00", 1, &c)],
@@ -86,7 +86,7 @@ fn free_shipping_threshold_applies_to_discounted_subtotal() {
         gb(),
     )
     .unwrap();
-    assert_eq!(p.shipping_total, gbp("4.99"));
+    assert_eq!(p.totals.shipping, gbp("4.99"));
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn empty_cart_costs_nothing() {
         gb(),
     )
     .unwrap();
-    assert!(p.total.is_zero() && p.shipping_total.is_zero() && p.lines.is_empty());
+    assert!(p.totals.total.is_zero() && p.totals.shipping.is_zero() && p.lines.is_empty());
 }
 
 #[test]
@@ -120,8 +120,8 @@ fn fixed_discount_never_exceeds_subtotal() {
         gb(),
     )
     .unwrap();
-    assert_eq!(p.discount_total, gbp("3.00"));
-    assert_eq!(p.total, gbp("1.00"));
+    assert_eq!(p.totals.discount, gbp("3.00"));
+    assert_eq!(p.totals.total, gbp("1.00"));
 }
 
 #[test]
@@ -244,13 +244,13 @@ proptest! {
         let p = price(currency, &inputs, discount.as_ref(), &method, &tax, country).unwrap();
 
         let sum = |f: fn(&LineAmounts) -> Money| p.lines.iter().map(|l| f(l).to_minor()).sum::<i64>();
-        prop_assert_eq!(sum(|l| l.line_subtotal), p.subtotal.to_minor());
-        prop_assert_eq!(sum(|l| l.line_discount), p.discount_total.to_minor());
-        prop_assert_eq!(sum(|l| l.line_tax) + p.shipping_tax.to_minor(), p.tax_total.to_minor());
-        prop_assert_eq!(sum(|l| l.line_total) + p.shipping_total.to_minor() + p.shipping_tax.to_minor(), p.total.to_minor());
+        prop_assert_eq!(sum(|l| l.line_subtotal), p.totals.subtotal.to_minor());
+        prop_assert_eq!(sum(|l| l.line_discount), p.totals.discount.to_minor());
+        prop_assert_eq!(sum(|l| l.line_tax) + p.shipping_tax.to_minor(), p.totals.tax.to_minor());
+        prop_assert_eq!(sum(|l| l.line_total) + p.totals.shipping.to_minor() + p.shipping_tax.to_minor(), p.totals.total.to_minor());
         prop_assert_eq!(
-            p.total.to_minor(),
-            p.subtotal.to_minor() - p.discount_total.to_minor() + p.shipping_total.to_minor() + p.tax_total.to_minor()
+            p.totals.total.to_minor(),
+            p.totals.subtotal.to_minor() - p.totals.discount.to_minor() + p.totals.shipping.to_minor() + p.totals.tax.to_minor()
         );
         for l in &p.lines {
             prop_assert_eq!(l.line_total.to_minor(), l.line_subtotal.to_minor() - l.line_discount.to_minor() + l.line_tax.to_minor());
@@ -258,11 +258,11 @@ proptest! {
             prop_assert!(l.line_discount.to_minor() <= l.line_subtotal.to_minor());
             prop_assert_eq!(l.line_subtotal.currency(), currency);
         }
-        for m in [p.subtotal, p.discount_total, p.shipping_total, p.tax_total, p.total] {
+        for m in [p.totals.subtotal, p.totals.discount, p.totals.shipping, p.totals.tax, p.totals.total] {
             prop_assert!(!m.is_negative());
             prop_assert_eq!(m.currency(), currency);
             prop_assert_eq!(m.amount().scale(), currency.minor_digits());
         }
-        prop_assert!(p.discount_total.to_minor() <= p.subtotal.to_minor());
+        prop_assert!(p.totals.discount.to_minor() <= p.totals.subtotal.to_minor());
     }
 }

@@ -16,7 +16,7 @@ use crate::ids::{CartId, CustomerId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::OrderLine;
 use crate::ports::StoreError;
-use crate::pricing::{self, LineInput, PriceBreakdown, ShippingMethod};
+use crate::pricing::{self, LineInput, PriceBreakdown, ShippingMethod, Totals};
 
 /// Where and how a cart is priced for display; `None` takes the store's
 /// default country and the currency's default shipping method.
@@ -40,16 +40,9 @@ pub struct PricedCart {
     pub lines: Vec<OrderLine>,
     /// The discount code applied, if any.
     pub discount_code: Option<DiscountCode>,
-    /// Sum of line subtotals.
-    pub subtotal: Money,
-    /// Sum of line discounts.
-    pub discount_total: Money,
-    /// Shipping, tax exclusive.
-    pub shipping_total: Money,
-    /// All tax.
-    pub tax_total: Money,
-    /// `subtotal − discount_total + shipping_total + tax_total`.
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total, at current prices.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Open or checked out.
     pub status: CartStatus,
     /// The cart's version.
@@ -129,7 +122,7 @@ impl Orders {
             cart_id,
             Some(product_id),
             |cart, products, now| match products.get(product_id) {
-                Some(product) if product.active => Ok(cart.add(product, quantity, now)?),
+                Some(product) if product.active() => Ok(cart.add(product, quantity, now)?),
                 _ => Err(Error::field("product_id", "unknown or unavailable product")),
             },
         )
@@ -236,7 +229,7 @@ impl Orders {
             let (mut cart, products) = self
                 .owned_cart_with_products(customer, cart_id, extra)
                 .await?;
-            let expected = cart.version;
+            let expected = cart.version();
             change(&mut cart, &products, self.inner.clock.now())?;
             // A cart whose subtotal no amount can hold is refused before it
             // is saved, so every saved cart can be priced.
@@ -276,12 +269,12 @@ impl Orders {
         country: Country,
     ) -> Result<Priced, Error> {
         let mut unavailable = Vec::new();
-        let mut known = Vec::with_capacity(cart.lines.len());
-        for line in &cart.lines {
+        let mut known = Vec::with_capacity(cart.lines().len());
+        for line in cart.lines() {
             match products.get(&line.product_id) {
                 Some(product) => {
-                    if !product.active {
-                        unavailable.push(product.id.clone());
+                    if !product.active() {
+                        unavailable.push(product.id().clone());
                     }
                     known.push((line, product));
                 }
@@ -291,13 +284,13 @@ impl Orders {
         let inputs: Vec<LineInput<'_>> = known
             .iter()
             .map(|(line, product)| LineInput {
-                unit_price: product.price,
+                unit_price: product.price(),
                 quantity: line.quantity,
-                tax_class: &product.tax_class,
+                tax_class: product.tax_class(),
             })
             .collect();
         let breakdown = pricing::price(
-            cart.currency,
+            cart.currency(),
             &inputs,
             discount,
             method,
@@ -308,16 +301,16 @@ impl Orders {
             .iter()
             .zip(&breakdown.lines)
             .map(|((line, product), amounts)| OrderLine {
-                product_id: product.id.clone(),
-                sku: product.sku.clone(),
-                name: product.name.clone(),
+                product_id: product.id().clone(),
+                sku: product.sku().clone(),
+                name: product.name().clone(),
                 quantity: line.quantity,
-                unit_price: product.price,
+                unit_price: product.price(),
                 line_subtotal: amounts.line_subtotal,
                 line_discount: amounts.line_discount,
                 line_tax: amounts.line_tax,
                 line_total: amounts.line_total,
-                tax_class: product.tax_class.clone(),
+                tax_class: product.tax_class().clone(),
             })
             .collect();
         Ok(Priced {
@@ -364,8 +357,8 @@ impl Orders {
         options: &PricingOptions,
         products: HashMap<ProductId, Product>,
     ) -> Result<PricedCart, Error> {
-        let (country, method) = self.destination(cart.currency, options)?;
-        let discount = match &cart.discount_code {
+        let (country, method) = self.destination(cart.currency(), options)?;
+        let discount = match &cart.discount_code() {
             Some(code) => self.inner.store.discount(code).await?.filter(|d| {
                 subtotal(&cart, &products).is_ok_and(|s| d.check(s, self.inner.clock.now()).is_ok())
             }),
@@ -374,17 +367,13 @@ impl Orders {
         let priced = self.price_cart(&cart, &products, discount.as_ref(), method, country)?;
         let b = priced.breakdown;
         Ok(PricedCart {
-            id: cart.id,
-            currency: cart.currency,
+            id: cart.id().clone(),
+            currency: cart.currency(),
             lines: priced.lines,
-            discount_code: cart.discount_code,
-            subtotal: b.subtotal,
-            discount_total: b.discount_total,
-            shipping_total: b.shipping_total,
-            tax_total: b.tax_total,
-            total: b.total,
-            status: cart.status,
-            version: cart.version,
+            discount_code: cart.discount_code().cloned(),
+            totals: b.totals,
+            status: cart.status(),
+            version: cart.version(),
         })
     }
 }
@@ -395,11 +384,11 @@ pub(super) fn subtotal(
     cart: &Cart,
     products: &HashMap<ProductId, Product>,
 ) -> Result<Money, Error> {
-    let mut total = Money::zero(cart.currency);
-    for line in &cart.lines {
+    let mut total = Money::zero(cart.currency());
+    for line in cart.lines() {
         if let Some(product) = products.get(&line.product_id) {
             total = product
-                .price
+                .price()
                 .times(line.quantity.get())
                 .and_then(|m| total.checked_add(m))?;
         }
@@ -423,8 +412,8 @@ pub(super) fn owned_by(
     read: Option<(Cart, Vec<Product>)>,
 ) -> Option<(Cart, HashMap<ProductId, Product>)> {
     match read {
-        Some((cart, products)) if &cart.customer_id == customer => {
-            let products = products.into_iter().map(|p| (p.id.clone(), p)).collect();
+        Some((cart, products)) if cart.customer_id() == customer => {
+            let products = products.into_iter().map(|p| (p.id().clone(), p)).collect();
             Some((cart, products))
         }
         _ => None,

@@ -164,11 +164,11 @@ impl Orders {
         if !cart.is_open() {
             return Err(Error::CartClosed);
         }
-        if cart.lines.is_empty() {
+        if cart.lines().is_empty() {
             return Err(Error::CartEmpty);
         }
 
-        let codes = inner.config.shipping_codes(cart.currency);
+        let codes = inner.config.shipping_codes(cart.currency());
         let context = FormContext {
             today: now.date_naive(),
             shipping_methods: &codes,
@@ -183,7 +183,7 @@ impl Orders {
             }
         };
         let expected_total = expected_total.and_then(|text| {
-            errors.check("expected_total", Money::parse_price(&text, cart.currency))
+            errors.check("expected_total", Money::parse_price(&text, cart.currency()))
         });
         let details = match details {
             Some(details) if errors.is_empty() => details,
@@ -194,8 +194,8 @@ impl Orders {
             country: Some(details.shipping_address.country()),
             shipping_method: Some(details.shipping_method.clone()),
         };
-        let (country, method) = self.destination(cart.currency, &options)?;
-        let discount = match &cart.discount_code {
+        let (country, method) = self.destination(cart.currency(), &options)?;
+        let discount = match &cart.discount_code() {
             Some(code) => {
                 let discount = inner.store.discount(code).await?.ok_or_else(|| {
                     Error::DiscountUnavailable("unknown discount code".to_owned())
@@ -211,7 +211,7 @@ impl Orders {
         if !priced.unavailable.is_empty() {
             return Err(Error::ProductUnavailable(priced.unavailable));
         }
-        let total = priced.breakdown.total;
+        let total = priced.breakdown.totals.total;
         if expected_total.is_some_and(|seen| seen != total) {
             return Err(Error::PriceChanged { total });
         }
@@ -261,22 +261,18 @@ impl Orders {
                 id: order_id,
                 customer_id: customer.clone(),
                 status,
-                currency: cart.currency,
+                currency: cart.currency(),
                 email: details.email,
                 lines: priced.lines,
-                subtotal: b.subtotal,
-                discount_total: b.discount_total,
-                shipping_total: b.shipping_total,
-                tax_total: b.tax_total,
-                total: b.total,
-                discount_code: discount.map(|d| d.code),
+                totals: b.totals,
+                discount_code: discount.map(|d| d.code().clone()),
                 shipping_address: details.shipping_address,
                 shipping_method,
                 payment,
                 created_at: now,
             },
-            cart_id: cart.id,
-            discount_code: cart.discount_code,
+            cart_id: cart.id().clone(),
+            discount_code: cart.discount_code().cloned(),
             idempotency: claim,
             actor: Actor::customer(customer),
         };

@@ -16,7 +16,7 @@ impl Orders {
     /// [`Error::NotFound`] if unknown or not the caller's.
     pub async fn order(&self, access: Access<'_>, id: &OrderId) -> Result<Order, Error> {
         match self.inner.store.order(id).await? {
-            Some(order) if access.allows(&order.customer_id) => Ok(order),
+            Some(order) if access.allows(order.customer_id()) => Ok(order),
             _ => Err(Error::NotFound("order")),
         }
     }
@@ -141,12 +141,15 @@ impl Orders {
                 inner.clock.now(),
             )?;
             if change.payment_status == Some(PaymentStatus::Refunded)
-                && let Some(reference) = &order.payment.reference
+                && let Some(reference) = &order.payment().reference
             {
                 // Refund before recording it: a refund that fails leaves the
                 // order as it was. Refunds are idempotent per charge, so a
                 // retry after a lost race refunds once.
-                inner.payments.refund(reference, order.total).await?;
+                inner
+                    .payments
+                    .refund(reference, order.totals().total)
+                    .await?;
             }
             match inner.store.change_status(&change).await {
                 Ok((order, event)) => {
@@ -185,7 +188,7 @@ impl Orders {
             // The snapshot reflects exactly its first `version` events, so
             // resuming after the version-th one neither misses nor repeats.
             None => {
-                let index = usize::try_from(order.version)
+                let index = usize::try_from(order.version())
                     .unwrap_or(usize::MAX)
                     .saturating_sub(1);
                 events

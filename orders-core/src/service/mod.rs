@@ -281,10 +281,10 @@ impl Orders {
         edit.check(VersionPolicy::ForStockCount)?;
         if let Some(price) = edit.patch.price {
             let current = self.product(id).await?;
-            if price.currency() != current.currency {
+            if price.currency() != current.currency() {
                 return Err(Error::field(
                     "price",
-                    format!("must be in {}", current.currency),
+                    format!("must be in {}", current.currency()),
                 ));
             }
         }
@@ -308,7 +308,7 @@ impl Orders {
                     "stock_adjustment",
                     format!(
                         "would take the stock below zero: {} in stock",
-                        current.stock
+                        current.stock()
                     ),
                 ))
             }
@@ -334,7 +334,7 @@ impl Orders {
     /// [`Error::NotFound`] if unknown or inactive.
     pub async fn active_product(&self, id: &ProductId) -> Result<Product, Error> {
         match self.inner.store.product(id).await? {
-            Some(product) if product.active => Ok(product),
+            Some(product) if product.active() => Ok(product),
             _ => Err(Error::NotFound("product")),
         }
     }

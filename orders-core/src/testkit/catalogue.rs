@@ -11,14 +11,18 @@ use crate::ports::{Cursor, PageRequest, Store, StoreError};
 pub(super) async fn products_unique_sku_and_patch(store: Arc<dyn Store>) {
     let (orders, _) = engine(store.clone());
     let p = product(&orders, "5.00", 3).await;
-    let mut twin = NewProduct::new(p.sku.clone(), p.name.clone(), usd("1"), 1);
-    twin.id = ProductId::generate();
+    let twin =
+        NewProduct::new(p.sku().clone(), p.name().clone(), usd("1"), 1).id(ProductId::generate());
     assert_eq!(
         orders.create_product(twin.clone()).await.unwrap_err(),
         Error::Duplicate("sku")
     );
     assert!(
-        store.product(&twin.id).await.expect("read").is_none(),
+        store
+            .product(twin.product_id())
+            .await
+            .expect("read")
+            .is_none(),
         "duplicate stored"
     );
 
@@ -30,14 +34,14 @@ pub(super) async fn products_unique_sku_and_patch(store: Arc<dyn Store>) {
     };
     let edit = ProductEdit {
         patch: patch.clone(),
-        expected_version: Some(p.version),
+        expected_version: Some(p.version()),
     };
-    let updated = orders.update_product(&p.id, edit).await.expect("update");
+    let updated = orders.update_product(p.id(), edit).await.expect("update");
     assert_eq!(
-        (updated.price, updated.stock, updated.active),
+        (updated.price(), updated.stock(), updated.active()),
         (usd("7.25"), 9, false)
     );
-    let read = store.product(&p.id).await.expect("read").expect("exists");
+    let read = store.product(p.id()).await.expect("read").expect("exists");
     assert_eq!(read, updated, "the store returns what it stored");
     assert_eq!(
         store
@@ -46,7 +50,7 @@ pub(super) async fn products_unique_sku_and_patch(store: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     );
     let both = store
-        .products(&[p.id.clone(), ProductId::generate()])
+        .products(&[p.id().clone(), ProductId::generate()])
         .await
         .expect("read");
     assert_eq!(both.len(), 1);
@@ -56,7 +60,7 @@ pub(super) async fn products_list_newest_first(store: Arc<dyn Store>) {
     let (orders, _) = engine(store.clone());
     let mut mine = Vec::new();
     for _ in 0..5 {
-        mine.push(product(&orders, "1.00", 1).await.id);
+        mine.push(product(&orders, "1.00", 1).await.id().clone());
     }
     orders
         .update_product(
@@ -74,12 +78,12 @@ pub(super) async fn products_list_newest_first(store: Arc<dyn Store>) {
     loop {
         let result = store.list_products(true, &page).await.expect("list");
         assert!(result.items.len() <= 2);
-        assert!(result.items.iter().all(|p| p.active));
+        assert!(result.items.iter().all(|p| p.active()));
         seen.extend(
             result
                 .items
                 .into_iter()
-                .map(|p| p.id)
+                .map(|p| p.id().clone())
                 .filter(|id| mine.contains(id)),
         );
         match result.next_cursor {

@@ -20,21 +20,21 @@ pub(super) async fn checkout_places_a_snapshot(store: Arc<dyn Store>) {
     let who = customer();
     let a = product(&orders, "10.00", 5).await;
     let b = product(&orders, "3.33", 5).await;
-    let cart_id = cart_with(&orders, &who, &[(&a.id, 2), (&b.id, 3)]).await;
+    let cart_id = cart_with(&orders, &who, &[(a.id(), 2), (b.id(), 3)]).await;
     let placed = orders
         .checkout(&who, &cart_id, form(Some("4242424242424242")), None)
         .await
         .expect("checkout");
     assert!(placed.created);
     let order = placed.order;
-    assert_eq!(order.status, OrderStatus::Paid);
-    assert_eq!(order.subtotal, usd("29.99"));
-    assert_eq!(order.shipping_total, usd("4.99"));
-    assert_eq!(order.total, usd("34.98"));
-    assert_eq!(order.payment.last4.as_deref(), Some("4242"));
+    assert_eq!(order.status(), OrderStatus::Paid);
+    assert_eq!(order.totals().subtotal, usd("29.99"));
+    assert_eq!(order.totals().shipping, usd("4.99"));
+    assert_eq!(order.totals().total, usd("34.98"));
+    assert_eq!(order.payment().last4.as_deref(), Some("4242"));
     assert_eq!(gateway.captured_count(), 1);
     assert_eq!(
-        (stock(&orders, &a.id).await, stock(&orders, &b.id).await),
+        (stock(&orders, a.id()).await, stock(&orders, b.id()).await),
         (3, 2)
     );
     assert!(
@@ -49,7 +49,7 @@ pub(super) async fn checkout_places_a_snapshot(store: Arc<dyn Store>) {
     // The stored order is the snapshot, unchanged by later catalogue edits.
     orders
         .update_product(
-            &a.id,
+            a.id(),
             ProductPatch {
                 price: Some(usd("99.00")),
                 name: Some(ProductName::parse("Renamed").expect("name")),
@@ -59,36 +59,36 @@ pub(super) async fn checkout_places_a_snapshot(store: Arc<dyn Store>) {
         .await
         .expect("update");
     let read = orders
-        .order(Access::Owner(&who), &order.id)
+        .order(Access::Owner(&who), order.id())
         .await
         .expect("read");
     assert_eq!(read, order);
-    assert_eq!(read.lines[0].unit_price, usd("10.00"));
-    assert_eq!(read.lines[0].name.as_str(), "Conformance product");
+    assert_eq!(read.lines()[0].unit_price, usd("10.00"));
+    assert_eq!(read.lines()[0].name.as_str(), "Conformance product");
     assert_eq!(
         orders
-            .order(Access::Owner(&customer()), &order.id)
+            .order(Access::Owner(&customer()), order.id())
             .await
             .unwrap_err(),
         Error::NotFound("order")
     );
 
     let events = orders
-        .order_events(Access::Owner(&who), &order.id)
+        .order_events(Access::Owner(&who), order.id())
         .await
         .expect("events");
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].from, events[0].to), (None, OrderStatus::Paid));
     assert_eq!(events[0].actor, Actor::customer(&who));
 
-    let cod = cart_with(&orders, &who, &[(&b.id, 1)]).await;
+    let cod = cart_with(&orders, &who, &[(b.id(), 1)]).await;
     let second = orders
         .checkout(&who, &cod, form(None), None)
         .await
         .expect("checkout")
         .order;
-    assert_eq!(second.status, OrderStatus::Pending);
-    assert!(second.number > order.number, "order numbers rise");
+    assert_eq!(second.status(), OrderStatus::Pending);
+    assert!(second.number() > order.number(), "order numbers rise");
 }
 
 /// A checkout to a taxed destination (GB: 20 % standard, 5 % reduced) with
@@ -104,13 +104,13 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
     let gbp = |amount: &str| Money::parse_price(amount, Currency::GBP).expect("valid amount");
     let reduced = TaxClass::parse("reduced").expect("tax class");
     let create = |price: &str, tax_class: TaxClass| {
-        let mut new = NewProduct::new(
+        let new = NewProduct::new(
             Sku::parse(&unique("SKU")).expect("valid sku"),
             ProductName::parse("Taxed product").expect("valid name"),
             gbp(price),
             10,
-        );
-        new.tax_class = tax_class;
+        )
+        .tax_class(tax_class);
         orders.create_product(new)
     };
     let a = create("12.34", TaxClass::standard()).await.expect("create");
@@ -129,7 +129,7 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
         .create_cart(&who, Some(Currency::GBP))
         .await
         .expect("create cart");
-    for (product, quantity) in [(&a.id, 3), (&b.id, 2)] {
+    for (product, quantity) in [(&a.id(), 3), (&b.id(), 2)] {
         let quantity = Quantity::new(quantity).expect("valid quantity");
         orders
             .add_to_cart(&who, &cart.id, product, quantity)
@@ -152,7 +152,7 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
         .expect("checkout")
         .order;
     let read = orders
-        .order(Access::Owner(&who), &placed.id)
+        .order(Access::Owner(&who), placed.id())
         .await
         .expect("read");
     assert_eq!(read, placed, "the stored order is the placed one");
@@ -160,9 +160,9 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
     // What the core's pricing says these lines cost.
     let gb = crate::checkout::Country::parse("GB").expect("country");
     let inputs = [(&a, 3), (&b, 2)].map(|(p, q)| crate::pricing::LineInput {
-        unit_price: p.price,
+        unit_price: p.price(),
         quantity: Quantity::new(q).expect("valid quantity"),
-        tax_class: &p.tax_class,
+        tax_class: p.tax_class(),
     });
     let shipping = config
         .shipping_method("standard", Currency::GBP)
@@ -176,9 +176,9 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
         gb,
     )
     .expect("priced");
-    assert_eq!(read.lines.len(), 2);
+    assert_eq!(read.lines().len(), 2);
     for (index, ((line, want), input)) in read
-        .lines
+        .lines()
         .iter()
         .zip(&expected.lines)
         .zip(&inputs)
@@ -196,35 +196,35 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
         );
         let product = if index == 0 { &a } else { &b };
         let wanted = (
-            product.id.clone(),
+            product.id().clone(),
             input.unit_price,
             input.quantity,
             want.line_subtotal,
             want.line_discount,
             want.line_tax,
             want.line_total,
-            product.tax_class.clone(),
+            product.tax_class().clone(),
         );
         assert_eq!(got, wanted, "line {index}");
-        assert_eq!((&line.sku, &line.name), (&product.sku, &product.name));
+        assert_eq!((&line.sku, &line.name), (product.sku(), product.name()));
     }
     assert_eq!(
         (
-            read.subtotal,
-            read.discount_total,
-            read.shipping_total,
-            read.tax_total,
-            read.total,
+            read.totals().subtotal,
+            read.totals().discount,
+            read.totals().shipping,
+            read.totals().tax,
+            read.totals().total,
         ),
         (
-            expected.subtotal,
-            expected.discount_total,
-            expected.shipping_total,
-            expected.tax_total,
-            expected.total,
+            expected.totals.subtotal,
+            expected.totals.discount,
+            expected.totals.shipping,
+            expected.totals.tax,
+            expected.totals.total,
         )
     );
-    assert_eq!(read.discount_code.as_ref(), Some(&code));
+    assert_eq!(read.discount_code(), Some(&code));
 
     // Pinned by hand: subtotals 37.02 and 11.34; 10 % off 48.36 is 4.84,
     // spread 3.71 and 1.13; tax 20 % of 33.31 is 6.66 and 5 % of 10.21 is
@@ -240,32 +240,35 @@ pub(super) async fn checkout_stores_taxed_discounted_lines_exactly(store: Arc<dy
         .map(|m| m.to_string())
     };
     assert_eq!(
-        amounts(&read.lines[0]),
+        amounts(&read.lines()[0]),
         ["12.34", "37.02", "3.71", "6.66", "39.97"]
     );
     assert_eq!(
-        amounts(&read.lines[1]),
+        amounts(&read.lines()[1]),
         ["5.67", "11.34", "1.13", "0.51", "10.72"]
     );
     assert_eq!(
-        (read.lines[0].quantity.get(), read.lines[1].quantity.get()),
+        (
+            read.lines()[0].quantity.get(),
+            read.lines()[1].quantity.get()
+        ),
         (3, 2)
     );
-    assert_eq!(read.lines[1].tax_class, reduced);
+    assert_eq!(read.lines()[1].tax_class, reduced);
     assert_eq!(
         [
-            read.subtotal,
-            read.discount_total,
-            read.shipping_total,
-            read.tax_total,
-            read.total,
+            read.totals().subtotal,
+            read.totals().discount,
+            read.totals().shipping,
+            read.totals().tax,
+            read.totals().total,
         ]
         .map(|m| m.to_string()),
         ["48.36", "4.84", "4.99", "7.17", "55.68"]
     );
-    assert_eq!(read.total, gbp("55.68"));
+    assert_eq!(read.totals().total, gbp("55.68"));
     assert_eq!(
-        (stock(&orders, &a.id).await, stock(&orders, &b.id).await),
+        (stock(&orders, a.id()).await, stock(&orders, b.id()).await),
         (7, 8)
     );
 }
@@ -275,16 +278,16 @@ pub(super) async fn checkout_short_stock_changes_nothing(store: Arc<dyn Store>) 
     let who = customer();
     let plenty = product(&orders, "1.00", 10).await;
     let short = product(&orders, "1.00", 1).await;
-    let cart_id = cart_with(&orders, &who, &[(&plenty.id, 2), (&short.id, 2)]).await;
+    let cart_id = cart_with(&orders, &who, &[(plenty.id(), 2), (short.id(), 2)]).await;
     let error = orders
         .checkout(&who, &cart_id, form(Some("4242424242424242")), None)
         .await
         .unwrap_err();
-    assert_eq!(error, Error::InsufficientStock(vec![short.id.clone()]));
+    assert_eq!(error, Error::InsufficientStock(vec![short.id().clone()]));
     assert_eq!(
         (
-            stock(&orders, &plenty.id).await,
-            stock(&orders, &short.id).await
+            stock(&orders, plenty.id()).await,
+            stock(&orders, short.id()).await
         ),
         (10, 1)
     );
@@ -314,7 +317,7 @@ pub(super) async fn checkout_short_stock_changes_nothing(store: Arc<dyn Store>) 
         .checkout(&who, &cart_id, form(Some(TestGateway::DECLINED_CARD)), None)
         .await;
     assert_eq!(declined.unwrap_err(), Error::PaymentDeclined);
-    assert_eq!(stock(&orders, &plenty.id).await, 10);
+    assert_eq!(stock(&orders, plenty.id()).await, 10);
 }
 
 pub(super) async fn concurrent_checkouts_never_oversell(store: Arc<dyn Store>) {
@@ -326,7 +329,7 @@ pub(super) async fn concurrent_checkouts_never_oversell(store: Arc<dyn Store>) {
     let mut carts = Vec::new();
     for _ in 0..BUYERS {
         let who = customer();
-        let cart = cart_with(&orders, &who, &[(&side.id, 1), (&hot.id, 1)]).await;
+        let cart = cart_with(&orders, &who, &[(side.id(), 1), (hot.id(), 1)]).await;
         carts.push((who, cart));
     }
     let results = join_all(carts.iter().map(|(who, cart)| {
@@ -347,19 +350,19 @@ pub(super) async fn concurrent_checkouts_never_oversell(store: Arc<dyn Store>) {
         if let Err(error) = result {
             assert_eq!(
                 error,
-                &Error::InsufficientStock(vec![hot.id.clone()]),
+                &Error::InsufficientStock(vec![hot.id().clone()]),
                 "only stock may fail"
             );
         }
     }
     assert_eq!(placed.len(), STOCK as usize);
-    assert_eq!(stock(&orders, &hot.id).await, 0);
+    assert_eq!(stock(&orders, hot.id()).await, 0);
     let sold: u32 = placed
         .iter()
-        .flat_map(|o| &o.lines)
-        .filter(|l| l.product_id == side.id)
+        .flat_map(|o| o.lines())
+        .filter(|l| &l.product_id == side.id())
         .map(|l| l.quantity.get())
         .sum();
-    assert_eq!(stock(&orders, &side.id).await, 1000 - sold);
+    assert_eq!(stock(&orders, side.id()).await, 1000 - sold);
     assert_eq!(sold, STOCK);
 }

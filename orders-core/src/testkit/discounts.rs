@@ -1,6 +1,7 @@
 //! Discounts: unique codes, and uses counted atomically under concurrent
 //! checkouts.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -14,13 +15,13 @@ use crate::ports::Store;
 pub(super) async fn discounts_unique_code(store: Arc<dyn Store>) {
     let (orders, _) = engine(store.clone());
     let code = DiscountCode::parse(&unique("D")).expect("code");
-    let mut discount = Discount::new(
+    let discount = Discount::new(
         code.clone(),
         DiscountKind::percent("12.5").expect("pct"),
         chrono::Utc::now(),
-    );
-    discount.max_uses = Some(3);
-    discount.min_subtotal = Some(usd("10"));
+    )
+    .with_max_uses(NonZeroU32::new(3).expect("3"))
+    .with_min_subtotal(usd("10"));
     orders
         .create_discount(discount.clone())
         .await
@@ -31,8 +32,13 @@ pub(super) async fn discounts_unique_code(store: Arc<dyn Store>) {
     );
     let read = store.discount(&code).await.expect("read").expect("exists");
     assert_eq!(
-        (read.kind, read.max_uses, read.min_subtotal, read.uses),
-        (discount.kind, Some(3), Some(usd("10")), 0)
+        (
+            read.kind(),
+            read.max_uses(),
+            read.min_subtotal(),
+            read.uses()
+        ),
+        (discount.kind(), Some(3), Some(usd("10")), 0)
     );
     assert!(
         store
@@ -47,22 +53,22 @@ pub(super) async fn discount_uses_are_counted_atomically(store: Arc<dyn Store>) 
     let (orders, _) = engine(store.clone());
     let p = product(&orders, "20.00", 100).await;
     let code = DiscountCode::parse(&unique("ONCE")).expect("code");
-    let mut discount = Discount::new(
+    let discount = Discount::new(
         code.clone(),
         DiscountKind::fixed("5", Currency::USD).expect("fixed"),
         chrono::Utc::now(),
-    );
-    discount.max_uses = Some(1);
+    )
+    .with_max_uses(NonZeroU32::MIN);
     orders.create_discount(discount).await.expect("create");
     let mut carts = Vec::new();
     for _ in 0..4 {
         let who = customer();
-        let cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+        let cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
         let priced = orders
             .apply_discount(&who, &cart, code.as_str())
             .await
             .expect("apply");
-        assert_eq!(priced.discount_total, usd("5.00"));
+        assert_eq!(priced.totals.discount, usd("5.00"));
         carts.push((who, cart));
     }
     let results = join_all(
@@ -78,14 +84,14 @@ pub(super) async fn discount_uses_are_counted_atomically(store: Arc<dyn Store>) 
             assert_eq!(error.code(), "discount_unavailable");
         }
     }
-    assert_eq!(stock(&orders, &p.id).await, 99);
+    assert_eq!(stock(&orders, p.id()).await, 99);
     assert_eq!(
         store
             .discount(&code)
             .await
             .expect("read")
             .expect("exists")
-            .uses,
+            .uses(),
         1
     );
 }

@@ -17,7 +17,7 @@ pub(super) async fn idempotent_retries(store: Arc<dyn Store>) {
     let (orders, gateway) = engine(store.clone());
     let who = customer();
     let p = product(&orders, "4.00", 10).await;
-    let cart_id = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let cart_id = cart_with(&orders, &who, &[(p.id(), 1)]).await;
     let key = unique("key");
     let first = orders
         .checkout(&who, &cart_id, form(Some("4242424242424242")), Some(&key))
@@ -30,7 +30,7 @@ pub(super) async fn idempotent_retries(store: Arc<dyn Store>) {
     assert!(first.created && !again.created);
     assert_eq!(first.order, again.order);
     assert_eq!(gateway.captured_count(), 1);
-    assert_eq!(stock(&orders, &p.id).await, 9);
+    assert_eq!(stock(&orders, p.id()).await, 9);
     assert_eq!(
         orders
             .checkout(&who, &cart_id, form(None), Some(&key))
@@ -40,16 +40,16 @@ pub(super) async fn idempotent_retries(store: Arc<dyn Store>) {
     );
     // Keys belong to their customer: another customer's same key is theirs.
     let other = customer();
-    let their_cart = cart_with(&orders, &other, &[(&p.id, 1)]).await;
+    let their_cart = cart_with(&orders, &other, &[(p.id(), 1)]).await;
     let theirs = orders
         .checkout(&other, &their_cart, form(None), Some(&key))
         .await
         .expect("other");
-    assert_ne!(theirs.order.id, first.order.id);
+    assert_ne!(theirs.order.id(), first.order.id());
 
     // The same key at the same moment: one order, never two.
     let racer = customer();
-    let race_cart = cart_with(&orders, &racer, &[(&p.id, 1)]).await;
+    let race_cart = cart_with(&orders, &racer, &[(p.id(), 1)]).await;
     let race_key = unique("race");
     let results = join_all((0..4).map(|_| {
         orders.checkout(
@@ -63,7 +63,7 @@ pub(super) async fn idempotent_retries(store: Arc<dyn Store>) {
     let mut ids = Vec::new();
     for result in results {
         match result {
-            Ok(outcome) => ids.push(outcome.order.id),
+            Ok(outcome) => ids.push(outcome.order.id().clone()),
             Err(error) => assert_eq!(error, Error::IdempotencyInProgress),
         }
     }
@@ -95,7 +95,7 @@ pub(super) async fn idempotent_retries(store: Arc<dyn Store>) {
         Error::CartEmpty
     );
     orders
-        .add_to_cart(&failing, &empty, &p.id, Quantity::new(1).expect("q"))
+        .add_to_cart(&failing, &empty, p.id(), Quantity::new(1).expect("q"))
         .await
         .expect("add");
     orders
@@ -116,7 +116,7 @@ pub(super) async fn idempotent_retries(store: Arc<dyn Store>) {
             Error::NotFound("cart")
         );
     }
-    let own = cart_with(&orders, &stranger, &[(&p.id, 1)]).await;
+    let own = cart_with(&orders, &stranger, &[(p.id(), 1)]).await;
     orders
         .checkout(&stranger, &own, form(None), Some(&key))
         .await
@@ -192,7 +192,7 @@ pub(super) async fn idempotency_claims_with_the_cart(store: Arc<dyn Store>) {
         product(&orders, "1.00", 5).await,
         product(&orders, "2.00", 5).await,
     );
-    let cart_id = cart_with(&orders, &who, &[(&a.id, 2), (&b.id, 1)]).await;
+    let cart_id = cart_with(&orders, &who, &[(a.id(), 2), (b.id(), 1)]).await;
     let now = chrono::Utc::now();
     let long_ago = now - chrono::Duration::hours(1);
     let claim = IdempotencyClaim {
@@ -201,7 +201,7 @@ pub(super) async fn idempotency_claims_with_the_cart(store: Arc<dyn Store>) {
         fingerprint: "f1".into(),
     };
     let sorted = |mut products: Vec<Product>| {
-        products.sort_by(|x, y| x.id.cmp(&y.id));
+        products.sort_by(|x, y| x.id().cmp(y.id()));
         products
     };
     let alone = store
@@ -294,7 +294,7 @@ pub(super) async fn idempotency_claims_with_the_cart(store: Arc<dyn Store>) {
         .await
         .expect("begin");
     assert!(
-        matches!(&done.claim, IdempotencyState::Completed { order_id, .. } if *order_id == placed.order.id),
+        matches!(&done.claim, IdempotencyState::Completed { order_id, .. } if order_id == placed.order.id()),
         "{:?}",
         done.claim
     );

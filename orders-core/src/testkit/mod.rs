@@ -238,5 +238,5 @@ pub fn form(card: Option<&str>) -> CheckoutForm {
 }
 
 async fn stock(orders: &Orders, id: &ProductId) -> u32 {
-    orders.product(id).await.expect("product").stock
+    orders.product(id).await.expect("product").stock()
 }

@@ -17,7 +17,7 @@ async fn placed_order(
     quantity: u32,
 ) -> (Order, Product) {
     let p = product(orders, "8.00", 10).await;
-    let cart = cart_with(orders, who, &[(&p.id, quantity)]).await;
+    let cart = cart_with(orders, who, &[(p.id(), quantity)]).await;
     let order = orders
         .checkout(who, &cart, form(card), None)
         .await
@@ -32,9 +32,9 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
     let (order, _) = placed_order(&orders, &who, None, 1).await;
     let staff = Actor::staff(&customer());
     let change = StatusChange {
-        order_id: order.id.clone(),
-        expected_version: order.version,
-        from: order.status,
+        order_id: order.id().clone(),
+        expected_version: order.version(),
+        from: order.status(),
         to: OrderStatus::Paid,
         tracking_number: None,
         payment_status: None,
@@ -45,8 +45,8 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
     };
     let (paid, event) = store.change_status(&change).await.expect("first change");
     assert_eq!(
-        (paid.status, paid.version),
-        (OrderStatus::Paid, order.version + 1)
+        (paid.status(), paid.version()),
+        (OrderStatus::Paid, order.version() + 1)
     );
     assert_eq!(
         (event.from, event.to),
@@ -69,7 +69,7 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
     let err = orders
         .transition(
             staff.clone(),
-            &order.id,
+            order.id(),
             Transition::to(OrderStatus::Shipped),
         )
         .await
@@ -78,7 +78,7 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
     orders
         .transition(
             staff.clone(),
-            &order.id,
+            order.id(),
             Transition::to(OrderStatus::Processing),
         )
         .await
@@ -86,7 +86,7 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
     let err = orders
         .transition(
             staff.clone(),
-            &order.id,
+            order.id(),
             Transition::to(OrderStatus::Shipped),
         )
         .await
@@ -100,15 +100,15 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
         ..Transition::to(OrderStatus::Shipped)
     };
     let shipped = orders
-        .transition(staff.clone(), &order.id, ship)
+        .transition(staff.clone(), order.id(), ship)
         .await
         .expect("shipped");
     assert_eq!(
-        shipped.tracking_number.as_ref().map(|t| t.as_str()),
+        shipped.tracking_number().as_ref().map(|t| t.as_str()),
         Some("1Z999")
     );
     let events = orders
-        .order_events(Access::Staff, &order.id)
+        .order_events(Access::Staff, order.id())
         .await
         .expect("events");
     let chain: Vec<_> = events.iter().map(|e| (e.from, e.to)).collect();
@@ -128,12 +128,12 @@ pub(super) async fn status_changes_compare_and_set(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .order(&order.id)
+            .order(order.id())
             .await
             .expect("read")
             .expect("order")
-            .version,
-        order.version + 3
+            .version(),
+        order.version() + 3
     );
 }
 
@@ -141,33 +141,33 @@ pub(super) async fn cancel_returns_stock_and_refunds(store: Arc<dyn Store>) {
     let (orders, gateway) = engine(store.clone());
     let who = customer();
     let (order, p) = placed_order(&orders, &who, Some("4242424242424242"), 3).await;
-    assert_eq!(stock(&orders, &p.id).await, 7);
+    assert_eq!(stock(&orders, p.id()).await, 7);
     assert_eq!(
         orders
-            .cancel(&customer(), &order.id, None)
+            .cancel(&customer(), order.id(), None)
             .await
             .unwrap_err(),
         Error::NotFound("order"),
         "another customer cannot cancel"
     );
-    let cancelled = orders.cancel(&who, &order.id, None).await.expect("cancel");
-    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    let cancelled = orders.cancel(&who, order.id(), None).await.expect("cancel");
+    assert_eq!(cancelled.status(), OrderStatus::Cancelled);
     assert_eq!(
-        cancelled.payment.status,
+        cancelled.payment().status,
         crate::order::PaymentStatus::Refunded
     );
-    assert_eq!(stock(&orders, &p.id).await, 10);
+    assert_eq!(stock(&orders, p.id()).await, 10);
     assert_eq!(gateway.captured_count(), 0);
     assert_eq!(
         orders
-            .cancel(&who, &order.id, None)
+            .cancel(&who, order.id(), None)
             .await
             .unwrap_err()
             .code(),
         "invalid_transition"
     );
     assert_eq!(
-        stock(&orders, &p.id).await,
+        stock(&orders, p.id()).await,
         10,
         "a refused cancel returns nothing"
     );
@@ -178,7 +178,7 @@ pub(super) async fn orders_paginate_newest_first(store: Arc<dyn Store>) {
     let who = customer();
     let mut placed = Vec::new();
     for _ in 0..5 {
-        placed.push(placed_order(&orders, &who, None, 1).await.0.id);
+        placed.push(placed_order(&orders, &who, None, 1).await.0.id().clone());
     }
     let mine = OrderFilter {
         customer_id: Some(who.clone()),
@@ -189,15 +189,15 @@ pub(super) async fn orders_paginate_newest_first(store: Arc<dyn Store>) {
         .await
         .expect("page 1");
     // A new order arrives between pages: it must not shift what follows.
-    let newest = placed_order(&orders, &who, None, 1).await.0.id;
-    let mut seen: Vec<_> = first.items.iter().map(|o| o.id.clone()).collect();
+    let newest = placed_order(&orders, &who, None, 1).await.0.id().clone();
+    let mut seen: Vec<_> = first.items.iter().map(|o| o.id().clone()).collect();
     let mut cursor = first.next_cursor;
     while let Some(c) = cursor {
         let page = orders
             .list_orders(Access::Staff, &mine, &PageRequest::first(2).after(Some(c)))
             .await
             .expect("page");
-        seen.extend(page.items.iter().map(|o| o.id.clone()));
+        seen.extend(page.items.iter().map(|o| o.id().clone()));
         cursor = page.next_cursor;
     }
     let expected: Vec<_> = placed.iter().rev().cloned().collect();
@@ -206,7 +206,7 @@ pub(super) async fn orders_paginate_newest_first(store: Arc<dyn Store>) {
         .list_orders(Access::Staff, &mine, &PageRequest::first(100))
         .await
         .expect("all");
-    assert_eq!(all.items.first().map(|o| &o.id), Some(&newest));
+    assert_eq!(all.items.first().map(|o| o.id()), Some(&newest));
     assert!(all.next_cursor.is_none());
     let bad = PageRequest::first(2).after(Some(Cursor("garbage".into())));
     assert_eq!(
@@ -234,8 +234,8 @@ pub(super) async fn admin_filters(store: Arc<dyn Store>) {
         .await
         .expect("list");
     assert_eq!(
-        pending.items.iter().map(|o| &o.id).collect::<Vec<_>>(),
-        [&cod.id]
+        pending.items.iter().map(|o| o.id()).collect::<Vec<_>>(),
+        [cod.id()]
     );
     let paid = orders
         .list_orders(
@@ -246,18 +246,18 @@ pub(super) async fn admin_filters(store: Arc<dyn Store>) {
         .await
         .expect("list");
     assert_eq!(
-        paid.items.iter().map(|o| &o.id).collect::<Vec<_>>(),
-        [&card.id]
+        paid.items.iter().map(|o| o.id()).collect::<Vec<_>>(),
+        [card.id()]
     );
     let by_number = OrderFilter {
-        search: Some(card.number.to_string()),
+        search: Some(card.number().to_string()),
         ..Default::default()
     };
     let found = orders
         .list_orders(Access::Staff, &by_number, &PageRequest::default())
         .await
         .expect("search");
-    assert!(found.items.iter().any(|o| o.id == card.id));
+    assert!(found.items.iter().any(|o| o.id() == card.id()));
     let by_email = OrderFilter {
         customer_id: Some(who.clone()),
         email: Some("ADA@example.com".into()),
@@ -294,16 +294,16 @@ pub(super) async fn events_replay_after_an_id(store: Arc<dyn Store>) {
     let (order, _) = placed_order(&orders, &who, None, 1).await;
     let staff = Actor::staff(&customer());
     let first_event = orders
-        .order_events(Access::Owner(&who), &order.id)
+        .order_events(Access::Owner(&who), order.id())
         .await
         .expect("events")[0]
         .id;
     orders
-        .transition(staff.clone(), &order.id, Transition::to(OrderStatus::Paid))
+        .transition(staff.clone(), order.id(), Transition::to(OrderStatus::Paid))
         .await
         .expect("paid");
     let after = store
-        .events_after(Some(first_event), Some(&order.id), 10)
+        .events_after(Some(first_event), Some(order.id()), 10)
         .await
         .expect("log");
     assert_eq!(after.len(), 1);
@@ -315,16 +315,16 @@ pub(super) async fn events_replay_after_an_id(store: Arc<dyn Store>) {
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
 
     let (snapshot, mut live) = orders
-        .track(Access::Owner(&who), &order.id, None)
+        .track(Access::Owner(&who), order.id(), None)
         .await
         .expect("track");
-    assert_eq!(snapshot.status, OrderStatus::Paid);
+    assert_eq!(snapshot.status(), OrderStatus::Paid);
     let (_, mut replay) = orders
-        .track(Access::Owner(&who), &order.id, Some(first_event))
+        .track(Access::Owner(&who), order.id(), Some(first_event))
         .await
         .expect("replay");
     orders
-        .transition(staff, &order.id, Transition::to(OrderStatus::Processing))
+        .transition(staff, order.id(), Transition::to(OrderStatus::Processing))
         .await
         .expect("processing");
     let next = live.next().await.expect("an event").expect("not lagged");
@@ -336,7 +336,11 @@ pub(super) async fn events_replay_after_an_id(store: Arc<dyn Store>) {
     assert_eq!(replayed, [OrderStatus::Paid, OrderStatus::Processing]);
     assert_eq!(
         orders
-            .track(Access::Owner(&who), &order.id, Some(EventId::new(u64::MAX)))
+            .track(
+                Access::Owner(&who),
+                order.id(),
+                Some(EventId::new(u64::MAX))
+            )
             .await
             .err()
             .map(|e| e.code()),

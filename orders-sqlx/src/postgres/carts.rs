@@ -68,7 +68,7 @@ impl CartStore for PgStore {
                 ),
                 cart,
             )?
-            .text(cart.id.as_str())
+            .text(cart.id().as_str())
             .int(codec::to_i64(expected_version)?)
         )
         .map_err(error::any)?;

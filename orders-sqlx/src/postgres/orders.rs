@@ -114,10 +114,10 @@ impl OrderStore for PgStore {
         change: &StatusChange,
     ) -> Result<(Order, OrderEvent), StoreError> {
         let mut order = self
-            .order(&change.order_id)
+            .order(change.order_id())
             .await?
             .ok_or(StoreError::NotFound)?;
-        if order.version != change.expected_version || order.status != change.from {
+        if order.version() != change.expected_version() || order.status() != change.from() {
             return Err(StoreError::Conflict);
         }
         let mut attempt = 0;
@@ -127,16 +127,16 @@ impl OrderStore for PgStore {
                 self,
                 fetch_one,
                 sqlx::query(CHANGE)
-                    .bind(change.to.as_str())
-                    .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
-                    .bind(change.payment_status.map(|s| s.as_str()))
-                    .bind(ts(change.at))
-                    .bind(change.order_id.as_str())
-                    .bind(codec::to_i64(change.expected_version)?)
-                    .bind(change.from.as_str())
-                    .bind(change.restock)
-                    .bind(change.actor.as_str())
-                    .bind(change.note.as_ref().map(|n| n.as_str()))
+                    .bind(change.to().as_str())
+                    .bind(change.tracking_number().map(|t| t.as_str()))
+                    .bind(change.payment_status().map(|s| s.as_str()))
+                    .bind(ts(change.at()))
+                    .bind(change.order_id().as_str())
+                    .bind(codec::to_i64(change.expected_version())?)
+                    .bind(change.from().as_str())
+                    .bind(change.restock())
+                    .bind(change.actor().as_str())
+                    .bind(change.note().map(|n| n.as_str()))
             )
             .map_err(Fail::Db);
             match result {

@@ -71,7 +71,7 @@ impl CartStore for SqliteStore {
             ),
             cart,
         )?
-        .text(cart.id.as_str())
+        .text(cart.id().as_str())
         .int(codec::to_i64(expected_version)?)
         .execute(&self.writer)
         .await
@@ -80,7 +80,7 @@ impl CartStore for SqliteStore {
             return Ok(());
         }
         let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
-            .bind(cart.id.as_str())
+            .bind(cart.id().as_str())
             .fetch_optional(&self.writer)
             .await
             .map_err(error::any)?;

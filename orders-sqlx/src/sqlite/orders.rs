@@ -93,10 +93,10 @@ impl OrderStore for SqliteStore {
     ) -> Result<(Order, OrderEvent), StoreError> {
         write_tx!(self, "order", |conn| {
             async {
-                let mut order = load_order(conn, &change.order_id)
+                let mut order = load_order(conn, change.order_id())
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                if order.version != change.expected_version || order.status != change.from {
+                if order.version() != change.expected_version() || order.status() != change.from() {
                     return Err(StoreError::Conflict.into());
                 }
                 let updated = sqlx::query(
@@ -104,25 +104,25 @@ impl OrderStore for SqliteStore {
                      payment_status = COALESCE(?, payment_status), version = version + 1, updated_at = ?
                      WHERE id = ? AND version = ?",
                 )
-                .bind(change.to.as_str())
-                .bind(change.tracking_number.as_ref().map(|t| t.as_str()))
-                .bind(change.payment_status.map(|s| s.as_str()))
-                .bind(ts(change.at))
-                .bind(change.order_id.as_str())
-                .bind(codec::to_i64(change.expected_version)?)
+                .bind(change.to().as_str())
+                .bind(change.tracking_number().map(|t| t.as_str()))
+                .bind(change.payment_status().map(|s| s.as_str()))
+                .bind(ts(change.at()))
+                .bind(change.order_id().as_str())
+                .bind(codec::to_i64(change.expected_version())?)
                 .execute(&mut *conn)
                 .await?;
                 if updated.rows_affected() != 1 {
                     return Err(StoreError::Conflict.into());
                 }
-                if change.restock {
+                if change.restock() {
                     sqlx::query(
                         "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
                          FROM (SELECT product_id, SUM(quantity) AS q FROM orders_order_lines WHERE order_id = ?
                                GROUP BY product_id) AS l
                          WHERE orders_products.id = l.product_id",
                     )
-                    .bind(change.order_id.as_str())
+                    .bind(change.order_id().as_str())
                     .execute(&mut *conn)
                     .await?;
                 }
@@ -130,12 +130,12 @@ impl OrderStore for SqliteStore {
                     "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
                      VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 )
-                .bind(change.order_id.as_str())
-                .bind(change.from.as_str())
-                .bind(change.to.as_str())
-                .bind(ts(change.at))
-                .bind(change.actor.as_str())
-                .bind(change.note.as_ref().map(|n| n.as_str()))
+                .bind(change.order_id().as_str())
+                .bind(change.from().as_str())
+                .bind(change.to().as_str())
+                .bind(ts(change.at()))
+                .bind(change.actor().as_str())
+                .bind(change.note().map(|n| n.as_str()))
                 .fetch_one(&mut *conn)
                 .await?;
                 let id = u64::try_from(id)

@@ -127,7 +127,7 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
         Some(id) => (id, false),
         None => match shop
             .orders()
-            .create_cart(&caller.id, Some(product.currency))
+            .create_cart(&caller.id, Some(product.currency()))
             .await
         {
             Ok(cart) => (cart.id, true),

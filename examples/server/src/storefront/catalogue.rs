@@ -34,11 +34,11 @@ impl ListQuery {
 impl ProductView {
     pub(super) fn of(product: &Product) -> Self {
         Self {
-            id: product.id.to_string(),
-            name: product.name.to_string(),
-            description: product.description.as_str().to_owned(),
-            price: money(product.price),
-            stock: product.stock,
+            id: product.id().to_string(),
+            name: product.name().to_string(),
+            description: product.description().as_str().to_owned(),
+            price: money(product.price()),
+            stock: product.stock(),
         }
     }
 }
@@ -84,7 +84,7 @@ pub(super) async fn product(
 /// The product page with an empty form.
 pub(super) fn product_page(visit: &Visit, product: &Product) -> ProductPage {
     ProductPage {
-        layout: visit.layout(product.name.to_string()),
+        layout: visit.layout(product.name().to_string()),
         product: ProductView::of(product),
         quantity: "1".to_owned(),
         quantity_error: None,

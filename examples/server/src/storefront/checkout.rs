@@ -415,7 +415,7 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
             });
             match result {
                 Ok(outcome) => {
-                    let to = see_other(&format!("/orders/{}?placed=1", outcome.order.id));
+                    let to = see_other(&format!("/orders/{}?placed=1", outcome.order.id()));
                     return with_cookie(to, cart_cookie(None, visit.secure));
                 }
                 Err(error) => match error.field_errors() {

@@ -79,7 +79,7 @@ pub(super) async fn order(
         Ok(events) => events,
         Err(error) => return visit.error(&error),
     };
-    let title = format!("Order {}", order.number);
+    let title = format!("Order {}", order.number());
     let page = OrderPage::new(visit.layout(title), &order, &events, query.placed.is_some());
     visit.render(StatusCode::OK, &page)
 }

@@ -144,6 +144,19 @@ pub(super) struct Totals {
     pub total: String,
 }
 
+impl Totals {
+    fn of(totals: &orders_core::pricing::Totals) -> Self {
+        Self {
+            subtotal: money(totals.subtotal),
+            discount: money(totals.discount),
+            has_discount: !totals.discount.is_zero(),
+            shipping: money(totals.shipping),
+            tax: money(totals.tax),
+            total: money(totals.total),
+        }
+    }
+}
+
 /// A priced cart.
 pub(super) struct CartView {
     pub lines: Vec<LineView>,
@@ -155,14 +168,7 @@ impl CartView {
     pub(super) fn of(cart: &PricedCart) -> Self {
         Self {
             lines: cart.lines.iter().map(LineView::of).collect(),
-            totals: Totals {
-                subtotal: money(cart.subtotal),
-                discount: money(cart.discount_total),
-                has_discount: !cart.discount_total.is_zero(),
-                shipping: money(cart.shipping_total),
-                tax: money(cart.tax_total),
-                total: money(cart.total),
-            },
+            totals: Totals::of(&cart.totals),
             discount_code: cart.discount_code.as_ref().map(ToString::to_string),
         }
     }
@@ -258,11 +264,11 @@ pub(super) struct OrderRow {
 impl OrderRow {
     pub(super) fn of(order: &Order) -> Self {
         Self {
-            id: order.id.to_string(),
-            number: order.number.to_string(),
-            date: when(order.created_at),
-            status: order.status.to_string(),
-            total: money(order.total),
+            id: order.id().to_string(),
+            number: order.number().to_string(),
+            date: when(order.created_at()),
+            status: order.status().to_string(),
+            total: money(order.totals().total),
         }
     }
 }
@@ -325,7 +331,7 @@ impl OrderPage {
         events: &[OrderEvent],
         placed_now: bool,
     ) -> Self {
-        let a = &order.shipping_address;
+        let a = &order.shipping_address();
         let mut address = vec![a.full_name().to_string(), a.line1().to_string()];
         address.extend(a.line2().map(ToString::to_string));
         let mut city = format!("{} {}", a.postal_code(), a.city());
@@ -335,7 +341,7 @@ impl OrderPage {
         address.push(city);
         address.push(a.country().code().to_owned());
         address.extend(a.phone().map(ToString::to_string));
-        let p = &order.payment;
+        let p = &order.payment();
         let payment = match (&p.brand, &p.last4) {
             (Some(brand), Some(last4)) => {
                 format!("{brand} ending in {last4} ({})", p.status.as_str())
@@ -344,25 +350,18 @@ impl OrderPage {
         };
         Self {
             layout: Layout {
-                order_id: Some(order.id.to_string()),
+                order_id: Some(order.id().to_string()),
                 ..layout
             },
-            number: order.number.to_string(),
-            status: order.status.to_string(),
-            placed: when(order.created_at),
-            tracking: order.tracking_number.as_ref().map(ToString::to_string),
-            lines: order.lines.iter().map(LineView::of).collect(),
-            totals: Totals {
-                subtotal: money(order.subtotal),
-                discount: money(order.discount_total),
-                has_discount: !order.discount_total.is_zero(),
-                shipping: money(order.shipping_total),
-                tax: money(order.tax_total),
-                total: money(order.total),
-            },
-            discount_code: order.discount_code.as_ref().map(ToString::to_string),
+            number: order.number().to_string(),
+            status: order.status().to_string(),
+            placed: when(order.created_at()),
+            tracking: order.tracking_number().as_ref().map(ToString::to_string),
+            lines: order.lines().iter().map(LineView::of).collect(),
+            totals: Totals::of(order.totals()),
+            discount_code: order.discount_code().as_ref().map(ToString::to_string),
             address,
-            shipping_method: order.shipping_method.to_string(),
+            shipping_method: order.shipping_method().to_string(),
             payment,
             events: events.iter().map(EventView::of).collect(),
             placed_now,
