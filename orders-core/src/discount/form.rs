@@ -38,7 +38,7 @@ use crate::money::{Currency, Money};
 /// }
 /// .validate(Currency::USD, now)
 /// .unwrap();
-/// assert_eq!(ten.code.as_str(), "TEN");
+/// assert_eq!(ten.code().as_str(), "TEN");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
