@@ -189,7 +189,11 @@ async fn choose(browser: &Client, form: &str, name: &str, value: &str) {
         .expect("choose");
 }
 
+/// Submits `form` and waits (up to 10 s) for the page it leads to: the
+/// page the click started on goes stale. Without the wait, a check that
+/// something is absent can pass or fail on the old page.
 async fn submit(browser: &Client, form: &str) {
+    let old_page = browser.find(Locator::Css("html")).await.expect("a page");
     css(
         browser,
         &format!("{form} button[type='submit'], {form} input[type='submit']"),
@@ -198,6 +202,14 @@ async fn submit(browser: &Client, form: &str) {
     .click()
     .await
     .expect("submit");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old_page.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "submitting {form} led to no new page within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// The `data-to` of the page's transition forms, sorted.
