@@ -115,12 +115,12 @@ pub(crate) fn cart_with_products_sql(cart_param: &str, wanted: &str) -> String {
 /// `SELECT` over them.
 pub(crate) fn cart_with_products_parts(cart_param: &str, wanted: &str) -> (String, String) {
     let ctes = format!(
-        "c AS (SELECT {cart} FROM carts c WHERE c.id = {cart_param}),
+        "c AS (SELECT {cart} FROM orders_carts c WHERE c.id = {cart_param}),
          wanted AS ({wanted})",
         cart = qualified(CART_COLUMNS, "c", Some("cart_")),
     );
     let select = format!(
-        "SELECT c.*, {product} FROM c LEFT JOIN products p ON p.id IN (SELECT id FROM wanted)",
+        "SELECT c.*, {product} FROM c LEFT JOIN orders_products p ON p.id IN (SELECT id FROM wanted)",
         product = qualified(PRODUCT_COLUMNS, "p", None),
     );
     (ctes, select)

@@ -21,6 +21,10 @@ pub enum OpenError {
     /// The database refused or could not be reached.
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// A host's pool the store cannot share (the reason says which setting
+    /// to change).
+    #[error("the host's pool does not suit the store: {0}")]
+    HostPool(String),
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -98,14 +102,49 @@ pub(crate) fn decode(error: sqlx::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
-/// The field a named unique constraint guards.
+/// The store's unique constraints (PostgreSQL names them in errors), each
+/// with the field it guards.
+const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
+    ("orders_products_sku_key", "sku"),
+    ("orders_products_id_key", "sku"),
+    ("orders_discounts_code_key", "code"),
+    ("orders_carts_pkey", "cart"),
+    ("orders_orders_id_key", "order"),
+    ("orders_orders_pkey", "order"),
+    ("orders_idempotency_keys_pkey", "idempotency_key"),
+];
+
+/// The field a named unique constraint of the store guards; a host's own
+/// constraints (its `products_sku_key`, say) name none.
 fn constraint_field(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "products_sku_key" | "products_id_key" => "sku",
-        "discounts_code_key" => "code",
-        "carts_pkey" => "cart",
-        "orders_id_key" | "orders_pkey" => "order",
-        "idempotency_keys_pkey" => "idempotency_key",
-        _ => return None,
-    })
+    UNIQUE_CONSTRAINTS
+        .iter()
+        .find(|(constraint, _)| *constraint == name)
+        .map(|(_, field)| *field)
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    /// Every constraint the errors map is one the PostgreSQL schema
+    /// defines: named in it, or the primary key PostgreSQL names after a
+    /// table it creates.
+    #[test]
+    fn the_mapped_constraints_are_the_schemas() {
+        let (_, schema) = crate::migrations::POSTGRES_BASELINE;
+        for (name, _) in super::UNIQUE_CONSTRAINTS {
+            let named = schema.contains(&format!("CONSTRAINT {name} "));
+            let primary = name.strip_suffix("_pkey").is_some_and(|table| {
+                schema
+                    .split_once(&format!("CREATE TABLE {table} ("))
+                    .and_then(|(_, body)| body.split_once("\n);"))
+                    .is_some_and(|(columns, _)| columns.contains("PRIMARY KEY"))
+            });
+            assert!(named || primary, "{name} is not in the schema");
+        }
+        assert_eq!(super::constraint_field("products_sku_key"), None);
+        assert_eq!(
+            super::constraint_field("orders_products_sku_key"),
+            Some("sku")
+        );
+    }
 }

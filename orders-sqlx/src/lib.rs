@@ -30,6 +30,12 @@
 //! # });
 //! ```
 //!
+//! A host shares its own database with the store: [`Storage::from_pool`]
+//! takes the host's sqlx pool, and the store's tables, indexes,
+//! constraints, sequences and functions are all named `orders_…`
+//! ([`TABLE_PREFIX`]) with their migrations recorded in [`HISTORY_TABLE`],
+//! beside the host's own.
+//!
 //! Each backend's module explains its concurrency choices:
 //! [`SqliteStore`] (one writer, `BEGIN IMMEDIATE`, WAL) and `PgStore`
 //! (`READ COMMITTED` with conditional updates, `LISTEN/NOTIFY` fan-out).
@@ -67,7 +73,7 @@ use orders_core::ports::{Notifier, Store};
 
 pub use error::OpenError;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use migrations::{HISTORY_TABLE, embedded_migrator};
+pub use migrations::{HISTORY_TABLE, TABLE_PREFIX, embedded_migrator};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{
@@ -120,6 +126,35 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// A host's own sqlx pool, for [`Storage::from_pool`]: made with `.into()`
+/// from a `SqlitePool` or a `PgPool`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum HostPool {
+    /// A SQLite pool.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    Postgres(sqlx::PgPool),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for HostPool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        Self::Sqlite(pool)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for HostPool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        Self::Postgres(pool)
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Inner {
     #[cfg(feature = "sqlite")]
@@ -167,6 +202,48 @@ impl Storage {
             }
             #[cfg(not(feature = "postgres"))]
             Backend::Postgres => Err(OpenError::FeatureDisabled("postgres")),
+        }
+    }
+
+    /// Opens the store on a host's own sqlx pool, so the host's tables and
+    /// the store's share one database (the store's are named `orders_…`,
+    /// [`TABLE_PREFIX`], and its migration history is [`HISTORY_TABLE`]). On
+    /// PostgreSQL the store runs on the pool (`PgStore::from_pool`) and
+    /// also starts the process's listener, so it needs a Tokio runtime; on
+    /// SQLite it opens its own writer and readers with the pool's connect
+    /// options (`SqliteStore::from_pool` says why and what it checks).
+    /// Does not migrate: call [`Storage::migrate`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use orders_sqlx::Storage;
+    ///
+    /// let host = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+    /// sqlx::query("CREATE TABLE products (id INTEGER PRIMARY KEY, sku TEXT UNIQUE)")
+    ///     .execute(&host)
+    ///     .await
+    ///     .unwrap();
+    /// let storage = Storage::from_pool(host.clone()).await.unwrap();
+    /// storage.migrate().await.unwrap(); // beside the host's own `products`
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`OpenError::HostPool`] for a SQLite pool the store cannot share,
+    /// [`OpenError::Connect`].
+    pub async fn from_pool(pool: impl Into<HostPool>) -> Result<Self, OpenError> {
+        match pool.into() {
+            #[cfg(feature = "sqlite")]
+            HostPool::Sqlite(pool) => {
+                Ok(Self::sqlite(Arc::new(SqliteStore::from_pool(&pool).await?)))
+            }
+            #[cfg(feature = "postgres")]
+            HostPool::Postgres(pool) => {
+                let store = Arc::new(PgStore::from_pool(pool));
+                let notifier = store.notifier().await?;
+                Ok(Self::postgres(store, notifier))
+            }
         }
     }
 

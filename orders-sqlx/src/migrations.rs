@@ -1,4 +1,5 @@
-//! The embedded migrations, one set per backend.
+//! The embedded migrations, one set per backend, and how the store shares
+//! a database with its host.
 //!
 //! The SQL files under `migrations/sqlite` and `migrations/postgres` are
 //! compiled into the crate with `include_str!`, so a binary carries its
@@ -9,7 +10,35 @@
 //! running them twice is a no-op, and
 //! an edited, already-applied file is refused. A test checks this list
 //! against the files on disk, so a file cannot be added and forgotten.
-
+//!
+//! # Names: a fixed `orders_` prefix
+//!
+//! Every object the store creates is named `orders_…` ([`TABLE_PREFIX`]):
+//! `orders_products`, `orders_orders`, their constraints, indexes and
+//! sequences (`orders_products_sku_key`, `orders_orders_number_seq`), and
+//! the function `orders_place`. A shop's own `products` or `orders` table
+//! and the names PostgreSQL derives from it (`products_pkey`,
+//! `products_sku_key`, `orders_id_seq`) then never meet one of ours.
+//! - A fixed prefix, not a configurable one: the statements stay constant
+//!   text, checked by the tests as written, with no table name spliced in
+//!   at run time, and every database of the store has the same schema.
+//! - A prefix, not a PostgreSQL schema of our own: SQLite has no schemas
+//!   (an attached file would be a second database, outside the host's
+//!   transactions and backups), so one rule serves both backends and the
+//!   statements shared by both (`statements.rs`) stay shared. On
+//!   PostgreSQL the objects live in the connection's current schema, so a
+//!   host that wants them apart sets `search_path` in the connect options.
+//!
+//! # A baseline for databases the store has not migrated before
+//!
+//! Migration 1 created the tables under their first, unprefixed names;
+//! a later migration (SQLite 3, PostgreSQL 6) renames them, so a shop
+//! installed before keeps its data. On a database with no history of the
+//! store, though, migration 1 would fail on a host's own `products`. So
+//! there the store creates its schema as those migrations leave it, at
+//! once (`migrations/baseline`), and records them as applied (sqlx's
+//! `skip`); later migrations then run as usual on every database. A test
+//! checks that the baseline and the migrations make the same schema.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use sqlx::SqlSafeStr;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -28,7 +57,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "product_version",
         include_str!("../migrations/sqlite/0002_product_version.sql"),
     ),
+    (
+        3,
+        "table_prefix",
+        include_str!("../migrations/sqlite/0003_table_prefix.sql"),
+    ),
 ];
+
+/// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
+#[cfg(feature = "sqlite")]
+pub(crate) const SQLITE_BASELINE: (i64, &str) =
+    (3, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -58,7 +97,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "place_lines_by_name",
         include_str!("../migrations/postgres/0005_place_lines_by_name.sql"),
     ),
+    (
+        6,
+        "table_prefix",
+        include_str!("../migrations/postgres/0006_table_prefix.sql"),
+    ),
 ];
+
+/// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
+/// leave it.
+#[cfg(feature = "postgres")]
+pub(crate) const POSTGRES_BASELINE: (i64, &str) =
+    (6, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a
@@ -98,6 +148,11 @@ pub fn embedded_migrator(set: &'static [(i64, &'static str, &'static str)]) -> M
 /// lists on one table refuse each other's versions).
 pub const HISTORY_TABLE: &str = "_orders_migrations";
 
+/// What the name of every table, index, constraint, sequence and function
+/// the stores create begins with (see the module docs), so that a host
+/// keeps its own `products`, `orders` or `carts` beside them.
+pub const TABLE_PREFIX: &str = "orders_";
+
 /// The table sqlx records migrations in by default, where builds before
 /// [`HISTORY_TABLE`] recorded the stores' own.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -131,46 +186,83 @@ pub(crate) fn postgres() -> Migrator {
     own(POSTGRES)
 }
 
-/// Moves the stores' rows out of `_sqlx_migrations` into [`HISTORY_TABLE`],
-/// once, on a database migrated by an earlier build: a row moves only when
-/// its version and checksum are one of `migrator`'s, so a host's own
-/// migrations stay where they are. Runs before the migrator, in one
-/// transaction, and does nothing when [`HISTORY_TABLE`] already exists.
+/// Prepares a database for the migrator, in one transaction: moves the
+/// stores' rows out of `_sqlx_migrations` into [`HISTORY_TABLE`] on a
+/// database migrated by an earlier build (a row moves only when its
+/// version and checksum are one of `migrator`'s, so a host's own
+/// migrations stay where they are), then, on a database with no history
+/// of the store, creates the `baseline` schema and records the migrations
+/// it stands for (see the module docs).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+async fn prepare<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    migrator: &Migrator,
+    baseline: (i64, &'static str),
+    history_exists: bool,
+    sqlx_exists: bool,
+) -> Result<(), MigrateError>
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
+    i64: sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB>,
+    for<'q> &'q [u8]: sqlx::Type<DB> + sqlx::Encode<'q, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let conn: &mut DB::Connection = &mut *tx;
+    conn.ensure_migrations_table(HISTORY_TABLE).await?;
+    if !history_exists && sqlx_exists {
+        for migration in migrator.iter() {
+            for sql in HAND_OVER {
+                sqlx::query(sql)
+                    .bind(migration.version)
+                    .bind(migration.checksum.as_ref())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    let recorded: (i64,) = sqlx::query_as("SELECT count(*) FROM _orders_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    if recorded.0 > 0 {
+        return Ok(());
+    }
+    let (through, sql) = baseline;
+    sqlx::raw_sql(sql.into_sql_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| MigrateError::ExecuteMigration(e, through))?;
+    for migration in migrator.iter().filter(|m| m.version <= through) {
+        conn.skip(HISTORY_TABLE, migration).await?;
+    }
+    Ok(())
+}
+
+/// [`prepare`] on SQLite, holding the file's write lock throughout.
 #[cfg(feature = "sqlite")]
-pub(crate) async fn adopt_sqlite(
+pub(crate) async fn prepare_sqlite(
     pool: &sqlx::SqlitePool,
     migrator: &Migrator,
 ) -> Result<(), MigrateError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let exists = |name: &'static str| {
         sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
         )
         .bind(name)
     };
-    if exists(HISTORY_TABLE).fetch_one(&mut *tx).await? > 0
-        || exists(SQLX_TABLE).fetch_one(&mut *tx).await? == 0
-    {
-        return Ok(());
-    }
-    // sqlx's own table definition, under our name.
-    tx.ensure_migrations_table(HISTORY_TABLE).await?;
-    for migration in migrator.iter() {
-        for sql in HAND_OVER {
-            sqlx::query(sql)
-                .bind(migration.version)
-                .bind(migration.checksum.as_ref())
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+    let history = exists(HISTORY_TABLE).fetch_one(&mut *tx).await? > 0;
+    let sqlx_table = exists(SQLX_TABLE).fetch_one(&mut *tx).await? > 0;
+    prepare(&mut tx, migrator, SQLITE_BASELINE, history, sqlx_table).await?;
     Ok(tx.commit().await?)
 }
 
-/// [`adopt_sqlite`] on PostgreSQL, under an advisory lock so that
-/// instances starting together adopt once.
+/// [`prepare`] on PostgreSQL, under an advisory lock so that instances
+/// starting together prepare once.
 #[cfg(feature = "postgres")]
-pub(crate) async fn adopt_postgres(
+pub(crate) async fn prepare_postgres(
     pool: &sqlx::PgPool,
     migrator: &Migrator,
 ) -> Result<(), MigrateError> {
@@ -181,22 +273,9 @@ pub(crate) async fn adopt_postgres(
     let exists = |name: &'static str| {
         sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL").bind(name)
     };
-    if exists(HISTORY_TABLE).fetch_one(&mut *tx).await?
-        || !exists(SQLX_TABLE).fetch_one(&mut *tx).await?
-    {
-        return Ok(());
-    }
-    // sqlx's own table definition, under our name.
-    tx.ensure_migrations_table(HISTORY_TABLE).await?;
-    for migration in migrator.iter() {
-        for sql in HAND_OVER {
-            sqlx::query(sql)
-                .bind(migration.version)
-                .bind(migration.checksum.as_ref())
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+    let history = exists(HISTORY_TABLE).fetch_one(&mut *tx).await?;
+    let sqlx_table = exists(SQLX_TABLE).fetch_one(&mut *tx).await?;
+    prepare(&mut tx, migrator, POSTGRES_BASELINE, history, sqlx_table).await?;
     Ok(tx.commit().await?)
 }
 

@@ -31,17 +31,17 @@ use crate::codec::{
 // Catalogue.
 
 /// A new product ($1 id … $12 version).
-pub(crate) const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
+pub(crate) const INSERT_PRODUCT: &str = "INSERT INTO orders_products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// A product's editable fields, by id ($9), as the edit computed them.
 pub(crate) const UPDATE_PRODUCT: &str =
-    "UPDATE products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
+    "UPDATE orders_products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
      tax_class = $6, updated_at = $7, version = $8 WHERE id = $9";
 
 /// A product by id ($1).
 pub(crate) static PRODUCT_BY_ID: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"));
+    LazyLock::new(|| format!("SELECT {PRODUCT_COLUMNS} FROM orders_products WHERE id = $1"));
 
 /// A keyset page of `table` (its `columns`, `filter` added to the
 /// condition), newest first by `seq`: rows before $1, at most $2 of them.
@@ -52,46 +52,46 @@ pub(crate) fn seq_page(table: &str, columns: &str, filter: &str) -> String {
 // Carts.
 
 /// A new cart ($1 id … $9 updated_at).
-pub(crate) const INSERT_CART: &str = "INSERT INTO carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
+pub(crate) const INSERT_CART: &str = "INSERT INTO orders_carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// A cart by id ($1).
 pub(crate) static CART_BY_ID: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {CART_COLUMNS} FROM carts WHERE id = $1"));
+    LazyLock::new(|| format!("SELECT {CART_COLUMNS} FROM orders_carts WHERE id = $1"));
 
 // Discounts.
 
 /// A new discount ($1 code … $11 created_at).
 pub(crate) const INSERT_DISCOUNT: &str =
-    "INSERT INTO discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
+    "INSERT INTO orders_discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
      min_subtotal_currency, max_uses, uses, expires_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// A discount by code ($1).
 pub(crate) static DISCOUNT_BY_CODE: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {DISCOUNT_COLUMNS} FROM discounts WHERE code = $1"));
+    LazyLock::new(|| format!("SELECT {DISCOUNT_COLUMNS} FROM orders_discounts WHERE code = $1"));
 
 // Orders and events.
 
 /// An order's head by id ($1); its lines are read apart.
 pub(crate) static ORDER_BY_ID: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"));
+    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders_orders WHERE id = $1"));
 
 /// The start of an order listing ([`list_orders`]): heads numbered below
 /// the first bind.
 static LIST_ORDERS_HEAD: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number < "));
+    LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM orders_orders WHERE number < "));
 
 /// An order's ($1) events, oldest first.
 pub(crate) static EVENTS_OF_ORDER: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY id")
+    format!("SELECT {EVENT_COLUMNS} FROM orders_order_events WHERE order_id = $1 ORDER BY id")
 });
 
 // Idempotency.
 
 /// Releases a claim ($1 customer, $2 key) that no order completed.
 pub(crate) const RELEASE_KEY: &str =
-    "DELETE FROM idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL";
+    "DELETE FROM orders_idempotency_keys WHERE customer_id = $1 AND key = $2 AND order_id IS NULL";
 
 /// An order listing, newest first: heads numbered below `before`, those
 /// `filter` selects, at most `limit + 1` of them (one more than the page,

@@ -1,6 +1,6 @@
 //! The JSON kept in database columns, in shapes of its own.
 //!
-//! Two columns hold JSON: `carts.lines` and `orders.shipping_address`. Their
+//! Two columns hold JSON: `orders_carts.lines` and `orders_orders.shipping_address`. Their
 //! shapes are written out here as private serde types, apart from the core's
 //! serde derives (which are the public API's JSON): renaming a field of the
 //! API leaves the rows on disk as they are, and a change to what is stored
@@ -13,13 +13,13 @@
 //!
 //! # Versions
 //!
-//! - **Address** (`orders.shipping_address`): an object tagged with its
+//! - **Address** (`orders_orders.shipping_address`): an object tagged with its
 //!   version `"v"`. Version 1 is
 //!   `{"v":1,"full_name","line1","line2","city","region","postal_code","country","phone"}`,
 //!   text fields as the core normalised them, absent optionals `null`.
 //!   Release 0.1.0 wrote version 1's fields without `"v"`: an object
 //!   without `"v"` is read as version 1.
-//! - **Cart lines** (`carts.lines`): version 1 is a JSON array of
+//! - **Cart lines** (`orders_carts.lines`): version 1 is a JSON array of
 //!   `{"product_id","quantity"}` objects, in line order (what release 0.1.0
 //!   writes too). The statements of `cart_with_products` on both backends
 //!   (`sqlite.rs`, and `cart_product_ids` in `postgres`) read `product_id`

@@ -85,7 +85,7 @@ async fn schema_constraints_back_the_rules() {
     };
     let store = db.store().await;
     let pool = store.pool();
-    let insert = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
+    let insert = "INSERT INTO orders_products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
                   VALUES ($1, $2, 'n', '', 100, 'USD', 1, true, 'standard', 't', 't')";
     sqlx::query(insert)
         .bind("p1")
@@ -101,9 +101,9 @@ async fn schema_constraints_back_the_rules() {
         .unwrap_err();
     assert_eq!(
         dup.as_database_error().and_then(|e| e.constraint()),
-        Some("products_sku_key")
+        Some("orders_products_sku_key")
     );
-    let negative = sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = 'p1'")
+    let negative = sqlx::query("UPDATE orders_products SET stock = stock - 2 WHERE id = 'p1'")
         .execute(pool)
         .await;
     assert!(
@@ -113,7 +113,7 @@ async fn schema_constraints_back_the_rules() {
             .is_some_and(|e| e.is_check_violation())
     );
     let orphan = sqlx::query(
-        "INSERT INTO order_events (order_id, to_status, at, actor) VALUES ('nope', 'paid', 't', 'system')",
+        "INSERT INTO orders_order_events (order_id, to_status, at, actor) VALUES ('nope', 'paid', 't', 'system')",
     )
     .execute(pool)
     .await;
@@ -126,7 +126,7 @@ async fn schema_constraints_back_the_rules() {
 }
 
 async fn check_constraints_sqlite(pool: &sqlx::SqlitePool) {
-    let insert = "INSERT INTO products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
+    let insert = "INSERT INTO orders_products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at)
                   VALUES (?, ?, 'n', '', 100, 'USD', 1, 1, 'standard', 't', 't')";
     sqlx::query(insert)
         .bind("p1")
@@ -144,7 +144,7 @@ async fn check_constraints_sqlite(pool: &sqlx::SqlitePool) {
         dup.as_database_error()
             .is_some_and(|e| e.is_unique_violation())
     );
-    let negative = sqlx::query("UPDATE products SET stock = stock - 2 WHERE id = 'p1'")
+    let negative = sqlx::query("UPDATE orders_products SET stock = stock - 2 WHERE id = 'p1'")
         .execute(pool)
         .await;
     assert!(
@@ -154,7 +154,7 @@ async fn check_constraints_sqlite(pool: &sqlx::SqlitePool) {
             .is_some_and(|e| e.is_check_violation())
     );
     let orphan = sqlx::query(
-        "INSERT INTO order_events (order_id, to_status, at, actor) VALUES ('nope', 'paid', 't', 'system')",
+        "INSERT INTO orders_order_events (order_id, to_status, at, actor) VALUES ('nope', 'paid', 't', 'system')",
     )
     .execute(pool)
     .await;

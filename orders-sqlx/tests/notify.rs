@@ -435,8 +435,8 @@ async fn an_event_committed_late_and_never_announced_arrives_once() {
     let admin = sqlx::PgPool::connect(&db.url).await.expect("admin pool");
     let mut late = admin.begin().await.expect("begin");
     let late_id: i64 = sqlx::query_scalar(
-        "INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
-         SELECT order_id, 'pending', 'paid', at, actor, 'late' FROM order_events WHERE id = $1
+        "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
+         SELECT order_id, 'pending', 'paid', at, actor, 'late' FROM orders_order_events WHERE id = $1
          RETURNING id",
     )
     .bind(i64::try_from(early_created.get()).expect("id"))
@@ -490,9 +490,9 @@ async fn a_burst_of_events_arrives_whole_in_order_once() {
         .await
         .expect("subscribe");
     let ids: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+        "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
          SELECT order_id, 'pending', 'paid', at, actor, 'burst ' || n
-         FROM order_events, generate_series(1, $2) AS n WHERE id = $1
+         FROM orders_order_events, generate_series(1, $2) AS n WHERE id = $1
          RETURNING id",
     )
     .bind(i64::try_from(created.get()).expect("id"))

@@ -61,10 +61,10 @@ impl CartStore for PgStore {
             fetch_optional,
             statements::cart_fields(
                 sqlx::query_scalar::<Postgres, bool>(
-                    "WITH u AS (UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+                    "WITH u AS (UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
                      status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
                      RETURNING 1)
-                     SELECT EXISTS (SELECT 1 FROM u) FROM carts WHERE id = $9",
+                     SELECT EXISTS (SELECT 1 FROM u) FROM orders_carts WHERE id = $9",
                 ),
                 cart,
             )?

@@ -62,7 +62,7 @@ impl CatalogueStore for PgStore {
         }
         let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
         let sql = format!(
-            "SELECT {} FROM products WHERE id = ANY($1)",
+            "SELECT {} FROM orders_products WHERE id = ANY($1)",
             codec::PRODUCT_COLUMNS
         );
         let rows = kept!(
@@ -81,7 +81,7 @@ impl CatalogueStore for PgStore {
     ) -> Result<Page<Product>, StoreError> {
         let filter = if active_only { "AND active" } else { "" };
         self.seq_page(
-            "products",
+            "orders_products",
             codec::PRODUCT_COLUMNS,
             filter,
             page,

@@ -35,7 +35,7 @@ impl DiscountStore for PgStore {
 
     async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
         self.seq_page(
-            "discounts",
+            "orders_discounts",
             codec::DISCOUNT_COLUMNS,
             "",
             page,

@@ -20,11 +20,11 @@ use crate::{rows, statements};
 /// conflicting row is locked and its condition re-checked, so two claims of
 /// one key never both win.
 const CLAIM_KEY: &str =
-    "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+    "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
      VALUES ($1, $2, $3, $4, NULL)
      ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
          started_at = EXCLUDED.started_at
-     WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.started_at < $5
+     WHERE orders_idempotency_keys.order_id IS NULL AND orders_idempotency_keys.started_at < $5
      RETURNING 1";
 
 /// Makes the current transaction commit without waiting for its WAL flush
@@ -52,7 +52,7 @@ static CLAIM_KEY_ASYNC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
 
 /// The state of a key ($1 customer, $2 key): its fingerprint and order.
 const KEY_STATE: &str =
-    "SELECT fingerprint, order_id FROM idempotency_keys WHERE customer_id = $1 AND key = $2";
+    "SELECT fingerprint, order_id FROM orders_idempotency_keys WHERE customer_id = $1 AND key = $2";
 
 /// [`IdempotencyStore::begin_idempotent_with_cart`] in one statement: the
 /// claim's upsert (as in `begin_idempotent`), the key's row as it was

@@ -221,6 +221,27 @@ impl PgStore {
         })
     }
 
+    /// The store on a host's own `pool`: its statements run on the host's
+    /// connections, with the host's pool settings (size, acquire timeout,
+    /// statement timeout if its options set one). The notifier's listening
+    /// connection ([`PgStore::notifier`]) is opened with the pool's connect
+    /// options, outside the pool, since it stays in `LISTEN` for the life of
+    /// the process.
+    ///
+    /// Of the pool's connections the store keeps at most half between its
+    /// calls (see `crate::lease`), so the host's own queries always find the
+    /// rest.
+    pub fn from_pool(pool: PgPool) -> Self {
+        let options = (*pool.connect_options()).clone();
+        let keep = pool.options().get_max_connections() as usize / 2;
+        let conns = Arc::new(Conns::new(pool.clone(), keep));
+        Self {
+            pool,
+            conns,
+            options,
+        }
+    }
+
     /// Runs the embedded PostgreSQL migrations (`migrations/postgres`),
     /// under sqlx's advisory lock so instances starting together migrate
     /// once; running them again is a no-op.
@@ -229,7 +250,7 @@ impl PgStore {
     /// [`OpenError::Migrate`].
     pub async fn migrate(&self) -> Result<(), OpenError> {
         let migrator = migrations::postgres();
-        migrations::adopt_postgres(&self.pool, &migrator)
+        migrations::prepare_postgres(&self.pool, &migrator)
             .await
             .map_err(OpenError::Migrate)?;
         migrator.run(&self.pool).await.map_err(OpenError::Migrate)

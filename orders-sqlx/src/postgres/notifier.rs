@@ -92,7 +92,7 @@ const SNAPSHOT: &str = "SELECT pg_snapshot_xmax(c)::text::int8 AS xmax, \
 static READ: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT s.xmax, s.xip, e.* FROM ({SNAPSHOT}) AS s LEFT JOIN LATERAL (\
-         SELECT {} FROM order_events WHERE txid >= $1 OR txid = ANY ($2)) AS e ON true \
+         SELECT {} FROM orders_order_events WHERE txid >= $1 OR txid = ANY ($2)) AS e ON true \
          ORDER BY e.id",
         codec::EVENT_COLUMNS
     )
@@ -135,7 +135,7 @@ impl Drop for AbortOnDrop {
 /// The listening connection's options: its application name, and no
 /// sequential scans. Its one query must read the few newest events through
 /// the `txid` index; on a young table (no statistics yet, or a few thousand
-/// rows) the planner would rather scan all of `order_events` on every read,
+/// rows) the planner would rather scan all of `orders_order_events` on every read,
 /// a cost that grows with the table.
 fn listener_options(options: PgConnectOptions) -> PgConnectOptions {
     options
@@ -456,6 +456,6 @@ mod tests {
         .expect("drop");
         let plan = plan.join("\n");
         assert!(plan.contains("order_events_txid"), "{plan}");
-        assert!(!plan.contains("Seq Scan on order_events"), "{plan}");
+        assert!(!plan.contains("Seq Scan on orders_order_events"), "{plan}");
     }
 }

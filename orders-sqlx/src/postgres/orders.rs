@@ -28,7 +28,7 @@ impl PgStore {
             .map(|r| r.text("id"))
             .collect::<Result<_, _>>()?;
         let sql = format!(
-            "SELECT {} FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, position",
+            "SELECT {} FROM orders_order_lines WHERE order_id = ANY($1) ORDER BY order_id, position",
             codec::LINE_COLUMNS
         );
         let lines = kept!(
@@ -46,20 +46,20 @@ impl PgStore {
 /// event (announced after commit, by the notifier).
 const CHANGE: &str = "
 WITH o AS (
-    UPDATE orders SET status = $1, tracking_number = COALESCE($2, tracking_number),
+    UPDATE orders_orders SET status = $1, tracking_number = COALESCE($2, tracking_number),
         payment_status = COALESCE($3, payment_status), version = version + 1, updated_at = $4
     WHERE id = $5 AND version = $6 AND status = $7 RETURNING id),
 want AS (
-    SELECT product_id AS id, sum(quantity)::int8 AS qty FROM order_lines
+    SELECT product_id AS id, sum(quantity)::int8 AS qty FROM orders_order_lines
     WHERE order_id = $5 AND $8 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
 locked AS MATERIALIZED (
-    SELECT p.id FROM products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
+    SELECT p.id FROM orders_products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
 r AS (
-    UPDATE products p SET stock = LEAST(p.stock + want.qty, 4294967295), version = p.version + 1
+    UPDATE orders_products p SET stock = LEAST(p.stock + want.qty, 4294967295), version = p.version + 1
     FROM want, locked
     WHERE p.id = want.id AND locked.id = want.id RETURNING p.id),
 e AS (
-    INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+    INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
     SELECT id, $7, $1, $4, $9, $10 FROM o RETURNING id)
 SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked";
 
@@ -187,7 +187,7 @@ impl EventLog for PgStore {
         let after = after.map_or(Ok(0), |a| codec::to_i64(a.get()))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!(
-            "SELECT {} FROM order_events WHERE id > $1 AND ($2::text IS NULL OR order_id = $2) ORDER BY id LIMIT $3",
+            "SELECT {} FROM orders_order_events WHERE id > $1 AND ($2::text IS NULL OR order_id = $2) ORDER BY id LIMIT $3",
             codec::EVENT_COLUMNS
         );
         let rows = kept!(

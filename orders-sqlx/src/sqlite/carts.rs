@@ -66,7 +66,7 @@ impl CartStore for SqliteStore {
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
         let done = statements::cart_fields(
             sqlx::query::<Sqlite>(
-                "UPDATE carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+                "UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
                  status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10",
             ),
             cart,
@@ -79,7 +79,7 @@ impl CartStore for SqliteStore {
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        let exists = sqlx::query("SELECT 1 FROM carts WHERE id = ?")
+        let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
             .bind(cart.id.as_str())
             .fetch_optional(&self.writer)
             .await

@@ -65,7 +65,7 @@ impl CatalogueStore for SqliteStore {
         let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
         let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
         let sql = format!(
-            "SELECT {} FROM products WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT {} FROM orders_products WHERE id IN (SELECT value FROM json_each(?))",
             codec::PRODUCT_COLUMNS
         );
         let mut conn = self.reads.get().await.map_err(error::any)?;
@@ -85,7 +85,7 @@ impl CatalogueStore for SqliteStore {
     ) -> Result<Page<Product>, StoreError> {
         let filter = if active_only { "AND active = 1" } else { "" };
         self.seq_page(
-            "products",
+            "orders_products",
             codec::PRODUCT_COLUMNS,
             filter,
             page,

@@ -34,7 +34,7 @@ impl DiscountStore for SqliteStore {
 
     async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError> {
         self.seq_page(
-            "discounts",
+            "orders_discounts",
             codec::DISCOUNT_COLUMNS,
             "",
             page,

@@ -22,7 +22,7 @@ impl IdempotencyStore for SqliteStore {
         write_tx!(self, "idempotency_key", |conn| {
             async {
                 let row = sqlx::query(
-                    "SELECT fingerprint, started_at, order_id FROM idempotency_keys WHERE customer_id = ? AND key = ?",
+                    "SELECT fingerprint, started_at, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
                 )
                 .bind(claim.customer_id.as_str())
                 .bind(&claim.key)
@@ -37,7 +37,7 @@ impl IdempotencyStore for SqliteStore {
                     }
                 }
                 sqlx::query(
-                    "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+                    "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
                      VALUES (?, ?, ?, ?, NULL)
                      ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
                      started_at = excluded.started_at",

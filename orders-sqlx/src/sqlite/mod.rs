@@ -134,6 +134,54 @@ impl SqliteStore {
         Self::open(options.foreign_keys(true), false).await
     }
 
+    /// Opens the store on the database of a host's own `pool`: the same
+    /// file (or the same shared in-memory database), with the pool's
+    /// connect options and so its pragmas, foreign keys switched on
+    /// whatever they say.
+    ///
+    /// The store does not run its statements on `pool` itself: it keeps
+    /// its own single writer and its readers (see the module docs), opened
+    /// with those options, so its writes queue on one connection instead of
+    /// failing with `SQLITE_BUSY` against each other; the host's writes
+    /// meet them through the busy timeout. The file's journal mode stays
+    /// the host's to choose, and the store refuses a pool it cannot work
+    /// with rather than change it under the host.
+    ///
+    /// # Errors
+    /// [`OpenError::HostPool`] when the database is a file not in WAL mode
+    /// (readers would block the store's writer; set
+    /// `SqliteConnectOptions::journal_mode(SqliteJournalMode::Wal)`) or its
+    /// busy timeout is zero (another connection's write would fail the
+    /// store's at once; sqlx's default is 5 s). [`OpenError::Connect`] when
+    /// the database cannot be reached.
+    pub async fn from_pool(pool: &SqlitePool) -> Result<Self, OpenError> {
+        let (file, journal, busy): (String, String, i64) = sqlx::query_as(
+            "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'), \
+             (SELECT journal_mode FROM pragma_journal_mode), \
+             (SELECT timeout FROM pragma_busy_timeout)",
+        )
+        .fetch_one(pool)
+        .await
+        .map_err(OpenError::Connect)?;
+        // An in-memory database has no file name.
+        let in_memory = file.is_empty();
+        if !in_memory && !journal.eq_ignore_ascii_case("wal") {
+            return Err(OpenError::HostPool(format!(
+                "the database's journal mode is {journal}, not WAL: open the pool with \
+                 SqliteConnectOptions::journal_mode(SqliteJournalMode::Wal)"
+            )));
+        }
+        if busy == 0 {
+            return Err(OpenError::HostPool(
+                "the pool's busy timeout is zero: open it with SqliteConnectOptions::busy_timeout \
+                 (sqlx's default is 5 s)"
+                    .to_owned(),
+            ));
+        }
+        let options = (*pool.connect_options()).clone().foreign_keys(true);
+        Self::open(options, in_memory).await
+    }
+
     async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, OpenError> {
         // One writer connection; it also stays open for the store's life, so
         // an in-memory database lives as long as the store.
@@ -180,7 +228,7 @@ impl SqliteStore {
     /// [`OpenError::Migrate`].
     pub async fn migrate(&self) -> Result<(), OpenError> {
         let migrator = migrations::sqlite();
-        migrations::adopt_sqlite(&self.writer, &migrator)
+        migrations::prepare_sqlite(&self.writer, &migrator)
             .await
             .map_err(OpenError::Migrate)?;
         migrator.run(&self.writer).await.map_err(OpenError::Migrate)

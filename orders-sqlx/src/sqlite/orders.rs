@@ -26,7 +26,7 @@ async fn order_lines(
     let ids: Vec<&str> = orders.iter().map(|(_, id)| id.as_str()).collect();
     let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
     let sql = format!(
-        "SELECT {} FROM order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, position",
+        "SELECT {} FROM orders_order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, position",
         codec::LINE_COLUMNS
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -100,7 +100,7 @@ impl OrderStore for SqliteStore {
                     return Err(StoreError::Conflict.into());
                 }
                 let updated = sqlx::query(
-                    "UPDATE orders SET status = ?, tracking_number = COALESCE(?, tracking_number),
+                    "UPDATE orders_orders SET status = ?, tracking_number = COALESCE(?, tracking_number),
                      payment_status = COALESCE(?, payment_status), version = version + 1, updated_at = ?
                      WHERE id = ? AND version = ?",
                 )
@@ -117,17 +117,17 @@ impl OrderStore for SqliteStore {
                 }
                 if change.restock {
                     sqlx::query(
-                        "UPDATE products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
-                         FROM (SELECT product_id, SUM(quantity) AS q FROM order_lines WHERE order_id = ?
+                        "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
+                         FROM (SELECT product_id, SUM(quantity) AS q FROM orders_order_lines WHERE order_id = ?
                                GROUP BY product_id) AS l
-                         WHERE products.id = l.product_id",
+                         WHERE orders_products.id = l.product_id",
                     )
                     .bind(change.order_id.as_str())
                     .execute(&mut *conn)
                     .await?;
                 }
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO order_events (order_id, from_status, to_status, at, actor, note)
+                    "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
                      VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(change.order_id.as_str())
@@ -178,7 +178,7 @@ impl EventLog for SqliteStore {
         let rows = match order {
             Some(order) => {
                 let sql = format!(
-                    "SELECT {} FROM order_events WHERE order_id = ? AND id > ? ORDER BY id LIMIT ?",
+                    "SELECT {} FROM orders_order_events WHERE order_id = ? AND id > ? ORDER BY id LIMIT ?",
                     codec::EVENT_COLUMNS
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -190,7 +190,7 @@ impl EventLog for SqliteStore {
             }
             None => {
                 let sql = format!(
-                    "SELECT {} FROM order_events WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT {} FROM orders_order_events WHERE id > ? ORDER BY id LIMIT ?",
                     codec::EVENT_COLUMNS
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))

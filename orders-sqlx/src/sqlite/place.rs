@@ -25,7 +25,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     let now = ts(o.created_at);
     let needed = codec::needed(&o.lines);
     let mut q = QueryBuilder::<Sqlite>::new(
-        "UPDATE carts SET status = 'checked_out', version = version + 1, updated_at = ",
+        "UPDATE orders_carts SET status = 'checked_out', version = version + 1, updated_at = ",
     );
     // 1. Close the cart.
     q.push_bind(now.clone())
@@ -37,18 +37,20 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     //    stale after it): a product whose stock is short is simply not
     //    updated, and not reported.
     if !needed.is_empty() {
-        q.push("UPDATE products SET stock = stock - w.column2, version = version + 1 FROM (");
+        q.push(
+            "UPDATE orders_products SET stock = stock - w.column2, version = version + 1 FROM (",
+        );
         q.push_values(&needed, |mut row, (id, qty)| {
             row.push_bind(id.as_str()).push_bind(*qty);
         });
         q.push(
-            ") AS w WHERE products.id = w.column1 AND products.stock >= w.column2
-             RETURNING 'taken' AS what, products.id AS value;\n",
+            ") AS w WHERE orders_products.id = w.column1 AND orders_products.stock >= w.column2
+             RETURNING 'taken' AS what, orders_products.id AS value;\n",
         );
     }
     // 3. Count the discount's use.
     if let Some(code) = &p.discount_code {
-        q.push("UPDATE discounts SET uses = uses + 1 WHERE code = ")
+        q.push("UPDATE orders_discounts SET uses = uses + 1 WHERE code = ")
             .push_bind(code.as_str())
             .push(
                 " AND (max_uses IS NULL OR uses < max_uses) RETURNING 'used' AS what, NULL AS value;\n",
@@ -56,10 +58,10 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     }
     // 4. The order, numbered max + 1 under the write lock.
     q.push(
-        "INSERT INTO orders (number, id, customer_id, status, currency, email, email_lower, subtotal_minor,
+        "INSERT INTO orders_orders (number, id, customer_id, status, currency, email, email_lower, subtotal_minor,
          discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method,
          payment_method, card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at,
-         updated_at, version) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders), ",
+         updated_at, version) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders_orders), ",
     );
     {
         let mut values = q.separated(", ");
@@ -92,7 +94,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     // 5. Its lines, in one statement.
     if !o.lines.is_empty() {
         q.push(
-            "INSERT INTO order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
+            "INSERT INTO orders_order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
              subtotal_minor, discount_minor, tax_minor, total_minor, tax_class) ",
         );
         q.push_values(o.lines.iter().enumerate(), |mut row, (i, l)| {
@@ -112,7 +114,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
         q.push(";\n");
     }
     // 6. Its first event.
-    q.push("INSERT INTO order_events (order_id, from_status, to_status, at, actor, note) VALUES (")
+    q.push("INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note) VALUES (")
         .push_bind(o.id.as_str())
         .push(", NULL, ")
         .push_bind(o.status.as_str())
@@ -124,7 +126,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     // 7. Complete the idempotency key, unless another order completed it.
     if let Some(claim) = &p.idempotency {
         q.push(
-            "INSERT INTO idempotency_keys (customer_id, key, fingerprint, started_at, order_id) VALUES (",
+            "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id) VALUES (",
         );
         q.separated(", ")
             .push_bind(claim.customer_id.as_str())
@@ -135,7 +137,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
         q.push(
             ") ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
              started_at = excluded.started_at, order_id = excluded.order_id
-             WHERE idempotency_keys.order_id IS NULL RETURNING 'keyed' AS what, NULL AS value;\n",
+             WHERE orders_idempotency_keys.order_id IS NULL RETURNING 'keyed' AS what, NULL AS value;\n",
         );
     }
     let rows = q.build().fetch_all(&mut *conn).await?;
@@ -155,7 +157,7 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
         }
     }
     if !closed {
-        let exists = sqlx::query("SELECT 1 FROM carts WHERE id = ?")
+        let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
             .bind(p.cart_id.as_str())
             .fetch_optional(&mut *conn)
             .await?;

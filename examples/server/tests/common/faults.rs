@@ -492,21 +492,21 @@ pub struct Audit {
     pub carts_checked_out: i64,
 }
 
-const STOCK: &str = "SELECT id, stock FROM products";
-const SOLD: &str = "SELECT l.product_id, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l \
-     JOIN orders o ON o.id = l.order_id WHERE o.status <> 'cancelled' GROUP BY l.product_id";
+const STOCK: &str = "SELECT id, stock FROM orders_products";
+const SOLD: &str = "SELECT l.product_id, CAST(SUM(l.quantity) AS BIGINT) FROM orders_order_lines l \
+     JOIN orders_orders o ON o.id = l.order_id WHERE o.status <> 'cancelled' GROUP BY l.product_id";
 const COUNTS: &str = "SELECT \
-     (SELECT COUNT(*) FROM orders), \
-     (SELECT COUNT(*) FROM orders WHERE status = 'cancelled'), \
-     (SELECT COUNT(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)), \
-     (SELECT COUNT(*) FROM orders o WHERE NOT EXISTS \
-         (SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.from_status IS NULL)), \
-     (SELECT COUNT(*) FROM order_events), \
-     (SELECT COUNT(*) FROM idempotency_keys k WHERE k.order_id IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = k.order_id)), \
-     (SELECT COUNT(*) FROM idempotency_keys WHERE order_id IS NOT NULL), \
-     (SELECT COUNT(*) FROM idempotency_keys WHERE order_id IS NULL), \
-     (SELECT COUNT(*) FROM carts WHERE status = 'checked_out')";
+     (SELECT COUNT(*) FROM orders_orders), \
+     (SELECT COUNT(*) FROM orders_orders WHERE status = 'cancelled'), \
+     (SELECT COUNT(*) FROM orders_orders o WHERE NOT EXISTS (SELECT 1 FROM orders_order_lines l WHERE l.order_id = o.id)), \
+     (SELECT COUNT(*) FROM orders_orders o WHERE NOT EXISTS \
+         (SELECT 1 FROM orders_order_events e WHERE e.order_id = o.id AND e.from_status IS NULL)), \
+     (SELECT COUNT(*) FROM orders_order_events), \
+     (SELECT COUNT(*) FROM orders_idempotency_keys k WHERE k.order_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM orders_orders o WHERE o.id = k.order_id)), \
+     (SELECT COUNT(*) FROM orders_idempotency_keys WHERE order_id IS NOT NULL), \
+     (SELECT COUNT(*) FROM orders_idempotency_keys WHERE order_id IS NULL), \
+     (SELECT COUNT(*) FROM orders_carts WHERE status = 'checked_out')";
 
 type Counts = (i64, i64, i64, i64, i64, i64, i64, i64, i64);
 

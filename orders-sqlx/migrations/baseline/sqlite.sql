@@ -1,0 +1,133 @@
+-- The store's SQLite schema as migrations 1 to 3 leave it, created at once
+-- on a database the store has not migrated before (see the `migrations`
+-- module): its tables are then never created under the unprefixed names
+-- of migration 1, which a host's own tables may already have. A test
+-- checks that this and migrations 1 to 3 make the same schema.
+--
+-- Money is integer minor units (cents) beside its currency code, never REAL.
+-- Instants are RFC 3339 text in UTC with nine fractional digits and a `Z`
+-- (fixed width, so text order is time order, and nanoseconds round-trip).
+-- `seq` columns give lists their "newest first" order; cursors are seq values.
+
+CREATE TABLE orders_products (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT    NOT NULL,
+    sku          TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    description  TEXT    NOT NULL,
+    price_minor  INTEGER NOT NULL CHECK (price_minor >= 0),
+    currency     TEXT    NOT NULL CHECK (length(currency) = 3),
+    stock        INTEGER NOT NULL CHECK (stock >= 0 AND stock <= 4294967295),
+    active       INTEGER NOT NULL CHECK (active IN (0, 1)),
+    tax_class    TEXT    NOT NULL,
+    created_at   TEXT    NOT NULL,
+    updated_at   TEXT    NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    CONSTRAINT orders_products_id_key UNIQUE (id),
+    CONSTRAINT orders_products_sku_key UNIQUE (sku)
+);
+CREATE INDEX orders_products_active_seq ON orders_products (active, seq);
+
+CREATE TABLE orders_discounts (
+    seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    code                TEXT    NOT NULL,
+    kind                TEXT    NOT NULL CHECK (kind IN ('percent', 'fixed')),
+    percent             TEXT,
+    amount_minor        INTEGER CHECK (amount_minor > 0),
+    amount_currency     TEXT,
+    min_subtotal_minor  INTEGER CHECK (min_subtotal_minor >= 0),
+    min_subtotal_currency TEXT,
+    max_uses            INTEGER CHECK (max_uses >= 0),
+    uses                INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0),
+    expires_at          TEXT,
+    created_at          TEXT    NOT NULL,
+    CONSTRAINT orders_discounts_code_key UNIQUE (code),
+    CONSTRAINT orders_discounts_uses_within_max CHECK (max_uses IS NULL OR uses <= max_uses),
+    CONSTRAINT orders_discounts_kind_value CHECK (
+        (kind = 'percent' AND percent IS NOT NULL AND amount_minor IS NULL)
+        OR (kind = 'fixed' AND percent IS NULL AND amount_minor IS NOT NULL AND amount_currency IS NOT NULL))
+);
+
+CREATE TABLE orders_carts (
+    id            TEXT    PRIMARY KEY NOT NULL,
+    customer_id   TEXT    NOT NULL,
+    currency      TEXT    NOT NULL,
+    lines         TEXT    NOT NULL,  -- JSON array of {product_id, quantity}
+    discount_code TEXT,
+    status        TEXT    NOT NULL CHECK (status IN ('open', 'checked_out')),
+    version       INTEGER NOT NULL CHECK (version >= 1),
+    created_at    TEXT    NOT NULL,
+    updated_at    TEXT    NOT NULL
+);
+CREATE INDEX orders_carts_customer ON orders_carts (customer_id);
+
+CREATE TABLE orders_orders (
+    number            INTEGER PRIMARY KEY,  -- 1, 2, 3, ...: the next is max + 1 under the write lock
+    id                TEXT    NOT NULL,
+    customer_id       TEXT    NOT NULL,
+    status            TEXT    NOT NULL CHECK (status IN
+                          ('pending', 'paid', 'processing', 'shipped', 'delivered', 'cancelled', 'refunded')),
+    currency          TEXT    NOT NULL,
+    email             TEXT    NOT NULL,
+    email_lower       TEXT    NOT NULL,
+    subtotal_minor    INTEGER NOT NULL,
+    discount_minor    INTEGER NOT NULL,
+    shipping_minor    INTEGER NOT NULL,
+    tax_minor         INTEGER NOT NULL,
+    total_minor       INTEGER NOT NULL CHECK (total_minor >= 0),
+    discount_code     TEXT    REFERENCES orders_discounts (code),
+    shipping_address  TEXT    NOT NULL,  -- JSON
+    shipping_method   TEXT    NOT NULL,
+    payment_method    TEXT    NOT NULL,
+    card_brand        TEXT,
+    card_last4        TEXT,
+    payment_status    TEXT    NOT NULL CHECK (payment_status IN ('pending', 'captured', 'refunded')),
+    payment_reference TEXT,
+    tracking_number   TEXT,
+    created_at        TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    version           INTEGER NOT NULL CHECK (version >= 1),
+    CONSTRAINT orders_orders_id_key UNIQUE (id)
+);
+CREATE INDEX orders_orders_customer_number ON orders_orders (customer_id, number DESC);
+CREATE INDEX orders_orders_status_number ON orders_orders (status, number DESC);
+CREATE INDEX orders_orders_email_number ON orders_orders (email_lower, number DESC);
+
+CREATE TABLE orders_order_lines (
+    order_id            TEXT    NOT NULL REFERENCES orders_orders (id),
+    position            INTEGER NOT NULL CHECK (position >= 0),
+    product_id          TEXT    NOT NULL REFERENCES orders_products (id),
+    sku                 TEXT    NOT NULL,
+    name                TEXT    NOT NULL,
+    quantity            INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 999),
+    unit_price_minor    INTEGER NOT NULL,
+    subtotal_minor      INTEGER NOT NULL,
+    discount_minor      INTEGER NOT NULL,
+    tax_minor           INTEGER NOT NULL,
+    total_minor         INTEGER NOT NULL,
+    tax_class           TEXT    NOT NULL,
+    PRIMARY KEY (order_id, position)
+) WITHOUT ROWID;
+CREATE INDEX orders_order_lines_product ON orders_order_lines (product_id);
+
+-- AUTOINCREMENT: ids only ever rise, never reused; with one writer at a
+-- time, id order is commit order.
+CREATE TABLE orders_order_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id    TEXT    NOT NULL REFERENCES orders_orders (id),
+    from_status TEXT,
+    to_status   TEXT    NOT NULL,
+    at          TEXT    NOT NULL,
+    actor       TEXT    NOT NULL,
+    note        TEXT
+);
+CREATE INDEX orders_order_events_order ON orders_order_events (order_id, id);
+
+CREATE TABLE orders_idempotency_keys (
+    customer_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    order_id    TEXT REFERENCES orders_orders (id),
+    CONSTRAINT orders_idempotency_keys_pkey PRIMARY KEY (customer_id, key)
+) WITHOUT ROWID;
