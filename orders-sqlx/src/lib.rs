@@ -58,6 +58,7 @@ mod codec;
 mod error;
 mod lease;
 mod migrations;
+mod outbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
