@@ -362,7 +362,14 @@ mod tests {
     #[test]
     fn placed_lines_name_the_fields_orders_place_reads() {
         use orders_core::money::{Currency, Money};
-        let (_, _, sql) = super::POSTGRES.last().expect("a migration");
+        let (_, _, sql) = super::POSTGRES
+            .iter()
+            .rev()
+            .find(|(_, _, sql)| {
+                sql.contains("CREATE OR REPLACE FUNCTION orders_place")
+                    || sql.contains("CREATE FUNCTION orders_place")
+            })
+            .expect("a migration defining orders_place");
         let columns = sql
             .split_once("jsonb_to_recordset(l_lines)")
             .and_then(|(_, rest)| rest.split_once("AS ("))
