@@ -13,6 +13,7 @@
 
 mod delivery;
 mod endpoint;
+mod form;
 mod retry;
 
 pub use delivery::{AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_CHARS, NotDead};
@@ -20,6 +21,7 @@ pub use endpoint::{
     EventFilter, EventType, InvalidEventFilter, InvalidWebhookUrl, MAX_URL_CHARS, NewWebhook,
     Webhook, WebhookSecret, WebhookUrl,
 };
+pub use form::{EVENT_NAMES, WebhookForm, WebhookRequest};
 pub use retry::RetryPolicy;
 
 /// The name of the consumer whose cursor the webhook fan-out moves.
