@@ -133,8 +133,6 @@ mod timeout;
 #[cfg(feature = "web")]
 #[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub mod web;
-#[cfg(feature = "webhooks")]
-#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -208,6 +206,7 @@ pub struct Api {
     socket_cookie: Option<Arc<str>>,
     shutdown: Arc<watch::Sender<bool>>,
     revocations: Revocations,
+    webhooks: Option<routes::webhooks::WebhookAdmin>,
 }
 
 impl std::fmt::Debug for Api {
@@ -239,7 +238,27 @@ impl Api {
             socket_cookie: default_socket_cookie(),
             shutdown: Arc::new(watch::channel(false).0),
             revocations: Revocations::new(),
+            webhooks: None,
         }
+    }
+
+    /// Enables the webhook routes (`/admin/webhooks…`) over `store`, the
+    /// store the engine uses. With `allow_private`, a webhook may target a
+    /// private, loopback or link-local address (for development and
+    /// tests); otherwise such a URL is refused with 422 on `url`. Without
+    /// this call those routes answer 404. Deliveries are made by
+    /// [`webhooks::DeliveryWorker`] (feature `webhooks`), which the host
+    /// runs.
+    pub fn webhooks(
+        mut self,
+        store: Arc<dyn orders_core::ports::OutboxStore>,
+        allow_private: bool,
+    ) -> Self {
+        self.webhooks = Some(routes::webhooks::WebhookAdmin {
+            store,
+            allow_private,
+        });
+        self
     }
 
     /// The largest request body accepted (default 64 KiB); larger ones get 413.
@@ -494,6 +513,7 @@ impl Api {
             shutdown: self.shutdown,
             revocations: self.revocations,
             socket_cookie: self.socket_cookie,
+            webhooks: self.webhooks,
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {

@@ -9,7 +9,6 @@
 //! resolver, so [`check_target`] checks it before the request is made.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 
 use orders_core::webhook::{InvalidWebhookUrl, WebhookUrl};
 
@@ -83,6 +82,7 @@ pub async fn check_target(url: &WebhookUrl, allow_private: bool) -> Result<(), I
     Ok(())
 }
 
+#[cfg(feature = "webhooks")]
 /// The delivery client's resolver: the system's, keeping only addresses
 /// that [`is_public`] passes (all of them with `allow_private`), and
 /// failing when none is left.
@@ -92,6 +92,7 @@ pub struct GuardedResolver {
     pub allow_private: bool,
 }
 
+#[cfg(feature = "webhooks")]
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_private = self.allow_private;
@@ -109,10 +110,11 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+#[cfg(feature = "webhooks")]
 impl GuardedResolver {
     /// The resolver as the client builder takes it.
-    pub fn shared(self) -> Arc<Self> {
-        Arc::new(self)
+    pub fn shared(self) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(self)
     }
 }
 

@@ -121,7 +121,12 @@ pub async fn spawn_app() -> App {
 }
 
 pub async fn spawn_with(configure: impl FnOnce(Api) -> Api) -> App {
-    let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
+    spawn_on(Arc::new(MemoryStore::new()), configure).await
+}
+
+/// A server over `store`, which the test keeps to reach it directly.
+pub async fn spawn_on(store: Arc<MemoryStore>, configure: impl FnOnce(Api) -> Api) -> App {
+    let orders = Orders::builder(store).demo().build();
     let users = Tokens(HashMap::from([
         (ADA, caller("ada", false)),
         (BOB, caller("bob", false)),
