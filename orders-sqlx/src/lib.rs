@@ -305,6 +305,17 @@ impl Storage {
         self.notifier.clone()
     }
 
+    /// The store as the webhook routes and the delivery worker use it
+    /// (the same store as [`Storage::store`], with its delivery port).
+    pub fn outbox(&self) -> Arc<dyn orders_core::ports::OutboxStore> {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => store.clone(),
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(store) => store.clone(),
+        }
+    }
+
     /// An engine builder over this store and notifier; add the
     /// configuration, payments and clock, then `build()`.
     pub fn engine(&self) -> OrdersBuilder {
