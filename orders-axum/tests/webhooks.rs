@@ -492,3 +492,39 @@ async fn two_instances_on_one_postgres_deliver_each_item_once() {
     assert_in_order_per_order(&bodies);
     assert_eq!(a.pending_deliveries().await.unwrap(), 0);
 }
+
+/// Deliveries per second to a receiver that answers at once, from a
+/// backlog of `n` events, on `store`: the figure BENCHMARKS.md reports.
+async fn delivery_rate(store: Arc<dyn OutboxStore>, label: &str, n: usize) {
+    let receiver = Receiver::start().await;
+    webhook(&store, &receiver, None).await;
+    orders_with_two_events(&store, n / 2).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let worker = DeliveryWorker::new(store.clone(), Arc::new(SystemClock), config());
+    let running = tokio::spawn(worker.run(stopped));
+    receiver.wait_for(n).await;
+    let seconds = started.elapsed().as_secs_f64();
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    println!(
+        "{label}: {n} deliveries in {seconds:.2} s = {:.0}/s",
+        n as f64 / seconds
+    );
+}
+
+/// `cargo test -p orders-axum --all-features --test webhooks -- --ignored --nocapture`
+/// (debug build; PostgreSQL from `ORDERS_TEST_PG_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn deliveries_per_second() {
+    let dir = tempfile::tempdir().unwrap();
+    delivery_rate(sqlite(&dir).await, "SQLite", 2000).await;
+    if let Some(db) = Database::create().await {
+        let store = orders_sqlx::PgStore::connect(&db.url)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        delivery_rate(Arc::new(store), "PostgreSQL", 2000).await;
+    }
+}
