@@ -110,6 +110,7 @@
 //! | `web` | no | `web`: session cookie, stateless CSRF tokens, security headers and the `SignIn` trait, for server-rendered pages |
 //! | `admin` | no | `admin`: the staff panel, a router the host nests at `/admin` (turns on `web`) |
 //! | `serve` | no | `serve`: `serve::serve`, a router on a `TcpListener` with connection deadlines, a connection bound and a bounded graceful shutdown (HTTP/1.1) |
+//! | `webhooks` | no | `webhooks::DeliveryWorker`: sends the deliveries of outbound webhooks (signed POSTs over reqwest, SSRF guard on every connection); the webhook routes themselves need no feature ([`Api::webhooks`]) |
 //!
 #![doc = include_str!("route_table.md")]
 #![forbid(unsafe_code)]
@@ -247,7 +248,7 @@ impl Api {
     /// private, loopback or link-local address (for development and
     /// tests); otherwise such a URL is refused with 422 on `url`. Without
     /// this call those routes answer 404. Deliveries are made by
-    /// [`webhooks::DeliveryWorker`] (feature `webhooks`), which the host
+    /// `webhooks::DeliveryWorker` (feature `webhooks`), which the host
     /// runs.
     pub fn webhooks(
         mut self,

@@ -1,6 +1,6 @@
 //! Outbound webhooks: the target check against SSRF (always, for the
 //! admin routes that create webhooks), and with feature `webhooks` the
-//! [`DeliveryWorker`] a host runs beside the API and the signature.
+//! `DeliveryWorker` a host runs beside the API, and the signature.
 //!
 //! The rules (which events, backoff, dead) are the core's
 //! ([`orders_core::webhook`]); the rows are the store's
