@@ -43,3 +43,82 @@ async fn postgres_keeps_deliveries_as_the_port_says() {
     })
     .await;
 }
+
+/// PostgreSQL: an event whose transaction took its id first but commits
+/// after a later one is still fanned out. The fan-out waits for the
+/// writing transaction (the SHARE lock) instead of moving the cursor past
+/// its id; a cursor moved to the largest visible id would lose it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fan_out_never_passes_an_event_still_being_written() {
+    use chrono::Utc;
+    use orders_core::ids::WebhookId;
+    use orders_core::ports::{DeliveryStore, PageRequest, Store};
+    use orders_core::testkit::{cart_with, engine, form, product};
+    use orders_core::webhook::{EventFilter, NewWebhook, WebhookSecret, WebhookUrl};
+    use sqlx::Connection;
+
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let (orders, _) = engine(store.clone() as Arc<dyn Store>);
+    let p = product(&orders, "2.00", 10).await;
+    let who = orders_core::ids::CustomerId::parse("slow-writer").unwrap();
+    let cart = cart_with(&orders, &who, &[(&p.id, 1)]).await;
+    let order = orders
+        .checkout(&who, &cart, form(None), None)
+        .await
+        .unwrap()
+        .order;
+    let hook = store
+        .insert_webhook(&NewWebhook {
+            id: WebhookId::generate(),
+            url: WebhookUrl::parse("https://hooks.example.com/").unwrap(),
+            events: EventFilter::All,
+            secret: WebhookSecret::from_random_bytes(&[1; 32]),
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+
+    // A writer takes an event id and has not committed yet...
+    let mut slow = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    let insert = "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor) \
+                  VALUES ($1, 'pending', 'paid', $2, 'system') RETURNING id";
+    let early: i64 = sqlx::query_scalar(insert)
+        .bind(order.id.as_str())
+        .bind(Utc::now().to_rfc3339())
+        .fetch_one(&mut slow)
+        .await
+        .unwrap();
+    // ...while a later id commits.
+    let mut quick = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let late: i64 = sqlx::query_scalar(insert)
+        .bind(order.id.as_str())
+        .bind(Utc::now().to_rfc3339())
+        .fetch_one(&mut quick)
+        .await
+        .unwrap();
+    assert!(early < late);
+
+    let fan_out = tokio::spawn({
+        let store = store.clone();
+        async move { store.fan_out("slow-writer", 100, Utc::now()).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!fan_out.is_finished(), "the fan-out waits for the writer");
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    fan_out.await.unwrap().expect("fan out");
+    while store.fan_out("slow-writer", 100, Utc::now()).await.unwrap() > 0 {}
+
+    let events: Vec<i64> = store
+        .deliveries(&hook.id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|d| d.event_id.get() as i64)
+        .collect();
+    assert_eq!(events, [late, early], "both, however they committed");
+}
