@@ -140,7 +140,7 @@ async fn webhooks_are_created_listed_retried_and_deleted() {
         until: Utc::now() + chrono::Duration::minutes(1),
     };
     let claimed = store
-        .claim_deliveries(Utc::now(), &lease, 10)
+        .claim_deliveries(Utc::now(), &lease, 10, &[])
         .await
         .unwrap();
     let dead = claimed[0].delivery.after_attempt(

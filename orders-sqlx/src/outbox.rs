@@ -179,14 +179,16 @@ pub(crate) mod sql {
 
     /// Due at `$1`, not leased: claim up to `$2` under token `$3` until
     /// `$4`, oldest event first, only the earliest pending delivery of
-    /// each (webhook, order). `{lock}` is PostgreSQL's row locking (empty
-    /// on SQLite, whose one writer is the lock).
-    pub(crate) fn claim(lock: &str) -> String {
+    /// each (webhook, order), none of the webhooks `skipped` names (in
+    /// `$5`). `{lock}` is PostgreSQL's row locking (empty on SQLite, whose
+    /// one writer is the lock).
+    pub(crate) fn claim(skipped: &str, lock: &str) -> String {
         format!(
             "UPDATE orders_deliveries SET lease_token = $3, lease_until = $4 WHERE id IN (
                 SELECT d.id FROM orders_deliveries d
                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1
                   AND (d.lease_until IS NULL OR d.lease_until <= $1)
+                  AND NOT ({skipped})
                   AND NOT EXISTS (
                       SELECT 1 FROM orders_deliveries e
                       WHERE e.status = 'pending' AND e.webhook_id = d.webhook_id

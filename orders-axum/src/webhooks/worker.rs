@@ -6,8 +6,10 @@
 //! starts one task per delivery; the round does not wait for them, so a
 //! receiver that answers slowly holds up only its own deliveries. No
 //! webhook has more than [`WorkerConfig::per_webhook`] requests in flight:
-//! a claimed delivery beyond that is handed back unchanged (its lease
-//! ended) for a later round. Any number of workers, in one process or on
+//! the claim passes over the webhooks at that limit (else a slow
+//! receiver's backlog, oldest first, would fill every round), and a
+//! claimed delivery beyond it is handed back unchanged (its lease ended)
+//! for a later round. Any number of workers, in one process or on
 //! many instances sharing one database, may run at once: the store hands
 //! each delivery to one claim at a time.
 
@@ -140,7 +142,10 @@ impl DeliveryWorker {
                 + chrono::Duration::from_std(self.config.timeout * 2 + Duration::from_secs(10))
                     .unwrap_or(chrono::Duration::minutes(1)),
         };
-        let claimed = self.store.claim_deliveries(now, &lease, free).await?;
+        let claimed = self
+            .store
+            .claim_deliveries(now, &lease, free, &self.webhooks_at_capacity())
+            .await?;
         let mut started = 0;
         for item in claimed {
             if !self.take_webhook_slot(&item.webhook.id) {
@@ -168,6 +173,16 @@ impl DeliveryWorker {
             });
         }
         Ok(started)
+    }
+
+    /// The webhooks with as many requests in flight as allowed: the claim
+    /// passes over them, so their backlog never fills a round.
+    fn webhooks_at_capacity(&self) -> Vec<WebhookId> {
+        let busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        busy.iter()
+            .filter(|(_, n)| **n >= self.config.per_webhook.max(1))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     fn take_webhook_slot(&self, id: &WebhookId) -> bool {

@@ -118,6 +118,7 @@ impl DeliveryStore for MemoryStore {
         now: DateTime<Utc>,
         lease: &Lease,
         limit: usize,
+        skip: &[WebhookId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let mut outbox = self.outbox();
         let mut blocked: Vec<(WebhookId, OrderId)> = Vec::new();
@@ -133,7 +134,8 @@ impl DeliveryStore for MemoryStore {
             }
             blocked.push(line);
             let leased = held.lease.as_ref().is_some_and(|l| l.until > now);
-            if !leased && d.next_attempt_at <= now && keys.len() < limit {
+            let skipped = skip.contains(&d.webhook_id);
+            if !leased && !skipped && d.next_attempt_at <= now && keys.len() < limit {
                 keys.push(key.clone());
             }
         }

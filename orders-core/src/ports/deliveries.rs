@@ -75,7 +75,8 @@ pub trait DeliveryStore: Send + Sync {
     async fn consumer_position(&self, consumer: &str) -> Result<Option<EventId>, StoreError>;
 
     /// Claims up to `limit` due deliveries under `lease`, oldest event
-    /// first, and returns them.
+    /// first, none to a webhook of `skip` (those the caller has as many
+    /// requests in flight to as it allows), and returns them.
     ///
     /// A delivery is due when it is pending, its `next_attempt_at` is at
     /// or before `now`, it is not held by an unexpired lease, and no
@@ -88,6 +89,7 @@ pub trait DeliveryStore: Send + Sync {
         now: DateTime<Utc>,
         lease: &Lease,
         limit: usize,
+        skip: &[WebhookId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
     /// Stores `delivery` (what [`Delivery::after_attempt`] made of a

@@ -145,7 +145,7 @@ async fn claim(
     lease: &Lease,
 ) -> Vec<ClaimedDelivery> {
     let claimed = store
-        .claim_deliveries(now, lease, 1000)
+        .claim_deliveries(now, lease, 1000, &[])
         .await
         .expect("claim");
     claimed
@@ -308,6 +308,21 @@ async fn claims_keep_order_per_order_and_respect_leases(store: Arc<dyn OutboxSto
     let (_, b_created) = order(&store).await;
     fan_out_all(&store, &consumer, t0).await;
 
+    // A skipped webhook gets none.
+    let skipped = store
+        .claim_deliveries(
+            t0,
+            &lease(t0 + Duration::seconds(30)),
+            1000,
+            std::slice::from_ref(&webhook.id),
+        )
+        .await
+        .expect("claim");
+    assert!(
+        skipped.iter().all(|c| c.webhook.id != webhook.id),
+        "a skipped webhook's delivery was claimed"
+    );
+
     // The first event of each order; A's second waits behind its first.
     let first = lease(t0 + Duration::seconds(30));
     let claimed = claim(&store, &webhook, t0, &first).await;
@@ -425,7 +440,7 @@ async fn concurrent_claims_never_share_a_delivery(store: Arc<dyn OutboxStore>) {
     let leases: Vec<Lease> = (0..4).map(|_| lease(now + Duration::seconds(30))).collect();
     let claims = join_all(leases.iter().map(|l| {
         let store = store.clone();
-        async move { store.claim_deliveries(now, l, 3).await.expect("claim") }
+        async move { store.claim_deliveries(now, l, 3, &[]).await.expect("claim") }
     }))
     .await;
     let mut seen = HashSet::new();

@@ -133,12 +133,16 @@ async fn claim(
     now: DateTime<Utc>,
     lease: &Lease,
     limit: usize,
+    skip: &[WebhookId],
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::claim("FOR UPDATE SKIP LOCKED")))
+    let skip: Vec<&str> = skip.iter().map(WebhookId::as_str).collect();
+    let sql = sql::claim("d.webhook_id = ANY($5)", "FOR UPDATE SKIP LOCKED");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(ts(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(&lease.token)
         .bind(ts(lease.until))
+        .bind(skip)
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
@@ -320,9 +324,10 @@ impl DeliveryStore for PgStore {
         now: DateTime<Utc>,
         lease: &Lease,
         limit: usize,
+        skip: &[WebhookId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         pg_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit).await?)
+            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit, skip).await?)
         })
     }
 

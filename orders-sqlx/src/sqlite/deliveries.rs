@@ -93,12 +93,17 @@ async fn claim(
     now: DateTime<Utc>,
     lease: &Lease,
     limit: usize,
+    skip: &[WebhookId],
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::claim("")))
+    let skip: Vec<&str> = skip.iter().map(WebhookId::as_str).collect();
+    let skip = serde_json::to_string(&skip).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let sql = sql::claim("d.webhook_id IN (SELECT value FROM json_each($5))", "");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(ts(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(&lease.token)
         .bind(ts(lease.until))
+        .bind(skip)
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
@@ -270,9 +275,10 @@ impl DeliveryStore for SqliteStore {
         now: DateTime<Utc>,
         lease: &Lease,
         limit: usize,
+        skip: &[WebhookId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit).await?)
+            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit, skip).await?)
         })
     }
 
