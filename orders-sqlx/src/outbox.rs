@@ -232,6 +232,11 @@ pub(crate) mod sql {
         )
     });
 
+    /// Whether any pending delivery is due at `$1` and not leased.
+    pub(crate) static ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM orders_deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $1 \
+           AND (lease_until IS NULL OR lease_until <= $1))";
+
     pub(crate) static PENDING: &str =
         "SELECT count(*) FROM orders_deliveries WHERE status = 'pending'";
 }

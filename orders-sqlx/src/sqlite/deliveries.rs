@@ -253,6 +253,19 @@ impl DeliveryStore for SqliteStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        // A read first: an idle worker never takes the file's write lock.
+        let position: Option<i64> = sqlx::query_scalar(sql::CONSUMER_POSITION)
+            .bind(consumer)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(error::any)?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM orders_order_events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(error::any)?;
+        if last.is_none_or(|last| last <= position.unwrap_or(0)) {
+            return Ok(0);
+        }
         write_tx!(self, "delivery", |conn| async {
             Ok::<_, crate::error::Fail>(fan_out(conn, consumer, limit, now).await?)
         })
@@ -277,6 +290,15 @@ impl DeliveryStore for SqliteStore {
         limit: usize,
         skip: &[WebhookId],
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        // A read first: with nothing due, no write lock.
+        let due: bool = sqlx::query_scalar(sql::ANY_DUE)
+            .bind(ts(now))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(error::any)?;
+        if !due {
+            return Ok(Vec::new());
+        }
         write_tx!(self, "delivery", |conn| async {
             Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit, skip).await?)
         })
