@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{admin, carts, orders, public, ws};
+use crate::routes::{admin, carts, orders, public, webhooks, ws};
 
 /// An order status.
 #[derive(ToSchema)]
@@ -252,6 +252,78 @@ pub(crate) struct DiscountList {
     next_cursor: Option<String>,
 }
 
+/// A webhook endpoint, without its secret.
+#[derive(ToSchema)]
+pub(crate) struct WebhookInfo {
+    id: String,
+    url: String,
+    /// Event type names (`order.created`, ...) or `["*"]`.
+    events: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+/// A webhook just created, with its signing secret (shown this once).
+#[derive(ToSchema)]
+pub(crate) struct CreatedWebhook {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// Signs every delivery: `Orders-Signature: t=UNIX_SECONDS,v1=HEX(HMAC_SHA256(secret, "t.body"))`.
+    secret: String,
+}
+
+/// The webhooks, newest first.
+#[derive(ToSchema)]
+pub(crate) struct WebhookList {
+    items: Vec<WebhookInfo>,
+    next_cursor: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+/// One event's delivery to one webhook.
+#[derive(ToSchema)]
+pub(crate) struct WebhookDelivery {
+    /// Stable over every attempt: the body's `id`.
+    id: String,
+    webhook_id: String,
+    event_id: String,
+    order_id: String,
+    status: DeliveryStatus,
+    attempts: u32,
+    /// Failures in a row in the current retry window.
+    failures: u32,
+    /// When it is due (pending), or was last tried.
+    #[schema(format = DateTime)]
+    next_attempt_at: String,
+    /// When its retry window opened.
+    #[schema(format = DateTime)]
+    since: String,
+    last_error: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    delivered_at: Option<String>,
+}
+
+/// A page of deliveries, newest event first.
+#[derive(ToSchema)]
+pub(crate) struct DeliveryList {
+    items: Vec<WebhookDelivery>,
+    next_cursor: Option<String>,
+}
+
 /// An order's events, oldest first.
 #[derive(ToSchema)]
 pub(crate) struct EventList {
@@ -435,11 +507,17 @@ impl Modify for Security {
         admin::transition,
         admin::list_discounts,
         admin::create_discount,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::delete_webhook,
+        webhooks::list_deliveries,
+        webhooks::retry_delivery,
         ws::stream,
     ),
     components(schemas(
         Problem, Health, Product, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
         Discount, DiscountList, TrackMessage, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
+        WebhookInfo, CreatedWebhook, WebhookList, WebhookDelivery, DeliveryList,
     )),
     modifiers(&Security),
     tags(

@@ -17,6 +17,7 @@ use orders_core::checkout::CheckoutForm;
 use orders_core::discount::NewDiscountForm;
 use orders_core::form::{Description, Form, json_schema};
 use orders_core::order::{CancelForm, TransitionForm};
+use orders_core::webhook::WebhookForm;
 use serde_json::{Value, json};
 
 /// Where the document keeps its schemas.
@@ -65,6 +66,7 @@ pub(crate) const BODIES: &[FormBody] = &[
     FormBody::required::<ProductEditForm>("patch_product"),
     FormBody::required::<TransitionForm>("transition"),
     FormBody::required::<NewDiscountForm>("create_discount"),
+    FormBody::required::<WebhookForm>("create_webhook"),
 ];
 
 /// `document` with the request bodies of `bodies` ([`insert`]), as far as

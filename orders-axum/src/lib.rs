@@ -118,6 +118,7 @@
 //! | `admin` | no | `admin`: the staff panel, a router the host nests at `/admin` (turns on `web`) |
 //! | `serve` | no | `serve`: `serve::serve`, a router on a `TcpListener` with connection deadlines, a connection bound and a bounded graceful shutdown (HTTP/1.1) |
 //! | `metrics` | no | `metrics`: Prometheus metrics of the API (requests, latencies, websockets, checkouts) and the `/metrics` document |
+//! | `webhooks` | no | `webhooks::DeliveryWorker`: sends the deliveries of outbound webhooks (signed POSTs over reqwest, SSRF guard on every connection); the webhook routes themselves need no feature ([`Api::webhooks`]) |
 //!
 #![doc = include_str!("route_table.md")]
 #![forbid(unsafe_code)]
@@ -145,6 +146,7 @@ mod timeout;
 #[cfg(feature = "web")]
 #[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub mod web;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -218,6 +220,7 @@ pub struct Api {
     shutdown: Arc<watch::Sender<bool>>,
     revocations: Revocations,
     meters: meters::Meters,
+    webhooks: Option<routes::webhooks::WebhookAdmin>,
 }
 
 impl std::fmt::Debug for Api {
@@ -250,6 +253,7 @@ impl Api {
             shutdown: Arc::new(watch::channel(false).0),
             revocations: Revocations::new(),
             meters: meters::Meters::default(),
+            webhooks: None,
         }
     }
 
@@ -262,6 +266,25 @@ impl Api {
     #[must_use]
     pub fn metrics(mut self, metrics: &metrics::Metrics) -> Self {
         self.meters.metrics = Some(metrics.clone());
+        self
+    }
+
+    /// Enables the webhook routes (`/admin/webhooks…`) over `store`, the
+    /// store the engine uses. With `allow_private`, a webhook may target a
+    /// private, loopback or link-local address (for development and
+    /// tests); otherwise such a URL is refused with 422 on `url`. Without
+    /// this call those routes answer 404. Deliveries are made by
+    /// `webhooks::DeliveryWorker` (feature `webhooks`), which the host
+    /// runs.
+    pub fn webhooks(
+        mut self,
+        store: Arc<dyn orders_core::ports::OutboxStore>,
+        allow_private: bool,
+    ) -> Self {
+        self.webhooks = Some(routes::webhooks::WebhookAdmin {
+            store,
+            allow_private,
+        });
         self
     }
 
@@ -514,6 +537,7 @@ impl Api {
             revocations: self.revocations,
             socket_cookie: self.socket_cookie,
             meters: self.meters.clone(),
+            webhooks: self.webhooks,
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {

@@ -112,6 +112,16 @@ string_id!(
     OrderId
 );
 string_id!(
+    /// Identifies an outbound webhook endpoint.
+    WebhookId
+);
+string_id!(
+    /// Identifies one delivery of one event to one webhook: the same for
+    /// every attempt, so a receiver can drop a repeat
+    /// ([`crate::webhook::Delivery::id_for`] makes it).
+    DeliveryId
+);
+string_id!(
     /// Identifies a customer. The host application owns customers; this
     /// crate only keeps the id to decide whose cart or order something is.
     CustomerId

@@ -81,6 +81,7 @@ pub use service::MAX_IDEMPOTENCY_KEY;
 pub mod testkit;
 pub mod text;
 pub mod validation;
+pub mod webhook;
 
 pub use error::Error;
 pub use service::{

@@ -58,6 +58,7 @@ mod codec;
 mod error;
 mod lease;
 mod migrations;
+mod outbox;
 mod pools;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -325,6 +326,17 @@ impl Storage {
     /// The notifier.
     pub fn notifier(&self) -> Arc<dyn Notifier> {
         self.notifier.clone()
+    }
+
+    /// The store as the webhook routes and the delivery worker use it
+    /// (the same store as [`Storage::store`], with its delivery port).
+    pub fn outbox(&self) -> Arc<dyn orders_core::ports::OutboxStore> {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => store.clone(),
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(store) => store.clone(),
+        }
     }
 
     /// An engine builder over this store and notifier; add the

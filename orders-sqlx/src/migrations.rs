@@ -62,12 +62,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "table_prefix",
         include_str!("../migrations/sqlite/0003_table_prefix.sql"),
     ),
+    (
+        4,
+        "webhooks",
+        include_str!("../migrations/sqlite/0004_webhooks.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_BASELINE: (i64, &str) =
-    (3, include_str!("../migrations/baseline/sqlite.sql"));
+    (4, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -102,13 +107,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "table_prefix",
         include_str!("../migrations/postgres/0006_table_prefix.sql"),
     ),
+    (
+        7,
+        "webhooks",
+        include_str!("../migrations/postgres/0007_webhooks.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (6, include_str!("../migrations/baseline/postgres.sql"));
+    (7, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a
@@ -352,7 +362,14 @@ mod tests {
     #[test]
     fn placed_lines_name_the_fields_orders_place_reads() {
         use orders_core::money::{Currency, Money};
-        let (_, _, sql) = super::POSTGRES.last().expect("a migration");
+        let (_, _, sql) = super::POSTGRES
+            .iter()
+            .rev()
+            .find(|(_, _, sql)| {
+                sql.contains("CREATE OR REPLACE FUNCTION orders_place")
+                    || sql.contains("CREATE FUNCTION orders_place")
+            })
+            .expect("a migration defining orders_place");
         let columns = sql
             .split_once("jsonb_to_recordset(l_lines)")
             .and_then(|(_, rest)| rest.split_once("AS ("))

@@ -161,6 +161,40 @@ pub struct ServeArgs {
     /// makes a random key, and forms served before a restart are refused once.
     #[arg(long, env = "ORDERS_SECRET_KEY", global = true, value_parser = parse_key, hide_env_values = true)]
     pub secret_key: Option<SecretKey>,
+    /// Let webhooks target private, loopback and link-local addresses
+    /// (development and tests); by default such a URL is refused when the
+    /// webhook is created and when a delivery is made.
+    #[arg(long, env = "ORDERS_ALLOW_PRIVATE_WEBHOOKS", global = true)]
+    pub allow_private_webhooks: bool,
+    /// Seconds a webhook delivery waits after its first failure; each
+    /// further failure doubles the wait, up to `--webhook-max-retry`.
+    #[arg(
+        long,
+        env = "ORDERS_WEBHOOK_FIRST_RETRY",
+        default_value_t = 1.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub webhook_first_retry: f64,
+    /// The longest wait, in seconds, between two attempts of a delivery.
+    #[arg(
+        long,
+        env = "ORDERS_WEBHOOK_MAX_RETRY",
+        default_value_t = 3600.0,
+        global = true,
+        value_parser = parse_seconds
+    )]
+    pub webhook_max_retry: f64,
+    /// Hours after its first attempt a failing delivery is retried before
+    /// it is dead (staff can retry a dead one).
+    #[arg(
+        long,
+        env = "ORDERS_WEBHOOK_DEAD_AFTER_HOURS",
+        default_value_t = 72,
+        global = true,
+        value_parser = clap::value_parser!(u32).range(1..=8760)
+    )]
+    pub webhook_dead_after_hours: u32,
 }
 
 impl ServeArgs {
@@ -175,6 +209,20 @@ impl ServeArgs {
         match self.max_connections {
             Some(bound) => options.max_connections(bound as usize),
             None => options,
+        }
+    }
+
+    /// The delivery worker's configuration these arguments set.
+    pub fn webhook_worker(&self) -> orders_axum::webhooks::WorkerConfig {
+        let millis = |seconds: f64| chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+        orders_axum::webhooks::WorkerConfig {
+            policy: orders_core::webhook::RetryPolicy {
+                first_delay: millis(self.webhook_first_retry),
+                max_delay: millis(self.webhook_max_retry),
+                give_up_after: chrono::Duration::hours(i64::from(self.webhook_dead_after_hours)),
+            },
+            allow_private: self.allow_private_webhooks,
+            ..orders_axum::webhooks::WorkerConfig::default()
         }
     }
 }
@@ -329,7 +377,16 @@ async fn serve(
         .revocations(host.revocations())
         .routes(host.clone().routes())
         .merge_openapi(sign_in::AuthDoc::openapi())
-        .form_bodies(sign_in::FORM_BODIES);
+        .form_bodies(sign_in::FORM_BODIES)
+        .webhooks(storage.outbox(), args.allow_private_webhooks);
+    // Webhook deliveries, beside the server, until it stops.
+    let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let worker = orders_axum::webhooks::DeliveryWorker::new(
+        storage.outbox(),
+        Arc::new(orders_core::ports::SystemClock),
+        args.webhook_worker(),
+    );
+    let worker = tokio::spawn(worker.run(worker_stop));
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
         .api(&api)
@@ -379,6 +436,8 @@ async fn serve(
     if let Some(task) = apart {
         task.abort();
     }
+    let _ = stop_worker.send(true);
+    let _ = worker.await;
     info!(dropped = stopped.dropped, "stopped");
     Ok(())
 }

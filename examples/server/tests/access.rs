@@ -269,6 +269,41 @@ fn table() -> Vec<Row> {
             Nothing,
             [401, 403, 403, 200],
         ),
+        row(
+            "POST",
+            "/api/admin/webhooks",
+            Some(json!({"url": "https://93.184.216.34/hooks/{unique}", "events": ["*"]})),
+            Nothing,
+            [401, 403, 403, 201],
+        ),
+        row(
+            "GET",
+            "/api/admin/webhooks",
+            None,
+            Nothing,
+            [401, 403, 403, 200],
+        ),
+        row(
+            "DELETE",
+            "/api/admin/webhooks/{unique}",
+            None,
+            Nothing,
+            [401, 403, 403, 404],
+        ),
+        row(
+            "GET",
+            "/api/admin/webhooks/{unique}/deliveries",
+            None,
+            Nothing,
+            [401, 403, 403, 404],
+        ),
+        row(
+            "POST",
+            "/api/admin/webhooks/{unique}/deliveries/{unique}/retry",
+            None,
+            Nothing,
+            [401, 403, 403, 404],
+        ),
         Row {
             websocket: true,
             ..row(

@@ -7,6 +7,7 @@ pub(crate) mod admin;
 pub(crate) mod carts;
 pub(crate) mod orders;
 pub(crate) mod public;
+pub(crate) mod webhooks;
 pub(crate) mod ws;
 
 use std::str::FromStr;
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) socket_cookie: Option<Arc<str>>,
     /// What the routes record (feature `metrics`).
     pub(crate) meters: crate::meters::Meters,
+    /// See [`crate::Api::webhooks`]; `None`: the webhook routes answer 404.
+    pub(crate) webhooks: Option<webhooks::WebhookAdmin>,
 }
 
 impl HasIdentify for AppState {
@@ -100,6 +103,22 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route(
             "/admin/discounts",
             get(admin::list_discounts).post(admin::create_discount),
+        )
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            axum::routing::delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/retry",
+            post(webhooks::retry_delivery),
         )
         .route("/admin/stream", get(ws::stream))
         .with_state(state)

@@ -130,7 +130,21 @@ pub async fn spawn_host(
     configure: impl FnOnce(Api) -> Api,
     host: impl FnOnce(Router) -> Router,
 ) -> App {
-    let orders = Orders::builder(Arc::new(MemoryStore::new())).demo().build();
+    spawn_host_on(Arc::new(MemoryStore::new()), configure, host).await
+}
+
+/// A server over `store`, which the test keeps to reach it directly.
+pub async fn spawn_on(store: Arc<MemoryStore>, configure: impl FnOnce(Api) -> Api) -> App {
+    spawn_host_on(store, configure, |app| app).await
+}
+
+/// [`spawn_host`] over `store`.
+pub async fn spawn_host_on(
+    store: Arc<MemoryStore>,
+    configure: impl FnOnce(Api) -> Api,
+    host: impl FnOnce(Router) -> Router,
+) -> App {
+    let orders = Orders::builder(store).demo().build();
     let users = Tokens(HashMap::from([
         (ADA, caller("ada", false)),
         (BOB, caller("bob", false)),

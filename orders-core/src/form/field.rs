@@ -50,6 +50,16 @@ pub enum Kind {
     Boolean,
     /// A nested form.
     Object(&'static Description),
+    /// An array of strings, each with the constraints of `Text`, with
+    /// `min_items..=max_items` elements.
+    TextList {
+        /// The constraints on each element.
+        item: Text,
+        /// The fewest elements.
+        min_items: usize,
+        /// The most elements.
+        max_items: usize,
+    },
 }
 
 /// The constraints on a string field.
@@ -94,6 +104,8 @@ pub enum JsonType {
     Boolean,
     /// An object.
     Object,
+    /// An array of strings.
+    StringArray,
 }
 
 impl JsonType {
@@ -104,6 +116,9 @@ impl JsonType {
             Self::Integer => integer(value).is_some(),
             Self::Boolean => value.is_boolean(),
             Self::Object => value.is_object(),
+            Self::StringArray => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
         }
     }
 
@@ -114,6 +129,7 @@ impl JsonType {
             Self::Integer => "must be an integer",
             Self::Boolean => "must be true or false",
             Self::Object => "must be an object",
+            Self::StringArray => "must be an array of strings",
         }
     }
 
@@ -124,6 +140,7 @@ impl JsonType {
             Self::Integer => "integer",
             Self::Boolean => "boolean",
             Self::Object => "object",
+            Self::StringArray => "array",
         }
     }
 }
@@ -148,6 +165,7 @@ impl Kind {
             Self::Integer { .. } => JsonType::Integer,
             Self::Boolean => JsonType::Boolean,
             Self::Object(_) => JsonType::Object,
+            Self::TextList { .. } => JsonType::StringArray,
         }
     }
 }
@@ -188,6 +206,25 @@ impl Field {
         Self::new(name, doc, Kind::Object(form))
     }
 
+    /// An optional array of strings, `min_items..=max_items` long; the
+    /// string builders (`one_of`, `chars`, ...) then constrain each element.
+    pub const fn text_list(
+        name: &'static str,
+        doc: &'static str,
+        min_items: usize,
+        max_items: usize,
+    ) -> Self {
+        Self::new(
+            name,
+            doc,
+            Kind::TextList {
+                item: Text::ANY,
+                min_items,
+                max_items,
+            },
+        )
+    }
+
     /// The same field, required.
     pub const fn required(mut self) -> Self {
         self.required = true;
@@ -203,15 +240,27 @@ impl Field {
     /// The same field with `text` as its string constraints (no-op for
     /// another kind).
     const fn with_text(mut self, text: Text) -> Self {
-        if let Kind::Text(_) = self.kind {
-            self.kind = Kind::Text(text);
+        match self.kind {
+            Kind::Text(_) => self.kind = Kind::Text(text),
+            Kind::TextList {
+                min_items,
+                max_items,
+                ..
+            } => {
+                self.kind = Kind::TextList {
+                    item: text,
+                    min_items,
+                    max_items,
+                };
+            }
+            _ => {}
         }
         self
     }
 
     const fn text_rules(&self) -> Text {
         match self.kind {
-            Kind::Text(text) => text,
+            Kind::Text(text) | Kind::TextList { item: text, .. } => text,
             _ => Text::ANY,
         }
     }

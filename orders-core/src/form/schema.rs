@@ -78,6 +78,20 @@ fn field_schema(field: &Field, ref_prefix: &str) -> Value {
                 schema.insert("maximum".into(), json!(maximum));
             }
         }
+        Kind::TextList {
+            item,
+            min_items,
+            max_items,
+        } => {
+            let mut items = Map::new();
+            items.insert("type".into(), json!("string"));
+            text_schema(&item, true, &mut items);
+            schema.insert("items".into(), Value::Object(items));
+            if min_items > 0 {
+                schema.insert("minItems".into(), json!(min_items));
+            }
+            schema.insert("maxItems".into(), json!(max_items));
+        }
         Kind::Boolean | Kind::Object(_) => {}
     }
     Value::Object(schema)

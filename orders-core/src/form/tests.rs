@@ -89,6 +89,11 @@ fn forms() -> Vec<(&'static Description, Value, Check)> {
             json!({"code": "TEN"}),
             |o| checked(o, ApplyDiscountForm::validate),
         ),
+        (
+            crate::webhook::WebhookForm::DESCRIPTION,
+            json!({"url": "https://erp.example.com/in", "events": ["order.created"]}),
+            |o| checked(o, crate::webhook::WebhookForm::validate),
+        ),
     ]
 }
 
@@ -130,6 +135,10 @@ fn text_of(field: &Field, n: usize) -> String {
         Kind::Text(text) if text.format == Some("email") => {
             let domain = "@example.com";
             format!("{}{domain}", "a".repeat(n.saturating_sub(domain.len())))
+        }
+        Kind::Text(text) if text.format == Some("uri") && n > 18 => {
+            let host = "https://a.example/";
+            format!("{host}{}", "1".repeat(n.saturating_sub(host.len())))
         }
         _ => "1".repeat(n),
     }
@@ -194,6 +203,15 @@ fn every_form_takes_its_bounds_and_refuses_past_them() {
                         let under = text_of(field, min - 1);
                         assert!(at(json!(under)).is_some(), "{name}: {} chars", min - 1);
                     }
+                }
+                Kind::TextList { item, .. } => {
+                    for value in item.one_of {
+                        assert_eq!(at(json!([value])), None, "{name} = [{value}]");
+                    }
+                    if !item.one_of.is_empty() {
+                        assert!(at(json!(["not one of them"])).is_some(), "{name}");
+                    }
+                    assert!(at(json!([])).is_some(), "{name} = []");
                 }
                 Kind::Boolean | Kind::Object(_) => {}
             }

@@ -2,6 +2,7 @@
 //! [`MemoryNotifier`] (the payment and clock ports have theirs in
 //! [`crate::ports`]: [`crate::ports::TestGateway`], [`crate::ports::ManualClock`]).
 
+mod deliveries;
 mod notifier;
 mod store;
 

@@ -29,6 +29,9 @@ use crate::ports::{
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Webhooks and deliveries, in `deliveries.rs`; taken before `state`
+    /// when both are needed, never after.
+    pub(super) outbox: Mutex<super::deliveries::Outbox>,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +68,26 @@ impl MemoryStore {
         // Every critical section leaves the state consistent before it can
         // panic (checks first, writes last), so a poisoned lock is safe.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The events after `after`, oldest first, at most `limit`, and the
+    /// last event's id (for the delivery store).
+    pub(super) fn events_since(
+        &self,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> (Vec<OrderEvent>, Option<EventId>) {
+        let s = self.lock();
+        let start = after.map_or(0, |a| usize::try_from(a.get()).unwrap_or(usize::MAX));
+        let events = s.events.iter().skip(start).take(limit).cloned().collect();
+        (events, s.events.last().map(|e| e.id))
+    }
+
+    /// The event `id`, if any.
+    pub(super) fn event(&self, id: EventId) -> Option<OrderEvent> {
+        let s = self.lock();
+        let index = usize::try_from(id.get()).ok()?.checked_sub(1)?;
+        s.events.get(index).cloned()
     }
 }
 

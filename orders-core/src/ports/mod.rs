@@ -1,6 +1,7 @@
 //! The ports: what the engine needs from the outside world, as traits.
 //!
-//! Storage ([`Store`] and its parts), notification ([`Notifier`]), payment
+//! Storage ([`Store`] and its parts, and [`DeliveryStore`] for outbound
+//! deliveries), notification ([`Notifier`]), payment
 //! ([`PaymentGateway`]) and time ([`Clock`]). Each method's documentation
 //! says what an implementation MUST do; [`crate::memory`] implements every
 //! port in memory, `orders-sqlx` implements storage and notification on
@@ -8,11 +9,13 @@
 //! against these sentences.
 
 mod clock;
+mod deliveries;
 mod notifier;
 mod payment;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deliveries::{ClaimedDelivery, DeliveryStore, Lease, OutboxStore};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
 pub use payment::{Charge, PaymentError, PaymentGateway, TestCharge, TestChargeState, TestGateway};
 pub use store::{

@@ -30,6 +30,7 @@
 mod carts;
 mod catalogue;
 mod checkout;
+mod deliveries;
 mod discounts;
 mod idempotency;
 mod orders;
@@ -48,6 +49,8 @@ use crate::ids::{CartId, CustomerId, ProductId};
 use crate::money::{Currency, Money};
 use crate::ports::{Store, TestGateway};
 use crate::{Orders, OrdersConfig};
+
+pub use deliveries::{DELIVERY_CHECKS, run_deliveries};
 
 type Check = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 

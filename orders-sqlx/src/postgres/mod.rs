@@ -320,6 +320,7 @@ impl PgStore {
 // One module per port, after the macros, which they use.
 mod carts;
 mod catalogue;
+mod deliveries;
 mod discounts;
 mod idempotency;
 mod orders;

@@ -323,6 +323,7 @@ impl SqliteStore {
 // One module per port, after the macro, which they use.
 mod carts;
 mod catalogue;
+mod deliveries;
 mod discounts;
 mod idempotency;
 mod orders;

@@ -1,0 +1,285 @@
+//! [`DeliveryWorker`]: moves the webhook consumer along the event log and
+//! makes the deliveries it records, each in a task of its own.
+//!
+//! Every round fans the log out ([`DeliveryStore::fan_out`]), claims the
+//! due deliveries under a lease longer than a request's timeout, and
+//! starts one task per delivery; the round does not wait for them, so a
+//! receiver that answers slowly holds up only its own deliveries. No
+//! webhook has more than [`WorkerConfig::per_webhook`] requests in flight:
+//! the claim passes over the webhooks at that limit (else a slow
+//! receiver's backlog, oldest first, would fill every round), and a
+//! claimed delivery beyond it is handed back unchanged (its lease ended)
+//! for a later round. Any number of workers, in one process or on
+//! many instances sharing one database, may run at once: the store hands
+//! each delivery to one claim at a time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use orders_core::ids::WebhookId;
+use orders_core::ports::{ClaimedDelivery, Clock, Lease, OutboxStore, StoreError};
+use orders_core::webhook::{AttemptOutcome, EventType, RetryPolicy, WEBHOOK_CONSUMER};
+use tokio::sync::{Semaphore, watch};
+
+use super::guard::{GuardedResolver, is_public};
+use super::sign::{SIGNATURE_HEADER, signature};
+
+/// How the worker delivers.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Backoff and when to give up (1 s doubling to 1 h, 3 days).
+    pub policy: RetryPolicy,
+    /// The longest a receiver may take to answer (10 s).
+    pub timeout: Duration,
+    /// The pause between rounds that found nothing to do (250 ms).
+    pub poll: Duration,
+    /// The most deliveries claimed in one round (64), and in flight.
+    pub batch: usize,
+    /// The most requests in flight to one webhook (4).
+    pub per_webhook: usize,
+    /// Whether private, loopback and link-local targets may be called
+    /// (`--allow-private-webhooks`; off by default).
+    pub allow_private: bool,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::default(),
+            timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(250),
+            batch: 64,
+            per_webhook: 4,
+            allow_private: false,
+        }
+    }
+}
+
+/// Delivers webhooks; see the module docs.
+#[derive(Clone)]
+pub struct DeliveryWorker {
+    store: Arc<dyn OutboxStore>,
+    clock: Arc<dyn Clock>,
+    config: WorkerConfig,
+    client: reqwest::Client,
+    busy: Arc<Mutex<HashMap<WebhookId, usize>>>,
+    slots: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for DeliveryWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryWorker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeliveryWorker {
+    /// A worker over `store`, telling time by `clock`.
+    ///
+    /// # Panics
+    /// If the HTTP client cannot be built (no TLS backend can start).
+    pub fn new(store: Arc<dyn OutboxStore>, clock: Arc<dyn Clock>, config: WorkerConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(
+                GuardedResolver {
+                    allow_private: config.allow_private,
+                }
+                .shared(),
+            )
+            .user_agent(concat!("orders-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client");
+        let slots = Arc::new(Semaphore::new(config.batch.max(1)));
+        Self {
+            store,
+            clock,
+            config,
+            client,
+            busy: Arc::default(),
+            slots,
+        }
+    }
+
+    /// Runs rounds until `shutdown` turns true; requests in flight then
+    /// finish on their own (or their leases run out).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let pause = match self.round().await {
+                Ok(0) => self.config.poll,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook delivery round failed");
+                    self.config.poll
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One round: fans out, claims what is due (as many as there are free
+    /// slots) and starts their requests. Returns how many it started.
+    ///
+    /// # Errors
+    /// The store's, when it cannot fan out or claim.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        while self.store.fan_out(WEBHOOK_CONSUMER, 500, now).await? > 0 {}
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let lease = Lease {
+            token: uuid_token(),
+            until: now
+                + chrono::Duration::from_std(self.config.timeout * 2 + Duration::from_secs(10))
+                    .unwrap_or(chrono::Duration::minutes(1)),
+        };
+        let claimed = self
+            .store
+            .claim_deliveries(now, &lease, free, &self.webhooks_at_capacity())
+            .await?;
+        let mut started = 0;
+        for item in claimed {
+            if !self.take_webhook_slot(&item.webhook.id) {
+                // Hand it back unchanged for a later round.
+                self.store
+                    .record_attempt(&item.delivery, &lease.token)
+                    .await?;
+                continue;
+            }
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                self.release_webhook_slot(&item.webhook.id);
+                self.store
+                    .record_attempt(&item.delivery, &lease.token)
+                    .await?;
+                continue;
+            };
+            started += 1;
+            let worker = self.clone();
+            let token = lease.token.clone();
+            tokio::spawn(async move {
+                let webhook = item.webhook.id.clone();
+                worker.deliver(item, &token).await;
+                worker.release_webhook_slot(&webhook);
+                drop(permit);
+            });
+        }
+        Ok(started)
+    }
+
+    /// The webhooks with as many requests in flight as allowed: the claim
+    /// passes over them, so their backlog never fills a round.
+    fn webhooks_at_capacity(&self) -> Vec<WebhookId> {
+        let busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        busy.iter()
+            .filter(|(_, n)| **n >= self.config.per_webhook.max(1))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn take_webhook_slot(&self, id: &WebhookId) -> bool {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = busy.entry(id.clone()).or_default();
+        if *n >= self.config.per_webhook.max(1) {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release_webhook_slot(&self, id: &WebhookId) {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = busy.get_mut(id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                busy.remove(id);
+            }
+        }
+    }
+
+    /// Makes one attempt and records it.
+    async fn deliver(&self, item: ClaimedDelivery, token: &str) {
+        let outcome = self.attempt(&item).await;
+        let next = item
+            .delivery
+            .after_attempt(&outcome, self.clock.now(), &self.config.policy);
+        if let Err(error) = self.store.record_attempt(&next, token).await {
+            tracing::warn!(%error, delivery = %next.id, "webhook attempt not recorded");
+        }
+    }
+
+    async fn attempt(&self, item: &ClaimedDelivery) -> AttemptOutcome {
+        let url = &item.webhook.url;
+        if let Ok(ip) = url.host().parse::<std::net::IpAddr>()
+            && !self.config.allow_private
+            && !is_public(ip)
+        {
+            return AttemptOutcome::Failed("refused: the target is a private address".into());
+        }
+        let body = payload(item);
+        let sent_at = self.clock.now().timestamp();
+        let response = self
+            .client
+            .post(url.as_str())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                signature(item.webhook.secret.expose(), sent_at, &body),
+            )
+            .header("Orders-Delivery", item.delivery.id.as_str())
+            .body(body)
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => AttemptOutcome::Delivered,
+            Ok(r) => AttemptOutcome::Failed(format!("HTTP {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => AttemptOutcome::Failed(format!(
+                "no answer within {} s",
+                self.config.timeout.as_secs_f64()
+            )),
+            Err(e) => AttemptOutcome::Failed(describe(&e)),
+        }
+    }
+}
+
+/// A failed request in a few words, with its causes, without the URL.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The body of a delivery: `{id, type, created_at, data}`, `data` being the
+/// event as the API shows it.
+pub fn payload(item: &ClaimedDelivery) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "id": item.delivery.id,
+        "type": EventType::of(&item.event).as_str(),
+        "created_at": item.event.at,
+        "data": item.event,
+    }))
+    .expect("an event serialises")
+}
+
+fn uuid_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

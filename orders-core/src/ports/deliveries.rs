@@ -1,0 +1,138 @@
+//! The delivery port: webhook endpoints, the consumers' cursors over the
+//! event log, and the deliveries those cursors record, as sentences a
+//! store MUST satisfy (the conformance kit's `deliveries` section checks
+//! them).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::store::{Page, PageRequest, Store, StoreError};
+use crate::ids::{DeliveryId, EventId, WebhookId};
+use crate::order::OrderEvent;
+use crate::webhook::{Delivery, NewWebhook, Webhook};
+
+/// A hold on claimed deliveries: whoever has the token may record their
+/// attempts until `until`; after it, another claim may take them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Unique per claim.
+    pub token: String,
+    /// When the hold ends.
+    pub until: DateTime<Utc>,
+}
+
+/// A claimed delivery with what its attempt needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// The delivery as stored.
+    pub delivery: Delivery,
+    /// Its event.
+    pub event: OrderEvent,
+    /// Its webhook.
+    pub webhook: Webhook,
+}
+
+/// Webhooks and their deliveries.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Stores a webhook and returns it with `after_event` set to the last
+    /// event committed at that moment (`None` for an empty log), so it
+    /// receives exactly the events committed after it.
+    ///
+    /// MUST return [`StoreError::Duplicate`]`("webhook")` for an id in use.
+    async fn insert_webhook(&self, webhook: &NewWebhook) -> Result<Webhook, StoreError>;
+
+    /// The webhook, or `None`.
+    async fn webhook(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError>;
+
+    /// Every webhook, newest first.
+    async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError>;
+
+    /// Removes the webhook and every delivery to it.
+    ///
+    /// MUST return [`StoreError::NotFound`] for an unknown id.
+    async fn delete_webhook(&self, id: &WebhookId) -> Result<(), StoreError>;
+
+    /// Moves the cursor of `consumer` over up to `limit` events after it,
+    /// oldest first, recording at `now` the deliveries
+    /// [`Delivery::plan`] makes of each event for the stored webhooks,
+    /// atomically with the cursor move. Returns how many events it passed.
+    ///
+    /// - A consumer never seen before starts at the beginning of the log.
+    /// - MUST never pass an event that is not yet committed while a later
+    ///   one is: on a backend where events commit out of id order, the
+    ///   cursor stops before any event still being written.
+    /// - MUST record each (webhook, event) at most once, however many
+    ///   callers move one consumer at once.
+    async fn fan_out(
+        &self,
+        consumer: &str,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// The last event `consumer` has passed, or `None`.
+    async fn consumer_position(&self, consumer: &str) -> Result<Option<EventId>, StoreError>;
+
+    /// Claims up to `limit` due deliveries under `lease`, oldest event
+    /// first, none to a webhook of `skip` (those the caller has as many
+    /// requests in flight to as it allows), and returns them.
+    ///
+    /// A delivery is due when it is pending, its `next_attempt_at` is at
+    /// or before `now`, it is not held by an unexpired lease, and no
+    /// pending delivery to the same webhook of an earlier event of the
+    /// same order exists (in order per order: a later event waits for the
+    /// earlier ones to be delivered or dead). MUST NOT hand one delivery
+    /// to two concurrent claims.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: &Lease,
+        limit: usize,
+        skip: &[WebhookId],
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Stores `delivery` (what [`Delivery::after_attempt`] made of a
+    /// claimed one) and ends the lease on it.
+    ///
+    /// MUST return [`StoreError::Conflict`] if the delivery is no longer
+    /// held under `lease_token` (the lease ran out and another claim took
+    /// it), and [`StoreError::NotFound`] if it is gone (its webhook was
+    /// deleted), writing nothing.
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        lease_token: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Makes a dead delivery of `webhook` pending again, due at `now`
+    /// ([`Delivery::retried`]), and returns it.
+    ///
+    /// MUST return [`StoreError::NotFound`] for an unknown delivery or one
+    /// of another webhook, and [`StoreError::Conflict`] if it is not dead.
+    async fn retry_delivery(
+        &self,
+        webhook: &WebhookId,
+        delivery: &DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, StoreError>;
+
+    /// The deliveries to `webhook`, newest event first.
+    ///
+    /// MUST return [`StoreError::InvalidCursor`] for a cursor it did not
+    /// make.
+    async fn deliveries(
+        &self,
+        webhook: &WebhookId,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, StoreError>;
+
+    /// How many deliveries are pending (due or not), for the backlog gauge.
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+}
+
+/// A store that also keeps deliveries: what the delivery worker and the
+/// webhook routes need. Implemented by every type that implements both.
+pub trait OutboxStore: Store + DeliveryStore {}
+
+impl<T: Store + DeliveryStore> OutboxStore for T {}

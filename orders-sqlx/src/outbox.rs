@@ -1,0 +1,242 @@
+//! Webhook and delivery rows to domain values and back, shared by both
+//! backends (the same columns and representations on each).
+
+use chrono::{DateTime, Utc};
+use orders_core::ids::{DeliveryId, EventId, OrderId, WebhookId};
+use orders_core::ports::StoreError;
+use orders_core::webhook::{
+    Delivery, DeliveryStatus, EventFilter, Webhook, WebhookSecret, WebhookUrl,
+};
+
+use crate::codec::{Get, bad, ts};
+
+/// The columns [`webhook`] reads.
+pub(crate) const WEBHOOK_COLUMNS: &str = "id, url, events, secret, created_at, after_event";
+
+/// The columns [`delivery`] reads, in the order [`DeliveryRow`] binds them.
+pub(crate) const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, order_id, status, attempts, failures, next_attempt_at, since, last_error, created_at, delivered_at";
+
+fn instant(what: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| bad(what, e))
+}
+
+fn event_id(n: i64) -> Result<EventId, StoreError> {
+    u64::try_from(n)
+        .map(EventId::new)
+        .map_err(|_| bad("event id", n))
+}
+
+/// The stored text of an event filter: a JSON array of its names.
+pub(crate) fn events_text(filter: &EventFilter) -> String {
+    serde_json::to_string(&filter.names()).expect("names serialise")
+}
+
+pub(crate) fn webhook(row: &impl Get) -> Result<Webhook, StoreError> {
+    let names: Vec<String> =
+        serde_json::from_str(&row.text("events")?).map_err(|e| bad("events", e))?;
+    Ok(Webhook {
+        id: WebhookId::parse(&row.text("id")?).map_err(|e| bad("webhook id", e))?,
+        url: WebhookUrl::parse(&row.text("url")?).map_err(|e| bad("url", e))?,
+        events: EventFilter::parse(&names).map_err(|e| bad("events", e))?,
+        secret: WebhookSecret::from_stored(row.text("secret")?),
+        created_at: instant("created_at", &row.text("created_at")?)?,
+        after_event: row.opt_int("after_event")?.map(event_id).transpose()?,
+    })
+}
+
+pub(crate) fn delivery(row: &impl Get) -> Result<Delivery, StoreError> {
+    let status = row.text("status")?;
+    let count = |col: &str| -> Result<u32, StoreError> {
+        let n = row.int(col)?;
+        u32::try_from(n).map_err(|_| bad(col, n))
+    };
+    Ok(Delivery {
+        id: DeliveryId::parse(&row.text("id")?).map_err(|e| bad("delivery id", e))?,
+        webhook_id: WebhookId::parse(&row.text("webhook_id")?).map_err(|e| bad("webhook id", e))?,
+        event_id: event_id(row.int("event_id")?)?,
+        order_id: OrderId::parse(&row.text("order_id")?).map_err(|e| bad("order id", e))?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        attempts: count("attempts")?,
+        failures: count("failures")?,
+        next_attempt_at: instant("next_attempt_at", &row.text("next_attempt_at")?)?,
+        since: instant("since", &row.text("since")?)?,
+        last_error: row.opt_text("last_error")?,
+        created_at: instant("created_at", &row.text("created_at")?)?,
+        delivered_at: row
+            .opt_text("delivered_at")?
+            .map(|t| instant("delivered_at", &t))
+            .transpose()?,
+    })
+}
+
+/// A delivery as the values its columns take.
+pub(crate) struct DeliveryRow {
+    pub(crate) id: String,
+    pub(crate) webhook_id: String,
+    pub(crate) event_id: i64,
+    pub(crate) order_id: String,
+    pub(crate) status: &'static str,
+    pub(crate) attempts: i64,
+    pub(crate) failures: i64,
+    pub(crate) next_attempt_at: String,
+    pub(crate) since: String,
+    pub(crate) last_error: Option<String>,
+    pub(crate) created_at: String,
+    pub(crate) delivered_at: Option<String>,
+}
+
+impl DeliveryRow {
+    pub(crate) fn of(d: &Delivery) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: d.id.as_str().to_owned(),
+            webhook_id: d.webhook_id.as_str().to_owned(),
+            event_id: crate::codec::to_i64(d.event_id.get())?,
+            order_id: d.order_id.as_str().to_owned(),
+            status: d.status.as_str(),
+            attempts: i64::from(d.attempts),
+            failures: i64::from(d.failures),
+            next_attempt_at: ts(d.next_attempt_at),
+            since: ts(d.since),
+            last_error: d.last_error.clone(),
+            created_at: ts(d.created_at),
+            delivered_at: d.delivered_at.map(ts),
+        })
+    }
+}
+
+/// Claimed deliveries with their events and webhooks, oldest event first;
+/// a delivery whose event or webhook is missing is left out.
+pub(crate) fn assemble(
+    deliveries: Vec<Delivery>,
+    events: Vec<orders_core::order::OrderEvent>,
+    webhooks: Vec<Webhook>,
+) -> Vec<orders_core::ports::ClaimedDelivery> {
+    let mut claimed: Vec<_> = deliveries
+        .into_iter()
+        .filter_map(|delivery| {
+            let event = events.iter().find(|e| e.id == delivery.event_id)?.clone();
+            let webhook = webhooks
+                .iter()
+                .find(|w| w.id == delivery.webhook_id)?
+                .clone();
+            Some(orders_core::ports::ClaimedDelivery {
+                delivery,
+                event,
+                webhook,
+            })
+        })
+        .collect();
+    claimed.sort_by_key(|c| c.event.id);
+    claimed
+}
+
+/// Statements both backends run as written (`$n` placeholders).
+pub(crate) mod sql {
+    use std::sync::LazyLock;
+
+    use super::{DELIVERY_COLUMNS, WEBHOOK_COLUMNS};
+
+    pub(crate) static INSERT_WEBHOOK: &str = "INSERT INTO orders_webhooks (id, url, events, secret, created_at, after_event) \
+         VALUES ($1, $2, $3, $4, $5, (SELECT max(id) FROM orders_order_events))";
+
+    pub(crate) static WEBHOOK_BY_ID: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {WEBHOOK_COLUMNS} FROM orders_webhooks WHERE id = $1"));
+
+    pub(crate) static WEBHOOKS: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {WEBHOOK_COLUMNS} FROM orders_webhooks ORDER BY seq DESC")
+    });
+
+    pub(crate) static DELETE_DELIVERIES_OF: &str =
+        "DELETE FROM orders_deliveries WHERE webhook_id = $1";
+
+    pub(crate) static DELETE_WEBHOOK: &str = "DELETE FROM orders_webhooks WHERE id = $1";
+
+    pub(crate) static ADD_CONSUMER: &str = "INSERT INTO orders_consumers (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING";
+
+    pub(crate) static CONSUMER_POSITION: &str =
+        "SELECT position FROM orders_consumers WHERE name = $1";
+
+    pub(crate) static MOVE_CONSUMER: &str =
+        "UPDATE orders_consumers SET position = $2 WHERE name = $1";
+
+    /// Events after `$1` up to `$2`, oldest first, at most `$3`.
+    pub(crate) static EVENTS_BETWEEN: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM orders_order_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+            crate::codec::EVENT_COLUMNS
+        )
+    });
+
+    pub(crate) static INSERT_DELIVERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO orders_deliveries ({DELIVERY_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (webhook_id, event_id) DO NOTHING"
+        )
+    });
+
+    /// Due at `$1`, not leased: claim up to `$2` under token `$3` until
+    /// `$4`, oldest event first, only the earliest pending delivery of
+    /// each (webhook, order), none of the webhooks `skipped` names (in
+    /// `$5`). `{lock}` is PostgreSQL's row locking (empty on SQLite, whose
+    /// one writer is the lock).
+    pub(crate) fn claim(skipped: &str, lock: &str) -> String {
+        format!(
+            "UPDATE orders_deliveries SET lease_token = $3, lease_until = $4 WHERE id IN (
+                SELECT d.id FROM orders_deliveries d
+                WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                  AND (d.lease_until IS NULL OR d.lease_until <= $1)
+                  AND NOT ({skipped})
+                  AND NOT EXISTS (
+                      SELECT 1 FROM orders_deliveries e
+                      WHERE e.status = 'pending' AND e.webhook_id = d.webhook_id
+                        AND e.order_id = d.order_id AND e.event_id < d.event_id)
+                ORDER BY d.event_id
+                LIMIT $2 {lock})
+             RETURNING {DELIVERY_COLUMNS}"
+        )
+    }
+
+    /// Stores an attempt's result (`$2` to `$8`) on `$1` if token `$9`
+    /// still holds its lease, and ends the lease.
+    pub(crate) static RECORD_ATTEMPT: &str = "UPDATE orders_deliveries SET status = $2, attempts = $3, failures = $4, \
+         next_attempt_at = $5, since = $6, last_error = $7, delivered_at = $8, \
+         lease_token = NULL, lease_until = NULL \
+         WHERE id = $1 AND lease_token = $9";
+
+    pub(crate) static DELIVERY_EXISTS: &str =
+        "SELECT count(*) FROM orders_deliveries WHERE id = $1";
+
+    pub(crate) static DELIVERY_OF: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {DELIVERY_COLUMNS} FROM orders_deliveries WHERE id = $1 AND webhook_id = $2"
+        )
+    });
+
+    /// Makes `$1` pending again with a new window `$2` if it is dead.
+    pub(crate) static RETRY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE orders_deliveries SET status = 'pending', failures = 0, next_attempt_at = $2, \
+             since = $2, lease_token = NULL, lease_until = NULL \
+             WHERE id = $1 AND status = 'dead' RETURNING {DELIVERY_COLUMNS}"
+        )
+    });
+
+    /// A webhook's deliveries before event `$2`, newest first, `$3` of them.
+    pub(crate) static DELIVERIES_PAGE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {DELIVERY_COLUMNS} FROM orders_deliveries \
+             WHERE webhook_id = $1 AND event_id < $2 ORDER BY event_id DESC LIMIT $3"
+        )
+    });
+
+    /// Whether any pending delivery is due at `$1` and not leased.
+    pub(crate) static ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM orders_deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $1 \
+           AND (lease_until IS NULL OR lease_until <= $1))";
+
+    pub(crate) static PENDING: &str =
+        "SELECT count(*) FROM orders_deliveries WHERE status = 'pending'";
+}
