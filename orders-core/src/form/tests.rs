@@ -319,6 +319,10 @@ const BEYOND_THE_PATTERN: &[(&str, &str)] = &[
     ("price", "the currency's decimals"),
     ("value", "the currency's decimals, a percentage's range"),
     ("min_subtotal", "the currency's decimals"),
+    (
+        "url",
+        "a host, no credentials or spaces; where the host resolves",
+    ),
 ];
 
 /// Every value a field's pattern allows (within its length) is one its
