@@ -232,7 +232,9 @@ pub(crate) mod sql {
         )
     });
 
-    /// Whether any pending delivery is due at `$1` and not leased.
+    /// Whether any pending delivery is due at `$1` and not leased (the
+    /// SQLite worker's read before it takes the write lock).
+    #[cfg(feature = "sqlite")]
     pub(crate) static ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM orders_deliveries \
          WHERE status = 'pending' AND next_attempt_at <= $1 \
            AND (lease_until IS NULL OR lease_until <= $1))";
