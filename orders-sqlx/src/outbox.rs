@@ -242,3 +242,94 @@ pub(crate) mod sql {
     pub(crate) static PENDING: &str =
         "SELECT count(*) FROM orders_deliveries WHERE status = 'pending'";
 }
+
+/// The delivery statements whose text and logic both dialects share
+/// (recording an attempt under its lease, retrying a dead delivery,
+/// deleting a webhook), as functions over each backend's connection type.
+macro_rules! shared_delivery_fns {
+    ($conn:ty) => {
+        async fn record(
+            conn: &mut $conn,
+            d: &::orders_core::webhook::Delivery,
+            token: &str,
+        ) -> Result<(), ::orders_core::ports::StoreError> {
+            let r = $crate::outbox::DeliveryRow::of(d)?;
+            let done = sqlx::query($crate::outbox::sql::RECORD_ATTEMPT)
+                .bind(r.id)
+                .bind(r.status)
+                .bind(r.attempts)
+                .bind(r.failures)
+                .bind(r.next_attempt_at)
+                .bind(r.since)
+                .bind(r.last_error)
+                .bind(r.delivered_at)
+                .bind(token)
+                .execute(&mut *conn)
+                .await
+                .map_err($crate::error::any)?;
+            if done.rows_affected() == 1 {
+                return Ok(());
+            }
+            let exists: i64 = sqlx::query_scalar($crate::outbox::sql::DELIVERY_EXISTS)
+                .bind(d.id.as_str())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err($crate::error::any)?;
+            Err(if exists == 0 {
+                ::orders_core::ports::StoreError::NotFound
+            } else {
+                ::orders_core::ports::StoreError::Conflict
+            })
+        }
+
+        async fn retry(
+            conn: &mut $conn,
+            webhook: &::orders_core::ids::WebhookId,
+            delivery: &::orders_core::ids::DeliveryId,
+            now: ::chrono::DateTime<::chrono::Utc>,
+        ) -> Result<::orders_core::webhook::Delivery, ::orders_core::ports::StoreError> {
+            let found = sqlx::query(sqlx::AssertSqlSafe(
+                $crate::outbox::sql::DELIVERY_OF.as_str(),
+            ))
+            .bind(delivery.as_str())
+            .bind(webhook.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err($crate::error::any)?;
+            if found.is_none() {
+                return Err(::orders_core::ports::StoreError::NotFound);
+            }
+            let row = sqlx::query(sqlx::AssertSqlSafe($crate::outbox::sql::RETRY.as_str()))
+                .bind(delivery.as_str())
+                .bind($crate::codec::ts(now))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err($crate::error::any)?;
+            row.as_ref()
+                .map($crate::outbox::delivery)
+                .transpose()?
+                .ok_or(::orders_core::ports::StoreError::Conflict)
+        }
+
+        async fn delete(
+            conn: &mut $conn,
+            id: &::orders_core::ids::WebhookId,
+        ) -> Result<(), ::orders_core::ports::StoreError> {
+            sqlx::query($crate::outbox::sql::DELETE_DELIVERIES_OF)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err($crate::error::any)?;
+            let done = sqlx::query($crate::outbox::sql::DELETE_WEBHOOK)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err($crate::error::any)?;
+            if done.rows_affected() == 0 {
+                return Err(::orders_core::ports::StoreError::NotFound);
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use shared_delivery_fns;
