@@ -11,6 +11,8 @@
 //! tax_shipping_as = "standard"      # omit to leave shipping untaxed
 //! idempotency_lease = "5m"          # or 300 (seconds); default 5 minutes
 //! max_retries = 8                   # of a lost compare-and-set; default 8
+//! capture_policy = "on_checkout"    # or "on_shipment"; default on_checkout
+//! payment_hold = "15m"              # stock held for a customer's 3-D Secure; default 15 minutes
 //!
 //! [[tax]]
 //! country = "GB"
@@ -71,6 +73,8 @@ pub struct ConfigFile {
     tax_shipping_as: Option<String>,
     idempotency_lease: Option<DurationValue>,
     max_retries: Option<u32>,
+    capture_policy: Option<String>,
+    payment_hold: Option<DurationValue>,
     #[serde(default)]
     tax: Vec<TaxRule>,
     #[serde(default)]
@@ -194,6 +198,20 @@ impl ConfigFile {
         }
         if let Some(retries) = self.max_retries {
             config.max_retries = retries;
+        }
+        if let Some(policy) = &self.capture_policy {
+            config.capture_policy = policy
+                .parse()
+                .map_err(|e: String| ConfigError::new("capture_policy", e))?;
+        }
+        if let Some(hold) = &self.payment_hold {
+            let hold = hold
+                .to_duration()
+                .map_err(|e| ConfigError::new("payment_hold", e))?;
+            config.payment_hold = chrono::Duration::from_std(hold)
+                .ok()
+                .filter(|d| *d >= chrono::Duration::seconds(1))
+                .ok_or_else(|| ConfigError::new("payment_hold", "must be at least 1 second"))?;
         }
         let currency = config.default_currency;
         if config.default_shipping_method(currency).is_none() {

@@ -55,12 +55,25 @@ pub enum Error {
         /// The new total.
         total: Money,
     },
-    /// The card was declined (shown on `payment.card.number`).
+    /// The card was declined, shown on `field` (`payment.token`, or
+    /// `payment.card.number` for a test card). No order, no stock taken.
     #[error("the card was declined")]
-    PaymentDeclined,
-    /// The payment provider failed; nothing was charged.
+    PaymentDeclined {
+        /// The field the customer corrects.
+        field: &'static str,
+    },
+    /// The payment provider failed or timed out; no order was placed, and
+    /// a retry with the same idempotency key charges at most once.
     #[error("the payment provider is unavailable")]
     PaymentUnavailable,
+    /// The provider refused a request the engine made (a capture or
+    /// refund it no longer allows); nothing was recorded.
+    #[error("the payment provider refused: {0}")]
+    PaymentRefused(String),
+    /// A provider webhook with a bad or stale signature, or unreadable:
+    /// nothing changed.
+    #[error("webhook refused: {0}")]
+    WebhookRejected(String),
     /// An idempotency key reused with another request.
     #[error("the idempotency key was used with a different request")]
     IdempotencyMismatch,
@@ -109,8 +122,10 @@ impl Error {
             Self::CurrencyMismatch { .. } => "currency_mismatch",
             Self::DiscountUnavailable(_) => "discount_unavailable",
             Self::PriceChanged { .. } => "price_changed",
-            Self::PaymentDeclined => "payment_declined",
+            Self::PaymentDeclined { .. } => "payment_declined",
             Self::PaymentUnavailable => "payment_unavailable",
+            Self::PaymentRefused(_) => "payment_refused",
+            Self::WebhookRejected(_) => "webhook_rejected",
             Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::ConcurrentUpdate => "concurrent_update",
@@ -127,10 +142,9 @@ impl Error {
     pub fn field_errors(&self) -> Option<ValidationErrors> {
         match self {
             Self::Validation(errors) => Some(errors.clone()),
-            Self::PaymentDeclined => Some(ValidationErrors::single(
-                "payment.card.number",
-                "the card was declined",
-            )),
+            Self::PaymentDeclined { field } => {
+                Some(ValidationErrors::single(*field, "the card was declined"))
+            }
             Self::CartFull => Some(ValidationErrors::single(
                 "product_id",
                 "a cart holds at most 100 lines",
@@ -212,8 +226,14 @@ impl From<PricingError> for Error {
 impl From<PaymentError> for Error {
     fn from(error: PaymentError) -> Self {
         match error {
-            PaymentError::Declined => Self::PaymentDeclined,
+            PaymentError::Declined => Self::PaymentDeclined {
+                field: "payment.token",
+            },
+            PaymentError::InvalidToken => {
+                Self::field("payment.token", "not a payment method the provider knows")
+            }
             PaymentError::Unavailable(_) | PaymentError::UnknownCharge => Self::PaymentUnavailable,
+            PaymentError::Refused(reason) => Self::PaymentRefused(reason),
         }
     }
 }

@@ -85,7 +85,8 @@ pub mod webhook;
 
 pub use error::Error;
 pub use service::{
-    Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions, Unset,
+    Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
+    SweepReport, Unset, WebhookOutcome,
 };
 
 /// The code blocks of the crate's README, compiled and run as doc tests.
@@ -102,10 +103,11 @@ pub struct ReadmeDoctests;
 ///     use orders_core::Error as E;
 ///     match e {
 ///         E::Validation(_) | E::NotFound(_) | E::InsufficientStock(_) | E::ProductUnavailable(_)
-///         | E::Transition(_) | E::CartFull | E::PaymentDeclined | E::CartClosed | E::CartEmpty
-///         | E::CurrencyMismatch { .. } | E::DiscountUnavailable(_) | E::PriceChanged { .. }
-///         | E::IdempotencyMismatch | E::IdempotencyInProgress | E::ConcurrentUpdate
-///         | E::Duplicate(_) | E::PaymentUnavailable | E::Unavailable | E::Storage(_) => 0,
+///         | E::Transition(_) | E::CartFull | E::PaymentDeclined { .. } | E::CartClosed
+///         | E::CartEmpty | E::CurrencyMismatch { .. } | E::DiscountUnavailable(_)
+///         | E::PriceChanged { .. } | E::IdempotencyMismatch | E::IdempotencyInProgress
+///         | E::ConcurrentUpdate | E::Stale(_) | E::Duplicate(_) | E::PaymentUnavailable
+///         | E::PaymentRefused(_) | E::WebhookRejected(_) | E::Unavailable | E::Storage(_) => 0,
 ///     }
 /// }
 /// ```
@@ -114,7 +116,7 @@ pub struct ReadmeDoctests;
 /// use orders_core::order::OrderStatus as S;
 /// fn open(s: S) -> bool {
 ///     match s {
-///         S::Pending | S::Paid | S::Processing | S::Shipped => true,
+///         S::Pending | S::AwaitingPayment | S::Paid | S::Processing | S::Shipped => true,
 ///         S::Delivered | S::Cancelled | S::Refunded => false,
 ///     }
 /// }
@@ -124,8 +126,8 @@ pub struct ReadmeDoctests;
 /// use orders_core::order::PaymentStatus as S;
 /// fn settled(s: S) -> bool {
 ///     match s {
-///         S::Pending => false,
-///         S::Captured | S::Refunded => true,
+///         S::Pending | S::RequiresAction | S::Authorized => false,
+///         S::Captured | S::PartiallyRefunded | S::Refunded | S::Voided | S::Failed => true,
 ///     }
 /// }
 /// ```

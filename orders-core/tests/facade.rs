@@ -94,7 +94,7 @@ fn declined_card_takes_nothing_and_points_at_the_number() {
         let fields = error.field_errors().unwrap();
         assert!(fields.get("payment.card.number").unwrap()[0].contains("declined"));
         assert_eq!(orders.product(p.id()).await.unwrap().stock(), 5);
-        assert!(gateway.charges().is_empty());
+        assert!(gateway.payments().is_empty());
         assert!(
             orders
                 .cart(&ada(), &cart, &PricingOptions::default())
@@ -291,6 +291,7 @@ fn carts_price_for_a_destination_and_refuse_bad_input() {
         let mut no_card = form(None);
         no_card.payment = Some(PaymentForm {
             method: Some("bitcoin".into()),
+            token: None,
             card: None,
         });
         let err = orders
@@ -381,7 +382,7 @@ proptest! {
     /// Random sequences of moves: only table moves succeed, every success
     /// is one event, and the events chain (each `from` is the previous `to`).
     #[test]
-    fn random_moves_follow_the_table_and_chain(card in any::<bool>(), moves in prop::collection::vec(0_usize..7, 0..12)) {
+    fn random_moves_follow_the_table_and_chain(card in any::<bool>(), moves in prop::collection::vec(0_usize..OrderStatus::ALL.len(), 0..12)) {
         block_on(async {
             let (orders, _, _) = engine();
             let p = product(&orders, "5.00", 10).await;
@@ -406,7 +407,13 @@ proptest! {
                     prop_assert_eq!(result.unwrap_err().code(), "invalid_transition");
                 }
             }
-            let events = orders.order_events(Access::Staff, order.id()).await.unwrap();
+            let events: Vec<_> = orders
+                .order_events(Access::Staff, order.id())
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == orders_core::order::EventKind::StatusChanged)
+                .collect();
             prop_assert_eq!(events.len(), successes + 1);
             prop_assert_eq!(events[0].from, None);
             for pair in events.windows(2) {

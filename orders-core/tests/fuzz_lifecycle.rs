@@ -19,7 +19,8 @@ use futures_executor::block_on;
 use orders_core::ids::CustomerId;
 use orders_core::memory::MemoryStore;
 use orders_core::order::{Actor, OrderStatus, TrackingNumber, Transition};
-use orders_core::ports::{TestChargeState, TestGateway};
+use orders_core::order::{EventKind, PaymentStatus};
+use orders_core::ports::TestGateway;
 use orders_core::testkit::{cart_with, form, product};
 use orders_core::{Access, Error, Orders, OrdersConfig};
 use proptest::prelude::*;
@@ -31,7 +32,7 @@ fn table(from: OrderStatus, to: OrderStatus) -> bool {
     use OrderStatus::*;
     matches!(
         (from, to),
-        (Pending, Paid | Cancelled)
+        (Pending | AwaitingPayment, Paid | Cancelled)
             | (Paid, Processing | Cancelled | Refunded)
             | (Processing, Shipped | Cancelled)
             | (Shipped, Delivered)
@@ -187,11 +188,16 @@ proptest! {
                 }
             }
 
-            // Events chain, one per success, ending at the status we expect.
-            let charges = gateway.charges();
+            // Status events chain, one per success, ending at the status we
+            // expect; a card order has one payment event more: its capture.
+            let charges = gateway.payments();
             let mut refunded_expected = 0;
             for p in &placed {
-                let events = orders.order_events(Access::Owner(&p.owner), &p.id).await.unwrap();
+                let all = orders.order_events(Access::Owner(&p.owner), &p.id).await.unwrap();
+                let captures = all.iter().filter(|e| e.kind == EventKind::PaymentUpdated).count();
+                prop_assert_eq!(captures, usize::from(p.card));
+                let events: Vec<_> =
+                    all.into_iter().filter(|e| e.kind == EventKind::StatusChanged).collect();
                 prop_assert_eq!(events.len(), p.successes + 1);
                 prop_assert_eq!(events[0].from, None);
                 for pair in events.windows(2) {
@@ -205,7 +211,7 @@ proptest! {
                     refunded_expected += 1;
                 }
             }
-            let refunded = charges.values().filter(|c| c.state == TestChargeState::Refunded).count();
+            let refunded = charges.values().filter(|c| c.state.status == PaymentStatus::Refunded).count();
             prop_assert_eq!(refunded, refunded_expected);
             prop_assert_eq!(charges.len(), placed.iter().filter(|p| p.card).count());
             Ok(())

@@ -494,36 +494,6 @@ impl FromStr for PaymentMethod {
     }
 }
 
-/// The validated payment: a card, or cash on delivery.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum PaymentDetails {
-    /// Pay by card.
-    Card(CardDetails),
-    /// Pay in cash on delivery.
-    CashOnDelivery,
-}
-
-impl PaymentDetails {
-    /// The payment as a request's fingerprint may see it (the card as
-    /// [`CardDetails::canonical`]).
-    pub fn canonical(&self) -> serde_json::Value {
-        let card = match self {
-            Self::Card(card) => card.canonical(),
-            Self::CashOnDelivery => serde_json::Value::Null,
-        };
-        serde_json::json!({ "method": self.method(), "card": card })
-    }
-
-    /// Which method this is.
-    pub fn method(&self) -> PaymentMethod {
-        match self {
-            Self::Card(_) => PaymentMethod::Card,
-            Self::CashOnDelivery => PaymentMethod::CashOnDelivery,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -641,7 +611,7 @@ mod tests {
         );
         let debug = format!(
             "{card:?} {:?}",
-            PaymentDetails::Card(CardDetails::new(
+            crate::checkout::PaymentDetails::Card(CardDetails::new(
                 CardNumber::parse("4000000000000002").unwrap(),
                 card.expiry(),
                 Cvc::parse("6543").unwrap(),
@@ -669,7 +639,7 @@ mod tests {
             PaymentMethod::Card
         );
         assert_eq!(
-            PaymentDetails::CashOnDelivery.method(),
+            crate::checkout::PaymentDetails::CashOnDelivery.method(),
             PaymentMethod::CashOnDelivery
         );
     }

@@ -13,11 +13,11 @@ use serde::Deserialize;
 
 use super::address::{Address, Phone, PostalCode, normalise_postal_code};
 use super::card::{
-    CardDetails, CardExpiry, CardNumber, Cvc, PaymentDetails, PaymentMethod, check_month,
-    check_year,
+    CardDetails, CardExpiry, CardNumber, Cvc, PaymentMethod, check_month, check_year,
 };
 use super::country::Country;
 use super::email::Email;
+use super::payment::{PaymentDetails, PaymentToken};
 use super::text::{AddressLine, CardHolder, City, FullName, Region};
 use crate::validation::ValidationErrors;
 
@@ -93,7 +93,11 @@ pub struct AddressForm {
 pub struct PaymentForm {
     /// `"card"` or `"cash_on_delivery"`. Required.
     pub method: Option<String>,
-    /// The card, required when `method` is `"card"` and ignored otherwise.
+    /// For `method: card`: the provider's payment method token (the card
+    /// itself never reaches the server). Exactly one of `token` and `card`.
+    pub token: Option<String>,
+    /// For `method: card` with the built-in test gateway only: a raw test
+    /// card. Ignored for cash on delivery.
     pub card: Option<CardForm>,
 }
 
@@ -339,15 +343,26 @@ impl PaymentForm {
             self.method,
             str::parse::<PaymentMethod>,
         );
-        let payment = match method {
-            Some(PaymentMethod::CashOnDelivery) => Some(PaymentDetails::CashOnDelivery),
-            Some(PaymentMethod::Card) => require(&mut errors, "card", self.card).and_then(|card| {
-                card.validate(today)
-                    .map(PaymentDetails::Card)
-                    .map_err(|e| errors.merge("card", e))
-                    .ok()
-            }),
-            None => None,
+        let token = self.token.filter(|t| !t.trim().is_empty());
+        let payment = match (method, token, self.card) {
+            (Some(PaymentMethod::CashOnDelivery), ..) => Some(PaymentDetails::CashOnDelivery),
+            (Some(PaymentMethod::Card), Some(_), Some(_)) => {
+                errors.add("token", "give a token or a card, not both");
+                None
+            }
+            (Some(PaymentMethod::Card), Some(token), None) => errors
+                .check("token", PaymentToken::parse(token.trim()))
+                .map(PaymentDetails::Token),
+            (Some(PaymentMethod::Card), None, Some(card)) => card
+                .validate(today)
+                .map(PaymentDetails::Card)
+                .map_err(|e| errors.merge("card", e))
+                .ok(),
+            (Some(PaymentMethod::Card), None, None) => {
+                errors.add("token", REQUIRED);
+                None
+            }
+            (None, ..) => None,
         };
         match payment {
             Some(payment) if errors.is_empty() => Ok(payment),

@@ -164,7 +164,16 @@ fn missing_nested_fields_are_required() {
     body["payment"] = serde_json::json!({"method": "card"});
     assert_eq!(
         messages(&validate(body).unwrap_err()),
-        [("payment.card".into(), REQUIRED.into())]
+        [("payment.token".into(), REQUIRED.into())]
+    );
+    let mut body = example();
+    body["payment"]["token"] = "test_visa".into();
+    assert_eq!(
+        messages(&validate(body).unwrap_err()),
+        [(
+            "payment.token".into(),
+            "give a token or a card, not both".into()
+        )]
     );
 }
 
@@ -321,7 +330,11 @@ fn payment() -> impl Strategy<Value = Option<PaymentForm>> {
             holder,
         },
     ));
-    proptest::option::of((text(), card).prop_map(|(method, card)| PaymentForm { method, card }))
+    proptest::option::of((text(), card).prop_map(|(method, card)| PaymentForm {
+        method,
+        token: None,
+        card,
+    }))
 }
 
 proptest! {

@@ -12,6 +12,7 @@ mod card;
 mod country;
 mod email;
 mod form;
+mod payment;
 mod shape;
 mod text;
 
@@ -21,8 +22,7 @@ pub use address::{
 };
 pub use card::{
     CardBrand, CardDetails, CardExpiry, CardNumber, CardNumberError, Cvc, CvcError, EXPIRY_MONTHS,
-    EXPIRY_YEARS, ExpiryError, MAX_EXPIRY_YEARS_AHEAD, PaymentDetails, PaymentMethod,
-    PaymentMethodError,
+    EXPIRY_YEARS, ExpiryError, MAX_EXPIRY_YEARS_AHEAD, PaymentMethod, PaymentMethodError,
 };
 pub use country::{Country, CountryError};
 pub use email::{Email, EmailError, MAX_EMAIL_CHARS};
@@ -30,4 +30,5 @@ pub(crate) use form::present;
 pub use form::{
     AddressForm, CardForm, CheckoutDetails, CheckoutForm, FormContext, PaymentForm, REQUIRED,
 };
+pub use payment::{PaymentDetails, PaymentToken, PaymentTokenError};
 pub use text::{AddressLine, CardHolder, City, FullName, MAX_TEXT_CHARS, Region, TextError};

@@ -7,6 +7,7 @@ use super::card::{CardNumber, Cvc, EXPIRY_MONTHS, EXPIRY_YEARS, PaymentMethod};
 use super::country::CODES as COUNTRY_CODES;
 use super::email::MAX_EMAIL_CHARS;
 use super::form::{AddressForm, CardForm, CheckoutForm, PaymentForm};
+use super::payment::PaymentToken;
 use super::text::MAX_TEXT_CHARS;
 use crate::form::{Description, Field, Form};
 use crate::money::Money;
@@ -84,17 +85,22 @@ impl Form for AddressForm {
 impl Form for PaymentForm {
     const DESCRIPTION: &'static Description = &Description {
         name: "PaymentInput",
-        doc: "How the customer pays; `card` is required for `method: card`.",
+        doc: "How the customer pays. For `method: card`, exactly one of `token` (a payment method from the provider's client library) and `card` (a raw test card, accepted only while the payment provider is the built-in test gateway).",
         fields: &[
             Field::text("method", "How the customer pays.")
                 .required()
                 .one_of(&PaymentMethod::NAMES),
+            Field::text(
+                "token",
+                "For `method: card`: the payment method token from the provider's client library (`test_visa`, `test_declined`, `test_requires_action`, `test_requires_action_fails` with the test gateway).",
+            )
+            .pattern(PaymentToken::PATTERN)
+            .example("test_visa"),
             Field::object(
                 "card",
-                "The card, for `method: card`.",
+                "For `method: card` with the test gateway only: a raw test card.",
                 CardForm::DESCRIPTION,
-            )
-            .required_when("method", PaymentMethod::NAMES[0]),
+            ),
         ],
     };
 }

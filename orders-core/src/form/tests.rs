@@ -314,6 +314,10 @@ fn schemas_state_the_description() {
 /// rest is (the rules `.ci/schemathesis.toml` lists for the same reason).
 const BEYOND_THE_PATTERN: &[(&str, &str)] = &[
     ("payment.card.number", "the Luhn digit and the length"),
+    (
+        "payment.token",
+        "a token or a card, not both (the base form pays by card)",
+    ),
     ("shipping_method", "the configured methods"),
     ("expected_total", "the currency's decimals"),
     ("price", "the currency's decimals"),

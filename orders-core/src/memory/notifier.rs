@@ -195,6 +195,8 @@ mod tests {
             at: chrono::Utc::now(),
             actor: Actor::system(),
             note: None,
+            kind: crate::order::EventKind::StatusChanged,
+            data: None,
         }
     }
 

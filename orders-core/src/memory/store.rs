@@ -49,6 +49,7 @@ struct State {
     events: Vec<OrderEvent>,
     events_by_order: HashMap<OrderId, Vec<usize>>,
     idempotency: HashMap<(CustomerId, String), Claim>,
+    provider_events: HashMap<(String, String), DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -320,6 +321,59 @@ impl OrderStore for MemoryStore {
             );
         }
         Ok(Placed { order, event })
+    }
+
+    async fn order_by_payment_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let s = self.lock();
+        Ok(s.orders
+            .values()
+            .find(|o| o.payment().reference.as_deref() == Some(reference))
+            .cloned())
+    }
+
+    async fn awaiting_payment(
+        &self,
+        placed_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let s = self.lock();
+        Ok(s.numbers
+            .values()
+            .filter_map(|id| s.orders.get(id))
+            .filter(|o| {
+                o.status() == crate::order::OrderStatus::AwaitingPayment
+                    && o.created_at() < placed_before
+            })
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn provider_event_seen(
+        &self,
+        provider: &str,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let key = (provider.to_owned(), event_id.to_owned());
+        Ok(self.lock().provider_events.contains_key(&key))
+    }
+
+    async fn record_provider_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = (provider.to_owned(), event_id.to_owned());
+        let mut s = self.lock();
+        if s.provider_events.contains_key(&key) {
+            return Ok(false);
+        }
+        s.provider_events.insert(key, at);
+        Ok(true)
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {

@@ -90,12 +90,17 @@ impl Money {
     /// lines of 999 items never approach `Decimal`'s limits.
     pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
-    /// Zero in `currency`.
+    /// Zero in `currency`, shown with the currency's minor digits.
+    ///
+    /// ```
+    /// use orders_core::money::{Currency, Money};
+    /// assert_eq!(Money::zero(Currency::EUR).to_string(), "0.00");
+    /// assert_eq!(Money::zero(Currency::JPY).to_string(), "0");
+    /// ```
     pub fn zero(currency: Currency) -> Self {
-        Self {
-            amount: Decimal::ZERO.round_dp_with_strategy(currency.minor_digits(), ROUNDING),
-            currency,
-        }
+        let mut amount = Decimal::ZERO;
+        amount.rescale(currency.minor_digits());
+        Self { amount, currency }
     }
 
     /// Rounds `amount` to `currency`'s minor unit with [`ROUNDING`]; the one

@@ -12,7 +12,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Order, PaymentMethod, PaymentStatus};
+use super::{Order, PaymentStatus, PaymentSummary};
+use crate::checkout::PaymentMethod;
 use crate::ids::{CustomerId, EventId, OrderId};
 use crate::text::text_type;
 
@@ -23,6 +24,9 @@ use crate::text::text_type;
 pub enum OrderStatus {
     /// Placed, not paid (cash on delivery).
     Pending,
+    /// Placed, holding its stock while the customer completes the
+    /// payment (3-D Secure); the payment moves it on.
+    AwaitingPayment,
     /// Paid.
     Paid,
     /// Being prepared.
@@ -40,14 +44,15 @@ pub enum OrderStatus {
 /// The text is not a status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown status; expected one of pending, paid, processing, shipped, delivered, cancelled, refunded"
+    "unknown status; expected one of pending, awaiting_payment, paid, processing, shipped, delivered, cancelled, refunded"
 )]
 pub struct UnknownStatus;
 
 impl OrderStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 8] = [
         Self::Pending,
+        Self::AwaitingPayment,
         Self::Paid,
         Self::Processing,
         Self::Shipped,
@@ -57,7 +62,7 @@ impl OrderStatus {
     ];
 
     /// The names of [`OrderStatus::ALL`], as the API spells them.
-    pub const NAMES: [&'static str; 7] = crate::form::names_of!(Self::ALL);
+    pub const NAMES: [&'static str; 8] = crate::form::names_of!(Self::ALL);
 
     /// The statuses an order in `self` may move to. This table is the
     /// lifecycle; nothing else decides it.
@@ -65,6 +70,7 @@ impl OrderStatus {
     /// | from | to |
     /// | --- | --- |
     /// | pending | paid, cancelled |
+    /// | awaiting_payment | paid, cancelled |
     /// | paid | processing, cancelled, refunded |
     /// | processing | shipped, cancelled |
     /// | shipped | delivered |
@@ -72,7 +78,7 @@ impl OrderStatus {
     pub const fn next(self) -> &'static [OrderStatus] {
         use OrderStatus::*;
         match self {
-            Pending => &[Paid, Cancelled],
+            Pending | AwaitingPayment => &[Paid, Cancelled],
             Paid => &[Processing, Cancelled, Refunded],
             Processing => &[Shipped, Cancelled],
             Shipped => &[Delivered],
@@ -101,6 +107,7 @@ impl OrderStatus {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::AwaitingPayment => "awaiting_payment",
             Self::Paid => "paid",
             Self::Processing => "processing",
             Self::Shipped => "shipped",
@@ -200,13 +207,62 @@ text_type!(
     64
 );
 
-/// One change of an order's status.
+/// What an event records (API.md's event `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The order was placed (`from` is `None`) or its status moved.
+    StatusChanged,
+    /// The payment changed (`data` is the payment); `from` and `to` differ
+    /// when that moved the order too (`awaiting_payment` to `paid`).
+    PaymentUpdated,
+}
+
+/// The text is not an event type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type")]
+pub struct UnknownEventKind;
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 2] = [Self::StatusChanged, Self::PaymentUpdated];
+
+    /// The kind as the API spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::StatusChanged => "status_changed",
+            Self::PaymentUpdated => "payment_updated",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = UnknownEventKind;
+    fn from_str(s: &str) -> Result<Self, UnknownEventKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(UnknownEventKind)
+    }
+}
+
+/// One change of an order: its status, its payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderEvent {
     /// Its place in the store's event sequence.
     pub id: EventId,
     /// The order.
     pub order_id: OrderId,
+    /// What it records.
+    #[serde(rename = "type")]
+    pub kind: EventKind,
     /// The status before; `None` for the order's creation.
     pub from: Option<OrderStatus>,
     /// The status after.
@@ -217,6 +273,9 @@ pub struct OrderEvent {
     pub actor: Actor,
     /// Why, if someone said.
     pub note: Option<Note>,
+    /// What changed besides the status, by kind (the payment for
+    /// `payment_updated`); `None` for a plain status change.
+    pub data: Option<serde_json::Value>,
 }
 
 /// A requested move.
@@ -313,7 +372,8 @@ pub trait TransitionGuard: Send + Sync {
 ///         from: OrderStatus::Cancelled,
 ///         to: OrderStatus::Paid,
 ///         tracking_number: None,
-///         payment_status: None,
+///         payment: None,
+///         kind: orders_core::order::EventKind::StatusChanged,
 ///         restock: false,
 ///         at: chrono::Utc::now(),
 ///         actor: Actor::system(),
@@ -333,8 +393,10 @@ pub struct StatusChange {
     pub(crate) to: OrderStatus,
     /// A tracking number to record, if any.
     pub(crate) tracking_number: Option<TrackingNumber>,
-    /// A new payment status, if the move changes it.
-    pub(crate) payment_status: Option<PaymentStatus>,
+    /// The payment after the change, if the change touches it.
+    pub(crate) payment: Option<PaymentSummary>,
+    /// What the event records.
+    pub(crate) kind: EventKind,
     /// Whether the order's stock goes back to the catalogue (cancelling).
     pub(crate) restock: bool,
     /// When.
@@ -371,9 +433,22 @@ impl StatusChange {
         self.tracking_number.as_ref()
     }
 
-    /// A new payment status, if the move changes it.
-    pub fn payment_status(&self) -> Option<PaymentStatus> {
-        self.payment_status
+    /// The whole payment after the change (status, amounts, next action),
+    /// if the change touches it: a store writes every payment field from it.
+    pub fn payment(&self) -> Option<&PaymentSummary> {
+        self.payment.as_ref()
+    }
+
+    /// What the event records.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// The event's `data`: the payment, for a change that touches it.
+    pub fn data(&self) -> Option<serde_json::Value> {
+        self.payment
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok())
     }
 
     /// Whether the order's stock goes back to the catalogue (cancelling).
@@ -403,19 +478,21 @@ impl StatusChange {
         if let Some(tracking) = &self.tracking_number {
             order.tracking_number = Some(tracking.clone());
         }
-        if let Some(payment) = self.payment_status {
-            order.payment.status = payment;
+        if let Some(payment) = &self.payment {
+            order.payment = payment.clone();
         }
         order.version += 1;
         order.updated_at = self.at;
         OrderEvent {
             id: event_id,
             order_id: self.order_id.clone(),
+            kind: self.kind,
             from: Some(self.from),
             to: self.to,
             at: self.at,
             actor: self.actor.clone(),
             note: self.note.clone(),
+            data: self.data(),
         }
     }
 }
@@ -435,7 +512,10 @@ pub fn plan_transition(
 ) -> Result<StatusChange, TransitionError> {
     let from = order.status;
     let to = transition.to;
-    if !from.can_become(to) {
+    // Only the payment moves an order out of `awaiting_payment` to `paid`
+    // (`plan_payment`): nobody can mark a payment made that the provider
+    // has not confirmed.
+    if !from.can_become(to) || (from == OrderStatus::AwaitingPayment && to == OrderStatus::Paid) {
         return Err(TransitionError::Invalid { from, to });
     }
     if to == OrderStatus::Shipped && transition.tracking_number.is_none() {
@@ -446,21 +526,117 @@ pub fn plan_transition(
             .check(order, &transition, &actor)
             .map_err(TransitionError::Refused)?;
     }
-    let gives_money_back = matches!(to, OrderStatus::Cancelled | OrderStatus::Refunded)
-        && order.payment.method == PaymentMethod::Card
-        && order.payment.status == PaymentStatus::Captured;
+    let payment = matches!(to, OrderStatus::Cancelled | OrderStatus::Refunded)
+        .then(|| money_back(&order.payment))
+        .flatten();
     Ok(StatusChange {
         order_id: order.id.clone(),
         expected_version: order.version,
         from,
         to,
         tracking_number: transition.tracking_number,
-        payment_status: gives_money_back.then_some(PaymentStatus::Refunded),
+        payment,
+        kind: EventKind::StatusChanged,
         restock: to == OrderStatus::Cancelled,
         at: now,
         actor,
         note: transition.note,
     })
+}
+
+/// The payment after cancelling or refunding an order: what was captured
+/// is given back in full; what is only held (or waits for the customer)
+/// is voided. `None` when no money moves (cash on delivery, a payment
+/// already settled).
+fn money_back(payment: &PaymentSummary) -> Option<PaymentSummary> {
+    if payment.method != PaymentMethod::Card {
+        return None;
+    }
+    let mut after = payment.clone();
+    match payment.status {
+        PaymentStatus::Captured | PaymentStatus::PartiallyRefunded => {
+            after.status = PaymentStatus::Refunded;
+            after.refunded = payment.captured;
+        }
+        PaymentStatus::Authorized | PaymentStatus::RequiresAction | PaymentStatus::Pending => {
+            after.status = PaymentStatus::Voided;
+            after.next_action = None;
+        }
+        PaymentStatus::Refunded | PaymentStatus::Voided | PaymentStatus::Failed => return None,
+    }
+    Some(after)
+}
+
+/// Decides what the provider's answer changes: the order's payment
+/// becomes what the provider says (`status`, amounts, next action), and an
+/// order `awaiting_payment` moves to `paid` once the payment is authorised
+/// or captured, or to `cancelled` (stock back) once it failed or was
+/// voided. `None` when nothing changes, so a second report of the same
+/// state (the customer's return after the webhook, a replayed webhook)
+/// writes nothing.
+pub fn plan_payment(
+    order: &Order,
+    provider: &ProviderState,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Option<StatusChange> {
+    let mut payment = order.payment.clone();
+    payment.status = provider.status;
+    payment.authorized = provider.authorized;
+    payment.captured = provider.captured;
+    payment.refunded = provider.refunded;
+    payment.next_action = if provider.status == PaymentStatus::RequiresAction {
+        provider.next_action.clone()
+    } else {
+        None
+    };
+    if payment.brand.is_none() {
+        payment.brand = provider.brand;
+    }
+    if payment.last4.is_none() {
+        payment.last4.clone_from(&provider.last4);
+    }
+    let from = order.status;
+    let to = match from {
+        OrderStatus::AwaitingPayment if provider.status.counts_as_paid() => OrderStatus::Paid,
+        OrderStatus::AwaitingPayment if provider.status.is_settled() => OrderStatus::Cancelled,
+        _ => from,
+    };
+    if to == from && payment == order.payment {
+        return None;
+    }
+    Some(StatusChange {
+        order_id: order.id.clone(),
+        expected_version: order.version,
+        from,
+        to,
+        tracking_number: None,
+        payment: Some(payment),
+        kind: EventKind::PaymentUpdated,
+        restock: to == OrderStatus::Cancelled && from != OrderStatus::Cancelled,
+        at: now,
+        actor,
+        note: None,
+    })
+}
+
+/// The payment as its provider reports it, in the order's currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderState {
+    /// Where it stands.
+    pub status: PaymentStatus,
+    /// Authorised (held or since taken).
+    pub authorized: crate::money::Money,
+    /// Taken.
+    pub captured: crate::money::Money,
+    /// Given back.
+    pub refunded: crate::money::Money,
+    /// What the customer must do, while `requires_action`.
+    pub next_action: Option<super::NextAction>,
+    /// The card's brand, when the provider tells it.
+    pub brand: Option<crate::checkout::CardBrand>,
+    /// The card's last four digits, when the provider tells them.
+    pub last4: Option<String>,
 }
 
 #[cfg(test)]
@@ -473,6 +649,8 @@ mod tests {
         let allowed = [
             (Pending, Paid),
             (Pending, Cancelled),
+            (AwaitingPayment, Paid),
+            (AwaitingPayment, Cancelled),
             (Paid, Processing),
             (Paid, Cancelled),
             (Paid, Refunded),

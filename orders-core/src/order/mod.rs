@@ -4,6 +4,7 @@
 //! taxes, the address), so later catalogue changes never alter it.
 
 mod lifecycle;
+mod payment;
 mod transition_form;
 
 use std::fmt;
@@ -14,16 +15,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::cart::Quantity;
 use crate::catalogue::{ProductName, Sku, TaxClass};
-use crate::checkout::{Address, CardBrand, Email, PaymentMethod};
+use crate::checkout::{Address, Email};
 use crate::discount::DiscountCode;
 use crate::ids::{CustomerId, EventId, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::pricing::{ShippingMethodCode, Totals};
 
 pub use lifecycle::{
-    Actor, InvalidActor, Note, OrderEvent, OrderStatus, StatusChange, TrackingNumber, Transition,
-    TransitionError, TransitionGuard, UnknownStatus, plan_transition,
+    Actor, EventKind, InvalidActor, Note, OrderEvent, OrderStatus, ProviderState, StatusChange,
+    TrackingNumber, Transition, TransitionError, TransitionGuard, UnknownEventKind, UnknownStatus,
+    plan_payment, plan_transition,
 };
+pub use payment::{CapturePolicy, NextAction, PaymentStatus, PaymentSummary, UnknownPaymentStatus};
 pub use transition_form::{CancelForm, TransitionForm};
 
 /// An order's human-facing number, assigned by the store in placement
@@ -93,59 +96,6 @@ pub struct OrderLine {
     /// The tax class it was taxed as.
     #[serde(skip)]
     pub tax_class: TaxClass,
-}
-
-/// Where the money of an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum PaymentStatus {
-    /// Nothing taken yet (cash on delivery).
-    Pending,
-    /// Authorised and captured.
-    Captured,
-    /// Given back.
-    Refunded,
-}
-
-impl PaymentStatus {
-    /// The status as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Captured => "captured",
-            Self::Refunded => "refunded",
-        }
-    }
-}
-
-impl FromStr for PaymentStatus {
-    type Err = UnknownStatus;
-    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
-        match s {
-            "pending" => Ok(Self::Pending),
-            "captured" => Ok(Self::Captured),
-            "refunded" => Ok(Self::Refunded),
-            _ => Err(UnknownStatus),
-        }
-    }
-}
-
-/// What an order keeps of its payment: never the card number or CVC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PaymentSummary {
-    /// Card or cash on delivery.
-    pub method: PaymentMethod,
-    /// The card's brand, for a card.
-    pub brand: Option<CardBrand>,
-    /// The card's last four digits, for a card.
-    pub last4: Option<String>,
-    /// Where the money stands.
-    pub status: PaymentStatus,
-    /// The gateway's reference of the charge, to refund it. Not shown to
-    /// customers.
-    #[serde(skip)]
-    pub reference: Option<String>,
 }
 
 /// An order as stored.
@@ -488,11 +438,13 @@ impl NewOrder {
         OrderEvent {
             id,
             order_id: self.id.clone(),
+            kind: EventKind::StatusChanged,
             from: None,
             to: self.status,
             at: self.created_at,
             actor,
             note: None,
+            data: None,
         }
     }
 }

@@ -17,7 +17,10 @@ mod store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, Lease, OutboxStore};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
-pub use payment::{Charge, PaymentError, PaymentGateway, TestCharge, TestChargeState, TestGateway};
+pub use payment::{
+    Authorize, PaymentError, PaymentGateway, PaymentSource, ProviderPayment, TestGateway,
+    TestPayment, WebhookError, WebhookEvent,
+};
 pub use store::{
     CartStore, CatalogueStore, ClaimAndCart, Cursor, DiscountStore, EventLog, IdempotencyClaim,
     IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest,

@@ -1,33 +1,46 @@
-//! The payment port, and a test gateway that stands in for a card network.
+//! The payment port: a provider's lifecycle (authorise, capture, void,
+//! refund, read), its webhooks, and a test gateway that stands in for a
+//! card network.
+//!
+//! The core hands a provider a *token* (a payment method reference its
+//! client library made in the customer's browser), never a card number.
+//! Raw test cards reach only the [`TestGateway`], and only because it says
+//! it takes them ([`PaymentGateway::accepts_test_cards`]).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod test_gateway;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use crate::checkout::CardDetails;
+use crate::checkout::{CardDetails, PaymentToken};
+use crate::ids::OrderId;
 use crate::money::Money;
+use crate::order::ProviderState;
 
-/// A successful authorise-and-capture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Charge {
-    /// The gateway's reference, to refund or void it later.
-    pub reference: String,
-}
+pub use test_gateway::{TestGateway, TestPayment};
 
-/// Why the gateway did not do what was asked.
+/// Why the provider did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PaymentError {
     /// The card was declined; the customer should use another.
     #[error("the card was declined")]
     Declined,
-    /// The gateway could not be reached or failed; nothing was charged.
+    /// The token is not one the provider made (or it was used up).
+    #[error("the payment method is not valid")]
+    InvalidToken,
+    /// The provider could not be reached, timed out or failed. Whether it
+    /// acted is unknown: the caller reads back, or retries with the same
+    /// idempotency key.
     #[error("the payment provider is unavailable: {0}")]
     Unavailable(String),
-    /// The reference is unknown to the gateway.
-    #[error("unknown charge")]
+    /// The reference is unknown to the provider.
+    #[error("unknown payment")]
     UnknownCharge,
+    /// The provider refused the request as it stands (capturing more than
+    /// was authorised, refunding a voided payment).
+    #[error("the payment provider refused: {0}")]
+    Refused(String),
 }
 
 impl PaymentError {
@@ -35,217 +48,191 @@ impl PaymentError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Declined => "payment_declined",
+            Self::InvalidToken => "validation",
             Self::Unavailable(_) => "payment_unavailable",
-            Self::UnknownCharge => "payment_error",
+            Self::UnknownCharge | Self::Refused(_) => "payment_error",
         }
     }
 }
 
-/// A card payment provider.
+/// What pays: a provider token, or (the test gateway only) a test card.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum PaymentSource<'a> {
+    /// A payment method reference from the provider's client library.
+    Token(&'a PaymentToken),
+    /// A raw test card: only for a gateway that
+    /// [accepts test cards](PaymentGateway::accepts_test_cards).
+    TestCard(&'a CardDetails),
+}
+
+/// An authorisation to ask for.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Authorize<'a> {
+    /// The order it pays for (placed after the authorisation).
+    pub order_id: &'a OrderId,
+    /// How much to hold.
+    pub amount: Money,
+    /// What pays.
+    pub source: PaymentSource<'a>,
+    /// The same for every retry of one checkout, so the provider
+    /// authorises once.
+    pub idempotency_key: &'a str,
+}
+
+impl<'a> Authorize<'a> {
+    /// An authorisation of `amount` from `source` for `order_id`.
+    pub fn new(
+        order_id: &'a OrderId,
+        amount: Money,
+        source: PaymentSource<'a>,
+        idempotency_key: &'a str,
+    ) -> Self {
+        Self {
+            order_id,
+            amount,
+            source,
+            idempotency_key,
+        }
+    }
+}
+
+/// A payment the provider made: its reference and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPayment {
+    /// The provider's reference (a PaymentIntent id), for every later call.
+    pub reference: String,
+    /// Where it stands: `authorized`, `captured` (a provider that captures
+    /// at once), `requires_action` with its next action, or `failed`.
+    pub state: ProviderState,
+}
+
+/// A provider's webhook, verified: which payment to look at again.
 ///
-/// The card details are borrowed for the call only: an implementation MUST
-/// NOT keep, log or echo the number or CVC.
+/// The core never trusts a webhook's body for the payment's state: it reads
+/// the payment back ([`PaymentGateway::read`]), so events that arrive out
+/// of order or twice leave the order as the provider has it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// The provider's event id (each is acted on once).
+    pub id: String,
+    /// The payment it is about, or `None` for an event the core does not
+    /// follow (answered 2xx and otherwise ignored).
+    pub reference: Option<String>,
+}
+
+/// Why a webhook was refused (answered 400, nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// No signature, or one that does not match the body.
+    #[error("the signature does not match")]
+    BadSignature,
+    /// Signed too long ago (or in the future): a replay.
+    #[error("the signature's timestamp is outside the tolerance")]
+    Stale,
+    /// Signed, but not an event this provider sends.
+    #[error("the event could not be read: {0}")]
+    Malformed(String),
+}
+
+/// A card payment provider, with the lifecycle real providers have:
+/// authorise now, capture later (all or part), void, refund (all or part),
+/// read back; and signed webhooks.
+///
+/// Every mutating call takes an idempotency key the core derives from the
+/// order (`capture:{order}:{n}`, ...), so a retry after a timeout acts
+/// once; an implementation MUST pass it on to a provider that supports
+/// keys, or keep the answers by key itself.
+///
+/// An implementation MUST NOT keep, log or echo a card number, CVC or
+/// secret key.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
-    /// Authorises and captures `amount` on `card`. `idempotency_key` is the
-    /// same for retries of one checkout, so a gateway that supports it
-    /// charges once.
+    /// The provider's name in webhook paths (`/api/payments/webhooks/{provider}`):
+    /// `"test"`, `"stripe"`.
+    fn provider(&self) -> &str;
+
+    /// Whether raw test cards may be sent ([`PaymentSource::TestCard`]):
+    /// only a test gateway; a real provider says no (the default), and the
+    /// checkout refuses a card on `payment.card`.
+    fn accepts_test_cards(&self) -> bool {
+        false
+    }
+
+    /// Asks to hold `request.amount`. `Ok` with `authorized` (or
+    /// `captured`), `requires_action` (and what the customer must do), or
+    /// `failed`.
     ///
     /// # Errors
-    /// [`PaymentError::Declined`] or [`PaymentError::Unavailable`].
-    async fn authorize_and_capture(
+    /// [`PaymentError::Declined`], [`PaymentError::InvalidToken`],
+    /// [`PaymentError::Unavailable`].
+    async fn authorize(&self, request: Authorize<'_>) -> Result<ProviderPayment, PaymentError>;
+
+    /// Asks the provider to finish a payment after the customer acted (the
+    /// customer's return): it reads the payment and, where the provider
+    /// needs it, confirms it. The default reads.
+    ///
+    /// # Errors
+    /// [`PaymentError::UnknownCharge`], [`PaymentError::Unavailable`].
+    async fn complete_action(&self, reference: &str) -> Result<ProviderState, PaymentError> {
+        self.read(reference).await
+    }
+
+    /// Takes `amount` (at most what is authorised) of an authorised
+    /// payment. The same key again MUST NOT capture twice.
+    ///
+    /// # Errors
+    /// [`PaymentError::UnknownCharge`], [`PaymentError::Refused`],
+    /// [`PaymentError::Unavailable`].
+    async fn capture(
         &self,
+        reference: &str,
         amount: Money,
-        card: &CardDetails,
         idempotency_key: &str,
-    ) -> Result<Charge, PaymentError>;
+    ) -> Result<ProviderState, PaymentError>;
 
-    /// Gives back `amount` of a captured charge. Refunding a charge already
-    /// refunded MUST succeed without refunding twice.
+    /// Releases an authorisation (or one waiting for the customer). Voiding
+    /// a voided payment MUST succeed.
     ///
     /// # Errors
-    /// [`PaymentError::UnknownCharge`] or [`PaymentError::Unavailable`].
-    async fn refund(&self, reference: &str, amount: Money) -> Result<(), PaymentError>;
+    /// [`PaymentError::UnknownCharge`], [`PaymentError::Refused`] (already
+    /// captured), [`PaymentError::Unavailable`].
+    async fn void(&self, reference: &str) -> Result<ProviderState, PaymentError>;
 
-    /// Cancels a charge whose order could not be placed. Voiding twice MUST
-    /// succeed.
+    /// Gives back `amount` of what was captured. The same key again MUST
+    /// NOT refund twice.
     ///
     /// # Errors
-    /// [`PaymentError::UnknownCharge`] or [`PaymentError::Unavailable`].
-    async fn void(&self, reference: &str) -> Result<(), PaymentError>;
-}
-
-/// Where a test charge stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestChargeState {
-    /// Captured.
-    Captured,
-    /// Refunded.
-    Refunded,
-    /// Voided.
-    Voided,
-}
-
-/// A charge the [`TestGateway`] recorded: never the card number, only what
-/// a real provider's dashboard shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestCharge {
-    /// The amount.
-    pub amount: Money,
-    /// The card's last four digits.
-    pub last4: String,
-    /// Where it stands.
-    pub state: TestChargeState,
-}
-
-/// A gateway for tests and demos, with the usual test cards: it declines
-/// `4000000000000002` and accepts every other valid card (such as
-/// `4242424242424242`). It remembers charges by idempotency key, so a
-/// retried checkout charges once.
-///
-/// It keeps its charges in memory: each process running it is a card
-/// network of its own. References are unique across gateways (`test_ch_`
-/// and a UUIDv7), so one never refunds or voids a charge another made; it
-/// answers [`PaymentError::UnknownCharge`] for those.
-#[derive(Debug, Default)]
-pub struct TestGateway {
-    state: Mutex<TestState>,
-}
-
-#[derive(Debug, Default)]
-struct TestState {
-    charges: HashMap<String, TestCharge>,
-    by_key: HashMap<String, String>,
-}
-
-impl TestGateway {
-    /// The card number this gateway always declines.
-    pub const DECLINED_CARD: &'static str = "4000000000000002";
-
-    /// A gateway with no charges.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Every charge, by reference.
-    pub fn charges(&self) -> HashMap<String, TestCharge> {
-        self.lock().charges.clone()
-    }
-
-    /// How many charges are captured (not refunded or voided).
-    pub fn captured_count(&self) -> usize {
-        self.lock()
-            .charges
-            .values()
-            .filter(|c| c.state == TestChargeState::Captured)
-            .count()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, TestState> {
-        // A panic while holding this lock leaves plain data behind; go on.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn set_state(&self, reference: &str, to: TestChargeState) -> Result<(), PaymentError> {
-        let mut state = self.lock();
-        let charge = state
-            .charges
-            .get_mut(reference)
-            .ok_or(PaymentError::UnknownCharge)?;
-        if charge.state == TestChargeState::Captured {
-            charge.state = to;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl PaymentGateway for TestGateway {
-    async fn authorize_and_capture(
+    /// [`PaymentError::UnknownCharge`], [`PaymentError::Refused`] (more
+    /// than is left), [`PaymentError::Unavailable`].
+    async fn refund(
         &self,
+        reference: &str,
         amount: Money,
-        card: &CardDetails,
         idempotency_key: &str,
-    ) -> Result<Charge, PaymentError> {
-        if card.number().expose_digits() == Self::DECLINED_CARD {
-            return Err(PaymentError::Declined);
-        }
-        let mut state = self.lock();
-        if let Some(reference) = state.by_key.get(idempotency_key) {
-            return Ok(Charge {
-                reference: reference.clone(),
-            });
-        }
-        let reference = format!("test_ch_{}", uuid::Uuid::now_v7().simple());
-        state.charges.insert(
-            reference.clone(),
-            TestCharge {
-                amount,
-                last4: card.last4().to_owned(),
-                state: TestChargeState::Captured,
-            },
-        );
-        state
-            .by_key
-            .insert(idempotency_key.to_owned(), reference.clone());
-        Ok(Charge { reference })
-    }
+    ) -> Result<ProviderState, PaymentError>;
 
-    async fn refund(&self, reference: &str, _amount: Money) -> Result<(), PaymentError> {
-        self.set_state(reference, TestChargeState::Refunded)
-    }
+    /// Where the payment stands now, as the provider has it.
+    ///
+    /// # Errors
+    /// [`PaymentError::UnknownCharge`], [`PaymentError::Unavailable`].
+    async fn read(&self, reference: &str) -> Result<ProviderState, PaymentError>;
 
-    async fn void(&self, reference: &str) -> Result<(), PaymentError> {
-        self.set_state(reference, TestChargeState::Voided)
-    }
-}
+    /// The request header carrying the webhook signature
+    /// (`Stripe-Signature`).
+    fn signature_header(&self) -> &str;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checkout::{CardExpiry, CardHolder, CardNumber, Cvc};
-    use crate::money::Currency;
-
-    fn card() -> CardDetails {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
-        CardDetails::new(
-            CardNumber::parse("4242424242424242").expect("number"),
-            CardExpiry::parse(12, 2030, today).expect("expiry"),
-            Cvc::parse("123").expect("cvc"),
-            CardHolder::parse("Ada Lovelace").expect("holder"),
-        )
-    }
-
-    /// Two test gateways (two server processes, each with its own
-    /// simulated network) never share a reference, so neither acts on the
-    /// other's charge.
-    #[test]
-    fn a_test_gateway_never_acts_on_another_gateways_charge() {
-        futures_executor::block_on(async {
-            let amount =
-                Money::from_minor(1000, Currency::parse("EUR").expect("eur")).expect("money");
-            let (first, second) = (TestGateway::new(), TestGateway::new());
-            let theirs = first
-                .authorize_and_capture(amount, &card(), "key-1")
-                .await
-                .expect("charge")
-                .reference;
-            let ours = second
-                .authorize_and_capture(amount, &card(), "key-1")
-                .await
-                .expect("charge")
-                .reference;
-            assert_ne!(theirs, ours);
-            assert_eq!(
-                second.refund(&theirs, amount).await,
-                Err(PaymentError::UnknownCharge)
-            );
-            assert_eq!(second.captured_count(), 1, "its own charge untouched");
-            second.refund(&ours, amount).await.expect("own refund");
-            assert_eq!(second.captured_count(), 0);
-            assert_eq!(first.captured_count(), 1);
-        });
-    }
+    /// Checks a webhook's signature and timestamp against `now` and reads
+    /// which payment it is about.
+    ///
+    /// # Errors
+    /// [`WebhookError`]: the caller answers 400 and changes nothing.
+    fn verify_webhook(
+        &self,
+        signature: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<WebhookEvent, WebhookError>;
 }

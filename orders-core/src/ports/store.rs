@@ -343,10 +343,14 @@ pub trait OrderStore: Send + Sync {
     ) -> Result<Page<Order>, StoreError>;
 
     /// Applies a status change, atomically: compare-and-set on
-    /// `expected_version`, the new status (and tracking number and payment
-    /// status when given), version + 1, the event with the next event id,
+    /// `expected_version`, the new status (and tracking number when given),
+    /// with [`StatusChange::payment`] every payment field from it (status,
+    /// authorised, captured and refunded amounts, next action), version +
+    /// 1, the event with the next event id (its
+    /// [`kind`](StatusChange::kind) and [`data`](StatusChange::data) too),
     /// and, with `restock`, every line's quantity back to its product's
-    /// stock, raising each such product's version.
+    /// stock, raising each such product's version. `from` and `to` may be
+    /// equal (a payment-only change).
     ///
     /// MUST return [`StoreError::Conflict`] if the stored version is not
     /// `expected_version`, [`StoreError::NotFound`] for an unknown order,
@@ -361,6 +365,33 @@ pub trait OrderStore: Send + Sync {
 
     /// The order's events, oldest first.
     async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError>;
+
+    /// The order whose payment has the provider `reference`, or `None`.
+    async fn order_by_payment_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Order>, StoreError>;
+
+    /// Up to `limit` orders in `awaiting_payment` placed before
+    /// `placed_before`, oldest first: the holds the sweeper looks at.
+    async fn awaiting_payment(
+        &self,
+        placed_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError>;
+
+    /// Whether the provider's webhook event `event_id` was acted on.
+    async fn provider_event_seen(&self, provider: &str, event_id: &str)
+    -> Result<bool, StoreError>;
+
+    /// Records that the provider's webhook event `event_id` was acted on,
+    /// at `at`. Returns `false` if it already was (then writes nothing).
+    async fn record_provider_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The event sequence, read back (for replay to subscribers).

@@ -5,10 +5,13 @@
 //! 2. Load the cart; validate the form, every field at once.
 //! 3. Reprice from the current catalogue; check the discount still
 //!    qualifies and, if the client sent one, the total it saw.
-//! 4. Authorise and capture the card.
+//! 4. Authorise the card (a provider token, or a test card with the test
+//!    gateway only). Declined: no order, no stock. Needs the customer's
+//!    action: the order is placed `awaiting_payment`, holding its stock.
 //! 5. Place the order atomically (stock, cart, discount use, order, first
-//!    event, idempotency record); if that fails, void the charge.
-//! 6. Announce the first event, after commit.
+//!    event, idempotency record); if that fails, void the authorisation.
+//! 6. Announce the first event, after commit; then, under `on_checkout`,
+//!    capture what was authorised and record it (`payment_updated`).
 //!
 //! Card details live only in this call: they are borrowed by the gateway
 //! and dropped when the function returns; the order keeps brand and last4.
@@ -26,7 +29,10 @@ use crate::form::Submitted;
 use crate::ids::{CartId, CustomerId, OrderId, ProductId};
 use crate::money::Money;
 use crate::order::{Actor, NewOrder, Order, OrderStatus, PaymentStatus, PaymentSummary};
-use crate::ports::{Charge, ClaimAndCart, IdempotencyClaim, IdempotencyState, OrderPlacement};
+use crate::ports::{
+    Authorize, ClaimAndCart, IdempotencyClaim, IdempotencyState, OrderPlacement, PaymentError,
+    PaymentSource,
+};
 use crate::pricing::ShippingMethodCode;
 use crate::validation::ValidationErrors;
 
@@ -185,6 +191,14 @@ impl Orders {
         let expected_total = expected_total.and_then(|text| {
             errors.check("expected_total", Money::parse_price(&text, cart.currency()))
         });
+        if let Some(PaymentDetails::Card(_)) = details.as_ref().map(|d| &d.payment)
+            && !inner.payments.accepts_test_cards()
+        {
+            errors.add(
+                "payment.card",
+                "card numbers are not accepted here: pay with a token from the payment provider's form",
+            );
+        }
         let details = match details {
             Some(details) if errors.is_empty() => details,
             _ => return Err(Error::Validation(errors)),
@@ -221,38 +235,9 @@ impl Orders {
             Some(claim) => format!("{}:{}", claim.customer_id, claim.key),
             None => order_id.to_string(),
         };
-        let (status, payment, charge) = match &details.payment {
-            PaymentDetails::Card(card) => {
-                let charge = if total.is_zero() {
-                    None
-                } else {
-                    Some(
-                        inner
-                            .payments
-                            .authorize_and_capture(total, card, &charge_key)
-                            .await?,
-                    )
-                };
-                let summary = PaymentSummary {
-                    method: PaymentMethod::Card,
-                    brand: Some(card.brand()),
-                    last4: Some(card.last4().to_owned()),
-                    status: PaymentStatus::Captured,
-                    reference: charge.as_ref().map(|c: &Charge| c.reference.clone()),
-                };
-                (OrderStatus::Paid, summary, charge)
-            }
-            PaymentDetails::CashOnDelivery => {
-                let summary = PaymentSummary {
-                    method: PaymentMethod::CashOnDelivery,
-                    brand: None,
-                    last4: None,
-                    status: PaymentStatus::Pending,
-                    reference: None,
-                };
-                (OrderStatus::Pending, summary, None)
-            }
-        };
+        let (status, payment) = self
+            .authorize(&order_id, total, &details.payment, &charge_key)
+            .await?;
         let shipping_method = ShippingMethodCode::parse(&details.shipping_method)
             .map_err(|e| Error::field("shipping_method", e.to_string()))?;
         let b = priced.breakdown;
@@ -277,27 +262,94 @@ impl Orders {
             actor: Actor::customer(customer),
         };
         drop(details.payment);
+        let reference = placement.order.payment.reference.clone();
 
         match inner.store.place_order(placement).await {
             Ok(placed) => {
                 // The order is committed; a failed announcement loses
                 // nothing (subscribers replay from the log).
                 let _ = inner.notifier.publish(&placed.event).await;
+                // Stock is taken: now the money (under on_checkout).
+                let order = self.capture_on_checkout(placed.order).await;
                 Ok(CheckoutOutcome {
-                    order: placed.order,
+                    order,
                     created: true,
                 })
             }
             Err(error) => {
-                if let Some(charge) = charge {
-                    // Best effort: a void that fails leaves an authorised,
-                    // orderless charge for reconciliation; the error the
-                    // customer sees is the placement's.
-                    let _ = inner.payments.void(&charge.reference).await;
+                if let Some(reference) = reference {
+                    // Lost the stock race (or the cart): release the hold,
+                    // never a capture and a refund. Best effort: a void
+                    // that fails leaves an orderless authorisation the
+                    // provider expires; the customer sees the placement's
+                    // error.
+                    let _ = inner.payments.void(&reference).await;
                 }
                 Err(error.into())
             }
         }
+    }
+
+    /// Authorises a card payment (or notes cash on delivery): the order's
+    /// first status and its payment. A declined card places nothing.
+    async fn authorize(
+        &self,
+        order_id: &OrderId,
+        total: Money,
+        details: &PaymentDetails,
+        key: &str,
+    ) -> Result<(OrderStatus, PaymentSummary), Error> {
+        let currency = total.currency();
+        let (source, declined_on) = match details {
+            PaymentDetails::CashOnDelivery => {
+                let summary = PaymentSummary::new(
+                    PaymentMethod::CashOnDelivery,
+                    PaymentStatus::Pending,
+                    currency,
+                );
+                return Ok((OrderStatus::Pending, summary));
+            }
+            PaymentDetails::Token(token) => (PaymentSource::Token(token), "payment.token"),
+            PaymentDetails::Card(card) => (PaymentSource::TestCard(card), "payment.card.number"),
+        };
+        let mut summary =
+            PaymentSummary::new(PaymentMethod::Card, PaymentStatus::Captured, currency);
+        if let PaymentDetails::Card(card) = details {
+            summary.brand = Some(card.brand());
+            summary.last4 = Some(card.last4().to_owned());
+        }
+        if total.is_zero() {
+            // Nothing to take: paid as it stands.
+            return Ok((OrderStatus::Paid, summary));
+        }
+        let request = Authorize::new(order_id, total, source, key);
+        let payment =
+            self.inner
+                .payments
+                .authorize(request)
+                .await
+                .map_err(|error| match error {
+                    PaymentError::Declined => Error::PaymentDeclined { field: declined_on },
+                    other => other.into(),
+                })?;
+        let state = payment.state;
+        let status = match state.status {
+            s if s.counts_as_paid() => OrderStatus::Paid,
+            PaymentStatus::RequiresAction => OrderStatus::AwaitingPayment,
+            _ => {
+                let _ = self.inner.payments.void(&payment.reference).await;
+                return Err(Error::PaymentDeclined { field: declined_on });
+            }
+        };
+        summary.status = state.status;
+        summary.authorized = state.authorized;
+        summary.captured = state.captured;
+        summary.refunded = state.refunded;
+        summary.next_action = state.next_action;
+        summary.brand = summary.brand.or(state.brand);
+        summary.last4 = summary.last4.or(state.last4);
+        summary.reference = Some(payment.reference);
+        Ok((status, summary))
     }
 }
 
@@ -403,7 +455,16 @@ mod tests {
             ("expected_total", json!("12.50"), true),
         ];
         let base = print_of("c1", &example());
+        // A token stands instead of the card: two tokens differ, and a
+        // token differs from the card.
+        let token = |t: &str| with(example(), "payment", json!({"method": "card", "token": t}));
+        let visa = print_of("c1", &token("test_visa"));
+        assert_ne!(visa, print_of("c1", &token("test_declined")));
+        assert_ne!(visa, base);
         for (path, _) in CheckoutForm::DESCRIPTION.leaves() {
+            if path == "payment.token" {
+                continue;
+            }
             let Some((_, value, changes)) = other.iter().find(|(p, ..)| *p == path) else {
                 panic!("{path}: say whether the fingerprint must see it");
             };

@@ -5,6 +5,7 @@ use chrono::Duration;
 use crate::catalogue::TaxClass;
 use crate::checkout::Country;
 use crate::money::{Currency, Money};
+use crate::order::CapturePolicy;
 use crate::pricing::{ShippingMethod, ShippingMethodCode, ShippingRate, TaxRate, TaxTable};
 
 /// How the engine prices and checks out.
@@ -26,6 +27,13 @@ pub struct OrdersConfig {
     /// How often a lost compare-and-set is retried before answering
     /// [`crate::Error::ConcurrentUpdate`].
     pub max_retries: u32,
+    /// When card payments are captured: at checkout (default) or as the
+    /// order ships.
+    pub capture_policy: CapturePolicy,
+    /// How long an order `awaiting_payment` holds its stock for the
+    /// customer's action (3-D Secure) before the sweeper cancels it;
+    /// default 15 minutes.
+    pub payment_hold: Duration,
 }
 
 impl OrdersConfig {
@@ -39,6 +47,8 @@ impl OrdersConfig {
             shipping_methods: Vec::new(),
             idempotency_lease: Duration::minutes(5),
             max_retries: 8,
+            capture_policy: CapturePolicy::OnCheckout,
+            payment_hold: Duration::minutes(15),
         }
     }
 

@@ -140,16 +140,21 @@ impl Orders {
                 &inner.guards,
                 inner.clock.now(),
             )?;
-            if change.payment_status == Some(PaymentStatus::Refunded)
-                && let Some(reference) = &order.payment().reference
-            {
-                // Refund before recording it: a refund that fails leaves the
-                // order as it was. Refunds are idempotent per charge, so a
-                // retry after a lost race refunds once.
-                inner
-                    .payments
-                    .refund(reference, order.totals().total)
-                    .await?;
+            if let (Some(after), Some(reference)) = (change.payment(), &order.payment().reference) {
+                // Move the money before recording it: a provider call that
+                // fails leaves the order as it was. Keys derive from the
+                // order, so a retry after a lost race acts once.
+                match after.status {
+                    PaymentStatus::Refunded => {
+                        let amount = order.payment().refundable();
+                        let key = format!("refund:{id}:{}", transition.to);
+                        inner.payments.refund(reference, amount, &key).await?;
+                    }
+                    PaymentStatus::Voided => {
+                        inner.payments.void(reference).await?;
+                    }
+                    _ => {}
+                }
             }
             match inner.store.change_status(&change).await {
                 Ok((order, event)) => {

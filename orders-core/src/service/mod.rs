@@ -9,6 +9,7 @@ mod carts;
 mod checkout;
 mod config;
 mod lifecycle;
+mod payments;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use crate::ports::{
 pub use carts::{PricedCart, PricingOptions};
 pub use checkout::{CheckoutOutcome, MAX_IDEMPOTENCY_KEY};
 pub use config::OrdersConfig;
+pub use payments::{SweepReport, WebhookOutcome};
 
 /// Who may see an order or a cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

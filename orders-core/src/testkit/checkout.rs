@@ -11,7 +11,7 @@ use crate::cart::Quantity;
 use crate::catalogue::{NewProduct, ProductName, ProductPatch, Sku, TaxClass};
 use crate::discount::{Discount, DiscountCode, DiscountKind};
 use crate::money::{Currency, Money};
-use crate::order::{Actor, Order, OrderStatus};
+use crate::order::{Actor, EventKind, Order, OrderStatus, PaymentStatus};
 use crate::ports::{OrderFilter, PageRequest, Store, TestGateway};
 use crate::{Access, Error, OrdersConfig};
 
@@ -77,9 +77,32 @@ pub(super) async fn checkout_places_a_snapshot(store: Arc<dyn Store>) {
         .order_events(Access::Owner(&who), order.id())
         .await
         .expect("events");
-    assert_eq!(events.len(), 1);
+    // Placed with the card authorised, then captured (on_checkout): the
+    // capture is the second event, and the store keeps every amount.
+    assert_eq!(events.len(), 2);
     assert_eq!((events[0].from, events[0].to), (None, OrderStatus::Paid));
+    assert_eq!(events[0].kind, EventKind::StatusChanged);
     assert_eq!(events[0].actor, Actor::customer(&who));
+    assert_eq!(events[0].data, None);
+    assert_eq!(events[1].kind, EventKind::PaymentUpdated);
+    assert_eq!(
+        (events[1].from, events[1].to),
+        (Some(OrderStatus::Paid), OrderStatus::Paid)
+    );
+    let data = events[1].data.as_ref().expect("the payment");
+    assert_eq!(data["status"], "captured");
+    assert_eq!(data["captured"], order.totals().total.to_string());
+    let payment = read.payment();
+    assert_eq!(payment.status, PaymentStatus::Captured);
+    assert_eq!(payment.authorized, order.totals().total);
+    assert_eq!(payment.captured, order.totals().total);
+    assert!(payment.refunded.is_zero());
+    assert!(
+        payment
+            .reference
+            .as_deref()
+            .is_some_and(|r| r.starts_with("test_pi_"))
+    );
 
     let cod = cart_with(&orders, &who, &[(b.id(), 1)]).await;
     let second = orders
@@ -316,7 +339,12 @@ pub(super) async fn checkout_short_stock_changes_nothing(store: Arc<dyn Store>) 
     let declined = orders
         .checkout(&who, &cart_id, form(Some(TestGateway::DECLINED_CARD)), None)
         .await;
-    assert_eq!(declined.unwrap_err(), Error::PaymentDeclined);
+    assert_eq!(
+        declined.unwrap_err(),
+        Error::PaymentDeclined {
+            field: "payment.card.number"
+        }
+    );
     assert_eq!(stock(&orders, plenty.id()).await, 10);
 }
 

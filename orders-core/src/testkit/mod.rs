@@ -211,6 +211,7 @@ pub fn form(card: Option<&str>) -> CheckoutForm {
     let payment = match card {
         Some(number) => PaymentForm {
             method: text("card"),
+            token: None,
             card: Some(CardForm {
                 number: text(number),
                 exp_month: Some(12),
@@ -221,9 +222,25 @@ pub fn form(card: Option<&str>) -> CheckoutForm {
         },
         None => PaymentForm {
             method: text("cash_on_delivery"),
+            token: None,
             card: None,
         },
     };
+    with_payment(payment)
+}
+
+/// A valid checkout form paying with the provider `token` (the
+/// [`TestGateway`](crate::ports::TestGateway)'s `test_visa`, say).
+pub fn token_form(token: &str) -> CheckoutForm {
+    with_payment(PaymentForm {
+        method: Some("card".to_owned()),
+        token: Some(token.to_owned()),
+        card: None,
+    })
+}
+
+fn with_payment(payment: PaymentForm) -> CheckoutForm {
+    let text = |s: &str| Some(s.to_owned());
     CheckoutForm {
         email: text("ada@example.com"),
         shipping_address: Some(AddressForm {

@@ -198,6 +198,8 @@ mod tests {
             at: Utc::now(),
             actor: Actor::system(),
             note: None,
+            kind: crate::order::EventKind::StatusChanged,
+            data: None,
         }
     }
 
