@@ -10,6 +10,7 @@
 //! refund and the customer's return answer with the PaymentIntent read
 //! back after the call.
 
+mod events;
 mod state;
 
 use std::fmt;
@@ -27,9 +28,9 @@ use orders_core::ports::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    BuildError, ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, EventObject,
-    IdempotencyKey, PaymentIntentId, PaymentIntentStatus, SecretKey, StripeClient,
-    StripeClientBuilder, StripeError, WebhookError, WebhookSecret, WebhookVerifier,
+    BuildError, ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, IdempotencyKey,
+    PaymentIntentId, PaymentIntentStatus, SecretKey, StripeClient, StripeClientBuilder,
+    StripeError, WebhookSecret, WebhookVerifier,
 };
 use state::{outcome_unknown, payment_error, provider_state};
 
@@ -378,30 +379,7 @@ impl PaymentGateway for StripeGateway {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<WebhookEvent, PortWebhookError> {
-        let event = self
-            .verifier
-            .verify_at(body, Some(signature), now.timestamp())
-            .map_err(|error| match error {
-                WebhookError::Stale { .. } => PortWebhookError::Stale,
-                WebhookError::InvalidPayload(reason) => PortWebhookError::Malformed(reason),
-                _ => PortWebhookError::BadSignature,
-            })?;
-        let followed = event.kind.starts_with("payment_intent.")
-            || event.kind.starts_with("charge.")
-            || event.kind.starts_with("refund.");
-        let reference = match &event.object {
-            _ if !followed => None,
-            EventObject::PaymentIntent(intent) => Some(intent.id.to_string()),
-            EventObject::Refund(refund) => refund.payment_intent.clone(),
-            EventObject::Other(object) => object
-                .get("payment_intent")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
-        };
-        Ok(WebhookEvent {
-            id: event.id,
-            reference,
-        })
+        events::webhook_event(&self.verifier, signature, body, now)
     }
 }
 
