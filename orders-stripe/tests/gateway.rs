@@ -10,7 +10,7 @@ use std::sync::Arc;
 use orders_core::Error;
 use orders_core::money::Money;
 use orders_core::order::{Actor, CapturePolicy, NextAction, OrderStatus, PaymentStatus};
-use orders_core::ports::ManualClock;
+use orders_core::ports::{ManualClock, PaymentError, PaymentGateway};
 use support::Localstripe;
 use support::shop::{self, Setup, ada, basket, checkout, minor, stock};
 
@@ -101,6 +101,18 @@ async fn under_on_shipment_a_fulfilment_captures_part_once() {
         .unwrap();
     assert_eq!(again.payment(), shipped.payment());
     assert_eq!(again.version(), shipped.version());
+    // Asked of the adapter itself (as after a lost answer): localstripe
+    // keeps no idempotency keys and refuses a second capture; the adapter
+    // answers with the capture already there, not a second one.
+    let gateway = shop::gateway(&server.url(), std::time::Duration::from_secs(10));
+    let key = format!("capture:{}:fulfilment-1", order.id());
+    let state = gateway.capture(&reference, part, &key).await.unwrap();
+    assert_eq!(
+        (state.status, state.captured),
+        (PaymentStatus::Captured, part)
+    );
+    let too_much = gateway.capture(&reference, total, "another").await;
+    assert_eq!(too_much.map(|s| s.captured), Ok(part));
 }
 
 #[tokio::test]
@@ -123,6 +135,20 @@ async fn a_cancel_before_capture_voids_at_stripe_and_returns_stock() {
         server.payment_intent(&reference).await["status"],
         "canceled"
     );
+    // Voiding it again succeeds, and changes nothing.
+    let gateway = shop::gateway(&server.url(), std::time::Duration::from_secs(10));
+    let again = gateway.void(&reference).await.unwrap();
+    assert_eq!(again.status, PaymentStatus::Voided);
+    // A captured payment cannot be voided.
+    let (_, cart) = basket(&orders, 5, 1).await;
+    let other = checkout(&orders, &cart, VISA, None).await.unwrap();
+    let other_ref = other.payment().reference.clone().unwrap();
+    let captured = gateway.capture(&other_ref, other.totals().total, "c").await;
+    assert_eq!(captured.map(|s| s.status), Ok(PaymentStatus::Captured));
+    assert!(matches!(
+        gateway.void(&other_ref).await,
+        Err(PaymentError::Refused(_))
+    ));
 }
 
 #[tokio::test]
