@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::money::Money;
-use orders_core::order::ProviderState;
+use orders_core::order::{PaymentStatus, ProviderState};
 use orders_core::ports::{
     Authorize, PaymentError, PaymentGateway, PaymentSource, ProviderPayment,
     WebhookError as PortWebhookError, WebhookEvent,
@@ -308,10 +308,8 @@ impl PaymentGateway for StripeGateway {
             // A decline at confirmation leaves the intent failed: say so.
             Err(StripeError::CardDeclined(_)) => self.read_intent(&id).await,
             Err(error) => {
-                self.already(&id, error, |s| {
-                    s.status != orders_core::order::PaymentStatus::RequiresAction
-                })
-                .await
+                self.already(&id, error, |s| s.status != PaymentStatus::RequiresAction)
+                    .await
             }
         }
     }
@@ -334,7 +332,6 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn void(&self, reference: &str) -> Result<ProviderState, PaymentError> {
-        use orders_core::order::PaymentStatus;
         let id = intent_id(reference)?;
         let key = stripe_key(&format!("void:{id}"));
         match at_most_twice(|| self.client.cancel_payment_intent(&id, &key)).await {
