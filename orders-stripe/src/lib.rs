@@ -8,8 +8,10 @@
 //!
 //! It is deliberately small: a few form-encoded calls over `reqwest`, typed
 //! results for the fields the lifecycle needs, and one error type that says
-//! what the caller should do next ([`StripeError`]). It knows nothing of
-//! orders, carts or stock; the payment port's adapter maps it onto them.
+//! what the caller should do next ([`StripeError`]). The client knows
+//! nothing of orders, carts or stock; [`StripeGateway`], the adapter of
+//! `orders-core`'s payment port, maps it onto them: give it to
+//! `Orders::builder(..).payments(..)`.
 //!
 //! ```no_run
 //! use orders_stripe::{
@@ -42,6 +44,7 @@
 mod client;
 mod error;
 mod form;
+mod gateway;
 mod ids;
 mod params;
 mod secret;
@@ -50,14 +53,15 @@ mod webhook;
 
 pub use client::{BuildError, STRIPE_API_VERSION, StripeClient, StripeClientBuilder};
 pub use error::{ApiError, StripeError, Unavailable};
+pub use gateway::{StripeGateway, StripeGatewayBuilder};
 pub use ids::{IdError, PaymentIntentId, RefundId};
 pub use params::{
     ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, IdempotencyKey, ParamError,
 };
 pub use secret::{ClientSecret, SecretError, SecretKey, WebhookSecret};
 pub use types::{
-    Charge, Expandable, NextAction, PaymentError, PaymentIntent, PaymentIntentStatus, Refund,
-    RefundStatus,
+    CardDetails, Charge, Expandable, NextAction, PaymentError, PaymentIntent, PaymentIntentStatus,
+    PaymentMethodDetails, Refund, RefundList, RefundStatus,
 };
 pub use webhook::{Event, EventObject, WebhookError, WebhookVerifier};
 
