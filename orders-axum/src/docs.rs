@@ -394,7 +394,7 @@ pub(crate) enum TrackMessage {
     /// A later change.
     Event {
         /// The event.
-        event: OrderEvent,
+        event: Box<OrderEvent>,
     },
 }
 
