@@ -2,7 +2,8 @@
 //! stores: every event delivered and signed, in order per order; failures
 //! retried as the policy spaces them (on a test clock); a restart
 //! mid-backlog loses and repeats nothing; an address refused at delivery;
-//! two instances on one PostgreSQL deliver each item once.
+//! two instances on one PostgreSQL deliver each item once; a payment update
+//! named as such, and sent to status filters when it moved the status.
 #![cfg(feature = "webhooks")]
 
 use std::collections::HashMap;
@@ -27,6 +28,10 @@ use orders_core::webhook::{
 use orders_sqlx::SqliteStore;
 use serde_json::Value;
 use sha2::Sha256;
+
+#[path = "common/postgres.rs"]
+mod postgres;
+use postgres::Database;
 
 /// What the receiver heard: each request's body, parsed, in arrival order.
 #[derive(Default)]
@@ -229,6 +234,77 @@ async fn every_event_arrives_signed_once_in_order_per_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_update_is_order_payment_updated_and_a_status_change_when_it_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    let payments = Receiver::start().await;
+    let statuses = Receiver::start().await;
+    for (receiver, name) in [
+        (&payments, "order.payment_updated"),
+        (&statuses, "order.status_changed"),
+    ] {
+        let secret = WebhookSecret::from_random_bytes(&[7; 32]);
+        *receiver.secret.lock().unwrap() = secret.expose().to_owned();
+        store
+            .insert_webhook(&NewWebhook {
+                id: WebhookId::generate(),
+                url: WebhookUrl::parse(&receiver.url).expect("url"),
+                events: EventFilter::parse(&[name]).expect("filter"),
+                secret,
+                created_at: Utc::now(),
+            })
+            .await
+            .expect("webhook");
+    }
+    // Placed awaiting the customer's action, then confirmed: authorised
+    // (awaiting_payment -> paid), then captured (paid -> paid).
+    let (orders, _) = engine(store.clone() as Arc<dyn Store>);
+    let p = product(&orders, "3.00", 10).await;
+    let who = orders_core::ids::CustomerId::parse("payer").unwrap();
+    let cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
+    let action = orders_core::ports::TestGateway::REQUIRES_ACTION_CARD;
+    let order = orders
+        .checkout(&who, &cart, form(Some(action)), None)
+        .await
+        .expect("checkout")
+        .order;
+    assert_eq!(order.status(), OrderStatus::AwaitingPayment);
+    let paid = orders
+        .confirm_payment(&who, order.id())
+        .await
+        .expect("confirm");
+    assert_eq!(paid.status(), OrderStatus::Paid);
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = DeliveryWorker::new(store.clone(), Arc::new(SystemClock), config());
+    let running = tokio::spawn(worker.run(stopped));
+    payments.wait_for(2).await;
+    let to_statuses = statuses.wait_for(1).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+    assert_eq!(
+        payments.accepted().len(),
+        2,
+        "the authorisation and the capture"
+    );
+    assert_eq!(
+        statuses.accepted().len(),
+        1,
+        "only the one that moved the status"
+    );
+    let moved = &to_statuses[0];
+    assert_eq!(moved["type"], "order.payment_updated");
+    assert_eq!(moved["data"]["type"], "payment_updated");
+    assert_eq!(moved["data"]["from"], "awaiting_payment");
+    assert_eq!(moved["data"]["to"], "paid");
+    assert_eq!(moved["data"]["data"]["status"], "authorized");
+    for body in payments.accepted() {
+        assert_eq!(body["type"], "order.payment_updated", "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_as_the_policy_spaces_them() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(&dir).await;
@@ -396,65 +472,9 @@ async fn a_name_resolving_to_loopback_is_refused_at_delivery() {
     assert_eq!(receiver.heard.lock().unwrap().answered, 0, "never called");
 }
 
-/// A fresh PostgreSQL database, dropped at the end; `None` (skipped)
-/// unless `ORDERS_TEST_PG_URL` or `ORDERS_REQUIRE_PG` is set.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create() -> Option<Self> {
-        use sqlx::Connection;
-        let configured = std::env::var("ORDERS_TEST_PG_URL").ok();
-        let required = std::env::var("ORDERS_REQUIRE_PG").is_ok_and(|v| v == "1");
-        if configured.is_none() && !required {
-            println!("skipped: set ORDERS_TEST_PG_URL (or ORDERS_REQUIRE_PG=1) to run it");
-            return None;
-        }
-        let admin =
-            configured.unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
-        let name = format!("orders_test_webhooks_{}", WebhookId::generate());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
-        let url = format!("{server}/{name}");
-        Some(Self { admin, name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        use sqlx::Connection;
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // On a thread of its own: Drop may run inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_postgres_deliver_each_item_once() {
-    let Some(db) = Database::create().await else {
+    let Some(db) = Database::create("webhooks").await else {
         return;
     };
     let open = || async {
@@ -516,7 +536,7 @@ async fn delivery_rate(store: Arc<dyn OutboxStore>, label: &str, n: usize) {
 async fn deliveries_per_second() {
     let dir = tempfile::tempdir().unwrap();
     delivery_rate(sqlite(&dir).await, "SQLite", 2000).await;
-    if let Some(db) = Database::create().await {
+    if let Some(db) = Database::create("webhooks").await {
         let store = orders_sqlx::PgStore::connect(&db.url)
             .await
             .expect("connect");
