@@ -26,6 +26,10 @@
     if (!statusEl || !status) return;
     statusEl.textContent = status;
     statusEl.className = "status status-" + status;
+    // Paid or cancelled elsewhere (the provider's webhook): nothing is
+    // left to complete here.
+    var action = document.getElementById("payment-action");
+    if (action && status !== "awaiting_payment") action.hidden = true;
   }
 
   function setTracking(number) {
