@@ -67,12 +67,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0004_webhooks.sql"),
     ),
+    (
+        5,
+        "payments",
+        include_str!("../migrations/sqlite/0005_payments.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_BASELINE: (i64, &str) =
-    (4, include_str!("../migrations/baseline/sqlite.sql"));
+    (5, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -112,13 +117,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/postgres/0007_webhooks.sql"),
     ),
+    (
+        8,
+        "payments",
+        include_str!("../migrations/postgres/0008_payments.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (7, include_str!("../migrations/baseline/postgres.sql"));
+    (8, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a

@@ -20,6 +20,7 @@ use orders_core::cart::Cart;
 use orders_core::catalogue::Product;
 use orders_core::discount::{Discount, DiscountCode};
 use orders_core::ids::{CustomerId, ProductId};
+use orders_core::order::{PaymentSummary, StatusChange};
 use orders_core::ports::{OrderFilter, StoreError};
 use sqlx::query::{Query, QueryScalar};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -86,6 +87,45 @@ static LIST_ORDERS_HEAD: LazyLock<String> =
 pub(crate) static EVENTS_OF_ORDER: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {EVENT_COLUMNS} FROM orders_order_events WHERE order_id = $1 ORDER BY id")
 });
+
+/// The order whose payment has the provider reference $1 (the first
+/// placed, should two share it).
+pub(crate) static ORDER_BY_PAYMENT_REFERENCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ORDER_COLUMNS} FROM orders_orders WHERE payment_reference = $1 \
+         AND payment_reference IS NOT NULL ORDER BY number LIMIT 1"
+    )
+});
+
+/// Up to $2 orders `awaiting_payment` placed before $1, oldest first
+/// (`orders_orders_status_number`, read backwards).
+pub(crate) static AWAITING_PAYMENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ORDER_COLUMNS} FROM orders_orders WHERE status = 'awaiting_payment' \
+         AND created_at < $1 ORDER BY number LIMIT $2"
+    )
+});
+
+/// Whether the provider $1's webhook event $2 was acted on.
+pub(crate) const PROVIDER_EVENT_SEEN: &str =
+    "SELECT count(*) FROM orders_payment_events WHERE provider = $1 AND event_id = $2";
+
+/// Records the provider $1's webhook event $2 as acted on at $3; affects no
+/// row if it already was.
+pub(crate) const RECORD_PROVIDER_EVENT: &str =
+    "INSERT INTO orders_payment_events (provider, event_id, received_at) VALUES ($1, $2, $3)
+     ON CONFLICT (provider, event_id) DO NOTHING";
+
+/// The start of a status change's compare-and-set, the same on both
+/// backends: the order's new status ($1), tracking number ($2, kept when
+/// NULL), every payment field ($3 to $10, [`status_change`]), `updated_at`
+/// ($11), where the id is $12 and the version $13; version + 1.
+pub(crate) const CHANGE_ORDER: &str = "UPDATE orders_orders SET status = $1,
+        tracking_number = COALESCE($2, tracking_number), payment_status = $3, card_brand = $4,
+        card_last4 = $5, payment_reference = $6, payment_authorized_minor = $7,
+        payment_captured_minor = $8, payment_refunded_minor = $9, payment_next_action = $10,
+        version = version + 1, updated_at = $11
+    WHERE id = $12 AND version = $13";
 
 // Idempotency.
 
@@ -305,4 +345,29 @@ where
     sqlx::query(RELEASE_KEY)
         .text(customer_id.as_str())
         .text(key)
+}
+
+/// Binds `$1` to `$13` of [`CHANGE_ORDER`] for `change`: the payment is
+/// the change's when it touches the payment, else `stored`, the payment
+/// read at `change.expected_version()` (the compare-and-set on the version
+/// makes writing it back a no-op).
+pub(crate) fn status_change<B: Bind>(
+    q: B,
+    change: &StatusChange,
+    stored: &PaymentSummary,
+) -> Result<B, StoreError> {
+    let p = change.payment().unwrap_or(stored);
+    Ok(q.text(change.to().as_str())
+        .opt_text(change.tracking_number().map(|t| t.as_str()))
+        .text(p.status.as_str())
+        .opt_text(p.brand.map(|b| b.as_str()))
+        .opt_text(p.last4.as_deref())
+        .opt_text(p.reference.as_deref())
+        .int(p.authorized.to_minor())
+        .int(p.captured.to_minor())
+        .int(p.refunded.to_minor())
+        .opt_text(codec::next_action(p.next_action.as_ref())?.as_deref())
+        .text(&ts(change.at()))
+        .text(change.order_id().as_str())
+        .int(codec::to_i64(change.expected_version())?))
 }

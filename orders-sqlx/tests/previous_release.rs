@@ -445,7 +445,8 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     assert_eq!(placed.number().get(), 3);
     assert_eq!(placed.lines().len(), 3);
     let events = store.order_events(placed.id()).await.expect("events");
-    assert_eq!(events.iter().map(|e| e.id.get()).collect::<Vec<_>>(), [5]);
+    // Placed, then its card payment captured (`on_checkout`).
+    assert_eq!(events.iter().map(|e| e.id.get()).collect::<Vec<_>>(), [5, 6]);
     let read = store
         .order(placed.id())
         .await

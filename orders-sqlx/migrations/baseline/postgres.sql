@@ -1,9 +1,9 @@
--- The store's PostgreSQL schema as migrations 1 to 6 leave it, created at
+-- The store's PostgreSQL schema as migrations 1 to 8 leave it, created at
 -- once on a database the store has not migrated before (see the
 -- `migrations` module): its objects are then never created under the
 -- unprefixed names of migration 1, which a host's own tables (and their
 -- implicit `products_pkey`, `products_sku_key`) may already have. A test
--- checks that this and migrations 1 to 6 make the same schema.
+-- checks that this and migrations 1 to 8 make the same schema.
 --
 -- Money is BIGINT minor units (cents) beside its currency code, never a
 -- float. Instants are RFC 3339 text in UTC with nine fractional digits and
@@ -72,7 +72,8 @@ CREATE TABLE orders_orders (
     id                TEXT    NOT NULL,
     customer_id       TEXT    NOT NULL,
     status            TEXT    NOT NULL CHECK (status IN
-                          ('pending', 'paid', 'processing', 'shipped', 'delivered', 'cancelled', 'refunded')),
+                          ('pending', 'awaiting_payment', 'paid', 'processing', 'shipped', 'delivered',
+                           'cancelled', 'refunded')),
     currency          TEXT    NOT NULL,
     email             TEXT    NOT NULL,
     email_lower       TEXT    NOT NULL,
@@ -87,17 +88,26 @@ CREATE TABLE orders_orders (
     payment_method    TEXT    NOT NULL,
     card_brand        TEXT,
     card_last4        TEXT,
-    payment_status    TEXT    NOT NULL CHECK (payment_status IN ('pending', 'captured', 'refunded')),
+    payment_status    TEXT    NOT NULL CHECK (payment_status IN
+                          ('pending', 'requires_action', 'authorized', 'captured', 'partially_refunded',
+                           'refunded', 'voided', 'failed')),
     payment_reference TEXT,
     tracking_number   TEXT,
     created_at        TEXT    NOT NULL,
     updated_at        TEXT    NOT NULL,
     version           BIGINT  NOT NULL CHECK (version >= 1),
+    payment_authorized_minor BIGINT NOT NULL CHECK (payment_authorized_minor >= 0),
+    payment_captured_minor   BIGINT NOT NULL CHECK (payment_captured_minor >= 0),
+    payment_refunded_minor   BIGINT NOT NULL CHECK (payment_refunded_minor >= 0),
+    payment_next_action      TEXT,  -- JSON, while payment_status is requires_action
     CONSTRAINT orders_orders_id_key UNIQUE (id)
 );
 CREATE INDEX orders_orders_customer_number ON orders_orders (customer_id, number DESC);
 CREATE INDEX orders_orders_status_number ON orders_orders (status, number DESC);
 CREATE INDEX orders_orders_email_number ON orders_orders (email_lower, number DESC);
+-- A provider's webhook names the payment by its reference.
+CREATE INDEX orders_orders_payment_reference ON orders_orders (payment_reference)
+    WHERE payment_reference IS NOT NULL;
 
 CREATE TABLE orders_order_lines (
     order_id            TEXT    NOT NULL REFERENCES orders_orders (id),
@@ -129,7 +139,9 @@ CREATE TABLE orders_order_events (
     at          TEXT    NOT NULL,
     actor       TEXT    NOT NULL,
     note        TEXT,
-    txid        BIGINT  NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)
+    txid        BIGINT  NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+    kind        TEXT    NOT NULL DEFAULT 'status_changed',  -- no CHECK: see migration 8
+    data        TEXT    -- JSON
 );
 CREATE INDEX orders_order_events_order ON orders_order_events (order_id, id);
 CREATE INDEX orders_order_events_txid ON orders_order_events (txid);
@@ -170,6 +182,8 @@ CREATE FUNCTION orders_place(
     l_lines jsonb,
     p_actor text, k_customer_id text, k_key text, k_fingerprint text,
     p_cart_id text, w_ids text[], w_quantities bigint[], p_count_code text,
+    p_payment_authorized bigint, p_payment_captured bigint, p_payment_refunded bigint,
+    p_payment_next_action text,
     OUT cart_status text, OUT short text[], OUT discounted boolean, OUT placed boolean,
     OUT number bigint, OUT event_id bigint)
 LANGUAGE plpgsql VOLATILE
@@ -237,11 +251,14 @@ BEGIN
     INSERT INTO orders_orders (id, customer_id, status, currency, email, email_lower, subtotal_minor,
         discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address,
         shipping_method, payment_method, card_brand, card_last4, payment_status,
-        payment_reference, tracking_number, created_at, updated_at, version)
+        payment_reference, tracking_number, created_at, updated_at, version,
+        payment_authorized_minor, payment_captured_minor, payment_refunded_minor,
+        payment_next_action)
     VALUES (p_id, p_customer_id, p_status, p_currency, p_email, p_email_lower, p_subtotal,
         p_discount, p_shipping, p_tax, p_total, p_discount_code, p_shipping_address,
         p_shipping_method, p_payment_method, p_card_brand, p_card_last4, p_payment_status,
-        p_payment_reference, NULL, p_now, p_now, 1)
+        p_payment_reference, NULL, p_now, p_now, 1,
+        p_payment_authorized, p_payment_captured, p_payment_refunded, p_payment_next_action)
     RETURNING orders_orders.number INTO number;
 
     INSERT INTO orders_order_lines (order_id, position, product_id, sku, name, quantity,
@@ -306,3 +323,11 @@ CREATE TABLE orders_deliveries (
 );
 CREATE INDEX orders_deliveries_due ON orders_deliveries (event_id) WHERE status = 'pending';
 CREATE INDEX orders_deliveries_line ON orders_deliveries (webhook_id, order_id, event_id) WHERE status = 'pending';
+
+-- A provider's webhook events acted on, so a replay is recognised.
+CREATE TABLE orders_payment_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    CONSTRAINT orders_payment_events_pkey PRIMARY KEY (provider, event_id)
+);

@@ -1,8 +1,8 @@
--- The store's SQLite schema as migrations 1 to 3 leave it, created at once
+-- The store's SQLite schema as migrations 1 to 5 leave it, created at once
 -- on a database the store has not migrated before (see the `migrations`
 -- module): its tables are then never created under the unprefixed names
 -- of migration 1, which a host's own tables may already have. A test
--- checks that this and migrations 1 to 3 make the same schema.
+-- checks that this and migrations 1 to 5 make the same schema.
 --
 -- Money is integer minor units (cents) beside its currency code, never REAL.
 -- Instants are RFC 3339 text in UTC with nine fractional digits and a `Z`
@@ -66,7 +66,8 @@ CREATE TABLE orders_orders (
     id                TEXT    NOT NULL,
     customer_id       TEXT    NOT NULL,
     status            TEXT    NOT NULL CHECK (status IN
-                          ('pending', 'paid', 'processing', 'shipped', 'delivered', 'cancelled', 'refunded')),
+                          ('pending', 'awaiting_payment', 'paid', 'processing', 'shipped', 'delivered',
+                           'cancelled', 'refunded')),
     currency          TEXT    NOT NULL,
     email             TEXT    NOT NULL,
     email_lower       TEXT    NOT NULL,
@@ -81,17 +82,26 @@ CREATE TABLE orders_orders (
     payment_method    TEXT    NOT NULL,
     card_brand        TEXT,
     card_last4        TEXT,
-    payment_status    TEXT    NOT NULL CHECK (payment_status IN ('pending', 'captured', 'refunded')),
+    payment_status    TEXT    NOT NULL CHECK (payment_status IN
+                          ('pending', 'requires_action', 'authorized', 'captured', 'partially_refunded',
+                           'refunded', 'voided', 'failed')),
     payment_reference TEXT,
     tracking_number   TEXT,
     created_at        TEXT    NOT NULL,
     updated_at        TEXT    NOT NULL,
     version           INTEGER NOT NULL CHECK (version >= 1),
+    payment_authorized_minor INTEGER NOT NULL CHECK (payment_authorized_minor >= 0),
+    payment_captured_minor   INTEGER NOT NULL CHECK (payment_captured_minor >= 0),
+    payment_refunded_minor   INTEGER NOT NULL CHECK (payment_refunded_minor >= 0),
+    payment_next_action      TEXT,  -- JSON, while payment_status is requires_action
     CONSTRAINT orders_orders_id_key UNIQUE (id)
 );
 CREATE INDEX orders_orders_customer_number ON orders_orders (customer_id, number DESC);
 CREATE INDEX orders_orders_status_number ON orders_orders (status, number DESC);
 CREATE INDEX orders_orders_email_number ON orders_orders (email_lower, number DESC);
+-- A provider's webhook names the payment by its reference.
+CREATE INDEX orders_orders_payment_reference ON orders_orders (payment_reference)
+    WHERE payment_reference IS NOT NULL;
 
 CREATE TABLE orders_order_lines (
     order_id            TEXT    NOT NULL REFERENCES orders_orders (id),
@@ -119,7 +129,9 @@ CREATE TABLE orders_order_events (
     to_status   TEXT    NOT NULL,
     at          TEXT    NOT NULL,
     actor       TEXT    NOT NULL,
-    note        TEXT
+    note        TEXT,
+    kind        TEXT    NOT NULL DEFAULT 'status_changed',  -- no CHECK: see migration 5
+    data        TEXT    -- JSON
 );
 CREATE INDEX orders_order_events_order ON orders_order_events (order_id, id);
 
@@ -170,3 +182,11 @@ CREATE TABLE orders_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX orders_deliveries_due ON orders_deliveries (event_id) WHERE status = 'pending';
 CREATE INDEX orders_deliveries_line ON orders_deliveries (webhook_id, order_id, event_id) WHERE status = 'pending';
+
+-- A provider's webhook events acted on, so a replay is recognised.
+CREATE TABLE orders_payment_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (provider, event_id)
+) WITHOUT ROWID;

@@ -31,8 +31,8 @@ pub(crate) use carts::{
 pub(crate) use catalogue::{PRODUCT_COLUMNS, product};
 pub(crate) use discounts::{DISCOUNT_COLUMNS, discount, discount_row};
 pub(crate) use orders::{
-    EVENT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, address, event, line, needed, order,
-    short_in_line_order,
+    EVENT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, address, event, event_data, line, needed,
+    next_action, order, short_in_line_order,
 };
 
 /// Reads typed columns by name from a row of either backend.

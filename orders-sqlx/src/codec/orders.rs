@@ -9,8 +9,8 @@ use orders_core::discount::DiscountCode;
 use orders_core::ids::{CustomerId, EventId, OrderId, ProductId};
 use orders_core::money::Currency;
 use orders_core::order::{
-    Actor, Note, Order, OrderEvent, OrderLine, OrderNumber, OrderParts, OrderStatus, PaymentStatus,
-    PaymentSummary, TrackingNumber,
+    Actor, EventKind, NextAction, Note, Order, OrderEvent, OrderLine, OrderNumber, OrderParts,
+    OrderStatus, PaymentStatus, PaymentSummary, TrackingNumber,
 };
 use orders_core::ports::StoreError;
 use orders_core::pricing::{ShippingMethodCode, Totals};
@@ -18,7 +18,7 @@ use orders_core::pricing::{ShippingMethodCode, Totals};
 use super::{Get, currency, money, parse, parse_ts, to_u64};
 use crate::stored;
 
-pub(crate) const ORDER_COLUMNS: &str = "number, id, customer_id, status, currency, email, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method, payment_method, card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at, updated_at, version";
+pub(crate) const ORDER_COLUMNS: &str = "number, id, customer_id, status, currency, email, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method, payment_method, card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at, updated_at, version, payment_authorized_minor, payment_captured_minor, payment_refunded_minor, payment_next_action";
 
 pub(crate) const LINE_COLUMNS: &str = "order_id, position, product_id, sku, name, quantity, unit_price_minor, subtotal_minor, discount_minor, tax_minor, total_minor, tax_class";
 
@@ -65,6 +65,13 @@ pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, Stor
                 "payment status",
                 PaymentStatus::from_str(&row.text("payment_status")?),
             )?,
+            authorized: money(row.int("payment_authorized_minor")?, currency)?,
+            captured: money(row.int("payment_captured_minor")?, currency)?,
+            refunded: money(row.int("payment_refunded_minor")?, currency)?,
+            next_action: row
+                .opt_text("payment_next_action")?
+                .map(|a| parse("next action", serde_json::from_str::<NextAction>(&a)))
+                .transpose()?,
             reference: row.opt_text("payment_reference")?,
         },
         tracking_number: row
@@ -95,17 +102,32 @@ pub(crate) fn line(row: &impl Get, currency: Currency) -> Result<OrderLine, Stor
     })
 }
 
+/// The `payment_next_action` column's text: the action as API.md shows it
+/// (`{"type": "redirect", "url": …}`), or NULL.
+pub(crate) fn next_action(action: Option<&NextAction>) -> Result<Option<String>, StoreError> {
+    action
+        .map(|a| serde_json::to_string(a).map_err(|e| StoreError::Backend(e.to_string())))
+        .transpose()
+}
+
+/// The `data` column's text of an event: its JSON, or NULL.
+pub(crate) fn event_data(data: Option<&serde_json::Value>) -> Option<String> {
+    data.map(serde_json::Value::to_string)
+}
+
 /// The `shipping_address` column's text: see [`crate::stored`].
 pub(crate) fn address(address: &Address) -> Result<String, StoreError> {
     stored::write_address(address)
 }
 
-pub(crate) const EVENT_COLUMNS: &str = "id, order_id, from_status, to_status, at, actor, note";
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, order_id, from_status, to_status, at, actor, note, kind, data";
 
 pub(crate) fn event(row: &impl Get) -> Result<OrderEvent, StoreError> {
     Ok(OrderEvent {
         id: EventId::new(to_u64("event id", row.int("id")?)?),
         order_id: parse("order id", OrderId::parse(&row.text("order_id")?))?,
+        kind: parse("event kind", EventKind::from_str(&row.text("kind")?))?,
         from: row
             .opt_text("from_status")?
             .map(|s| parse("status", OrderStatus::from_str(&s)))
@@ -116,6 +138,10 @@ pub(crate) fn event(row: &impl Get) -> Result<OrderEvent, StoreError> {
         note: row
             .opt_text("note")?
             .map(|n| parse("note", Note::parse(&n)))
+            .transpose()?,
+        data: row
+            .opt_text("data")?
+            .map(|d| parse("event data", serde_json::from_str(&d)))
             .transpose()?,
     })
 }

@@ -1,9 +1,11 @@
 //! The order port and the event log on PostgreSQL: orders, their lines
 //! and events, listing, status changes.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use orders_core::ids::{EventId, OrderId};
 use orders_core::order::{Order, OrderEvent, StatusChange};
 use orders_core::ports::{
@@ -42,16 +44,18 @@ impl PgStore {
 }
 
 /// A status change in one statement (its own transaction): compare-and-set
-/// on version and status, the restock (rows locked in id order) and the
-/// event (announced after commit, by the notifier).
-const CHANGE: &str = "
+/// on version and status ([`statements::CHANGE_ORDER`], `$1` to `$13`, and
+/// the status `$14`), the restock (`$15`; rows locked in id order) and the
+/// event (actor `$16`, note `$17`, kind `$18`, data `$19`; announced after
+/// commit, by the notifier).
+static CHANGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
 WITH o AS (
-    UPDATE orders_orders SET status = $1, tracking_number = COALESCE($2, tracking_number),
-        payment_status = COALESCE($3, payment_status), version = version + 1, updated_at = $4
-    WHERE id = $5 AND version = $6 AND status = $7 RETURNING id),
+    {} AND status = $14 RETURNING id),
 want AS (
     SELECT product_id AS id, sum(quantity)::int8 AS qty FROM orders_order_lines
-    WHERE order_id = $5 AND $8 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
+    WHERE order_id = $12 AND $15 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
 locked AS MATERIALIZED (
     SELECT p.id FROM orders_products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
 r AS (
@@ -59,9 +63,12 @@ r AS (
     FROM want, locked
     WHERE p.id = want.id AND locked.id = want.id RETURNING p.id),
 e AS (
-    INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
-    SELECT id, $7, $1, $4, $9, $10 FROM o RETURNING id)
-SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked";
+    INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+    SELECT id, $14, $1, $11, $16, $17, $18, $19 FROM o RETURNING id)
+SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked",
+        statements::CHANGE_ORDER
+    )
+});
 
 #[async_trait]
 impl OrderStore for PgStore {
@@ -126,17 +133,17 @@ impl OrderStore for PgStore {
             let result = kept!(
                 self,
                 fetch_one,
-                sqlx::query(CHANGE)
-                    .bind(change.to().as_str())
-                    .bind(change.tracking_number().map(|t| t.as_str()))
-                    .bind(change.payment_status().map(|s| s.as_str()))
-                    .bind(ts(change.at()))
-                    .bind(change.order_id().as_str())
-                    .bind(codec::to_i64(change.expected_version())?)
-                    .bind(change.from().as_str())
-                    .bind(change.restock())
-                    .bind(change.actor().as_str())
-                    .bind(change.note().map(|n| n.as_str()))
+                statements::status_change(
+                    sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                    change,
+                    order.payment(),
+                )?
+                .bind(change.from().as_str())
+                .bind(change.restock())
+                .bind(change.actor().as_str())
+                .bind(change.note().map(|n| n.as_str()))
+                .bind(change.kind().as_str())
+                .bind(codec::event_data(change.data().as_ref()))
             )
             .map_err(Fail::Db);
             match result {
@@ -173,6 +180,74 @@ impl OrderStore for PgStore {
         )
         .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
+    }
+
+    async fn order_by_payment_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let sql = statements::ORDER_BY_PAYMENT_REFERENCE.as_str();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reference)
+        )
+        .map_err(error::any)?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(self.load_orders(vec![row]).await?.pop()),
+        }
+    }
+
+    async fn awaiting_payment(
+        &self,
+        placed_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let sql = statements::AWAITING_PAYMENT.as_str();
+        let rows = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ts(placed_before))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        )
+        .map_err(error::any)?;
+        self.load_orders(rows).await
+    }
+
+    async fn provider_event_seen(
+        &self,
+        provider: &str,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let seen: i64 = kept!(
+            self,
+            fetch_one,
+            sqlx::query_scalar(statements::PROVIDER_EVENT_SEEN)
+                .bind(provider)
+                .bind(event_id)
+        )
+        .map_err(error::any)?;
+        Ok(seen > 0)
+    }
+
+    async fn record_provider_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = kept!(
+            self,
+            execute,
+            sqlx::query(statements::RECORD_PROVIDER_EVENT)
+                .bind(provider)
+                .bind(event_id)
+                .bind(ts(at))
+        )
+        .map_err(error::any)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -32,7 +32,7 @@ use crate::lease::Conns;
 use crate::rows;
 
 /// A whole checkout in one call of `orders_place` (migration
-/// `0002_place_function.sql`, last replaced by `0005_place_lines_by_name.sql`),
+/// `0002_place_function.sql`, last replaced by `0008_payments.sql`),
 /// so in one round trip and its own (implicit) transaction: no `BEGIN`, no
 /// `COMMIT`. See the module docs for why this cannot oversell.
 ///
@@ -57,7 +57,7 @@ use crate::rows;
 /// checkout changed a row first.
 const PLACE: &str = "SELECT cart_status, short, discounted, placed, number, event_id \
     FROM orders_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-    $17, $18, $19, $20, $21::jsonb, $22, $23, $24, $25, $26, $27, $28, $29)";
+    $17, $18, $19, $20, $21::jsonb, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)";
 
 /// The lines of an order as `orders_place` reads them: a JSON array of
 /// objects, one per line in order, each field by name, money in minor
@@ -120,7 +120,11 @@ pub(super) async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result
         .bind(p.cart_id.as_str())
         .bind(&ids)
         .bind(&quantities)
-        .bind(p.discount_code.as_ref().map(DiscountCode::as_str));
+        .bind(p.discount_code.as_ref().map(DiscountCode::as_str))
+        .bind(o.payment.authorized.to_minor())
+        .bind(o.payment.captured.to_minor())
+        .bind(o.payment.refunded.to_minor())
+        .bind(codec::next_action(o.payment.next_action.as_ref())?);
     let mut conn = conns.get().await?;
     let row = query.fetch_one(&mut *conn).await?;
     conn.keep();

@@ -2,6 +2,7 @@
 //! events, listing.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use orders_core::ids::{EventId, OrderId};
 use orders_core::order::{Order, OrderEvent, StatusChange};
 use orders_core::ports::{
@@ -99,17 +100,11 @@ impl OrderStore for SqliteStore {
                 if order.version() != change.expected_version() || order.status() != change.from() {
                     return Err(StoreError::Conflict.into());
                 }
-                let updated = sqlx::query(
-                    "UPDATE orders_orders SET status = ?, tracking_number = COALESCE(?, tracking_number),
-                     payment_status = COALESCE(?, payment_status), version = version + 1, updated_at = ?
-                     WHERE id = ? AND version = ?",
-                )
-                .bind(change.to().as_str())
-                .bind(change.tracking_number().map(|t| t.as_str()))
-                .bind(change.payment_status().map(|s| s.as_str()))
-                .bind(ts(change.at()))
-                .bind(change.order_id().as_str())
-                .bind(codec::to_i64(change.expected_version())?)
+                let updated = statements::status_change(
+                    sqlx::query(statements::CHANGE_ORDER),
+                    change,
+                    order.payment(),
+                )?
                 .execute(&mut *conn)
                 .await?;
                 if updated.rows_affected() != 1 {
@@ -127,8 +122,8 @@ impl OrderStore for SqliteStore {
                     .await?;
                 }
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note)
-                     VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(change.order_id().as_str())
                 .bind(change.from().as_str())
@@ -136,6 +131,8 @@ impl OrderStore for SqliteStore {
                 .bind(ts(change.at()))
                 .bind(change.actor().as_str())
                 .bind(change.note().map(|n| n.as_str()))
+                .bind(change.kind().as_str())
+                .bind(codec::event_data(change.data().as_ref()))
                 .fetch_one(&mut *conn)
                 .await?;
                 let id = u64::try_from(id)
@@ -162,6 +159,82 @@ impl OrderStore for SqliteStore {
             .await
             .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
+    }
+
+    async fn order_by_payment_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let sql = statements::ORDER_BY_PAYMENT_REFERENCE.as_str();
+        let mut conn = self.reader.acquire().await.map_err(error::any)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(reference)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id =
+            OrderId::parse(&row.text("id")?).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(order_lines(&mut conn, &[(row, id)]).await?.pop())
+    }
+
+    async fn awaiting_payment(
+        &self,
+        placed_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let sql = statements::AWAITING_PAYMENT.as_str();
+        let mut conn = self.reader.acquire().await.map_err(error::any)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ts(placed_before))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(error::any)?;
+        let heads = rows
+            .into_iter()
+            .map(|row| {
+                let id = OrderId::parse(&row.text("id")?)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((row, id))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        order_lines(&mut conn, &heads).await
+    }
+
+    async fn provider_event_seen(
+        &self,
+        provider: &str,
+        event_id: &str,
+    ) -> Result<bool, StoreError> {
+        let seen: i64 = sqlx::query_scalar(statements::PROVIDER_EVENT_SEEN)
+            .bind(provider)
+            .bind(event_id)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(error::any)?;
+        Ok(seen > 0)
+    }
+
+    async fn record_provider_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        write_tx!(self, "payment event", |conn| {
+            async {
+                let done = sqlx::query(statements::RECORD_PROVIDER_EVENT)
+                    .bind(provider)
+                    .bind(event_id)
+                    .bind(ts(at))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok::<_, Fail>(done.rows_affected() == 1)
+            }
+        })
     }
 }
 

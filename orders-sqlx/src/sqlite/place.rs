@@ -61,7 +61,8 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
         "INSERT INTO orders_orders (number, id, customer_id, status, currency, email, email_lower, subtotal_minor,
          discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method,
          payment_method, card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at,
-         updated_at, version) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders_orders), ",
+         updated_at, version, payment_authorized_minor, payment_captured_minor, payment_refunded_minor,
+         payment_next_action) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders_orders), ",
     );
     {
         let mut values = q.separated(", ");
@@ -88,7 +89,11 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
             .push("NULL")
             .push_bind(now.clone())
             .push_bind(now.clone())
-            .push("1");
+            .push("1")
+            .push_bind(o.payment.authorized.to_minor())
+            .push_bind(o.payment.captured.to_minor())
+            .push_bind(o.payment.refunded.to_minor())
+            .push_bind(codec::next_action(o.payment.next_action.as_ref())?);
     }
     q.push(") RETURNING 'number' AS what, number AS value;\n");
     // 5. Its lines, in one statement.
