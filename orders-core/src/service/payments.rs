@@ -49,6 +49,18 @@ pub struct SweepReport {
 }
 
 impl Orders {
+    /// The configured payment provider's name (`"test"`, `"stripe"`): the
+    /// `{provider}` of its webhook path.
+    pub fn payment_provider(&self) -> &str {
+        self.inner.payments.provider()
+    }
+
+    /// The request header that carries the provider's webhook signature
+    /// (`Stripe-Signature`), for a host that receives its webhooks.
+    pub fn payment_signature_header(&self) -> &str {
+        self.inner.payments.signature_header()
+    }
+
     /// The customer is back from their bank (`POST
     /// /api/orders/{id}/payment/confirm`): asks the provider to finish the
     /// payment and records what it says. An order `awaiting_payment`

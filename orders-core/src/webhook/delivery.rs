@@ -225,6 +225,37 @@ mod tests {
     }
 
     #[test]
+    fn a_payment_update_is_its_own_type_and_a_status_change_when_it_moved_the_status() {
+        use crate::order::EventKind;
+        use crate::webhook::EventType;
+        let hooks = [
+            webhook("pay", &["order.payment_updated"], None),
+            webhook("status", &["order.status_changed"], None),
+            webhook("created", &["order.created"], None),
+        ];
+        let planned = |e: &OrderEvent| {
+            Delivery::plan(e, &hooks, Utc::now())
+                .into_iter()
+                .map(|d| d.webhook_id.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        // awaiting_payment -> paid, by the payment.
+        let mut moved = event(7, Some(OrderStatus::AwaitingPayment));
+        moved.kind = EventKind::PaymentUpdated;
+        assert_eq!(EventType::of(&moved), EventType::PaymentUpdated);
+        assert_eq!(planned(&moved), ["pay", "status"]);
+        // paid -> paid: the capture.
+        let mut captured = event(8, Some(OrderStatus::Paid));
+        captured.kind = EventKind::PaymentUpdated;
+        assert_eq!(planned(&captured), ["pay"]);
+        // A plain status change is not a payment update.
+        let shipped = event(9, Some(OrderStatus::Pending));
+        assert_eq!(EventType::of(&shipped), EventType::StatusChanged);
+        assert_eq!(planned(&shipped), ["status"]);
+        assert_eq!(planned(&event(10, None)), ["created"]);
+    }
+
+    #[test]
     fn failures_back_off_then_die_and_a_retry_reopens() {
         let hooks = [webhook("w", &["*"], None)];
         let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("time");

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 use crate::ids::{EventId, WebhookId};
-use crate::order::OrderEvent;
+use crate::order::{EventKind, OrderEvent};
 
 /// The kinds of order event a webhook can ask for, by their API names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -14,7 +14,9 @@ use crate::order::OrderEvent;
 pub enum EventType {
     /// `order.created`: the order's first event.
     Created,
-    /// `order.status_changed`: any later status change.
+    /// `order.status_changed`: any later status change (a payment update
+    /// that moved the status too, `awaiting_payment` to `paid`, is
+    /// delivered as `order.payment_updated`, to this filter as well).
     StatusChanged,
     /// `order.payment_updated`.
     PaymentUpdated,
@@ -62,11 +64,29 @@ impl EventType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// The type of `event`: its creation, or a status change.
+    /// The type of `event`, as its delivery names it: its creation, a
+    /// payment update, or a status change.
     pub fn of(event: &OrderEvent) -> Self {
-        match event.from {
-            None => Self::Created,
-            Some(_) => Self::StatusChanged,
+        match (event.from, event.kind) {
+            (None, _) => Self::Created,
+            (Some(_), EventKind::PaymentUpdated) => Self::PaymentUpdated,
+            (Some(_), _) => Self::StatusChanged,
+        }
+    }
+
+    /// The types a webhook may ask for to receive `event`: its own
+    /// ([`EventType::of`]) and, for a payment update that moved the
+    /// order's status (`from != to`), also `order.status_changed`, so a
+    /// webhook following status changes sees every one of them. Such an
+    /// event is still delivered once per webhook, as
+    /// `order.payment_updated`.
+    pub fn matched_by(event: &OrderEvent) -> Vec<Self> {
+        let own = Self::of(event);
+        let moved = event.from.is_some_and(|from| from != event.to);
+        if own != Self::StatusChanged && own != Self::Created && moved {
+            vec![own, Self::StatusChanged]
+        } else {
+            vec![own]
         }
     }
 }
@@ -345,11 +365,13 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Whether `event` goes to this webhook: of a type it asked for, and
-    /// committed after it was stored.
+    /// Whether `event` goes to this webhook: of a type it asked for
+    /// ([`EventType::matched_by`]), and committed after it was stored.
     pub fn wants(&self, event: &OrderEvent) -> bool {
         self.after_event.is_none_or(|after| event.id > after)
-            && self.events.matches(EventType::of(event))
+            && EventType::matched_by(event)
+                .into_iter()
+                .any(|t| self.events.matches(t))
     }
 }
 
