@@ -36,6 +36,10 @@ pub enum BuildError {
     /// An `https://` base URL without the `rustls` feature.
     #[error("https needs the crate's `rustls` feature")]
     TlsDisabled,
+    /// The return URL is not an http(s) URL
+    /// ([`StripeGatewayBuilder::return_url`](crate::StripeGatewayBuilder::return_url)).
+    #[error("the return URL must be an http(s) URL")]
+    ReturnUrl,
     /// reqwest refused the configuration (TLS set-up, say).
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
@@ -204,19 +208,24 @@ impl StripeClient {
         amount: Option<u64>,
         key: &IdempotencyKey,
     ) -> Result<PaymentIntent, StripeError> {
-        let mut form = crate::form::Form::new();
-        if let Some(amount) = amount {
-            if amount == 0 {
-                return Err(crate::ParamError {
-                    field: "amount_to_capture".into(),
-                    reason: "at least 1 minor unit",
-                }
-                .into());
+        if amount == Some(0) {
+            return Err(crate::ParamError {
+                field: "amount_to_capture".into(),
+                reason: "at least 1 minor unit",
             }
-            form.field("amount_to_capture", &amount.to_string());
+            .into());
         }
+        // The form (not `Send`) is finished before the await, so that the
+        // call's future is `Send`.
+        let body = {
+            let mut form = crate::form::Form::new();
+            if let Some(amount) = amount {
+                form.field("amount_to_capture", &amount.to_string());
+            }
+            form.finish()
+        };
         let path = format!("/v1/payment_intents/{id}/capture");
-        self.post(&path, form.finish(), key).await
+        self.post(&path, body, key).await
     }
 
     /// Cancels (voids) a PaymentIntent that is not captured: the

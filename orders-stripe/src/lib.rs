@@ -42,6 +42,7 @@
 mod client;
 mod error;
 mod form;
+mod gateway;
 mod ids;
 mod params;
 mod secret;
@@ -50,14 +51,15 @@ mod webhook;
 
 pub use client::{BuildError, STRIPE_API_VERSION, StripeClient, StripeClientBuilder};
 pub use error::{ApiError, StripeError, Unavailable};
+pub use gateway::{StripeGateway, StripeGatewayBuilder};
 pub use ids::{IdError, PaymentIntentId, RefundId};
 pub use params::{
     ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, IdempotencyKey, ParamError,
 };
 pub use secret::{ClientSecret, SecretError, SecretKey, WebhookSecret};
 pub use types::{
-    Charge, Expandable, NextAction, PaymentError, PaymentIntent, PaymentIntentStatus, Refund,
-    RefundStatus,
+    CardDetails, Charge, Expandable, NextAction, PaymentError, PaymentIntent, PaymentIntentStatus,
+    PaymentMethodDetails, Refund, RefundList, RefundStatus,
 };
 pub use webhook::{Event, EventObject, WebhookError, WebhookVerifier};
 

@@ -193,7 +193,7 @@ impl CreatePaymentIntent {
     }
 }
 
-fn checked_return_url(url: &str) -> Result<String, ParamError> {
+pub(crate) fn checked_return_url(url: &str) -> Result<String, ParamError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 2048
         && url.bytes().all(|b| b.is_ascii_graphic());

@@ -130,6 +130,45 @@ pub struct Charge {
     /// Whether it was captured.
     #[serde(default)]
     pub captured: bool,
+    /// How it was paid: the card's brand and last four digits (Stripe
+    /// sends them; some fakes do not).
+    #[serde(default)]
+    pub payment_method_details: Option<PaymentMethodDetails>,
+    /// Its refunds, when the answer lists them (localstripe always does;
+    /// Stripe only when `refunds` is expanded).
+    #[serde(default)]
+    pub refunds: Option<RefundList>,
+}
+
+/// How a charge was paid.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct PaymentMethodDetails {
+    /// The card, for a card payment.
+    #[serde(default)]
+    pub card: Option<CardDetails>,
+}
+
+/// What a charge tells of the card that paid it: never its number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct CardDetails {
+    /// `visa`, `mastercard`, `amex`, `discover`, `jcb`, `diners`,
+    /// `unionpay` or `unknown`.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// The last four digits.
+    #[serde(default)]
+    pub last4: Option<String>,
+}
+
+/// A page of refunds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct RefundList {
+    /// The refunds on this page.
+    #[serde(default)]
+    pub data: Vec<Refund>,
 }
 
 /// A PaymentIntent: one attempt to take one amount from one customer.
