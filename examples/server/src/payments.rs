@@ -165,8 +165,7 @@ impl PaymentSettings {
             );
         }
         if let Some(hold) = &file.hold {
-            settings.hold =
-                Some(parse_duration(hold).map_err(|e| format!("payments.hold: {e}"))?);
+            settings.hold = Some(parse_duration(hold).map_err(|e| format!("payments.hold: {e}"))?);
         }
         if let Some(every) = &file.sweep_interval {
             settings.sweep_interval =
@@ -177,9 +176,7 @@ impl PaymentSettings {
         settings.provider = match provider {
             "test" => {
                 if let Some((key, _)) = stripe_only.iter().find(|(_, v)| v.is_some()) {
-                    return Err(format!(
-                        "payments.{key}: only for provider = \"stripe\""
-                    ));
+                    return Err(format!("payments.{key}: only for provider = \"stripe\""));
                 }
                 Provider::Test
             }
@@ -349,7 +346,13 @@ mod tests {
             origin_of("http://127.0.0.1:8420/js.stripe.com/v3/").as_deref(),
             Some("http://127.0.0.1:8420")
         );
-        for bad in ["js.stripe.com", "ftp://x/", "https://", "https://a b/", "https://u@x/"] {
+        for bad in [
+            "js.stripe.com",
+            "ftp://x/",
+            "https://",
+            "https://a b/",
+            "https://u@x/",
+        ] {
             assert_eq!(origin_of(bad), None, "{bad}");
         }
     }
@@ -357,11 +360,17 @@ mod tests {
     #[test]
     fn the_policy_names_stripe_js_only_for_its_origin() {
         let csp = stripe_content_security_policy("https://js.stripe.com");
-        assert!(csp.contains("script-src 'self' https://js.stripe.com;"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self' https://js.stripe.com;"),
+            "{csp}"
+        );
         assert!(csp.contains("frame-src https://js.stripe.com https://hooks.stripe.com;"));
         assert!(csp.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"));
         let local = stripe_content_security_policy("http://127.0.0.1:9");
-        assert!(local.contains("script-src 'self' http://127.0.0.1:9;"), "{local}");
+        assert!(
+            local.contains("script-src 'self' http://127.0.0.1:9;"),
+            "{local}"
+        );
         assert!(!local.contains("stripe.com"), "{local}");
         assert!(!local.contains("unsafe"), "{local}");
     }
@@ -412,14 +421,20 @@ mod tests {
         assert!(!shown.contains("very_secret"), "{shown}");
         let wrong = [all[0], all[1], (PUBLISHABLE_KEY_VAR, "sk_live_oops_secret")];
         let error = PaymentSettings::from_file(&file, &env_of(&wrong)).unwrap_err();
-        assert!(error.contains(PUBLISHABLE_KEY_VAR) && !error.contains("oops"), "{error}");
+        assert!(
+            error.contains(PUBLISHABLE_KEY_VAR) && !error.contains("oops"),
+            "{error}"
+        );
         let defaults = PaymentsFile {
             provider: Some("stripe".into()),
             ..PaymentsFile::default()
         };
         let settings = PaymentSettings::from_file(&defaults, &env_of(&all)).unwrap();
         let stripe = settings.stripe().unwrap();
-        assert_eq!((stripe.api_base.as_str(), stripe.js_url.as_str()), (STRIPE_API_BASE, STRIPE_JS_URL));
+        assert_eq!(
+            (stripe.api_base.as_str(), stripe.js_url.as_str()),
+            (STRIPE_API_BASE, STRIPE_JS_URL)
+        );
     }
 
     #[test]

@@ -38,7 +38,12 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
     [
         asset("storefront", "css", CSS, "text/css; charset=utf-8"),
         asset("storefront", "js", JS, "text/javascript; charset=utf-8"),
-        asset("payment", "js", PAYMENT_JS, "text/javascript; charset=utf-8"),
+        asset(
+            "payment",
+            "js",
+            PAYMENT_JS,
+            "text/javascript; charset=utf-8",
+        ),
     ]
 });
 

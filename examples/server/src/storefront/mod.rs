@@ -181,7 +181,10 @@ impl Storefront {
             .route("/checkout", get(checkout::show).post(checkout::submit))
             .route("/orders", get(orders::history))
             .route("/orders/{id}", get(orders::order))
-            .route("/orders/{id}/payment/confirm", post(orders::confirm_payment))
+            .route(
+                "/orders/{id}/payment/confirm",
+                post(orders::confirm_payment),
+            )
             .route("/login", get(users::login_page).post(users::login))
             .route("/register", get(users::register_page).post(users::register))
             .route("/logout", post(users::logout))

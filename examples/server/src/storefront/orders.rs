@@ -89,7 +89,12 @@ pub(super) async fn order(
     let title = format!("Order {}", order.number());
     let action = payment_action(&shop, &order);
     let mut layout = visit.layout(title);
-    if let (Some(stripe), Some(PaymentAction { stripe: Some(_), .. })) = (shop.stripe_js(), &action)
+    if let (
+        Some(stripe),
+        Some(PaymentAction {
+            stripe: Some(_), ..
+        }),
+    ) = (shop.stripe_js(), &action)
     {
         layout = layout.with_stripe(&stripe.js_url);
     }

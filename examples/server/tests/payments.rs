@@ -1,0 +1,389 @@
+//! The server's payment provider and its sweeper, through the real binary
+//! on a real port: an expired 3-D Secure hold is cancelled and its stock
+//! returned by the sweeper; the storefront's "Complete payment" form pays
+//! an order awaiting payment; Stripe's keys come from the environment,
+//! never show in the logs, and Stripe.js's origin is in the pages'
+//! Content-Security-Policy only when Stripe is configured.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, create_staff, hidden, sqlite_url};
+use serde_json::{Value, json};
+
+/// A checkout body paying with a test gateway token.
+fn token_checkout(token: &str) -> Value {
+    let mut body = common::checkout_body(common::CARD_OK);
+    body["payment"] = json!({"method": "card", "token": token});
+    body
+}
+
+async fn stock(server: &Server, product: &str) -> i64 {
+    let (status, body) = server
+        .call("GET", &format!("/api/products/{product}"), None, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["stock"].as_i64().expect("a stock")
+}
+
+/// Polls the order until `done` says so (at most `within`).
+async fn until_order(
+    server: &Server,
+    token: &str,
+    id: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, order) = server
+            .call("GET", &format!("/api/orders/{id}"), Some(token), None)
+            .await;
+        assert_eq!(status, 200, "{order}");
+        if done(&order) {
+            return order;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "order {id} is still {} after {within:?}:\n{}",
+            order["status"],
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("shop.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_sweeper_cancels_an_expired_hold_and_returns_its_stock() {
+    let (url, dir) = sqlite_url();
+    create_staff(&url);
+    let config = write_config(&dir, "[payments]\nhold = \"1s\"\nsweep_interval = \"1s\"\n");
+    let server = Server::start_with(&url, &["--config", &config]);
+    let staff = server.staff().await;
+    let product = server.product(&staff, 5).await;
+    let customer = server.customer().await;
+    let cart = server.cart(&customer, &product, 2).await;
+
+    let (status, order) = server
+        .call(
+            "POST",
+            &format!("/api/carts/{cart}/checkout"),
+            Some(&customer),
+            Some(token_checkout("test_requires_action")),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["status"], "awaiting_payment", "{order}");
+    assert_eq!(order["payment"]["status"], "requires_action", "{order}");
+    assert_eq!(
+        stock(&server, &product).await,
+        3,
+        "the hold takes the stock"
+    );
+    let id = order["id"].as_str().unwrap();
+
+    let order = until_order(&server, &customer, id, Duration::from_secs(20), |o| {
+        o["status"] != "awaiting_payment"
+    })
+    .await;
+    assert_eq!(order["status"], "cancelled", "{order}");
+    assert_eq!(order["payment"]["status"], "voided", "{order}");
+    assert_eq!(stock(&server, &product).await, 5, "the stock is back");
+    // Confirming now is too late: the order stays cancelled, nothing paid.
+    let (status, again) = server
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/payment/confirm"),
+            Some(&customer),
+            None,
+        )
+        .await;
+    assert!(status < 500, "{status} {again}");
+    let order = until_order(&server, &customer, id, Duration::ZERO, |_| true).await;
+    assert_eq!(order["status"], "cancelled", "{order}");
+    assert_eq!(stock(&server, &product).await, 5);
+}
+
+#[tokio::test]
+async fn a_hold_within_its_time_is_left_alone_by_the_sweeper() {
+    let (url, dir) = sqlite_url();
+    create_staff(&url);
+    let config = write_config(&dir, "[payments]\nhold = \"1h\"\nsweep_interval = \"1s\"\n");
+    let server = Server::start_with(&url, &["--config", &config]);
+    let staff = server.staff().await;
+    let product = server.product(&staff, 5).await;
+    let customer = server.customer().await;
+    let cart = server.cart(&customer, &product, 1).await;
+    let (status, order) = server
+        .call(
+            "POST",
+            &format!("/api/carts/{cart}/checkout"),
+            Some(&customer),
+            Some(token_checkout("test_requires_action")),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap();
+    // Three sweeps go by (one a second): the order still waits.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let order = until_order(&server, &customer, id, Duration::ZERO, |_| true).await;
+    assert_eq!(order["status"], "awaiting_payment", "{order}");
+    assert_eq!(stock(&server, &product).await, 4);
+}
+
+/// POSTs `fields` as a form.
+async fn post_form(
+    client: &reqwest::Client,
+    url: String,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs a fresh customer in through the storefront's cookie session and
+/// returns a cookie-keeping client.
+async fn page_customer(server: &Server) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(server.url("/register"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let email = format!("p{}@example.com", common::unique());
+    let response = post_form(
+        &client,
+        server.url("/register"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("email", email.as_str()),
+            ("password", "a long password"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303, "registered");
+    client
+}
+
+#[tokio::test]
+async fn the_complete_payment_form_pays_an_order_awaiting_payment() {
+    let (url, _dir) = sqlite_url();
+    create_staff(&url);
+    let server = Server::start(&url);
+    let staff = server.staff().await;
+    let product = server.product(&staff, 5).await;
+    let client = page_customer(&server).await;
+    let page = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = hidden(&page.text().await.unwrap(), "csrf_token");
+    let added = post_form(
+        &client,
+        server.url("/cart/items"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("product_id", product.as_str()),
+            ("quantity", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(added.status(), 303);
+    let form = client
+        .get(server.url("/checkout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"payment.card.number\""),
+        "the test gateway's card fields"
+    );
+    assert!(
+        !form.contains("card-element"),
+        "no Stripe.js without Stripe"
+    );
+    let key = hidden(&form, "idempotency_key");
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("email", "ada@example.com"),
+        ("shipping_address.full_name", "Ada Lovelace"),
+        ("shipping_address.line1", "12 St James's Square"),
+        ("shipping_address.city", "London"),
+        ("shipping_address.postal_code", "SW1Y 4JH"),
+        ("shipping_address.country", "GB"),
+        ("shipping_method", "standard"),
+        ("payment.method", "card"),
+        ("payment.card.number", "4000002500003155"),
+        ("payment.card.exp_month", "12"),
+        ("payment.card.exp_year", "2030"),
+        ("payment.card.cvc", "123"),
+        ("payment.card.holder", "Ada Lovelace"),
+    ];
+    let placed = post_form(&client, server.url("/checkout"), &fields).await;
+    assert_eq!(placed.status(), 303, "{}", placed.text().await.unwrap());
+    let location = placed.headers()["location"].to_str().unwrap().to_owned();
+    let order_path = location.split('?').next().unwrap().to_owned();
+    let page = client
+        .get(server.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("awaiting_payment"), "{page}");
+    assert!(page.contains("id=\"complete-payment\""), "{page}");
+    assert!(
+        !page.contains("data-client-secret"),
+        "no SDK with the test gateway"
+    );
+    let confirm = post_form(
+        &client,
+        server.url(&format!("{order_path}/payment/confirm")),
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
+    assert_eq!(confirm.status(), 303);
+    let page = client
+        .get(server.url(&order_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("status-paid\">paid"), "{page}");
+    assert!(page.contains("(captured)"), "{page}");
+    assert!(
+        !page.contains("id=\"complete-payment\""),
+        "nothing left to complete"
+    );
+    // Without the CSRF token the confirm route is refused.
+    let forged = post_form(
+        &client,
+        server.url(&format!("{order_path}/payment/confirm")),
+        &[("x", "y")],
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+}
+
+#[test]
+fn stripe_without_its_keys_stops_the_server_naming_the_variable() {
+    let (url, dir) = sqlite_url();
+    let config = write_config(&dir, "[payments]\nprovider = \"stripe\"\n");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orders-server"))
+        .args(["--database-url", &url, "--config", &config, "migrate"])
+        .env_remove("ORDERS_STRIPE_SECRET_KEY")
+        .env("ORDERS_STRIPE_WEBHOOK_SECRET", "whsec_unused")
+        .env("ORDERS_STRIPE_PUBLISHABLE_KEY", "pk_test_unused")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ORDERS_STRIPE_SECRET_KEY"), "{stderr}");
+}
+
+#[tokio::test]
+async fn with_stripe_the_checkout_takes_stripe_js_and_no_secret_is_logged() {
+    let (url, dir) = sqlite_url();
+    create_staff(&url);
+    // Nothing listens there: the server talks to Stripe only on a checkout.
+    let config = write_config(
+        &dir,
+        "[payments]\nprovider = \"stripe\"\napi_base = \"http://127.0.0.1:9\"\n\
+         js_url = \"http://127.0.0.1:9/js.stripe.com/v3/\"\n",
+    );
+    let env = [
+        ("ORDERS_STRIPE_SECRET_KEY", "sk_test_never_in_logs_1"),
+        ("ORDERS_STRIPE_WEBHOOK_SECRET", "whsec_never_in_logs_2"),
+        ("ORDERS_STRIPE_PUBLISHABLE_KEY", "pk_test_in_pages"),
+    ];
+    let server = Server::start_limited(&url, &["--config", &config], &env, None);
+    let client = page_customer(&server).await;
+    let index = client.get(server.url("/")).send().await.unwrap();
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self' http://127.0.0.1:9;"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let csrf = hidden(&index.text().await.unwrap(), "csrf_token");
+    let staff = server.staff().await;
+    let product = server.product(&staff, 5).await;
+    post_form(
+        &client,
+        server.url("/cart/items"),
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("product_id", product.as_str()),
+            ("quantity", "1"),
+        ],
+    )
+    .await;
+    let form = client
+        .get(server.url("/checkout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("id=\"card-element\""), "{form}");
+    assert!(
+        form.contains("data-stripe-key=\"pk_test_in_pages\""),
+        "{form}"
+    );
+    assert!(
+        form.contains("http://127.0.0.1:9/js.stripe.com/v3/"),
+        "{form}"
+    );
+    assert!(
+        !form.contains("payment.card.number"),
+        "no card input of ours"
+    );
+    assert!(form.contains("name=\"payment.token\""), "{form}");
+    let logs = server.logs();
+    assert!(logs.contains("serving"), "{logs}");
+    for secret in ["never_in_logs_1", "never_in_logs_2"] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
+}
+
+#[tokio::test]
+async fn with_the_test_gateway_no_other_script_origin_is_allowed() {
+    let (url, _dir) = sqlite_url();
+    let server = Server::start(&url);
+    let index = reqwest::get(server.url("/")).await.unwrap();
+    let csp = index.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("frame-src"), "{csp}");
+}
