@@ -1,0 +1,254 @@
+//! 3-D Secure in a real headless Chromium against the real `orders-server`
+//! binary:
+//! 1. with the built-in test gateway, the 3-D Secure test card
+//!    (4000002500003155) leaves the order awaiting payment; the order
+//!    page's "Complete payment" form pays it;
+//! 2. with Stripe (a real localstripe on a free port), the checkout's card
+//!    fields are Stripe.js Elements (localstripe's Stripe.js); the card
+//!    becomes a payment method in the browser, Stripe.js runs 3-D Secure
+//!    on the order page, and the order ends paid. Every request the
+//!    browser sends the shop goes through a recording proxy: none carries
+//!    the card number, the checkout carries a token.
+//!
+//! Needs Chromium and ChromeDriver (see `browser.rs`) and localstripe
+//! (`ORDERS_LOCALSTRIPE_VENV`, default `/var/cache/orders-ci/venv-localstripe`).
+//! Without them the tests say so and pass, unless `ORDERS_REQUIRE_BROWSER=1`
+//! (or `ORDERS_REQUIRE_STRIPE=1` for localstripe).
+
+mod browser_support;
+mod common;
+
+use std::time::Duration;
+
+use browser_support::localstripe::Localstripe;
+use browser_support::proxy::RecordingProxy;
+use browser_support::{
+    Driver, choose, css, fill, screenshot, set_country, submit, until_text, url,
+};
+use common::{Server, create_staff};
+use fantoccini::{Client, Locator};
+
+/// The 3-D Secure test card (Stripe's, and the test gateway's).
+const CARD_3DS: &str = "4000002500003155";
+
+/// Registers a fresh customer at `base` and puts one demo product in the
+/// cart.
+async fn customer_with_a_cart(browser: &Client, base: &str) {
+    browser.goto(&format!("{base}/register")).await.unwrap();
+    let email = format!("payer{}@example.com", common::unique());
+    fill(browser, "form#register", "email", &email).await;
+    fill(browser, "form#register", "password", "a long password").await;
+    submit(browser, "form#register").await;
+    until_text(browser, "#whoami", |t| t.contains(&email)).await;
+    browser.goto(&format!("{base}/")).await.unwrap();
+    let link = css(browser, "a.product-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a product link");
+    browser.goto(&format!("{base}{link}")).await.unwrap();
+    submit(browser, "form#add-to-cart").await;
+    css(browser, "tr.cart-line").await;
+    css(browser, "a#to-checkout").await.click().await.unwrap();
+    css(browser, "form#checkout").await;
+}
+
+/// Fills the contact, address and shipping of the checkout, card chosen.
+async fn fill_address(browser: &Client) {
+    let form = "form#checkout";
+    for (name, text) in [
+        ("email", "ada@example.com"),
+        ("shipping_address.full_name", "Ada Lovelace"),
+        ("shipping_address.line1", "12 St James's Square"),
+        ("shipping_address.city", "London"),
+        ("shipping_address.postal_code", "SW1Y 4JH"),
+    ] {
+        fill(browser, form, name, text).await;
+    }
+    set_country(browser, "GB").await;
+    choose(browser, form, "shipping_method", "standard").await;
+    choose(browser, form, "payment.method", "card").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (database, _dir) = common::sqlite_url();
+    let server = Server::start(&database);
+    let customer = driver.browser().await;
+    customer_with_a_cart(&customer, &server.base).await;
+    fill_address(&customer).await;
+    for (name, text) in [
+        ("payment.card.number", CARD_3DS),
+        ("payment.card.exp_month", "12"),
+        ("payment.card.exp_year", "2030"),
+        ("payment.card.cvc", "123"),
+        ("payment.card.holder", "Ada Lovelace"),
+    ] {
+        fill(&customer, "form#checkout", name, text).await;
+    }
+    submit(&customer, "form#checkout").await;
+
+    assert_eq!(
+        until_text(&customer, "#order-status", |t| !t.is_empty()).await,
+        "awaiting_payment",
+        "on {}",
+        url(&customer).await
+    );
+    css(&customer, "form#complete-payment").await;
+    screenshot(&customer, "storefront-order-awaiting-payment").await;
+    submit(&customer, "form#complete-payment").await;
+    assert_eq!(
+        until_text(&customer, "#order-status", |t| !t.is_empty()).await,
+        "paid"
+    );
+    let payment = until_text(&customer, "#order-payment", |t| !t.is_empty()).await;
+    assert!(
+        payment.contains("3155") && payment.contains("captured"),
+        "{payment}"
+    );
+    assert!(
+        customer
+            .find_all(Locator::Css("form#complete-payment"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing left to complete"
+    );
+    customer.close().await.unwrap();
+    assert!(
+        !server.logs().contains(CARD_3DS),
+        "no card number in the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_stripe_the_card_stays_in_stripe_js_and_3ds_completes_to_a_paid_order() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(stripe) = Localstripe::start() else {
+        return;
+    };
+    let (database, dir) = common::sqlite_url();
+    create_staff(&database);
+    let config = dir.path().join("shop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[payments]\nprovider = \"stripe\"\napi_base = \"{0}\"\njs_url = \"{0}/js.stripe.com/v3/\"\n",
+            stripe.url()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("ORDERS_STRIPE_SECRET_KEY", "sk_test_orders_browser"),
+        ("ORDERS_STRIPE_WEBHOOK_SECRET", "whsec_orders_browser"),
+        ("ORDERS_STRIPE_PUBLISHABLE_KEY", "pk_test_orders_browser"),
+    ];
+    let server = Server::start_limited(
+        &database,
+        &["--config", config.to_str().unwrap()],
+        &env,
+        None,
+    );
+    let proxy = RecordingProxy::start(&server.base).await;
+
+    let customer = driver.browser().await;
+    customer_with_a_cart(&customer, &proxy.base).await;
+    fill_address(&customer).await;
+    assert!(
+        customer
+            .find_all(Locator::Css("[name^='payment.card.']"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no card input of the shop's own"
+    );
+    // localstripe's Stripe.js mounts its card fields in #card-element.
+    for (field, text) in [
+        ("number", CARD_3DS),
+        ("exp_month", "12"),
+        ("exp_year", "30"),
+        ("cvc", "123"),
+        ("postal_code", "42424"),
+    ] {
+        css(
+            &customer,
+            &format!("#card-element input[placeholder='{field}']"),
+        )
+        .await
+        .send_keys(text)
+        .await
+        .expect("type into Stripe.js's card field");
+    }
+    screenshot(&customer, "storefront-checkout-stripe").await;
+    submit(&customer, "form#checkout").await;
+
+    // The order page: awaiting payment, and Stripe.js's 3-D Secure dialog.
+    assert_eq!(
+        until_text(&customer, "#order-status", |t| !t.is_empty()).await,
+        "awaiting_payment",
+        "on {}",
+        url(&customer).await
+    );
+    let complete = "//button[normalize-space()='Complete authentication']";
+    let button = match customer
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(complete))
+        .await
+    {
+        Ok(button) => button,
+        Err(e) => panic!("no 3-D Secure dialog on {}: {e}", url(&customer).await),
+    };
+    screenshot(&customer, "storefront-order-stripe-3ds").await;
+    button.click().await.expect("complete 3-D Secure");
+
+    assert_eq!(
+        until_text(&customer, "#order-status", |t| t == "paid").await,
+        "paid"
+    );
+    let payment = until_text(&customer, "#order-payment", |t| t.contains("captured")).await;
+    assert!(payment.contains("captured"), "{payment}");
+    screenshot(&customer, "storefront-order-stripe-paid").await;
+    customer.close().await.unwrap();
+
+    let seen = proxy.requests();
+    let checkout = seen
+        .iter()
+        .find(|r| r.method == "POST" && r.path == "/checkout")
+        .expect("the checkout went through the proxy");
+    assert!(
+        checkout.body.contains("payment.token=card_"),
+        "the checkout carries Stripe.js's payment method: {}",
+        checkout.body
+    );
+    assert!(
+        seen.iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/payment/confirm")),
+        "the page posted the confirm after 3-D Secure"
+    );
+    for request in &seen {
+        let digits: String = request
+            .body
+            .chars()
+            .chain(request.path.chars())
+            .filter(char::is_ascii_digit)
+            .collect();
+        assert!(
+            !digits.contains(CARD_3DS),
+            "the card number reached the shop: {} {} {}",
+            request.method,
+            request.path,
+            request.body
+        );
+    }
+    assert!(
+        !server.logs().contains(CARD_3DS),
+        "no card number in the logs"
+    );
+}
