@@ -361,10 +361,21 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         "TRACK-123-GB"
     );
     let timeline = customer
-        .find_all(Locator::Css("ol#order-events > li"))
+        .find_all(Locator::Css(
+            "ol#order-events > li[data-type='status_changed']",
+        ))
         .await
         .unwrap();
     assert_eq!(timeline.len(), 3, "paid, processing, shipped");
+    // The card was captured at checkout: a payment event of its own.
+    assert_eq!(
+        text(
+            &customer,
+            "ol#order-events > li[data-type='payment_updated'] .payment-event"
+        )
+        .await,
+        "payment captured"
+    );
     screenshot(&customer, "storefront-order-shipped").await;
 
     // The staff page, still open after shipping, follows a delivery made

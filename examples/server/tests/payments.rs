@@ -293,6 +293,73 @@ async fn the_complete_payment_form_pays_an_order_awaiting_payment() {
     assert_eq!(forged.status(), 403);
 }
 
+#[tokio::test]
+async fn a_failed_action_completed_on_the_order_page_cancels_the_order_and_returns_the_stock() {
+    let (url, _dir) = sqlite_url();
+    create_staff(&url);
+    let server = Server::start(&url);
+    let staff = server.staff().await;
+    let product = server.product(&staff, 5).await;
+    let customer = server.customer().await;
+    let cart = server.cart(&customer, &product, 2).await;
+    let (status, order) = server
+        .call(
+            "POST",
+            &format!("/api/carts/{cart}/checkout"),
+            Some(&customer),
+            Some(token_checkout("test_requires_action_fails")),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["status"], "awaiting_payment", "{order}");
+    assert_eq!(stock(&server, &product).await, 3);
+    let id = order["id"].as_str().unwrap();
+
+    // The same customer's pages: the session cookie holds the API token.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(
+        &format!("orders_session={customer}; Path=/"),
+        &server.url("/").parse().unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(server.url(&format!("/orders/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"complete-payment\""), "{page}");
+    let csrf = hidden(&page, "csrf_token");
+    let confirm = post_form(
+        &client,
+        server.url(&format!("/orders/{id}/payment/confirm")),
+        &[("csrf_token", csrf.as_str())],
+    )
+    .await;
+    assert_eq!(confirm.status(), 303);
+    let page = client
+        .get(server.url(&format!("/orders/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("status-cancelled\">cancelled"), "{page}");
+    assert!(page.contains("(failed)"), "{page}");
+    assert!(
+        !page.contains("id=\"complete-payment\""),
+        "nothing left to complete"
+    );
+    assert_eq!(stock(&server, &product).await, 5, "the stock is back");
+}
+
 #[test]
 fn stripe_without_its_keys_stops_the_server_naming_the_variable() {
     let (url, dir) = sqlite_url();

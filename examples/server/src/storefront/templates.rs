@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use orders_core::PricedCart;
 use orders_core::money::Money;
-use orders_core::order::{Order, OrderEvent, OrderLine};
+use orders_core::order::{EventKind, Order, OrderEvent, OrderLine};
 
 use super::assets;
 use super::request::Visit;
@@ -307,19 +307,34 @@ pub(super) struct OrdersPage {
 /// One entry of an order's timeline.
 pub(super) struct EventView {
     pub id: String,
+    /// The event's type (`status_changed`, `payment_updated`).
+    pub kind: &'static str,
     pub at: String,
     pub at_iso: String,
     pub to: String,
+    /// For a payment event: the payment's new status (`captured`).
+    pub payment: Option<String>,
     pub note: Option<String>,
 }
 
 impl EventView {
     pub(super) fn of(event: &OrderEvent) -> Self {
+        let payment = match event.kind {
+            EventKind::PaymentUpdated => event
+                .data
+                .as_ref()
+                .and_then(|data| data.get("status"))
+                .and_then(|status| status.as_str())
+                .map(str::to_owned),
+            _ => None,
+        };
         Self {
             id: event.id.to_string(),
+            kind: event.kind.as_str(),
             at: when(event.at),
             at_iso: event.at.to_rfc3339(),
             to: event.to.to_string(),
+            payment,
             note: event.note.as_ref().map(ToString::to_string),
         }
     }
