@@ -18,14 +18,10 @@
 mod browser_support;
 mod common;
 
-use std::time::Duration;
-
-use browser_support::localstripe::Localstripe;
-use browser_support::proxy::RecordingProxy;
 use browser_support::{
     Driver, choose, css, fill, screenshot, set_country, submit, until_text, url,
 };
-use common::{Server, create_staff};
+use common::Server;
 use fantoccini::{Client, Locator};
 
 /// The 3-D Secure test card (Stripe's, and the test gateway's).
@@ -125,8 +121,14 @@ async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
     );
 }
 
+#[cfg(feature = "stripe")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_stripe_the_card_stays_in_stripe_js_and_3ds_completes_to_a_paid_order() {
+    use browser_support::localstripe::Localstripe;
+    use browser_support::proxy::RecordingProxy;
+    use common::create_staff;
+    use std::time::Duration;
+
     let Some(driver) = Driver::start().await else {
         return;
     };

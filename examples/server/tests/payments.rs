@@ -360,6 +360,7 @@ async fn a_failed_action_completed_on_the_order_page_cancels_the_order_and_retur
     assert_eq!(stock(&server, &product).await, 5, "the stock is back");
 }
 
+#[cfg(feature = "stripe")]
 #[test]
 fn stripe_without_its_keys_stops_the_server_naming_the_variable() {
     let (url, dir) = sqlite_url();
@@ -376,6 +377,7 @@ fn stripe_without_its_keys_stops_the_server_naming_the_variable() {
     assert!(stderr.contains("ORDERS_STRIPE_SECRET_KEY"), "{stderr}");
 }
 
+#[cfg(feature = "stripe")]
 #[tokio::test]
 async fn with_stripe_the_checkout_takes_stripe_js_and_no_secret_is_logged() {
     let (url, dir) = sqlite_url();
