@@ -302,18 +302,22 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// scripts, show its frames (card fields, 3-D Secure) and be called; with
 /// Stripe itself, its API and 3-D Secure hosts too (as Stripe documents).
 pub fn stripe_content_security_policy(js_origin: &str) -> String {
-    let stripe = js_origin == "https://js.stripe.com";
-    let (frames, connect) = if stripe {
+    let (scripts, frames, connect) = if js_origin == "https://js.stripe.com" {
         (
-            format!("{js_origin} https://hooks.stripe.com"),
-            format!("{js_origin} https://api.stripe.com"),
+            format!("{js_origin} https://*.js.stripe.com"),
+            format!("{js_origin} https://*.js.stripe.com https://hooks.stripe.com"),
+            "https://api.stripe.com".to_owned(),
         )
     } else {
         // A stand-in (localstripe) serves Stripe.js and its API together.
-        (js_origin.to_owned(), js_origin.to_owned())
+        (
+            js_origin.to_owned(),
+            js_origin.to_owned(),
+            js_origin.to_owned(),
+        )
     };
     format!(
-        "default-src 'self'; script-src 'self' {js_origin}; style-src 'self'; \
+        "default-src 'self'; script-src 'self' {scripts}; style-src 'self'; \
          img-src 'self' data:; connect-src 'self' {connect}; frame-src {frames}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -361,11 +365,13 @@ mod tests {
     fn the_policy_names_stripe_js_only_for_its_origin() {
         let csp = stripe_content_security_policy("https://js.stripe.com");
         assert!(
-            csp.contains("script-src 'self' https://js.stripe.com;"),
+            csp.contains("script-src 'self' https://js.stripe.com https://*.js.stripe.com;"),
             "{csp}"
         );
-        assert!(csp.contains("frame-src https://js.stripe.com https://hooks.stripe.com;"));
-        assert!(csp.contains("connect-src 'self' https://js.stripe.com https://api.stripe.com;"));
+        assert!(csp.contains(
+            "frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"
+        ));
+        assert!(csp.contains("connect-src 'self' https://api.stripe.com;"));
         let local = stripe_content_security_policy("http://127.0.0.1:9");
         assert!(
             local.contains("script-src 'self' http://127.0.0.1:9;"),

@@ -27,9 +27,9 @@ use fantoccini::{Client, Locator};
 /// The 3-D Secure test card (Stripe's, and the test gateway's).
 const CARD_3DS: &str = "4000002500003155";
 
-/// Registers a fresh customer at `base` and puts one demo product in the
-/// cart.
-async fn customer_with_a_cart(browser: &Client, base: &str) {
+/// Registers a fresh customer at `base`, puts one demo product in the cart
+/// and opens the checkout; returns the product's id.
+async fn customer_with_a_cart(browser: &Client, base: &str) -> String {
     browser.goto(&format!("{base}/register")).await.unwrap();
     let email = format!("payer{}@example.com", common::unique());
     fill(browser, "form#register", "email", &email).await;
@@ -48,6 +48,7 @@ async fn customer_with_a_cart(browser: &Client, base: &str) {
     css(browser, "tr.cart-line").await;
     css(browser, "a#to-checkout").await.click().await.unwrap();
     css(browser, "form#checkout").await;
+    link.rsplit('/').next().unwrap().to_owned()
 }
 
 /// Fills the contact, address and shipping of the checkout, card chosen.
@@ -121,136 +122,215 @@ async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
     );
 }
 
+/// Stripe through a real localstripe, and the shop behind a recording proxy.
 #[cfg(feature = "stripe")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_stripe_the_card_stays_in_stripe_js_and_3ds_completes_to_a_paid_order() {
-    use browser_support::localstripe::Localstripe;
-    use browser_support::proxy::RecordingProxy;
-    use common::create_staff;
+mod stripe {
     use std::time::Duration;
 
-    let Some(driver) = Driver::start().await else {
-        return;
-    };
-    let Some(stripe) = Localstripe::start() else {
-        return;
-    };
-    let (database, dir) = common::sqlite_url();
-    create_staff(&database);
-    let config = dir.path().join("shop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[payments]\nprovider = \"stripe\"\napi_base = \"{0}\"\njs_url = \"{0}/js.stripe.com/v3/\"\n",
-            stripe.url()
-        ),
-    )
-    .unwrap();
-    let env = [
-        ("ORDERS_STRIPE_SECRET_KEY", "sk_test_orders_browser"),
-        ("ORDERS_STRIPE_WEBHOOK_SECRET", "whsec_orders_browser"),
-        ("ORDERS_STRIPE_PUBLISHABLE_KEY", "pk_test_orders_browser"),
-    ];
-    let server = Server::start_limited(
-        &database,
-        &["--config", config.to_str().unwrap()],
-        &env,
-        None,
-    );
-    let proxy = RecordingProxy::start(&server.base).await;
+    use fantoccini::{Client, Locator};
 
-    let customer = driver.browser().await;
-    customer_with_a_cart(&customer, &proxy.base).await;
-    fill_address(&customer).await;
-    assert!(
-        customer
-            .find_all(Locator::Css("[name^='payment.card.']"))
-            .await
-            .unwrap()
-            .is_empty(),
-        "no card input of the shop's own"
-    );
-    // localstripe's Stripe.js mounts its card fields in #card-element.
-    for (field, text) in [
-        ("number", CARD_3DS),
-        ("exp_month", "12"),
-        ("exp_year", "30"),
-        ("cvc", "123"),
-        ("postal_code", "42424"),
-    ] {
-        css(
-            &customer,
-            &format!("#card-element input[placeholder='{field}']"),
-        )
-        .await
-        .send_keys(text)
-        .await
-        .expect("type into Stripe.js's card field");
+    use super::browser_support::localstripe::Localstripe;
+    use super::browser_support::proxy::{Received, RecordingProxy};
+    use super::browser_support::{Driver, css, screenshot, submit, until_text, url};
+    use super::common::{self, Server};
+    use super::{CARD_3DS, customer_with_a_cart, fill_address};
+
+    /// A shop on Stripe (a localstripe) that the browser reaches through a
+    /// recording proxy.
+    struct StripeShop {
+        server: Server,
+        proxy: RecordingProxy,
+        _stripe: Localstripe,
+        _dir: tempfile::TempDir,
     }
-    screenshot(&customer, "storefront-checkout-stripe").await;
-    submit(&customer, "form#checkout").await;
 
-    // The order page: awaiting payment, and Stripe.js's 3-D Secure dialog.
-    assert_eq!(
-        until_text(&customer, "#order-status", |t| !t.is_empty()).await,
-        "awaiting_payment",
-        "on {}",
-        url(&customer).await
-    );
-    let complete = "//button[normalize-space()='Complete authentication']";
-    let button = match customer
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(complete))
-        .await
-    {
-        Ok(button) => button,
-        Err(e) => panic!("no 3-D Secure dialog on {}: {e}", url(&customer).await),
-    };
-    screenshot(&customer, "storefront-order-stripe-3ds").await;
-    button.click().await.expect("complete 3-D Secure");
+    async fn stripe_shop() -> Option<StripeShop> {
+        let stripe = Localstripe::start()?;
+        let (database, dir) = common::sqlite_url();
+        let config = dir.path().join("shop.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[payments]\nprovider = \"stripe\"\napi_base = \"{0}\"\njs_url = \"{0}/js.stripe.com/v3/\"\n",
+                stripe.url()
+            ),
+        )
+        .unwrap();
+        let env = [
+            ("ORDERS_STRIPE_SECRET_KEY", "sk_test_orders_browser"),
+            ("ORDERS_STRIPE_WEBHOOK_SECRET", "whsec_orders_browser"),
+            ("ORDERS_STRIPE_PUBLISHABLE_KEY", "pk_test_orders_browser"),
+        ];
+        let server = Server::start_limited(
+            &database,
+            &["--config", config.to_str().unwrap()],
+            &env,
+            None,
+        );
+        let proxy = RecordingProxy::start(&server.base).await;
+        Some(StripeShop {
+            server,
+            proxy,
+            _stripe: stripe,
+            _dir: dir,
+        })
+    }
 
-    assert_eq!(
-        until_text(&customer, "#order-status", |t| t == "paid").await,
-        "paid"
-    );
-    let payment = until_text(&customer, "#order-payment", |t| t.contains("captured")).await;
-    assert!(payment.contains("captured"), "{payment}");
-    screenshot(&customer, "storefront-order-stripe-paid").await;
-    customer.close().await.unwrap();
+    async fn stock(server: &Server, product: &str) -> i64 {
+        let (status, body) = server
+            .call("GET", &format!("/api/products/{product}"), None, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["stock"].as_i64().expect("a stock")
+    }
 
-    let seen = proxy.requests();
-    let checkout = seen
-        .iter()
-        .find(|r| r.method == "POST" && r.path == "/checkout")
-        .expect("the checkout went through the proxy");
-    assert!(
-        checkout.body.contains("payment.token=card_"),
-        "the checkout carries Stripe.js's payment method: {}",
-        checkout.body
-    );
-    assert!(
-        seen.iter()
-            .any(|r| r.method == "POST" && r.path.ends_with("/payment/confirm")),
-        "the page posted the confirm after 3-D Secure"
-    );
-    for request in &seen {
-        let digits: String = request
-            .body
-            .chars()
-            .chain(request.path.chars())
-            .filter(char::is_ascii_digit)
-            .collect();
+    /// Checks out with the 3-D Secure card typed into Stripe.js's card
+    /// fields; ends on the order page with Stripe.js's 3-D Secure dialog
+    /// open. Returns the product's id and its stock before the checkout.
+    async fn checkout_to_3ds(customer: &Client, shop: &StripeShop) -> (String, i64) {
+        let product = customer_with_a_cart(customer, &shop.proxy.base).await;
+        let before = stock(&shop.server, &product).await;
+        fill_address(customer).await;
         assert!(
-            !digits.contains(CARD_3DS),
-            "the card number reached the shop: {} {} {}",
-            request.method,
-            request.path,
-            request.body
+            customer
+                .find_all(Locator::Css("[name^='payment.card.']"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "no card input of the shop's own"
+        );
+        // localstripe's Stripe.js mounts its card fields in #card-element.
+        for (field, text) in [
+            ("number", CARD_3DS),
+            ("exp_month", "12"),
+            ("exp_year", "30"),
+            ("cvc", "123"),
+            ("postal_code", "42424"),
+        ] {
+            css(
+                customer,
+                &format!("#card-element input[placeholder='{field}']"),
+            )
+            .await
+            .send_keys(text)
+            .await
+            .expect("type into Stripe.js's card field");
+        }
+        screenshot(customer, "storefront-checkout-stripe").await;
+        submit(customer, "form#checkout").await;
+        assert_eq!(
+            until_text(customer, "#order-status", |t| !t.is_empty()).await,
+            "awaiting_payment",
+            "on {}",
+            url(customer).await
+        );
+        assert_eq!(
+            stock(&shop.server, &product).await,
+            before - 1,
+            "the order holds its stock"
+        );
+        (product, before)
+    }
+
+    /// Answers Stripe.js's 3-D Secure dialog with `button`.
+    async fn answer_3ds(customer: &Client, button: &str) {
+        let xpath = format!("//button[normalize-space()='{button}']");
+        let found = match customer
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(&xpath))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => panic!("no 3-D Secure dialog on {}: {e}", url(customer).await),
+        };
+        screenshot(customer, "storefront-order-stripe-3ds").await;
+        found.click().await.expect("answer 3-D Secure");
+    }
+
+    /// No request that reached the shop carries the card number, in any
+    /// spelling (digits of the path and body together).
+    fn assert_no_card_number(seen: &[Received]) {
+        for request in seen {
+            let digits: String = request
+                .body
+                .chars()
+                .chain(request.path.chars())
+                .filter(char::is_ascii_digit)
+                .collect();
+            assert!(
+                !digits.contains(CARD_3DS),
+                "the card number reached the shop: {} {} {}",
+                request.method,
+                request.path,
+                request.body
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_stripe_the_card_stays_in_stripe_js_and_3ds_completes_to_a_paid_order() {
+        let Some(driver) = Driver::start().await else {
+            return;
+        };
+        let Some(shop) = stripe_shop().await else {
+            return;
+        };
+        let customer = driver.browser().await;
+        checkout_to_3ds(&customer, &shop).await;
+        answer_3ds(&customer, "Complete authentication").await;
+        assert_eq!(
+            until_text(&customer, "#order-status", |t| t == "paid").await,
+            "paid"
+        );
+        let payment = until_text(&customer, "#order-payment", |t| t.contains("captured")).await;
+        assert!(payment.contains("captured"), "{payment}");
+        screenshot(&customer, "storefront-order-stripe-paid").await;
+        customer.close().await.unwrap();
+
+        let seen = shop.proxy.requests();
+        let checkout = seen
+            .iter()
+            .find(|r| r.method == "POST" && r.path == "/checkout")
+            .expect("the checkout went through the proxy");
+        assert!(
+            checkout.body.contains("payment.token=card_"),
+            "the checkout carries Stripe.js's payment method: {}",
+            checkout.body
+        );
+        assert!(
+            seen.iter()
+                .any(|r| r.method == "POST" && r.path.ends_with("/payment/confirm")),
+            "the page posted the confirm after 3-D Secure"
+        );
+        assert_no_card_number(&seen);
+        assert!(
+            !shop.server.logs().contains(CARD_3DS),
+            "no card number in the logs"
         );
     }
-    assert!(
-        !server.logs().contains(CARD_3DS),
-        "no card number in the logs"
-    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_stripe_a_failed_3ds_cancels_the_order_and_returns_its_stock() {
+        let Some(driver) = Driver::start().await else {
+            return;
+        };
+        let Some(shop) = stripe_shop().await else {
+            return;
+        };
+        let customer = driver.browser().await;
+        let (product, before) = checkout_to_3ds(&customer, &shop).await;
+        answer_3ds(&customer, "Fail authentication").await;
+        assert_eq!(
+            until_text(&customer, "#order-status", |t| t == "cancelled").await,
+            "cancelled"
+        );
+        assert_eq!(
+            stock(&shop.server, &product).await,
+            before,
+            "the stock is back"
+        );
+        customer.close().await.unwrap();
+        assert_no_card_number(&shop.proxy.requests());
+    }
 }
