@@ -5,9 +5,10 @@
 //! accepts too: it binds `$n` to the n-th argument, as `?n`. Statements
 //! whose text differs between the dialects (a JSON array against a
 //! PostgreSQL array, the checkout's batch against the `orders_place`
-//! function, locking reads, the status change) stay with their backend; the
-//! order listing differs only in its substring function, which
-//! [`list_orders`] takes as an argument.
+//! function, locking reads, a status change's restock and event) stay with
+//! their backend, which adds them to the shared compare-and-set
+//! ([`CHANGE_ORDER`]); the order listing differs only in its substring
+//! function, which [`list_orders`] takes as an argument.
 //!
 //! Statements with a column list are built once, on first use, from the
 //! lists in `crate::codec`, which decodes their rows. The functions named
@@ -89,11 +90,12 @@ pub(crate) static EVENTS_OF_ORDER: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The order whose payment has the provider reference $1 (the first
-/// placed, should two share it).
+/// placed, should two share it), through the partial index
+/// `orders_orders_payment_reference` (`= $1` implies its `IS NOT NULL`).
 pub(crate) static ORDER_BY_PAYMENT_REFERENCE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {ORDER_COLUMNS} FROM orders_orders WHERE payment_reference = $1 \
-         AND payment_reference IS NOT NULL ORDER BY number LIMIT 1"
+         ORDER BY number LIMIT 1"
     )
 });
 

@@ -165,3 +165,81 @@ async fn check_constraints_sqlite(pool: &sqlx::SqlitePool) {
             .is_some_and(|e| e.is_foreign_key_violation())
     );
 }
+
+/// Runs `$sql` (one `$1`, the order id) on `$pool`: `Ok(rows)` or the
+/// database's error.
+macro_rules! update_order {
+    ($pool:expr, $id:expr, $sql:expr) => {
+        sqlx::query($sql)
+            .bind($id)
+            .execute($pool)
+            .await
+            .map(|done| done.rows_affected())
+    };
+}
+
+/// On `$pool` (an order `$id` in it): the schema takes every order status
+/// and payment status of the domain, and refuses others and negative
+/// payment amounts.
+macro_rules! check_payment_columns {
+    ($pool:expr, $id:expr) => {{
+        use orders_core::order::{OrderStatus, PaymentStatus};
+        for status in OrderStatus::ALL {
+            let sql = format!("UPDATE orders_orders SET status = '{status}' WHERE id = $1");
+            assert_eq!(
+                update_order!($pool, $id, sqlx::AssertSqlSafe(sql)).expect("a status"),
+                1
+            );
+        }
+        for status in PaymentStatus::ALL {
+            let sql = format!("UPDATE orders_orders SET payment_status = '{status}' WHERE id = $1");
+            assert_eq!(
+                update_order!($pool, $id, sqlx::AssertSqlSafe(sql)).expect("a payment status"),
+                1
+            );
+        }
+        for refused in [
+            "UPDATE orders_orders SET status = 'awaiting' WHERE id = $1",
+            "UPDATE orders_orders SET payment_status = 'paid' WHERE id = $1",
+            "UPDATE orders_orders SET payment_authorized_minor = -1 WHERE id = $1",
+            "UPDATE orders_orders SET payment_captured_minor = -1 WHERE id = $1",
+            "UPDATE orders_orders SET payment_refunded_minor = -1 WHERE id = $1",
+        ] {
+            let error = update_order!($pool, $id, refused).expect_err(refused);
+            assert!(
+                error
+                    .as_database_error()
+                    .is_some_and(|e| e.is_check_violation()),
+                "{refused}: {error}"
+            );
+        }
+    }};
+}
+
+/// The payment columns are checked by the schema too, on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_checks_the_payment_columns() {
+    let place = |store: Arc<dyn Store>| async move {
+        let (orders, _) = orders_core::testkit::engine(store);
+        let who = orders_core::ids::CustomerId::parse("payer").expect("id");
+        let p = orders_core::testkit::product(&orders, "3.00", 1).await;
+        let cart = orders_core::testkit::cart_with(&orders, &who, &[(p.id(), 1)]).await;
+        let form = orders_core::testkit::token_form("test_requires_action");
+        let order = orders
+            .checkout(&who, &cart, form, None)
+            .await
+            .expect("checkout")
+            .order;
+        order.id().as_str().to_owned()
+    };
+    let (store, _dir) = common::sqlite().await;
+    let id = place(store.clone()).await;
+    check_payment_columns!(store.pool(), id.as_str());
+
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let id = place(store.clone()).await;
+    check_payment_columns!(store.pool(), id.as_str());
+}

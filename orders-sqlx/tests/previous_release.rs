@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use orders_core::cart::{Cart, CartLine, CartStatus, Quantity};
 use orders_core::checkout::PaymentMethod;
 use orders_core::ids::{CartId, CustomerId, OrderId, ProductId};
-use orders_core::order::{Order, OrderStatus, PaymentStatus};
+use orders_core::order::{EventKind, Order, OrderStatus, PaymentStatus};
 use orders_core::ports::{OrderFilter, PageRequest, Store};
 use orders_core::testkit;
 use orders_sqlx::SqliteStore;
@@ -271,6 +271,14 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     );
     assert_eq!(shipped.payment().last4.as_deref(), Some("4242"));
     assert_eq!(shipped.payment().status, PaymentStatus::Captured);
+    // Migrated: a captured payment had taken the order's total.
+    let paid = shipped.totals().total;
+    assert_eq!(
+        (shipped.payment().authorized, shipped.payment().captured),
+        (paid, paid)
+    );
+    assert!(shipped.payment().refunded.is_zero());
+    assert_eq!(shipped.payment().next_action, None);
     assert_eq!(
         shipped.payment().reference.as_deref(),
         Some(r.payment_reference)
@@ -284,6 +292,12 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     assert_eq!(shipped.version(), 3);
 
     let events = store.order_events(&shipped_id).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.kind == EventKind::StatusChanged && e.data.is_none()),
+        "the release's events are plain status changes"
+    );
     let events: Vec<_> = events
         .iter()
         .map(|e| {
@@ -378,6 +392,8 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     assert_eq!(cash.payment().method, PaymentMethod::CashOnDelivery);
     assert_eq!(cash.payment().brand, None);
     assert_eq!(cash.payment().status, PaymentStatus::Pending);
+    assert!(cash.payment().authorized.is_zero() && cash.payment().captured.is_zero());
+    assert!(cash.payment().refunded.is_zero());
     assert_eq!(cash.tracking_number(), None);
     assert_eq!(cash.created_at(), at(r.cash_order_placed));
     assert_eq!(cash.version(), 1);
@@ -446,7 +462,10 @@ async fn reads_the_release(store: Arc<dyn Store>, r: &Release) -> OrderId {
     assert_eq!(placed.lines().len(), 3);
     let events = store.order_events(placed.id()).await.expect("events");
     // Placed, then its card payment captured (`on_checkout`).
-    assert_eq!(events.iter().map(|e| e.id.get()).collect::<Vec<_>>(), [5, 6]);
+    assert_eq!(
+        events.iter().map(|e| e.id.get()).collect::<Vec<_>>(),
+        [5, 6]
+    );
     let read = store
         .order(placed.id())
         .await
@@ -518,6 +537,25 @@ async fn sqlite_reads_rows_of_release_0_1() {
         .await
         .expect("lines");
     assert_written_shapes(&address, &lines, &SQLITE);
+    // `orders_orders` was rebuilt (migration 5): its children still find
+    // their parents, and it is still the parent their foreign keys name.
+    let orphans: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+        .fetch_all(&mut conn)
+        .await
+        .expect("check");
+    assert!(orphans.is_empty(), "{orphans:?}");
+    let orphan = sqlx::query(
+        "INSERT INTO orders_order_events (order_id, to_status, at, actor) VALUES ('no-such-order', 'paid', '', 'system')",
+    )
+    .execute(&mut conn)
+    .await;
+    assert!(
+        orphan
+            .unwrap_err()
+            .as_database_error()
+            .is_some_and(|e| e.is_foreign_key_violation()),
+        "an event of no order is refused"
+    );
     sqlx::raw_sql(HOST_TABLES)
         .execute(&mut conn)
         .await

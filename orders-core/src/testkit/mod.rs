@@ -18,8 +18,10 @@
 //! ```
 //!
 //! The checks are grouped by area: the catalogue, product versions,
-//! carts, discounts, checkout, idempotency keys, and orders after checkout
-//! (status changes, listing, events). [`CHECKS`] names every one.
+//! carts, discounts, checkout, idempotency keys, orders after checkout
+//! (status changes, listing, events), and payments (orders awaiting their
+//! payment, payment-only changes, provider references and webhook
+//! events). [`CHECKS`] names every one.
 //!
 //! Each check calls the factory for its store and creates its own
 //! uniquely named data, so a factory may hand out the same database every
@@ -34,6 +36,7 @@ mod deliveries;
 mod discounts;
 mod idempotency;
 mod orders;
+mod payments;
 mod versions;
 
 use std::future::Future;
@@ -122,6 +125,24 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("admin_filters", |s| orders::admin_filters(s).boxed()),
     ("events_replay_after_an_id", |s| {
         orders::events_replay_after_an_id(s).boxed()
+    }),
+    ("awaiting_payment_orders_round_trip", |s| {
+        payments::awaiting_payment_orders_round_trip(s).boxed()
+    }),
+    ("payment_only_changes_round_trip", |s| {
+        payments::payment_only_changes_round_trip(s).boxed()
+    }),
+    ("payment_changes_compare_and_set", |s| {
+        payments::payment_changes_compare_and_set(s).boxed()
+    }),
+    ("awaiting_payment_lists_expired_holds", |s| {
+        payments::awaiting_payment_lists_expired_holds(s).boxed()
+    }),
+    ("orders_found_by_payment_reference", |s| {
+        payments::orders_found_by_payment_reference(s).boxed()
+    }),
+    ("provider_events_recorded_once", |s| {
+        payments::provider_events_recorded_once(s).boxed()
     }),
 ];
 
