@@ -16,13 +16,24 @@ use std::collections::BTreeMap;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{admin, carts, orders, public, webhooks, ws};
+use crate::routes::{admin, carts, orders, payments, public, webhooks, ws};
+
+mod params;
+mod webhook_schemas;
+
+pub(crate) use params::{CountryCode, IdempotencyKey, ProviderEvent, SearchQuery, StatusFilter};
+pub(crate) use webhook_schemas::{
+    CreatedWebhook, DeliveryList, WebhookDelivery, WebhookInfo, WebhookList,
+};
 
 /// An order status.
 #[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum OrderStatus {
     Pending,
+    /// Holding its stock while the customer completes the payment (3-D
+    /// Secure); the payment moves it to `paid` or `cancelled`.
+    AwaitingPayment,
     Paid,
     Processing,
     Shipped,
@@ -153,18 +164,60 @@ pub(crate) enum CardBrand {
 #[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PaymentStatus {
+    /// Nothing taken yet (cash on delivery).
     Pending,
+    /// The customer must act (`next_action`) before it is authorised.
+    RequiresAction,
+    /// Held, not yet taken.
+    Authorized,
+    /// Taken (all or part of what was authorised).
     Captured,
+    /// Part of what was captured was given back.
+    PartiallyRefunded,
+    /// Everything captured was given back.
     Refunded,
+    /// The authorisation was released; nothing was taken.
+    Voided,
+    /// The authorisation or the customer's action failed.
+    Failed,
 }
 
-/// An order's payment: never the card number, only brand and last four digits.
+/// What the customer must do before the payment can be authorised.
+#[derive(ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum NextAction {
+    /// Send the customer's browser to `url` (their bank's page).
+    Redirect {
+        /// Where to send the customer.
+        url: String,
+    },
+    /// Let the provider's client library complete it with `client_secret`.
+    UseSdk {
+        /// For the provider's client library; shown to the order's owner.
+        client_secret: String,
+    },
+}
+
+/// An order's payment: never the card number, only brand and last four
+/// digits. Amounts are money strings in the order's currency.
 #[derive(ToSchema)]
 pub(crate) struct Payment {
     method: PaymentMethod,
     brand: Option<CardBrand>,
     last4: Option<String>,
     status: PaymentStatus,
+    /// How much is authorised (held, or since taken).
+    #[schema(example = "24.99")]
+    authorized: String,
+    /// How much was taken.
+    #[schema(example = "24.99")]
+    captured: String,
+    /// How much was given back.
+    #[schema(example = "0.00")]
+    refunded: String,
+    /// While `status` is `requires_action`: what the customer must do
+    /// (then `POST /orders/{id}/payment/confirm`); otherwise `null`.
+    next_action: Option<NextAction>,
 }
 
 /// An order: a snapshot of the cart, prices and address at checkout.
@@ -191,12 +244,26 @@ pub(crate) struct Order {
     version: u64,
 }
 
-/// One change of an order's status. Ids sort as strings in event order.
+/// What an event records.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EventKind {
+    /// The order was placed (`from` is `null`) or its status moved.
+    StatusChanged,
+    /// The payment changed (`data` is the payment); `from` and `to` differ
+    /// when that moved the order too (`awaiting_payment` to `paid`).
+    PaymentUpdated,
+}
+
+/// One change of an order: its status, its payment. Ids sort as strings
+/// in event order.
 #[derive(ToSchema)]
 pub(crate) struct OrderEvent {
     #[schema(example = "00000000000000000001")]
     id: String,
     order_id: String,
+    #[serde(rename = "type")]
+    kind: EventKind,
     /// `null` for the order's creation.
     from: Option<OrderStatus>,
     to: OrderStatus,
@@ -205,6 +272,27 @@ pub(crate) struct OrderEvent {
     /// `customer:ID`, `staff:ID` or `system`.
     actor: String,
     note: Option<String>,
+    /// The payment after the change, for `payment_updated`; `null` for a
+    /// plain status change.
+    data: Option<Payment>,
+}
+
+/// What the engine did with a provider's webhook.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WebhookOutcome {
+    /// Acted on: the order is as the provider has the payment now.
+    Applied,
+    /// This event id was acted on before: nothing was done.
+    Duplicate,
+    /// About no order of this shop, or an event not followed.
+    Ignored,
+}
+
+/// The answer to a provider's webhook.
+#[derive(ToSchema)]
+pub(crate) struct WebhookReceipt {
+    outcome: WebhookOutcome,
 }
 
 /// What a discount takes off.
@@ -249,78 +337,6 @@ pub(crate) struct OrderList {
 #[derive(ToSchema)]
 pub(crate) struct DiscountList {
     items: Vec<Discount>,
-    next_cursor: Option<String>,
-}
-
-/// A webhook endpoint, without its secret.
-#[derive(ToSchema)]
-pub(crate) struct WebhookInfo {
-    id: String,
-    url: String,
-    /// Event type names (`order.created`, ...) or `["*"]`.
-    events: Vec<String>,
-    #[schema(format = DateTime)]
-    created_at: String,
-}
-
-/// A webhook just created, with its signing secret (shown this once).
-#[derive(ToSchema)]
-pub(crate) struct CreatedWebhook {
-    id: String,
-    url: String,
-    events: Vec<String>,
-    #[schema(format = DateTime)]
-    created_at: String,
-    /// Signs every delivery: `Orders-Signature: t=UNIX_SECONDS,v1=HEX(HMAC_SHA256(secret, "t.body"))`.
-    secret: String,
-}
-
-/// The webhooks, newest first.
-#[derive(ToSchema)]
-pub(crate) struct WebhookList {
-    items: Vec<WebhookInfo>,
-    next_cursor: Option<String>,
-}
-
-/// Where a delivery stands.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub(crate) enum DeliveryStatus {
-    Pending,
-    Delivered,
-    Dead,
-}
-
-/// One event's delivery to one webhook.
-#[derive(ToSchema)]
-pub(crate) struct WebhookDelivery {
-    /// Stable over every attempt: the body's `id`.
-    id: String,
-    webhook_id: String,
-    event_id: String,
-    order_id: String,
-    status: DeliveryStatus,
-    attempts: u32,
-    /// Failures in a row in the current retry window.
-    failures: u32,
-    /// When it is due (pending), or was last tried.
-    #[schema(format = DateTime)]
-    next_attempt_at: String,
-    /// When its retry window opened.
-    #[schema(format = DateTime)]
-    since: String,
-    last_error: Option<String>,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    delivered_at: Option<String>,
-}
-
-/// A page of deliveries, newest event first.
-#[derive(ToSchema)]
-pub(crate) struct DeliveryList {
-    items: Vec<WebhookDelivery>,
     next_cursor: Option<String>,
 }
 
@@ -382,84 +398,6 @@ pub(crate) enum TrackMessage {
     },
 }
 
-/// A string schema of `values`, described by `description`.
-fn string_enum<'a>(
-    description: &str,
-    values: impl IntoIterator<Item = &'a str>,
-) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .description(Some(description))
-        .enum_values(Some(values.into_iter().map(serde_json::Value::from)))
-        .into()
-}
-
-/// `?status=`: an order status, or empty for every status (as the
-/// panel's filter sends it).
-pub(crate) struct StatusFilter;
-
-impl utoipa::PartialSchema for StatusFilter {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_enum(
-            "An order status; empty is every status.",
-            std::iter::once("").chain(orders_core::order::OrderStatus::NAMES),
-        )
-    }
-}
-
-impl ToSchema for StatusFilter {}
-
-/// `?country=`: an ISO 3166-1 alpha-2 code, or empty for the default.
-pub(crate) struct CountryCode;
-
-impl utoipa::PartialSchema for CountryCode {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let codes = orders_core::checkout::Country::all().map(orders_core::checkout::Country::code);
-        string_enum(
-            "An ISO 3166-1 alpha-2 country code; empty is the shop's default.",
-            std::iter::once("").chain(codes),
-        )
-    }
-}
-
-impl ToSchema for CountryCode {}
-
-/// `?email=` and `?q=`: search text; blank is no search.
-pub(crate) struct SearchQuery;
-
-impl utoipa::PartialSchema for SearchQuery {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use orders_core::text::{BLANK_LINE_PATTERN, SearchText};
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("Search text; blank is no search."))
-            .max_length(Some(SearchText::MAX_CHARS))
-            .pattern(Some(BLANK_LINE_PATTERN))
-            .into()
-    }
-}
-
-impl ToSchema for SearchQuery {}
-
-/// The `Idempotency-Key` header: 1 to [`orders_core::MAX_IDEMPOTENCY_KEY`]
-/// visible ASCII characters (what an HTTP header carries as text), not
-/// only spaces.
-pub(crate) struct IdempotencyKey;
-
-impl utoipa::PartialSchema for IdempotencyKey {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("A client's key for one checkout."))
-            .min_length(Some(1))
-            .max_length(Some(orders_core::MAX_IDEMPOTENCY_KEY))
-            .pattern(Some("^[ -~]*[!-~][ -~]*$"))
-            .into()
-    }
-}
-
-impl ToSchema for IdempotencyKey {}
-
 struct Security;
 
 impl Modify for Security {
@@ -496,6 +434,8 @@ impl Modify for Security {
         orders::get_order,
         orders::order_events,
         orders::cancel,
+        payments::confirm_payment,
+        payments::payment_webhook,
         ws::track,
         admin::list_products,
         admin::create_product,
@@ -516,7 +456,7 @@ impl Modify for Security {
     ),
     components(schemas(
         Problem, Health, Product, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
-        Discount, DiscountList, TrackMessage, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
+        Discount, DiscountList, TrackMessage, Payment, NextAction, EventKind, WebhookReceipt, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
         WebhookInfo, CreatedWebhook, WebhookList, WebhookDelivery, DeliveryList,
     )),
     modifiers(&Security),
@@ -525,6 +465,7 @@ impl Modify for Security {
         (name = "carts", description = "The caller's carts and checkout"),
         (name = "orders", description = "The caller's orders"),
         (name = "admin", description = "Staff only"),
+        (name = "payments", description = "The payment provider's webhooks (no token: signed by the provider)"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -708,9 +708,17 @@ async fn customer_orders() {
         .get(&format!("/api/orders/{id}/events"), Some(ADA))
         .await;
     let events = events.ok(200)["items"].as_array().unwrap();
-    assert_eq!(events.len(), 1);
+    // The placement, then the capture (its payment in `data`).
+    assert_eq!(events.len(), 2);
     assert!(events[0]["from"].is_null());
     assert_eq!(events[0]["to"], "paid");
+    assert_eq!(events[0]["type"], "status_changed");
+    assert_eq!(events[1]["type"], "payment_updated");
+    assert_eq!(
+        (&events[1]["from"], &events[1]["to"]),
+        (&json!("paid"), &json!("paid"))
+    );
+    assert_eq!(events[1]["data"]["status"], "captured");
 
     // Not yours: exactly like a missing one.
     let missing = app.get("/api/orders/no-such-order", Some(BOB)).await;
@@ -821,10 +829,11 @@ async fn admin_orders_and_transitions() {
         .get(&format!("/api/admin/orders/{id}/events"), Some(STAFF))
         .await;
     let events = events.ok(200)["items"].as_array().unwrap();
-    assert_eq!(events.len(), 3);
-    assert!(events[1]["id"].as_str() < events[2]["id"].as_str());
-    assert_eq!(events[2]["actor"], "staff:staff");
-    assert_eq!(events[2]["note"], "on its way");
+    // Placed, captured, processing, shipped.
+    assert_eq!(events.len(), 4);
+    assert!(events[2]["id"].as_str() < events[3]["id"].as_str());
+    assert_eq!(events[3]["actor"], "staff:staff");
+    assert_eq!(events[3]["note"], "on its way");
 }
 
 // ------------------------------------------------------------------ OpenAPI

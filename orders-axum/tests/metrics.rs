@@ -220,6 +220,36 @@ async fn requests_checkouts_and_sockets_move_their_series() {
 }
 
 #[tokio::test]
+async fn a_checkout_awaiting_the_customers_action_is_counted_as_such() {
+    let metrics = Metrics::new();
+    let app = spawn_measured(&metrics).await;
+    let product = app.product("10.00", 5).await;
+    let cart = app.cart_with(ADA, &product, 1).await;
+    let before = scrape(&app).await;
+    let token = orders_core::ports::TestGateway::TOKEN_REQUIRES_ACTION;
+    let order = app.checkout(ADA, &cart, checkout_token(token), None).await;
+    assert_eq!(order.ok(201)["status"], "awaiting_payment");
+    let id = order.body["id"].as_str().unwrap();
+    let confirm = format!("/api/orders/{id}/payment/confirm");
+    app.send(reqwest::Method::POST, &confirm, Some(ADA), None)
+        .await
+        .ok(200);
+    app.client
+        .post(app.url("/api/payments/webhooks/test"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let after = scrape(&app).await;
+    assert_moved(&before, &after, &checkouts("awaiting_payment"), 1.0);
+    assert_moved(&before, &after, &checkouts("placed"), 0.0);
+    let confirm = "/api/orders/{id}/payment/confirm";
+    assert_moved(&before, &after, &requests("POST", confirm, 200), 1.0);
+    let webhook = "/api/payments/webhooks/{provider}";
+    assert_moved(&before, &after, &requests("POST", webhook, 400), 1.0);
+}
+
+#[tokio::test]
 async fn every_checkout_outcome_and_socket_feed_is_there_at_zero() {
     let metrics = Metrics::new();
     let scrape = Scrape::parse(&metrics.render());

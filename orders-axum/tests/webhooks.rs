@@ -2,7 +2,8 @@
 //! stores: every event delivered and signed, in order per order; failures
 //! retried as the policy spaces them (on a test clock); a restart
 //! mid-backlog loses and repeats nothing; an address refused at delivery;
-//! two instances on one PostgreSQL deliver each item once.
+//! two instances on one PostgreSQL deliver each item once; a payment update
+//! named as such, and sent to status filters when it moved the status.
 #![cfg(feature = "webhooks")]
 
 use std::collections::HashMap;
@@ -226,6 +227,77 @@ async fn every_event_arrives_signed_once_in_order_per_order() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(receiver.accepted().len(), 10, "nothing more");
     assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_update_is_order_payment_updated_and_a_status_change_when_it_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    let payments = Receiver::start().await;
+    let statuses = Receiver::start().await;
+    for (receiver, name) in [
+        (&payments, "order.payment_updated"),
+        (&statuses, "order.status_changed"),
+    ] {
+        let secret = WebhookSecret::from_random_bytes(&[7; 32]);
+        *receiver.secret.lock().unwrap() = secret.expose().to_owned();
+        store
+            .insert_webhook(&NewWebhook {
+                id: WebhookId::generate(),
+                url: WebhookUrl::parse(&receiver.url).expect("url"),
+                events: EventFilter::parse(&[name]).expect("filter"),
+                secret,
+                created_at: Utc::now(),
+            })
+            .await
+            .expect("webhook");
+    }
+    // Placed awaiting the customer's action, then confirmed: authorised
+    // (awaiting_payment -> paid), then captured (paid -> paid).
+    let (orders, _) = engine(store.clone() as Arc<dyn Store>);
+    let p = product(&orders, "3.00", 10).await;
+    let who = orders_core::ids::CustomerId::parse("payer").unwrap();
+    let cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
+    let action = orders_core::ports::TestGateway::REQUIRES_ACTION_CARD;
+    let order = orders
+        .checkout(&who, &cart, form(Some(action)), None)
+        .await
+        .expect("checkout")
+        .order;
+    assert_eq!(order.status(), OrderStatus::AwaitingPayment);
+    let paid = orders
+        .confirm_payment(&who, order.id())
+        .await
+        .expect("confirm");
+    assert_eq!(paid.status(), OrderStatus::Paid);
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = DeliveryWorker::new(store.clone(), Arc::new(SystemClock), config());
+    let running = tokio::spawn(worker.run(stopped));
+    payments.wait_for(2).await;
+    let to_statuses = statuses.wait_for(1).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+    assert_eq!(
+        payments.accepted().len(),
+        2,
+        "the authorisation and the capture"
+    );
+    assert_eq!(
+        statuses.accepted().len(),
+        1,
+        "only the one that moved the status"
+    );
+    let moved = &to_statuses[0];
+    assert_eq!(moved["type"], "order.payment_updated");
+    assert_eq!(moved["data"]["type"], "payment_updated");
+    assert_eq!(moved["data"]["from"], "awaiting_payment");
+    assert_eq!(moved["data"]["to"], "paid");
+    assert_eq!(moved["data"]["data"]["status"], "authorized");
+    for body in payments.accepted() {
+        assert_eq!(body["type"], "order.payment_updated", "{body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -200,6 +200,9 @@ async fn the_admin_stream_sends_every_orders_events() {
     assert_eq!(created["type"], "event");
     assert_eq!(created["event"]["order_id"], ada["id"]);
     assert!(created["event"]["from"].is_null());
+    let captured = next_json(&mut socket).await;
+    assert_eq!(captured["event"]["order_id"], ada["id"]);
+    assert_eq!(captured["event"]["type"], "payment_updated");
     let bob = app.order(BOB, false).await;
     transition(&app, bob["id"].as_str().unwrap(), "paid").await;
     let placed = next_json(&mut socket).await;

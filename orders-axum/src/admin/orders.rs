@@ -127,10 +127,13 @@ async fn order_page(
 ) -> Result<Response, PageError> {
     let order = state.orders.order(Access::Staff, id).await?;
     let events = state.orders.order_events(Access::Staff, id).await?;
+    // Only the payment moves an order from awaiting_payment to paid (the
+    // customer's return, the provider's webhook): staff may only cancel.
     let mut moves: Vec<MoveView> = order
         .status()
         .next()
         .iter()
+        .filter(|to| !(order.status() == OrderStatus::AwaitingPayment && **to == OrderStatus::Paid))
         .map(|s| MoveView::new(*s))
         .collect();
     let mut status = StatusCode::OK;

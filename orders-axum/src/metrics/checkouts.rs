@@ -22,8 +22,11 @@ use super::Metrics;
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CheckoutOutcome {
-    /// An order was placed (201).
+    /// An order was placed (201), paid or to be paid on delivery.
     Placed,
+    /// An order was placed (201) `awaiting_payment`: it holds its stock
+    /// while the customer completes the payment (3-D Secure).
+    AwaitingPayment,
     /// A retry under the same `Idempotency-Key` got the order placed
     /// before (200).
     Replayed,
@@ -45,7 +48,9 @@ pub enum CheckoutOutcome {
     Unauthorized,
     /// No such cart, or not the caller's (404).
     NotFound,
-    /// The payment provider failed; nothing was charged (502).
+    /// The payment provider failed or did not answer (502 or 503
+    /// `payment_unavailable`), or refused what the engine asked (409
+    /// `payment_refused`); nothing was charged.
     PaymentFailed,
     /// The server failed: a timeout, an unreachable database, a bug (408,
     /// 5xx).
@@ -54,8 +59,9 @@ pub enum CheckoutOutcome {
 
 impl CheckoutOutcome {
     /// Every outcome.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Placed,
+        Self::AwaitingPayment,
         Self::Replayed,
         Self::Declined,
         Self::Validation,
@@ -69,12 +75,14 @@ impl CheckoutOutcome {
     ];
 
     /// The outcome of a checkout answered with `status` and, for a
-    /// problem, `code`.
+    /// problem, `code`. A 201 is [`Placed`](Self::Placed): see
+    /// [`of_placed`](Self::of_placed) for an order awaiting payment.
     pub fn of(status: StatusCode, code: Option<&str>) -> Self {
         match (status.as_u16(), code.unwrap_or("")) {
             (201, _) => Self::Placed,
             (200..=299, _) => Self::Replayed,
             (_, "payment_declined") => Self::Declined,
+            (_, "payment_unavailable" | "payment_refused") => Self::PaymentFailed,
             (_, "insufficient_stock") => Self::OutOfStock,
             (_, "price_changed") => Self::PriceChanged,
             (400 | 413 | 415 | 422, _) => Self::Validation,
@@ -86,6 +94,18 @@ impl CheckoutOutcome {
         }
     }
 
+    /// The outcome of a checkout that placed `order`:
+    /// [`AwaitingPayment`](Self::AwaitingPayment) when it waits for the
+    /// customer's action, [`Placed`](Self::Placed) otherwise. For a host's
+    /// own checkout page ([`Metrics::record_checkout`]).
+    pub fn of_placed(order: &orders_core::order::Order) -> Self {
+        if order.status() == orders_core::order::OrderStatus::AwaitingPayment {
+            Self::AwaitingPayment
+        } else {
+            Self::Placed
+        }
+    }
+
     /// The outcome of a checkout the engine refused with `error`, as the
     /// API would answer it: for a host's own checkout page, so that its
     /// checkouts count beside the API's ([`Metrics::record_checkout`]).
@@ -94,12 +114,13 @@ impl CheckoutOutcome {
         Self::of(answer.status(), Some(answer.code()))
     }
 
-    /// The label's value: `placed`, `replayed`, `declined`, `validation`,
+    /// The label's value: `placed`, `awaiting_payment`, `replayed`, `declined`, `validation`,
     /// `out_of_stock`, `price_changed`, `conflict`, `unauthorized`,
     /// `not_found`, `payment_failed` or `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Placed => "placed",
+            Self::AwaitingPayment => "awaiting_payment",
             Self::Replayed => "replayed",
             Self::Declined => "declined",
             Self::Validation => "validation",
@@ -119,6 +140,11 @@ impl EncodeLabelValue for CheckoutOutcome {
         std::fmt::Write::write_str(encoder, self.as_str())
     }
 }
+
+/// Left by the checkout route in a 201 response whose order is
+/// `awaiting_payment`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlacedAwaitingPayment;
 
 /// The problem `code` of an error response (see [`crate::ApiError`]).
 #[derive(Clone, Debug)]
@@ -159,7 +185,17 @@ pub(crate) async fn record_checkout(
 ) -> Response {
     let response = next.run(request).await;
     let code = response.extensions().get::<ProblemCode>();
-    let outcome = CheckoutOutcome::of(response.status(), code.map(|c| &*c.0));
+    let outcome = match CheckoutOutcome::of(response.status(), code.map(|c| &*c.0)) {
+        CheckoutOutcome::Placed
+            if response
+                .extensions()
+                .get::<PlacedAwaitingPayment>()
+                .is_some() =>
+        {
+            CheckoutOutcome::AwaitingPayment
+        }
+        outcome => outcome,
+    };
     metrics.record_checkout(outcome);
     response
 }
@@ -194,9 +230,16 @@ mod tests {
             of(502, "payment_unavailable"),
             CheckoutOutcome::PaymentFailed
         );
+        assert_eq!(
+            of(503, "payment_unavailable"),
+            CheckoutOutcome::PaymentFailed
+        );
+        assert_eq!(of(409, "payment_refused"), CheckoutOutcome::PaymentFailed);
         assert_eq!(of(503, "storage_unavailable"), CheckoutOutcome::Error);
         assert_eq!(of(408, "request_timeout"), CheckoutOutcome::Error);
-        let declined = CheckoutOutcome::of_error(&orders_core::Error::PaymentDeclined);
+        let declined = CheckoutOutcome::of_error(&orders_core::Error::PaymentDeclined {
+            field: "payment.token",
+        });
         assert_eq!(declined, CheckoutOutcome::Declined);
         let gone = CheckoutOutcome::of_error(&orders_core::Error::Unavailable);
         assert_eq!(gone, CheckoutOutcome::Error);

@@ -45,8 +45,8 @@ use prometheus_client::registry::{Metric, Registry};
 pub use prometheus_client;
 
 pub use checkouts::CheckoutOutcome;
-pub(crate) use checkouts::ProblemCode;
 pub(crate) use checkouts::record_checkout;
+pub(crate) use checkouts::{PlacedAwaitingPayment, ProblemCode};
 pub use http::{HttpMetricsLayer, HttpMetricsService};
 pub use pools::PoolUse;
 pub(crate) use sockets::OpenSocket;

@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use orders_core::cart::{AddItemForm, ApplyDiscountForm, CreateCartForm, SetQuantityForm};
 use orders_core::checkout::{CheckoutForm, Country};
 use orders_core::ids::{CartId, ProductId};
-use orders_core::order::Order;
 use orders_core::validation::ValidationErrors;
 use orders_core::{PricedCart, PricingOptions};
 
@@ -234,7 +234,7 @@ pub(crate) async fn remove_discount(
         ("Idempotency-Key" = Option<crate::docs::IdempotencyKey>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
     ),
     responses(
-        (status = 201, description = "The order placed (`paid` for a card, `pending` for cash on delivery)", body = crate::docs::Order),
+        (status = 201, description = "The order placed: `paid` for a card (its payment `captured` under the `on_checkout` capture policy, `authorized` under `on_shipment`), `pending` for cash on delivery, or `awaiting_payment` (holding its stock) when the customer must act first: then `payment.next_action` says what, and `POST /orders/{id}/payment/confirm` completes it", body = crate::docs::Order),
         (status = 200, description = "The order an earlier request with this key placed", body = crate::docs::Order),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -242,8 +242,8 @@ pub(crate) async fn remove_discount(
         (status = 409, description = "`insufficient_stock` (with `product_ids`), `cart_closed`, `cart_empty`, `discount_unavailable`, `price_changed` (with `total`), `product_unavailable`, `idempotency_mismatch`, `idempotency_in_progress`", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Every invalid field, a declined card (on `payment.card.number`), or a bad `Idempotency-Key`", body = crate::docs::Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The payment provider failed; nothing was charged", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every invalid field, a declined card (`payment_declined`, on `payment.token`, or `payment.card.number` for a test card), a card number where the provider takes tokens only (on `payment.card`), or a bad `Idempotency-Key`", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`payment_unavailable`: the payment provider failed or did not answer; no order was placed, and a retry with the same `Idempotency-Key` authorises at most once", body = crate::docs::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn checkout(
@@ -252,7 +252,7 @@ pub(crate) async fn checkout(
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(form): JsonBody<CheckoutForm>,
-) -> Result<(StatusCode, Json<Order>), ApiError> {
+) -> Result<Response, ApiError> {
     let id: CartId = path_id(&id)?;
     let key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
@@ -271,5 +271,15 @@ pub(crate) async fn checkout(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(outcome.order)))
+    #[cfg(feature = "metrics")]
+    let awaiting = outcome.order.status() == orders_core::order::OrderStatus::AwaitingPayment;
+    #[allow(unused_mut)] // Marked for the checkout metrics only.
+    let mut response = (status, Json(outcome.order)).into_response();
+    #[cfg(feature = "metrics")]
+    if awaiting {
+        response
+            .extensions_mut()
+            .insert(crate::metrics::PlacedAwaitingPayment);
+    }
+    Ok(response)
 }

@@ -6,6 +6,7 @@
 pub(crate) mod admin;
 pub(crate) mod carts;
 pub(crate) mod orders;
+pub(crate) mod payments;
 pub(crate) mod public;
 pub(crate) mod webhooks;
 pub(crate) mod ws;
@@ -88,6 +89,16 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/orders/{id}/events", get(orders::order_events))
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/orders/{id}/track", get(ws::track))
+        .route(
+            "/orders/{id}/payment/confirm",
+            post(payments::confirm_payment),
+        )
+        .route(
+            "/payments/webhooks/{provider}",
+            post(payments::payment_webhook).layer(axum::extract::DefaultBodyLimit::max(
+                payments::WEBHOOK_BODY_LIMIT,
+            )),
+        )
         .route(
             "/admin/products",
             get(admin::list_products).post(admin::create_product),

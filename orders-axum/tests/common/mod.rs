@@ -11,10 +11,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use orders_axum::{Api, ApiError, Caller, Identify, IdentifyError, ShutdownHandle};
-use orders_core::Orders;
 use orders_core::catalogue::Product;
 use orders_core::ids::CustomerId;
 use orders_core::memory::MemoryStore;
+use orders_core::ports::PaymentGateway;
+use orders_core::{Orders, OrdersConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -144,7 +145,26 @@ pub async fn spawn_host_on(
     configure: impl FnOnce(Api) -> Api,
     host: impl FnOnce(Router) -> Router,
 ) -> App {
-    let orders = Orders::builder(store).demo().build();
+    spawn_orders(Orders::builder(store).demo().build(), configure, host).await
+}
+
+/// A server whose engine pays through `gateway` (the demo configuration
+/// otherwise), over a fresh in-memory store.
+pub async fn spawn_paying(gateway: Arc<dyn PaymentGateway>) -> App {
+    let orders = Orders::builder(Arc::new(MemoryStore::new()))
+        .config(OrdersConfig::demo())
+        .payments(gateway)
+        .build();
+    spawn_orders(orders, |api| api, |app| app).await
+}
+
+/// The API over `orders`, configured by `configure`, nested at `/api` in
+/// a host router that `host` completes.
+pub async fn spawn_orders(
+    orders: Orders,
+    configure: impl FnOnce(Api) -> Api,
+    host: impl FnOnce(Router) -> Router,
+) -> App {
     let users = Tokens(HashMap::from([
         (ADA, caller("ada", false)),
         (BOB, caller("bob", false)),
@@ -311,6 +331,16 @@ pub fn checkout_card(number: &str) -> Value {
         "shipping_method": "standard",
         "payment": {"method": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040,
                     "cvc": "123", "holder": "Ada Lovelace"}}
+    })
+}
+
+/// A checkout paid with a provider token (the test gateway's `test_visa`, ...).
+pub fn checkout_token(token: &str) -> Value {
+    json!({
+        "email": "ada@example.com",
+        "shipping_address": address(),
+        "shipping_method": "standard",
+        "payment": {"method": "card", "token": token}
     })
 }
 
