@@ -10,6 +10,7 @@
 //! refund and the customer's return answer with the PaymentIntent read
 //! back after the call.
 
+mod events;
 mod state;
 
 use std::fmt;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::money::Money;
-use orders_core::order::ProviderState;
+use orders_core::order::{PaymentStatus, ProviderState};
 use orders_core::ports::{
     Authorize, PaymentError, PaymentGateway, PaymentSource, ProviderPayment,
     WebhookError as PortWebhookError, WebhookEvent,
@@ -27,9 +28,9 @@ use orders_core::ports::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    BuildError, ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, EventObject,
-    IdempotencyKey, PaymentIntentId, PaymentIntentStatus, SecretKey, StripeClient,
-    StripeClientBuilder, StripeError, WebhookError, WebhookSecret, WebhookVerifier,
+    BuildError, ConfirmPaymentIntent, CreatePaymentIntent, CreateRefund, Currency, IdempotencyKey,
+    PaymentIntentId, PaymentIntentStatus, SecretKey, StripeClient, StripeClientBuilder,
+    StripeError, WebhookSecret, WebhookVerifier,
 };
 use state::{outcome_unknown, payment_error, provider_state};
 
@@ -307,10 +308,8 @@ impl PaymentGateway for StripeGateway {
             // A decline at confirmation leaves the intent failed: say so.
             Err(StripeError::CardDeclined(_)) => self.read_intent(&id).await,
             Err(error) => {
-                self.already(&id, error, |s| {
-                    s.status != orders_core::order::PaymentStatus::RequiresAction
-                })
-                .await
+                self.already(&id, error, |s| s.status != PaymentStatus::RequiresAction)
+                    .await
             }
         }
     }
@@ -333,7 +332,6 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn void(&self, reference: &str) -> Result<ProviderState, PaymentError> {
-        use orders_core::order::PaymentStatus;
         let id = intent_id(reference)?;
         let key = stripe_key(&format!("void:{id}"));
         match at_most_twice(|| self.client.cancel_payment_intent(&id, &key)).await {
@@ -378,30 +376,7 @@ impl PaymentGateway for StripeGateway {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<WebhookEvent, PortWebhookError> {
-        let event = self
-            .verifier
-            .verify_at(body, Some(signature), now.timestamp())
-            .map_err(|error| match error {
-                WebhookError::Stale { .. } => PortWebhookError::Stale,
-                WebhookError::InvalidPayload(reason) => PortWebhookError::Malformed(reason),
-                _ => PortWebhookError::BadSignature,
-            })?;
-        let followed = event.kind.starts_with("payment_intent.")
-            || event.kind.starts_with("charge.")
-            || event.kind.starts_with("refund.");
-        let reference = match &event.object {
-            _ if !followed => None,
-            EventObject::PaymentIntent(intent) => Some(intent.id.to_string()),
-            EventObject::Refund(refund) => refund.payment_intent.clone(),
-            EventObject::Other(object) => object
-                .get("payment_intent")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
-        };
-        Ok(WebhookEvent {
-            id: event.id,
-            reference,
-        })
+        events::webhook_event(&self.verifier, signature, body, now)
     }
 }
 

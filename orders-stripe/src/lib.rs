@@ -8,8 +8,10 @@
 //!
 //! It is deliberately small: a few form-encoded calls over `reqwest`, typed
 //! results for the fields the lifecycle needs, and one error type that says
-//! what the caller should do next ([`StripeError`]). It knows nothing of
-//! orders, carts or stock; the payment port's adapter maps it onto them.
+//! what the caller should do next ([`StripeError`]). The client knows
+//! nothing of orders, carts or stock; [`StripeGateway`], the adapter of
+//! `orders-core`'s payment port, maps it onto them: give it to
+//! `Orders::builder(..).payments(..)`.
 //!
 //! ```no_run
 //! use orders_stripe::{

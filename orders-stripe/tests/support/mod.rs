@@ -7,6 +7,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own part
 
+pub mod shop;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -54,32 +56,30 @@ impl Localstripe {
         }
         for _ in 0..3 {
             let port = free_port();
-            let mut child = Command::new(&program)
-                .args(["--port", &port.to_string(), "--from-scratch"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start localstripe");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(Self {
-                        child: Some(child),
-                        port,
-                    });
-                }
-                if child.try_wait().expect("localstripe's state").is_some() {
-                    break; // lost the port to someone else: another one
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "localstripe did not start in 30 s"
-                );
-                std::thread::sleep(Duration::from_millis(50));
+            if let Some(child) = spawn_on(&program, port) {
+                return Some(Self {
+                    child: Some(child),
+                    port,
+                });
             }
         }
         panic!("localstripe did not start on three free ports");
+    }
+
+    /// Starts it again on the same port, with nothing in it (localstripe
+    /// keeps its objects in memory): a provider back after an outage.
+    pub fn restart(&mut self) {
+        self.stop();
+        let program = venv().join("bin").join("localstripe");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(child) = spawn_on(&program, self.port) {
+                self.child = Some(child);
+                return;
+            }
+            assert!(Instant::now() < deadline, "localstripe did not restart");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Its root URL.
@@ -116,6 +116,31 @@ impl Localstripe {
         let text = response.text().await.unwrap();
         assert!(status.is_success(), "{path}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A GET with the test key, as JSON.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("localstripe answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every PaymentIntent it holds (up to 100), newest first.
+    pub async fn payment_intents(&self) -> Vec<serde_json::Value> {
+        let list = self.get("/v1/payment_intents?limit=100").await;
+        list["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// One PaymentIntent, as it holds it.
+    pub async fn payment_intent(&self, id: &str) -> serde_json::Value {
+        self.get(&format!("/v1/payment_intents/{id}")).await
     }
 
     /// A card PaymentMethod, as Stripe.js makes in the customer's browser.
@@ -172,6 +197,32 @@ pub fn client_of(url: &str) -> StripeClient {
         .unwrap()
 }
 
+/// Starts localstripe on `port` and waits until it listens; `None` if it
+/// exits first (the port is taken).
+fn spawn_on(program: &std::path::Path, port: u16) -> Option<Child> {
+    let mut child = Command::new(program)
+        .args(["--port", &port.to_string(), "--from-scratch"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start localstripe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(child);
+        }
+        if child.try_wait().expect("localstripe's state").is_some() {
+            return None;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "localstripe did not start in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -224,26 +275,79 @@ pub struct Recorded {
 #[derive(Clone)]
 struct ProxyState {
     upstream: String,
-    delay: Duration,
+    delay: Arc<Mutex<Duration>>,
     log: Arc<Mutex<Vec<Recorded>>>,
+    forwarded: Arc<Mutex<Vec<Recorded>>>,
     http: reqwest::Client,
 }
 
 /// A forwarding proxy in front of `upstream` on a real port: it records
 /// each request and waits `delay` before forwarding it.
 pub async fn proxy(upstream: &str, delay: Duration) -> (String, Arc<Mutex<Vec<Recorded>>>) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let state = ProxyState {
-        upstream: upstream.to_owned(),
-        delay,
-        log: log.clone(),
-        http: reqwest::Client::new(),
-    };
-    let app = axum::Router::new().fallback(forward).with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), log)
+    let proxy = Proxy::start(upstream, delay).await;
+    (proxy.url.clone(), proxy.log.clone())
+}
+
+/// A running [`proxy`] whose delay can change, and which also records what
+/// it forwarded (a request whose client gave up while it waited is not).
+pub struct Proxy {
+    pub url: String,
+    /// Every request received.
+    pub log: Arc<Mutex<Vec<Recorded>>>,
+    /// Every request sent on upstream.
+    pub forwarded: Arc<Mutex<Vec<Recorded>>>,
+    delay: Arc<Mutex<Duration>>,
+}
+
+impl Proxy {
+    /// Starts one in front of `upstream`.
+    pub async fn start(upstream: &str, delay: Duration) -> Self {
+        let state = ProxyState {
+            upstream: upstream.to_owned(),
+            delay: Arc::new(Mutex::new(delay)),
+            log: Arc::default(),
+            forwarded: Arc::default(),
+            http: reqwest::Client::new(),
+        };
+        let proxy = Self {
+            url: String::new(),
+            log: state.log.clone(),
+            forwarded: state.forwarded.clone(),
+            delay: state.delay.clone(),
+        };
+        let app = axum::Router::new().fallback(forward).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}"),
+            ..proxy
+        }
+    }
+
+    /// Waits `delay` before forwarding from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// The requests received with `method` on `path`.
+    pub fn received(&self, method: &Method, path: &str) -> Vec<Recorded> {
+        matching(&self.log, method, path)
+    }
+
+    /// The requests forwarded with `method` on `path`.
+    pub fn sent_on(&self, method: &Method, path: &str) -> Vec<Recorded> {
+        matching(&self.forwarded, method, path)
+    }
+}
+
+fn matching(log: &Mutex<Vec<Recorded>>, method: &Method, path: &str) -> Vec<Recorded> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.method == *method && r.path == path)
+        .cloned()
+        .collect()
 }
 
 async fn forward(
@@ -259,13 +363,16 @@ async fn forward(
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned)
     };
-    state.log.lock().unwrap().push(Recorded {
+    let recorded = Recorded {
         method: method.clone(),
         path: uri.path().to_owned(),
         idempotency_key: header("idempotency-key"),
         stripe_version: header("stripe-version"),
-    });
-    tokio::time::sleep(state.delay).await;
+    };
+    state.log.lock().unwrap().push(recorded.clone());
+    let delay = *state.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
+    state.forwarded.lock().unwrap().push(recorded);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = state
         .http
