@@ -1,16 +1,28 @@
 //! A full checkout on the in-memory store: load the cart, validate the
 //! form, reprice, authorise with the test gateway, place the order, close
-//! the cart, announce the event.
+//! the cart, announce the event, capture (on_checkout) and record it.
 
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_executor::block_on;
+use orders_core::checkout::CheckoutForm;
 use orders_core::ids::CustomerId;
 use orders_core::memory::MemoryStore;
-use orders_core::testkit::{cart_with, engine, form, product};
+use orders_core::testkit::{cart_with, engine, form, product, token_form};
 
 fn checkout(c: &mut Criterion) {
+    bench(c, "checkout_in_memory_3_lines", || {
+        form(Some("4242424242424242"))
+    });
+    // The path a real provider takes: a token, authorised, the order
+    // placed, then captured (a second write and event).
+    bench(c, "checkout_in_memory_3_lines_token", || {
+        token_form("test_visa")
+    });
+}
+
+fn bench(c: &mut Criterion, name: &str, make_form: fn() -> CheckoutForm) {
     let customer = CustomerId::parse("bench").unwrap();
     // Each iteration checks out on a fresh store holding three products and
     // one cart, prepared outside the timing: a store that grew by every
@@ -25,10 +37,10 @@ fn checkout(c: &mut Criterion) {
             }
             let borrowed: Vec<_> = lines.iter().map(|(id, q)| (id, *q)).collect();
             let cart = cart_with(&orders, &customer, &borrowed).await;
-            (orders, cart, form(Some("4242424242424242")))
+            (orders, cart, make_form())
         })
     };
-    c.bench_function("checkout_in_memory_3_lines", |b| {
+    c.bench_function(name, |b| {
         b.iter_batched(
             setup,
             |(orders, cart, form)| {

@@ -257,16 +257,19 @@ impl PaymentGateway for StripeGateway {
         let amount = minor(request.amount)?;
         let currency = Currency::new(request.amount.currency().code())
             .map_err(|e| PaymentError::Refused(e.to_string()))?;
+        // Stripe compares a retried request's parameters with the first
+        // one's: only what is the same on every retry of one checkout goes
+        // in (the checkout's key, not the order id each attempt draws).
+        let key = stripe_key(request.idempotency_key);
         let mut params = CreatePaymentIntent::new(amount, currency, token.as_str())
             .map_err(|_| PaymentError::InvalidToken)?
-            .metadata("order_id", request.order_id.as_str())
+            .metadata("checkout_key", key.as_str())
             .map_err(|e| PaymentError::Refused(e.to_string()))?;
         if let Some(url) = &self.return_url {
             params = params
                 .return_url(url)
                 .map_err(|e| PaymentError::Refused(e.to_string()))?;
         }
-        let key = stripe_key(request.idempotency_key);
         let intent = at_most_twice(|| self.client.create_payment_intent(&params, &key))
             .await
             .map_err(|error| match error {

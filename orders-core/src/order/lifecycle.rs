@@ -444,11 +444,15 @@ impl StatusChange {
         self.kind
     }
 
-    /// The event's `data`: the payment, for a change that touches it.
+    /// The event's `data`: the payment, for a change that touches it. Its
+    /// `next_action` keeps only its `type`: events reach staff streams and
+    /// webhooks, and a `client_secret` is for the order's owner alone.
     pub fn data(&self) -> Option<serde_json::Value> {
-        self.payment
-            .as_ref()
-            .and_then(|p| serde_json::to_value(p).ok())
+        let mut data = serde_json::to_value(self.payment.as_ref()?).ok()?;
+        if let Some(action) = data.get_mut("next_action").filter(|a| !a.is_null()) {
+            *action = serde_json::json!({ "type": action["type"].clone() });
+        }
+        Some(data)
     }
 
     /// Whether the order's stock goes back to the catalogue (cancelling).
@@ -678,6 +682,35 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
         assert_eq!("Paid".parse::<OrderStatus>(), Err(UnknownStatus));
+    }
+
+    #[test]
+    fn an_events_data_never_carries_a_client_secret() {
+        use crate::money::Currency;
+        let mut payment = PaymentSummary::new(
+            PaymentMethod::Card,
+            PaymentStatus::RequiresAction,
+            Currency::EUR,
+        );
+        payment.next_action = Some(super::super::NextAction::UseSdk {
+            client_secret: "pi_1_secret_xyz".into(),
+        });
+        let change = StatusChange {
+            order_id: OrderId::parse("o1").unwrap(),
+            expected_version: 1,
+            from: OrderStatus::AwaitingPayment,
+            to: OrderStatus::AwaitingPayment,
+            tracking_number: None,
+            payment: Some(payment),
+            kind: EventKind::PaymentUpdated,
+            restock: false,
+            at: Utc::now(),
+            actor: Actor::system(),
+            note: None,
+        };
+        let data = change.data().unwrap();
+        assert_eq!(data["next_action"], serde_json::json!({"type": "use_sdk"}));
+        assert!(!data.to_string().contains("secret_xyz"));
     }
 
     #[test]
