@@ -131,8 +131,19 @@ async fn a_hold_within_its_time_is_left_alone_by_the_sweeper() {
         .await;
     assert_eq!(status, 201, "{order}");
     let id = order["id"].as_str().unwrap();
-    // Three sweeps go by (one a second): the order still waits.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Two whole sweeps go by after the checkout (each logs a line at
+    // debug): the order still waits.
+    let sweeps = |logs: &str| logs.matches("payment sweep").count();
+    let before = sweeps(&server.logs());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sweeps(&server.logs()) < before + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no sweep ran:\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let order = until_order(&server, &customer, id, Duration::ZERO, |_| true).await;
     assert_eq!(order["status"], "awaiting_payment", "{order}");
     assert_eq!(stock(&server, &product).await, 4);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use orders_core::Orders;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Orders looked at in one sweep; more wait for the next tick.
 pub const SWEEP_BATCH: usize = 100;
@@ -30,6 +30,12 @@ pub async fn sweep_every(orders: Orders, every: Duration, mut stop: watch::Recei
         }
         match orders.sweep_payments(SWEEP_BATCH).await {
             Ok(report) => {
+                debug!(
+                    cancelled = report.cancelled.len(),
+                    paid = report.paid.len(),
+                    skipped = report.skipped.len(),
+                    "payment sweep"
+                );
                 if !(report.cancelled.is_empty()
                     && report.paid.is_empty()
                     && report.skipped.is_empty())
