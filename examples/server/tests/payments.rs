@@ -57,10 +57,26 @@ async fn until_order(
 
 #[tokio::test]
 async fn the_sweeper_cancels_an_expired_hold_and_returns_its_stock() {
-    let (url, dir) = sqlite_url();
-    create_staff(&url);
+    let (url, _dir) = sqlite_url();
+    sweeper_story(&url).await;
+}
+
+#[tokio::test]
+async fn the_sweeper_cancels_an_expired_hold_on_postgresql() {
+    let Some(database) = common::PgDatabase::create() else {
+        return;
+    };
+    sweeper_story(&database.url).await;
+}
+
+/// A 3-D Secure checkout over HTTP on a server whose holds last a second:
+/// the sweeper cancels the order and returns its stock; a late confirm
+/// changes nothing.
+async fn sweeper_story(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    create_staff(url);
     let config = write_config(&dir, "[payments]\nhold = \"1s\"\nsweep_interval = \"1s\"\n");
-    let server = Server::start_with(&url, &["--config", &config]);
+    let server = Server::start_with(url, &["--config", &config]);
     let staff = server.staff().await;
     let product = server.product(&staff, 5).await;
     let customer = server.customer().await;
