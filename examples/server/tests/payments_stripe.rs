@@ -90,8 +90,55 @@ async fn with_stripe_the_checkout_takes_stripe_js_and_no_secret_is_logged() {
         "no card input of ours"
     );
     assert!(form.contains("name=\"payment.token\""), "{form}");
+
+    // Posted without Stripe.js (no token): the error shows beside Stripe's
+    // card fields, and nothing reached Stripe (nothing listens there).
+    let key = hidden(&form, "idempotency_key");
+    let address = [
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("email", "ada@example.com"),
+        ("shipping_address.full_name", "Ada Lovelace"),
+        ("shipping_address.line1", "12 St James's Square"),
+        ("shipping_address.city", "London"),
+        ("shipping_address.postal_code", "SW1Y 4JH"),
+        ("shipping_address.country", "GB"),
+        ("shipping_method", "standard"),
+        ("payment.method", "card"),
+    ];
+    let mut fields = address.to_vec();
+    fields.push(("payment.token", ""));
+    let refused = post_form(&client, server.url("/checkout"), &fields).await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("<p class=\"error\" id=\"card-element-error\" role=\"alert\">"),
+        "the token's error beside the card fields: {page}"
+    );
+    assert!(page.contains("href=\"#card-element\""), "{page}");
+    // A raw card (a hand-made form) is refused with a real provider.
+    let mut fields = address.to_vec();
+    fields.extend([
+        ("payment.card.number", "4242424242424242"),
+        ("payment.card.exp_month", "12"),
+        ("payment.card.exp_year", "2030"),
+        ("payment.card.cvc", "123"),
+        ("payment.card.holder", "Ada Lovelace"),
+    ]);
+    let refused = post_form(&client, server.url("/checkout"), &fields).await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("<li>Card: card numbers are not accepted here"),
+        "{page}"
+    );
+
     let logs = server.logs();
     assert!(logs.contains("serving"), "{logs}");
+    assert!(
+        !logs.contains("4242424242424242"),
+        "no card number in the logs"
+    );
     for secret in ["never_in_logs_1", "never_in_logs_2"] {
         assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
     }

@@ -265,6 +265,10 @@ fn describe(path: &str, shipping: &Radios, payment: &Radios) -> (String, Option<
     if path == TOKEN.0 {
         return (TOKEN.1.to_owned(), Some("card-element".to_owned()));
     }
+    if path == "payment.card" {
+        // A raw card where only a token is taken (a hand-made form).
+        return (TOKEN.1.to_owned(), None);
+    }
     if let Some((p, label, ..)) = texts.into_iter().find(|s| s.0 == path) {
         return ((*label).to_owned(), Some(dom_id("field", p)));
     }
