@@ -381,6 +381,48 @@ mod tests {
     }
 
     #[test]
+    fn the_payments_table_sets_the_engine_and_the_sweeper() {
+        use orders_core::order::CapturePolicy;
+        let text = "payment_hold = \"5m\"\n[payments]\ncapture_policy = \"on_shipment\"\nhold = \"90s\"\nsweep_interval = \"2s\"\n";
+        let settings = parse_env(text, &|_| None).unwrap();
+        assert_eq!(settings.orders.capture_policy, CapturePolicy::OnShipment);
+        assert_eq!(settings.orders.payment_hold, chrono::Duration::seconds(90));
+        assert_eq!(settings.payments.sweep_interval, Duration::from_secs(2));
+        assert!(settings.payments.stripe().is_none(), "the test gateway");
+        let defaults = parse_env("", &|_| None).unwrap();
+        assert_eq!(defaults.orders.capture_policy, CapturePolicy::OnCheckout);
+        assert_eq!(defaults.orders.payment_hold, chrono::Duration::minutes(15));
+        assert!(defaults.payments.stripe().is_none());
+        let error = parse_env("[payments]\nhold = \"never\"\n", &|_| None).unwrap_err();
+        assert!(error.contains("payments.hold"), "{error}");
+        let error = parse_env("[payments]\nretries = 3\n", &|_| None).unwrap_err();
+        assert!(error.contains("unknown field"), "{error}");
+    }
+
+    #[cfg(feature = "stripe")]
+    #[test]
+    fn stripe_keys_come_from_the_environment() {
+        use crate::payments::{PUBLISHABLE_KEY_VAR, SECRET_KEY_VAR, WEBHOOK_SECRET_VAR};
+        let text = "[payments]\nprovider = \"stripe\"\napi_base = \"http://127.0.0.1:9\"\n";
+        let error = parse_env(text, &|_| None).unwrap_err();
+        assert!(error.contains(SECRET_KEY_VAR), "{error}");
+        let env = |name: &str| match name {
+            SECRET_KEY_VAR => Some("sk_test_hidden_value".to_owned()),
+            WEBHOOK_SECRET_VAR => Some("whsec_hidden_value".to_owned()),
+            PUBLISHABLE_KEY_VAR => Some("pk_test_shown".to_owned()),
+            _ => None,
+        };
+        let settings = parse_env(text, &env).unwrap();
+        let stripe = settings.payments.stripe().expect("stripe");
+        assert_eq!(stripe.api_base, "http://127.0.0.1:9");
+        assert_eq!(stripe.js_url, crate::payments::STRIPE_JS_URL);
+        assert!(!format!("{settings:?}").contains("hidden_value"));
+        let gateway = settings.payments.gateway().unwrap();
+        assert_eq!(gateway.provider(), "stripe");
+        assert!(!gateway.accepts_test_cards(), "no raw card with Stripe");
+    }
+
+    #[test]
     fn an_empty_file_is_the_demo() {
         let settings = parse("").unwrap();
         assert_eq!(settings.orders.default_currency, Currency::USD);
