@@ -193,7 +193,7 @@ pub(crate) enum NextAction {
     },
     /// Let the provider's client library complete it with `client_secret`.
     UseSdk {
-        /// For the provider's client library; shown to the order's owner.
+        /// For the provider's client library in the customer's browser.
         client_secret: String,
     },
 }
@@ -394,7 +394,7 @@ pub(crate) enum TrackMessage {
     /// A later change.
     Event {
         /// The event.
-        event: OrderEvent,
+        event: Box<OrderEvent>,
     },
 }
 

@@ -29,6 +29,10 @@ use orders_sqlx::SqliteStore;
 use serde_json::Value;
 use sha2::Sha256;
 
+#[path = "common/postgres.rs"]
+mod postgres;
+use postgres::Database;
+
 /// What the receiver heard: each request's body, parsed, in arrival order.
 #[derive(Default)]
 struct Heard {
@@ -468,65 +472,9 @@ async fn a_name_resolving_to_loopback_is_refused_at_delivery() {
     assert_eq!(receiver.heard.lock().unwrap().answered, 0, "never called");
 }
 
-/// A fresh PostgreSQL database, dropped at the end; `None` (skipped)
-/// unless `ORDERS_TEST_PG_URL` or `ORDERS_REQUIRE_PG` is set.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create() -> Option<Self> {
-        use sqlx::Connection;
-        let configured = std::env::var("ORDERS_TEST_PG_URL").ok();
-        let required = std::env::var("ORDERS_REQUIRE_PG").is_ok_and(|v| v == "1");
-        if configured.is_none() && !required {
-            println!("skipped: set ORDERS_TEST_PG_URL (or ORDERS_REQUIRE_PG=1) to run it");
-            return None;
-        }
-        let admin =
-            configured.unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
-        let name = format!("orders_test_webhooks_{}", WebhookId::generate());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
-        let url = format!("{server}/{name}");
-        Some(Self { admin, name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        use sqlx::Connection;
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // On a thread of its own: Drop may run inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_postgres_deliver_each_item_once() {
-    let Some(db) = Database::create().await else {
+    let Some(db) = Database::create("webhooks").await else {
         return;
     };
     let open = || async {
@@ -588,7 +536,7 @@ async fn delivery_rate(store: Arc<dyn OutboxStore>, label: &str, n: usize) {
 async fn deliveries_per_second() {
     let dir = tempfile::tempdir().unwrap();
     delivery_rate(sqlite(&dir).await, "SQLite", 2000).await;
-    if let Some(db) = Database::create().await {
+    if let Some(db) = Database::create("webhooks").await {
         let store = orders_sqlx::PgStore::connect(&db.url)
             .await
             .expect("connect");

@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 pub(crate) struct WebhookInfo {
     id: String,
     url: String,
-    /// Event type names (`order.created`, ...) or `["*"]`.
+    /// Event type names (`order.created`, ...) or `["*"]`. A payment
+    /// update that moved the order's status (`awaiting_payment` to `paid`
+    /// or `cancelled`) is delivered once, as `order.payment_updated`, to
+    /// webhooks of `order.payment_updated` and of `order.status_changed`.
     events: Vec<String>,
     #[schema(format = DateTime)]
     created_at: String,

@@ -3,6 +3,8 @@
 //! and typed helpers over a real HTTP client.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a part of the helpers.
 
+pub mod shop;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use orders_axum::{Api, ApiError, Caller, Identify, IdentifyError, ShutdownHandle
 use orders_core::catalogue::Product;
 use orders_core::ids::CustomerId;
 use orders_core::memory::MemoryStore;
-use orders_core::ports::PaymentGateway;
+use orders_core::ports::{PaymentGateway, Store};
 use orders_core::{Orders, OrdersConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -151,7 +153,12 @@ pub async fn spawn_host_on(
 /// A server whose engine pays through `gateway` (the demo configuration
 /// otherwise), over a fresh in-memory store.
 pub async fn spawn_paying(gateway: Arc<dyn PaymentGateway>) -> App {
-    let orders = Orders::builder(Arc::new(MemoryStore::new()))
+    spawn_paying_on(Arc::new(MemoryStore::new()), gateway).await
+}
+
+/// [`spawn_paying`] over `store`.
+pub async fn spawn_paying_on(store: Arc<dyn Store>, gateway: Arc<dyn PaymentGateway>) -> App {
+    let orders = Orders::builder(store)
         .config(OrdersConfig::demo())
         .payments(gateway)
         .build();
