@@ -122,6 +122,75 @@ async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_paid_elsewhere_leaves_awaiting_payment_on_the_open_page_without_a_reload() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (database, _dir) = common::sqlite_url();
+    let server = Server::start(&database);
+    let customer = driver.browser().await;
+    customer_with_a_cart(&customer, &server.base).await;
+    fill_address(&customer).await;
+    for (name, text) in [
+        ("payment.card.number", CARD_3DS),
+        ("payment.card.exp_month", "12"),
+        ("payment.card.exp_year", "2030"),
+        ("payment.card.cvc", "123"),
+        ("payment.card.holder", "Ada Lovelace"),
+    ] {
+        fill(&customer, "form#checkout", name, text).await;
+    }
+    submit(&customer, "form#checkout").await;
+    until_text(&customer, "#order-status", |t| t == "awaiting_payment").await;
+    until_text(&customer, "#live", |t| !t.is_empty()).await;
+    let page = url(&customer).await;
+    let id = css(&customer, "body")
+        .await
+        .attr("data-order-id")
+        .await
+        .unwrap()
+        .expect("the order page names its order");
+
+    // The customer's return arrives another way (the API, as a provider's
+    // redirect would): the open page follows.
+    let token = customer
+        .get_named_cookie("orders_session")
+        .await
+        .expect("signed in")
+        .value()
+        .to_owned();
+    let (status, order) = server
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/payment/confirm"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["status"], "paid", "{order}");
+    assert_eq!(
+        until_text(&customer, "#order-status", |t| t == "paid").await,
+        "paid"
+    );
+    let deadline = std::time::Instant::now() + browser_support::LIVE;
+    while css(&customer, "#payment-action")
+        .await
+        .is_displayed()
+        .await
+        .unwrap_or(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Complete payment panel is still shown"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(url(&customer).await, page, "never reloaded");
+    customer.close().await.unwrap();
+}
+
 /// Stripe through a real localstripe, and the shop behind a recording proxy.
 #[cfg(feature = "stripe")]
 mod stripe {
