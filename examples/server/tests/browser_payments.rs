@@ -2,13 +2,15 @@
 //! binary:
 //! 1. with the built-in test gateway, the 3-D Secure test card
 //!    (4000002500003155) leaves the order awaiting payment; the order
-//!    page's "Complete payment" form pays it;
+//!    page's "Complete payment" form pays it; paid another way (the API),
+//!    the open page follows live and hides the form;
 //! 2. with Stripe (a real localstripe on a free port), the checkout's card
 //!    fields are Stripe.js Elements (localstripe's Stripe.js); the card
 //!    becomes a payment method in the browser, Stripe.js runs 3-D Secure
-//!    on the order page, and the order ends paid. Every request the
-//!    browser sends the shop goes through a recording proxy: none carries
-//!    the card number, the checkout carries a token.
+//!    on the order page, and the order ends paid (or, the authentication
+//!    failed, cancelled with its stock back). Every request the browser
+//!    sends the shop goes through a recording proxy: none carries the
+//!    card number, the checkout carries a token.
 //!
 //! Needs Chromium and ChromeDriver (see `browser.rs`) and localstripe
 //! (`ORDERS_LOCALSTRIPE_VENV`, default `/var/cache/orders-ci/venv-localstripe`).
