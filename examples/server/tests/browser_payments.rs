@@ -26,6 +26,11 @@ use browser_support::{
 use common::Server;
 use fantoccini::{Client, Locator};
 
+/// One browser story at a time: each drives its own Chromium, server (and
+/// localstripe), and on a machine of two cores the live waits would
+/// otherwise race each other's start-ups.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The 3-D Secure test card (Stripe's, and the test gateway's).
 const CARD_3DS: &str = "4000002500003155";
 
@@ -72,6 +77,7 @@ async fn fill_address(browser: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -126,6 +132,7 @@ async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_paid_elsewhere_leaves_awaiting_payment_on_the_open_page_without_a_reload() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -204,7 +211,7 @@ mod stripe {
     use super::browser_support::proxy::{Received, RecordingProxy};
     use super::browser_support::{Driver, css, screenshot, submit, until_text, url};
     use super::common::{self, Server};
-    use super::{CARD_3DS, customer_with_a_cart, fill_address};
+    use super::{CARD_3DS, ONE_AT_A_TIME, customer_with_a_cart, fill_address};
 
     /// A shop on Stripe (a localstripe) that the browser reaches through a
     /// recording proxy.
@@ -341,6 +348,7 @@ mod stripe {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn with_stripe_the_card_stays_in_stripe_js_and_3ds_completes_to_a_paid_order() {
+        let _turn = ONE_AT_A_TIME.lock().await;
         let Some(driver) = Driver::start().await else {
             return;
         };
@@ -383,6 +391,7 @@ mod stripe {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn with_stripe_a_failed_3ds_cancels_the_order_and_returns_its_stock() {
+        let _turn = ONE_AT_A_TIME.lock().await;
         let Some(driver) = Driver::start().await else {
             return;
         };
