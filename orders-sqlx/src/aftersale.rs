@@ -15,8 +15,7 @@ use orders_core::ids::{FulfilmentId, NoteId, RefundId, ReturnId};
 use orders_core::money::Currency;
 use orders_core::order::{
     Actor, Aftersale, Carrier, Fulfilment, FulfilmentStatus, ItemLine, Note, NoteText, OrderNote,
-    Record, Refund, RefundStatus, Return, ReturnReason, ReturnStatus, StatusChange,
-    TrackingNumber,
+    Record, Refund, RefundStatus, Return, ReturnReason, ReturnStatus, StatusChange, TrackingNumber,
 };
 use orders_core::ports::StoreError;
 
@@ -176,7 +175,11 @@ fn item_lines(text: &str) -> Result<Vec<ItemLine>, StoreError> {
     parse("record lines", serde_json::from_str(text))
 }
 
-fn id<T>(what: &str, row: &impl Get, make: fn(&str) -> Result<T, orders_core::ids::InvalidId>) -> Result<T, StoreError> {
+fn id<T>(
+    what: &str,
+    row: &impl Get,
+    make: fn(&str) -> Result<T, orders_core::ids::InvalidId>,
+) -> Result<T, StoreError> {
     parse(what, make(&row.text("id")?))
 }
 
@@ -215,7 +218,10 @@ fn record(row: &impl Get, currency: Currency) -> Result<Record, StoreError> {
             amount: money(row.int("n1")?, currency)?,
             lines: item_lines(&row.text("lines")?)?,
             shipping: row.flag("b1")?,
-            status: parse("refund status", RefundStatus::from_str(&row.text("status")?))?,
+            status: parse(
+                "refund status",
+                RefundStatus::from_str(&row.text("status")?),
+            )?,
             note: opt_note("t1")?,
             return_id: row
                 .opt_text("t2")?
@@ -232,7 +238,10 @@ fn record(row: &impl Get, currency: Currency) -> Result<Record, StoreError> {
         }),
         "r" => Record::Return(Return {
             id: id("return id", row, ReturnId::parse)?,
-            status: parse("return status", ReturnStatus::from_str(&row.text("status")?))?,
+            status: parse(
+                "return status",
+                ReturnStatus::from_str(&row.text("status")?),
+            )?,
             lines: item_lines(&row.text("lines")?)?,
             reason: parse("reason", ReturnReason::parse(&row.text("t1")?))?,
             note: opt_note("t2")?,

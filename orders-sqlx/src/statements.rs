@@ -109,7 +109,8 @@ pub(crate) static AWAITING_PAYMENT: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The order ($1 a fulfilment's id) a fulfilment belongs to.
-pub(crate) const ORDER_OF_FULFILMENT: &str = "SELECT order_id FROM orders_fulfilments WHERE id = $1";
+pub(crate) const ORDER_OF_FULFILMENT: &str =
+    "SELECT order_id FROM orders_fulfilments WHERE id = $1";
 
 /// The order ($1 a return's id) a return belongs to.
 pub(crate) const ORDER_OF_RETURN: &str = "SELECT order_id FROM orders_returns WHERE id = $1";

@@ -96,8 +96,16 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
     assert_eq!(after.status(), OrderStatus::PartiallyShipped);
     assert_eq!(after.fulfilment_status(), FulfilmentState::Partial);
     let stored = reread(&orders, &order).await;
-    assert_eq!(stored.fulfilments(), &[first.clone()], "stored with its order");
-    assert_eq!(stored.payment().captured, first.amount, "the first share captured");
+    assert_eq!(
+        stored.fulfilments(),
+        &[first.clone()],
+        "stored with its order"
+    );
+    assert_eq!(
+        stored.payment().captured,
+        first.amount,
+        "the first share captured"
+    );
     let over = orders
         .create_fulfilment(staff(), order.id(), ship(vec![units(&a, 3)]))
         .await
@@ -136,7 +144,10 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
         .mark_delivered(staff(), &first.id)
         .await
         .expect("one");
-    assert_eq!((o.status(), f.status), (OrderStatus::Shipped, FulfilmentStatus::Delivered));
+    assert_eq!(
+        (o.status(), f.status),
+        (OrderStatus::Shipped, FulfilmentStatus::Delivered)
+    );
     let again = orders.mark_delivered(staff(), &first.id).await;
     assert_eq!(again.expect_err("twice").code(), "invalid_transition");
     let (o, _) = orders
@@ -145,7 +156,12 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
         .expect("two");
     assert_eq!(o.status(), OrderStatus::Delivered);
     let stored = reread(&orders, &order).await;
-    assert!(stored.fulfilments().iter().all(|f| f.delivered_at.is_some()));
+    assert!(
+        stored
+            .fulfilments()
+            .iter()
+            .all(|f| f.delivered_at.is_some())
+    );
     let kinds: Vec<EventKind> = orders
         .order_events(Access::Staff, order.id())
         .await
@@ -190,12 +206,19 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
         .await
         .expect("ships all in one fulfilment");
     assert_eq!(shipped.fulfilments().len(), 1);
-    assert_eq!(shipped.payment().captured, order.totals().total, "captured on shipment");
+    assert_eq!(
+        shipped.payment().captured,
+        order.totals().total,
+        "captured on shipment"
+    );
     let delivered = orders
         .transition(staff(), order.id(), Transition::to(OrderStatus::Delivered))
         .await
         .expect("delivered");
-    assert_eq!(delivered.fulfilments()[0].status, FulfilmentStatus::Delivered);
+    assert_eq!(
+        delivered.fulfilments()[0].status,
+        FulfilmentStatus::Delivered
+    );
     let before = orders.product(a.id()).await.expect("a");
     let ask = |lines| ReturnRequest {
         lines,
@@ -204,7 +227,10 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
     let too_many = orders
         .request_return(&who, order.id(), ask(vec![units(&a, 4)]))
         .await;
-    assert!(matches!(too_many, Err(Error::Validation(_))), "{too_many:?}");
+    assert!(
+        matches!(too_many, Err(Error::Validation(_))),
+        "{too_many:?}"
+    );
     let (_, ret) = orders
         .request_return(&who, order.id(), ask(vec![units(&a, 2)]))
         .await
@@ -214,12 +240,19 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
         .request_return(&customer(), order.id(), ask(vec![units(&b, 1)]))
         .await;
     assert_eq!(stranger.expect_err("not theirs"), Error::NotFound("order"));
-    let found = orders.store().order_by_return(&ret.id).await.expect("lookup");
+    let found = orders
+        .store()
+        .order_by_return(&ret.id)
+        .await
+        .expect("lookup");
     assert_eq!(found.as_ref().map(Order::id), Some(order.id()));
     let early = orders
         .move_return(staff(), &ret.id, ReturnMove::Receive { restock: true })
         .await;
-    assert_eq!(early.expect_err("not approved").code(), "invalid_transition");
+    assert_eq!(
+        early.expect_err("not approved").code(),
+        "invalid_transition"
+    );
     orders
         .move_return(staff(), &ret.id, ReturnMove::Approve)
         .await
@@ -233,7 +266,10 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
     assert_eq!(after.returns(), &[received.clone()]);
     let now = orders.product(a.id()).await.expect("a");
     assert_eq!(now.stock(), before.stock() + 2, "exactly its units back");
-    assert!(now.version() > before.version(), "the product's version rose");
+    assert!(
+        now.version() > before.version(),
+        "the product's version rose"
+    );
     assert_eq!(stock(&orders, b.id()).await, 9, "nothing else");
     assert_eq!(reread(&orders, &order).await.returns(), &[received]);
 
@@ -280,7 +316,11 @@ pub(super) async fn refunds_round_trip(store: Arc<dyn Store>) {
         assert_eq!(refund.status, RefundStatus::Succeeded);
         a_total += refund.amount.to_minor();
     }
-    assert_eq!(a_total, order.lines()[0].line_total.to_minor(), "units add up");
+    assert_eq!(
+        a_total,
+        order.lines()[0].line_total.to_minor(),
+        "units add up"
+    );
     let fourth = orders
         .refund(staff(), order.id(), by_units(vec![units(&a, 1)], false))
         .await;
@@ -292,7 +332,10 @@ pub(super) async fn refunds_round_trip(store: Arc<dyn Store>) {
         return_id: None,
     };
     let refused = orders.refund(staff(), order.id(), over).await;
-    assert!(matches!(&refused, Err(Error::Validation(e)) if e.contains("amount")), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(Error::Validation(e)) if e.contains("amount")),
+        "{refused:?}"
+    );
 
     // The provider refuses what it no longer has: only an event stays.
     let reference = order.payment().reference.clone().expect("reference");
@@ -327,10 +370,20 @@ pub(super) async fn refunds_round_trip(store: Arc<dyn Store>) {
         note: None,
         return_id: None,
     };
-    let (done, refund) = orders.refund(staff(), order.id(), rest).await.expect("rest");
-    let found = orders.store().order_by_refund(&refund.id).await.expect("lookup");
+    let (done, refund) = orders
+        .refund(staff(), order.id(), rest)
+        .await
+        .expect("rest");
+    let found = orders
+        .store()
+        .order_by_refund(&refund.id)
+        .await
+        .expect("lookup");
     assert_eq!(found.as_ref().map(Order::id), Some(order.id()));
-    assert_eq!(done.refunded_total().to_minor(), order.totals().total.to_minor() - 1);
+    assert_eq!(
+        done.refunded_total().to_minor(),
+        order.totals().total.to_minor() - 1
+    );
     assert_eq!(done.payment().refunded, done.payment().captured);
     assert_eq!(reread(&orders, &order).await.refunds(), done.refunds());
 }
@@ -364,7 +417,10 @@ pub(super) async fn concurrent_refunds_never_double(store: Arc<dyn Store>) {
         r1.is_ok() != r2.is_ok(),
         "exactly one reservation: {r1:?} {r2:?}"
     );
-    assert!(matches!(r1.as_ref().err().or(r2.as_ref().err()), Some(StoreError::Conflict)));
+    assert!(matches!(
+        r1.as_ref().err().or(r2.as_ref().err()),
+        Some(StoreError::Conflict)
+    ));
     let stored = reread(&orders, &order).await;
     assert_eq!(stored.refunds().len(), 1);
 
@@ -391,7 +447,11 @@ pub(super) async fn concurrent_refunds_never_double(store: Arc<dyn Store>) {
     assert_eq!(gateway.payment(&reference).expect("payment").refunds, 1);
     let stored = reread(&orders, &order).await;
     assert_eq!(stored.refunded_total(), order.payment().captured);
-    assert_eq!(stored.status(), OrderStatus::Shipped, "shipped cannot become refunded");
+    assert_eq!(
+        stored.status(),
+        OrderStatus::Shipped,
+        "shipped cannot become refunded"
+    );
 }
 
 fn all_of(order: &Order) -> RefundRequest {
@@ -412,8 +472,14 @@ pub(super) async fn fulfilment_races_cancellation(store: Arc<dyn Store>) {
     let now = Utc::now();
     let fulfil = plan_fulfilment(&order, ship(vec![units(&a, 1)]), staff(), &[], now)
         .expect("plan fulfilment");
-    let cancel = plan_transition(&order, Transition::to(OrderStatus::Cancelled), staff(), &[], now)
-        .expect("plan cancel");
+    let cancel = plan_transition(
+        &order,
+        Transition::to(OrderStatus::Cancelled),
+        staff(),
+        &[],
+        now,
+    )
+    .expect("plan cancel");
     let (f, c) = join(
         orders.store().change_status(&fulfil),
         orders.store().change_status(&cancel),
@@ -459,7 +525,10 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .expect("visible");
     let stored = reread(&orders, &order).await;
     assert_eq!(stored.notes(), &[internal.clone(), visible.clone()]);
-    let mine = orders.order(Access::Owner(&who), order.id()).await.expect("order");
+    let mine = orders
+        .order(Access::Owner(&who), order.id())
+        .await
+        .expect("order");
     assert_eq!(mine.notes(), &[visible.clone()]);
     let json = serde_json::to_string(&mine).expect("json");
     assert!(!json.contains("fraud check"), "{json}");
@@ -467,9 +536,16 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .order_events(Access::Owner(&who), order.id())
         .await
         .expect("events");
-    assert!(!serde_json::to_string(&events).expect("json").contains("fraud check"));
+    assert!(
+        !serde_json::to_string(&events)
+            .expect("json")
+            .contains("fraud check")
+    );
     assert_eq!(
-        events.iter().filter(|e| e.kind == EventKind::NoteAdded).count(),
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::NoteAdded)
+            .count(),
         1
     );
     let next = live.next().await.expect("an event").expect("ok");
@@ -480,6 +556,9 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .await
         .expect("track");
     assert_eq!(snapshot.notes(), &[visible]);
-    let staff_view = orders.order(Access::Staff, order.id()).await.expect("staff");
+    let staff_view = orders
+        .order(Access::Staff, order.id())
+        .await
+        .expect("staff");
     assert_eq!(staff_view.notes().len(), 2);
 }

@@ -151,7 +151,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("returns_round_trip_and_restock_exact_units", |s| {
         aftersale::returns_round_trip_and_restock_exact_units(s).boxed()
     }),
-    ("refunds_round_trip", |s| aftersale::refunds_round_trip(s).boxed()),
+    ("refunds_round_trip", |s| {
+        aftersale::refunds_round_trip(s).boxed()
+    }),
     ("concurrent_refunds_never_double", |s| {
         aftersale::concurrent_refunds_never_double(s).boxed()
     }),

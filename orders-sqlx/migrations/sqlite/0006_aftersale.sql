@@ -120,7 +120,7 @@ CREATE TABLE orders_refunds (
     status       TEXT    NOT NULL CHECK (status IN ('pending', 'succeeded')),
     lines        TEXT    NOT NULL,  -- JSON
     shipping     INTEGER NOT NULL CHECK (shipping IN (0, 1)),
-    amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+    amount_minor INTEGER NOT NULL CHECK (amount_minor >= 0),
     note         TEXT,
     return_id    TEXT    REFERENCES orders_returns (id),
     created_at   TEXT    NOT NULL,

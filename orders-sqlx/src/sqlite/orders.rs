@@ -67,8 +67,7 @@ async fn order_by_record(
     match order {
         None => Ok(None),
         Some(order) => {
-            let order =
-                OrderId::parse(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let order = OrderId::parse(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
             load_order(&mut conn, &order).await
         }
     }
