@@ -98,7 +98,7 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
     let stored = reread(&orders, &order).await;
     assert_eq!(
         stored.fulfilments(),
-        &[first.clone()],
+        std::slice::from_ref(&first),
         "stored with its order"
     );
     assert_eq!(
@@ -263,7 +263,7 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
         .expect("receive");
     assert_eq!(received.status, ReturnStatus::Received);
     assert!(received.restocked);
-    assert_eq!(after.returns(), &[received.clone()]);
+    assert_eq!(after.returns(), std::slice::from_ref(&received));
     let now = orders.product(a.id()).await.expect("a");
     assert_eq!(now.stock(), before.stock() + 2, "exactly its units back");
     assert!(
@@ -529,7 +529,7 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .order(Access::Owner(&who), order.id())
         .await
         .expect("order");
-    assert_eq!(mine.notes(), &[visible.clone()]);
+    assert_eq!(mine.notes(), std::slice::from_ref(&visible));
     let json = serde_json::to_string(&mine).expect("json");
     assert!(!json.contains("fraud check"), "{json}");
     let events = orders
