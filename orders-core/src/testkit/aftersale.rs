@@ -162,6 +162,8 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
             .iter()
             .all(|f| f.delivered_at.is_some())
     );
+    let ids: Vec<_> = stored.fulfilments().iter().map(|f| f.id.clone()).collect();
+    assert_eq!(ids, [first.id.clone(), second.id.clone()], "replaced in place");
     let kinds: Vec<EventKind> = orders
         .order_events(Access::Staff, order.id())
         .await

@@ -62,11 +62,21 @@ impl EventType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// The type of `event`: its creation, or a status change.
+    /// The type of `event`: its creation, else its kind (a refund that
+    /// went through or was refused is a payment update).
     pub fn of(event: &OrderEvent) -> Self {
-        match event.from {
-            None => Self::Created,
-            Some(_) => Self::StatusChanged,
+        use crate::order::EventKind;
+        if event.from.is_none() {
+            return Self::Created;
+        }
+        match event.kind {
+            EventKind::PaymentUpdated | EventKind::RefundUpdated => Self::PaymentUpdated,
+            EventKind::FulfilmentCreated => Self::FulfilmentCreated,
+            EventKind::FulfilmentDelivered => Self::FulfilmentDelivered,
+            EventKind::ReturnUpdated => Self::ReturnUpdated,
+            EventKind::RefundCreated => Self::RefundCreated,
+            EventKind::NoteAdded => Self::NoteAdded,
+            _ => Self::StatusChanged,
         }
     }
 }
@@ -345,11 +355,12 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Whether `event` goes to this webhook: of a type it asked for, and
-    /// committed after it was stored.
+    /// Whether `event` goes to this webhook: of a type it asked for,
+    /// committed after it was stored, and not an internal note's.
     pub fn wants(&self, event: &OrderEvent) -> bool {
         self.after_event.is_none_or(|after| event.id > after)
             && self.events.matches(EventType::of(event))
+            && event.visible_to_customer()
     }
 }
 
@@ -384,6 +395,55 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
         assert_eq!(WebhookUrl::parse(&long), Err(InvalidWebhookUrl::TooLong));
+    }
+
+    #[test]
+    fn events_have_their_kinds_type_and_internal_notes_go_nowhere() {
+        use crate::ids::OrderId;
+        use crate::order::{Actor, EventKind, OrderStatus};
+        let event = |kind, from: Option<OrderStatus>, data: Option<serde_json::Value>| OrderEvent {
+            id: EventId::new(5),
+            order_id: OrderId::parse("o1").expect("id"),
+            kind,
+            from,
+            to: OrderStatus::Paid,
+            at: Utc::now(),
+            actor: Actor::system(),
+            note: None,
+            data,
+        };
+        let paid = Some(OrderStatus::Paid);
+        assert_eq!(
+            EventType::of(&event(EventKind::StatusChanged, None, None)),
+            EventType::Created
+        );
+        for (kind, ty) in [
+            (EventKind::StatusChanged, EventType::StatusChanged),
+            (EventKind::PaymentUpdated, EventType::PaymentUpdated),
+            (EventKind::FulfilmentCreated, EventType::FulfilmentCreated),
+            (
+                EventKind::FulfilmentDelivered,
+                EventType::FulfilmentDelivered,
+            ),
+            (EventKind::ReturnUpdated, EventType::ReturnUpdated),
+            (EventKind::RefundCreated, EventType::RefundCreated),
+            (EventKind::RefundUpdated, EventType::PaymentUpdated),
+            (EventKind::NoteAdded, EventType::NoteAdded),
+        ] {
+            assert_eq!(EventType::of(&event(kind, paid, None)), ty, "{kind}");
+        }
+        let hook = Webhook {
+            id: WebhookId::generate(),
+            url: WebhookUrl::parse("https://erp.example.com/in").expect("url"),
+            events: EventFilter::All,
+            secret: WebhookSecret::from_random_bytes(&[7; 32]),
+            created_at: Utc::now(),
+            after_event: None,
+        };
+        let internal = serde_json::json!({"visible_to_customer": false, "text": "fraud"});
+        let visible = serde_json::json!({"visible_to_customer": true, "text": "Monday"});
+        assert!(!hook.wants(&event(EventKind::NoteAdded, paid, Some(internal))));
+        assert!(hook.wants(&event(EventKind::NoteAdded, paid, Some(visible))));
     }
 
     #[test]
