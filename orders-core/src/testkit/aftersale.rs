@@ -163,7 +163,11 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
             .all(|f| f.delivered_at.is_some())
     );
     let ids: Vec<_> = stored.fulfilments().iter().map(|f| f.id.clone()).collect();
-    assert_eq!(ids, [first.id.clone(), second.id.clone()], "replaced in place");
+    assert_eq!(
+        ids,
+        [first.id.clone(), second.id.clone()],
+        "replaced in place"
+    );
     let kinds: Vec<EventKind> = orders
         .order_events(Access::Staff, order.id())
         .await
@@ -563,4 +567,19 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .await
         .expect("staff");
     assert_eq!(staff_view.notes().len(), 2);
+}
+
+/// Cancelling (or refunding by transition) a captured order gives its
+/// money back as a refund the order keeps: `refunded_total` says it.
+pub(super) async fn money_back_by_transition_is_a_refund(store: Arc<dyn Store>) {
+    let (orders, _) = super::engine(store);
+    let who = customer();
+    let (order, _, _) = place(&orders, &who).await;
+    assert_eq!(order.payment().status, PaymentStatus::Captured);
+    let cancelled = orders.cancel(&who, order.id(), None).await.expect("cancel");
+    assert_eq!(cancelled.refunds().len(), 1);
+    assert_eq!(cancelled.refunded_total(), order.totals().total);
+    assert_eq!(cancelled.payment().refunded, order.totals().total);
+    let stored = reread(&orders, &order).await;
+    assert_eq!(stored.refunds(), cancelled.refunds());
 }
