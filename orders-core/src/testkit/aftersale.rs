@@ -277,7 +277,29 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
         "the product's version rose"
     );
     assert_eq!(stock(&orders, b.id()).await, 9, "nothing else");
-    assert_eq!(reread(&orders, &order).await.returns(), &[received]);
+    assert_eq!(
+        reread(&orders, &order).await.returns(),
+        std::slice::from_ref(&received)
+    );
+    // A refund naming the received return pays back its units.
+    let (paid_back, refund) = orders
+        .refund(
+            staff(),
+            order.id(),
+            RefundRequest {
+                amount: RefundAmount::Lines {
+                    lines: Vec::new(),
+                    shipping: false,
+                },
+                note: None,
+                return_id: Some(received.id.clone()),
+            },
+        )
+        .await
+        .expect("refund of the return");
+    assert_eq!(refund.lines, received.lines);
+    assert_eq!(refund.return_id.as_ref(), Some(&received.id));
+    assert_eq!(paid_back.returns()[0].status, ReturnStatus::Refunded);
 
     let (_, other) = orders
         .request_return(&who, order.id(), ask(vec![units(&b, 1)]))
