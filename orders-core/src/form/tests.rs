@@ -14,7 +14,10 @@ use crate::catalogue::{NewProductForm, ProductEditForm, VersionPolicy};
 use crate::checkout::{CheckoutForm, FormContext};
 use crate::discount::NewDiscountForm;
 use crate::money::Currency;
-use crate::order::{CancelForm, TransitionForm};
+use crate::order::{
+    CancelForm, FulfilmentForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
+    TransitionForm,
+};
 use crate::validation::ValidationErrors;
 
 type Check = fn(&Map<String, Value>) -> Result<(), ValidationErrors>;
@@ -89,6 +92,30 @@ fn forms() -> Vec<(&'static Description, Value, Check)> {
             json!({"code": "TEN"}),
             |o| checked(o, ApplyDiscountForm::validate),
         ),
+        (
+            FulfilmentForm::DESCRIPTION,
+            json!({"lines": [{"product_id": "p1", "quantity": 1}], "tracking_number": "T1"}),
+            |o| checked(o, FulfilmentForm::validate),
+        ),
+        (
+            ReturnForm::DESCRIPTION,
+            json!({"lines": [{"product_id": "p1", "quantity": 2}], "reason": "too big"}),
+            |o| checked(o, ReturnForm::validate),
+        ),
+        (RefundForm::DESCRIPTION, json!({"amount": "5.00"}), |o| {
+            checked(o, |f: RefundForm| f.validate(Currency::USD))
+        }),
+        (
+            NoteForm::DESCRIPTION,
+            json!({"text": "ships Monday", "visible_to_customer": true}),
+            |o| checked(o, NoteForm::validate),
+        ),
+        (RejectForm::DESCRIPTION, json!({"note": "worn"}), |o| {
+            checked(o, RejectForm::validate)
+        }),
+        (ReceiveForm::DESCRIPTION, json!({"restock": false}), |o| {
+            checked(o, ReceiveForm::validate)
+        }),
         (
             crate::webhook::WebhookForm::DESCRIPTION,
             json!({"url": "https://erp.example.com/in", "events": ["order.created"]}),
@@ -213,7 +240,7 @@ fn every_form_takes_its_bounds_and_refuses_past_them() {
                     }
                     assert!(at(json!([])).is_some(), "{name} = []");
                 }
-                Kind::Boolean | Kind::Object(_) => {}
+                Kind::Boolean | Kind::Object(_) | Kind::ObjectList { .. } => {}
             }
             // Another JSON type: the type error, on this path.
             let wrong = match field.kind.json_type() {
@@ -323,6 +350,7 @@ const BEYOND_THE_PATTERN: &[(&str, &str)] = &[
     ("price", "the currency's decimals"),
     ("value", "the currency's decimals, a percentage's range"),
     ("min_subtotal", "the currency's decimals"),
+    ("amount", "the order's currency's decimals"),
     (
         "url",
         "a host, no credentials or spaces; where the host resolves",
@@ -374,4 +402,43 @@ fn what_a_pattern_allows_the_parser_takes() {
         }
     }
     assert!(drawn > 1000, "{drawn}");
+}
+
+/// A list of objects is read element by element: a mistyped member is a
+/// type error on its dotted path (`lines.1.quantity`), the rest of the
+/// element and of the list kept, and an element that is no object is a
+/// type error of the list.
+#[test]
+fn object_lists_report_errors_by_element() {
+    let body = json!({
+        "lines": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": "two"}],
+        "tracking_number": "T1",
+    });
+    let errors = FulfilmentForm::read(body.as_object().unwrap())
+        .validate(FulfilmentForm::validate)
+        .unwrap_err();
+    assert_eq!(
+        errors.get("lines.1.quantity"),
+        Some(&["must be an integer".to_owned()][..])
+    );
+    assert_eq!(errors.len(), 1, "{errors}");
+    let body = json!({"lines": [7], "tracking_number": "T1"});
+    let errors = FulfilmentForm::read(body.as_object().unwrap())
+        .validate(FulfilmentForm::validate)
+        .unwrap_err();
+    assert_eq!(
+        errors.get("lines"),
+        Some(&["must be an array of objects".to_owned()][..])
+    );
+    let schema = super::json_schema(FulfilmentForm::DESCRIPTION, "#/s/");
+    assert_eq!(
+        schema["properties"]["lines"]["items"]["$ref"],
+        "#/s/ItemLine"
+    );
+    let nested: Vec<&str> = FulfilmentForm::DESCRIPTION
+        .with_nested()
+        .iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(nested, ["CreateFulfilment", "ItemLine"]);
 }

@@ -23,7 +23,11 @@ pub(crate) const ORDER_COLUMNS: &str = "number, id, customer_id, status, currenc
 pub(crate) const LINE_COLUMNS: &str = "order_id, position, product_id, sku, name, quantity, unit_price_minor, subtotal_minor, discount_minor, tax_minor, total_minor, tax_class";
 
 /// An order's row without its lines.
-pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, StoreError> {
+pub(crate) fn order(
+    row: &impl Get,
+    lines: Vec<OrderLine>,
+    aftersale: orders_core::order::Aftersale,
+) -> Result<Order, StoreError> {
     let currency = currency(&row.text("currency")?)?;
     let method = parse(
         "payment method",
@@ -78,6 +82,7 @@ pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, Stor
             .opt_text("tracking_number")?
             .map(|t| parse("tracking number", TrackingNumber::parse(&t)))
             .transpose()?,
+        aftersale,
         created_at: parse_ts("created_at", &row.text("created_at")?)?,
         updated_at: parse_ts("updated_at", &row.text("updated_at")?)?,
         version: to_u64("order version", row.int("version")?)?,
@@ -108,6 +113,13 @@ pub(crate) fn next_action(action: Option<&NextAction>) -> Result<Option<String>,
     action
         .map(|a| serde_json::to_string(a).map_err(|e| StoreError::Backend(e.to_string())))
         .transpose()
+}
+
+/// A change's restock as a JSON array of `{product_id, quantity}`.
+pub(crate) fn restock_json(
+    change: &orders_core::order::StatusChange,
+) -> Result<String, StoreError> {
+    serde_json::to_string(change.restock()).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 /// The `data` column's text of an event: its JSON, or NULL.

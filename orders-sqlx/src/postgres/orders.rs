@@ -18,7 +18,7 @@ use super::place::place;
 use super::{ATTEMPTS, PgStore};
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
-use crate::{rows, statements};
+use crate::{aftersale, rows, statements};
 
 impl PgStore {
     async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
@@ -39,13 +39,77 @@ impl PgStore {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
         )
         .map_err(error::any)?;
-        rows::orders_with_lines(heads.iter().zip(ids.iter().map(String::as_str)), &lines)
+        let records = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(RECORDS.as_str())).bind(&ids)
+        )
+        .map_err(error::any)?;
+        rows::orders_with_lines(
+            heads.iter().zip(ids.iter().map(String::as_str)),
+            &lines,
+            &records,
+        )
+    }
+
+    /// The order that has the record `id` (`sql` reads its order id).
+    async fn order_by_record(
+        &self,
+        sql: &'static str,
+        id: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let order: Option<String> =
+            kept!(self, fetch_optional, sqlx::query_scalar(sql).bind(id)).map_err(error::any)?;
+        match order {
+            None => Ok(None),
+            Some(order) => {
+                let order =
+                    OrderId::parse(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
+                self.order(&order).await
+            }
+        }
+    }
+
+    /// A status change that writes records: the compare-and-set statement
+    /// and the records' writes in one transaction.
+    async fn change_with_records(
+        &self,
+        change: &StatusChange,
+        stored: &orders_core::order::PaymentSummary,
+    ) -> Result<Option<i64>, StoreError> {
+        pg_tx!(self, "order", |conn| async {
+            let row = statements::status_change(
+                sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                change,
+                stored,
+            )?
+            .bind(change.from().as_str())
+            .bind(codec::restock_json(change)?)
+            .bind(change.actor().as_str())
+            .bind(change.note().map(|n| n.as_str()))
+            .bind(change.kind().as_str())
+            .bind(codec::event_data(change.data().as_ref()))
+            .fetch_one(&mut *conn)
+            .await?;
+            let Some(id) = row.opt_int("event_id")? else {
+                return Err(StoreError::Conflict.into());
+            };
+            for write in aftersale::writes::<Postgres>(change)? {
+                write.execute(&mut *conn).await?;
+            }
+            Ok::<_, Fail>(Some(id))
+        })
     }
 }
 
+/// The records of the orders whose ids are in the array `$1`.
+static RECORDS: LazyLock<String> =
+    LazyLock::new(|| aftersale::select_records("order_id = ANY($1)"));
+
 /// A status change in one statement (its own transaction): compare-and-set
 /// on version and status ([`statements::CHANGE_ORDER`], `$1` to `$13`, and
-/// the status `$14`), the restock (`$15`; rows locked in id order) and the
+/// the status `$14`), the restock (`$15`, a JSON array of
+/// `{product_id, quantity}`; rows locked in id order) and the
 /// event (actor `$16`, note `$17`, kind `$18`, data `$19`; announced after
 /// commit, by the notifier).
 static CHANGE: LazyLock<String> = LazyLock::new(|| {
@@ -54,8 +118,9 @@ static CHANGE: LazyLock<String> = LazyLock::new(|| {
 WITH o AS (
     {} AND status = $14 RETURNING id),
 want AS (
-    SELECT product_id AS id, sum(quantity)::int8 AS qty FROM orders_order_lines
-    WHERE order_id = $12 AND $15 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
+    SELECT x->>'product_id' AS id, sum((x->>'quantity')::int8)::int8 AS qty
+    FROM jsonb_array_elements($15::jsonb) AS x
+    WHERE EXISTS (SELECT 1 FROM o) GROUP BY 1),
 locked AS MATERIALIZED (
     SELECT p.id FROM orders_products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
 r AS (
@@ -127,6 +192,15 @@ impl OrderStore for PgStore {
         if order.version() != change.expected_version() || order.status() != change.from() {
             return Err(StoreError::Conflict);
         }
+        if aftersale::writes_records(change) {
+            let id = self.change_with_records(change, order.payment()).await?;
+            let Some(id) = id else {
+                return Err(StoreError::Conflict);
+            };
+            let id = u64::try_from(id).map_err(|_| StoreError::Backend("bad event id".into()))?;
+            let event = change.apply(&mut order, EventId::new(id));
+            return Ok((order, event));
+        }
         let mut attempt = 0;
         let row = loop {
             attempt += 1;
@@ -139,7 +213,7 @@ impl OrderStore for PgStore {
                     order.payment(),
                 )?
                 .bind(change.from().as_str())
-                .bind(change.restock())
+                .bind(codec::restock_json(change)?)
                 .bind(change.actor().as_str())
                 .bind(change.note().map(|n| n.as_str()))
                 .bind(change.kind().as_str())
@@ -180,6 +254,30 @@ impl OrderStore for PgStore {
         )
         .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
+    }
+
+    async fn order_by_fulfilment(
+        &self,
+        id: &orders_core::ids::FulfilmentId,
+    ) -> Result<Option<Order>, StoreError> {
+        self.order_by_record(statements::ORDER_OF_FULFILMENT, id.as_str())
+            .await
+    }
+
+    async fn order_by_return(
+        &self,
+        id: &orders_core::ids::ReturnId,
+    ) -> Result<Option<Order>, StoreError> {
+        self.order_by_record(statements::ORDER_OF_RETURN, id.as_str())
+            .await
+    }
+
+    async fn order_by_refund(
+        &self,
+        id: &orders_core::ids::RefundId,
+    ) -> Result<Option<Order>, StoreError> {
+        self.order_by_record(statements::ORDER_OF_REFUND, id.as_str())
+            .await
     }
 
     async fn order_by_payment_reference(
