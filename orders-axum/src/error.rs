@@ -306,7 +306,7 @@ impl From<orders_core::Error> for ApiError {
             }
             E::Transition(TransitionError::TrackingNumberRequired)
             | E::CartFull
-            | E::PaymentDeclined => ApiError::new(
+            | E::PaymentDeclined { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 error.code(),
                 "Invalid request fields",
@@ -446,7 +446,13 @@ mod tests {
                 409,
                 "price_changed",
             ),
-            (E::PaymentDeclined, 422, "payment_declined"),
+            (
+                E::PaymentDeclined {
+                    field: "payment.card.number",
+                },
+                422,
+                "payment_declined",
+            ),
             (E::PaymentUnavailable, 502, "payment_unavailable"),
             (E::IdempotencyMismatch, 409, "idempotency_mismatch"),
             (E::IdempotencyInProgress, 409, "idempotency_in_progress"),
@@ -463,7 +469,10 @@ mod tests {
 
     #[test]
     fn field_errors_and_extensions_are_in_the_document() {
-        let declined = ApiError::from(E::PaymentDeclined).to_json();
+        let declined = ApiError::from(E::PaymentDeclined {
+            field: "payment.card.number",
+        })
+        .to_json();
         assert!(declined["errors"]["payment.card.number"].is_array());
         let full = ApiError::from(E::CartFull).to_json();
         assert!(full["errors"]["product_id"].is_array());

@@ -196,7 +196,9 @@ mod tests {
         );
         assert_eq!(of(503, "storage_unavailable"), CheckoutOutcome::Error);
         assert_eq!(of(408, "request_timeout"), CheckoutOutcome::Error);
-        let declined = CheckoutOutcome::of_error(&orders_core::Error::PaymentDeclined);
+        let declined = CheckoutOutcome::of_error(&orders_core::Error::PaymentDeclined {
+            field: "payment.card.number",
+        });
         assert_eq!(declined, CheckoutOutcome::Declined);
         let gone = CheckoutOutcome::of_error(&orders_core::Error::Unavailable);
         assert_eq!(gone, CheckoutOutcome::Error);
