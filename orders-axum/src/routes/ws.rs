@@ -436,6 +436,8 @@ mod tests {
             at: Utc::now(),
             actor: Actor::system(),
             note: None,
+            kind: orders_core::order::EventKind::StatusChanged,
+            data: None,
         }
     }
 
