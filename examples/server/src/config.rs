@@ -37,7 +37,8 @@
 //! ```
 //!
 //! The `[metrics]` table (where `/metrics` is answered, and to whom) is
-//! described in `crate::metrics`.
+//! described in `crate::metrics`, the `[mail]` table (the SMTP server for
+//! customer emails; none are sent without it) in `crate::mail`.
 //!
 //! The `[auth]` keys that flags also set (`--trusted-proxy`,
 //! `--client-ip-header`, `--registrations-per-hour`, `--token-lifetime`)
@@ -73,11 +74,12 @@ struct ServerKeys {
     auth: AuthFile,
     #[serde(default)]
     metrics: crate::metrics::MetricsFile,
+    mail: Option<crate::mail::MailFile>,
 }
 
 /// The keys of [`ServerKeys`], taken out of the file before the rest is
 /// read as the engine's.
-const SERVER_KEYS: [&str; 4] = ["body_limit", "cors_origins", "auth", "metrics"];
+const SERVER_KEYS: [&str; 5] = ["body_limit", "cors_origins", "auth", "metrics", "mail"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +263,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Where `/metrics` is answered, and to whom.
     pub metrics: crate::metrics::MetricsSettings,
+    /// Where customer emails go; `None` (no `[mail]` table): none are sent.
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 impl Default for Settings {
@@ -271,6 +275,7 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             auth: AuthSettings::default(),
             metrics: crate::metrics::MetricsSettings::default(),
+            mail: None,
         }
     }
 }
@@ -331,6 +336,11 @@ fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
         cors_origins: own.cors_origins,
         auth,
         metrics: crate::metrics::MetricsSettings::from_file(&own.metrics)?,
+        mail: own
+            .mail
+            .as_ref()
+            .map(crate::mail::MailSettings::from_file)
+            .transpose()?,
     })
 }
 
@@ -350,6 +360,17 @@ mod tests {
         let error = parse("[metrics]\nallow = [\"nowhere\"]\n").unwrap_err();
         assert!(error.contains("nowhere"), "{error}");
         assert!(parse("[metrics]\nport = 1\n").is_err());
+    }
+
+    #[test]
+    fn the_mail_table_is_the_servers_and_optional() {
+        assert_eq!(parse("").unwrap().mail, None);
+        let settings =
+            parse("[mail]\nhost = \"smtp.example.com\"\nfrom = \"shop@example.com\"\n").unwrap();
+        assert_eq!(settings.mail.map(|m| m.port), Some(587));
+        let error =
+            parse("[mail]\nhost = \"h\"\nfrom = \"shop@example.com\"\ntls = \"x\"\n").unwrap_err();
+        assert!(error.contains("mail.tls"), "{error}");
     }
 
     #[test]

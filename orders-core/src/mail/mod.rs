@@ -17,7 +17,7 @@ mod record;
 mod templates;
 
 pub use message::{Email, escape_html};
-pub use record::{Mail, MailKind};
+pub use record::{MAX_MAIL_AGE, Mail, MailKind};
 pub use templates::{PasswordReset, Shipment, password_reset, render};
 
 /// The name of the consumer whose cursor the mail fan-out moves.

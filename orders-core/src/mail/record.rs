@@ -8,6 +8,11 @@ use crate::order::{EventKind, OrderEvent, OrderStatus};
 use crate::ports::MailError;
 use crate::webhook::{DeliveryStatus, MAX_ERROR_CHARS, NotDead, RetryPolicy};
 
+/// How old an event may be when the mailer reaches it and still send its
+/// mail: three days, the default retry window
+/// ([`RetryPolicy::give_up_after`]).
+pub const MAX_MAIL_AGE: chrono::TimeDelta = chrono::TimeDelta::days(3);
+
 /// Which message an event sends the customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -119,8 +124,14 @@ impl Mail {
         DeliveryId::parse(&format!("mail_{hex}")).expect("37 ASCII characters")
     }
 
-    /// The mail `event` sends ([`MailKind::of`]), pending and due at `now`.
+    /// The mail `event` sends ([`MailKind::of`]), pending and due at `now`;
+    /// none for an event older than [`MAX_MAIL_AGE`] at `now`, so a mailer
+    /// switched on for a shop with a history does not write to every past
+    /// customer (a mail is dead that long after anyway).
     pub fn plan(event: &OrderEvent, now: DateTime<Utc>) -> Option<Self> {
+        if now - event.at > MAX_MAIL_AGE {
+            return None;
+        }
         MailKind::of(event).map(|kind| Self {
             id: Self::id_for(event.id),
             kind,
@@ -259,6 +270,11 @@ mod tests {
         let mail = Mail::plan(&shipped, t0).expect("a mail");
         assert_eq!(mail.id, Mail::id_for(EventId::new(7)));
         assert_ne!(mail.id, Mail::id_for(EventId::new(8)));
+        let old = OrderEvent {
+            at: t0 - Duration::days(4),
+            ..shipped.clone()
+        };
+        assert_eq!(Mail::plan(&old, t0), None, "no mail for an old event");
         let busy = mail.after_attempt(&Err(MailError::Retryable("421 busy".into())), t0, &policy);
         assert_eq!(busy.status, DeliveryStatus::Pending);
         assert!(busy.next_attempt_at > t0 && busy.next_attempt_at <= t0 + Duration::seconds(1));

@@ -35,7 +35,8 @@ pub trait MailStore: Send + Sync {
     /// [`Mail::plan`] makes of each, atomically with the cursor move.
     /// Returns how many events it passed.
     ///
-    /// - The cursor starts at the beginning of the log.
+    /// - The cursor starts at the beginning of the log (events older than
+    ///   [`crate::mail::MAX_MAIL_AGE`] make no mail).
     /// - MUST never pass an event that is not yet committed while a later
     ///   one is.
     /// - MUST record each event's mail at most once, however many callers
