@@ -163,3 +163,36 @@ pub fn password_reset(reset: &PasswordReset<'_>) -> Email {
         html,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_reset_has_both_parts_and_escapes_the_link() {
+        let to = checkout::Email::parse("ada@example.com").expect("address");
+        let link = "https://shop.example/reset?token=a<b>&x=\"1\"";
+        let email = password_reset(&PasswordReset {
+            id: "reset-1",
+            to: &to,
+            link,
+            valid_minutes: 30,
+        });
+        assert_eq!((email.id.as_str(), &email.to), ("reset-1", &to));
+        assert_eq!(email.subject, "Reset your password");
+        assert!(email.text.contains(link), "the text has the link as it is");
+        assert!(email.text.contains("30 minutes"));
+        assert!(
+            email.html.contains(
+                "href=\"https://shop.example/reset?token=a&lt;b&gt;&amp;x=&quot;1&quot;\""
+            ),
+            "{}",
+            email.html
+        );
+        assert!(!email.html.contains("a<b>"), "nothing unescaped");
+        assert!(
+            email.html.starts_with("<!DOCTYPE html>")
+                && email.html.contains("<title>Reset your password</title>")
+        );
+    }
+}
