@@ -2,8 +2,9 @@
 //! environment `.ci/run` installs, started by each test on a free port)
 //! over real stores: the messages arrive with the right recipients,
 //! subjects and tracking number, and no internal note; with the server
-//! down, mail waits and then goes out once; two instances on one
-//! PostgreSQL send each mail once.
+//! down, mail waits and then goes out once; a restart mid-backlog loses
+//! and repeats nothing; two instances on one PostgreSQL send each mail
+//! once.
 #![cfg(feature = "mail")]
 
 use std::collections::HashSet;
@@ -338,6 +339,53 @@ async fn mail_waits_while_the_server_is_down_then_goes_out_once() {
     assert_eq!(sent.status, DeliveryStatus::Delivered);
     assert!(sent.attempts > waiting.attempts);
     assert_eq!(got[0]["message_id"], format!("<{}@example.com>", sent.id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_backlog_loses_and_repeats_nothing() {
+    let Some(mut smtp) = Smtp::new() else {
+        return;
+    };
+    smtp.start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    for i in 0..6 {
+        place(&store, &format!("c{i}@example.com")).await;
+    }
+    // The first process sends one mail a round, and stops part way.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let one_by_one = MailWorkerConfig {
+        batch: 1,
+        ..config()
+    };
+    let first = MailWorker::new(
+        store.clone(),
+        smtp.mailer(),
+        Arc::new(SystemClock),
+        one_by_one,
+    );
+    let running = tokio::spawn(first.run(stopped));
+    while smtp.messages().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    let before = smtp.messages().len();
+    assert!(before < 6, "stopped mid-backlog ({before} sent)");
+    drop(store);
+
+    // A new process on the same file carries on.
+    let store = sqlite(&dir).await;
+    let (stop, worker) = run_worker(store.clone(), &smtp);
+    let got = smtp.wait_for(6).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let to: HashSet<&str> = got
+        .iter()
+        .map(|m| m["envelope_to"][0].as_str().unwrap())
+        .collect();
+    assert_eq!((got.len(), to.len()), (6, 6), "each customer's mail once");
+    assert_eq!(store.pending_mails().await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
