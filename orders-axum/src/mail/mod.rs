@@ -9,5 +9,5 @@
 mod smtp;
 mod worker;
 
-pub use smtp::{SmtpConfig, SmtpMailer, TlsMode};
+pub use smtp::{InvalidSmtpConfig, SmtpConfig, SmtpMailer, TlsMode};
 pub use worker::{MailWorker, MailWorkerConfig};
