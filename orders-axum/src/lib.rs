@@ -118,6 +118,7 @@
 //! | `admin` | no | `admin`: the staff panel, a router the host nests at `/admin` (turns on `web`) |
 //! | `serve` | no | `serve`: `serve::serve`, a router on a `TcpListener` with connection deadlines, a connection bound and a bounded graceful shutdown (HTTP/1.1) |
 //! | `metrics` | no | `metrics`: Prometheus metrics of the API (requests, latencies, websockets, checkouts) and the `/metrics` document |
+//! | `mail` | no | `mail::MailWorker` and `mail::SmtpMailer`: sends the customer emails the order events call for, over SMTP (lettre, STARTTLS or TLS with rustls) |
 //! | `webhooks` | no | `webhooks::DeliveryWorker`: sends the deliveries of outbound webhooks (signed POSTs over reqwest, SSRF guard on every connection); the webhook routes themselves need no feature ([`Api::webhooks`]) |
 //!
 #![doc = include_str!("route_table.md")]
@@ -132,6 +133,9 @@ mod docs;
 mod error;
 mod form_bodies;
 mod identify;
+#[cfg(feature = "mail")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mail")))]
+pub mod mail;
 mod meters;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

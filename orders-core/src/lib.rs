@@ -69,6 +69,7 @@ pub mod discount;
 mod error;
 pub mod form;
 pub mod ids;
+pub mod mail;
 pub mod memory;
 pub mod money;
 pub mod order;

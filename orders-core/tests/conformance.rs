@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use orders_core::memory::MemoryStore;
-use orders_core::ports::{OutboxStore, Store};
+use orders_core::ports::{MailboxStore, OutboxStore, Store};
 
 #[test]
 fn memory_store_conforms() {
@@ -19,5 +19,14 @@ fn memory_store_keeps_deliveries_as_the_port_says() {
     futures_executor::block_on(orders_core::testkit::run_deliveries(|| {
         let store = store.clone();
         async move { store as Arc<dyn OutboxStore> }
+    }));
+}
+
+#[test]
+fn memory_store_keeps_mails_as_the_port_says() {
+    let store = Arc::new(MemoryStore::new());
+    futures_executor::block_on(orders_core::testkit::run_mails(|| {
+        let store = store.clone();
+        async move { store as Arc<dyn MailboxStore> }
     }));
 }

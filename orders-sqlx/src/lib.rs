@@ -58,6 +58,7 @@ mod aftersale;
 mod codec;
 mod error;
 mod lease;
+mod mails;
 mod migrations;
 mod outbox;
 mod pools;
@@ -327,6 +328,17 @@ impl Storage {
     /// The notifier.
     pub fn notifier(&self) -> Arc<dyn Notifier> {
         self.notifier.clone()
+    }
+
+    /// The store as the mail worker uses it (the same store as
+    /// [`Storage::store`], with its mail port).
+    pub fn mailbox(&self) -> Arc<dyn orders_core::ports::MailboxStore> {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => store.clone(),
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(store) => store.clone(),
+        }
     }
 
     /// The store as the webhook routes and the delivery worker use it

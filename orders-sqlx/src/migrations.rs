@@ -77,12 +77,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "aftersale",
         include_str!("../migrations/sqlite/0006_aftersale.sql"),
     ),
+    (
+        7,
+        "emails",
+        include_str!("../migrations/sqlite/0007_emails.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_BASELINE: (i64, &str) =
-    (6, include_str!("../migrations/baseline/sqlite.sql"));
+    (7, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -132,13 +137,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "aftersale",
         include_str!("../migrations/postgres/0009_aftersale.sql"),
     ),
+    (
+        10,
+        "emails",
+        include_str!("../migrations/postgres/0010_emails.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (9, include_str!("../migrations/baseline/postgres.sql"));
+    (10, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a

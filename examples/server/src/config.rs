@@ -40,7 +40,9 @@
 //! described in `crate::metrics`; the `[payments]` table (the card payment
 //! provider, capture policy, 3-D Secure hold, Stripe's URLs) in
 //! `crate::payments`, whose `capture_policy` and `hold` win over the
-//! engine's top-level `capture_policy` and `payment_hold`.
+//! engine's top-level `capture_policy` and `payment_hold`; the `[mail]`
+//! table (the SMTP server for customer emails; none are sent without it)
+//! in `crate::mail`.
 //!
 //! The `[auth]` keys that flags also set (`--trusted-proxy`,
 //! `--client-ip-header`, `--registrations-per-hour`, `--token-lifetime`)
@@ -78,11 +80,19 @@ struct ServerKeys {
     metrics: crate::metrics::MetricsFile,
     #[serde(default)]
     payments: crate::payments::PaymentsFile,
+    mail: Option<crate::mail::MailFile>,
 }
 
 /// The keys of [`ServerKeys`], taken out of the file before the rest is
 /// read as the engine's.
-const SERVER_KEYS: [&str; 5] = ["body_limit", "cors_origins", "auth", "metrics", "payments"];
+const SERVER_KEYS: [&str; 6] = [
+    "body_limit",
+    "cors_origins",
+    "auth",
+    "metrics",
+    "payments",
+    "mail",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -268,6 +278,8 @@ pub struct Settings {
     pub metrics: crate::metrics::MetricsSettings,
     /// Who takes card payments, and how often expired holds are swept.
     pub payments: crate::payments::PaymentSettings,
+    /// Where customer emails go; `None` (no `[mail]` table): none are sent.
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 impl Default for Settings {
@@ -279,6 +291,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             metrics: crate::metrics::MetricsSettings::default(),
             payments: crate::payments::PaymentSettings::default(),
+            mail: None,
         }
     }
 }
@@ -359,6 +372,11 @@ fn parse_in(
         auth,
         metrics: crate::metrics::MetricsSettings::from_file(&own.metrics)?,
         payments,
+        mail: own
+            .mail
+            .as_ref()
+            .map(crate::mail::MailSettings::from_file)
+            .transpose()?,
     })
 }
 
@@ -420,6 +438,17 @@ mod tests {
         let gateway = settings.payments.gateway().unwrap();
         assert_eq!(gateway.provider(), "stripe");
         assert!(!gateway.accepts_test_cards(), "no raw card with Stripe");
+    }
+
+    #[test]
+    fn the_mail_table_is_the_servers_and_optional() {
+        assert_eq!(parse("").unwrap().mail, None);
+        let settings =
+            parse("[mail]\nhost = \"smtp.example.com\"\nfrom = \"shop@example.com\"\n").unwrap();
+        assert_eq!(settings.mail.map(|m| m.port), Some(587));
+        let error =
+            parse("[mail]\nhost = \"h\"\nfrom = \"shop@example.com\"\ntls = \"x\"\n").unwrap_err();
+        assert!(error.contains("mail.tls"), "{error}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod demo;
+pub mod mail;
 pub mod metrics;
 pub mod payments;
 pub mod sessions;
@@ -401,6 +402,12 @@ async fn serve(
         worker_stop.clone(),
     ));
     let worker = tokio::spawn(worker.run(worker_stop));
+    // Customer emails, when `[mail]` is configured, until it stops.
+    let mailer = mail::MailTask::start(
+        storage,
+        settings.mail.as_ref(),
+        args.webhook_worker().policy,
+    )?;
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
         .api(&api)
@@ -454,6 +461,9 @@ async fn serve(
     let _ = stop_worker.send(true);
     let _ = worker.await;
     let _ = sweeper.await;
+    if let Some(mailer) = mailer {
+        mailer.stop().await;
+    }
     info!(dropped = stopped.dropped, "stopped");
     Ok(())
 }

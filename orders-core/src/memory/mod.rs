@@ -3,6 +3,7 @@
 //! [`crate::ports`]: [`crate::ports::TestGateway`], [`crate::ports::ManualClock`]).
 
 mod deliveries;
+mod mails;
 mod notifier;
 mod store;
 

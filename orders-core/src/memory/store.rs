@@ -34,6 +34,9 @@ pub struct MemoryStore {
     /// Webhooks and deliveries, in `deliveries.rs`; taken before `state`
     /// when both are needed, never after.
     pub(super) outbox: Mutex<super::deliveries::Outbox>,
+    /// The mailer's cursor and mails, in `mails.rs`; taken before `state`
+    /// when both are needed, never after.
+    pub(super) mailbox: Mutex<super::mails::Mailbox>,
 }
 
 #[derive(Debug, Default)]

@@ -1,7 +1,8 @@
 //! The ports: what the engine needs from the outside world, as traits.
 //!
-//! Storage ([`Store`] and its parts, and [`DeliveryStore`] for outbound
-//! deliveries), notification ([`Notifier`]), payment
+//! Storage ([`Store`] and its parts, [`DeliveryStore`] for outbound
+//! deliveries and [`MailStore`] for customer emails), mail ([`Mailer`]),
+//! notification ([`Notifier`]), payment
 //! ([`PaymentGateway`]) and time ([`Clock`]). Each method's documentation
 //! says what an implementation MUST do; [`crate::memory`] implements every
 //! port in memory, `orders-sqlx` implements storage and notification on
@@ -10,12 +11,16 @@
 
 mod clock;
 mod deliveries;
+mod mailer;
+mod mails;
 mod notifier;
 mod payment;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, Lease, OutboxStore};
+pub use mailer::{MailError, Mailer};
+pub use mails::{ClaimedMail, MailStore, MailboxStore};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
 pub use payment::{
     Authorize, PaymentError, PaymentGateway, PaymentSource, ProviderPayment, TestGateway,

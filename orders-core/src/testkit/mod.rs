@@ -36,6 +36,7 @@ mod checkout;
 mod deliveries;
 mod discounts;
 mod idempotency;
+mod mails;
 mod orders;
 mod payments;
 mod refunds;
@@ -56,6 +57,7 @@ use crate::ports::{Store, TestGateway};
 use crate::{Orders, OrdersConfig};
 
 pub use deliveries::{DELIVERY_CHECKS, run_deliveries};
+pub use mails::{MAIL_CHECKS, run_mails};
 
 type Check = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
 

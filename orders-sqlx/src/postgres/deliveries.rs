@@ -86,6 +86,13 @@ async fn horizon(conn: &mut PgConnection, position: i64) -> Result<Option<i64>, 
         // starts after the last id visible then): no need to wait.
         return Ok(Some(last));
     }
+    settled_horizon(conn).await
+}
+
+/// The largest event id below which no event can still be committed, read
+/// under a brief `SHARE` lock on the log; `None` when writers held it past
+/// the 100 ms wait (the next round tries again). Also the mailer's.
+pub(super) async fn settled_horizon(conn: &mut PgConnection) -> Result<Option<i64>, StoreError> {
     // Writers queue behind a waiting SHARE lock: wait briefly, or try
     // again next round, so a slow writer never holds checkouts up.
     sqlx::query("SET LOCAL lock_timeout = '100ms'")

@@ -323,5 +323,6 @@ mod catalogue;
 mod deliveries;
 mod discounts;
 mod idempotency;
+mod mails;
 mod orders;
 pub(crate) mod place;

@@ -326,5 +326,6 @@ mod catalogue;
 mod deliveries;
 mod discounts;
 mod idempotency;
+mod mails;
 mod orders;
 mod place;

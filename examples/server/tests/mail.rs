@@ -1,0 +1,166 @@
+//! Customer emails through the real binary: with a `[mail]` table the
+//! server's worker sends the order's messages to a real SMTP server
+//! (aiosmtpd from the virtual environment `.ci/run` installs, on a free
+//! port), to the order's address, with the tracking number; the worker
+//! stops with the server.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{CARD_OK, Server, create_staff, sqlite_url};
+use serde_json::{Value, json};
+
+fn python() -> PathBuf {
+    std::env::var_os("ORDERS_AIOSMTPD_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/orders-ci/venv-aiosmtpd"))
+        .join("bin")
+        .join("python")
+}
+
+/// A running aiosmtpd, killed on drop (a failing test leaves none).
+struct Sink(Child);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// aiosmtpd on a free port writing into `dir`, or `None` (with a message)
+/// when it is not installed and `ORDERS_REQUIRE_SMTP` is not `1`.
+fn smtp(dir: &std::path::Path) -> Option<(Sink, u16)> {
+    let installed = Command::new(python())
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        assert!(
+            std::env::var("ORDERS_REQUIRE_SMTP").as_deref() != Ok("1"),
+            "ORDERS_REQUIRE_SMTP=1 but aiosmtpd is missing (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: aiosmtpd is not installed (set ORDERS_AIOSMTPD_VENV)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../orders-axum/tests/support/smtp_sink.py"
+    );
+    let child = Command::new(python())
+        .arg(script)
+        .arg(port.to_string())
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("aiosmtpd starts");
+    let sink = Sink(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some((sink, port))
+}
+
+fn messages(dir: &std::path::Path) -> Vec<Value> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .collect()
+}
+
+async fn wait_for(dir: &std::path::Path, n: usize) -> Vec<Value> {
+    for _ in 0..400 {
+        if messages(dir).len() >= n {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return messages(dir);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} of {n} messages", messages(dir).len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_mails_the_customer_when_mail_is_configured() {
+    let inbox = tempfile::tempdir().unwrap();
+    let Some((_sink, port)) = smtp(inbox.path()) else {
+        return;
+    };
+    let (url, dir) = sqlite_url();
+    create_staff(&url);
+    let config = dir.path().join("shop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ntls = \"none\"\nfrom = \"Shop <orders@shop.example>\"\n"
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_with(&url, &["--config", config.to_str().unwrap()]);
+    let staff = server.staff().await;
+    let customer = server.customer().await;
+    let product = server.product(&staff, 10).await;
+    let cart = server.cart(&customer, &product, 1).await;
+    let (status, order) = server.checkout(&customer, &cart, CARD_OK).await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap();
+    let (status, moved) = server.transition(&staff, id, "processing").await;
+    assert_eq!(status, 200, "{moved}");
+    let (status, shipped) = server
+        .call(
+            "POST",
+            &format!("/api/admin/orders/{id}/transition"),
+            Some(&staff),
+            Some(
+                json!({"to": "shipped", "tracking_number": "TRK-7", "note": "staff only: fragile"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{shipped}");
+
+    let got = wait_for(inbox.path(), 2).await;
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let number = match &order["number"] {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let mut subjects: Vec<&str> = got.iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    subjects.sort_unstable();
+    assert_eq!(
+        subjects,
+        [
+            format!("Order {number} confirmed"),
+            format!("Order {number} has shipped")
+        ]
+    );
+    for m in &got {
+        assert_eq!(m["envelope_to"], json!(["ada@example.com"]));
+        assert_eq!(m["envelope_from"], "orders@shop.example");
+        assert!(
+            !m["text"].as_str().unwrap().contains("fragile"),
+            "no staff note"
+        );
+    }
+    let ship = got
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().ends_with("shipped"))
+        .unwrap();
+    assert!(ship["text"].as_str().unwrap().contains("TRK-7"), "{ship}");
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "stops cleanly with its mail worker: {status:?}"
+    );
+}

@@ -1,0 +1,162 @@
+//! [`MailWorker`]: moves the mailer along the event log and sends the
+//! mails it records.
+//!
+//! Every round fans the log out ([`MailStore::fan_out_mail`]), claims the
+//! due mails under a lease longer than a send may take, renders each from
+//! its event and the order as stored, sends them at once (at most
+//! [`MailWorkerConfig::batch`] in flight) and records each attempt under
+//! the lease. A mail server that is down fails every attempt retryably:
+//! the mails wait with the backoff of the [`RetryPolicy`] and go out when
+//! it is back. Any number of workers, in one process or on many instances
+//! sharing one database, may run at once: the store hands each mail to
+//! one claim at a time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use orders_core::mail::render;
+use orders_core::ports::{ClaimedMail, Clock, Lease, MailError, MailboxStore, Mailer, StoreError};
+use orders_core::webhook::RetryPolicy;
+use tokio::sync::watch;
+
+/// How the worker sends.
+#[derive(Debug, Clone)]
+pub struct MailWorkerConfig {
+    /// Backoff and when to give up (1 s doubling to 1 h, 3 days).
+    pub policy: RetryPolicy,
+    /// The longest one send may take before it counts as failed (30 s).
+    pub timeout: Duration,
+    /// The pause between rounds that found nothing to do (250 ms).
+    pub poll: Duration,
+    /// The most mails claimed and sent in one round (16).
+    pub batch: usize,
+}
+
+impl Default for MailWorkerConfig {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+            poll: Duration::from_millis(250),
+            batch: 16,
+        }
+    }
+}
+
+/// Sends customer emails; see the module docs.
+#[derive(Clone)]
+pub struct MailWorker {
+    store: Arc<dyn MailboxStore>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    config: MailWorkerConfig,
+}
+
+impl std::fmt::Debug for MailWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailWorker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MailWorker {
+    /// A worker over `store`, sending with `mailer`, telling time by `clock`.
+    pub fn new(
+        store: Arc<dyn MailboxStore>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        config: MailWorkerConfig,
+    ) -> Self {
+        Self {
+            store,
+            mailer,
+            clock,
+            config,
+        }
+    }
+
+    /// Runs rounds until `shutdown` turns true; a round under way finishes
+    /// first (its sends are bounded by the timeout).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let pause = match self.round().await {
+                Ok(0) => self.config.poll,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::warn!(%error, "mail round failed");
+                    self.config.poll
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One round: fans out, claims what is due and sends it. Returns how
+    /// many mails it attempted.
+    ///
+    /// # Errors
+    /// The store's, when it cannot fan out or claim.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        while self.store.fan_out_mail(500, now).await? > 0 {}
+        let lease = Lease {
+            token: random_token(),
+            until: now
+                + chrono::Duration::from_std(self.config.timeout * 2 + Duration::from_secs(10))
+                    .unwrap_or(chrono::Duration::minutes(2)),
+        };
+        let claimed = self
+            .store
+            .claim_mails(now, &lease, self.config.batch.max(1))
+            .await?;
+        let n = claimed.len();
+        join_all(
+            claimed
+                .into_iter()
+                .map(|item| self.send(item, &lease.token)),
+        )
+        .await;
+        Ok(n)
+    }
+
+    /// Renders, sends and records one mail.
+    async fn send(&self, item: ClaimedMail, token: &str) {
+        let result = self.attempt(&item).await;
+        if let Err(error) = &result {
+            tracing::info!(mail = %item.mail.id, %error, "mail not sent");
+        }
+        let next = item
+            .mail
+            .after_attempt(&result, self.clock.now(), &self.config.policy);
+        if let Err(error) = self.store.record_mail_attempt(&next, token).await {
+            tracing::warn!(%error, mail = %next.id, "mail attempt not recorded");
+        }
+    }
+
+    async fn attempt(&self, item: &ClaimedMail) -> Result<(), MailError> {
+        let order = match self.store.order(&item.mail.order_id).await {
+            Ok(Some(order)) => order,
+            Ok(None) => return Err(MailError::Permanent("the order is gone".into())),
+            Err(e) => return Err(MailError::Retryable(format!("reading the order: {e}"))),
+        };
+        let email = render(&item.mail, &item.event, &order);
+        match tokio::time::timeout(self.config.timeout, self.mailer.send(&email)).await {
+            Ok(result) => result,
+            Err(_) => Err(MailError::Retryable(format!(
+                "no answer within {} s",
+                self.config.timeout.as_secs_f64()
+            ))),
+        }
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
