@@ -122,13 +122,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/postgres/0008_payments.sql"),
     ),
+    (
+        11,
+        "event_xid",
+        include_str!("../migrations/postgres/0011_event_xid.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (8, include_str!("../migrations/baseline/postgres.sql"));
+    (11, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a
