@@ -15,7 +15,7 @@ mod payment;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use deliveries::{ClaimedDelivery, DeliveryStore, Lease, OutboxStore};
+pub use deliveries::{ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
 pub use payment::{
     Authorize, PaymentError, PaymentGateway, PaymentSource, ProviderPayment, TestGateway,
