@@ -385,7 +385,8 @@ async fn serve(
         storage.outbox(),
         Arc::new(orders_core::ports::SystemClock),
         args.webhook_worker(),
-    );
+    )
+    .metrics(&meters);
     let worker = tokio::spawn(worker.run(worker_stop));
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
