@@ -237,3 +237,44 @@ async fn postgres_checkouts_do_not_wait_for_the_fan_out() {
         "the first order, the writer's, 20 checkouts"
     );
 }
+
+/// PostgreSQL: a transaction left open in another database of the
+/// cluster (it has written, so it has an id) does not hold this
+/// database's fan-out back: only this database's writers can add events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fan_out_ignores_transactions_of_other_databases() {
+    use chrono::Utc;
+    use orders_core::ids::CustomerId;
+    use orders_core::ports::{DeliveryStore, Store};
+    use orders_core::testkit::{cart_with, engine, form, product};
+    use sqlx::Connection;
+
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let Some(other) = common::PgDatabase::create().await else {
+        return;
+    };
+    let mut elsewhere = sqlx::PgConnection::connect(&other.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut elsewhere).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+
+    let store = db.store().await;
+    let (orders, _) = engine(store.clone() as Arc<dyn Store>);
+    let p = product(&orders, "2.00", 10).await;
+    let who = CustomerId::parse("elsewhere").unwrap();
+    let cart = cart_with(&orders, &who, &[(p.id(), 1)]).await;
+    orders
+        .checkout(&who, &cart, form(None), None)
+        .await
+        .unwrap();
+    assert_eq!(store.fan_out("c", 100, Utc::now()).await.unwrap(), 1);
+    assert!(store.consumer_position("c").await.unwrap().is_some());
+    sqlx::query("ROLLBACK")
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+}

@@ -8,15 +8,15 @@
 //!   then its id, and the fan-out passes only events whose transaction is
 //!   older than every transaction still running in this database (like
 //!   `pg_snapshot_xmin(pg_current_snapshot())`, but a transaction of
-//!   another database of the cluster does not count: see [`HORIZON`]).
+//!   another database of the cluster does not count: see `HORIZON`).
 //!   Those transactions are all finished, so no event can still appear
 //!   behind the cursor; and the fan-out takes no lock a writer waits for
-//!   (it used to take `LOCK TABLE … IN SHARE MODE`, which held checkouts
-//!   back while it waited). The price: a transaction of this database
-//!   that stays open (with an id: it has written) holds the fan-out back,
-//!   not the checkouts, until it ends. With no webhook the cursor
-//!   passes every settled event at once: a webhook made later starts
-//!   after them.
+//!   (a table lock to find a settled id would queue every checkout behind
+//!   it while it waited for the writers). The price: a transaction of
+//!   this database that stays open (with an id: it has written) holds
+//!   the fan-out back, not the checkouts, until it ends. With no webhook
+//!   the cursor passes every settled event at once: a webhook made later
+//!   starts after them.
 //! - Movers of one consumer queue on its row (`FOR UPDATE`); a webhook is
 //!   read `FOR SHARE`, so one deleted meanwhile waits for the fan-out.
 //! - A claim locks its rows `FOR UPDATE SKIP LOCKED`: concurrent claims
