@@ -142,13 +142,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "emails",
         include_str!("../migrations/postgres/0010_emails.sql"),
     ),
+    (
+        11,
+        "event_xid",
+        include_str!("../migrations/postgres/0011_event_xid.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (10, include_str!("../migrations/baseline/postgres.sql"));
+    (11, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, OrderId, WebhookId};
-use orders_core::ports::StoreError;
+use orders_core::ports::{DeliveryCounts, StoreError};
 use orders_core::webhook::{
     Delivery, DeliveryStatus, EventFilter, Webhook, WebhookSecret, WebhookUrl,
 };
@@ -43,6 +43,19 @@ pub(crate) fn webhook(row: &impl Get) -> Result<Webhook, StoreError> {
         secret: WebhookSecret::from_stored(row.text("secret")?),
         created_at: instant("created_at", &row.text("created_at")?)?,
         after_event: row.opt_int("after_event")?.map(event_id).transpose()?,
+    })
+}
+
+/// A row of [`sql::COUNTS`].
+pub(crate) fn counts(row: &impl Get) -> Result<DeliveryCounts, StoreError> {
+    let count = |col: &str| -> Result<u64, StoreError> {
+        let n = row.int(col)?;
+        u64::try_from(n).map_err(|_| bad(col, n))
+    };
+    Ok(DeliveryCounts {
+        webhook_id: WebhookId::parse(&row.text("webhook_id")?).map_err(|e| bad("webhook id", e))?,
+        pending: count("pending")?,
+        dead: count("dead")?,
     })
 }
 
@@ -241,6 +254,13 @@ pub(crate) mod sql {
 
     pub(crate) static PENDING: &str =
         "SELECT count(*) FROM orders_deliveries WHERE status = 'pending'";
+
+    /// Per webhook with any: its pending and its dead deliveries.
+    pub(crate) static COUNTS: &str = "SELECT webhook_id, \
+         sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending, \
+         sum(CASE WHEN status = 'dead' THEN 1 ELSE 0 END) AS dead \
+         FROM orders_deliveries WHERE status IN ('pending', 'dead') \
+         GROUP BY webhook_id ORDER BY webhook_id";
 }
 
 /// The delivery statements whose text and logic both dialects share

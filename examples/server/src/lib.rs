@@ -394,7 +394,8 @@ async fn serve(
         storage.outbox(),
         Arc::new(orders_core::ports::SystemClock),
         args.webhook_worker(),
-    );
+    )
+    .metrics(&meters);
     // Expired 3-D Secure holds released, beside the server, until it stops.
     let sweeper = tokio::spawn(payments::sweep_every(
         orders.clone(),

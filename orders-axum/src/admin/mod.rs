@@ -1,5 +1,5 @@
-//! The staff panel: server-rendered pages for orders, products and
-//! discount codes, as a [`Router`] the host nests at `/admin`. Feature
+//! The staff panel: server-rendered pages for orders, products, discount
+//! codes and (with [`Admin::webhooks`]) outbound webhooks, as a [`Router`] the host nests at `/admin`. Feature
 //! `admin`.
 //!
 //! ```no_run
@@ -67,6 +67,8 @@ mod orders;
 mod products;
 mod session;
 mod views;
+mod webhook_views;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -74,8 +76,10 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use orders_core::Orders;
+use orders_core::ports::OutboxStore;
 
 use crate::Identify;
+use crate::routes::webhooks::WebhookAdmin;
 use crate::web::{Csrf, SignIn, security_headers};
 
 /// The largest form body the panel reads (64 KiB).
@@ -90,6 +94,7 @@ pub struct Admin {
     api_path: String,
     mount_path: String,
     page_size: usize,
+    webhooks: Option<WebhookAdmin>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -114,6 +119,7 @@ impl Admin {
             api_path: "/api".to_owned(),
             mount_path: "/admin".to_owned(),
             page_size: 25,
+            webhooks: None,
         }
     }
 
@@ -130,6 +136,7 @@ impl Admin {
             api_path: api.path().to_owned(),
             mount_path: "/admin".to_owned(),
             page_size: 25,
+            webhooks: api.webhooks.clone(),
         }
     }
 
@@ -152,9 +159,29 @@ impl Admin {
     /// Where the API `api` is nested ([`Api::mount_path`](crate::Api::mount_path)):
     /// the same as [`api_path`](Self::api_path) with that API's path, so
     /// the path is said once.
+    /// Takes that API's webhooks too ([`Api::webhooks`](crate::Api::webhooks)),
+    /// if it has them and the panel none yet.
     #[must_use]
-    pub fn api(self, api: &crate::Api) -> Self {
+    pub fn api(mut self, api: &crate::Api) -> Self {
+        if self.webhooks.is_none() {
+            self.webhooks = api.webhooks.clone();
+        }
         self.api_path(api.path())
+    }
+
+    /// The webhook pages (`/webhooks`: the list with each one's backlog
+    /// and dead deliveries, create with the secret shown once, delete,
+    /// the deliveries with a retry for the dead): webhooks kept in
+    /// `store`, private targets refused unless `allow_private`, as
+    /// [`Api::webhooks`](crate::Api::webhooks) says. Without it (or an
+    /// API that has them, [`api`](Self::api)) those pages are a 404.
+    #[must_use]
+    pub fn webhooks(mut self, store: Arc<dyn OutboxStore>, allow_private: bool) -> Self {
+        self.webhooks = Some(WebhookAdmin {
+            store,
+            allow_private,
+        });
+        self
     }
 
     /// Where the host nests this router (default `/admin`): links,
@@ -221,6 +248,7 @@ impl Admin {
             base: self.mount_path,
             page_size: self.page_size,
             assets: assets::Assets::new(),
+            webhooks: self.webhooks,
         }));
         Router::new()
             .route("/", get(orders::list))
@@ -232,6 +260,13 @@ impl Admin {
             .route("/products/new", get(products::new))
             .route("/products/{id}", get(products::edit).post(products::update))
             .route("/discounts", get(discounts::list).post(discounts::create))
+            .route("/webhooks", get(webhooks::list).post(webhooks::create))
+            .route("/webhooks/{id}", get(webhooks::show))
+            .route("/webhooks/{id}/delete", post(webhooks::delete))
+            .route(
+                "/webhooks/{id}/deliveries/{delivery}/retry",
+                post(webhooks::retry),
+            )
             .route("/login", get(session::login_page).post(session::login))
             .route("/logout", post(session::logout))
             .route("/assets/{file}", get(assets::serve))
@@ -258,6 +293,8 @@ pub(crate) struct Inner {
     pub(crate) base: String,
     pub(crate) page_size: usize,
     pub(crate) assets: assets::Assets,
+    /// The webhook pages' store, if they are on.
+    pub(crate) webhooks: Option<WebhookAdmin>,
 }
 
 impl std::ops::Deref for PanelState {

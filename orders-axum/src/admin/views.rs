@@ -28,6 +28,8 @@ pub(crate) struct Layout {
     pub(crate) csrf: String,
     pub(crate) staff: Option<String>,
     pub(crate) nav: &'static str,
+    /// Whether the webhook pages are there (a link in the menu).
+    pub(crate) webhooks: bool,
 }
 
 impl Layout {
@@ -48,6 +50,7 @@ impl Layout {
             csrf,
             staff: staff.map(|c| c.email.clone()),
             nav,
+            webhooks: state.webhooks.is_some(),
         };
         (layout, cookie)
     }

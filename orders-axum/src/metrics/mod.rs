@@ -13,6 +13,9 @@
 //! | `orders_checkouts_total` | counter | `outcome` ([`CheckoutOutcome`]) | checkout requests by how they ended |
 //! | `orders_db_pool_connections` | gauge | `pool`, `state` (`in_use`, `idle`) | the store's pools, when the host tells them ([`Metrics::pools`]) |
 //! | `orders_db_pool_max_connections` | gauge | `pool` | each pool's bound |
+//! | `orders_delivery_attempts_total` | counter | `consumer`, `webhook`, `outcome` ([`DeliveryOutcome`]) | delivery attempts made by this process |
+//! | `orders_delivery_backlog` | gauge | `consumer`, `webhook` | deliveries pending, as the worker last read them ([`Metrics::delivery_counts`]) |
+//! | `orders_deliveries_dead` | gauge | `consumer`, `webhook` | dead deliveries, read with the backlog |
 //!
 //! `route` is the route *template* the request matched (`/api/carts/{id}`),
 //! never the path a client sent, so a scan of a million URLs adds no
@@ -27,6 +30,7 @@
 //! rule: the document is for operators, not the public).
 
 mod checkouts;
+mod deliveries;
 mod http;
 mod pools;
 mod sockets;
@@ -47,6 +51,7 @@ pub use prometheus_client;
 pub use checkouts::CheckoutOutcome;
 pub(crate) use checkouts::record_checkout;
 pub(crate) use checkouts::{PlacedAwaitingPayment, ProblemCode};
+pub use deliveries::DeliveryOutcome;
 pub use http::{HttpMetricsLayer, HttpMetricsService};
 pub use pools::PoolUse;
 pub(crate) use sockets::OpenSocket;
@@ -81,6 +86,7 @@ struct Shared {
     sockets: sockets::SocketFamily,
     checkouts: checkouts::CheckoutFamily,
     pools: pools::PoolCollector,
+    deliveries: deliveries::DeliveryFamilies,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,15 +117,14 @@ impl Metrics {
         let checkouts = checkouts::register(ours);
         let pools = pools::PoolCollector::default();
         ours.register_collector(Box::new(pools.clone()));
-        // Outbound delivery (webhooks, emails) goes here: a module of its
-        // own beside `checkouts`, registering its backlog, attempts and
-        // dead items per consumer under the same prefix.
+        let deliveries = deliveries::DeliveryFamilies::register(ours);
         Self(Arc::new(Shared {
             registry: RwLock::new(registry),
             http,
             sockets,
             checkouts,
             pools,
+            deliveries,
         }))
     }
 
@@ -194,6 +199,20 @@ impl Metrics {
     /// own; a host counts those of its own checkout page here.
     pub fn record_checkout(&self, outcome: CheckoutOutcome) {
         self.0.checkouts.get_or_create(&outcome.into()).inc();
+    }
+
+    /// Counts one delivery attempt of `consumer` (the webhook consumer,
+    /// say) to `webhook` that came to `outcome`: the delivery worker
+    /// counts its own (`DeliveryWorker::metrics`).
+    pub fn record_delivery_attempt(&self, consumer: &str, webhook: &str, outcome: DeliveryOutcome) {
+        self.0.deliveries.attempt(consumer, webhook, outcome);
+    }
+
+    /// Reports `consumer`'s backlog and dead items per webhook, as just
+    /// read from the store ([`orders_core::ports::DeliveryStore::delivery_counts`]);
+    /// they replace what it reported before.
+    pub fn delivery_counts(&self, consumer: &str, counts: Vec<orders_core::ports::DeliveryCounts>) {
+        self.0.deliveries.set_counts(consumer, counts);
     }
 
     fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {

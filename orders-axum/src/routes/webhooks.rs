@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, WebhookId};
 use orders_core::ports::{OutboxStore, Page, StoreError};
 use orders_core::webhook::{
-    Delivery, EventFilter, InvalidWebhookUrl, NewWebhook, Webhook, WebhookForm, WebhookSecret,
-    WebhookUrl,
+    Delivery, EventFilter, InvalidWebhookUrl, NewWebhook, Webhook, WebhookForm, WebhookRequest,
+    WebhookSecret, WebhookUrl,
 };
 use serde::Serialize;
 
@@ -29,6 +29,33 @@ use crate::webhooks::check_target;
 pub(crate) struct WebhookAdmin {
     pub(crate) store: Arc<dyn OutboxStore>,
     pub(crate) allow_private: bool,
+}
+
+impl WebhookAdmin {
+    /// Adds the webhook `request` asks for, with a new random secret, if
+    /// its target may be called (else the inner error, about `url`): what
+    /// `POST /admin/webhooks` and the panel's form do.
+    pub(crate) async fn add(
+        &self,
+        request: WebhookRequest,
+    ) -> Result<Result<Webhook, InvalidWebhookUrl>, ApiError> {
+        if let Err(refused) = check_target(&request.url, self.allow_private).await {
+            return Ok(Err(refused));
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.store
+            .insert_webhook(&NewWebhook {
+                id: WebhookId::generate(),
+                url: request.url,
+                events: request.events,
+                secret: WebhookSecret::from_random_bytes(&bytes),
+                created_at: Utc::now(),
+            })
+            .await
+            .map(Ok)
+            .map_err(store_error)
+    }
 }
 
 /// A webhook as listed: everything but the secret.
@@ -63,7 +90,7 @@ fn admin(state: &AppState) -> Result<&WebhookAdmin, ApiError> {
     state.webhooks.as_ref().ok_or_else(ApiError::not_found)
 }
 
-fn store_error(error: StoreError) -> ApiError {
+pub(crate) fn store_error(error: StoreError) -> ApiError {
     ApiError::from(orders_core::Error::from(error))
 }
 
@@ -90,23 +117,10 @@ pub(crate) async fn create_webhook(
     let request = body
         .validate(WebhookForm::validate)
         .map_err(ApiError::validation)?;
-    check_target(&request.url, admin.allow_private)
-        .await
-        .map_err(|e: InvalidWebhookUrl| ApiError::field("url", e.to_string()))?;
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(e.to_string()))?;
-    let secret = WebhookSecret::from_random_bytes(&bytes);
     let webhook = admin
-        .store
-        .insert_webhook(&NewWebhook {
-            id: WebhookId::generate(),
-            url: request.url,
-            events: request.events,
-            secret,
-            created_at: Utc::now(),
-        })
-        .await
-        .map_err(store_error)?;
+        .add(request)
+        .await?
+        .map_err(|e| ApiError::field("url", e.to_string()))?;
     let secret = webhook.secret.expose().to_owned();
     Ok((
         StatusCode::CREATED,

@@ -65,7 +65,22 @@ pub struct DeliveryWorker {
     client: reqwest::Client,
     busy: Arc<Mutex<HashMap<WebhookId, usize>>>,
     slots: Arc<Semaphore>,
+    #[cfg(feature = "metrics")]
+    meter: Option<Meter>,
 }
+
+/// Where the worker reports (feature `metrics`): its attempts, and the
+/// store's counts read at most once per [`COUNTS_EVERY`].
+#[cfg(feature = "metrics")]
+#[derive(Clone)]
+struct Meter {
+    metrics: crate::metrics::Metrics,
+    counted_at: Arc<Mutex<Option<std::time::Instant>>>,
+}
+
+/// How often a worker with metrics reads the backlog and dead counts.
+#[cfg(feature = "metrics")]
+const COUNTS_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for DeliveryWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,7 +117,45 @@ impl DeliveryWorker {
             client,
             busy: Arc::default(),
             slots,
+            #[cfg(feature = "metrics")]
+            meter: None,
         }
+    }
+
+    /// Reports to `metrics` (feature `metrics`): every attempt
+    /// (`orders_delivery_attempts_total`) and, at most once a second, the
+    /// backlog and dead deliveries per webhook read from the store
+    /// (`orders_delivery_backlog`, `orders_deliveries_dead`), all with
+    /// `consumer="webhooks"`.
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.meter = Some(Meter {
+            metrics: metrics.clone(),
+            counted_at: Arc::default(),
+        });
+        self
+    }
+
+    /// Reads the counts for the metrics, unless read less than
+    /// [`COUNTS_EVERY`] ago (or there are no metrics).
+    async fn count(&self) -> Result<(), StoreError> {
+        #[cfg(feature = "metrics")]
+        if let Some(meter) = &self.meter {
+            {
+                let mut at = meter
+                    .counted_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if at.is_some_and(|t| t.elapsed() < COUNTS_EVERY) {
+                    return Ok(());
+                }
+                *at = Some(std::time::Instant::now());
+            }
+            let counts = self.store.delivery_counts().await?;
+            meter.metrics.delivery_counts(WEBHOOK_CONSUMER, counts);
+        }
+        Ok(())
     }
 
     /// Runs rounds until `shutdown` turns true; requests in flight then
@@ -132,6 +185,7 @@ impl DeliveryWorker {
     pub async fn round(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         while self.store.fan_out(WEBHOOK_CONSUMER, 500, now).await? > 0 {}
+        self.count().await?;
         let free = self.slots.available_permits();
         if free == 0 {
             return Ok(0);
@@ -213,6 +267,21 @@ impl DeliveryWorker {
             .after_attempt(&outcome, self.clock.now(), &self.config.policy);
         if let Err(error) = self.store.record_attempt(&next, token).await {
             tracing::warn!(%error, delivery = %next.id, "webhook attempt not recorded");
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(meter) = &self.meter {
+            use crate::metrics::DeliveryOutcome;
+            use orders_core::webhook::DeliveryStatus;
+            let outcome = match next.status {
+                DeliveryStatus::Delivered => DeliveryOutcome::Delivered,
+                DeliveryStatus::Dead => DeliveryOutcome::Dead,
+                DeliveryStatus::Pending => DeliveryOutcome::Failed,
+            };
+            meter.metrics.record_delivery_attempt(
+                WEBHOOK_CONSUMER,
+                item.webhook.id.as_str(),
+                outcome,
+            );
         }
     }
 

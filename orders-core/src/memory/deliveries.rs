@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
 use crate::ids::{DeliveryId, EventId, OrderId, WebhookId};
-use crate::ports::{ClaimedDelivery, Cursor, DeliveryStore, Lease, Page, PageRequest, StoreError};
+use crate::ports::{
+    ClaimedDelivery, Cursor, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest, StoreError,
+};
 use crate::webhook::{Delivery, DeliveryStatus, NewWebhook, Webhook};
 
 /// What the delivery port keeps.
@@ -238,5 +240,29 @@ impl DeliveryStore for MemoryStore {
             .filter(|h| h.delivery.status == DeliveryStatus::Pending)
             .count();
         Ok(pending as u64)
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<DeliveryCounts>, StoreError> {
+        let outbox = self.outbox();
+        let mut counts = BTreeMap::<&str, DeliveryCounts>::new();
+        for held in outbox.deliveries.values() {
+            let d = &held.delivery;
+            if d.status == DeliveryStatus::Delivered {
+                continue;
+            }
+            let row = counts
+                .entry(d.webhook_id.as_str())
+                .or_insert_with(|| DeliveryCounts {
+                    webhook_id: d.webhook_id.clone(),
+                    pending: 0,
+                    dead: 0,
+                });
+            if d.status == DeliveryStatus::Pending {
+                row.pending += 1;
+            } else {
+                row.dead += 1;
+            }
+        }
+        Ok(counts.into_values().collect())
     }
 }

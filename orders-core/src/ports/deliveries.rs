@@ -32,6 +32,18 @@ pub struct ClaimedDelivery {
     pub webhook: Webhook,
 }
 
+/// How many deliveries of one webhook are waiting or given up: its row of
+/// [`DeliveryStore::delivery_counts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// The webhook.
+    pub webhook_id: WebhookId,
+    /// Deliveries pending, due or not (its backlog).
+    pub pending: u64,
+    /// Deliveries dead (waiting for a retry by hand).
+    pub dead: u64,
+}
+
 /// Webhooks and their deliveries.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
@@ -129,6 +141,13 @@ pub trait DeliveryStore: Send + Sync {
 
     /// How many deliveries are pending (due or not), for the backlog gauge.
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+
+    /// Per webhook, how many of its deliveries are pending and how many
+    /// dead, ordered by webhook id.
+    ///
+    /// MUST list every webhook with a pending or dead delivery, and no
+    /// other.
+    async fn delivery_counts(&self) -> Result<Vec<DeliveryCounts>, StoreError>;
 }
 
 /// A store that also keeps deliveries: what the delivery worker and the

@@ -503,6 +503,12 @@ async fn dead_deliveries_can_be_retried(store: Arc<dyn OutboxStore>) {
         .record_attempt(&dead, &held.token)
         .await
         .expect("record");
+    let hooks = [&webhook.id, &other.id];
+    assert_eq!(
+        counts_of(&store, &hooks).await,
+        [Some((1, 1)), Some((2, 0))],
+        "pending and dead per webhook"
+    );
 
     // A dead delivery no longer holds its order's next one back.
     let t1 = t0 + Duration::seconds(1);
@@ -526,6 +532,41 @@ async fn dead_deliveries_can_be_retried(store: Arc<dyn OutboxStore>) {
     assert_eq!(events_of(&again), [created.id]);
     let order_ids: HashSet<&OrderId> = again.iter().map(|c| &c.delivery.order_id).collect();
     assert!(order_ids.contains(&order.id()));
+    assert_eq!(
+        counts_of(&store, &hooks).await,
+        [Some((2, 0)), Some((2, 0))],
+        "a retried delivery is pending again"
+    );
     store.delete_webhook(&webhook.id).await.expect("delete");
     store.delete_webhook(&other.id).await.expect("delete");
+    assert_eq!(
+        counts_of(&store, &hooks).await,
+        [None, None],
+        "a deleted webhook has no counts"
+    );
+}
+
+/// `(pending, dead)` of each of `hooks` in [`DeliveryStore::delivery_counts`],
+/// after checking the list is ordered by webhook id.
+async fn counts_of(
+    store: &Arc<dyn OutboxStore>,
+    hooks: &[&crate::ids::WebhookId],
+) -> Vec<Option<(u64, u64)>> {
+    let counts = store.delivery_counts().await.expect("counts");
+    assert!(
+        counts
+            .windows(2)
+            .all(|w| w[0].webhook_id.as_str() < w[1].webhook_id.as_str()),
+        "ordered by webhook id, each once"
+    );
+    assert!(counts.iter().all(|c| c.pending + c.dead > 0));
+    hooks
+        .iter()
+        .map(|id| {
+            counts
+                .iter()
+                .find(|c| &c.webhook_id == *id)
+                .map(|c| (c.pending, c.dead))
+        })
+        .collect()
 }

@@ -1,9 +1,9 @@
--- The store's PostgreSQL schema as migrations 1 to 9 leave it, created at
+-- The store's PostgreSQL schema as migrations 1 to 11 leave it, created at
 -- once on a database the store has not migrated before (see the
 -- `migrations` module): its objects are then never created under the
 -- unprefixed names of migration 1, which a host's own tables (and their
 -- implicit `products_pkey`, `products_sku_key`) may already have. A test
--- checks that this and migrations 1 to 9 make the same schema.
+-- checks that this and migrations 1 to 11 make the same schema.
 --
 -- Money is BIGINT minor units (cents) beside its currency code, never a
 -- float. Instants are RFC 3339 text in UTC with nine fractional digits and
@@ -145,6 +145,8 @@ CREATE TABLE orders_order_events (
 );
 CREATE INDEX orders_order_events_order ON orders_order_events (order_id, id);
 CREATE INDEX orders_order_events_txid ON orders_order_events (txid);
+-- The fan-out's order (migration 11).
+CREATE INDEX orders_order_events_fan_out ON orders_order_events (txid, id);
 
 CREATE TABLE orders_idempotency_keys (
     customer_id TEXT NOT NULL,
@@ -299,9 +301,14 @@ CREATE TABLE orders_webhooks (
     after_event BIGINT
 );
 
+-- A consumer's cursor: the last event passed (`position`) and its writing
+-- transaction (`position_txid`); events are passed in (txid, id) order,
+-- only those of transactions older than every one still running
+-- (migration 11).
 CREATE TABLE orders_consumers (
-    name     TEXT    NOT NULL PRIMARY KEY,
-    position BIGINT  NOT NULL CHECK (position >= 0)
+    name          TEXT    NOT NULL PRIMARY KEY,
+    position      BIGINT  NOT NULL CHECK (position >= 0),
+    position_txid BIGINT  NOT NULL DEFAULT 0
 );
 
 CREATE TABLE orders_deliveries (

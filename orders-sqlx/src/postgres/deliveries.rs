@@ -2,15 +2,20 @@
 //!
 //! - Event ids come from a sequence, and a transaction that took a smaller
 //!   id may commit after one that took a larger: a cursor moved to the
-//!   largest visible id would pass the smaller one for good. So the
-//!   fan-out first finds a horizon: under `LOCK TABLE orders_order_events
-//!   IN SHARE MODE` (which waits for every transaction writing events and
-//!   holds new writers back for one index read) the largest committed id,
-//!   below which no id can still appear. The lock is taken only when the
-//!   log has moved past the cursor and some webhook exists, held for that
-//!   one read, and waited for at most 100 ms (writers queue behind a
-//!   waiting lock; the next round tries again). With no webhook the
-//!   cursor passes every visible event at once: a webhook made later
+//!   largest visible id would pass the smaller one for good. So a
+//!   consumer's cursor is `(txid, id)`: the writing transaction of the
+//!   last event passed (each event records it, `pg_current_xact_id()`),
+//!   then its id, and the fan-out passes only events whose transaction is
+//!   older than every transaction still running in this database (like
+//!   `pg_snapshot_xmin(pg_current_snapshot())`, but a transaction of
+//!   another database of the cluster does not count: see `HORIZON`).
+//!   Those transactions are all finished, so no event can still appear
+//!   behind the cursor; and the fan-out takes no lock a writer waits for
+//!   (a table lock to find a settled id would queue every checkout behind
+//!   it while it waited for the writers). The price: a transaction of
+//!   this database that stays open (with an id: it has written) holds
+//!   the fan-out back, not the checkouts, until it ends. With no webhook
+//!   the cursor passes every settled event at once: a webhook made later
 //!   starts after them.
 //! - Movers of one consumer queue on its row (`FOR UPDATE`); a webhook is
 //!   read `FOR SHARE`, so one deleted meanwhile waits for the fan-out.
@@ -22,9 +27,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, WebhookId};
 use orders_core::order::OrderEvent;
-use orders_core::ports::{ClaimedDelivery, DeliveryStore, Lease, Page, PageRequest, StoreError};
+use orders_core::ports::{
+    ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest, StoreError,
+};
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 
 use super::PgStore;
 use crate::codec::{self, ts};
@@ -67,54 +74,61 @@ async fn insert_delivery(conn: &mut PgConnection, d: &Delivery) -> Result<(), St
     Ok(())
 }
 
-/// The largest event id below which no event can still be committed, if
-/// the log has moved past `position`; see the module docs.
-async fn horizon(conn: &mut PgConnection, position: i64) -> Result<Option<i64>, StoreError> {
-    let last: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM orders_order_events")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let Some(last) = last.filter(|last| *last > position) else {
-        return Ok(None);
-    };
-    let any_webhook: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders_webhooks)")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    if !any_webhook {
-        // Nothing wants these events, nor can a webhook made later (it
-        // starts after the last id visible then): no need to wait.
-        return Ok(Some(last));
-    }
-    settled_horizon(conn).await
-}
+/// The horizon: every event of a transaction below it is committed (or
+/// rolled back) and visible to the statements that follow, and none can
+/// still appear. It is the least of the next transaction id of this
+/// statement's snapshot and the transactions now running in this
+/// database (`pg_stat_activity`, with prepared ones): a transaction of
+/// another database cannot write our tables, so it does not hold the
+/// fan-out back. `backend_xid` is 32 bits; it is widened against the
+/// snapshot's (64-bit) next id, from which a running id is never more
+/// than 2^31 away. Read in a statement of its own, before the events: a
+/// transaction that ends between the two is then visible to the second.
+const HORIZON: &str = "WITH s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next), \
+     running AS ( \
+       SELECT backend_xid AS x FROM pg_stat_activity \
+        WHERE datname = current_database() AND pid <> pg_backend_pid() \
+          AND backend_xid IS NOT NULL \
+       UNION ALL \
+       SELECT transaction FROM pg_prepared_xacts WHERE database = current_database()) \
+     SELECT LEAST(s.next, min(s.next - (((s.next % 4294967296) - r.x::text::bigint \
+                                        + 4294967296) % 4294967296))) \
+     FROM s LEFT JOIN running r ON true GROUP BY s.next";
 
-/// The largest event id below which no event can still be committed, read
-/// under a brief `SHARE` lock on the log; `None` when writers held it past
-/// the 100 ms wait (the next round tries again). Also the mailer's.
-pub(super) async fn settled_horizon(conn: &mut PgConnection) -> Result<Option<i64>, StoreError> {
-    // Writers queue behind a waiting SHARE lock: wait briefly, or try
-    // again next round, so a slow writer never holds checkouts up.
-    sqlx::query("SET LOCAL lock_timeout = '100ms'")
+/// The events after the cursor `(txid, id)` (`$1`, `$2`), in that order,
+/// at most `$3`, of transactions below the horizon `$4`, with their `txid`.
+static EVENTS_SETTLED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, txid FROM orders_order_events \
+         WHERE (txid, id) > ($1, $2) AND txid < $4 \
+         ORDER BY txid, id LIMIT $3",
+        codec::EVENT_COLUMNS
+    )
+});
+
+/// The last event of transactions below the horizon `$1`.
+const LAST_SETTLED: &str = "SELECT txid, id FROM orders_order_events \
+     WHERE txid < $1 ORDER BY txid DESC, id DESC LIMIT 1";
+
+const CONSUMER_CURSOR: &str =
+    "SELECT position, position_txid FROM orders_consumers WHERE name = $1 FOR UPDATE";
+
+const MOVE_CURSOR: &str =
+    "UPDATE orders_consumers SET position = $2, position_txid = $3 WHERE name = $1";
+
+async fn move_cursor(
+    conn: &mut PgConnection,
+    consumer: &str,
+    (txid, id): (i64, i64),
+) -> Result<(), StoreError> {
+    sqlx::query(MOVE_CURSOR)
+        .bind(consumer)
+        .bind(id)
+        .bind(txid)
         .execute(&mut *conn)
         .await
         .map_err(error::any)?;
-    let locked = sqlx::query("LOCK TABLE orders_order_events IN SHARE MODE")
-        .execute(&mut *conn)
-        .await;
-    match locked {
-        Ok(_) => {}
-        // lock_not_available: the writers are still at it.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
-            return Ok(None);
-        }
-        Err(e) => return Err(error::any(e)),
-    }
-    let settled: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM orders_order_events")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    Ok(settled)
+    Ok(())
 }
 
 async fn fan_out(
@@ -122,52 +136,55 @@ async fn fan_out(
     consumer: &str,
     limit: usize,
     now: DateTime<Utc>,
-    horizon: i64,
 ) -> Result<usize, StoreError> {
     sqlx::query(sql::ADD_CONSUMER)
         .bind(consumer)
         .execute(&mut *conn)
         .await
         .map_err(error::any)?;
-    let locked = format!("{} FOR UPDATE", sql::CONSUMER_POSITION);
-    let position: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(locked))
+    let (position, position_txid): (i64, i64) = sqlx::query_as(CONSUMER_CURSOR)
         .bind(consumer)
         .fetch_one(&mut *conn)
         .await
         .map_err(error::any)?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::EVENTS_BETWEEN.as_str()))
+    let horizon: i64 = sqlx::query_scalar(HORIZON)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(EVENTS_SETTLED.as_str()))
+        .bind(position_txid)
         .bind(position)
-        .bind(horizon)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(horizon)
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
-    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
-    let Some(last) = events.last().map(|e| e.id) else {
+    let Some(last_row) = rows.last() else {
         return Ok(0);
     };
+    let last: (i64, i64) = (
+        last_row.try_get("txid").map_err(error::any)?,
+        last_row.try_get("id").map_err(error::any)?,
+    );
+    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
     let hooks = webhooks_locked(conn, "FOR SHARE").await?;
     if hooks.is_empty() {
-        // None to record: pass every event up to the horizon at once.
-        sqlx::query(sql::MOVE_CONSUMER)
-            .bind(consumer)
+        // None to record: pass every settled event at once (a webhook
+        // made later starts after the last event committed then).
+        let settled: Option<(i64, i64)> = sqlx::query_as(LAST_SETTLED)
             .bind(horizon)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(error::any)?;
-        return Ok(usize::try_from(horizon - position).unwrap_or(0));
+        move_cursor(conn, consumer, settled.map_or(last, |s| s.max(last))).await?;
+        return Ok(events.len());
     }
     for event in &events {
         for delivery in Delivery::plan(event, &hooks, now) {
             insert_delivery(conn, &delivery).await?;
         }
     }
-    sqlx::query(sql::MOVE_CONSUMER)
-        .bind(consumer)
-        .bind(codec::to_i64(last.get())?)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
+    move_cursor(conn, consumer, last).await?;
     Ok(events.len())
 }
 
@@ -262,19 +279,8 @@ impl DeliveryStore for PgStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let position: Option<i64> = sqlx::query_scalar(sql::CONSUMER_POSITION)
-            .bind(consumer)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(error::any)?;
-        let horizon = pg_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(horizon(conn, position.unwrap_or(0)).await?)
-        })?;
-        let Some(horizon) = horizon else {
-            return Ok(0);
-        };
         pg_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(fan_out(conn, consumer, limit, now, horizon).await?)
+            Ok::<_, crate::error::Fail>(fan_out(conn, consumer, limit, now).await?)
         })
     }
 
@@ -352,4 +358,42 @@ impl DeliveryStore for PgStore {
             .map_err(error::any)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    async fn delivery_counts(&self) -> Result<Vec<DeliveryCounts>, StoreError> {
+        let rows = sqlx::query(sql::COUNTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(outbox::counts).collect()
+    }
+}
+
+/// The largest event id below which no event can still be committed, read
+/// under a brief `SHARE` lock on the log; `None` when writers held it past
+/// the 100 ms wait (the next round tries again). The mailer's: the
+/// webhooks' fan-out no longer needs it (it follows transaction ids, see
+/// the module docs); the mailer's cursor should move to the same.
+pub(super) async fn settled_horizon(conn: &mut PgConnection) -> Result<Option<i64>, StoreError> {
+    // Writers queue behind a waiting SHARE lock: wait briefly, or try
+    // again next round, so a slow writer never holds checkouts up.
+    sqlx::query("SET LOCAL lock_timeout = '100ms'")
+        .execute(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    let locked = sqlx::query("LOCK TABLE orders_order_events IN SHARE MODE")
+        .execute(&mut *conn)
+        .await;
+    match locked {
+        Ok(_) => {}
+        // lock_not_available: the writers are still at it.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            return Ok(None);
+        }
+        Err(e) => return Err(error::any(e)),
+    }
+    let settled: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM orders_order_events")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    Ok(settled)
 }

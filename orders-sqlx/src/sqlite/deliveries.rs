@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, WebhookId};
 use orders_core::order::OrderEvent;
-use orders_core::ports::{ClaimedDelivery, DeliveryStore, Lease, Page, PageRequest, StoreError};
+use orders_core::ports::{
+    ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest, StoreError,
+};
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
 use sqlx::SqliteConnection;
 
@@ -281,5 +283,13 @@ impl DeliveryStore for SqliteStore {
             .await
             .map_err(error::any)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<DeliveryCounts>, StoreError> {
+        let rows = sqlx::query(sql::COUNTS)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(outbox::counts).collect()
     }
 }
