@@ -298,7 +298,7 @@ impl From<orders_core::Error> for ApiError {
             E::ProductUnavailable(ids) => conflict("Products unavailable")
                 .with_detail("some products are no longer on sale; remove them from the cart")
                 .with_extension("product_ids", ids_json(ids)),
-            E::Transition(TransitionError::Invalid { .. }) => {
+            E::Transition(TransitionError::Invalid { .. } | TransitionError::Record { .. }) => {
                 conflict("Invalid status transition").with_detail(error.to_string())
             }
             E::Transition(TransitionError::Refused(reason)) => {

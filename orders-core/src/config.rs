@@ -13,6 +13,7 @@
 //! max_retries = 8                   # of a lost compare-and-set; default 8
 //! capture_policy = "on_checkout"    # or "on_shipment"; default on_checkout
 //! payment_hold = "15m"              # stock held for a customer's 3-D Secure; default 15 minutes
+//! return_window = "30d"             # returns accepted after the last delivery; default 30 days
 //!
 //! [[tax]]
 //! country = "GB"
@@ -75,6 +76,7 @@ pub struct ConfigFile {
     max_retries: Option<u32>,
     capture_policy: Option<String>,
     payment_hold: Option<DurationValue>,
+    return_window: Option<DurationValue>,
     #[serde(default)]
     tax: Vec<TaxRule>,
     #[serde(default)]
@@ -212,6 +214,13 @@ impl ConfigFile {
                 .ok()
                 .filter(|d| *d >= chrono::Duration::seconds(1))
                 .ok_or_else(|| ConfigError::new("payment_hold", "must be at least 1 second"))?;
+        }
+        if let Some(window) = &self.return_window {
+            let window = window
+                .to_duration()
+                .map_err(|e| ConfigError::new("return_window", e))?;
+            config.return_window = chrono::Duration::from_std(window)
+                .map_err(|_| ConfigError::new("return_window", "too long"))?;
         }
         let currency = config.default_currency;
         if config.default_shipping_method(currency).is_none() {

@@ -122,6 +122,22 @@ string_id!(
     DeliveryId
 );
 string_id!(
+    /// Identifies a fulfilment: some units of an order handed to a carrier.
+    FulfilmentId
+);
+string_id!(
+    /// Identifies a customer's return request.
+    ReturnId
+);
+string_id!(
+    /// Identifies a refund: its idempotency key with the payment provider too.
+    RefundId
+);
+string_id!(
+    /// Identifies a note on an order.
+    NoteId
+);
+string_id!(
     /// Identifies a customer. The host application owns customers; this
     /// crate only keeps the id to decide whose cart or order something is.
     CustomerId

@@ -86,7 +86,7 @@ pub mod webhook;
 pub use error::Error;
 pub use service::{
     Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
-    SweepReport, Unset, WebhookOutcome,
+    SweepReport, Unset, WebhookOutcome, customer_view,
 };
 
 /// The code blocks of the crate's README, compiled and run as doc tests.

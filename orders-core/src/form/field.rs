@@ -50,6 +50,17 @@ pub enum Kind {
     Boolean,
     /// A nested form.
     Object(&'static Description),
+    /// An array of objects, each the nested form, with
+    /// `min_items..=max_items` elements (`lines: [{product_id, quantity}]`).
+    /// Errors inside name the element: `lines.0.quantity`.
+    ObjectList {
+        /// The form of each element.
+        form: &'static Description,
+        /// The fewest elements.
+        min_items: usize,
+        /// The most elements.
+        max_items: usize,
+    },
     /// An array of strings, each with the constraints of `Text`, with
     /// `min_items..=max_items` elements.
     TextList {
@@ -106,6 +117,8 @@ pub enum JsonType {
     Object,
     /// An array of strings.
     StringArray,
+    /// An array of objects.
+    ObjectArray,
 }
 
 impl JsonType {
@@ -119,6 +132,9 @@ impl JsonType {
             Self::StringArray => value
                 .as_array()
                 .is_some_and(|items| items.iter().all(Value::is_string)),
+            Self::ObjectArray => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_object)),
         }
     }
 
@@ -130,6 +146,7 @@ impl JsonType {
             Self::Boolean => "must be true or false",
             Self::Object => "must be an object",
             Self::StringArray => "must be an array of strings",
+            Self::ObjectArray => "must be an array of objects",
         }
     }
 
@@ -140,7 +157,7 @@ impl JsonType {
             Self::Integer => "integer",
             Self::Boolean => "boolean",
             Self::Object => "object",
-            Self::StringArray => "array",
+            Self::StringArray | Self::ObjectArray => "array",
         }
     }
 }
@@ -166,6 +183,7 @@ impl Kind {
             Self::Boolean => JsonType::Boolean,
             Self::Object(_) => JsonType::Object,
             Self::TextList { .. } => JsonType::StringArray,
+            Self::ObjectList { .. } => JsonType::ObjectArray,
         }
     }
 }
@@ -204,6 +222,26 @@ impl Field {
     /// An optional nested form.
     pub const fn object(name: &'static str, doc: &'static str, form: &'static Description) -> Self {
         Self::new(name, doc, Kind::Object(form))
+    }
+
+    /// An optional array of objects of the nested `form`,
+    /// `min_items..=max_items` long.
+    pub const fn object_list(
+        name: &'static str,
+        doc: &'static str,
+        form: &'static Description,
+        min_items: usize,
+        max_items: usize,
+    ) -> Self {
+        Self::new(
+            name,
+            doc,
+            Kind::ObjectList {
+                form,
+                min_items,
+                max_items,
+            },
+        )
     }
 
     /// An optional array of strings, `min_items..=max_items` long; the
@@ -330,6 +368,10 @@ impl Description {
         match (rest, field.kind) {
             (None, _) => Some(field),
             (Some(rest), Kind::Object(nested)) => nested.find(rest),
+            (Some(rest), Kind::ObjectList { form, .. }) => {
+                let rest = rest.split_once('.').map_or(rest, |(_, field)| field);
+                form.find(rest)
+            }
             (Some(_), _) => None,
         }
     }
@@ -357,7 +399,11 @@ impl Description {
         let mut i = 0;
         while i < out.len() {
             for field in out[i].fields {
-                if let Kind::Object(nested) = field.kind
+                let nested = match field.kind {
+                    Kind::Object(nested) | Kind::ObjectList { form: nested, .. } => Some(nested),
+                    _ => None,
+                };
+                if let Some(nested) = nested
                     && !out.iter().any(|known| known.name == nested.name)
                 {
                     out.push(nested);

@@ -100,6 +100,16 @@ fn keep(
             (Kind::Object(nested), Value::Object(inner)) => {
                 Value::Object(keep(nested, inner, &format!("{path}."), errors))
             }
+            (Kind::ObjectList { form, .. }, Value::Array(items)) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let inner = item.as_object().cloned().unwrap_or_default();
+                        Value::Object(keep(form, &inner, &format!("{path}.{i}."), errors))
+                    })
+                    .collect(),
+            ),
             (Kind::Integer { .. }, _) => integer(value).map_or(Value::Null, Value::from),
             _ => value.clone(),
         };

@@ -92,6 +92,18 @@ fn field_schema(field: &Field, ref_prefix: &str) -> Value {
             }
             schema.insert("maxItems".into(), json!(max_items));
         }
+        Kind::ObjectList {
+            form,
+            min_items,
+            max_items,
+        } => {
+            let reference = json!({ "$ref": format!("{ref_prefix}{}", form.name) });
+            schema.insert("items".into(), reference);
+            if min_items > 0 {
+                schema.insert("minItems".into(), json!(min_items));
+            }
+            schema.insert("maxItems".into(), json!(max_items));
+        }
         Kind::Boolean | Kind::Object(_) => {}
     }
     Value::Object(schema)

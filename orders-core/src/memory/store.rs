@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use crate::cart::{Cart, CartStatus};
 use crate::catalogue::{Product, ProductPatch, Sku};
 use crate::discount::{Discount, DiscountCode};
-use crate::ids::{CartId, CustomerId, EventId, OrderId, ProductId};
+use crate::ids::{
+    CartId, CustomerId, EventId, FulfilmentId, OrderId, ProductId, RefundId, ReturnId,
+};
 use crate::order::{Order, OrderEvent, OrderNumber, StatusChange};
 use crate::ports::{
     CartStore, CatalogueStore, Cursor, DiscountStore, EventLog, IdempotencyClaim, IdempotencyState,
@@ -323,6 +325,30 @@ impl OrderStore for MemoryStore {
         Ok(Placed { order, event })
     }
 
+    async fn order_by_fulfilment(&self, id: &FulfilmentId) -> Result<Option<Order>, StoreError> {
+        let s = self.lock();
+        Ok(s.orders
+            .values()
+            .find(|o| o.fulfilments().iter().any(|f| &f.id == id))
+            .cloned())
+    }
+
+    async fn order_by_return(&self, id: &ReturnId) -> Result<Option<Order>, StoreError> {
+        let s = self.lock();
+        Ok(s.orders
+            .values()
+            .find(|o| o.returns().iter().any(|r| &r.id == id))
+            .cloned())
+    }
+
+    async fn order_by_refund(&self, id: &RefundId) -> Result<Option<Order>, StoreError> {
+        let s = self.lock();
+        Ok(s.orders
+            .values()
+            .find(|o| o.refunds().iter().any(|r| &r.id == id))
+            .cloned())
+    }
+
     async fn order_by_payment_reference(
         &self,
         reference: &str,
@@ -419,11 +445,9 @@ impl OrderStore for MemoryStore {
         if order.version() != change.expected_version || order.status() != change.from {
             return Err(StoreError::Conflict);
         }
-        if change.restock {
-            for line in order.lines() {
-                if let Some(product) = s.products.get_mut(&line.product_id) {
-                    product.return_stock(line.quantity.get());
-                }
+        for line in change.restock() {
+            if let Some(product) = s.products.get_mut(&line.product_id) {
+                product.return_stock(line.quantity.get());
             }
         }
         let event = s.push_event(|id| change.apply(&mut order, id));

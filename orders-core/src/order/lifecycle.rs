@@ -12,9 +12,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::aftersale::{ItemLine, Record};
 use super::{Order, PaymentStatus, PaymentSummary};
 use crate::checkout::PaymentMethod;
-use crate::ids::{CustomerId, EventId, OrderId};
+use crate::ids::{CustomerId, EventId, OrderId, RefundId};
 use crate::text::text_type;
 
 /// Where an order stands.
@@ -31,7 +32,9 @@ pub enum OrderStatus {
     Paid,
     /// Being prepared.
     Processing,
-    /// Handed to the carrier.
+    /// Some of its units are with the carrier, others still to ship.
+    PartiallyShipped,
+    /// Every unit is with the carrier.
     Shipped,
     /// Received.
     Delivered,
@@ -44,17 +47,18 @@ pub enum OrderStatus {
 /// The text is not a status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown status; expected one of pending, awaiting_payment, paid, processing, shipped, delivered, cancelled, refunded"
+    "unknown status; expected one of pending, awaiting_payment, paid, processing, partially_shipped, shipped, delivered, cancelled, refunded"
 )]
 pub struct UnknownStatus;
 
 impl OrderStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [OrderStatus; 8] = [
+    pub const ALL: [OrderStatus; 9] = [
         Self::Pending,
         Self::AwaitingPayment,
         Self::Paid,
         Self::Processing,
+        Self::PartiallyShipped,
         Self::Shipped,
         Self::Delivered,
         Self::Cancelled,
@@ -62,7 +66,7 @@ impl OrderStatus {
     ];
 
     /// The names of [`OrderStatus::ALL`], as the API spells them.
-    pub const NAMES: [&'static str; 8] = crate::form::names_of!(Self::ALL);
+    pub const NAMES: [&'static str; 9] = crate::form::names_of!(Self::ALL);
 
     /// The statuses an order in `self` may move to. This table is the
     /// lifecycle; nothing else decides it.
@@ -71,16 +75,18 @@ impl OrderStatus {
     /// | --- | --- |
     /// | pending | paid, cancelled |
     /// | awaiting_payment | paid, cancelled |
-    /// | paid | processing, cancelled, refunded |
-    /// | processing | shipped, cancelled |
+    /// | paid | processing, partially_shipped, cancelled, refunded |
+    /// | processing | partially_shipped, shipped, cancelled |
+    /// | partially_shipped | shipped |
     /// | shipped | delivered |
     /// | delivered | refunded |
     pub const fn next(self) -> &'static [OrderStatus] {
         use OrderStatus::*;
         match self {
             Pending | AwaitingPayment => &[Paid, Cancelled],
-            Paid => &[Processing, Cancelled, Refunded],
-            Processing => &[Shipped, Cancelled],
+            Paid => &[Processing, PartiallyShipped, Cancelled, Refunded],
+            Processing => &[PartiallyShipped, Shipped, Cancelled],
+            PartiallyShipped => &[Shipped],
             Shipped => &[Delivered],
             Delivered => &[Refunded],
             Cancelled | Refunded => &[],
@@ -110,6 +116,7 @@ impl OrderStatus {
             Self::AwaitingPayment => "awaiting_payment",
             Self::Paid => "paid",
             Self::Processing => "processing",
+            Self::PartiallyShipped => "partially_shipped",
             Self::Shipped => "shipped",
             Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
@@ -217,6 +224,21 @@ pub enum EventKind {
     /// The payment changed (`data` is the payment); `from` and `to` differ
     /// when that moved the order too (`awaiting_payment` to `paid`).
     PaymentUpdated,
+    /// Units were handed to a carrier (`data` is the fulfilment).
+    FulfilmentCreated,
+    /// A fulfilment was delivered (`data` is the fulfilment).
+    FulfilmentDelivered,
+    /// A return was requested or moved on (`data` is the return).
+    ReturnUpdated,
+    /// A refund was asked for (`data` is the refund, `pending`).
+    RefundCreated,
+    /// A refund went through (`data` is the refund, `succeeded`) or the
+    /// provider refused it (`data` is the refund, `failed`; the refund
+    /// itself is gone).
+    RefundUpdated,
+    /// A note was added (`data` is the note). Customers only get the
+    /// events of notes `visible_to_customer`.
+    NoteAdded,
 }
 
 /// The text is not an event type.
@@ -226,13 +248,28 @@ pub struct UnknownEventKind;
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 2] = [Self::StatusChanged, Self::PaymentUpdated];
+    pub const ALL: [EventKind; 8] = [
+        Self::StatusChanged,
+        Self::PaymentUpdated,
+        Self::FulfilmentCreated,
+        Self::FulfilmentDelivered,
+        Self::ReturnUpdated,
+        Self::RefundCreated,
+        Self::RefundUpdated,
+        Self::NoteAdded,
+    ];
 
     /// The kind as the API spells it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::StatusChanged => "status_changed",
             Self::PaymentUpdated => "payment_updated",
+            Self::FulfilmentCreated => "fulfilment_created",
+            Self::FulfilmentDelivered => "fulfilment_delivered",
+            Self::ReturnUpdated => "return_updated",
+            Self::RefundCreated => "refund_created",
+            Self::RefundUpdated => "refund_updated",
+            Self::NoteAdded => "note_added",
         }
     }
 }
@@ -278,6 +315,21 @@ pub struct OrderEvent {
     pub data: Option<serde_json::Value>,
 }
 
+impl OrderEvent {
+    /// Whether the order's customer may see this event: every event but
+    /// the `note_added` of an internal note. Every read a customer makes
+    /// (the order's events, its tracking websocket) keeps only these.
+    pub fn visible_to_customer(&self) -> bool {
+        self.kind != EventKind::NoteAdded
+            || self
+                .data
+                .as_ref()
+                .and_then(|d| d.get("visible_to_customer"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+    }
+}
+
 /// A requested move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -318,13 +370,23 @@ pub enum TransitionError {
     /// A host guard refused it.
     #[error("{0}")]
     Refused(String),
+    /// A fulfilment, return or refund cannot make this move.
+    #[error("a {record} cannot go from {from} to {to}")]
+    Record {
+        /// `"fulfilment"`, `"return"`, `"refund"`.
+        record: &'static str,
+        /// Its current status.
+        from: &'static str,
+        /// The requested one.
+        to: &'static str,
+    },
 }
 
 impl TransitionError {
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Invalid { .. } => "invalid_transition",
+            Self::Invalid { .. } | Self::Record { .. } => "invalid_transition",
             Self::TrackingNumberRequired => "validation",
             Self::Refused(_) => "transition_refused",
         }
@@ -374,7 +436,7 @@ pub trait TransitionGuard: Send + Sync {
 ///         tracking_number: None,
 ///         payment: None,
 ///         kind: orders_core::order::EventKind::StatusChanged,
-///         restock: false,
+///         restock: Vec::new(),
 ///         at: chrono::Utc::now(),
 ///         actor: Actor::system(),
 ///         note: None,
@@ -397,8 +459,17 @@ pub struct StatusChange {
     pub(crate) payment: Option<PaymentSummary>,
     /// What the event records.
     pub(crate) kind: EventKind,
-    /// Whether the order's stock goes back to the catalogue (cancelling).
-    pub(crate) restock: bool,
+    /// The units that go back to their products' stock (every line when
+    /// cancelling, a received return's lines with restock).
+    pub(crate) restock: Vec<ItemLine>,
+    /// The records to insert or replace (by id), the event's `data` the
+    /// first one's.
+    pub(crate) records: Vec<Record>,
+    /// A refund to remove (the provider refused it).
+    pub(crate) removed_refund: Option<RefundId>,
+    /// The event's `data` when it is not the first record's nor the
+    /// payment (a refused refund).
+    pub(crate) event_data: Option<serde_json::Value>,
     /// When.
     pub(crate) at: DateTime<Utc>,
     /// Who.
@@ -444,10 +515,20 @@ impl StatusChange {
         self.kind
     }
 
-    /// The event's `data`: the payment, for a change that touches it. Its
-    /// `next_action` keeps only its `type`: events reach staff streams and
-    /// webhooks, and a `client_secret` is for the order's owner alone.
+    /// The event's `data`: the record the change writes (fulfilment,
+    /// return, refund, note), else the payment, for a change that touches
+    /// it. The payment's `next_action` keeps only its `type`: events reach
+    /// staff streams and webhooks, and a `client_secret` is for the order's
+    /// owner alone.
     pub fn data(&self) -> Option<serde_json::Value> {
+        if let Some(data) = &self.event_data {
+            return Some(data.clone());
+        }
+        if self.kind != EventKind::StatusChanged
+            && let Some(record) = self.records.first()
+        {
+            return record.to_json();
+        }
         let mut data = serde_json::to_value(self.payment.as_ref()?).ok()?;
         if let Some(action) = data.get_mut("next_action").filter(|a| !a.is_null()) {
             *action = serde_json::json!({ "type": action["type"].clone() });
@@ -455,9 +536,22 @@ impl StatusChange {
         Some(data)
     }
 
-    /// Whether the order's stock goes back to the catalogue (cancelling).
-    pub fn restock(&self) -> bool {
-        self.restock
+    /// The units that go back to their products' stock, each raising its
+    /// product's version: every line when cancelling, a received return's
+    /// lines when staff restock them; empty otherwise.
+    pub fn restock(&self) -> &[ItemLine] {
+        &self.restock
+    }
+
+    /// The after-sale records the change inserts, or replaces by id
+    /// (fulfilments, returns, refunds, notes).
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The refund the change removes (the provider refused it), if any.
+    pub fn removed_refund(&self) -> Option<&RefundId> {
+        self.removed_refund.as_ref()
     }
 
     /// When.
@@ -485,6 +579,13 @@ impl StatusChange {
         if let Some(payment) = &self.payment {
             order.payment = payment.clone();
         }
+        for record in &self.records {
+            order.aftersale.put(record.clone());
+        }
+        if let Some(id) = &self.removed_refund {
+            order.aftersale.remove_refund(id);
+        }
+        order.derive();
         order.version += 1;
         order.updated_at = self.at;
         OrderEvent {
@@ -519,7 +620,12 @@ pub fn plan_transition(
     // Only the payment moves an order out of `awaiting_payment` to `paid`
     // (`plan_payment`): nobody can mark a payment made that the provider
     // has not confirmed.
-    if !from.can_become(to) || (from == OrderStatus::AwaitingPayment && to == OrderStatus::Paid) {
+    // Nor does anyone mark an order partly shipped: its fulfilments do
+    // (`plan_fulfilment`).
+    if !from.can_become(to)
+        || (from == OrderStatus::AwaitingPayment && to == OrderStatus::Paid)
+        || to == OrderStatus::PartiallyShipped
+    {
         return Err(TransitionError::Invalid { from, to });
     }
     if to == OrderStatus::Shipped && transition.tracking_number.is_none() {
@@ -533,19 +639,92 @@ pub fn plan_transition(
     let payment = matches!(to, OrderStatus::Cancelled | OrderStatus::Refunded)
         .then(|| money_back(&order.payment))
         .flatten();
-    Ok(StatusChange {
+    let restock = if to == OrderStatus::Cancelled {
+        order
+            .lines
+            .iter()
+            .map(|l| ItemLine {
+                product_id: l.product_id.clone(),
+                quantity: l.quantity,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut change = StatusChange {
         order_id: order.id.clone(),
         expected_version: order.version,
         from,
         to,
-        tracking_number: transition.tracking_number,
+        tracking_number: transition.tracking_number.clone(),
         payment,
         kind: EventKind::StatusChanged,
-        restock: to == OrderStatus::Cancelled,
+        restock,
+        records: Vec::new(),
+        removed_refund: None,
+        event_data: None,
         at: now,
         actor,
         note: transition.note,
-    })
+    };
+    match to {
+        // Shipping with a tracking number ships every remaining unit in
+        // one fulfilment.
+        OrderStatus::Shipped => {
+            if let Some(tracking) = transition.tracking_number {
+                let lines = super::fulfilment::remaining(order);
+                if !lines.is_empty() {
+                    let fulfilment =
+                        super::fulfilment::new_fulfilment(order, lines, None, tracking, now);
+                    change.kind = EventKind::FulfilmentCreated;
+                    change.records.push(Record::Fulfilment(fulfilment));
+                }
+            }
+        }
+        // Delivering the order delivers every fulfilment still on its way.
+        OrderStatus::Delivered => {
+            for f in &order.aftersale.fulfilments {
+                if f.status == super::FulfilmentStatus::Shipped {
+                    let mut f = f.clone();
+                    f.status = super::FulfilmentStatus::Delivered;
+                    f.delivered_at = Some(now);
+                    change.records.push(Record::Fulfilment(f));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(change)
+}
+
+impl StatusChange {
+    /// A change of `order` that writes `record` with an event of `kind`,
+    /// moving the order to `to` (its status, when `to` is the same).
+    pub(crate) fn with_record(
+        order: &Order,
+        to: OrderStatus,
+        kind: EventKind,
+        record: Record,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            order_id: order.id.clone(),
+            expected_version: order.version,
+            from: order.status,
+            to,
+            tracking_number: None,
+            payment: None,
+            kind,
+            restock: Vec::new(),
+            records: vec![record],
+            removed_refund: None,
+            event_data: None,
+            at: now,
+            actor,
+            note: None,
+        }
+    }
 }
 
 /// The payment after cancelling or refunding an order: what was captured
@@ -584,22 +763,7 @@ pub fn plan_payment(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Option<StatusChange> {
-    let mut payment = order.payment.clone();
-    payment.status = provider.status;
-    payment.authorized = provider.authorized;
-    payment.captured = provider.captured;
-    payment.refunded = provider.refunded;
-    payment.next_action = if provider.status == PaymentStatus::RequiresAction {
-        provider.next_action.clone()
-    } else {
-        None
-    };
-    if payment.brand.is_none() {
-        payment.brand = provider.brand;
-    }
-    if payment.last4.is_none() {
-        payment.last4.clone_from(&provider.last4);
-    }
+    let payment = payment_as_reported(&order.payment, provider);
     let from = order.status;
     let to = match from {
         OrderStatus::AwaitingPayment if provider.status.counts_as_paid() => OrderStatus::Paid,
@@ -617,11 +781,49 @@ pub fn plan_payment(
         tracking_number: None,
         payment: Some(payment),
         kind: EventKind::PaymentUpdated,
-        restock: to == OrderStatus::Cancelled && from != OrderStatus::Cancelled,
+        restock: if to == OrderStatus::Cancelled && from != OrderStatus::Cancelled {
+            order
+                .lines
+                .iter()
+                .map(|l| ItemLine {
+                    product_id: l.product_id.clone(),
+                    quantity: l.quantity,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        records: Vec::new(),
+        removed_refund: None,
+        event_data: None,
         at: now,
         actor,
         note: None,
     })
+}
+
+/// The order's payment as the provider reports it now.
+pub(crate) fn payment_as_reported(
+    current: &PaymentSummary,
+    provider: &ProviderState,
+) -> PaymentSummary {
+    let mut payment = current.clone();
+    payment.status = provider.status;
+    payment.authorized = provider.authorized;
+    payment.captured = provider.captured;
+    payment.refunded = provider.refunded;
+    payment.next_action = if provider.status == PaymentStatus::RequiresAction {
+        provider.next_action.clone()
+    } else {
+        None
+    };
+    if payment.brand.is_none() {
+        payment.brand = provider.brand;
+    }
+    if payment.last4.is_none() {
+        payment.last4.clone_from(&provider.last4);
+    }
+    payment
 }
 
 /// The payment as its provider reports it, in the order's currency.
@@ -656,10 +858,13 @@ mod tests {
             (AwaitingPayment, Paid),
             (AwaitingPayment, Cancelled),
             (Paid, Processing),
+            (Paid, PartiallyShipped),
             (Paid, Cancelled),
             (Paid, Refunded),
+            (Processing, PartiallyShipped),
             (Processing, Shipped),
             (Processing, Cancelled),
+            (PartiallyShipped, Shipped),
             (Shipped, Delivered),
             (Delivered, Refunded),
         ];
@@ -703,7 +908,10 @@ mod tests {
             tracking_number: None,
             payment: Some(payment),
             kind: EventKind::PaymentUpdated,
-            restock: false,
+            restock: Vec::new(),
+            records: Vec::new(),
+            removed_refund: None,
+            event_data: None,
             at: Utc::now(),
             actor: Actor::system(),
             note: None,

@@ -3,8 +3,14 @@
 //! An order copies everything it needs at checkout (names, SKUs, prices,
 //! taxes, the address), so later catalogue changes never alter it.
 
+mod aftersale;
+mod aftersale_forms;
+mod fulfilment;
 mod lifecycle;
+mod note;
 mod payment;
+mod refund;
+mod returns;
 mod transition_form;
 
 use std::fmt;
@@ -21,12 +27,26 @@ use crate::ids::{CustomerId, EventId, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::pricing::{ShippingMethodCode, Totals};
 
+pub use aftersale::{
+    Aftersale, Carrier, Fulfilment, FulfilmentState, FulfilmentStatus, InvalidAftersale, ItemLine,
+    NoteText, OrderNote, Record, Refund, RefundStatus, Return, ReturnReason, ReturnStatus,
+    UnknownValue, share,
+};
+pub use aftersale_forms::{
+    FulfilmentForm, ItemLineForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
+};
+pub use fulfilment::{FulfilmentRequest, plan_delivery, plan_fulfilment};
 pub use lifecycle::{
     Actor, EventKind, InvalidActor, Note, OrderEvent, OrderStatus, ProviderState, StatusChange,
     TrackingNumber, Transition, TransitionError, TransitionGuard, UnknownEventKind, UnknownStatus,
     plan_payment, plan_transition,
 };
+pub use note::{NewNote, plan_note};
 pub use payment::{CapturePolicy, NextAction, PaymentStatus, PaymentSummary, UnknownPaymentStatus};
+pub use refund::{
+    RefundAmount, RefundRequest, plan_refund, plan_refund_failed, plan_refund_succeeded,
+};
+pub use returns::{ReturnMove, ReturnRequest, plan_return, plan_return_move};
 pub use transition_form::{CancelForm, TransitionForm};
 
 /// An order's human-facing number, assigned by the store in placement
@@ -136,6 +156,10 @@ pub struct Order {
     shipping_method: ShippingMethodCode,
     payment: PaymentSummary,
     tracking_number: Option<TrackingNumber>,
+    #[serde(flatten)]
+    aftersale: Aftersale,
+    fulfilment_status: FulfilmentState,
+    refunded_total: Money,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     version: u64,
@@ -171,6 +195,8 @@ pub struct OrderParts {
     pub payment: PaymentSummary,
     /// The carrier's tracking number, once shipped.
     pub tracking_number: Option<TrackingNumber>,
+    /// Its fulfilments, returns, refunds and notes, each oldest first.
+    pub aftersale: Aftersale,
     /// When it was placed.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -195,6 +221,9 @@ pub enum InvalidOrder {
     /// Version 0: every order starts at 1.
     #[error("version 0")]
     VersionZero,
+    /// Its fulfilments, returns or refunds do not fit its lines.
+    #[error(transparent)]
+    Aftersale(#[from] InvalidAftersale),
 }
 
 impl Order {
@@ -211,7 +240,8 @@ impl Order {
         if parts.version == 0 {
             return Err(InvalidOrder::VersionZero);
         }
-        Ok(Self {
+        let currency = parts.currency;
+        let mut order = Self {
             id: parts.id,
             number: parts.number,
             customer_id: parts.customer_id,
@@ -225,10 +255,66 @@ impl Order {
             shipping_method: parts.shipping_method,
             payment: parts.payment,
             tracking_number: parts.tracking_number,
+            aftersale: parts.aftersale,
+            fulfilment_status: FulfilmentState::Unfulfilled,
+            refunded_total: Money::zero(currency),
             created_at: parts.created_at,
             updated_at: parts.updated_at,
             version: parts.version,
-        })
+        };
+        aftersale::check(&order)?;
+        order.derive();
+        Ok(order)
+    }
+
+    /// Works out the fields that follow from the records.
+    fn derive(&mut self) {
+        self.fulfilment_status = aftersale::fulfilment_state(self);
+        self.refunded_total = Money::from_minor(aftersale::refunded_minor(self), self.currency)
+            .unwrap_or_else(|_| Money::zero(self.currency));
+    }
+
+    /// The order as its customer may see it: without internal notes.
+    /// Every customer-facing read of [`crate::Orders`] returns this.
+    #[must_use]
+    pub fn for_customer(mut self) -> Self {
+        self.aftersale.notes.retain(|n| n.visible_to_customer);
+        self
+    }
+
+    /// Its fulfilments, oldest first.
+    pub fn fulfilments(&self) -> &[Fulfilment] {
+        &self.aftersale.fulfilments
+    }
+
+    /// How much of it has shipped.
+    pub fn fulfilment_status(&self) -> FulfilmentState {
+        self.fulfilment_status
+    }
+
+    /// Its returns, oldest first.
+    pub fn returns(&self) -> &[Return] {
+        &self.aftersale.returns
+    }
+
+    /// Its refunds (pending and succeeded), oldest first.
+    pub fn refunds(&self) -> &[Refund] {
+        &self.aftersale.refunds
+    }
+
+    /// What its succeeded refunds add up to.
+    pub fn refunded_total(&self) -> Money {
+        self.refunded_total
+    }
+
+    /// Its notes, internal ones included, oldest first.
+    pub fn notes(&self) -> &[OrderNote] {
+        &self.aftersale.notes
+    }
+
+    /// Its fulfilments, returns, refunds and notes.
+    pub fn aftersale(&self) -> &Aftersale {
+        &self.aftersale
     }
 
     /// Its fields, as a store keeps them.
@@ -247,6 +333,7 @@ impl Order {
             shipping_method: self.shipping_method,
             payment: self.payment,
             tracking_number: self.tracking_number,
+            aftersale: self.aftersale,
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
@@ -426,6 +513,9 @@ impl NewOrder {
             shipping_method: self.shipping_method,
             payment: self.payment,
             tracking_number: None,
+            aftersale: Aftersale::default(),
+            fulfilment_status: FulfilmentState::Unfulfilled,
+            refunded_total: Money::zero(self.currency),
             created_at: self.created_at,
             updated_at: self.created_at,
             version: 1,

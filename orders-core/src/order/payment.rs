@@ -190,9 +190,17 @@ impl PaymentSummary {
             .unwrap_or_else(|| Money::zero(self.captured.currency()))
     }
 
-    /// What is authorised and not yet captured (never below zero).
+    /// What is authorised and not yet captured (never below zero): with a
+    /// provider that captures in several parts (fulfilments under
+    /// `on_shipment`), what is left after the captures so far.
     pub fn capturable(&self) -> Money {
-        if self.status != PaymentStatus::Authorized {
+        if !matches!(
+            self.status,
+            PaymentStatus::Authorized
+                | PaymentStatus::Captured
+                | PaymentStatus::PartiallyRefunded
+                | PaymentStatus::Refunded
+        ) {
             return Money::zero(self.authorized.currency());
         }
         self.authorized
@@ -276,7 +284,10 @@ mod tests {
         p.status = PaymentStatus::Captured;
         p.captured = m(600);
         p.refunded = m(100);
-        assert_eq!(p.capturable(), m(0));
+        // Several captures (fulfilments under on_shipment): what is left.
+        assert_eq!(p.capturable(), m(400));
         assert_eq!(p.refundable(), m(500));
+        p.status = PaymentStatus::Voided;
+        assert_eq!(p.capturable(), m(0));
     }
 }

@@ -180,8 +180,16 @@ pub trait PaymentGateway: Send + Sync {
         self.read(reference).await
     }
 
-    /// Takes `amount` (at most what is authorised) of an authorised
-    /// payment. The same key again MUST NOT capture twice.
+    /// Takes `amount` (at most what is authorised and not yet captured) of
+    /// an authorised payment. The same key again MUST NOT capture twice.
+    ///
+    /// Under `on_shipment` each fulfilment captures its share, so a payment
+    /// shipped in several parts is captured several times. A provider
+    /// with multicapture (the [`TestGateway`]) takes each part while some
+    /// of the authorisation is left; one that captures once (Stripe
+    /// without multicapture: a partial capture releases the rest) refuses
+    /// every capture after the first, and the order's later fulfilments
+    /// stay uncaptured (a limit of that adapter).
     ///
     /// # Errors
     /// [`PaymentError::UnknownCharge`], [`PaymentError::Refused`],

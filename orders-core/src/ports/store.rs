@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use crate::cart::Cart;
 use crate::catalogue::{Product, ProductPatch};
 use crate::discount::{Discount, DiscountCode};
-use crate::ids::{CartId, CustomerId, EventId, OrderId, ProductId};
+use crate::ids::{
+    CartId, CustomerId, EventId, FulfilmentId, OrderId, ProductId, RefundId, ReturnId,
+};
 use crate::order::{Actor, NewOrder, Order, OrderEvent, OrderStatus, StatusChange};
 
 /// Why a store call failed.
@@ -348,9 +350,17 @@ pub trait OrderStore: Send + Sync {
     /// authorised, captured and refunded amounts, next action), version +
     /// 1, the event with the next event id (its
     /// [`kind`](StatusChange::kind) and [`data`](StatusChange::data) too),
-    /// and, with `restock`, every line's quantity back to its product's
-    /// stock, raising each such product's version. `from` and `to` may be
-    /// equal (a payment-only change).
+    /// and every unit of [`restock`](StatusChange::restock) back to its
+    /// product's stock, raising each such product's version once. `from`
+    /// and `to` may be equal (a payment-only or record-only change).
+    ///
+    /// - MUST insert each of [`StatusChange::records`] (fulfilment, return,
+    ///   refund, note), or replace the stored record with its id, in the
+    ///   same transaction; MUST delete the refund
+    ///   [`StatusChange::removed_refund`] names.
+    /// - The order it returns, and every later read of the order, MUST
+    ///   carry its records, each list in insertion order (a replaced record
+    ///   keeps its place).
     ///
     /// MUST return [`StoreError::Conflict`] if the stored version is not
     /// `expected_version`, [`StoreError::NotFound`] for an unknown order,
@@ -365,6 +375,15 @@ pub trait OrderStore: Send + Sync {
 
     /// The order's events, oldest first.
     async fn order_events(&self, id: &OrderId) -> Result<Vec<OrderEvent>, StoreError>;
+
+    /// The order that has the fulfilment `id`, or `None`.
+    async fn order_by_fulfilment(&self, id: &FulfilmentId) -> Result<Option<Order>, StoreError>;
+
+    /// The order that has the return `id`, or `None`.
+    async fn order_by_return(&self, id: &ReturnId) -> Result<Option<Order>, StoreError>;
+
+    /// The order that has the refund `id`, or `None`.
+    async fn order_by_refund(&self, id: &RefundId) -> Result<Option<Order>, StoreError>;
 
     /// The order whose payment has the provider `reference`, or `None`.
     async fn order_by_payment_reference(

@@ -34,6 +34,9 @@ pub struct OrdersConfig {
     /// customer's action (3-D Secure) before the sweeper cancels it;
     /// default 15 minutes.
     pub payment_hold: Duration,
+    /// How long after its last delivery a customer may ask to return an
+    /// order's units; default 30 days.
+    pub return_window: Duration,
 }
 
 impl OrdersConfig {
@@ -49,6 +52,7 @@ impl OrdersConfig {
             max_retries: 8,
             capture_policy: CapturePolicy::OnCheckout,
             payment_hold: Duration::minutes(15),
+            return_window: Duration::days(30),
         }
     }
 

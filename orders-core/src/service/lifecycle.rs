@@ -5,18 +5,19 @@ use super::{Access, Orders};
 use crate::Error;
 use crate::ids::{CustomerId, EventId, OrderId};
 use crate::order::{
-    Actor, Note, Order, OrderEvent, OrderStatus, PaymentStatus, Transition, plan_transition,
+    Actor, Note, Order, OrderEvent, OrderStatus, PaymentStatus, Record, Transition, plan_transition,
 };
 use crate::ports::{OrderFilter, Page, PageRequest, StoreError, Subscription, Topic};
 
 impl Orders {
-    /// One order, if `access` allows it.
+    /// One order, if `access` allows it; for [`Access::Owner`], as the
+    /// customer may see it ([`Order::for_customer`]: no internal notes).
     ///
     /// # Errors
     /// [`Error::NotFound`] if unknown or not the caller's.
     pub async fn order(&self, access: Access<'_>, id: &OrderId) -> Result<Order, Error> {
         match self.inner.store.order(id).await? {
-            Some(order) if access.allows(order.customer_id()) => Ok(order),
+            Some(order) if access.allows(order.customer_id()) => Ok(access.shown(order)),
             _ => Err(Error::NotFound("order")),
         }
     }
@@ -64,12 +65,16 @@ impl Orders {
                     customer_id: Some(customer.clone()),
                     ..filter.clone()
                 };
-                Ok(self.inner.store.list_orders(&own, page).await?)
+                let mut page = self.inner.store.list_orders(&own, page).await?;
+                page.items = page.items.into_iter().map(Order::for_customer).collect();
+                Ok(page)
             }
         }
     }
 
-    /// The order's events, oldest first.
+    /// The order's events, oldest first; for [`Access::Owner`], only
+    /// those the customer may see ([`OrderEvent::visible_to_customer`]:
+    /// no internal note's).
     ///
     /// # Errors
     /// [`Error::NotFound`] if unknown or not the caller's.
@@ -79,7 +84,11 @@ impl Orders {
         id: &OrderId,
     ) -> Result<Vec<OrderEvent>, Error> {
         self.order(access, id).await?;
-        Ok(self.inner.store.order_events(id).await?)
+        let mut events = self.inner.store.order_events(id).await?;
+        if matches!(access, Access::Owner(_)) {
+            events.retain(OrderEvent::visible_to_customer);
+        }
+        Ok(events)
     }
 
     /// The customer cancels their own order (from `pending`, `paid` or
@@ -159,7 +168,15 @@ impl Orders {
             match inner.store.change_status(&change).await {
                 Ok((order, event)) => {
                     let _ = inner.notifier.publish(&event).await;
-                    return Ok(order);
+                    // Shipping by transition ships what remains in one
+                    // fulfilment, which captures its share on shipment.
+                    let order = match change.records().first() {
+                        Some(Record::Fulfilment(f)) if change.to() == OrderStatus::Shipped => {
+                            self.capture_share(order, f, actor.clone()).await
+                        }
+                        _ => order,
+                    };
+                    return Ok(access.shown(order));
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(error.into()),
@@ -170,7 +187,9 @@ impl Orders {
 
     /// Follows one order: its current state, then every later event in
     /// order, none skipped. With `after`, the events after that one are
-    /// replayed first (for a client that reconnects).
+    /// replayed first (for a client that reconnects). For
+    /// [`Access::Owner`], the snapshot and the events are as the customer
+    /// may see them (no internal note, nor its event).
     ///
     /// # Errors
     /// [`Error::NotFound`] if unknown or not allowed; [`Error::Validation`]
@@ -208,6 +227,10 @@ impl Orders {
             .notifier
             .subscribe(Topic::Order(id.clone()), Some(after))
             .await?;
+        let subscription = match access {
+            Access::Staff => subscription,
+            Access::Owner(_) => customer_view(subscription),
+        };
         Ok((order, subscription))
     }
 
@@ -218,4 +241,16 @@ impl Orders {
     pub async fn follow_all(&self, after: Option<EventId>) -> Result<Subscription, Error> {
         Ok(self.inner.notifier.subscribe(Topic::All, after).await?)
     }
+}
+
+/// The events of `subscription` a customer may see
+/// ([`OrderEvent::visible_to_customer`]); errors pass.
+pub fn customer_view(subscription: Subscription) -> Subscription {
+    use futures_util::StreamExt;
+    Box::pin(subscription.filter(|item| {
+        std::future::ready(match item {
+            Ok(event) => event.visible_to_customer(),
+            Err(_) => true,
+        })
+    }))
 }

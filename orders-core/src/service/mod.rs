@@ -5,6 +5,7 @@
 //! after commit. Adapters (HTTP, CLI) parse their input into this crate's
 //! types, call one method, and map the [`Error`].
 
+mod aftersale;
 mod carts;
 mod checkout;
 mod config;
@@ -26,6 +27,7 @@ use crate::ports::{
 pub use carts::{PricedCart, PricingOptions};
 pub use checkout::{CheckoutOutcome, MAX_IDEMPOTENCY_KEY};
 pub use config::OrdersConfig;
+pub use lifecycle::customer_view;
 pub use payments::{SweepReport, WebhookOutcome};
 
 /// Who may see an order or a cart.
@@ -43,6 +45,15 @@ impl Access<'_> {
         match self {
             Self::Owner(id) => *id == owner,
             Self::Staff => true,
+        }
+    }
+
+    /// The order as this caller may see it: a customer never gets an
+    /// internal note.
+    fn shown(&self, order: crate::order::Order) -> crate::order::Order {
+        match self {
+            Self::Owner(_) => order.for_customer(),
+            Self::Staff => order,
         }
     }
 }

@@ -77,7 +77,9 @@ impl Orders {
         id: &OrderId,
     ) -> Result<Order, Error> {
         self.order(Access::Owner(customer), id).await?;
-        self.settle(id, true, Actor::customer(customer)).await
+        self.settle(id, true, Actor::customer(customer))
+            .await
+            .map(Order::for_customer)
     }
 
     /// A provider's webhook (`POST /api/payments/webhooks/{provider}`):
@@ -174,7 +176,7 @@ impl Orders {
         let Some(reference) = order.payment().reference.clone() else {
             return Err(nothing_to(&order, "capture"));
         };
-        if order.payment().status != PaymentStatus::Authorized {
+        if order.payment().capturable().is_zero() {
             // Already captured under this key: the provider's state says.
             return self.settle(id, false, actor).await;
         }
@@ -292,7 +294,7 @@ impl Orders {
 
     /// Records `state` on the order, reloading on a lost compare-and-set;
     /// nothing when the order already says it.
-    async fn record(
+    pub(super) async fn record(
         &self,
         id: &OrderId,
         state: &ProviderState,

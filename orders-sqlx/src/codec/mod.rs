@@ -32,7 +32,7 @@ pub(crate) use catalogue::{PRODUCT_COLUMNS, product};
 pub(crate) use discounts::{DISCOUNT_COLUMNS, discount, discount_row};
 pub(crate) use orders::{
     EVENT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS, address, event, event_data, line, needed,
-    next_action, order, short_in_line_order,
+    next_action, order, restock_json, short_in_line_order,
 };
 
 /// Reads typed columns by name from a row of either backend.

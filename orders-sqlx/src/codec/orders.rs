@@ -78,6 +78,7 @@ pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, Stor
             .opt_text("tracking_number")?
             .map(|t| parse("tracking number", TrackingNumber::parse(&t)))
             .transpose()?,
+        aftersale: orders_core::order::Aftersale::default(),
         created_at: parse_ts("created_at", &row.text("created_at")?)?,
         updated_at: parse_ts("updated_at", &row.text("updated_at")?)?,
         version: to_u64("order version", row.int("version")?)?,
@@ -108,6 +109,13 @@ pub(crate) fn next_action(action: Option<&NextAction>) -> Result<Option<String>,
     action
         .map(|a| serde_json::to_string(a).map_err(|e| StoreError::Backend(e.to_string())))
         .transpose()
+}
+
+/// A change's restock as a JSON array of `{product_id, quantity}`.
+pub(crate) fn restock_json(
+    change: &orders_core::order::StatusChange,
+) -> Result<String, StoreError> {
+    serde_json::to_string(change.restock()).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 /// The `data` column's text of an event: its JSON, or NULL.

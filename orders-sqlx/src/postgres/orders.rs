@@ -45,7 +45,8 @@ impl PgStore {
 
 /// A status change in one statement (its own transaction): compare-and-set
 /// on version and status ([`statements::CHANGE_ORDER`], `$1` to `$13`, and
-/// the status `$14`), the restock (`$15`; rows locked in id order) and the
+/// the status `$14`), the restock (`$15`, a JSON array of
+/// `{product_id, quantity}`; rows locked in id order) and the
 /// event (actor `$16`, note `$17`, kind `$18`, data `$19`; announced after
 /// commit, by the notifier).
 static CHANGE: LazyLock<String> = LazyLock::new(|| {
@@ -54,8 +55,9 @@ static CHANGE: LazyLock<String> = LazyLock::new(|| {
 WITH o AS (
     {} AND status = $14 RETURNING id),
 want AS (
-    SELECT product_id AS id, sum(quantity)::int8 AS qty FROM orders_order_lines
-    WHERE order_id = $12 AND $15 AND EXISTS (SELECT 1 FROM o) GROUP BY product_id),
+    SELECT x->>'product_id' AS id, sum((x->>'quantity')::int8)::int8 AS qty
+    FROM jsonb_array_elements($15::jsonb) AS x
+    WHERE EXISTS (SELECT 1 FROM o) GROUP BY 1),
 locked AS MATERIALIZED (
     SELECT p.id FROM orders_products p WHERE p.id IN (SELECT id FROM want) ORDER BY p.id FOR UPDATE),
 r AS (
@@ -139,7 +141,7 @@ impl OrderStore for PgStore {
                     order.payment(),
                 )?
                 .bind(change.from().as_str())
-                .bind(change.restock())
+                .bind(codec::restock_json(change)?)
                 .bind(change.actor().as_str())
                 .bind(change.note().map(|n| n.as_str()))
                 .bind(change.kind().as_str())
@@ -180,6 +182,27 @@ impl OrderStore for PgStore {
         )
         .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
+    }
+
+    async fn order_by_fulfilment(
+        &self,
+        _id: &orders_core::ids::FulfilmentId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(None)
+    }
+
+    async fn order_by_return(
+        &self,
+        _id: &orders_core::ids::ReturnId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(None)
+    }
+
+    async fn order_by_refund(
+        &self,
+        _id: &orders_core::ids::RefundId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(None)
     }
 
     async fn order_by_payment_reference(

@@ -110,14 +110,15 @@ impl OrderStore for SqliteStore {
                 if updated.rows_affected() != 1 {
                     return Err(StoreError::Conflict.into());
                 }
-                if change.restock() {
+                if !change.restock().is_empty() {
                     sqlx::query(
                         "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
-                         FROM (SELECT product_id, SUM(quantity) AS q FROM orders_order_lines WHERE order_id = ?
-                               GROUP BY product_id) AS l
+                         FROM (SELECT json_extract(value, '$.product_id') AS product_id,
+                                      SUM(json_extract(value, '$.quantity')) AS q
+                               FROM json_each(?) GROUP BY 1) AS l
                          WHERE orders_products.id = l.product_id",
                     )
-                    .bind(change.order_id().as_str())
+                    .bind(codec::restock_json(change)?)
                     .execute(&mut *conn)
                     .await?;
                 }
@@ -159,6 +160,27 @@ impl OrderStore for SqliteStore {
             .await
             .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
+    }
+
+    async fn order_by_fulfilment(
+        &self,
+        _id: &orders_core::ids::FulfilmentId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(None)
+    }
+
+    async fn order_by_return(
+        &self,
+        _id: &orders_core::ids::ReturnId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(None)
+    }
+
+    async fn order_by_refund(
+        &self,
+        _id: &orders_core::ids::RefundId,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(None)
     }
 
     async fn order_by_payment_reference(

@@ -360,7 +360,16 @@ impl PaymentGateway for TestGateway {
     ) -> Result<ProviderState, PaymentError> {
         self.once(reference, idempotency_key, |p| {
             let s = &mut p.state;
-            if s.status != PaymentStatus::Authorized {
+            // Several partial captures, while some of the authorisation is
+            // left (a provider with multicapture; see
+            // `PaymentGateway::capture`).
+            if !matches!(
+                s.status,
+                PaymentStatus::Authorized
+                    | PaymentStatus::Captured
+                    | PaymentStatus::PartiallyRefunded
+                    | PaymentStatus::Refunded
+            ) {
                 return Err(PaymentError::Refused(format!(
                     "cannot capture a payment that is {}",
                     s.status
@@ -372,12 +381,17 @@ impl PaymentGateway for TestGateway {
                     "cannot capture {amount} of {left} left"
                 )));
             }
-            // A provider captures once: what is not captured is released.
             s.captured = s
                 .captured
                 .checked_add(amount)
                 .map_err(|e| PaymentError::Refused(e.to_string()))?;
-            s.status = PaymentStatus::Captured;
+            s.status = if s.refunded.is_zero() {
+                PaymentStatus::Captured
+            } else if s.refunded == s.captured {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::PartiallyRefunded
+            };
             p.captures += 1;
             Ok(())
         })
