@@ -108,6 +108,36 @@ async fn every_request_body_is_its_forms_schema() {
         ),
         ("/api/admin/discounts", "post", NewDiscountForm::DESCRIPTION),
         (
+            "/api/admin/orders/{id}/fulfilments",
+            "post",
+            orders_core::order::FulfilmentForm::DESCRIPTION,
+        ),
+        (
+            "/api/orders/{id}/returns",
+            "post",
+            orders_core::order::ReturnForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/returns/{id}/reject",
+            "post",
+            orders_core::order::RejectForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/returns/{id}/receive",
+            "post",
+            orders_core::order::ReceiveForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/orders/{id}/refunds",
+            "post",
+            orders_core::order::RefundForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/orders/{id}/notes",
+            "post",
+            orders_core::order::NoteForm::DESCRIPTION,
+        ),
+        (
             "/api/admin/webhooks",
             "post",
             orders_core::webhook::WebhookForm::DESCRIPTION,
