@@ -59,6 +59,8 @@
 //!   fetches itself again and swaps in its current actions, tracking and
 //!   payment.
 
+mod aftersale;
+mod aftersale_views;
 mod assets;
 mod discounts;
 mod error;
@@ -228,6 +230,11 @@ impl Admin {
             .route("/orders/{id}", get(orders::show))
             .route("/orders/{id}/row", get(orders::row))
             .route("/orders/{id}/transition", post(orders::transition))
+            .route("/orders/{id}/fulfil", post(aftersale::fulfil))
+            .route("/orders/{id}/refund", post(aftersale::refund))
+            .route("/orders/{id}/notes", post(aftersale::note))
+            .route("/fulfilments/{id}/delivered", post(aftersale::deliver))
+            .route("/returns/{id}/{action}", post(aftersale::move_return))
             .route("/products", get(products::list).post(products::create))
             .route("/products/new", get(products::new))
             .route("/products/{id}", get(products::edit).post(products::update))
