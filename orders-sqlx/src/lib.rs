@@ -54,6 +54,7 @@
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("orders-sqlx needs the `sqlite` or the `postgres` feature");
 
+mod aftersale;
 mod codec;
 mod error;
 mod lease;

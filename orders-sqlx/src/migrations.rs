@@ -72,12 +72,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/sqlite/0005_payments.sql"),
     ),
+    (
+        6,
+        "aftersale",
+        include_str!("../migrations/sqlite/0006_aftersale.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_BASELINE: (i64, &str) =
-    (5, include_str!("../migrations/baseline/sqlite.sql"));
+    (6, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -122,13 +127,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/postgres/0008_payments.sql"),
     ),
+    (
+        9,
+        "aftersale",
+        include_str!("../migrations/postgres/0009_aftersale.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (8, include_str!("../migrations/baseline/postgres.sql"));
+    (9, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a

@@ -25,16 +25,24 @@ pub(crate) fn page_cut<R: Get>(
 }
 
 /// The orders of `heads` (each an order's row and its id), each with the
-/// rows of `lines` whose `order_id` is its id, in the order `lines` gives.
-pub(crate) fn orders_with_lines<'h, H: Get + 'h, L: Get>(
+/// rows of `lines` whose `order_id` is its id, in the order `lines` gives,
+/// and its records among `records` ([`crate::aftersale::select_records`]).
+pub(crate) fn orders_with_lines<'h, H: Get + 'h, L: Get, R: Get>(
     heads: impl IntoIterator<Item = (&'h H, &'h str)>,
     lines: &[L],
+    records: &[R],
 ) -> Result<Vec<Order>, StoreError> {
-    let heads = heads.into_iter();
-    let mut out = Vec::with_capacity(heads.size_hint().0);
-    for (row, id) in heads {
+    let heads: Vec<(&H, &str)> = heads.into_iter().collect();
+    let mut currencies = std::collections::HashMap::new();
+    for (row, id) in &heads {
         let currency = orders_core::money::Currency::parse(&row.text("currency")?)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        currencies.insert((*id).to_owned(), currency);
+    }
+    let mut records = crate::aftersale::by_order(records, &currencies)?;
+    let mut out = Vec::with_capacity(heads.len());
+    for (row, id) in heads {
+        let currency = currencies[id];
         let mut mine = Vec::new();
         for line in lines
             .iter()
@@ -42,7 +50,8 @@ pub(crate) fn orders_with_lines<'h, H: Get + 'h, L: Get>(
         {
             mine.push(codec::line(line, currency)?);
         }
-        out.push(codec::order(row, mine)?);
+        let aftersale = records.remove(id).unwrap_or_default();
+        out.push(codec::order(row, mine, aftersale)?);
     }
     Ok(out)
 }

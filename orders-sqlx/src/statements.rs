@@ -108,6 +108,16 @@ pub(crate) static AWAITING_PAYMENT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The order ($1 a fulfilment's id) a fulfilment belongs to.
+pub(crate) const ORDER_OF_FULFILMENT: &str =
+    "SELECT order_id FROM orders_fulfilments WHERE id = $1";
+
+/// The order ($1 a return's id) a return belongs to.
+pub(crate) const ORDER_OF_RETURN: &str = "SELECT order_id FROM orders_returns WHERE id = $1";
+
+/// The order ($1 a refund's id) a refund belongs to.
+pub(crate) const ORDER_OF_REFUND: &str = "SELECT order_id FROM orders_refunds WHERE id = $1";
+
 /// Whether the provider $1's webhook event $2 was acted on.
 pub(crate) const PROVIDER_EVENT_SEEN: &str =
     "SELECT count(*) FROM orders_payment_events WHERE provider = $1 AND event_id = $2";

@@ -66,7 +66,9 @@ fn left_to_refund(order: &Order) -> i64 {
 /// Decides a refund and reserves it (`pending`, event `refund_created`):
 /// line units not refunded yet, the shipping once, or a free amount, never
 /// more than is left to refund (field errors on `lines`, `shipping` or
-/// `amount`). With `return_id`, the return must be `received`.
+/// `amount`). With `return_id`, the return must be `received`. Units
+/// whose share rounds to zero make a refund of zero, which the engine
+/// records without asking the provider.
 ///
 /// # Errors
 /// [`Error::Validation`], [`Error::NotFound`] (no such return),
@@ -117,7 +119,10 @@ pub fn plan_refund(
                 }
                 minor += shipping_part(order);
             }
-            if minor <= 0 {
+            // Units whose exact share rounds to nothing (a cent over three
+            // units: 0, 0, 1) are still refunded, for nothing: so the next
+            // unit's share comes after them and the line adds up.
+            if lines.is_empty() && minor <= 0 {
                 return Err(Error::field("lines", "nothing to refund"));
             }
             (minor, lines, shipping, "lines")

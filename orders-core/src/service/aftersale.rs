@@ -12,8 +12,8 @@ use crate::Error;
 use crate::ids::{CustomerId, FulfilmentId, OrderId, RefundId, ReturnId};
 use crate::order::{
     Actor, CapturePolicy, Fulfilment, FulfilmentRequest, NewNote, Order, OrderNote, PaymentStatus,
-    Record, Refund, RefundAmount, RefundRequest, Return, ReturnMove, ReturnRequest, StatusChange,
-    plan_delivery, plan_fulfilment, plan_note, plan_refund, plan_refund_failed,
+    ProviderState, Record, Refund, RefundAmount, RefundRequest, Return, ReturnMove, ReturnRequest,
+    StatusChange, plan_delivery, plan_fulfilment, plan_note, plan_refund, plan_refund_failed,
     plan_refund_succeeded, plan_return, plan_return_move,
 };
 use crate::ports::{PaymentError, StoreError};
@@ -278,6 +278,28 @@ impl Orders {
         let Some(pending) = order.refunds().iter().find(|r| &r.id == refund).cloned() else {
             return Err(Error::NotFound("refund"));
         };
+        if pending.amount.is_zero() {
+            // Units whose share rounds to nothing: no money moves.
+            let p = order.payment();
+            let state = ProviderState {
+                status: p.status,
+                authorized: p.authorized,
+                captured: p.captured,
+                refunded: p.refunded,
+                next_action: p.next_action.clone(),
+                brand: p.brand,
+                last4: p.last4.clone(),
+            };
+            let now = inner.clock.now();
+            let id = order.id().clone();
+            return self
+                .write_planned(Access::Staff, &id, |order| {
+                    plan_refund_succeeded(order, refund, &state, actor.clone(), now)
+                        .ok_or(Error::NotFound("refund"))
+                })
+                .await
+                .map(|(order, _)| order);
+        }
         let Some(reference) = order.payment().reference.clone() else {
             return self
                 .refund_refused(actor, order.id(), refund, "no card payment to refund")

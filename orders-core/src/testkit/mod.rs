@@ -29,6 +29,7 @@
 //! many futures at once (`join_all`), which a store backed by a connection
 //! pool turns into truly concurrent transactions.
 
+mod aftersale;
 mod carts;
 mod catalogue;
 mod checkout;
@@ -143,6 +144,24 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("provider_events_recorded_once", |s| {
         payments::provider_events_recorded_once(s).boxed()
+    }),
+    ("fulfilments_round_trip", |s| {
+        aftersale::fulfilments_round_trip(s).boxed()
+    }),
+    ("returns_round_trip_and_restock_exact_units", |s| {
+        aftersale::returns_round_trip_and_restock_exact_units(s).boxed()
+    }),
+    ("refunds_round_trip", |s| {
+        aftersale::refunds_round_trip(s).boxed()
+    }),
+    ("concurrent_refunds_never_double", |s| {
+        aftersale::concurrent_refunds_never_double(s).boxed()
+    }),
+    ("fulfilment_races_cancellation", |s| {
+        aftersale::fulfilment_races_cancellation(s).boxed()
+    }),
+    ("internal_notes_never_reach_the_customer", |s| {
+        aftersale::internal_notes_never_reach_the_customer(s).boxed()
     }),
 ];
 

@@ -23,7 +23,11 @@ pub(crate) const ORDER_COLUMNS: &str = "number, id, customer_id, status, currenc
 pub(crate) const LINE_COLUMNS: &str = "order_id, position, product_id, sku, name, quantity, unit_price_minor, subtotal_minor, discount_minor, tax_minor, total_minor, tax_class";
 
 /// An order's row without its lines.
-pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, StoreError> {
+pub(crate) fn order(
+    row: &impl Get,
+    lines: Vec<OrderLine>,
+    aftersale: orders_core::order::Aftersale,
+) -> Result<Order, StoreError> {
     let currency = currency(&row.text("currency")?)?;
     let method = parse(
         "payment method",
@@ -78,7 +82,7 @@ pub(crate) fn order(row: &impl Get, lines: Vec<OrderLine>) -> Result<Order, Stor
             .opt_text("tracking_number")?
             .map(|t| parse("tracking number", TrackingNumber::parse(&t)))
             .transpose()?,
-        aftersale: orders_core::order::Aftersale::default(),
+        aftersale,
         created_at: parse_ts("created_at", &row.text("created_at")?)?,
         updated_at: parse_ts("updated_at", &row.text("updated_at")?)?,
         version: to_u64("order version", row.int("version")?)?,

@@ -18,7 +18,7 @@ use super::place::place;
 use super::{ATTEMPTS, PgStore};
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
-use crate::{rows, statements};
+use crate::{aftersale, rows, statements};
 
 impl PgStore {
     async fn load_orders(&self, heads: Vec<PgRow>) -> Result<Vec<Order>, StoreError> {
@@ -39,9 +39,72 @@ impl PgStore {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&ids)
         )
         .map_err(error::any)?;
-        rows::orders_with_lines(heads.iter().zip(ids.iter().map(String::as_str)), &lines)
+        let records = kept!(
+            self,
+            fetch_all,
+            sqlx::query(sqlx::AssertSqlSafe(RECORDS.as_str())).bind(&ids)
+        )
+        .map_err(error::any)?;
+        rows::orders_with_lines(
+            heads.iter().zip(ids.iter().map(String::as_str)),
+            &lines,
+            &records,
+        )
+    }
+
+    /// The order that has the record `id` (`sql` reads its order id).
+    async fn order_by_record(
+        &self,
+        sql: &'static str,
+        id: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let order: Option<String> =
+            kept!(self, fetch_optional, sqlx::query_scalar(sql).bind(id)).map_err(error::any)?;
+        match order {
+            None => Ok(None),
+            Some(order) => {
+                let order =
+                    OrderId::parse(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
+                self.order(&order).await
+            }
+        }
+    }
+
+    /// A status change that writes records: the compare-and-set statement
+    /// and the records' writes in one transaction.
+    async fn change_with_records(
+        &self,
+        change: &StatusChange,
+        stored: &orders_core::order::PaymentSummary,
+    ) -> Result<Option<i64>, StoreError> {
+        pg_tx!(self, "order", |conn| async {
+            let row = statements::status_change(
+                sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                change,
+                stored,
+            )?
+            .bind(change.from().as_str())
+            .bind(codec::restock_json(change)?)
+            .bind(change.actor().as_str())
+            .bind(change.note().map(|n| n.as_str()))
+            .bind(change.kind().as_str())
+            .bind(codec::event_data(change.data().as_ref()))
+            .fetch_one(&mut *conn)
+            .await?;
+            let Some(id) = row.opt_int("event_id")? else {
+                return Err(StoreError::Conflict.into());
+            };
+            for write in aftersale::writes::<Postgres>(change)? {
+                write.execute(&mut *conn).await?;
+            }
+            Ok::<_, Fail>(Some(id))
+        })
     }
 }
+
+/// The records of the orders whose ids are in the array `$1`.
+static RECORDS: LazyLock<String> =
+    LazyLock::new(|| aftersale::select_records("order_id = ANY($1)"));
 
 /// A status change in one statement (its own transaction): compare-and-set
 /// on version and status ([`statements::CHANGE_ORDER`], `$1` to `$13`, and
@@ -129,6 +192,15 @@ impl OrderStore for PgStore {
         if order.version() != change.expected_version() || order.status() != change.from() {
             return Err(StoreError::Conflict);
         }
+        if aftersale::writes_records(change) {
+            let id = self.change_with_records(change, order.payment()).await?;
+            let Some(id) = id else {
+                return Err(StoreError::Conflict);
+            };
+            let id = u64::try_from(id).map_err(|_| StoreError::Backend("bad event id".into()))?;
+            let event = change.apply(&mut order, EventId::new(id));
+            return Ok((order, event));
+        }
         let mut attempt = 0;
         let row = loop {
             attempt += 1;
@@ -186,23 +258,26 @@ impl OrderStore for PgStore {
 
     async fn order_by_fulfilment(
         &self,
-        _id: &orders_core::ids::FulfilmentId,
+        id: &orders_core::ids::FulfilmentId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(None)
+        self.order_by_record(statements::ORDER_OF_FULFILMENT, id.as_str())
+            .await
     }
 
     async fn order_by_return(
         &self,
-        _id: &orders_core::ids::ReturnId,
+        id: &orders_core::ids::ReturnId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(None)
+        self.order_by_record(statements::ORDER_OF_RETURN, id.as_str())
+            .await
     }
 
     async fn order_by_refund(
         &self,
-        _id: &orders_core::ids::RefundId,
+        id: &orders_core::ids::RefundId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(None)
+        self.order_by_record(statements::ORDER_OF_REFUND, id.as_str())
+            .await
     }
 
     async fn order_by_payment_reference(

@@ -15,7 +15,7 @@ use super::SqliteStore;
 use super::place::place;
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
-use crate::{rows, statements};
+use crate::{aftersale, rows, statements};
 
 async fn order_lines(
     conn: &mut SqliteConnection,
@@ -31,11 +31,46 @@ async fn order_lines(
         codec::LINE_COLUMNS
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(json)
+        .bind(&json)
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
-    rows::orders_with_lines(orders.iter().map(|(row, id)| (row, id.as_str())), &rows)
+    let records = sqlx::query(sqlx::AssertSqlSafe(RECORDS.as_str()))
+        .bind(&json)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    rows::orders_with_lines(
+        orders.iter().map(|(row, id)| (row, id.as_str())),
+        &rows,
+        &records,
+    )
+}
+
+/// The records of the orders whose ids are in the JSON array `$1`.
+static RECORDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    aftersale::select_records("order_id IN (SELECT value FROM json_each($1))")
+});
+
+/// The order that has the record `id` in `table`.
+async fn order_by_record(
+    store: &SqliteStore,
+    sql: &'static str,
+    id: &str,
+) -> Result<Option<Order>, StoreError> {
+    let mut conn = store.reader.acquire().await.map_err(error::any)?;
+    let order: Option<String> = sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(error::any)?;
+    match order {
+        None => Ok(None),
+        Some(order) => {
+            let order = OrderId::parse(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
+            load_order(&mut conn, &order).await
+        }
+    }
 }
 
 async fn load_order(
@@ -122,6 +157,11 @@ impl OrderStore for SqliteStore {
                     .execute(&mut *conn)
                     .await?;
                 }
+                if aftersale::writes_records(change) {
+                    for write in aftersale::writes::<Sqlite>(change)? {
+                        write.execute(&mut *conn).await?;
+                    }
+                }
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -164,23 +204,23 @@ impl OrderStore for SqliteStore {
 
     async fn order_by_fulfilment(
         &self,
-        _id: &orders_core::ids::FulfilmentId,
+        id: &orders_core::ids::FulfilmentId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(None)
+        order_by_record(self, statements::ORDER_OF_FULFILMENT, id.as_str()).await
     }
 
     async fn order_by_return(
         &self,
-        _id: &orders_core::ids::ReturnId,
+        id: &orders_core::ids::ReturnId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(None)
+        order_by_record(self, statements::ORDER_OF_RETURN, id.as_str()).await
     }
 
     async fn order_by_refund(
         &self,
-        _id: &orders_core::ids::RefundId,
+        id: &orders_core::ids::RefundId,
     ) -> Result<Option<Order>, StoreError> {
-        Ok(None)
+        order_by_record(self, statements::ORDER_OF_REFUND, id.as_str()).await
     }
 
     async fn order_by_payment_reference(
