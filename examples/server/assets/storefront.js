@@ -26,6 +26,10 @@
     if (!statusEl || !status) return;
     statusEl.textContent = status;
     statusEl.className = "status status-" + status;
+    // Paid or cancelled elsewhere (the provider's webhook): nothing is
+    // left to complete here.
+    var action = document.getElementById("payment-action");
+    if (action && status !== "awaiting_payment") action.hidden = true;
   }
 
   function setTracking(number) {
@@ -52,14 +56,22 @@
     if (events.querySelector('li[data-event-id="' + CSS.escape(String(event.id)) + '"]')) return;
     var li = document.createElement("li");
     li.setAttribute("data-event-id", event.id);
+    li.setAttribute("data-type", event.type || "status_changed");
     li.className = "new";
     var status = document.createElement("span");
     status.className = "status status-" + event.to;
     status.textContent = event.to;
+    li.appendChild(status);
+    if (event.type === "payment_updated" && event.data && event.data.status) {
+      var payment = document.createElement("span");
+      payment.className = "payment-event";
+      payment.textContent = "payment " + event.data.status;
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(payment);
+    }
     var time = document.createElement("time");
     time.setAttribute("datetime", event.at);
     time.textContent = formatTime(event.at);
-    li.appendChild(status);
     li.appendChild(document.createTextNode(" "));
     li.appendChild(time);
     if (event.note) {

@@ -37,7 +37,10 @@
 //! ```
 //!
 //! The `[metrics]` table (where `/metrics` is answered, and to whom) is
-//! described in `crate::metrics`.
+//! described in `crate::metrics`; the `[payments]` table (the card payment
+//! provider, capture policy, 3-D Secure hold, Stripe's URLs) in
+//! `crate::payments`, whose `capture_policy` and `hold` win over the
+//! engine's top-level `capture_policy` and `payment_hold`.
 //!
 //! The `[auth]` keys that flags also set (`--trusted-proxy`,
 //! `--client-ip-header`, `--registrations-per-hour`, `--token-lifetime`)
@@ -73,11 +76,13 @@ struct ServerKeys {
     auth: AuthFile,
     #[serde(default)]
     metrics: crate::metrics::MetricsFile,
+    #[serde(default)]
+    payments: crate::payments::PaymentsFile,
 }
 
 /// The keys of [`ServerKeys`], taken out of the file before the rest is
 /// read as the engine's.
-const SERVER_KEYS: [&str; 4] = ["body_limit", "cors_origins", "auth", "metrics"];
+const SERVER_KEYS: [&str; 5] = ["body_limit", "cors_origins", "auth", "metrics", "payments"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +266,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Where `/metrics` is answered, and to whom.
     pub metrics: crate::metrics::MetricsSettings,
+    /// Who takes card payments, and how often expired holds are swept.
+    pub payments: crate::payments::PaymentSettings,
 }
 
 impl Default for Settings {
@@ -271,6 +278,7 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             auth: AuthSettings::default(),
             metrics: crate::metrics::MetricsSettings::default(),
+            payments: crate::payments::PaymentSettings::default(),
         }
     }
 }
@@ -307,6 +315,23 @@ pub fn parse(text: &str) -> Result<Settings, String> {
 }
 
 fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
+    parse_in(text, args, &|name| std::env::var(name).ok())
+}
+
+/// Parses `text` with `env` standing for the process environment (Stripe's
+/// keys are read from it).
+///
+/// # Errors
+/// A message naming the bad entry or the missing variable.
+pub fn parse_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    parse_in(text, &AuthArgs::default(), env)
+}
+
+fn parse_in(
+    text: &str,
+    args: &AuthArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, String> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     let mut own = toml::Table::new();
     for key in SERVER_KEYS {
@@ -316,9 +341,11 @@ fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
     }
     let own = ServerKeys::deserialize(own).map_err(|e| e.to_string())?;
     let engine = ConfigFile::deserialize(table).map_err(|e| e.to_string())?;
-    let orders = engine
+    let mut orders = engine
         .over(OrdersConfig::demo())
         .map_err(|e| e.to_string())?;
+    let payments = crate::payments::PaymentSettings::from_file(&own.payments, env)?;
+    payments.apply(&mut orders)?;
     let body_limit = own.body_limit.unwrap_or(DEFAULT_BODY_LIMIT);
     if !(1024..=16 * 1024 * 1024).contains(&body_limit) {
         return Err("body_limit: must be between 1024 and 16777216 bytes".to_owned());
@@ -331,6 +358,7 @@ fn parse_with(text: &str, args: &AuthArgs) -> Result<Settings, String> {
         cors_origins: own.cors_origins,
         auth,
         metrics: crate::metrics::MetricsSettings::from_file(&own.metrics)?,
+        payments,
     })
 }
 
@@ -350,6 +378,48 @@ mod tests {
         let error = parse("[metrics]\nallow = [\"nowhere\"]\n").unwrap_err();
         assert!(error.contains("nowhere"), "{error}");
         assert!(parse("[metrics]\nport = 1\n").is_err());
+    }
+
+    #[test]
+    fn the_payments_table_sets_the_engine_and_the_sweeper() {
+        use orders_core::order::CapturePolicy;
+        let text = "payment_hold = \"5m\"\n[payments]\ncapture_policy = \"on_shipment\"\nhold = \"90s\"\nsweep_interval = \"2s\"\n";
+        let settings = parse_env(text, &|_| None).unwrap();
+        assert_eq!(settings.orders.capture_policy, CapturePolicy::OnShipment);
+        assert_eq!(settings.orders.payment_hold, chrono::Duration::seconds(90));
+        assert_eq!(settings.payments.sweep_interval, Duration::from_secs(2));
+        assert!(settings.payments.stripe().is_none(), "the test gateway");
+        let defaults = parse_env("", &|_| None).unwrap();
+        assert_eq!(defaults.orders.capture_policy, CapturePolicy::OnCheckout);
+        assert_eq!(defaults.orders.payment_hold, chrono::Duration::minutes(15));
+        assert!(defaults.payments.stripe().is_none());
+        let error = parse_env("[payments]\nhold = \"never\"\n", &|_| None).unwrap_err();
+        assert!(error.contains("payments.hold"), "{error}");
+        let error = parse_env("[payments]\nretries = 3\n", &|_| None).unwrap_err();
+        assert!(error.contains("unknown field"), "{error}");
+    }
+
+    #[cfg(feature = "stripe")]
+    #[test]
+    fn stripe_keys_come_from_the_environment() {
+        use crate::payments::{PUBLISHABLE_KEY_VAR, SECRET_KEY_VAR, WEBHOOK_SECRET_VAR};
+        let text = "[payments]\nprovider = \"stripe\"\napi_base = \"http://127.0.0.1:9\"\n";
+        let error = parse_env(text, &|_| None).unwrap_err();
+        assert!(error.contains(SECRET_KEY_VAR), "{error}");
+        let env = |name: &str| match name {
+            SECRET_KEY_VAR => Some("sk_test_hidden_value".to_owned()),
+            WEBHOOK_SECRET_VAR => Some("whsec_hidden_value".to_owned()),
+            PUBLISHABLE_KEY_VAR => Some("pk_test_shown".to_owned()),
+            _ => None,
+        };
+        let settings = parse_env(text, &env).unwrap();
+        let stripe = settings.payments.stripe().expect("stripe");
+        assert_eq!(stripe.api_base, "http://127.0.0.1:9");
+        assert_eq!(stripe.js_url, crate::payments::STRIPE_JS_URL);
+        assert!(!format!("{settings:?}").contains("hidden_value"));
+        let gateway = settings.payments.gateway().unwrap();
+        assert_eq!(gateway.provider(), "stripe");
+        assert!(!gateway.accepts_test_cards(), "no raw card with Stripe");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod metrics;
+pub mod payments;
 pub mod sessions;
 pub mod sign_in;
 pub mod storefront;
@@ -281,9 +282,12 @@ pub enum Command {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let mut settings = config::load_with(cli.config.as_deref(), &cli.auth)?;
     settings.metrics.apply(&cli.metrics)?;
+    // The provider is set up before anything else: a bad key stops the
+    // server at once, with a message naming it.
+    let gateway = settings.payments.gateway()?;
     let (storage, users) = open(&cli.database_url).await?;
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&storage, users, settings, cli.serve).await,
+        Command::Serve => serve(&storage, users, settings, gateway, cli.serve).await,
         Command::Migrate => {
             info!("database migrated");
             Ok(())
@@ -292,7 +296,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             create_superuser(&users, email, password).await
         }
         Command::SeedDemo => {
-            let orders = engine(&storage, &settings);
+            let orders = engine(&storage, &settings, gateway);
             let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
             info!(added, "demo catalogue seeded");
             Ok(())
@@ -336,13 +340,15 @@ pub async fn open(url: &str) -> Result<(Storage, Users), String> {
     Ok((storage, users))
 }
 
-fn engine(storage: &Storage, settings: &Settings) -> Orders {
-    // No payment provider is configured yet: the built-in test gateway
-    // (API.md's default), which charges nobody.
+fn engine(
+    storage: &Storage,
+    settings: &Settings,
+    gateway: Arc<dyn orders_core::ports::PaymentGateway>,
+) -> Orders {
     storage
         .engine()
         .config(settings.orders.clone())
-        .payments(Arc::new(orders_core::ports::TestGateway::new()))
+        .payments(gateway)
         .build()
 }
 
@@ -350,9 +356,10 @@ async fn serve(
     storage: &Storage,
     users: Users,
     settings: Settings,
+    gateway: Arc<dyn orders_core::ports::PaymentGateway>,
     args: ServeArgs,
 ) -> Result<(), String> {
-    let orders = engine(storage, &settings);
+    let orders = engine(storage, &settings, gateway);
     if args.demo {
         let added = demo::seed(&orders).await.map_err(|e| e.to_string())?;
         info!(added, "demo catalogue seeded");
@@ -368,7 +375,8 @@ async fn serve(
     let meters = metrics::registry(storage);
     let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
         .csrf(csrf.clone())
-        .metrics(&meters);
+        .metrics(&meters)
+        .stripe(settings.payments.stripe());
     let api = Api::new(orders.clone(), sessions.clone())
         .metrics(&meters)
         .mount_path("/api")
@@ -386,6 +394,12 @@ async fn serve(
         Arc::new(orders_core::ports::SystemClock),
         args.webhook_worker(),
     );
+    // Expired 3-D Secure holds released, beside the server, until it stops.
+    let sweeper = tokio::spawn(payments::sweep_every(
+        orders.clone(),
+        settings.payments.sweep_interval,
+        worker_stop.clone(),
+    ));
     let worker = tokio::spawn(worker.run(worker_stop));
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
@@ -428,6 +442,7 @@ async fn serve(
         %address,
         backend = ?storage.backend(),
         max_connections = options.connection_bound(),
+        payments = if settings.payments.stripe().is_some() { "stripe" } else { "test" },
         "serving"
     );
     println!("listening on http://{address}");
@@ -438,6 +453,7 @@ async fn serve(
     }
     let _ = stop_worker.send(true);
     let _ = worker.await;
+    let _ = sweeper.await;
     info!(dropped = stopped.dropped, "stopped");
     Ok(())
 }

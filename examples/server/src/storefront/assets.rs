@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../../assets/storefront.css");
 const JS: &str = include_str!("../../assets/storefront.js");
+const PAYMENT_JS: &str = include_str!("../../assets/payment.js");
 
 struct Asset {
     url: String,
@@ -33,10 +34,16 @@ fn asset(stem: &str, ext: &str, body: &'static str, content_type: &'static str) 
     }
 }
 
-static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
     [
         asset("storefront", "css", CSS, "text/css; charset=utf-8"),
         asset("storefront", "js", JS, "text/javascript; charset=utf-8"),
+        asset(
+            "payment",
+            "js",
+            PAYMENT_JS,
+            "text/javascript; charset=utf-8",
+        ),
     ]
 });
 
@@ -48,6 +55,11 @@ pub(super) fn css_url() -> &'static str {
 /// The script's URL.
 pub(super) fn js_url() -> &'static str {
     &ASSETS[1].url
+}
+
+/// The payment script's URL (Stripe.js's card fields and 3-D Secure).
+pub(super) fn payment_js_url() -> &'static str {
+    &ASSETS[2].url
 }
 
 /// `GET /assets/{name}`: the current version of an asset, cached for a
@@ -86,6 +98,7 @@ mod tests {
         assert!(css_url().starts_with("/assets/storefront-") && css_url().ends_with(".css"));
         assert!(js_url().ends_with(".js"));
         assert_ne!(css_url(), js_url());
+        assert!(payment_js_url().starts_with("/assets/payment-"));
         let again = asset("storefront", "css", CSS, "text/css");
         assert_eq!(again.url, css_url(), "the same content, the same name");
     }

@@ -140,6 +140,10 @@ const CARD: &[Spec] = &[
     ("payment.card.holder", "Name on card", "text", "cc-name", ""),
 ];
 
+/// The card as a provider token (Stripe.js's card fields make it in the
+/// browser; the page posts it hidden).
+const TOKEN: Spec = ("payment.token", "Card", "hidden", "", "");
+
 /// The fields of the form that are choices, not text inputs.
 const CHOICES: &[&str] = &["shipping_method", "payment.method"];
 
@@ -172,6 +176,7 @@ pub(super) fn body_of(fields: &[(String, String)]) -> Value {
         && payment.get("method").and_then(Value::as_str) == Some("cash_on_delivery")
     {
         payment.remove("card");
+        payment.remove("token");
     }
     Value::Object(root)
 }
@@ -256,7 +261,14 @@ fn describe(path: &str, shipping: &Radios, payment: &Radios) -> (String, Option<
         .iter()
         .chain(ADDRESS)
         .chain(CARD)
-        .chain(std::iter::once(&COUNTRY));
+        .chain([&COUNTRY, &TOKEN]);
+    if path == TOKEN.0 {
+        return (TOKEN.1.to_owned(), Some("card-element".to_owned()));
+    }
+    if path == "payment.card" {
+        // A raw card where only a token is taken (a hand-made form).
+        return (TOKEN.1.to_owned(), None);
+    }
     if let Some((p, label, ..)) = texts.into_iter().find(|s| s.0 == path) {
         return ((*label).to_owned(), Some(dom_id("field", p)));
     }
@@ -299,6 +311,7 @@ fn form_page(
         .chain(std::iter::once(&COUNTRY))
         .map(|s| s.0)
         .chain(CHOICES.iter().copied())
+        .chain(std::iter::once(TOKEN.0))
         .chain(CARD.iter().map(|s| s.0))
         .collect();
     let mut paths: Vec<(&str, &[String])> = state.errors.iter().collect();
@@ -319,15 +332,25 @@ fn form_page(
         label: String::new(),
         message: message.clone(),
     }));
+    let stripe = shop.stripe_js();
+    let layout = visit.layout("Checkout");
+    let (layout, card) = match stripe {
+        // Stripe's card fields replace the page's own: no card input of
+        // this page is ever posted.
+        Some(stripe) => (layout.with_stripe(&stripe.js_url), Vec::new()),
+        None => (layout, CARD.iter().map(|s| state.field(s)).collect()),
+    };
     CheckoutPage {
-        layout: visit.layout("Checkout"),
+        layout,
         contact: CONTACT.iter().map(|s| state.field(s)).collect(),
         address: ADDRESS.iter().map(|s| state.field(s)).collect(),
         country: state.field(&COUNTRY),
         countries: Country::all().map(Country::code).collect(),
         shipping,
         payment,
-        card: CARD.iter().map(|s| state.field(s)).collect(),
+        card,
+        stripe_key: stripe.map(|s| s.publishable_key.clone()),
+        token: state.field(&TOKEN),
         errors,
         idempotency_key: idempotency_key(),
         summary: CartView::of(cart),
@@ -521,10 +544,23 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_the_card_of_the_body() {
+        let body = body_of(&pairs(&[
+            ("payment.method", "card"),
+            ("payment.token", "card_1ABC"),
+        ]));
+        assert_eq!(
+            body,
+            json!({"payment": {"method": "card", "token": "card_1ABC"}})
+        );
+    }
+
+    #[test]
     fn cash_on_delivery_leaves_the_card_out() {
         let body = body_of(&pairs(&[
             ("payment.method", "cash_on_delivery"),
             ("payment.card.exp_month", "soon"),
+            ("payment.token", ""),
         ]));
         assert_eq!(body, json!({"payment": {"method": "cash_on_delivery"}}));
     }
@@ -535,7 +571,7 @@ mod tests {
             .iter()
             .chain(ADDRESS)
             .chain(CARD)
-            .chain([&COUNTRY])
+            .chain([&COUNTRY, &TOKEN])
             .map(|spec| spec.0)
             .chain(CHOICES.iter().copied())
             .chain(NOT_SHOWN.iter().copied())

@@ -35,13 +35,17 @@ mod users;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use orders_axum::Identify;
 use orders_axum::metrics::{CheckoutOutcome, Metrics};
 use orders_axum::web::{Csrf, SignIn};
 use orders_core::Orders;
 
+use crate::payments::{StripeSettings, stripe_content_security_policy};
 use crate::sign_in::Host;
 
 /// The cookie holding the id of the customer's open cart.
@@ -51,12 +55,13 @@ pub const CART_COOKIE: &str = "orders_cart";
 pub const FORM_LIMIT: usize = 64 * 1024;
 
 /// The storefront's state: the engine, who callers are, how they sign in,
-/// and the CSRF key.
+/// the CSRF key, and Stripe.js when Stripe takes the payments.
 #[derive(Clone)]
 pub struct Storefront {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     orders: Orders,
     identify: Arc<dyn Identify>,
@@ -64,6 +69,21 @@ struct Inner {
     csrf: Csrf,
     /// Where the checkout page counts its checkouts' outcomes.
     metrics: Option<Metrics>,
+    /// Stripe.js on the checkout and order pages; `None`: the test
+    /// gateway's card fields.
+    stripe: Option<StripeJs>,
+}
+
+/// What the pages need of Stripe: where Stripe.js is, the publishable key,
+/// and the Content-Security-Policy that lets Stripe.js run.
+#[derive(Clone)]
+pub(crate) struct StripeJs {
+    /// Stripe.js's URL.
+    pub js_url: String,
+    /// The publishable key (`pk_…`).
+    pub publishable_key: String,
+    /// The pages' policy, with Stripe.js's origin allowed.
+    csp: HeaderValue,
 }
 
 impl Storefront {
@@ -79,7 +99,16 @@ impl Storefront {
                 host,
                 csrf: Csrf::random(),
                 metrics: None,
+                stripe: None,
             }),
+        }
+    }
+
+    fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = (*self.inner).clone();
+        change(&mut inner);
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -87,32 +116,37 @@ impl Storefront {
     /// share one key, or a form served by one is refused by another.
     #[must_use]
     pub fn csrf(self, csrf: Csrf) -> Self {
-        let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                orders: inner.orders.clone(),
-                identify: inner.identify.clone(),
-                host: inner.host.clone(),
-                csrf,
-                metrics: inner.metrics.clone(),
-            }),
-        }
+        self.with(|inner| inner.csrf = csrf)
     }
 
     /// Counts the checkout page's checkouts in `metrics`, by outcome, as
     /// the API counts its own.
     #[must_use]
     pub fn metrics(self, metrics: &Metrics) -> Self {
-        let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                orders: inner.orders.clone(),
-                identify: inner.identify.clone(),
-                host: inner.host.clone(),
-                csrf: inner.csrf.clone(),
-                metrics: Some(metrics.clone()),
-            }),
-        }
+        self.with(|inner| inner.metrics = Some(metrics.clone()))
+    }
+
+    /// With `Some`, card payments go through Stripe.js: the checkout page
+    /// shows Stripe's card fields (the card number never reaches this
+    /// server), the order page runs 3-D Secure through Stripe.js, and the
+    /// pages' Content-Security-Policy allows Stripe.js's origin. With
+    /// `None` (the default), the test gateway's plain card fields.
+    #[must_use]
+    pub fn stripe(self, stripe: Option<&StripeSettings>) -> Self {
+        let page = stripe.map(|settings| StripeJs {
+            js_url: settings.js_url.clone(),
+            publishable_key: settings.publishable_key.clone(),
+            csp: HeaderValue::from_str(&stripe_content_security_policy(&settings.js_origin()))
+                .unwrap_or_else(|_| {
+                    HeaderValue::from_static(orders_axum::web::CONTENT_SECURITY_POLICY)
+                }),
+        });
+        self.with(|inner| inner.stripe = page)
+    }
+
+    /// Stripe.js's settings, when Stripe takes the payments.
+    fn stripe_js(&self) -> Option<&StripeJs> {
+        self.inner.stripe.as_ref()
     }
 
     /// Counts one checkout of the page that ended as `outcome`.
@@ -134,7 +168,8 @@ impl Storefront {
     /// paths get the storefront's HTML 404 page; the API's own fallback
     /// still answers under `/api`.
     pub fn router(self) -> Router {
-        Router::new()
+        let csp = self.stripe_js().map(|stripe| stripe.csp.clone());
+        let pages = Router::new()
             .route("/", get(catalogue::index))
             .route("/products/{id}", get(catalogue::product))
             .route("/cart", get(cart::show))
@@ -146,15 +181,40 @@ impl Storefront {
             .route("/checkout", get(checkout::show).post(checkout::submit))
             .route("/orders", get(orders::history))
             .route("/orders/{id}", get(orders::order))
+            .route(
+                "/orders/{id}/payment/confirm",
+                post(orders::confirm_payment),
+            )
             .route("/login", get(users::login_page).post(users::login))
             .route("/register", get(users::register_page).post(users::register))
             .route("/logout", post(users::logout))
             .route("/assets/{name}", get(assets::serve))
             .fallback(catalogue::not_found)
             .with_state(self)
-            .layer(DefaultBodyLimit::max(FORM_LIMIT))
-            .layer(axum::middleware::from_fn(
-                orders_axum::web::security_headers,
-            ))
+            .layer(DefaultBodyLimit::max(FORM_LIMIT));
+        // Set inside the security headers, which keep a policy already set.
+        let pages = match csp {
+            Some(policy) => pages.layer(axum::middleware::from_fn_with_state(
+                policy,
+                content_security_policy,
+            )),
+            None => pages,
+        };
+        pages.layer(axum::middleware::from_fn(
+            orders_axum::web::security_headers,
+        ))
     }
+}
+
+/// Sets the pages' Content-Security-Policy to `policy` (Stripe's).
+async fn content_security_policy(
+    State(policy): State<HeaderValue>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
+    response
 }

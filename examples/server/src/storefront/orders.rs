@@ -1,19 +1,26 @@
 //! The order history and the order page. The order page's script follows
 //! the order live through the API's tracking websocket
 //! (`/api/orders/{id}/track`, authenticated by the session cookie).
+//!
+//! An order `awaiting_payment` (3-D Secure) shows a "Complete payment"
+//! form posting to `/orders/{id}/payment/confirm`, which asks the provider
+//! to finish the payment ([`Orders::confirm_payment`](orders_core::Orders::confirm_payment)):
+//! the order is then paid, or cancelled if the action failed. With Stripe,
+//! the page's script first runs the action through Stripe.js.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use orders_core::Access;
 use orders_core::ids::OrderId;
+use orders_core::order::{NextAction, Order, OrderStatus};
 use orders_core::ports::OrderFilter;
 use serde::Deserialize;
 
 use super::Storefront;
 use super::catalogue::ListQuery;
-use super::request::Visit;
-use super::templates::{OrderPage, OrderRow, OrdersPage};
+use super::request::{Post, Visit, see_other};
+use super::templates::{OrderPage, OrderRow, OrdersPage, PaymentAction, StripeAction};
 
 /// Orders per page of the history.
 const PAGE_SIZE: usize = 20;
@@ -80,6 +87,59 @@ pub(super) async fn order(
         Err(error) => return visit.error(&error),
     };
     let title = format!("Order {}", order.number());
-    let page = OrderPage::new(visit.layout(title), &order, &events, query.placed.is_some());
+    let action = payment_action(&shop, &order);
+    let mut layout = visit.layout(title);
+    if let (
+        Some(stripe),
+        Some(PaymentAction {
+            stripe: Some(_), ..
+        }),
+    ) = (shop.stripe_js(), &action)
+    {
+        layout = layout.with_stripe(&stripe.js_url);
+    }
+    let page = OrderPage::new(layout, &order, &events, query.placed.is_some(), action);
     visit.render(StatusCode::OK, &page)
+}
+
+/// The "Complete payment" form of an order waiting for its customer's
+/// action; `None` for any other order.
+fn payment_action(shop: &Storefront, order: &Order) -> Option<PaymentAction> {
+    if order.status() != OrderStatus::AwaitingPayment {
+        return None;
+    }
+    let stripe = match (shop.stripe_js(), &order.payment().next_action) {
+        (Some(stripe), Some(NextAction::UseSdk { client_secret })) => Some(StripeAction {
+            key: stripe.publishable_key.clone(),
+            client_secret: client_secret.clone(),
+        }),
+        _ => None,
+    };
+    Some(PaymentAction {
+        confirm_url: format!("/orders/{}/payment/confirm", order.id()),
+        stripe,
+    })
+}
+
+/// `POST /orders/{id}/payment/confirm`: the customer is back from their
+/// bank (or the test gateway's stand-in for it): asks the provider to
+/// finish the payment, then shows the order, paid or cancelled. Calling it
+/// again, or after the provider's webhook did the same, changes nothing.
+pub(super) async fn confirm_payment(
+    State(shop): State<Storefront>,
+    Path(id): Path<String>,
+    post: Post,
+) -> Response {
+    let visit = &post.visit;
+    let caller = match visit.require() {
+        Ok(caller) => caller,
+        Err(redirect) => return redirect,
+    };
+    let Ok(id) = OrderId::parse(&id) else {
+        return visit.not_found();
+    };
+    match shop.orders().confirm_payment(&caller.id, &id).await {
+        Ok(order) => see_other(&format!("/orders/{}", order.id())),
+        Err(error) => visit.error(&error),
+    }
 }

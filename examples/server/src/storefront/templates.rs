@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use orders_core::PricedCart;
 use orders_core::money::Money;
-use orders_core::order::{Order, OrderEvent, OrderLine};
+use orders_core::order::{EventKind, Order, OrderEvent, OrderLine};
 
 use super::assets;
 use super::request::Visit;
@@ -26,6 +26,11 @@ pub(super) struct Layout {
     pub js: &'static str,
     /// The order a page shows, as `body[data-order-id]`.
     pub order_id: Option<String>,
+    /// Stripe.js's URL, on a page that takes a card with Stripe.
+    pub stripe_js: Option<String>,
+    /// The payment script's URL (content-hashed), on a page that takes a
+    /// card with Stripe.
+    pub payment_js: Option<&'static str>,
 }
 
 impl Layout {
@@ -37,6 +42,18 @@ impl Layout {
             css: assets::css_url(),
             js: assets::js_url(),
             order_id: None,
+            stripe_js: None,
+            payment_js: None,
+        }
+    }
+
+    /// This layout, loading Stripe.js from `js_url` and the page's payment
+    /// script.
+    pub(super) fn with_stripe(self, js_url: &str) -> Self {
+        Self {
+            stripe_js: Some(js_url.to_owned()),
+            payment_js: Some(assets::payment_js_url()),
+            ..self
         }
     }
 }
@@ -245,7 +262,12 @@ pub(super) struct CheckoutPage {
     pub countries: Vec<&'static str>,
     pub shipping: Radios,
     pub payment: Radios,
+    /// The test gateway's card fields (none with Stripe).
     pub card: Vec<Field>,
+    /// With Stripe: the publishable key for Stripe.js's card fields.
+    pub stripe_key: Option<String>,
+    /// The `payment.token` field (Stripe's card fields): its error.
+    pub token: Field,
     pub errors: Vec<ErrorItem>,
     /// The idempotency key of this rendering of the form.
     pub idempotency_key: String,
@@ -285,19 +307,34 @@ pub(super) struct OrdersPage {
 /// One entry of an order's timeline.
 pub(super) struct EventView {
     pub id: String,
+    /// The event's type (`status_changed`, `payment_updated`).
+    pub kind: &'static str,
     pub at: String,
     pub at_iso: String,
     pub to: String,
+    /// For a payment event: the payment's new status (`captured`).
+    pub payment: Option<String>,
     pub note: Option<String>,
 }
 
 impl EventView {
     pub(super) fn of(event: &OrderEvent) -> Self {
+        let payment = match event.kind {
+            EventKind::PaymentUpdated => event
+                .data
+                .as_ref()
+                .and_then(|data| data.get("status"))
+                .and_then(|status| status.as_str())
+                .map(str::to_owned),
+            _ => None,
+        };
         Self {
             id: event.id.to_string(),
+            kind: event.kind.as_str(),
             at: when(event.at),
             at_iso: event.at.to_rfc3339(),
             to: event.to.to_string(),
+            payment,
             note: event.note.as_ref().map(ToString::to_string),
         }
     }
@@ -322,6 +359,24 @@ pub(super) struct OrderPage {
     pub events: Vec<EventView>,
     /// Just placed (`?placed=1`): show a thank-you.
     pub placed_now: bool,
+    /// While the order is `awaiting_payment`: the customer's action.
+    pub action: Option<PaymentAction>,
+}
+
+/// The "Complete payment" form of an order `awaiting_payment`.
+pub(super) struct PaymentAction {
+    /// Where the form posts (the storefront's confirm route).
+    pub confirm_url: String,
+    /// With Stripe: what Stripe.js needs to run 3-D Secure.
+    pub stripe: Option<StripeAction>,
+}
+
+/// What Stripe.js needs to run the customer's action on the order page.
+pub(super) struct StripeAction {
+    /// The publishable key.
+    pub key: String,
+    /// The PaymentIntent's client secret (the page is the owner's only).
+    pub client_secret: String,
 }
 
 impl OrderPage {
@@ -330,6 +385,7 @@ impl OrderPage {
         order: &Order,
         events: &[OrderEvent],
         placed_now: bool,
+        action: Option<PaymentAction>,
     ) -> Self {
         let a = &order.shipping_address();
         let mut address = vec![a.full_name().to_string(), a.line1().to_string()];
@@ -365,6 +421,7 @@ impl OrderPage {
             payment,
             events: events.iter().map(EventView::of).collect(),
             placed_now,
+            action,
         }
     }
 }
