@@ -201,7 +201,9 @@ fn table() -> Vec<Row> {
         row(
             "POST",
             "/api/orders/{order}/returns",
-            Some(json!({"lines": [{"product_id": "{product}", "quantity": 1}], "reason": "Too big"})),
+            Some(
+                json!({"lines": [{"product_id": "{product}", "quantity": 1}], "reason": "Too big"}),
+            ),
             Order,
             [401, 409, 404, 404],
         ),

@@ -18,9 +18,9 @@ use orders_core::ports::OrderFilter;
 use serde::Deserialize;
 
 use super::Storefront;
+use super::aftersale_view::AftersaleView;
 use super::catalogue::ListQuery;
 use super::request::{Post, Visit, see_other};
-use super::aftersale_view::AftersaleView;
 use super::templates::{OrderPage, OrderRow, OrdersPage, PaymentAction, StripeAction};
 
 /// Orders per page of the history.
