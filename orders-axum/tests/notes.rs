@@ -7,7 +7,6 @@ mod common;
 
 use std::time::Duration;
 
-use common::aftersale::*;
 use common::shop::*;
 use common::*;
 use futures_util::StreamExt;
