@@ -38,11 +38,7 @@ const CURRENCIES: [&str; 4] = ["USD", "EUR", "JPY", "KWD"];
 fn engine(policy: CapturePolicy) -> Orders {
     let de = Country::parse("DE").unwrap();
     let tax = TaxTable::new()
-        .with_rate(
-            de.clone(),
-            TaxClass::standard(),
-            TaxRate::percent("19").unwrap(),
-        )
+        .with_rate(de, TaxClass::standard(), TaxRate::percent("19").unwrap())
         .with_rate(
             de,
             TaxClass::parse("reduced").unwrap(),

@@ -38,6 +38,16 @@
 //!
 //! Secrets ([`SecretKey`], [`WebhookSecret`], [`ClientSecret`]) never show
 //! in `Debug` output, so a client or a result can be logged safely.
+//!
+//! ## Limits
+//!
+//! A PaymentIntent is captured once: a partial capture releases the rest
+//! of the authorisation. So under `on_shipment`, an order shipped in
+//! several fulfilments captures the first fulfilment's share only; the
+//! later captures are refused (the fulfilments are recorded, their shares
+//! stay uncaptured). Stripe's multicapture (`request_multicapture`, an
+//! IC+ pricing feature) would take each share; this adapter does not ask
+//! for it. Ship such orders in one fulfilment, or capture on checkout.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

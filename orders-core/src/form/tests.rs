@@ -14,7 +14,10 @@ use crate::catalogue::{NewProductForm, ProductEditForm, VersionPolicy};
 use crate::checkout::{CheckoutForm, FormContext};
 use crate::discount::NewDiscountForm;
 use crate::money::Currency;
-use crate::order::{CancelForm, TransitionForm};
+use crate::order::{
+    CancelForm, FulfilmentForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
+    TransitionForm,
+};
 use crate::validation::ValidationErrors;
 
 type Check = fn(&Map<String, Value>) -> Result<(), ValidationErrors>;
@@ -89,6 +92,30 @@ fn forms() -> Vec<(&'static Description, Value, Check)> {
             json!({"code": "TEN"}),
             |o| checked(o, ApplyDiscountForm::validate),
         ),
+        (
+            FulfilmentForm::DESCRIPTION,
+            json!({"lines": [{"product_id": "p1", "quantity": 1}], "tracking_number": "T1"}),
+            |o| checked(o, FulfilmentForm::validate),
+        ),
+        (
+            ReturnForm::DESCRIPTION,
+            json!({"lines": [{"product_id": "p1", "quantity": 2}], "reason": "too big"}),
+            |o| checked(o, ReturnForm::validate),
+        ),
+        (RefundForm::DESCRIPTION, json!({"amount": "5.00"}), |o| {
+            checked(o, |f: RefundForm| f.validate(Currency::USD))
+        }),
+        (
+            NoteForm::DESCRIPTION,
+            json!({"text": "ships Monday", "visible_to_customer": true}),
+            |o| checked(o, NoteForm::validate),
+        ),
+        (RejectForm::DESCRIPTION, json!({"note": "worn"}), |o| {
+            checked(o, RejectForm::validate)
+        }),
+        (ReceiveForm::DESCRIPTION, json!({"restock": false}), |o| {
+            checked(o, ReceiveForm::validate)
+        }),
         (
             crate::webhook::WebhookForm::DESCRIPTION,
             json!({"url": "https://erp.example.com/in", "events": ["order.created"]}),
@@ -323,6 +350,7 @@ const BEYOND_THE_PATTERN: &[(&str, &str)] = &[
     ("price", "the currency's decimals"),
     ("value", "the currency's decimals, a percentage's range"),
     ("min_subtotal", "the currency's decimals"),
+    ("amount", "the order's currency's decimals"),
     (
         "url",
         "a host, no credentials or spaces; where the host resolves",

@@ -229,7 +229,7 @@ impl Form for RefundForm {
                 "amount",
                 "A free amount, in the order's currency (`\"5.00\"`).",
             )
-            .pattern("^-?[0-9]+(\\.[0-9]+)?$")
+            .pattern(Money::PRICE_PATTERN)
             .example("5.00"),
             Field::text("note", "Why.")
                 .chars(0, Note::MAX_CHARS)
@@ -256,7 +256,7 @@ impl RefundForm {
         let lines = lines(self.lines, false, &mut errors);
         let shipping = self.shipping.unwrap_or(false);
         let amount = present(self.amount)
-            .and_then(|t| errors.check("amount", Money::parse(t.trim(), currency)));
+            .and_then(|t| errors.check("amount", Money::parse_price(t.trim(), currency)));
         let note = present(self.note).and_then(|t| errors.check("note", Note::parse(&t)));
         let return_id =
             present(self.return_id).and_then(|t| errors.check("return_id", ReturnId::parse(&t)));

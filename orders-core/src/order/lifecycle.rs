@@ -667,6 +667,23 @@ pub fn plan_transition(
         actor,
         note: transition.note,
     };
+    // Money given back by the move is a refund of the order like any
+    // other, so `refunded_total` says it.
+    if let Some(after) = &change.payment
+        && after.status == PaymentStatus::Refunded
+        && !order.payment.refundable().is_zero()
+    {
+        change.records.push(Record::Refund(super::Refund {
+            id: RefundId::generate(),
+            amount: order.payment.refundable(),
+            lines: Vec::new(),
+            shipping: false,
+            status: super::RefundStatus::Succeeded,
+            note: change.note.clone(),
+            return_id: None,
+            created_at: now,
+        }));
+    }
     match to {
         // Shipping with a tracking number ships every remaining unit in
         // one fulfilment.

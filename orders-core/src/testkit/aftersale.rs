@@ -98,7 +98,7 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
     let stored = reread(&orders, &order).await;
     assert_eq!(
         stored.fulfilments(),
-        &[first.clone()],
+        std::slice::from_ref(&first),
         "stored with its order"
     );
     assert_eq!(
@@ -161,6 +161,12 @@ pub(super) async fn fulfilments_round_trip(store: Arc<dyn Store>) {
             .fulfilments()
             .iter()
             .all(|f| f.delivered_at.is_some())
+    );
+    let ids: Vec<_> = stored.fulfilments().iter().map(|f| f.id.clone()).collect();
+    assert_eq!(
+        ids,
+        [first.id.clone(), second.id.clone()],
+        "replaced in place"
     );
     let kinds: Vec<EventKind> = orders
         .order_events(Access::Staff, order.id())
@@ -263,7 +269,7 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
         .expect("receive");
     assert_eq!(received.status, ReturnStatus::Received);
     assert!(received.restocked);
-    assert_eq!(after.returns(), &[received.clone()]);
+    assert_eq!(after.returns(), std::slice::from_ref(&received));
     let now = orders.product(a.id()).await.expect("a");
     assert_eq!(now.stock(), before.stock() + 2, "exactly its units back");
     assert!(
@@ -271,7 +277,29 @@ pub(super) async fn returns_round_trip_and_restock_exact_units(store: Arc<dyn St
         "the product's version rose"
     );
     assert_eq!(stock(&orders, b.id()).await, 9, "nothing else");
-    assert_eq!(reread(&orders, &order).await.returns(), &[received]);
+    assert_eq!(
+        reread(&orders, &order).await.returns(),
+        std::slice::from_ref(&received)
+    );
+    // A refund naming the received return pays back its units.
+    let (paid_back, refund) = orders
+        .refund(
+            staff(),
+            order.id(),
+            RefundRequest {
+                amount: RefundAmount::Lines {
+                    lines: Vec::new(),
+                    shipping: false,
+                },
+                note: None,
+                return_id: Some(received.id.clone()),
+            },
+        )
+        .await
+        .expect("refund of the return");
+    assert_eq!(refund.lines, received.lines);
+    assert_eq!(refund.return_id.as_ref(), Some(&received.id));
+    assert_eq!(paid_back.returns()[0].status, ReturnStatus::Refunded);
 
     let (_, other) = orders
         .request_return(&who, order.id(), ask(vec![units(&b, 1)]))
@@ -529,7 +557,7 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .order(Access::Owner(&who), order.id())
         .await
         .expect("order");
-    assert_eq!(mine.notes(), &[visible.clone()]);
+    assert_eq!(mine.notes(), std::slice::from_ref(&visible));
     let json = serde_json::to_string(&mine).expect("json");
     assert!(!json.contains("fraud check"), "{json}");
     let events = orders
@@ -561,4 +589,19 @@ pub(super) async fn internal_notes_never_reach_the_customer(store: Arc<dyn Store
         .await
         .expect("staff");
     assert_eq!(staff_view.notes().len(), 2);
+}
+
+/// Cancelling (or refunding by transition) a captured order gives its
+/// money back as a refund the order keeps: `refunded_total` says it.
+pub(super) async fn money_back_by_transition_is_a_refund(store: Arc<dyn Store>) {
+    let (orders, _) = super::engine(store);
+    let who = customer();
+    let (order, _, _) = place(&orders, &who).await;
+    assert_eq!(order.payment().status, PaymentStatus::Captured);
+    let cancelled = orders.cancel(&who, order.id(), None).await.expect("cancel");
+    assert_eq!(cancelled.refunds().len(), 1);
+    assert_eq!(cancelled.refunded_total(), order.totals().total);
+    assert_eq!(cancelled.payment().refunded, order.totals().total);
+    let stored = reread(&orders, &order).await;
+    assert_eq!(stored.refunds(), cancelled.refunds());
 }

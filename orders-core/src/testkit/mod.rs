@@ -163,6 +163,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("internal_notes_never_reach_the_customer", |s| {
         aftersale::internal_notes_never_reach_the_customer(s).boxed()
     }),
+    ("money_back_by_transition_is_a_refund", |s| {
+        aftersale::money_back_by_transition_is_a_refund(s).boxed()
+    }),
 ];
 
 /// Runs every check of [`CHECKS`], each on a store from `make_store`, and

@@ -64,22 +64,29 @@ impl EventType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// The type of `event`, as its delivery names it: its creation, a
-    /// payment update, or a status change.
+    /// The type of `event`: its creation, else its kind (a refund that
+    /// went through or was refused is a payment update).
     pub fn of(event: &OrderEvent) -> Self {
-        match (event.from, event.kind) {
-            (None, _) => Self::Created,
-            (Some(_), EventKind::PaymentUpdated) => Self::PaymentUpdated,
-            (Some(_), _) => Self::StatusChanged,
+        if event.from.is_none() {
+            return Self::Created;
+        }
+        match event.kind {
+            EventKind::PaymentUpdated | EventKind::RefundUpdated => Self::PaymentUpdated,
+            EventKind::FulfilmentCreated => Self::FulfilmentCreated,
+            EventKind::FulfilmentDelivered => Self::FulfilmentDelivered,
+            EventKind::ReturnUpdated => Self::ReturnUpdated,
+            EventKind::RefundCreated => Self::RefundCreated,
+            EventKind::NoteAdded => Self::NoteAdded,
+            _ => Self::StatusChanged,
         }
     }
 
     /// The types a webhook may ask for to receive `event`: its own
-    /// ([`EventType::of`]) and, for a payment update that moved the
-    /// order's status (`from != to`), also `order.status_changed`, so a
-    /// webhook following status changes sees every one of them. Such an
-    /// event is still delivered once per webhook, as
-    /// `order.payment_updated`.
+    /// ([`EventType::of`]) and, for an event that moved the order's status
+    /// (`from != to`: a payment update, a fulfilment, a refund), also
+    /// `order.status_changed`, so a webhook following status changes sees
+    /// every one of them. Such an event is still delivered once per
+    /// webhook, under its own type.
     pub fn matched_by(event: &OrderEvent) -> Vec<Self> {
         let own = Self::of(event);
         let moved = event.from.is_some_and(|from| from != event.to);
@@ -366,12 +373,14 @@ pub struct Webhook {
 
 impl Webhook {
     /// Whether `event` goes to this webhook: of a type it asked for
-    /// ([`EventType::matched_by`]), and committed after it was stored.
+    /// ([`EventType::matched_by`]), committed after it was stored, and not
+    /// an internal note's.
     pub fn wants(&self, event: &OrderEvent) -> bool {
         self.after_event.is_none_or(|after| event.id > after)
             && EventType::matched_by(event)
                 .into_iter()
                 .any(|t| self.events.matches(t))
+            && event.visible_to_customer()
     }
 }
 
@@ -406,6 +415,55 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
         assert_eq!(WebhookUrl::parse(&long), Err(InvalidWebhookUrl::TooLong));
+    }
+
+    #[test]
+    fn events_have_their_kinds_type_and_internal_notes_go_nowhere() {
+        use crate::ids::OrderId;
+        use crate::order::{Actor, EventKind, OrderStatus};
+        let event = |kind, from: Option<OrderStatus>, data: Option<serde_json::Value>| OrderEvent {
+            id: EventId::new(5),
+            order_id: OrderId::parse("o1").expect("id"),
+            kind,
+            from,
+            to: OrderStatus::Paid,
+            at: Utc::now(),
+            actor: Actor::system(),
+            note: None,
+            data,
+        };
+        let paid = Some(OrderStatus::Paid);
+        assert_eq!(
+            EventType::of(&event(EventKind::StatusChanged, None, None)),
+            EventType::Created
+        );
+        for (kind, ty) in [
+            (EventKind::StatusChanged, EventType::StatusChanged),
+            (EventKind::PaymentUpdated, EventType::PaymentUpdated),
+            (EventKind::FulfilmentCreated, EventType::FulfilmentCreated),
+            (
+                EventKind::FulfilmentDelivered,
+                EventType::FulfilmentDelivered,
+            ),
+            (EventKind::ReturnUpdated, EventType::ReturnUpdated),
+            (EventKind::RefundCreated, EventType::RefundCreated),
+            (EventKind::RefundUpdated, EventType::PaymentUpdated),
+            (EventKind::NoteAdded, EventType::NoteAdded),
+        ] {
+            assert_eq!(EventType::of(&event(kind, paid, None)), ty, "{kind}");
+        }
+        let hook = Webhook {
+            id: WebhookId::generate(),
+            url: WebhookUrl::parse("https://erp.example.com/in").expect("url"),
+            events: EventFilter::All,
+            secret: WebhookSecret::from_random_bytes(&[7; 32]),
+            created_at: Utc::now(),
+            after_event: None,
+        };
+        let internal = serde_json::json!({"visible_to_customer": false, "text": "fraud"});
+        let visible = serde_json::json!({"visible_to_customer": true, "text": "Monday"});
+        assert!(!hook.wants(&event(EventKind::NoteAdded, paid, Some(internal))));
+        assert!(hook.wants(&event(EventKind::NoteAdded, paid, Some(visible))));
     }
 
     #[test]
