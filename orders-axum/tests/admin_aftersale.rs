@@ -113,7 +113,7 @@ async fn staff_ship_selected_units_then_mark_them_delivered() {
     assert_eq!(shipped.location(), format!("{page}?done=shipped"));
     let now = current(&app, &order).await;
     assert_eq!(now.status(), OrderStatus::PartiallyShipped);
-    let shown = browser.get(&shipped.location().to_owned()).await;
+    let shown = browser.get(shipped.location()).await;
     assert!(shown.has("Fulfilment shipped."));
     assert!(shown.has("TRK-P") && shown.has("Mark delivered"));
     // Shipping the rest by transition stays; partly shipping is the form's.

@@ -10,7 +10,6 @@ mod postgres;
 
 use std::sync::Arc;
 
-use common::aftersale::*;
 use common::shop::*;
 use common::*;
 use orders_core::memory::MemoryStore;
