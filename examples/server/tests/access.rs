@@ -41,7 +41,7 @@ enum Object {
 
 struct Row {
     method: &'static str,
-    /// With `{cart}`, `{order}`, `{product}`, `{unique}` placeholders.
+    /// With `{cart}`, `{order}`, `{product}`, `{unique}`, `{provider}` placeholders.
     path: &'static str,
     body: Option<Value>,
     object: Object,
@@ -196,6 +196,23 @@ fn table() -> Vec<Row> {
                 [401, 101, 404, 101],
             )
         },
+        // Completing a payment is the owner's (a cash order's is already
+        // complete). A provider's webhook needs no caller but the
+        // provider's signature (none here: 400 for everyone).
+        row(
+            "POST",
+            "/api/orders/{order}/payment/confirm",
+            None,
+            Order,
+            [401, 200, 404, 404],
+        ),
+        row(
+            "POST",
+            "/api/payments/webhooks/{provider}",
+            Some(json!({})),
+            Nothing,
+            [400, 400, 400, 400],
+        ),
         // A return is the owner's own request; A's pending order has not
         // been delivered.
         row(
@@ -596,6 +613,7 @@ async fn every_api_route_for_every_caller() {
                 ("product", shop.product.as_str()),
                 ("unique", unique.as_str()),
                 ("a_email", shop.a_email.as_str()),
+                ("provider", "test"),
             ];
             let path = fill(row.path, &values);
             let fresh = if row.path == "/api/auth/logout" {
