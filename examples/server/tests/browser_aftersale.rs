@@ -138,7 +138,10 @@ async fn staff_ship_in_two_parts_and_refund_a_return_while_the_customer_watches(
     // The timeline names who acted: the staff member's email, "customer".
     let timeline = text(&staff, "#order-events").await;
     assert!(timeline.contains(STAFF_EMAIL), "{timeline}");
-    assert!(timeline.contains("customer") && !timeline.contains("staff:"), "{timeline}");
+    assert!(
+        timeline.contains("customer") && !timeline.contains("staff:"),
+        "{timeline}"
+    );
     let refunded = order(&server, &staff_token, &id).await;
     let amount = refunded["refunds"][0]["amount"]
         .as_str()

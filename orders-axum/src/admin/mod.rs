@@ -52,6 +52,13 @@
 //!   `into_make_service_with_connect_info::<SocketAddr>()` or
 //!   [`serve`](crate::serve) (feature `serve`), or every sign-in comes from
 //!   no address (the panel says so once in the log).
+//! - After the sale (`aftersale.rs`), an order's page ships chosen units,
+//!   marks fulfilments delivered, decides and receives returns, refunds
+//!   and takes notes that say who sees them. Irreversible actions (a
+//!   refund, a rejection, a cancellation) answer a confirmation page
+//!   first, which works without JavaScript; a refund's shows the amount
+//!   the core computes. Who acted is named through the host's
+//!   [`Identify::label`] (a staff member's email), or "customer".
 //! - Assets (one CSS, one JS file) are compiled in and served under a
 //!   content-hashed name with a year-long cache. The JS opens the API's
 //!   websockets (the browser sends the session cookie) so new orders and
