@@ -84,6 +84,7 @@ fn copy_form(form: &CheckoutForm) -> CheckoutForm {
         shipping_method: form.shipping_method.clone(),
         payment: Some(orders_core::checkout::PaymentForm {
             method: form.payment.as_ref().and_then(|p| p.method.clone()),
+            token: form.payment.as_ref().and_then(|p| p.token.clone()),
             card: card.map(|c| orders_core::checkout::CardForm {
                 number: c.number.clone(),
                 exp_month: c.exp_month,

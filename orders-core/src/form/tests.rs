@@ -403,3 +403,42 @@ fn what_a_pattern_allows_the_parser_takes() {
     }
     assert!(drawn > 1000, "{drawn}");
 }
+
+/// A list of objects is read element by element: a mistyped member is a
+/// type error on its dotted path (`lines.1.quantity`), the rest of the
+/// element and of the list kept, and an element that is no object is a
+/// type error of the list.
+#[test]
+fn object_lists_report_errors_by_element() {
+    let body = json!({
+        "lines": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": "two"}],
+        "tracking_number": "T1",
+    });
+    let errors = FulfilmentForm::read(body.as_object().unwrap())
+        .validate(FulfilmentForm::validate)
+        .unwrap_err();
+    assert_eq!(
+        errors.get("lines.1.quantity"),
+        Some(&["must be an integer".to_owned()][..])
+    );
+    assert_eq!(errors.len(), 1, "{errors}");
+    let body = json!({"lines": [7], "tracking_number": "T1"});
+    let errors = FulfilmentForm::read(body.as_object().unwrap())
+        .validate(FulfilmentForm::validate)
+        .unwrap_err();
+    assert_eq!(
+        errors.get("lines"),
+        Some(&["must be an array of objects".to_owned()][..])
+    );
+    let schema = super::json_schema(FulfilmentForm::DESCRIPTION, "#/s/");
+    assert_eq!(
+        schema["properties"]["lines"]["items"]["$ref"],
+        "#/s/ItemLine"
+    );
+    let nested: Vec<&str> = FulfilmentForm::DESCRIPTION
+        .with_nested()
+        .iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(nested, ["CreateFulfilment", "ItemLine"]);
+}

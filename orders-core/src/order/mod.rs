@@ -5,6 +5,7 @@
 
 mod aftersale;
 mod aftersale_forms;
+mod change;
 mod fulfilment;
 mod lifecycle;
 mod note;
@@ -35,11 +36,12 @@ pub use aftersale::{
 pub use aftersale_forms::{
     FulfilmentForm, ItemLineForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
 };
+pub use change::StatusChange;
 pub use fulfilment::{FulfilmentRequest, plan_delivery, plan_fulfilment};
 pub use lifecycle::{
-    Actor, EventKind, InvalidActor, Note, OrderEvent, OrderStatus, ProviderState, StatusChange,
-    TrackingNumber, Transition, TransitionError, TransitionGuard, UnknownEventKind, UnknownStatus,
-    plan_payment, plan_transition,
+    Actor, EventKind, InvalidActor, Note, OrderEvent, OrderStatus, ProviderState, TrackingNumber,
+    Transition, TransitionError, TransitionGuard, UnknownEventKind, UnknownStatus, plan_payment,
+    plan_transition,
 };
 pub use note::{NewNote, plan_note};
 pub use payment::{CapturePolicy, NextAction, PaymentStatus, PaymentSummary, UnknownPaymentStatus};

@@ -287,7 +287,8 @@ impl Orders {
         else {
             return order;
         };
-        self.record(order.id(), &state, Actor::system())
+        let id = order.id().clone();
+        self.record_on(Some(order.clone()), &id, &state, Actor::system())
             .await
             .unwrap_or(order)
     }
@@ -300,13 +301,28 @@ impl Orders {
         state: &ProviderState,
         actor: Actor,
     ) -> Result<Order, Error> {
+        self.record_on(None, id, state, actor).await
+    }
+
+    /// [`record`](Self::record), planned first on `known` (the order as this
+    /// call just wrote it) instead of a read; a lost compare-and-set reads.
+    async fn record_on(
+        &self,
+        mut known: Option<Order>,
+        id: &OrderId,
+        state: &ProviderState,
+        actor: Actor,
+    ) -> Result<Order, Error> {
         let inner = &self.inner;
         for _ in 0..=inner.config.max_retries {
-            let order = inner
-                .store
-                .order(id)
-                .await?
-                .ok_or(Error::NotFound("order"))?;
+            let order = match known.take() {
+                Some(order) => order,
+                None => inner
+                    .store
+                    .order(id)
+                    .await?
+                    .ok_or(Error::NotFound("order"))?,
+            };
             let Some(change) = plan_payment(&order, state, actor.clone(), inner.clock.now()) else {
                 return Ok(order);
             };

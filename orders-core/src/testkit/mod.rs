@@ -38,6 +38,7 @@ mod discounts;
 mod idempotency;
 mod orders;
 mod payments;
+mod refunds;
 mod versions;
 
 use std::future::Future;
@@ -152,10 +153,10 @@ pub const CHECKS: &[(&str, Check)] = &[
         aftersale::returns_round_trip_and_restock_exact_units(s).boxed()
     }),
     ("refunds_round_trip", |s| {
-        aftersale::refunds_round_trip(s).boxed()
+        refunds::refunds_round_trip(s).boxed()
     }),
     ("concurrent_refunds_never_double", |s| {
-        aftersale::concurrent_refunds_never_double(s).boxed()
+        refunds::concurrent_refunds_never_double(s).boxed()
     }),
     ("fulfilment_races_cancellation", |s| {
         aftersale::fulfilment_races_cancellation(s).boxed()
@@ -164,7 +165,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         aftersale::internal_notes_never_reach_the_customer(s).boxed()
     }),
     ("money_back_by_transition_is_a_refund", |s| {
-        aftersale::money_back_by_transition_is_a_refund(s).boxed()
+        refunds::money_back_by_transition_is_a_refund(s).boxed()
     }),
 ];
 

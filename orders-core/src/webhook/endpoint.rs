@@ -64,8 +64,9 @@ impl EventType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// The type of `event`: its creation, else its kind (a refund that
-    /// went through or was refused is a payment update).
+    /// The type of `event`, as its delivery names it: its creation, else
+    /// its kind (a refund that went through or was refused is a payment
+    /// update).
     pub fn of(event: &OrderEvent) -> Self {
         if event.from.is_none() {
             return Self::Created;
@@ -82,11 +83,11 @@ impl EventType {
     }
 
     /// The types a webhook may ask for to receive `event`: its own
-    /// ([`EventType::of`]) and, for an event that moved the order's status
-    /// (`from != to`: a payment update, a fulfilment, a refund), also
-    /// `order.status_changed`, so a webhook following status changes sees
-    /// every one of them. Such an event is still delivered once per
-    /// webhook, under its own type.
+    /// ([`EventType::of`]) and, for an event of another kind that moved the
+    /// order's status (`from != to`: a payment that made it paid, a
+    /// fulfilment that shipped it), also `order.status_changed`, so a
+    /// webhook following status changes sees every one of them. Such an
+    /// event is still delivered once per webhook, under its own type.
     pub fn matched_by(event: &OrderEvent) -> Vec<Self> {
         let own = Self::of(event);
         let moved = event.from.is_some_and(|from| from != event.to);
