@@ -16,10 +16,16 @@ use std::collections::BTreeMap;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{admin, carts, orders, payments, public, webhooks, ws};
+use crate::routes::{admin, aftersale, carts, orders, payments, public, webhooks, ws};
 
+mod aftersale_schemas;
 mod params;
 mod webhook_schemas;
+
+pub(crate) use aftersale_schemas::{
+    EventData, Fulfilment, FulfilmentState, FulfilmentStatus, ItemLine, OrderNote, Refund,
+    RefundStatus, Return, ReturnStatus,
+};
 
 pub(crate) use params::{CountryCode, IdempotencyKey, ProviderEvent, SearchQuery, StatusFilter};
 pub(crate) use webhook_schemas::{
@@ -40,6 +46,8 @@ pub(crate) enum OrderStatus {
     Delivered,
     Cancelled,
     Refunded,
+    /// Some of its lines shipped, not all.
+    PartiallyShipped,
 }
 
 /// A cart's state.
@@ -236,12 +244,26 @@ pub(crate) struct Order {
     shipping_address: Address,
     shipping_method: String,
     payment: Payment,
+    /// The last fulfilment's tracking number.
     tracking_number: Option<String>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
     version: u64,
+    /// Its fulfilments, oldest first.
+    fulfilments: Vec<Fulfilment>,
+    /// Its returns, oldest first.
+    returns: Vec<Return>,
+    /// Its refunds (pending and succeeded), oldest first.
+    refunds: Vec<Refund>,
+    /// Its notes, oldest first: all of them for staff, only those
+    /// `visible_to_customer` for the customer.
+    notes: Vec<OrderNote>,
+    fulfilment_status: FulfilmentState,
+    /// What its succeeded refunds add up to.
+    #[schema(example = "0.00")]
+    refunded_total: String,
 }
 
 /// What an event records.
@@ -253,10 +275,24 @@ pub(crate) enum EventKind {
     /// The payment changed (`data` is the payment); `from` and `to` differ
     /// when that moved the order too (`awaiting_payment` to `paid`).
     PaymentUpdated,
+    /// Units were handed to a carrier (`data` is the fulfilment).
+    FulfilmentCreated,
+    /// A fulfilment was delivered (`data` is the fulfilment).
+    FulfilmentDelivered,
+    /// A return was requested or moved on (`data` is the return).
+    ReturnUpdated,
+    /// A refund was asked for (`data` is the refund, `pending`).
+    RefundCreated,
+    /// A refund went through (`succeeded`) or the provider refused it
+    /// (`failed`; `data` is the refund).
+    RefundUpdated,
+    /// A note was added (`data` is the note); customers get only those of
+    /// notes `visible_to_customer`.
+    NoteAdded,
 }
 
-/// One change of an order: its status, its payment. Ids sort as strings
-/// in event order.
+/// One change of an order: its status, its payment, a fulfilment, a
+/// return, a refund, a note. Ids sort as strings in event order.
 #[derive(ToSchema)]
 pub(crate) struct OrderEvent {
     #[schema(example = "00000000000000000001")]
@@ -272,9 +308,9 @@ pub(crate) struct OrderEvent {
     /// `customer:ID`, `staff:ID` or `system`.
     actor: String,
     note: Option<String>,
-    /// The payment after the change, for `payment_updated`; `null` for a
-    /// plain status change.
-    data: Option<Payment>,
+    /// The record the change made or moved, by `type`; `null` for a plain
+    /// status change.
+    data: Option<EventData>,
 }
 
 /// What the engine did with a provider's webhook.
@@ -445,6 +481,14 @@ impl Modify for Security {
         admin::get_order,
         admin::order_events,
         admin::transition,
+        aftersale::create_fulfilment,
+        aftersale::fulfilment_delivered,
+        aftersale::request_return,
+        aftersale::approve_return,
+        aftersale::reject_return,
+        aftersale::receive_return,
+        aftersale::create_refund,
+        aftersale::add_note,
         admin::list_discounts,
         admin::create_discount,
         webhooks::create_webhook,
@@ -458,6 +502,7 @@ impl Modify for Security {
         Problem, Health, Product, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
         Discount, DiscountList, TrackMessage, Payment, NextAction, EventKind, WebhookReceipt, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
         WebhookInfo, CreatedWebhook, WebhookList, WebhookDelivery, DeliveryList,
+        ItemLine, Fulfilment, FulfilmentStatus, FulfilmentState, Return, ReturnStatus, Refund, RefundStatus, OrderNote, EventData,
     )),
     modifiers(&Security),
     tags(

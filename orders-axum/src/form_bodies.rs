@@ -16,7 +16,10 @@ use orders_core::catalogue::{NewProductForm, ProductEditForm};
 use orders_core::checkout::CheckoutForm;
 use orders_core::discount::NewDiscountForm;
 use orders_core::form::{Description, Form, json_schema};
-use orders_core::order::{CancelForm, TransitionForm};
+use orders_core::order::{
+    CancelForm, FulfilmentForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
+    TransitionForm,
+};
 use orders_core::webhook::WebhookForm;
 use serde_json::{Value, json};
 
@@ -65,6 +68,12 @@ pub(crate) const BODIES: &[FormBody] = &[
     FormBody::required::<NewProductForm>("create_product"),
     FormBody::required::<ProductEditForm>("patch_product"),
     FormBody::required::<TransitionForm>("transition"),
+    FormBody::required::<FulfilmentForm>("create_fulfilment"),
+    FormBody::required::<ReturnForm>("request_return"),
+    FormBody::required::<RejectForm>("reject_return"),
+    FormBody::required::<ReceiveForm>("receive_return"),
+    FormBody::required::<RefundForm>("create_refund"),
+    FormBody::required::<NoteForm>("add_note"),
     FormBody::required::<NewDiscountForm>("create_discount"),
     FormBody::required::<WebhookForm>("create_webhook"),
 ];

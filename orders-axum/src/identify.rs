@@ -197,6 +197,19 @@ pub trait Identify: Send + Sync + 'static {
             None => Ok(None),
         }
     }
+
+    /// How the admin panel names the host's user `id` where it shows who
+    /// acted on an order (a timeline entry, a note's author): their email,
+    /// say. By default `Ok(None)`, and the panel shows "staff" and the id
+    /// as the engine recorded it.
+    ///
+    /// # Errors
+    /// [`IdentifyError`] when the host cannot tell (the panel then shows
+    /// the id).
+    async fn label(&self, id: &CustomerId) -> Result<Option<String>, IdentifyError> {
+        let _ = id;
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -211,6 +224,10 @@ impl<T: Identify + ?Sized> Identify for Arc<T> {
         token: Option<&str>,
     ) -> Result<Option<Caller>, IdentifyError> {
         (**self).identify_request(parts, token).await
+    }
+
+    async fn label(&self, id: &CustomerId) -> Result<Option<String>, IdentifyError> {
+        (**self).label(id).await
     }
 }
 

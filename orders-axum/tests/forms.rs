@@ -76,7 +76,7 @@ async fn a_type_error_and_a_value_error_come_in_one_answer() {
 async fn every_request_body_is_its_forms_schema() {
     let app = spawn_app().await;
     let doc = app.get("/api/openapi.json", None).await.body;
-    let forms: [(&str, &str, &Description); 11] = [
+    let forms: [(&str, &str, &Description); 17] = [
         ("/api/carts", "post", CreateCartForm::DESCRIPTION),
         ("/api/carts/{id}/items", "post", AddItemForm::DESCRIPTION),
         (
@@ -107,6 +107,36 @@ async fn every_request_body_is_its_forms_schema() {
             TransitionForm::DESCRIPTION,
         ),
         ("/api/admin/discounts", "post", NewDiscountForm::DESCRIPTION),
+        (
+            "/api/admin/orders/{id}/fulfilments",
+            "post",
+            orders_core::order::FulfilmentForm::DESCRIPTION,
+        ),
+        (
+            "/api/orders/{id}/returns",
+            "post",
+            orders_core::order::ReturnForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/returns/{id}/reject",
+            "post",
+            orders_core::order::RejectForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/returns/{id}/receive",
+            "post",
+            orders_core::order::ReceiveForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/orders/{id}/refunds",
+            "post",
+            orders_core::order::RefundForm::DESCRIPTION,
+        ),
+        (
+            "/api/admin/orders/{id}/notes",
+            "post",
+            orders_core::order::NoteForm::DESCRIPTION,
+        ),
         (
             "/api/admin/webhooks",
             "post",

@@ -83,6 +83,26 @@
     events.appendChild(li);
   }
 
+  // The latest refresh wins: an older one that answers late is dropped.
+  var refreshes = 0;
+  function refreshParts() {
+    var mine = ++refreshes;
+    fetch(location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        if (mine !== refreshes) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var parts = document.querySelectorAll("section[data-live][id]");
+        for (var i = 0; i < parts.length; i++) {
+          var next = fresh.getElementById(parts[i].id);
+          // A form being filled in is kept as typed.
+          if (!next || parts[i].contains(document.activeElement)) continue;
+          parts[i].replaceWith(document.importNode(next, true));
+        }
+      })
+      .catch(function () {});
+  }
+
   var attempts = 0;
   var socket = null;
   var closing = false;
@@ -110,6 +130,9 @@
       } else if (frame.type === "event" && frame.event) {
         setStatus(frame.event.to);
         addEvent(frame.event);
+        // Shipments, refunds, returns, notes, the cancel button: the page
+        // renders them; its fresh copy replaces them.
+        refreshParts();
         if (frame.event.to === "shipped") {
           // Events carry no tracking number: a fresh connection's snapshot
           // does, and `after` makes it resume exactly here.

@@ -247,6 +247,19 @@ impl Users {
             .transpose()
     }
 
+    /// The email of the user `id`, if it exists.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn email_of(&self, id: &CustomerId) -> Result<Option<String>, UserError> {
+        const SQL: &str = "SELECT email FROM users WHERE id = $1";
+        Ok(on_pool!(self, pool => sqlx::query(SQL)
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.get::<String, _>(0))))
+    }
+
     /// Makes `email` a staff account with `password_hash`, creating it if
     /// missing. Returns the user and whether it was created.
     ///

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use orders_axum::{Caller, Identify, IdentifyError};
+use orders_core::ids::CustomerId;
 
 use crate::accounts::{Users, now_ms};
 use crate::config::DEFAULT_TOKEN_LIFETIME;
@@ -158,5 +159,10 @@ impl Identify for Sessions {
             self.cache.extended(&key, extended);
         }
         Ok(Some(caller))
+    }
+
+    /// The staff member's email, for the admin panel's timeline.
+    async fn label(&self, id: &CustomerId) -> Result<Option<String>, IdentifyError> {
+        self.users.email_of(id).await.map_err(store_error)
     }
 }

@@ -205,6 +205,17 @@ fn table() -> Vec<Row> {
                 [401, 101, 404, 101],
             )
         },
+        // A return is the owner's own request; A's pending order has not
+        // been delivered.
+        row(
+            "POST",
+            "/api/orders/{order}/returns",
+            Some(
+                json!({"lines": [{"product_id": "{product}", "quantity": 1}], "reason": "Too big"}),
+            ),
+            Order,
+            [401, 409, 404, 404],
+        ),
         // Admin: 401 without credentials, 403 for customers.
         row(
             "POST",
@@ -263,6 +274,59 @@ fn table() -> Vec<Row> {
             Some(json!({"to": "paid"})),
             Order,
             [401, 403, 403, 200],
+        ),
+        // After the sale: a pending cash order cannot ship, has nothing
+        // to refund, and takes notes.
+        row(
+            "POST",
+            "/api/admin/orders/{order}/fulfilments",
+            Some(
+                json!({"lines": [{"product_id": "{product}", "quantity": 1}], "tracking_number": "TRK{unique}"}),
+            ),
+            Order,
+            [401, 403, 403, 409],
+        ),
+        row(
+            "POST",
+            "/api/admin/fulfilments/{unique}/delivered",
+            None,
+            Nothing,
+            [401, 403, 403, 404],
+        ),
+        row(
+            "POST",
+            "/api/admin/orders/{order}/refunds",
+            Some(json!({"amount": "0.01"})),
+            Order,
+            [401, 403, 403, 422],
+        ),
+        row(
+            "POST",
+            "/api/admin/orders/{order}/notes",
+            Some(json!({"text": "Called the customer", "visible_to_customer": false})),
+            Order,
+            [401, 403, 403, 201],
+        ),
+        row(
+            "POST",
+            "/api/admin/returns/{unique}/approve",
+            None,
+            Nothing,
+            [401, 403, 403, 404],
+        ),
+        row(
+            "POST",
+            "/api/admin/returns/{unique}/reject",
+            Some(json!({"note": "Worn"})),
+            Nothing,
+            [401, 403, 403, 404],
+        ),
+        row(
+            "POST",
+            "/api/admin/returns/{unique}/receive",
+            Some(json!({"restock": true})),
+            Nothing,
+            [401, 403, 403, 404],
         ),
         row(
             "POST",

@@ -360,9 +360,10 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
         until_text(&customer, "#order-tracking", |t| t.contains("TRACK-123-GB")).await,
         "TRACK-123-GB"
     );
+    // Shipping is a fulfilment of every line: its event moves the status.
     let timeline = customer
         .find_all(Locator::Css(
-            "ol#order-events > li[data-type='status_changed']",
+            "ol#order-events > li[data-type='status_changed'], ol#order-events > li[data-type='fulfilment_created']",
         ))
         .await
         .unwrap();

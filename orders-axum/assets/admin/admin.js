@@ -79,8 +79,12 @@
       badge.textContent = ev.to;
       var meta = document.createElement('span');
       meta.className = 'muted';
-      meta.textContent = ' ' + (ev.from ? 'from ' + ev.from : 'placed') + ' · ' +
-        ev.at.replace('T', ' ').slice(0, 16) + ' UTC · ' + ev.actor;
+      // The refresh below brings the staff member's label; until then a
+      // customer is "customer" and staff their id.
+      var who = ev.actor.indexOf('customer:') === 0 ? 'customer' : ev.actor;
+      var kind = ev.type && ev.type !== 'status_changed' ? ' ' + ev.type.replace(/_/g, ' ') : '';
+      meta.textContent = kind + ' ' + (ev.from ? 'from ' + ev.from : 'placed') + ' · ' +
+        ev.at.replace('T', ' ').slice(0, 16) + ' UTC · ' + who;
       li.appendChild(badge);
       li.appendChild(meta);
       if (ev.note) {

@@ -52,6 +52,13 @@
 //!   `into_make_service_with_connect_info::<SocketAddr>()` or
 //!   [`serve`](crate::serve) (feature `serve`), or every sign-in comes from
 //!   no address (the panel says so once in the log).
+//! - After the sale (`aftersale.rs`), an order's page ships chosen units,
+//!   marks fulfilments delivered, decides and receives returns, refunds
+//!   and takes notes that say who sees them. Irreversible actions (a
+//!   refund, a rejection, a cancellation) answer a confirmation page
+//!   first, which works without JavaScript; a refund's shows the amount
+//!   the core computes. Who acted is named through the host's
+//!   [`Identify::label`] (a staff member's email), or "customer".
 //! - Assets (one CSS, one JS file) are compiled in and served under a
 //!   content-hashed name with a year-long cache. The JS opens the API's
 //!   websockets (the browser sends the session cookie) so new orders and
@@ -59,6 +66,8 @@
 //!   fetches itself again and swaps in its current actions, tracking and
 //!   payment.
 
+mod aftersale;
+mod aftersale_views;
 mod assets;
 mod discounts;
 mod error;
@@ -256,6 +265,11 @@ impl Admin {
             .route("/orders/{id}", get(orders::show))
             .route("/orders/{id}/row", get(orders::row))
             .route("/orders/{id}/transition", post(orders::transition))
+            .route("/orders/{id}/fulfil", post(aftersale::fulfil))
+            .route("/orders/{id}/refund", post(aftersale::refund))
+            .route("/orders/{id}/notes", post(aftersale::note))
+            .route("/fulfilments/{id}/delivered", post(aftersale::deliver))
+            .route("/returns/{id}/{action}", post(aftersale::move_return))
             .route("/products", get(products::list).post(products::create))
             .route("/products/new", get(products::new))
             .route("/products/{id}", get(products::edit).post(products::update))

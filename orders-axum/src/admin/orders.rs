@@ -11,11 +11,13 @@ use orders_core::ports::{Cursor, OrderFilter, PageRequest};
 use orders_core::validation::ValidationErrors;
 
 use super::PanelState;
+use super::aftersale::CONFIRMED;
+use super::aftersale_views::{Actors, AftersaleView};
 use super::error::{FormFailure, PageError, on_form};
 use super::form::Form;
 use super::session::Staff;
 use super::views::{
-    self, EventView, MoveView, OrderPage, OrderRow, OrderView, OrdersPage, RowFragment,
+    self, ConfirmPage, EventView, MoveView, OrderPage, OrderRow, OrderView, OrdersPage, RowFragment,
 };
 use crate::query::Params;
 
@@ -110,15 +112,42 @@ pub(crate) async fn row(
     Ok(views::render(StatusCode::OK, &fragment, None))
 }
 
-/// What a failed move shows on the page again.
-struct Tried {
+/// What a failed form shows on the page again.
+pub(crate) struct Tried {
     to: String,
     note: String,
     tracking: String,
     failure: FormFailure,
 }
 
-async fn order_page(
+impl Tried {
+    /// A failed after-sale form: its reason, above the page.
+    pub(crate) fn form(failure: FormFailure) -> Self {
+        Self {
+            to: String::new(),
+            note: String::new(),
+            tracking: String::new(),
+            failure,
+        }
+    }
+}
+
+/// What `?done=` says at the top of the page after an after-sale form.
+fn done_flash(done: &str) -> Option<String> {
+    let text = match done {
+        "shipped" => "Fulfilment shipped.",
+        "delivered" => "Fulfilment marked delivered.",
+        "approved" => "Return approved.",
+        "rejected" => "Return rejected.",
+        "received" => "Return received.",
+        "refunded" => "Refund made.",
+        "noted" => "Note added.",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+pub(crate) async fn order_page(
     state: &PanelState,
     staff: &Staff,
     id: &OrderId,
@@ -127,13 +156,23 @@ async fn order_page(
 ) -> Result<Response, PageError> {
     let order = state.orders.order(Access::Staff, id).await?;
     let events = state.orders.order_events(Access::Staff, id).await?;
+    let actors = Actors::of(
+        state,
+        events
+            .iter()
+            .map(|e| &e.actor)
+            .chain(order.notes().iter().map(|n| &n.author)),
+    )
+    .await;
     // Only the payment moves an order from awaiting_payment to paid (the
     // customer's return, the provider's webhook): staff may only cancel.
+    // Partly shipping is the fulfilment form's, with the units chosen.
     let mut moves: Vec<MoveView> = order
         .status()
         .next()
         .iter()
         .filter(|to| !(order.status() == OrderStatus::AwaitingPayment && **to == OrderStatus::Paid))
+        .filter(|to| **to != OrderStatus::PartiallyShipped)
         .map(|s| MoveView::new(*s))
         .collect();
     let mut status = StatusCode::OK;
@@ -164,8 +203,9 @@ async fn order_page(
     let page = OrderPage {
         layout,
         order: OrderView::new(&order),
-        events: events.iter().map(EventView::new).collect(),
+        events: events.iter().map(|e| EventView::new(e, &actors)).collect(),
         moves,
+        after: AftersaleView::new(&order, &actors),
         message,
         flash,
     };
@@ -183,7 +223,8 @@ pub(crate) async fn show(
     let flash = params
         .get("moved")
         .and_then(|s| s.parse::<OrderStatus>().ok())
-        .map(|s| format!("Marked {s}."));
+        .map(|s| format!("Marked {s}."))
+        .or_else(|| params.get("done").and_then(done_flash));
     order_page(&state, &staff, &id, None, flash).await
 }
 
@@ -220,6 +261,29 @@ pub(crate) async fn transition(
         }
     };
     let to = transition.to;
+    let irreversible = matches!(to, OrderStatus::Cancelled | OrderStatus::Refunded);
+    if irreversible && form.get("confirmed") != CONFIRMED {
+        let (title, question) = match to {
+            OrderStatus::Cancelled => (
+                "Cancel this order?",
+                "Its stock goes back, and a card payment is refunded or released. This cannot be undone.",
+            ),
+            _ => (
+                "Refund this whole order?",
+                "Everything left to refund goes back to the customer's payment. This cannot be undone.",
+            ),
+        };
+        let page = ConfirmPage::new(
+            staff.layout(&state, "orders").0,
+            title,
+            question.to_owned(),
+            state.url(&format!("/orders/{}/transition", id.as_str())),
+            &form,
+            &format!("Yes, mark {to}"),
+            state.url(&format!("/orders/{}", id.as_str())),
+        );
+        return Ok(views::render(StatusCode::OK, &page, None));
+    }
     match state
         .orders
         .transition(Actor::staff(&staff.caller.id), &id, transition)

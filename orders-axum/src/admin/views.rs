@@ -11,10 +11,12 @@ use orders_core::catalogue::Product;
 use orders_core::checkout::PaymentMethod;
 use orders_core::discount::{Discount, DiscountKind};
 use orders_core::money::Money;
-use orders_core::order::{Order, OrderEvent, OrderStatus};
+use orders_core::order::{EventKind, Order, OrderEvent, OrderStatus};
 
 use super::PanelState;
-use super::form::FormState;
+use super::aftersale::CONFIRMED;
+use super::aftersale_views::{Actors, AftersaleView};
+use super::form::{Form, FormState};
 use crate::Caller;
 use crate::web::session::is_tls;
 
@@ -186,20 +188,72 @@ pub(crate) struct EventView {
     pub(crate) id: String,
     pub(crate) from: Option<&'static str>,
     pub(crate) to: &'static str,
+    /// What happened besides a status change (`note added`), or "".
+    pub(crate) kind: String,
     pub(crate) at: String,
+    /// Who: a staff member's label, "customer" or "system".
     pub(crate) actor: String,
     pub(crate) note: Option<String>,
 }
 
 impl EventView {
-    pub(crate) fn new(event: &OrderEvent) -> Self {
+    pub(crate) fn new(event: &OrderEvent, actors: &Actors) -> Self {
+        let kind = match event.kind {
+            EventKind::StatusChanged => String::new(),
+            other => other.as_str().replace('_', " "),
+        };
         Self {
             id: event.id.to_string(),
             from: event.from.map(OrderStatus::as_str),
             to: event.to.as_str(),
+            kind,
             at: date(&event.at),
-            actor: event.actor.as_str().to_owned(),
+            actor: actors.name(&event.actor),
             note: event.note.as_ref().map(|n| n.as_str().to_owned()),
+        }
+    }
+}
+
+/// A confirmation step for an irreversible action: the posted fields
+/// again as hidden inputs, with `confirmed=yes`, so it works without
+/// JavaScript.
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub(crate) layout: Layout,
+    pub(crate) title: String,
+    pub(crate) question: String,
+    pub(crate) action: String,
+    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) button: String,
+    pub(crate) back: String,
+}
+
+impl ConfirmPage {
+    pub(crate) fn new(
+        layout: Layout,
+        title: &str,
+        question: String,
+        action: String,
+        form: &Form,
+        button: &str,
+        back: String,
+    ) -> Self {
+        let mut fields: Vec<(String, String)> = form
+            .values()
+            .into_iter()
+            .filter(|(k, _)| k != "confirmed")
+            .collect();
+        fields.sort();
+        fields.push(("confirmed".to_owned(), CONFIRMED.to_owned()));
+        Self {
+            layout,
+            title: title.to_owned(),
+            question,
+            action,
+            fields,
+            button: button.to_owned(),
+            back,
         }
     }
 }
@@ -334,6 +388,7 @@ pub(crate) struct OrderPage {
     pub(crate) order: OrderView,
     pub(crate) events: Vec<EventView>,
     pub(crate) moves: Vec<MoveView>,
+    pub(crate) after: AftersaleView,
     pub(crate) message: Option<String>,
     pub(crate) flash: Option<String>,
 }

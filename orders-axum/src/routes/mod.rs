@@ -4,6 +4,7 @@
 //! [`crate::ApiError`]'s single `From<orders_core::Error>`.
 
 pub(crate) mod admin;
+pub(crate) mod aftersale;
 pub(crate) mod carts;
 pub(crate) mod orders;
 pub(crate) mod payments;
@@ -89,6 +90,7 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/orders/{id}/events", get(orders::order_events))
         .route("/orders/{id}/cancel", post(orders::cancel))
         .route("/orders/{id}/track", get(ws::track))
+        .route("/orders/{id}/returns", post(aftersale::request_return))
         .route(
             "/orders/{id}/payment/confirm",
             post(payments::confirm_payment),
@@ -111,6 +113,25 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/admin/orders/{id}", get(admin::get_order))
         .route("/admin/orders/{id}/events", get(admin::order_events))
         .route("/admin/orders/{id}/transition", post(admin::transition))
+        .route(
+            "/admin/orders/{id}/fulfilments",
+            post(aftersale::create_fulfilment),
+        )
+        .route(
+            "/admin/fulfilments/{id}/delivered",
+            post(aftersale::fulfilment_delivered),
+        )
+        .route("/admin/orders/{id}/refunds", post(aftersale::create_refund))
+        .route("/admin/orders/{id}/notes", post(aftersale::add_note))
+        .route(
+            "/admin/returns/{id}/approve",
+            post(aftersale::approve_return),
+        )
+        .route("/admin/returns/{id}/reject", post(aftersale::reject_return))
+        .route(
+            "/admin/returns/{id}/receive",
+            post(aftersale::receive_return),
+        )
         .route(
             "/admin/discounts",
             get(admin::list_discounts).post(admin::create_discount),

@@ -3,6 +3,7 @@
 //! and typed helpers over a real HTTP client.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a part of the helpers.
 
+pub mod aftersale;
 pub mod shop;
 
 use std::collections::HashMap;

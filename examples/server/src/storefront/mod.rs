@@ -22,6 +22,8 @@
 // it is sent at once, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod aftersale;
+mod aftersale_view;
 mod assets;
 mod cart;
 mod catalogue;
@@ -185,6 +187,8 @@ impl Storefront {
                 "/orders/{id}/payment/confirm",
                 post(orders::confirm_payment),
             )
+            .route("/orders/{id}/cancel", post(aftersale::cancel))
+            .route("/orders/{id}/returns", post(aftersale::request_return))
             .route("/login", get(users::login_page).post(users::login))
             .route("/register", get(users::register_page).post(users::register))
             .route("/logout", post(users::logout))

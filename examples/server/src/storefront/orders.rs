@@ -12,12 +12,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use orders_core::Access;
-use orders_core::ids::OrderId;
+use orders_core::ids::{CustomerId, OrderId};
 use orders_core::order::{NextAction, Order, OrderStatus};
 use orders_core::ports::OrderFilter;
 use serde::Deserialize;
 
 use super::Storefront;
+use super::aftersale_view::AftersaleView;
 use super::catalogue::ListQuery;
 use super::request::{Post, Visit, see_other};
 use super::templates::{OrderPage, OrderRow, OrdersPage, PaymentAction, StripeAction};
@@ -77,17 +78,30 @@ pub(super) async fn order(
     let Ok(id) = OrderId::parse(&id) else {
         return visit.not_found();
     };
-    let access = Access::Owner(&caller.id);
-    let order = match shop.orders().order(access, &id).await {
+    show(&shop, &visit, &caller.id, &id, query.placed.is_some(), None).await
+}
+
+/// The order page of the caller's order `id`, with `problem` (why a
+/// return request was refused) beside the return form, answered 422.
+pub(super) async fn show(
+    shop: &Storefront,
+    visit: &Visit,
+    customer: &CustomerId,
+    id: &OrderId,
+    placed_now: bool,
+    problem: Option<String>,
+) -> Response {
+    let access = Access::Owner(customer);
+    let order = match shop.orders().order(access, id).await {
         Ok(order) => order,
         Err(error) => return visit.error(&error),
     };
-    let events = match shop.orders().order_events(access, &id).await {
+    let events = match shop.orders().order_events(access, id).await {
         Ok(events) => events,
         Err(error) => return visit.error(&error),
     };
     let title = format!("Order {}", order.number());
-    let action = payment_action(&shop, &order);
+    let action = payment_action(shop, &order);
     let mut layout = visit.layout(title);
     if let (
         Some(stripe),
@@ -98,8 +112,13 @@ pub(super) async fn order(
     {
         layout = layout.with_stripe(&stripe.js_url);
     }
-    let page = OrderPage::new(layout, &order, &events, query.placed.is_some(), action);
-    visit.render(StatusCode::OK, &page)
+    let status = match problem {
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        None => StatusCode::OK,
+    };
+    let mut page = OrderPage::new(layout, &order, &events, placed_now, action);
+    page.after = AftersaleView::of(&order, problem);
+    visit.render(status, &page)
 }
 
 /// The "Complete payment" form of an order waiting for its customer's

@@ -9,6 +9,7 @@ use orders_core::PricedCart;
 use orders_core::money::Money;
 use orders_core::order::{EventKind, Order, OrderEvent, OrderLine};
 
+use super::aftersale_view::AftersaleView;
 use super::assets;
 use super::request::Visit;
 
@@ -361,6 +362,8 @@ pub(super) struct OrderPage {
     pub placed_now: bool,
     /// While the order is `awaiting_payment`: the customer's action.
     pub action: Option<PaymentAction>,
+    /// Shipments, returns, refunds, notes, and what the customer may do.
+    pub after: AftersaleView,
 }
 
 /// The "Complete payment" form of an order `awaiting_payment`.
@@ -422,6 +425,7 @@ impl OrderPage {
             events: events.iter().map(EventView::of).collect(),
             placed_now,
             action,
+            after: AftersaleView::of(order, None),
         }
     }
 }
