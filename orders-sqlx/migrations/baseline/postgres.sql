@@ -144,7 +144,6 @@ CREATE TABLE orders_order_events (
     data        TEXT    -- JSON
 );
 CREATE INDEX orders_order_events_order ON orders_order_events (order_id, id);
-CREATE INDEX orders_order_events_txid ON orders_order_events (txid);
 -- The fan-out's order (migration 11).
 CREATE INDEX orders_order_events_fan_out ON orders_order_events (txid, id);
 

@@ -455,7 +455,7 @@ mod tests {
         .await
         .expect("drop");
         let plan = plan.join("\n");
-        assert!(plan.contains("order_events_txid"), "{plan}");
+        assert!(plan.contains("orders_order_events_fan_out"), "{plan}");
         assert!(!plan.contains("Seq Scan on orders_order_events"), "{plan}");
     }
 }
