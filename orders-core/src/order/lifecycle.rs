@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::aftersale::{ItemLine, Record};
 pub(crate) use super::change::StatusChange;
-use super::{Order, PaymentStatus, PaymentSummary};
-use crate::checkout::PaymentMethod;
-use crate::ids::{CustomerId, EventId, OrderId, RefundId};
+pub(crate) use super::event::{EventKind, OrderEvent};
+pub(crate) use super::payment_plan::{ProviderState, payment_as_reported};
+use super::{Order, PaymentStatus};
+
+use crate::ids::{CustomerId, RefundId};
 use crate::text::text_type;
 
 /// Where an order stands.
@@ -215,122 +217,6 @@ text_type!(
     64
 );
 
-/// What an event records (API.md's event `type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum EventKind {
-    /// The order was placed (`from` is `None`) or its status moved.
-    StatusChanged,
-    /// The payment changed (`data` is the payment); `from` and `to` differ
-    /// when that moved the order too (`awaiting_payment` to `paid`).
-    PaymentUpdated,
-    /// Units were handed to a carrier (`data` is the fulfilment).
-    FulfilmentCreated,
-    /// A fulfilment was delivered (`data` is the fulfilment).
-    FulfilmentDelivered,
-    /// A return was requested or moved on (`data` is the return).
-    ReturnUpdated,
-    /// A refund was asked for (`data` is the refund, `pending`).
-    RefundCreated,
-    /// A refund went through (`data` is the refund, `succeeded`) or the
-    /// provider refused it (`data` is the refund, `failed`; the refund
-    /// itself is gone).
-    RefundUpdated,
-    /// A note was added (`data` is the note). Customers only get the
-    /// events of notes `visible_to_customer`.
-    NoteAdded,
-}
-
-/// The text is not an event type.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event type")]
-pub struct UnknownEventKind;
-
-impl EventKind {
-    /// Every kind.
-    pub const ALL: [EventKind; 8] = [
-        Self::StatusChanged,
-        Self::PaymentUpdated,
-        Self::FulfilmentCreated,
-        Self::FulfilmentDelivered,
-        Self::ReturnUpdated,
-        Self::RefundCreated,
-        Self::RefundUpdated,
-        Self::NoteAdded,
-    ];
-
-    /// The kind as the API spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::StatusChanged => "status_changed",
-            Self::PaymentUpdated => "payment_updated",
-            Self::FulfilmentCreated => "fulfilment_created",
-            Self::FulfilmentDelivered => "fulfilment_delivered",
-            Self::ReturnUpdated => "return_updated",
-            Self::RefundCreated => "refund_created",
-            Self::RefundUpdated => "refund_updated",
-            Self::NoteAdded => "note_added",
-        }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = UnknownEventKind;
-    fn from_str(s: &str) -> Result<Self, UnknownEventKind> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(UnknownEventKind)
-    }
-}
-
-/// One change of an order: its status, its payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrderEvent {
-    /// Its place in the store's event sequence.
-    pub id: EventId,
-    /// The order.
-    pub order_id: OrderId,
-    /// What it records.
-    #[serde(rename = "type")]
-    pub kind: EventKind,
-    /// The status before; `None` for the order's creation.
-    pub from: Option<OrderStatus>,
-    /// The status after.
-    pub to: OrderStatus,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who.
-    pub actor: Actor,
-    /// Why, if someone said.
-    pub note: Option<Note>,
-    /// What changed besides the status, by kind (the payment for
-    /// `payment_updated`); `None` for a plain status change.
-    pub data: Option<serde_json::Value>,
-}
-
-impl OrderEvent {
-    /// Whether the order's customer may see this event: every event but
-    /// the `note_added` of an internal note. Every read a customer makes
-    /// (the order's events, its tracking websocket) keeps only these.
-    pub fn visible_to_customer(&self) -> bool {
-        self.kind != EventKind::NoteAdded
-            || self
-                .data
-                .as_ref()
-                .and_then(|d| d.get("visible_to_customer"))
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false)
-    }
-}
-
 /// A requested move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -453,7 +339,7 @@ pub fn plan_transition(
             .map_err(TransitionError::Refused)?;
     }
     let payment = matches!(to, OrderStatus::Cancelled | OrderStatus::Refunded)
-        .then(|| money_back(&order.payment))
+        .then(|| super::payment_plan::money_back(&order.payment))
         .flatten();
     let restock = if to == OrderStatus::Cancelled {
         order
@@ -530,127 +416,12 @@ pub fn plan_transition(
     Ok(change)
 }
 
-/// The payment after cancelling or refunding an order: what was captured
-/// is given back in full; what is only held (or waits for the customer)
-/// is voided. `None` when no money moves (cash on delivery, a payment
-/// already settled).
-fn money_back(payment: &PaymentSummary) -> Option<PaymentSummary> {
-    if payment.method != PaymentMethod::Card {
-        return None;
-    }
-    let mut after = payment.clone();
-    match payment.status {
-        PaymentStatus::Captured | PaymentStatus::PartiallyRefunded => {
-            after.status = PaymentStatus::Refunded;
-            after.refunded = payment.captured;
-        }
-        PaymentStatus::Authorized | PaymentStatus::RequiresAction | PaymentStatus::Pending => {
-            after.status = PaymentStatus::Voided;
-            after.next_action = None;
-        }
-        PaymentStatus::Refunded | PaymentStatus::Voided | PaymentStatus::Failed => return None,
-    }
-    Some(after)
-}
-
-/// Decides what the provider's answer changes: the order's payment
-/// becomes what the provider says (`status`, amounts, next action), and an
-/// order `awaiting_payment` moves to `paid` once the payment is authorised
-/// or captured, or to `cancelled` (stock back) once it failed or was
-/// voided. `None` when nothing changes, so a second report of the same
-/// state (the customer's return after the webhook, a replayed webhook)
-/// writes nothing.
-pub fn plan_payment(
-    order: &Order,
-    provider: &ProviderState,
-    actor: Actor,
-    now: DateTime<Utc>,
-) -> Option<StatusChange> {
-    let payment = payment_as_reported(&order.payment, provider);
-    let from = order.status;
-    let to = match from {
-        OrderStatus::AwaitingPayment if provider.status.counts_as_paid() => OrderStatus::Paid,
-        OrderStatus::AwaitingPayment if provider.status.is_settled() => OrderStatus::Cancelled,
-        _ => from,
-    };
-    if to == from && payment == order.payment {
-        return None;
-    }
-    Some(StatusChange {
-        order_id: order.id.clone(),
-        expected_version: order.version,
-        from,
-        to,
-        tracking_number: None,
-        payment: Some(payment),
-        kind: EventKind::PaymentUpdated,
-        restock: if to == OrderStatus::Cancelled && from != OrderStatus::Cancelled {
-            order
-                .lines
-                .iter()
-                .map(|l| ItemLine {
-                    product_id: l.product_id.clone(),
-                    quantity: l.quantity,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        },
-        records: Vec::new(),
-        removed_refund: None,
-        event_data: None,
-        at: now,
-        actor,
-        note: None,
-    })
-}
-
-/// The order's payment as the provider reports it now.
-pub(crate) fn payment_as_reported(
-    current: &PaymentSummary,
-    provider: &ProviderState,
-) -> PaymentSummary {
-    let mut payment = current.clone();
-    payment.status = provider.status;
-    payment.authorized = provider.authorized;
-    payment.captured = provider.captured;
-    payment.refunded = provider.refunded;
-    payment.next_action = if provider.status == PaymentStatus::RequiresAction {
-        provider.next_action.clone()
-    } else {
-        None
-    };
-    if payment.brand.is_none() {
-        payment.brand = provider.brand;
-    }
-    if payment.last4.is_none() {
-        payment.last4.clone_from(&provider.last4);
-    }
-    payment
-}
-
-/// The payment as its provider reports it, in the order's currency.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderState {
-    /// Where it stands.
-    pub status: PaymentStatus,
-    /// Authorised (held or since taken).
-    pub authorized: crate::money::Money,
-    /// Taken.
-    pub captured: crate::money::Money,
-    /// Given back.
-    pub refunded: crate::money::Money,
-    /// What the customer must do, while `requires_action`.
-    pub next_action: Option<super::NextAction>,
-    /// The card's brand, when the provider tells it.
-    pub brand: Option<crate::checkout::CardBrand>,
-    /// The card's last four digits, when the provider tells them.
-    pub last4: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::PaymentSummary;
     use super::*;
+    use crate::checkout::PaymentMethod;
+    use crate::ids::OrderId;
 
     #[test]
     fn the_table_of_api_md() {

@@ -6,10 +6,12 @@
 mod aftersale;
 mod aftersale_forms;
 mod change;
+mod event;
 mod fulfilment;
 mod lifecycle;
 mod note;
 mod payment;
+mod payment_plan;
 mod refund;
 mod returns;
 mod transition_form;
@@ -37,14 +39,15 @@ pub use aftersale_forms::{
     FulfilmentForm, ItemLineForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
 };
 pub use change::StatusChange;
+pub use event::{EventKind, OrderEvent, UnknownEventKind};
 pub use fulfilment::{FulfilmentRequest, plan_delivery, plan_fulfilment};
 pub use lifecycle::{
-    Actor, EventKind, InvalidActor, Note, OrderEvent, OrderStatus, ProviderState, TrackingNumber,
-    Transition, TransitionError, TransitionGuard, UnknownEventKind, UnknownStatus, plan_payment,
-    plan_transition,
+    Actor, InvalidActor, Note, OrderStatus, TrackingNumber, Transition, TransitionError,
+    TransitionGuard, UnknownStatus, plan_transition,
 };
 pub use note::{NewNote, plan_note};
 pub use payment::{CapturePolicy, NextAction, PaymentStatus, PaymentSummary, UnknownPaymentStatus};
+pub use payment_plan::{ProviderState, plan_payment};
 pub use refund::{
     RefundAmount, RefundRequest, plan_refund, plan_refund_failed, plan_refund_succeeded,
 };
