@@ -408,6 +408,7 @@ async fn serve(
         storage,
         settings.mail.as_ref(),
         args.webhook_worker().policy,
+        &meters,
     )?;
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
