@@ -414,6 +414,12 @@ async fn serve(
         .csrf(csrf)
         .api(&api)
         .mount_path(ADMIN_PATH);
+    // The email page when the mailer runs.
+    let admin = if mailer.is_some() {
+        admin.mails(storage.mailbox())
+    } else {
+        admin
+    };
     let shutdown = api.shutdown_handle();
     // The pages' requests are recorded as the API's are (by route template).
     let mut app = api
