@@ -155,6 +155,15 @@ pub(crate) mod sql {
     });
 
     pub(crate) static PENDING: &str = "SELECT count(*) FROM orders_mails WHERE status = 'pending'";
+
+    pub(crate) static DEAD: &str = "SELECT count(*) FROM orders_mails WHERE status = 'dead'";
+
+    /// Up to `$2` mails in status `$1`, oldest event first.
+    pub(crate) static IN_STATUS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {MAIL_COLUMNS} FROM orders_mails WHERE status = $1 ORDER BY event_id LIMIT $2"
+        )
+    });
 }
 
 /// The mail statements whose text and logic both dialects share, as

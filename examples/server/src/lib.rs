@@ -408,11 +408,18 @@ async fn serve(
         storage,
         settings.mail.as_ref(),
         args.webhook_worker().policy,
+        &meters,
     )?;
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
         .api(&api)
         .mount_path(ADMIN_PATH);
+    // The email page when the mailer runs.
+    let admin = if mailer.is_some() {
+        admin.mails(storage.mailbox())
+    } else {
+        admin
+    };
     let shutdown = api.shutdown_handle();
     // The pages' requests are recorded as the API's are (by route template).
     let mut app = api

@@ -160,7 +160,8 @@ pub struct MailTask {
 }
 
 impl MailTask {
-    /// Starts the worker over `storage` when mail is configured.
+    /// Starts the worker over `storage` when mail is configured, reporting
+    /// to `metrics`.
     ///
     /// # Errors
     /// The mailer's, when the credentials are half given.
@@ -168,6 +169,7 @@ impl MailTask {
         storage: &Storage,
         settings: Option<&MailSettings>,
         policy: RetryPolicy,
+        metrics: &orders_axum::metrics::Metrics,
     ) -> Result<Option<Self>, String> {
         let Some(settings) = settings else {
             return Ok(None);
@@ -182,7 +184,8 @@ impl MailTask {
                 policy,
                 ..MailWorkerConfig::default()
             },
-        );
+        )
+        .metrics(metrics);
         Ok(Some(Self {
             stop,
             task: tokio::spawn(worker.run(stopped)),

@@ -1,8 +1,8 @@
 //! Customer emails through the real binary: with a `[mail]` table the
 //! server's worker sends the order's messages to a real SMTP server
 //! (aiosmtpd from the virtual environment `.ci/run` installs, on a free
-//! port), to the order's address, with the tracking number; the worker
-//! stops with the server.
+//! port), to the order's address, with the tracking number, counted on
+//! `/metrics`; the worker stops with the server.
 
 mod common;
 
@@ -158,6 +158,18 @@ async fn the_server_mails_the_customer_when_mail_is_configured() {
         .find(|m| m["subject"].as_str().unwrap().ends_with("shipped"))
         .unwrap();
     assert!(ship["text"].as_str().unwrap().contains("TRK-7"), "{ship}");
+    // The worker reports to the server's `/metrics`.
+    let metrics = server.url("/metrics");
+    let sent = "orders_mail_attempts_total{outcome=\"delivered\"} 2";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        if text.contains(sent) && text.contains("orders_mail_backlog 0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {sent}: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let status = server.terminate();
     assert!(
         status.success(),

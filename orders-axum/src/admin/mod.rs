@@ -72,6 +72,8 @@ mod assets;
 mod discounts;
 mod error;
 mod form;
+mod mail_views;
+mod mails;
 mod orders;
 mod products;
 mod session;
@@ -85,7 +87,7 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use orders_core::Orders;
-use orders_core::ports::OutboxStore;
+use orders_core::ports::{MailboxStore, OutboxStore};
 
 use crate::Identify;
 use crate::routes::webhooks::WebhookAdmin;
@@ -104,6 +106,7 @@ pub struct Admin {
     mount_path: String,
     page_size: usize,
     webhooks: Option<WebhookAdmin>,
+    mails: Option<Arc<dyn MailboxStore>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -129,6 +132,7 @@ impl Admin {
             mount_path: "/admin".to_owned(),
             page_size: 25,
             webhooks: None,
+            mails: None,
         }
     }
 
@@ -146,6 +150,7 @@ impl Admin {
             mount_path: "/admin".to_owned(),
             page_size: 25,
             webhooks: api.webhooks.clone(),
+            mails: None,
         }
     }
 
@@ -176,6 +181,16 @@ impl Admin {
             self.webhooks = api.webhooks.clone();
         }
         self.api_path(api.path())
+    }
+
+    /// The customer email page (`/emails`: the pending and dead mails,
+    /// with a retry for the dead), over the mails kept in `store`: turn it
+    /// on when the host runs a mailer ([`crate::mail::MailWorker`], feature
+    /// `mail`). Without it the page is a 404 and the menu has no link.
+    #[must_use]
+    pub fn mails(mut self, store: Arc<dyn MailboxStore>) -> Self {
+        self.mails = Some(store);
+        self
     }
 
     /// The webhook pages (`/webhooks`: the list with each one's backlog
@@ -258,6 +273,7 @@ impl Admin {
             page_size: self.page_size,
             assets: assets::Assets::new(),
             webhooks: self.webhooks,
+            mails: self.mails,
         }));
         Router::new()
             .route("/", get(orders::list))
@@ -281,6 +297,8 @@ impl Admin {
                 "/webhooks/{id}/deliveries/{delivery}/retry",
                 post(webhooks::retry),
             )
+            .route("/emails", get(mails::list))
+            .route("/emails/{id}/retry", post(mails::retry))
             .route("/login", get(session::login_page).post(session::login))
             .route("/logout", post(session::logout))
             .route("/assets/{file}", get(assets::serve))
@@ -309,6 +327,8 @@ pub(crate) struct Inner {
     pub(crate) assets: assets::Assets,
     /// The webhook pages' store, if they are on.
     pub(crate) webhooks: Option<WebhookAdmin>,
+    /// The email page's store, if it is on.
+    pub(crate) mails: Option<Arc<dyn MailboxStore>>,
 }
 
 impl std::ops::Deref for PanelState {

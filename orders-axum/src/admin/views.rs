@@ -32,6 +32,8 @@ pub(crate) struct Layout {
     pub(crate) nav: &'static str,
     /// Whether the webhook pages are there (a link in the menu).
     pub(crate) webhooks: bool,
+    /// Whether the email page is there (a link in the menu).
+    pub(crate) mails: bool,
 }
 
 impl Layout {
@@ -53,6 +55,7 @@ impl Layout {
             staff: staff.map(|c| c.email.clone()),
             nav,
             webhooks: state.webhooks.is_some(),
+            mails: state.mails.is_some(),
         };
         (layout, cookie)
     }

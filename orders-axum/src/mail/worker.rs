@@ -51,7 +51,22 @@ pub struct MailWorker {
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     config: MailWorkerConfig,
+    #[cfg(feature = "metrics")]
+    meter: Option<Meter>,
 }
+
+/// Where the worker reports (feature `metrics`): its attempts, and the
+/// store's counts read at most once per [`COUNTS_EVERY`].
+#[cfg(feature = "metrics")]
+#[derive(Clone)]
+struct Meter {
+    metrics: crate::metrics::Metrics,
+    counted_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+/// How often a worker with metrics reads the backlog and dead counts.
+#[cfg(feature = "metrics")]
+const COUNTS_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for MailWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +89,45 @@ impl MailWorker {
             mailer,
             clock,
             config,
+            #[cfg(feature = "metrics")]
+            meter: None,
         }
+    }
+
+    /// Reports to `metrics` (feature `metrics`): every attempt
+    /// (`orders_mail_attempts_total`) and, at most once a second, the
+    /// pending and dead mails read from the store (`orders_mail_backlog`,
+    /// `orders_mails_dead`).
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.meter = Some(Meter {
+            metrics: metrics.clone(),
+            counted_at: Arc::default(),
+        });
+        self
+    }
+
+    /// Reads the counts for the metrics, unless read less than
+    /// [`COUNTS_EVERY`] ago (or there are no metrics).
+    async fn count(&self) -> Result<(), StoreError> {
+        #[cfg(feature = "metrics")]
+        if let Some(meter) = &self.meter {
+            {
+                let mut at = meter
+                    .counted_at
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if at.is_some_and(|t| t.elapsed() < COUNTS_EVERY) {
+                    return Ok(());
+                }
+                *at = Some(std::time::Instant::now());
+            }
+            let pending = self.store.pending_mails().await?;
+            let dead = self.store.dead_mails().await?;
+            meter.metrics.mail_counts(pending, dead);
+        }
+        Ok(())
     }
 
     /// Runs rounds until `shutdown` turns true; a round under way finishes
@@ -104,6 +157,7 @@ impl MailWorker {
     pub async fn round(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
         while self.store.fan_out_mail(500, now).await? > 0 {}
+        self.count().await?;
         let lease = Lease {
             token: random_token(),
             until: now
@@ -135,6 +189,16 @@ impl MailWorker {
             .after_attempt(&result, self.clock.now(), &self.config.policy);
         if let Err(error) = self.store.record_mail_attempt(&next, token).await {
             tracing::warn!(%error, mail = %next.id, "mail attempt not recorded");
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(meter) = &self.meter {
+            use crate::metrics::DeliveryOutcome;
+            use orders_core::webhook::DeliveryStatus;
+            meter.metrics.record_mail_attempt(match next.status {
+                DeliveryStatus::Delivered => DeliveryOutcome::Delivered,
+                DeliveryStatus::Dead => DeliveryOutcome::Dead,
+                DeliveryStatus::Pending => DeliveryOutcome::Failed,
+            });
         }
     }
 

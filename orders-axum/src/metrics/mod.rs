@@ -16,6 +16,9 @@
 //! | `orders_delivery_attempts_total` | counter | `consumer`, `webhook`, `outcome` ([`DeliveryOutcome`]) | delivery attempts made by this process |
 //! | `orders_delivery_backlog` | gauge | `consumer`, `webhook` | deliveries pending, as the worker last read them ([`Metrics::delivery_counts`]) |
 //! | `orders_deliveries_dead` | gauge | `consumer`, `webhook` | dead deliveries, read with the backlog |
+//! | `orders_mail_attempts_total` | counter | `outcome` ([`DeliveryOutcome`]) | customer email attempts made by this process |
+//! | `orders_mail_backlog` | gauge | | emails pending, as the mail worker last read them ([`Metrics::mail_counts`]) |
+//! | `orders_mails_dead` | gauge | | dead emails, read with the backlog |
 //!
 //! `route` is the route *template* the request matched (`/api/carts/{id}`),
 //! never the path a client sent, so a scan of a million URLs adds no
@@ -32,6 +35,7 @@
 mod checkouts;
 mod deliveries;
 mod http;
+mod mails;
 mod pools;
 mod sockets;
 
@@ -87,6 +91,7 @@ struct Shared {
     checkouts: checkouts::CheckoutFamily,
     pools: pools::PoolCollector,
     deliveries: deliveries::DeliveryFamilies,
+    mails: mails::MailFamilies,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -118,6 +123,7 @@ impl Metrics {
         let pools = pools::PoolCollector::default();
         ours.register_collector(Box::new(pools.clone()));
         let deliveries = deliveries::DeliveryFamilies::register(ours);
+        let mails = mails::MailFamilies::register(ours);
         Self(Arc::new(Shared {
             registry: RwLock::new(registry),
             http,
@@ -125,6 +131,7 @@ impl Metrics {
             checkouts,
             pools,
             deliveries,
+            mails,
         }))
     }
 
@@ -213,6 +220,19 @@ impl Metrics {
     /// they replace what it reported before.
     pub fn delivery_counts(&self, consumer: &str, counts: Vec<orders_core::ports::DeliveryCounts>) {
         self.0.deliveries.set_counts(consumer, counts);
+    }
+
+    /// Counts one customer email attempt that came to `outcome`: the mail
+    /// worker counts its own (`MailWorker::metrics`).
+    pub fn record_mail_attempt(&self, outcome: DeliveryOutcome) {
+        self.0.mails.attempt(outcome);
+    }
+
+    /// Reports the pending and dead customer emails, as just read from the
+    /// store ([`orders_core::ports::MailStore::pending_mails`],
+    /// [`orders_core::ports::MailStore::dead_mails`]).
+    pub fn mail_counts(&self, pending: u64, dead: u64) {
+        self.0.mails.set_counts(pending, dead);
     }
 
     fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {

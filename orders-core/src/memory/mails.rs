@@ -137,4 +137,31 @@ impl MailStore for MemoryStore {
             .count();
         Ok(pending as u64)
     }
+
+    async fn dead_mails(&self) -> Result<u64, StoreError> {
+        let dead = self
+            .mailbox()
+            .mails
+            .values()
+            .filter(|h| h.mail.status == DeliveryStatus::Dead)
+            .count();
+        Ok(dead as u64)
+    }
+
+    async fn mails_in_status(
+        &self,
+        status: DeliveryStatus,
+        limit: usize,
+    ) -> Result<Vec<Mail>, StoreError> {
+        let mut mails: Vec<Mail> = self
+            .mailbox()
+            .mails
+            .values()
+            .filter(|h| h.mail.status == status)
+            .map(|h| h.mail.clone())
+            .collect();
+        mails.sort_by_key(|m| m.event_id);
+        mails.truncate(limit);
+        Ok(mails)
+    }
 }

@@ -17,6 +17,7 @@ use super::store::{Store, StoreError};
 use crate::ids::{DeliveryId, OrderId};
 use crate::mail::Mail;
 use crate::order::OrderEvent;
+use crate::webhook::DeliveryStatus;
 
 /// A claimed mail with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +77,19 @@ pub trait MailStore: Send + Sync {
 
     /// How many mails are pending (due or not), for the backlog gauge.
     async fn pending_mails(&self) -> Result<u64, StoreError>;
+
+    /// How many mails are dead (waiting for [`MailStore::retry_mail`]),
+    /// for the dead gauge. MUST count a mail from the moment an attempt
+    /// recorded it dead until it is retried.
+    async fn dead_mails(&self) -> Result<u64, StoreError>;
+
+    /// Up to `limit` mails in `status`, oldest event first, for the admin
+    /// panel. MUST return only mails in `status`.
+    async fn mails_in_status(
+        &self,
+        status: DeliveryStatus,
+        limit: usize,
+    ) -> Result<Vec<Mail>, StoreError>;
 }
 
 /// A store that also keeps mails: what the mail worker needs (the order

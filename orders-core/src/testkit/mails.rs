@@ -262,6 +262,22 @@ async fn dead_mails_can_be_retried(store: Arc<dyn MailboxStore>) {
     let stored = store.order_mails(placed.id()).await.expect("mails");
     assert_eq!(stored[0].status, DeliveryStatus::Dead);
     assert_eq!(stored[0].last_error.as_deref(), Some("550 no such user"));
+    assert!(store.dead_mails().await.expect("dead") >= 1, "counted dead");
+    let listed = store
+        .mails_in_status(DeliveryStatus::Dead, 100_000)
+        .await
+        .expect("dead mails");
+    assert!(listed.iter().any(|m| m.id == mail.id), "listed dead");
+    assert!(listed.iter().all(|m| m.status == DeliveryStatus::Dead));
+    let pending = store
+        .mails_in_status(DeliveryStatus::Pending, 100_000)
+        .await
+        .expect("pending mails");
+    assert!(pending.iter().all(|m| m.status == DeliveryStatus::Pending));
+    assert!(
+        !pending.iter().any(|m| m.id == mail.id),
+        "not listed pending"
+    );
     let none = claim(
         &store,
         &[placed.id()],
@@ -278,6 +294,11 @@ async fn dead_mails_can_be_retried(store: Arc<dyn MailboxStore>) {
         (DeliveryStatus::Pending, 0)
     );
     assert_eq!(retried.next_attempt_at, later);
+    let listed = store
+        .mails_in_status(DeliveryStatus::Dead, 100_000)
+        .await
+        .expect("dead mails");
+    assert!(!listed.iter().any(|m| m.id == mail.id), "no longer dead");
     assert_eq!(
         store.retry_mail(&mail.id, later).await.unwrap_err(),
         StoreError::Conflict,

@@ -10,6 +10,7 @@ use orders_core::ids::{DeliveryId, OrderId};
 use orders_core::mail::{MAIL_CONSUMER, Mail};
 use orders_core::order::OrderEvent;
 use orders_core::ports::{ClaimedMail, Lease, MailStore, StoreError};
+use orders_core::webhook::DeliveryStatus;
 use sqlx::PgConnection;
 
 use super::PgStore;
@@ -158,5 +159,27 @@ impl MailStore for PgStore {
             .await
             .map_err(error::any)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn dead_mails(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(sql::DEAD)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::any)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn mails_in_status(
+        &self,
+        status: DeliveryStatus,
+        limit: usize,
+    ) -> Result<Vec<Mail>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql::IN_STATUS.as_str()))
+            .bind(status.as_str())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(mails::mail).collect()
     }
 }
