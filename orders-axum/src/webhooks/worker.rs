@@ -34,9 +34,13 @@ pub struct WorkerConfig {
     pub timeout: Duration,
     /// The pause between rounds that found nothing to do (250 ms).
     pub poll: Duration,
-    /// The most deliveries claimed in one round (64), and in flight.
+    /// The most deliveries claimed in one round (256), and in flight.
     pub batch: usize,
-    /// The most requests in flight to one webhook (4).
+    /// The most requests in flight to one webhook (64; see
+    /// [`DeliveryWorker::max_in_flight`]). Raising it keeps deliveries in
+    /// order per order: the store never claims a later event of an order
+    /// while a delivery of an earlier one to the same webhook is pending,
+    /// in flight included.
     pub per_webhook: usize,
     /// Whether private, loopback and link-local targets may be called
     /// (`--allow-private-webhooks`; off by default).
@@ -49,12 +53,20 @@ impl Default for WorkerConfig {
             policy: RetryPolicy::default(),
             timeout: Duration::from_secs(10),
             poll: Duration::from_millis(250),
-            batch: 64,
-            per_webhook: 4,
+            batch: DEFAULT_BATCH,
+            per_webhook: DEFAULT_MAX_IN_FLIGHT,
             allow_private: false,
         }
     }
 }
+
+/// The default of [`WorkerConfig::batch`]: the most deliveries claimed in
+/// one round, and in flight in all.
+pub const DEFAULT_BATCH: usize = 256;
+
+/// The default of [`WorkerConfig::per_webhook`]: the most requests in flight
+/// to one webhook.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// Delivers webhooks; see the module docs.
 #[derive(Clone)]
@@ -120,6 +132,21 @@ impl DeliveryWorker {
             #[cfg(feature = "metrics")]
             meter: None,
         }
+    }
+
+    /// Allows up to `limit` (at least 1) requests in flight to one webhook,
+    /// and as many in all if [`WorkerConfig::batch`] was fewer (the claim
+    /// of a round and the worker's slots grow with it).
+    #[must_use]
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        let limit = limit.max(1);
+        self.config.per_webhook = limit;
+        if self.config.batch < limit {
+            let more = limit - self.config.batch.max(1);
+            self.slots.add_permits(more);
+            self.config.batch = limit;
+        }
+        self
     }
 
     /// Reports to `metrics` (feature `metrics`): every attempt
