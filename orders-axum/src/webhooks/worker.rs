@@ -77,9 +77,15 @@ pub struct DeliveryWorker {
     client: reqwest::Client,
     busy: Arc<Mutex<HashMap<WebhookId, usize>>>,
     slots: Arc<Semaphore>,
+    writes: Arc<Semaphore>,
     #[cfg(feature = "metrics")]
     meter: Option<Meter>,
 }
+
+/// The most attempts the worker records at once: the others wait their
+/// turn here rather than for a pooled connection (where they would time
+/// out, and starve the requests of connections, with many in flight).
+const WRITES_AT_ONCE: usize = 4;
 
 /// Where the worker reports (feature `metrics`): its attempts, and the
 /// store's counts read at most once per [`COUNTS_EVERY`].
@@ -129,6 +135,7 @@ impl DeliveryWorker {
             client,
             busy: Arc::default(),
             slots,
+            writes: Arc::new(Semaphore::new(WRITES_AT_ONCE)),
             #[cfg(feature = "metrics")]
             meter: None,
         }
@@ -292,7 +299,11 @@ impl DeliveryWorker {
         let next = item
             .delivery
             .after_attempt(&outcome, self.clock.now(), &self.config.policy);
-        if let Err(error) = self.store.record_attempt(&next, token).await {
+        let recorded = {
+            let _turn = self.writes.acquire().await;
+            self.store.record_attempt(&next, token).await
+        };
+        if let Err(error) = recorded {
             tracing::warn!(%error, delivery = %next.id, "webhook attempt not recorded");
         }
         #[cfg(feature = "metrics")]
