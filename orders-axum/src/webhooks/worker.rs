@@ -85,7 +85,7 @@ pub struct DeliveryWorker {
 /// The most attempts the worker records at once: the others wait their
 /// turn here rather than for a pooled connection (where they would time
 /// out, and starve the requests of connections, with many in flight).
-const WRITES_AT_ONCE: usize = 4;
+const WRITES_AT_ONCE: usize = 16;
 
 /// Where the worker reports (feature `metrics`): its attempts, and the
 /// store's counts read at most once per [`COUNTS_EVERY`].
