@@ -197,6 +197,27 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..=8760)
     )]
     pub webhook_dead_after_hours: u32,
+    /// The most webhook requests in flight to one webhook at once (in
+    /// order per order all the same: a later event of an order waits for
+    /// the earlier ones).
+    #[arg(
+        long,
+        env = "ORDERS_WEBHOOK_MAX_IN_FLIGHT",
+        default_value_t = orders_axum::webhooks::DEFAULT_MAX_IN_FLIGHT,
+        global = true,
+        value_parser = parse_in_flight
+    )]
+    pub webhook_max_in_flight: usize,
+}
+
+/// A per-webhook in-flight limit: 1 to 1024.
+fn parse_in_flight(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 1 to 1024, not {text:?}"
+        )),
+    }
 }
 
 impl ServeArgs {
@@ -395,6 +416,7 @@ async fn serve(
         Arc::new(orders_core::ports::SystemClock),
         args.webhook_worker(),
     )
+    .max_in_flight(args.webhook_max_in_flight)
     .metrics(&meters);
     // Expired 3-D Secure holds released, beside the server, until it stops.
     let sweeper = tokio::spawn(payments::sweep_every(

@@ -1,7 +1,8 @@
 //! Webhooks through the real binary: staff add one over the API (refused
 //! for a loopback target unless the server runs with
 //! `--allow-private-webhooks`), and the server's worker delivers every
-//! order event to a real receiver, signed, surviving a restart.
+//! order event to a real receiver, signed, surviving a restart (with
+//! `--webhook-max-in-flight 2`; 0 is refused).
 
 mod common;
 
@@ -92,7 +93,13 @@ async fn the_server_delivers_order_events_to_a_webhook() {
 
     let mut server = Server::start_with(
         &url,
-        &["--allow-private-webhooks", "--webhook-first-retry", "0.2"],
+        &[
+            "--allow-private-webhooks",
+            "--webhook-first-retry",
+            "0.2",
+            "--webhook-max-in-flight",
+            "2",
+        ],
     );
     let staff = server.staff().await;
     let (status, created) = server
@@ -140,4 +147,15 @@ async fn the_server_delivers_order_events_to_a_webhook() {
     assert_eq!(statuses, ["delivered", "delivered"]);
     server.terminate();
     assert_eq!(heard.lock().unwrap().len(), 2, "each once");
+}
+
+#[test]
+fn a_max_in_flight_of_zero_is_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orders-server"))
+        .args(["serve", "--webhook-max-in-flight", "0"])
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("from 1 to 1024"), "{stderr}");
 }

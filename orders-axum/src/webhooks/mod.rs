@@ -18,4 +18,4 @@ pub use guard::{check_target, is_public};
 #[cfg(feature = "webhooks")]
 pub use sign::{SIGNATURE_HEADER, signature};
 #[cfg(feature = "webhooks")]
-pub use worker::{DeliveryWorker, WorkerConfig, payload};
+pub use worker::{DEFAULT_BATCH, DEFAULT_MAX_IN_FLIGHT, DeliveryWorker, WorkerConfig, payload};

@@ -34,9 +34,13 @@ pub struct WorkerConfig {
     pub timeout: Duration,
     /// The pause between rounds that found nothing to do (250 ms).
     pub poll: Duration,
-    /// The most deliveries claimed in one round (64), and in flight.
+    /// The most deliveries claimed in one round (256), and in flight.
     pub batch: usize,
-    /// The most requests in flight to one webhook (4).
+    /// The most requests in flight to one webhook (64; see
+    /// [`DeliveryWorker::max_in_flight`]). Raising it keeps deliveries in
+    /// order per order: the store never claims a later event of an order
+    /// while a delivery of an earlier one to the same webhook is pending,
+    /// in flight included.
     pub per_webhook: usize,
     /// Whether private, loopback and link-local targets may be called
     /// (`--allow-private-webhooks`; off by default).
@@ -49,12 +53,20 @@ impl Default for WorkerConfig {
             policy: RetryPolicy::default(),
             timeout: Duration::from_secs(10),
             poll: Duration::from_millis(250),
-            batch: 64,
-            per_webhook: 4,
+            batch: DEFAULT_BATCH,
+            per_webhook: DEFAULT_MAX_IN_FLIGHT,
             allow_private: false,
         }
     }
 }
+
+/// The default of [`WorkerConfig::batch`]: the most deliveries claimed in
+/// one round, and in flight in all.
+pub const DEFAULT_BATCH: usize = 256;
+
+/// The default of [`WorkerConfig::per_webhook`]: the most requests in flight
+/// to one webhook.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// Delivers webhooks; see the module docs.
 #[derive(Clone)]
@@ -65,9 +77,15 @@ pub struct DeliveryWorker {
     client: reqwest::Client,
     busy: Arc<Mutex<HashMap<WebhookId, usize>>>,
     slots: Arc<Semaphore>,
+    writes: Arc<Semaphore>,
     #[cfg(feature = "metrics")]
     meter: Option<Meter>,
 }
+
+/// The most attempts the worker records at once: the others wait their
+/// turn here rather than for a pooled connection (where they would time
+/// out, and starve the requests of connections, with many in flight).
+const WRITES_AT_ONCE: usize = 16;
 
 /// Where the worker reports (feature `metrics`): its attempts, and the
 /// store's counts read at most once per [`COUNTS_EVERY`].
@@ -117,9 +135,25 @@ impl DeliveryWorker {
             client,
             busy: Arc::default(),
             slots,
+            writes: Arc::new(Semaphore::new(WRITES_AT_ONCE)),
             #[cfg(feature = "metrics")]
             meter: None,
         }
+    }
+
+    /// Allows up to `limit` (at least 1) requests in flight to one webhook,
+    /// and as many in all if [`WorkerConfig::batch`] was fewer (the claim
+    /// of a round and the worker's slots grow with it).
+    #[must_use]
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        let limit = limit.max(1);
+        self.config.per_webhook = limit;
+        if self.config.batch < limit {
+            let more = limit - self.config.batch.max(1);
+            self.slots.add_permits(more);
+            self.config.batch = limit;
+        }
+        self
     }
 
     /// Reports to `metrics` (feature `metrics`): every attempt
@@ -265,7 +299,11 @@ impl DeliveryWorker {
         let next = item
             .delivery
             .after_attempt(&outcome, self.clock.now(), &self.config.policy);
-        if let Err(error) = self.store.record_attempt(&next, token).await {
+        let recorded = {
+            let _turn = self.writes.acquire().await;
+            self.store.record_attempt(&next, token).await
+        };
+        if let Err(error) = recorded {
             tracing::warn!(%error, delivery = %next.id, "webhook attempt not recorded");
         }
         #[cfg(feature = "metrics")]
