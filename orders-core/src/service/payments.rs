@@ -76,8 +76,13 @@ impl Orders {
         customer: &CustomerId,
         id: &OrderId,
     ) -> Result<Order, Error> {
-        self.order(Access::Owner(customer), id).await?;
-        self.settle(id, true, Actor::customer(customer))
+        // The stored order (not the customer's view of it) is what the
+        // change is planned on; the owner check is the same as `order`'s.
+        let order = match self.inner.store.order(id).await? {
+            Some(order) if Access::Owner(customer).allows(order.customer_id()) => order,
+            _ => return Err(Error::NotFound("order")),
+        };
+        self.settle(order, true, Actor::customer(customer))
             .await
             .map(Order::for_customer)
     }
@@ -119,7 +124,7 @@ impl Orders {
         let Some(order) = inner.store.order_by_payment_reference(&reference).await? else {
             return Ok(WebhookOutcome::Ignored);
         };
-        let order = self.settle(order.id(), false, Actor::system()).await?;
+        let order = self.settle(order, false, Actor::system()).await?;
         // Recorded after acting: a crash in between acts again, which
         // changes nothing the second time.
         inner
@@ -178,7 +183,7 @@ impl Orders {
         };
         if order.payment().capturable().is_zero() {
             // Already captured under this key: the provider's state says.
-            return self.settle(id, false, actor).await;
+            return self.settle(order, false, actor).await;
         }
         let amount = amount.unwrap_or_else(|| order.payment().capturable());
         let key = format!("capture:{id}:{idempotency_key}");
@@ -215,20 +220,27 @@ impl Orders {
 
     /// Reads the payment (asking the provider to finish the customer's
     /// action when `complete`) and records it; captures under
-    /// `on_checkout` when this write made the order `paid`.
+    /// `on_checkout` when this write made the order `paid`. Planned first
+    /// on `known` (the order as the caller just read it from the store);
+    /// a lost compare-and-set reads it again.
     pub(super) async fn settle(
         &self,
-        id: &OrderId,
+        known: Order,
         complete: bool,
         actor: Actor,
     ) -> Result<Order, Error> {
         let inner = &self.inner;
+        let id = known.id().clone();
+        let mut known = Some(known);
         for _ in 0..=inner.config.max_retries {
-            let order = inner
-                .store
-                .order(id)
-                .await?
-                .ok_or(Error::NotFound("order"))?;
+            let order = match known.take() {
+                Some(order) => order,
+                None => inner
+                    .store
+                    .order(&id)
+                    .await?
+                    .ok_or(Error::NotFound("order"))?,
+            };
             let Some(reference) = order.payment().reference.clone() else {
                 return Ok(order);
             };
@@ -348,7 +360,7 @@ impl Orders {
         };
         let state = inner.payments.read(&reference).await?;
         if state.status.counts_as_paid() {
-            return self.settle(order.id(), false, Actor::system()).await;
+            return self.settle(order, false, Actor::system()).await;
         }
         let mut voided = state.clone();
         voided.status = if state.status == PaymentStatus::Failed {
