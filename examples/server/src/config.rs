@@ -31,6 +31,7 @@
 //! registration_hashes = 1           # registrations hashing at once
 //! login_hashes = 2                  # sign-ins hashing at once (their own slots)
 //! login_free_failures = 5           # per (email, address) before the backoff
+//! login_first_wait = "1s"           # the backoff's first wait, doubled each failure
 //! login_max_wait = "15m"            # the backoff's cap (1 s, 2 s, 4 s, …)
 //! address_free_failures = 100       # per address across accounts, per hour
 //! token_lifetime = "30d"            # sliding: each use extends it
@@ -104,6 +105,7 @@ struct AuthFile {
     registration_hashes: Option<usize>,
     login_hashes: Option<usize>,
     login_free_failures: Option<u32>,
+    login_first_wait: Option<String>,
     login_max_wait: Option<String>,
     address_free_failures: Option<u32>,
     token_lifetime: Option<String>,
@@ -234,6 +236,15 @@ impl AuthSettings {
         }
         if let Some(n) = file.login_free_failures {
             self.login_backoff.free = n;
+        }
+        if let Some(text) = &file.login_first_wait {
+            let wait = parse_duration(text).map_err(|e| format!("login_first_wait: {e}"))?;
+            let first = millis(wait);
+            if first == 0 {
+                return Err("login_first_wait: must be at least 1ms".to_owned());
+            }
+            self.login_backoff.first_ms = first;
+            self.login_backoff.max_ms = self.login_backoff.max_ms.max(first);
         }
         if let Some(text) = &file.login_max_wait {
             let wait = parse_duration(text).map_err(|e| format!("login_max_wait: {e}"))?;
@@ -533,13 +544,14 @@ mod tests {
         assert!(settings.auth.trusted_proxies.is_empty());
         assert_eq!(settings.auth.client_ip_header, "x-forwarded-for");
         assert_eq!(settings.auth.token_lifetime, DEFAULT_TOKEN_LIFETIME);
-        let text = "[auth]\ntrusted_proxies = [\"10.0.0.0/8\"]\nclient_ip_header = \"X-Real-IP\"\nregistrations_per_hour = 3\ntoken_lifetime = \"12h\"\nlogin_free_failures = 2\nlogin_max_wait = \"1m\"";
+        let text = "[auth]\ntrusted_proxies = [\"10.0.0.0/8\"]\nclient_ip_header = \"X-Real-IP\"\nregistrations_per_hour = 3\ntoken_lifetime = \"12h\"\nlogin_free_failures = 2\nlogin_first_wait = \"3s\"\nlogin_max_wait = \"1m\"";
         let auth = parse(text).unwrap().auth;
         assert_eq!(auth.trusted_proxies, [Cidr::parse("10.0.0.0/8").unwrap()]);
         assert_eq!(auth.client_ip_header, "x-real-ip");
         assert_eq!(auth.registrations_per_hour, 3);
         assert_eq!(auth.token_lifetime, Duration::from_secs(12 * 3600));
         assert_eq!(auth.login_backoff.free, 2);
+        assert_eq!(auth.login_backoff.first_ms, 3_000);
         assert_eq!(auth.login_backoff.max_ms, 60_000);
         let args = AuthArgs {
             trusted_proxies: vec!["127.0.0.1".into()],
