@@ -275,6 +275,16 @@ async fn sign_in_stays_fast_while_300_clients_register() {
     assert_eq!(register(&server, &email, Some("198.51.100.1")).await.0, 201);
     // Warm up (the dummy hash, the connection pool).
     assert_eq!(login(&server, &email, PASSWORD, None).await.0, 200);
+    // A sign-in's time on this machine right now, with nothing else
+    // running: the bound below is relative to it, so a busy machine slows
+    // both alike, while logins queued behind 300 registrations' hashes would
+    // take hundreds of times as long.
+    let mut quiet = Duration::ZERO;
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(login(&server, &email, PASSWORD, None).await.0, 200);
+        quiet = quiet.max(t.elapsed());
+    }
 
     const REGISTRATIONS: usize = 300;
     let started = Instant::now();
@@ -319,7 +329,7 @@ async fn sign_in_stays_fast_while_300_clients_register() {
     latencies.sort();
     let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
     println!(
-        "{REGISTRATIONS} concurrent registrations ({statuses:?}, slowest refusal {slowest_refusal:?}, all done in {:?}); {} logins meanwhile: p50 {p50:?}, p99 {p99:?}, max {:?}",
+        "{REGISTRATIONS} concurrent registrations ({statuses:?}, slowest refusal {slowest_refusal:?}, all done in {:?}); {} logins meanwhile: p50 {p50:?}, p99 {p99:?}, max {:?} (alone: {quiet:?} at most)",
         started.elapsed(),
         latencies.len(),
         latencies.last().unwrap()
@@ -329,5 +339,9 @@ async fn sign_in_stays_fast_while_300_clients_register() {
         "only created or busy: {statuses:?}"
     );
     assert!(statuses.get(&201).is_some_and(|n| *n > 0), "{statuses:?}");
-    assert!(p99 < Duration::from_millis(1500), "login p99 {p99:?}");
+    let bound = Duration::from_millis(1500).max(quiet * 10);
+    assert!(
+        p99 < bound,
+        "login p99 {p99:?} (alone: {quiet:?} at most; bound {bound:?})"
+    );
 }
