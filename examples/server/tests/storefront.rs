@@ -523,7 +523,7 @@ async fn a_customer_registers_fills_a_cart_and_checks_out_through_the_pages() {
         .expect("one submit lands on the order");
     let order = shopper.get(&location).await;
     assert_eq!(order.status, StatusCode::OK);
-    assert_eq!(order.text("order-status"), "paid");
+    assert_eq!(order.text("order-status"), "Paid");
     assert_eq!(
         order.text("order-number"),
         items[0]["number"].as_str().unwrap()
