@@ -329,7 +329,7 @@ fn assert_kept_values(page: &Page) {
     assert_eq!(page.value("field-payment-card-cvc"), "");
     assert!(
         page.body
-            .contains("<option value=\"GB\" selected>GB</option>")
+            .contains("<option value=\"GB\" selected>United Kingdom</option>")
     );
     assert!(
         !page.body.contains(CARD_DECLINED),
