@@ -632,6 +632,34 @@ async fn idempotent_checkout() {
 }
 
 #[tokio::test]
+async fn an_add_past_the_stock_names_the_product_and_what_is_left() {
+    let app = spawn_app().await;
+    let scarce = app.product("10.00", 2).await;
+    let cart = app.cart_with(ADA, &scarce, 2).await;
+    let refused = app
+        .post(
+            &format!("/api/carts/{cart}/items"),
+            ADA,
+            json!({"product_id": scarce.id().as_str(), "quantity": 1}),
+        )
+        .await;
+    refused.fields(&["quantity"]);
+    let message = refused.body["errors"]["quantity"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("only 2 of") && message.contains(scarce.name().as_str()),
+        "{message}"
+    );
+    let cart_now = app.get(&format!("/api/carts/{cart}"), Some(ADA)).await;
+    assert_eq!(
+        cart_now.ok(200)["lines"][0]["quantity"],
+        2,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
 async fn stock_empty_carts_and_changed_prices() {
     let app = spawn_app().await;
     let scarce = app.product("10.00", 1).await;

@@ -83,6 +83,7 @@ pub mod testkit;
 pub mod text;
 pub mod validation;
 pub mod webhook;
+pub mod words;
 
 pub use error::Error;
 pub use service::{

@@ -16,6 +16,14 @@
   var trackingEl = document.getElementById("order-tracking");
   var events = document.getElementById("order-events");
   var live = document.getElementById("live");
+  // Statuses in words, by code (the page's own table).
+  var words = { status: {}, payment: {} };
+  try {
+    words = JSON.parse(statusEl.getAttribute("data-words")) || words;
+  } catch (e) {}
+  function statusWords(code) {
+    return (words.status && words.status[code]) || code;
+  }
 
   function lastEventId() {
     var items = events ? events.querySelectorAll("li[data-event-id]") : [];
@@ -24,7 +32,8 @@
 
   function setStatus(status) {
     if (!statusEl || !status) return;
-    statusEl.textContent = status;
+    statusEl.textContent = statusWords(status);
+    statusEl.setAttribute("data-status", status);
     statusEl.className = "status status-" + status;
     // Paid or cancelled elsewhere (the provider's webhook): nothing is
     // left to complete here.
@@ -60,12 +69,13 @@
     li.className = "new";
     var status = document.createElement("span");
     status.className = "status status-" + event.to;
-    status.textContent = event.to;
+    status.textContent = statusWords(event.to);
     li.appendChild(status);
     if (event.type === "payment_updated" && event.data && event.data.status) {
       var payment = document.createElement("span");
       payment.className = "payment-event";
-      payment.textContent = "payment " + event.data.status;
+      payment.textContent = "Payment: " +
+        ((words.payment && words.payment[event.data.status]) || event.data.status);
       li.appendChild(document.createTextNode(" "));
       li.appendChild(payment);
     }

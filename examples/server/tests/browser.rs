@@ -244,7 +244,7 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     fill(&customer, "form#checkout", "payment.card.cvc", "123").await;
     submit(&customer, "form#checkout").await;
     let status = until_text(&customer, "#order-status", |t| !t.is_empty()).await;
-    assert_eq!(status, "paid");
+    assert_eq!(status, "Paid");
     let order_url = url(&customer).await;
     assert!(
         order_url.contains("/orders/"),
@@ -353,8 +353,8 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
     // 3. The customer's page, open all along, caught up by itself.
     assert_eq!(url(&customer).await, order_url, "never navigated away");
     assert_eq!(
-        until_text(&customer, "#order-status", |t| t == "shipped").await,
-        "shipped"
+        until_text(&customer, "#order-status", |t| t == "Shipped").await,
+        "Shipped"
     );
     assert_eq!(
         until_text(&customer, "#order-tracking", |t| t.contains("TRACK-123-GB")).await,
@@ -375,7 +375,7 @@ async fn a_customer_checks_out_and_staff_ships_it_while_both_pages_update_live()
             "ol#order-events > li[data-type='payment_updated'] .payment-event"
         )
         .await,
-        "payment captured"
+        "Payment: Paid"
     );
     screenshot(&customer, "storefront-order-shipped").await;
 

@@ -82,7 +82,7 @@ async fn staff_ship_in_two_parts_and_refund_a_return_while_the_customer_watches(
         .goto(&server.url(&format!("/orders/{id}")))
         .await
         .unwrap();
-    assert_eq!(text(&customer, "#order-status").await, "paid");
+    assert_eq!(text(&customer, "#order-status").await, "Paid");
     css(&customer, "#cancel-form").await;
 
     // 1. Staff ship the mugs only, from the admin page.
@@ -96,15 +96,15 @@ async fn staff_ship_in_two_parts_and_refund_a_return_while_the_customer_watches(
     submit(&staff, "form#fulfil-form").await;
     assert_eq!(text(&staff, "#order-status").await, "partially_shipped");
 
-    let status = until_text(&customer, "#order-status", |t| t == "partially_shipped").await;
-    assert_eq!(status, "partially_shipped");
+    let status = until_text(&customer, "#order-status", |t| t == "Partly shipped").await;
+    assert_eq!(status, "Partly shipped");
     until_text(&customer, "#order-shipments", |t| t.contains("TRK-MUGS")).await;
     screenshot(&customer, "storefront-order-partially-shipped").await;
 
     // 2. The rest ships; both shipments are delivered.
     fill(&staff, "form#fulfil-form", "tracking_number", "TRK-TEE").await;
     submit(&staff, "form#fulfil-form").await;
-    until_text(&customer, "#order-status", |t| t == "shipped").await;
+    until_text(&customer, "#order-status", |t| t == "Shipped").await;
     until_text(&customer, "#order-shipments", |t| t.contains("TRK-TEE")).await;
     let shipped = order(&server, &staff_token, &id).await;
     for fulfilment in shipped["fulfilments"].as_array().unwrap() {
@@ -115,7 +115,7 @@ async fn staff_ship_in_two_parts_and_refund_a_return_while_the_customer_watches(
         let (code, body) = server.call("POST", &path, Some(&staff_token), None).await;
         assert_eq!(code, 200, "{body}");
     }
-    until_text(&customer, "#order-status", |t| t == "delivered").await;
+    until_text(&customer, "#order-status", |t| t == "Delivered").await;
 
     // 3. The customer asks to return one mug (the form came with the
     // delivery, without a reload).
@@ -123,7 +123,7 @@ async fn staff_ship_in_two_parts_and_refund_a_return_while_the_customer_watches(
     fill(&customer, "form#return-form", &format!("qty_{mug}"), "1").await;
     fill(&customer, "form#return-form", "reason", "One is enough").await;
     submit(&customer, "form#return-form").await;
-    until_text(&customer, "#order-returns", |t| t.contains("requested")).await;
+    until_text(&customer, "#order-returns", |t| t.contains("Requested")).await;
     screenshot(&customer, "storefront-order-return").await;
 
     // 4. Staff approve, receive with restock, and refund it.
@@ -152,7 +152,7 @@ async fn staff_ship_in_two_parts_and_refund_a_return_while_the_customer_watches(
     // 5. The customer's page shows it live; the mug is back in stock.
     let shown = until_text(&customer, "#order-refunds", |t| t.contains(&amount)).await;
     assert!(shown.contains("USD"), "{shown}");
-    until_text(&customer, "#order-returns", |t| t.contains("refunded")).await;
+    until_text(&customer, "#order-returns", |t| t.contains("Refunded")).await;
     screenshot(&customer, "storefront-order-refunded").await;
     assert_eq!(stock(&server, &staff_token, &mug).await, mugs_in_stock + 1);
 }

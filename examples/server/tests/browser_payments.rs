@@ -99,7 +99,7 @@ async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
 
     assert_eq!(
         until_text(&customer, "#order-status", |t| !t.is_empty()).await,
-        "awaiting_payment",
+        "Waiting for your payment",
         "on {}",
         url(&customer).await
     );
@@ -108,11 +108,11 @@ async fn with_the_test_gateway_a_3ds_card_is_completed_on_the_order_page() {
     submit(&customer, "form#complete-payment").await;
     assert_eq!(
         until_text(&customer, "#order-status", |t| !t.is_empty()).await,
-        "paid"
+        "Paid"
     );
     let payment = until_text(&customer, "#order-payment", |t| !t.is_empty()).await;
     assert!(
-        payment.contains("3155") && payment.contains("captured"),
+        payment.contains("3155") && payment.contains("— Paid"),
         "{payment}"
     );
     assert!(
@@ -151,7 +151,10 @@ async fn an_order_paid_elsewhere_leaves_awaiting_payment_on_the_open_page_withou
         fill(&customer, "form#checkout", name, text).await;
     }
     submit(&customer, "form#checkout").await;
-    until_text(&customer, "#order-status", |t| t == "awaiting_payment").await;
+    until_text(&customer, "#order-status", |t| {
+        t == "Waiting for your payment"
+    })
+    .await;
     until_text(&customer, "#live", |t| !t.is_empty()).await;
     let page = url(&customer).await;
     let id = css(&customer, "body")
@@ -180,8 +183,8 @@ async fn an_order_paid_elsewhere_leaves_awaiting_payment_on_the_open_page_withou
     assert_eq!(status, 200, "{order}");
     assert_eq!(order["status"], "paid", "{order}");
     assert_eq!(
-        until_text(&customer, "#order-status", |t| t == "paid").await,
-        "paid"
+        until_text(&customer, "#order-status", |t| t == "Paid").await,
+        "Paid"
     );
     let deadline = std::time::Instant::now() + browser_support::LIVE;
     while css(&customer, "#payment-action")
@@ -298,7 +301,7 @@ mod stripe {
         submit(customer, "form#checkout").await;
         assert_eq!(
             until_text(customer, "#order-status", |t| !t.is_empty()).await,
-            "awaiting_payment",
+            "Waiting for your payment",
             "on {}",
             url(customer).await
         );
@@ -359,11 +362,11 @@ mod stripe {
         checkout_to_3ds(&customer, &shop).await;
         answer_3ds(&customer, "Complete authentication").await;
         assert_eq!(
-            until_text(&customer, "#order-status", |t| t == "paid").await,
-            "paid"
+            until_text(&customer, "#order-status", |t| t == "Paid").await,
+            "Paid"
         );
-        let payment = until_text(&customer, "#order-payment", |t| t.contains("captured")).await;
-        assert!(payment.contains("captured"), "{payment}");
+        let payment = until_text(&customer, "#order-payment", |t| t.contains("— Paid")).await;
+        assert!(payment.contains("— Paid"), "{payment}");
         screenshot(&customer, "storefront-order-stripe-paid").await;
         customer.close().await.unwrap();
 
@@ -402,8 +405,8 @@ mod stripe {
         let (product, before) = checkout_to_3ds(&customer, &shop).await;
         answer_3ds(&customer, "Fail authentication").await;
         assert_eq!(
-            until_text(&customer, "#order-status", |t| t == "cancelled").await,
-            "cancelled"
+            until_text(&customer, "#order-status", |t| t == "Cancelled").await,
+            "Cancelled"
         );
         assert_eq!(
             stock(&shop.server, &product).await,

@@ -329,7 +329,7 @@ fn assert_kept_values(page: &Page) {
     assert_eq!(page.value("field-payment-card-cvc"), "");
     assert!(
         page.body
-            .contains("<option value=\"GB\" selected>GB</option>")
+            .contains("<option value=\"GB\" selected>United Kingdom</option>")
     );
     assert!(
         !page.body.contains(CARD_DECLINED),
@@ -523,7 +523,7 @@ async fn a_customer_registers_fills_a_cart_and_checks_out_through_the_pages() {
         .expect("one submit lands on the order");
     let order = shopper.get(&location).await;
     assert_eq!(order.status, StatusCode::OK);
-    assert_eq!(order.text("order-status"), "paid");
+    assert_eq!(order.text("order-status"), "Paid");
     assert_eq!(
         order.text("order-number"),
         items[0]["number"].as_str().unwrap()

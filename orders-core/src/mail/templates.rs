@@ -65,6 +65,10 @@ pub fn render(mail: &Mail, event: &OrderEvent, order: &Order) -> Email {
                 .collect();
             parts.list(&lines);
             parts.paragraph(&[("Total: ", &total)]);
+            // Words a customer reads (crate::words), never the codes.
+            let address = crate::words::address_lines(order.shipping_address()).join(", ");
+            parts.paragraph(&[("Payment: ", &crate::words::payment(order.payment()))]);
+            parts.paragraph(&[("Shipping to: ", &address)]);
             format!("Order {number} confirmed")
         }
         MailKind::PaymentNeedsAction => {

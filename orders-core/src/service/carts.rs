@@ -106,10 +106,15 @@ impl Orders {
 
     /// Adds `quantity` of a product, merging into its line.
     ///
+    /// The line may not grow past the product's current stock: the refusal
+    /// names the product and how many are left ([`stock_advice`]). This is
+    /// advice, not a reservation: checkout still takes the stock atomically.
+    ///
     /// # Errors
     /// [`Error::NotFound`] (cart), [`Error::Validation`] on `product_id`
-    /// (unknown or inactive) or `quantity` (line past 999),
-    /// [`Error::CartFull`], [`Error::CurrencyMismatch`], [`Error::CartClosed`].
+    /// (unknown or inactive) or `quantity` (line past 999, or past the
+    /// stock), [`Error::CartFull`], [`Error::CurrencyMismatch`],
+    /// [`Error::CartClosed`].
     pub async fn add_to_cart(
         &self,
         customer: &CustomerId,
@@ -122,18 +127,23 @@ impl Orders {
             cart_id,
             Some(product_id),
             |cart, products, now| match products.get(product_id) {
-                Some(product) if product.active() => Ok(cart.add(product, quantity, now)?),
+                Some(product) if product.active() => {
+                    let before = line_quantity(cart, product_id);
+                    cart.add(product, quantity, now)?;
+                    stock_advice(product, before, line_quantity(cart, product_id))
+                }
                 _ => Err(Error::field("product_id", "unknown or unavailable product")),
             },
         )
         .await
     }
 
-    /// Sets a line's quantity; 0 removes it.
+    /// Sets a line's quantity; 0 removes it. A line may shrink whatever the
+    /// stock, but not grow past it ([`stock_advice`]).
     ///
     /// # Errors
     /// [`Error::NotFound`] (cart or line), [`Error::Validation`] on
-    /// `quantity`, [`Error::CartClosed`].
+    /// `quantity` (out of range, or more than the stock), [`Error::CartClosed`].
     pub async fn set_cart_quantity(
         &self,
         customer: &CustomerId,
@@ -141,8 +151,13 @@ impl Orders {
         product_id: &ProductId,
         quantity: u32,
     ) -> Result<PricedCart, Error> {
-        self.change_cart(customer, cart_id, None, |cart, _, now| {
-            Ok(cart.set_quantity(product_id, quantity, now)?)
+        self.change_cart(customer, cart_id, None, |cart, products, now| {
+            let before = line_quantity(cart, product_id);
+            cart.set_quantity(product_id, quantity, now)?;
+            match products.get(product_id) {
+                Some(product) => stock_advice(product, before, quantity),
+                None => Ok(()),
+            }
         })
         .await
     }
@@ -375,6 +390,39 @@ impl Orders {
             status: cart.status(),
             version: cart.version(),
         })
+    }
+}
+
+/// How many of `product` the cart holds (0 without a line).
+fn line_quantity(cart: &Cart, product: &ProductId) -> u32 {
+    cart.lines()
+        .iter()
+        .find(|line| &line.product_id == product)
+        .map_or(0, |line| line.quantity.get())
+}
+
+/// Refuses a line that grows from `before` to `after` units past the
+/// product's current stock, on `quantity`, naming the product and how many
+/// are left. A line that shrinks, or stays, is never refused (the stock may
+/// have fallen since it was added: the customer must be able to reduce it).
+///
+/// # Errors
+/// [`Error::Validation`] on `quantity`.
+pub(super) fn stock_advice(product: &Product, before: u32, after: u32) -> Result<(), Error> {
+    let available = product.stock();
+    if after <= available || after <= before {
+        return Ok(());
+    }
+    Err(Error::field("quantity", not_enough(product, available)))
+}
+
+/// `only 3 of "Earl Grey" are left` / `"Earl Grey" is out of stock`.
+fn not_enough(product: &Product, available: u32) -> String {
+    let name = product.name();
+    match available {
+        0 => format!("\u{201c}{name}\u{201d} is out of stock"),
+        1 => format!("only 1 of \u{201c}{name}\u{201d} is left"),
+        n => format!("only {n} of \u{201c}{name}\u{201d} are left"),
     }
 }
 

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 
 use super::{cart_with, customer, engine, form, product, stock, unique, usd};
 use crate::cart::Quantity;
-use crate::catalogue::{NewProduct, ProductName, ProductPatch, Sku, TaxClass};
+use crate::catalogue::{NewProduct, ProductName, ProductPatch, Sku, StockChange, TaxClass};
 use crate::discount::{Discount, DiscountCode, DiscountKind};
 use crate::money::{Currency, Money};
 use crate::order::{Actor, EventKind, Order, OrderStatus, PaymentStatus};
@@ -300,8 +300,17 @@ pub(super) async fn checkout_short_stock_changes_nothing(store: Arc<dyn Store>) 
     let (orders, gateway) = engine(store.clone());
     let who = customer();
     let plenty = product(&orders, "1.00", 10).await;
-    let short = product(&orders, "1.00", 1).await;
+    let short = product(&orders, "1.00", 2).await;
     let cart_id = cart_with(&orders, &who, &[(plenty.id(), 2), (short.id(), 2)]).await;
+    // Sold elsewhere after it was added: the cart now asks for more than is left.
+    let sold = ProductPatch {
+        stock: Some(StockChange::Adjust(-1)),
+        ..Default::default()
+    };
+    orders
+        .update_product(short.id(), sold)
+        .await
+        .expect("sell one");
     let error = orders
         .checkout(&who, &cart_id, form(Some("4242424242424242")), None)
         .await
@@ -393,4 +402,51 @@ pub(super) async fn concurrent_checkouts_never_oversell(store: Arc<dyn Store>) {
         .sum();
     assert_eq!(stock(&orders, side.id()).await, 1000 - sold);
     assert_eq!(sold, STOCK);
+}
+
+pub(super) async fn adding_past_the_stock_names_the_product_and_what_is_left(
+    store: Arc<dyn Store>,
+) {
+    let (orders, _) = engine(store);
+    let who = customer();
+    let scarce = product(&orders, "2.00", 3).await;
+    let cart_id = cart_with(&orders, &who, &[(scarce.id(), 2)]).await;
+    let two = Quantity::new(2).expect("quantity");
+    let refused = orders
+        .add_to_cart(&who, &cart_id, scarce.id(), two)
+        .await
+        .unwrap_err();
+    let message = refused
+        .field_errors()
+        .and_then(|errors| errors.get("quantity").map(|m| m.join("; ")))
+        .unwrap_or_default();
+    assert!(
+        message.contains("only 3 of") && message.contains("Conformance product"),
+        "{message}"
+    );
+    assert!(
+        orders
+            .set_cart_quantity(&who, &cart_id, scarce.id(), 4)
+            .await
+            .is_err(),
+        "a line may not be set past the stock"
+    );
+    let cart = orders
+        .set_cart_quantity(&who, &cart_id, scarce.id(), 3)
+        .await
+        .expect("up to the stock");
+    assert_eq!(cart.lines[0].quantity.get(), 3);
+    let sold = ProductPatch {
+        stock: Some(StockChange::Adjust(-2)),
+        ..Default::default()
+    };
+    orders
+        .update_product(scarce.id(), sold)
+        .await
+        .expect("sell two");
+    let cart = orders
+        .set_cart_quantity(&who, &cart_id, scarce.id(), 2)
+        .await
+        .expect("a line past the stock may shrink");
+    assert_eq!(cart.lines[0].quantity.get(), 2);
 }

@@ -99,6 +99,10 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("checkout_short_stock_changes_nothing", |s| {
         checkout::checkout_short_stock_changes_nothing(s).boxed()
     }),
+    (
+        "adding_past_the_stock_names_the_product_and_what_is_left",
+        |s| checkout::adding_past_the_stock_names_the_product_and_what_is_left(s).boxed(),
+    ),
     ("concurrent_checkouts_never_oversell", |s| {
         checkout::concurrent_checkouts_never_oversell(s).boxed()
     }),

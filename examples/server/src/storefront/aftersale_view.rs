@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use orders_core::order::{FulfilmentStatus, ItemLine, Order, OrderStatus, ReturnStatus};
 
+use orders_core::words;
+
 use super::templates::{money, when};
 
 /// A shipment.
@@ -15,6 +17,8 @@ pub(super) struct ShipmentView {
     pub carrier: Option<String>,
     pub tracking: String,
     pub status: &'static str,
+    /// The status in words.
+    pub status_words: &'static str,
     pub shipped: String,
     pub delivered: Option<String>,
 }
@@ -23,6 +27,8 @@ pub(super) struct ShipmentView {
 pub(super) struct ReturnView {
     pub lines: String,
     pub status: &'static str,
+    /// The status in words.
+    pub status_words: &'static str,
     pub reason: String,
     pub note: Option<String>,
 }
@@ -32,6 +38,8 @@ pub(super) struct RefundView {
     pub amount: String,
     pub lines: String,
     pub status: &'static str,
+    /// The status in words.
+    pub status_words: &'static str,
     pub at: String,
 }
 
@@ -139,6 +147,7 @@ impl AftersaleView {
                     carrier: f.carrier.as_ref().map(ToString::to_string),
                     tracking: f.tracking_number.to_string(),
                     status: f.status.as_str(),
+                    status_words: words::fulfilment_status(f.status),
                     shipped: when(f.shipped_at),
                     delivered: f.delivered_at.map(when),
                 })
@@ -149,6 +158,7 @@ impl AftersaleView {
                 .map(|r| ReturnView {
                     lines: describe(order, &r.lines),
                     status: r.status.as_str(),
+                    status_words: words::return_status(r.status),
                     reason: r.reason.to_string(),
                     note: r.note.as_ref().map(ToString::to_string),
                 })
@@ -160,6 +170,7 @@ impl AftersaleView {
                     amount: money(r.amount),
                     lines: describe(order, &r.lines),
                     status: r.status.as_str(),
+                    status_words: words::refund_status(r.status),
                     at: when(r.created_at),
                 })
                 .collect(),

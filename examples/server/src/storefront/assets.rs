@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 const CSS: &str = include_str!("../../assets/storefront.css");
 const JS: &str = include_str!("../../assets/storefront.js");
 const PAYMENT_JS: &str = include_str!("../../assets/payment.js");
+const CHECKOUT_JS: &str = include_str!("../../assets/checkout.js");
 
 struct Asset {
     url: String,
@@ -34,7 +35,7 @@ fn asset(stem: &str, ext: &str, body: &'static str, content_type: &'static str) 
     }
 }
 
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
     [
         asset("storefront", "css", CSS, "text/css; charset=utf-8"),
         asset("storefront", "js", JS, "text/javascript; charset=utf-8"),
@@ -42,6 +43,12 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
             "payment",
             "js",
             PAYMENT_JS,
+            "text/javascript; charset=utf-8",
+        ),
+        asset(
+            "checkout",
+            "js",
+            CHECKOUT_JS,
             "text/javascript; charset=utf-8",
         ),
     ]
@@ -60,6 +67,12 @@ pub(super) fn js_url() -> &'static str {
 /// The payment script's URL (Stripe.js's card fields and 3-D Secure).
 pub(super) fn payment_js_url() -> &'static str {
     &ASSETS[2].url
+}
+
+/// The checkout script's URL (the summary priced as the customer changes
+/// the country or the shipping method).
+pub(super) fn checkout_js_url() -> &'static str {
+    &ASSETS[3].url
 }
 
 /// `GET /assets/{name}`: the current version of an asset, cached for a

@@ -86,6 +86,7 @@ pub(super) fn product_page(visit: &Visit, product: &Product) -> ProductPage {
     ProductPage {
         layout: visit.layout(product.name().to_string()),
         product: ProductView::of(product),
+        availability: super::stock::availability(product.stock()),
         quantity: "1".to_owned(),
         quantity_error: None,
         product_error: None,

@@ -18,6 +18,17 @@
 //! Each rendering of the form carries a fresh idempotency key, sent as the
 //! checkout's `Idempotency-Key`: a double submit of one form places one
 //! order, and the second submit lands on the same order page.
+//!
+//! The total shown is the total charged: the page is priced for the chosen
+//! country and shipping method ([`super::quote`]), each method shows its
+//! price, and the form posts the total it showed as `expected_total`. A
+//! total that changed since (a price, the country changed without a
+//! review) is the core's 409 `price_changed`: the page comes back priced
+//! afresh, saying so, and nothing is charged. The "Review total" button
+//! re-renders the page priced for the form's choices (the path without
+//! scripts; with scripts the summary follows every change at once).
+//! A checkout refused for stock lists each short line with what is left
+//! and a one-click form that reduces the line to it.
 
 use std::collections::HashMap;
 
@@ -25,18 +36,25 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use orders_axum::ApiError;
+use orders_axum::Caller;
 use orders_axum::metrics::CheckoutOutcome;
-use orders_core::checkout::{CheckoutForm, Country};
+use orders_core::checkout::{CheckoutForm, PaymentMethod};
 use orders_core::form::Form;
+use orders_core::ids::CartId;
 use orders_core::validation::ValidationErrors;
-use orders_core::{Error, PricedCart, PricingOptions};
+use orders_core::{Error, words};
 use serde_json::Value;
 
 use super::Storefront;
+use super::assets;
 use super::cart::open_cart;
 use super::posted;
+use super::quote::{Quote, quote, shipping_price};
 use super::request::{Post, Visit, cart_cookie, see_other, with_cookie};
-use super::templates::{CartView, CheckoutPage, Choice, ErrorItem, Field, Radios};
+use super::stock::{StockLine, short_lines};
+use super::templates::{
+    CartView, CheckoutPage, Choice, CountryOption, ErrorItem, Field, Radios, money,
+};
 
 /// The hidden field with the form's idempotency key.
 pub(super) const IDEMPOTENCY_FIELD: &str = "idempotency_key";
@@ -147,9 +165,8 @@ const TOKEN: Spec = ("payment.token", "Card", "hidden", "", "");
 /// The fields of the form that are choices, not text inputs.
 const CHOICES: &[&str] = &["shipping_method", "payment.method"];
 
-/// The described fields the page does not show: the total it saw is the
-/// API's, not a customer's input.
-const NOT_SHOWN: &[&str] = &["expected_total"];
+/// The submit button's name that asks for the priced page, not an order.
+const REVIEW: &str = "review";
 
 /// Whether the core's description requires the field at `path` always (a
 /// card's fields are required only for a card, which the page cannot mark).
@@ -171,7 +188,14 @@ fn dom_id(prefix: &str, path: &str) -> String {
 /// delivery the card is left out, as the core ignores it. Other fields (the
 /// CSRF token, the idempotency key) are not part of the body.
 pub(super) fn body_of(fields: &[(String, String)]) -> Value {
-    let mut root = posted::body_of(CheckoutForm::DESCRIPTION, fields, NOT_SHOWN);
+    let mut root = posted::body_of(CheckoutForm::DESCRIPTION, fields, &[]);
+    if root
+        .get("expected_total")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        root.remove("expected_total");
+    }
     if let Some(Value::Object(payment)) = root.get_mut("payment")
         && payment.get("method").and_then(Value::as_str) == Some("cash_on_delivery")
     {
@@ -196,6 +220,10 @@ struct FormState<'a> {
     general: Vec<String>,
     /// After a submit: the card number and CVC come back empty.
     submitted: bool,
+    /// Lines a checkout found short of stock, with what is left.
+    stock: Vec<StockLine>,
+    /// A note that is no error (after "Review total").
+    notice: Option<String>,
 }
 
 impl FormState<'_> {
@@ -234,7 +262,7 @@ impl FormState<'_> {
         &self,
         path: &'static str,
         legend: &'static str,
-        choices: &[(String, String)],
+        choices: &[(String, String, String)],
     ) -> Radios {
         let chosen = self.value(path);
         Radios {
@@ -243,11 +271,12 @@ impl FormState<'_> {
             legend,
             choices: choices
                 .iter()
-                .map(|(value, label)| Choice {
+                .map(|(value, label, note)| Choice {
                     id: format!("{}-{value}", dom_id("field", path)),
                     checked: *value == chosen,
                     value: value.clone(),
                     label: label.clone(),
+                    note: note.clone(),
                 })
                 .collect(),
             error: self.error(path),
@@ -285,23 +314,28 @@ fn form_page(
     shop: &Storefront,
     visit: &Visit,
     state: &FormState<'_>,
-    cart: &PricedCart,
+    quote: &Quote,
 ) -> CheckoutPage {
     let config = shop.orders().config();
-    let shipping_choices: Vec<(String, String)> = config
-        .shipping_codes(cart.currency)
-        .into_iter()
-        .map(|code| {
-            let name = config
-                .shipping_method(code, cart.currency)
-                .map_or_else(|| code.to_owned(), |m| m.name.clone());
-            (code.to_owned(), name)
+    let cart = &quote.cart;
+    let shipping_choices: Vec<(String, String, String)> = quote
+        .shipping
+        .iter()
+        .map(|(code, price)| {
+            let name = words::shipping_method(config, code, cart.currency);
+            (code.clone(), name, shipping_price(*price))
         })
         .collect();
-    let payment_choices = [
-        ("card".to_owned(), "Card".to_owned()),
-        ("cash_on_delivery".to_owned(), "Cash on delivery".to_owned()),
-    ];
+    let payment_choices: Vec<(String, String, String)> = PaymentMethod::ALL
+        .iter()
+        .map(|method| {
+            (
+                method.as_str().to_owned(),
+                words::payment_method(*method).to_owned(),
+                String::new(),
+            )
+        })
+        .collect();
     let shipping = state.radios("shipping_method", "Shipping", &shipping_choices);
     let payment = state.radios("payment.method", "Payment", &payment_choices);
     // The summary lists the errors in the order of the form's fields.
@@ -345,7 +379,10 @@ fn form_page(
         contact: CONTACT.iter().map(|s| state.field(s)).collect(),
         address: ADDRESS.iter().map(|s| state.field(s)).collect(),
         country: state.field(&COUNTRY),
-        countries: Country::all().map(Country::code).collect(),
+        countries: words::countries_by_name()
+            .into_iter()
+            .map(|(code, name)| CountryOption { code, name })
+            .collect(),
         shipping,
         payment,
         card,
@@ -354,7 +391,27 @@ fn form_page(
         errors,
         idempotency_key: idempotency_key(),
         summary: CartView::of(cart),
+        expected_total: quote.expected_total(),
+        due: money(cart.totals.total),
+        due_for: quote.due_for(shop),
+        stock: state.stock.clone(),
+        notice: state.notice.clone(),
+        checkout_js: assets::checkout_js_url(),
     }
+}
+
+/// The page's form priced for its own choices of country and method.
+async fn priced_page(
+    shop: &Storefront,
+    visit: &Visit,
+    state: &FormState<'_>,
+    caller: &Caller,
+    cart_id: &CartId,
+) -> Result<CheckoutPage, Error> {
+    let country = state.values.get(COUNTRY.0).copied();
+    let method = state.values.get("shipping_method").copied();
+    let quote = quote(shop, caller, cart_id, country, method).await?;
+    Ok(form_page(shop, visit, state, &quote))
 }
 
 /// `GET /checkout`: the form, for the open cart (an empty cart goes back to
@@ -389,8 +446,13 @@ pub(super) async fn show(State(shop): State<Storefront>, visit: Visit) -> Respon
         errors: ValidationErrors::new(),
         general: Vec::new(),
         submitted: false,
+        stock: Vec::new(),
+        notice: None,
     };
-    visit.render(StatusCode::OK, &form_page(&shop, &visit, &state, &cart))
+    match priced_page(&shop, &visit, &state, caller, &cart.id).await {
+        Ok(page) => visit.render(StatusCode::OK, &page),
+        Err(error) => visit.error(&error),
+    }
 }
 
 /// `POST /checkout`: places the order and answers 303 to its page, or
@@ -408,6 +470,31 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
     let Some(cart_id) = visit.cart_id.clone() else {
         return see_other("/cart");
     };
+    let values: HashMap<&str, &str> = post
+        .fields
+        .iter()
+        .rev()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if post.get(REVIEW).is_some() {
+        let state = FormState {
+            values,
+            errors: ValidationErrors::new(),
+            general: Vec::new(),
+            submitted: true,
+            stock: Vec::new(),
+            notice: Some(
+                "Here is your total for this address and shipping method. \
+                 Nothing is charged until you place the order."
+                    .to_owned(),
+            ),
+        };
+        return match priced_page(&shop, visit, &state, &caller, &cart_id).await {
+            Ok(page) => visit.render(StatusCode::OK, &page),
+            Err(Error::NotFound(_)) => see_other("/cart"),
+            Err(error) => visit.error(&error),
+        };
+    }
     let key = post
         .get(IDEMPOTENCY_FIELD)
         .filter(|k| !k.is_empty())
@@ -417,6 +504,7 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
         .map_err(|e| ApiError::internal(e.to_string()))
         .and_then(|bytes| orders_axum::parse_body::<CheckoutForm>(&bytes));
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let mut stock = Vec::new();
     let (status, errors, general) = match parsed {
         Err(error) => {
             shop.record_checkout(CheckoutOutcome::Validation);
@@ -449,6 +537,17 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
                         }
                         Error::IdempotencyInProgress => return see_other("/orders"),
                         Error::Unavailable | Error::Storage(_) => return visit.error(&error),
+                        Error::InsufficientStock(ids) => {
+                            stock = match short_lines(&shop, &caller, &cart_id, &ids).await {
+                                Ok(lines) => lines,
+                                Err(error) => return visit.error(&error),
+                            };
+                            (
+                                StatusCode::CONFLICT,
+                                ValidationErrors::new(),
+                                vec![general_message(&Error::InsufficientStock(ids))],
+                            )
+                        }
                         other => (
                             ApiError::from(other.clone()).status(),
                             ValidationErrors::new(),
@@ -459,36 +558,35 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
             }
         }
     };
-    let cart = match shop
-        .orders()
-        .cart(&caller.id, &cart_id, &PricingOptions::default())
-        .await
-    {
-        Ok(cart) => cart,
-        Err(error) => return visit.error(&error),
-    };
     let state = FormState {
-        values: post
-            .fields
-            .iter()
-            .rev()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
+        values,
         errors,
         general,
         submitted: true,
+        stock,
+        notice: None,
     };
-    visit.render(status, &form_page(&shop, visit, &state, &cart))
+    match priced_page(&shop, visit, &state, &caller, &cart_id).await {
+        Ok(page) => visit.render(status, &page),
+        Err(Error::NotFound(_)) => see_other("/cart"),
+        Err(error) => visit.error(&error),
+    }
 }
 
 /// What to tell the customer about a refusal that is no field's.
 fn general_message(error: &Error) -> String {
     match error {
         Error::InsufficientStock(_) => {
-            "Some items are no longer in stock in the quantity you chose. \
-             Nothing was charged; please update your cart."
+            "Some items are no longer in stock in the quantity you chose \
+             (see each below). Nothing was charged."
                 .to_owned()
         }
+        Error::PriceChanged { total } => format!(
+            "The total changed: it is now {}, as shown below (shipping and tax for \
+             your address and shipping method). Nothing was charged; check it and \
+             place your order again.",
+            money(*total)
+        ),
         Error::ProductUnavailable(_) => {
             "Some items are no longer on sale. Nothing was charged; please update your cart."
                 .to_owned()
@@ -530,6 +628,7 @@ mod tests {
         assert_eq!(
             body,
             json!({
+                "expected_total": "1.00",
                 "email": "ada@example.com",
                 "shipping_address": {"postal_code": "SW1Y 4JH", "country": "GB"},
                 "payment": {"method": "card", "card": {
@@ -574,7 +673,8 @@ mod tests {
             .chain([&COUNTRY, &TOKEN])
             .map(|spec| spec.0)
             .chain(CHOICES.iter().copied())
-            .chain(NOT_SHOWN.iter().copied())
+            // Hidden: the total shown, posted back as `expected_total`.
+            .chain(["expected_total"])
             .collect();
         for (path, _) in CheckoutForm::DESCRIPTION.leaves() {
             assert!(shown.contains(&path.as_str()), "{path} is not on the page");

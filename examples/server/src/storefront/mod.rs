@@ -30,7 +30,9 @@ mod catalogue;
 mod checkout;
 mod orders;
 mod posted;
+mod quote;
 mod request;
+mod stock;
 mod templates;
 mod users;
 
@@ -181,6 +183,7 @@ impl Storefront {
             .route("/cart/discount", post(cart::apply_discount))
             .route("/cart/discount/remove", post(cart::remove_discount))
             .route("/checkout", get(checkout::show).post(checkout::submit))
+            .route("/checkout/quote", get(quote::show))
             .route("/orders", get(orders::history))
             .route("/orders/{id}", get(orders::order))
             .route(

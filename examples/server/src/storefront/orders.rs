@@ -118,6 +118,11 @@ pub(super) async fn show(
     };
     let mut page = OrderPage::new(layout, &order, &events, placed_now, action);
     page.after = AftersaleView::of(&order, problem);
+    page.shipping_method = orders_core::words::shipping_method(
+        shop.orders().config(),
+        order.shipping_method().as_str(),
+        order.currency(),
+    );
     visit.render(status, &page)
 }
 

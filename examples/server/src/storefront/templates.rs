@@ -7,7 +7,8 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use orders_core::PricedCart;
 use orders_core::money::Money;
-use orders_core::order::{EventKind, Order, OrderEvent, OrderLine};
+use orders_core::order::{EventKind, Order, OrderEvent, OrderLine, OrderStatus, PaymentStatus};
+use orders_core::words;
 
 use super::aftersale_view::AftersaleView;
 use super::assets;
@@ -69,6 +70,20 @@ pub(super) fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// Every order and payment status's words by code, as JSON, for the order
+/// page's script: `{"status": {"paid": "Paid", ...}, "payment": {...}}`.
+fn words_json() -> String {
+    let statuses: serde_json::Map<String, serde_json::Value> = OrderStatus::ALL
+        .iter()
+        .map(|s| (s.to_string(), words::order_status(*s).into()))
+        .collect();
+    let payments: serde_json::Map<String, serde_json::Value> = PaymentStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), words::payment_status(*s).into()))
+        .collect();
+    serde_json::json!({"status": statuses, "payment": payments}).to_string()
+}
+
 /// A short page with a heading and one message (403, 404, errors).
 #[derive(Template)]
 #[template(path = "storefront/message.html")]
@@ -103,6 +118,8 @@ pub(super) struct Index {
 pub(super) struct ProductPage {
     pub layout: Layout,
     pub product: ProductView,
+    /// "In stock", "Only 3 left", "Out of stock".
+    pub availability: String,
     /// The quantity in the form.
     pub quantity: String,
     /// Its error, after a refused add.
@@ -233,6 +250,14 @@ pub(super) struct Choice {
     pub id: String,
     pub label: String,
     pub checked: bool,
+    /// Shown beside the label (a shipping method's price), or empty.
+    pub note: String,
+}
+
+/// A country of the country select: its code (the value) and name.
+pub(super) struct CountryOption {
+    pub code: &'static str,
+    pub name: &'static str,
 }
 
 /// A radio group (`shipping_method`, `payment.method`).
@@ -260,7 +285,7 @@ pub(super) struct CheckoutPage {
     pub contact: Vec<Field>,
     pub address: Vec<Field>,
     pub country: Field,
-    pub countries: Vec<&'static str>,
+    pub countries: Vec<CountryOption>,
     pub shipping: Radios,
     pub payment: Radios,
     /// The test gateway's card fields (none with Stripe).
@@ -272,7 +297,20 @@ pub(super) struct CheckoutPage {
     pub errors: Vec<ErrorItem>,
     /// The idempotency key of this rendering of the form.
     pub idempotency_key: String,
+    /// The cart priced for the form's country and shipping method.
     pub summary: CartView,
+    /// The total shown, posted back as `expected_total` (`133.79`).
+    pub expected_total: String,
+    /// The total shown above the button (`133.79 USD`).
+    pub due: String,
+    /// What the total is for (the country and the method, in words).
+    pub due_for: String,
+    /// Lines a checkout found short of stock.
+    pub stock: Vec<super::stock::StockLine>,
+    /// A note that is no error (after "Review total").
+    pub notice: Option<String>,
+    /// The checkout script's URL (content-hashed).
+    pub checkout_js: &'static str,
 }
 
 /// A row of the order history.
@@ -280,7 +318,10 @@ pub(super) struct OrderRow {
     pub id: String,
     pub number: String,
     pub date: String,
+    /// The status's code (for the class).
     pub status: String,
+    /// The status in words.
+    pub status_words: &'static str,
     pub total: String,
 }
 
@@ -291,6 +332,7 @@ impl OrderRow {
             number: order.number().to_string(),
             date: when(order.created_at()),
             status: order.status().to_string(),
+            status_words: words::order_status(order.status()),
             total: money(order.totals().total),
         }
     }
@@ -312,8 +354,11 @@ pub(super) struct EventView {
     pub kind: &'static str,
     pub at: String,
     pub at_iso: String,
+    /// The status's code (for the class).
     pub to: String,
-    /// For a payment event: the payment's new status (`captured`).
+    /// The status in words.
+    pub to_words: &'static str,
+    /// For a payment event: the payment's new status in words (`Paid`).
     pub payment: Option<String>,
     pub note: Option<String>,
 }
@@ -326,7 +371,10 @@ impl EventView {
                 .as_ref()
                 .and_then(|data| data.get("status"))
                 .and_then(|status| status.as_str())
-                .map(str::to_owned),
+                .map(|code| {
+                    code.parse::<PaymentStatus>()
+                        .map_or_else(|_| code.to_owned(), |s| words::payment_status(s).to_owned())
+                }),
             _ => None,
         };
         Self {
@@ -335,6 +383,7 @@ impl EventView {
             at: when(event.at),
             at_iso: event.at.to_rfc3339(),
             to: event.to.to_string(),
+            to_words: words::order_status(event.to),
             payment,
             note: event.note.as_ref().map(ToString::to_string),
         }
@@ -347,7 +396,13 @@ impl EventView {
 pub(super) struct OrderPage {
     pub layout: Layout,
     pub number: String,
+    /// The status's code (for the class and the script).
     pub status: String,
+    /// The status in words.
+    pub status_words: &'static str,
+    /// Every status's words, as JSON (`{"paid": "Paid", ...}`), for the
+    /// script that follows the order live.
+    pub words_json: String,
     pub placed: String,
     pub tracking: Option<String>,
     pub lines: Vec<LineView>,
@@ -391,22 +446,9 @@ impl OrderPage {
         action: Option<PaymentAction>,
     ) -> Self {
         let a = &order.shipping_address();
-        let mut address = vec![a.full_name().to_string(), a.line1().to_string()];
-        address.extend(a.line2().map(ToString::to_string));
-        let mut city = format!("{} {}", a.postal_code(), a.city());
-        if let Some(region) = a.region() {
-            city.push_str(&format!(", {region}"));
-        }
-        address.push(city);
-        address.push(a.country().code().to_owned());
-        address.extend(a.phone().map(ToString::to_string));
-        let p = &order.payment();
-        let payment = match (&p.brand, &p.last4) {
-            (Some(brand), Some(last4)) => {
-                format!("{brand} ending in {last4} ({})", p.status.as_str())
-            }
-            _ => format!("{} ({})", p.method, p.status.as_str()),
-        };
+        let mut address = words::address_lines(a);
+        address.extend(a.phone().map(|phone| format!("Phone: {phone}")));
+        let payment = words::payment(order.payment());
         Self {
             layout: Layout {
                 order_id: Some(order.id().to_string()),
@@ -414,6 +456,8 @@ impl OrderPage {
             },
             number: order.number().to_string(),
             status: order.status().to_string(),
+            status_words: words::order_status(order.status()),
+            words_json: words_json(),
             placed: when(order.created_at()),
             tracking: order.tracking_number().as_ref().map(ToString::to_string),
             lines: order.lines().iter().map(LineView::of).collect(),
