@@ -104,23 +104,52 @@ impl Orders {
         self.present(cart, options, products).await
     }
 
-    /// Adds `quantity` of a product, merging into its line.
-    ///
-    /// The line may not grow past the product's current stock: the refusal
-    /// names the product and how many are left ([`stock_advice`]). This is
-    /// advice, not a reservation: checkout still takes the stock atomically.
+    /// Adds `quantity` of a product, merging into its line. The line may
+    /// hold more than the product's stock today (the JSON API's contract:
+    /// checkout refuses it with `insufficient_stock`); a shop's pages that
+    /// want to say so at once use [`Orders::add_to_cart_within_stock`].
     ///
     /// # Errors
     /// [`Error::NotFound`] (cart), [`Error::Validation`] on `product_id`
-    /// (unknown or inactive) or `quantity` (line past 999, or past the
-    /// stock), [`Error::CartFull`], [`Error::CurrencyMismatch`],
-    /// [`Error::CartClosed`].
+    /// (unknown or inactive) or `quantity` (line past 999),
+    /// [`Error::CartFull`], [`Error::CurrencyMismatch`], [`Error::CartClosed`].
     pub async fn add_to_cart(
         &self,
         customer: &CustomerId,
         cart_id: &CartId,
         product_id: &ProductId,
         quantity: Quantity,
+    ) -> Result<PricedCart, Error> {
+        self.add_item(customer, cart_id, product_id, quantity, false)
+            .await
+    }
+
+    /// As [`Orders::add_to_cart`], but the line may not grow past the
+    /// product's current stock: the refusal, on `quantity`, names the
+    /// product and how many are left. This is advice, not a reservation:
+    /// checkout still takes the stock atomically.
+    ///
+    /// # Errors
+    /// As [`Orders::add_to_cart`], and [`Error::Validation`] on `quantity`
+    /// past the stock.
+    pub async fn add_to_cart_within_stock(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+        quantity: Quantity,
+    ) -> Result<PricedCart, Error> {
+        self.add_item(customer, cart_id, product_id, quantity, true)
+            .await
+    }
+
+    async fn add_item(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+        quantity: Quantity,
+        within_stock: bool,
     ) -> Result<PricedCart, Error> {
         self.change_cart(
             customer,
@@ -130,7 +159,10 @@ impl Orders {
                 Some(product) if product.active() => {
                     let before = line_quantity(cart, product_id);
                     cart.add(product, quantity, now)?;
-                    stock_advice(product, before, line_quantity(cart, product_id))
+                    if within_stock {
+                        stock_advice(product, before, line_quantity(cart, product_id))?;
+                    }
+                    Ok(())
                 }
                 _ => Err(Error::field("product_id", "unknown or unavailable product")),
             },
@@ -138,12 +170,11 @@ impl Orders {
         .await
     }
 
-    /// Sets a line's quantity; 0 removes it. A line may shrink whatever the
-    /// stock, but not grow past it ([`stock_advice`]).
+    /// Sets a line's quantity; 0 removes it.
     ///
     /// # Errors
     /// [`Error::NotFound`] (cart or line), [`Error::Validation`] on
-    /// `quantity` (out of range, or more than the stock), [`Error::CartClosed`].
+    /// `quantity`, [`Error::CartClosed`].
     pub async fn set_cart_quantity(
         &self,
         customer: &CustomerId,
@@ -151,12 +182,42 @@ impl Orders {
         product_id: &ProductId,
         quantity: u32,
     ) -> Result<PricedCart, Error> {
+        self.set_quantity(customer, cart_id, product_id, quantity, false)
+            .await
+    }
+
+    /// As [`Orders::set_cart_quantity`], but a line may not grow past the
+    /// product's current stock (it may always shrink: the stock may have
+    /// fallen since it was added).
+    ///
+    /// # Errors
+    /// As [`Orders::set_cart_quantity`], and [`Error::Validation`] on
+    /// `quantity` past the stock.
+    pub async fn set_cart_quantity_within_stock(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+        quantity: u32,
+    ) -> Result<PricedCart, Error> {
+        self.set_quantity(customer, cart_id, product_id, quantity, true)
+            .await
+    }
+
+    async fn set_quantity(
+        &self,
+        customer: &CustomerId,
+        cart_id: &CartId,
+        product_id: &ProductId,
+        quantity: u32,
+        within_stock: bool,
+    ) -> Result<PricedCart, Error> {
         self.change_cart(customer, cart_id, None, |cart, products, now| {
             let before = line_quantity(cart, product_id);
             cart.set_quantity(product_id, quantity, now)?;
             match products.get(product_id) {
-                Some(product) => stock_advice(product, before, quantity),
-                None => Ok(()),
+                Some(product) if within_stock => stock_advice(product, before, quantity),
+                _ => Ok(()),
             }
         })
         .await

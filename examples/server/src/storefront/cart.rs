@@ -136,7 +136,7 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
     };
     match shop
         .orders()
-        .add_to_cart(&caller.id, &cart_id, &id, quantity)
+        .add_to_cart_within_stock(&caller.id, &cart_id, &id, quantity)
         .await
     {
         Ok(_) => {
@@ -232,7 +232,7 @@ pub(super) async fn set_quantity(
     };
     let result = shop
         .orders()
-        .set_cart_quantity(&caller.id, &cart, &product, quantity)
+        .set_cart_quantity_within_stock(&caller.id, &cart, &product, quantity)
         .await;
     finish(&shop, visit, result, String::new()).await
 }
