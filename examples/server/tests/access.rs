@@ -344,7 +344,7 @@ fn table() -> Vec<Row> {
         ),
         row(
             "PATCH",
-            "/api/admin/discounts/NOCODE{unique}",
+            "/api/admin/discounts/{unique}",
             Some(json!({"active": false})),
             Nothing,
             [401, 403, 403, 404],

@@ -419,3 +419,61 @@ async fn a_storefront_order_is_mailed_when_placed_and_when_cancelled() {
         "{both:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resets_and_account_changes_work_on_postgres() {
+    let Some(shop) = Shop::start_postgres() else {
+        return;
+    };
+    let server = &shop.server;
+    let email = fresh_email("pg");
+    let client = register(server, &email, OLD).await;
+    ask_reset(&shop, &email).await;
+    let first = token_of(&shop.reset_link(&email, 1).await);
+    ask_reset(&shop, &email).await;
+    let token = token_of(&shop.reset_link(&email, 2).await);
+    assert_eq!(reset_with(&shop, &first, NEW).await.0, 410, "voided");
+    assert_eq!(reset_with(&shop, &token, NEW).await.0, 303);
+    assert_eq!(
+        reset_with(&shop, &token, "third password 3").await.0,
+        410,
+        "used"
+    );
+    assert_eq!(signed_in_as(&client, &shop).await, None, "signed out");
+    assert_eq!(api_login(server, &email, OLD).await.0, 401);
+    assert_eq!(api_login(server, &email, NEW).await.0, 200);
+    // The account page: a taken email in another case, then a free one.
+    let taken = fresh_email("pgtaken");
+    register(server, &taken, OLD).await;
+    let client = register(server, &fresh_email("pgmover"), OLD).await;
+    let (status, page, _) = submit(
+        &client,
+        server,
+        "/account",
+        "/account/email",
+        &[("email", &taken.to_uppercase()), ("current_password", OLD)],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("already registered"));
+    let moved = fresh_email("pgmoved");
+    let (status, _, _) = submit(
+        &client,
+        server,
+        "/account",
+        "/account/password",
+        &[("current_password", OLD), ("new_password", NEW)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = submit(
+        &client,
+        server,
+        "/account",
+        "/account/email",
+        &[("email", &moved), ("current_password", NEW)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(api_login(server, &moved, NEW).await.0, 200);
+}

@@ -78,15 +78,28 @@ pub struct Shop {
     pub inbox: tempfile::TempDir,
     pub database_url: String,
     _db: tempfile::TempDir,
+    _pg: Option<crate::common::PgDatabase>,
     _sink: Sink,
 }
 
 impl Shop {
     /// The shop on a fresh SQLite file, or `None` without aiosmtpd.
     pub fn start() -> Option<Self> {
+        Self::start_on(None)
+    }
+
+    /// The shop on a fresh PostgreSQL database, or `None` without
+    /// PostgreSQL or aiosmtpd (each failing when required).
+    pub fn start_postgres() -> Option<Self> {
+        let pg = crate::common::PgDatabase::create()?;
+        Self::start_on(Some(pg))
+    }
+
+    fn start_on(pg: Option<crate::common::PgDatabase>) -> Option<Self> {
         let inbox = tempfile::tempdir().unwrap();
         let (sink, port) = smtp(inbox.path())?;
-        let (url, dir) = sqlite_url();
+        let (sqlite, dir) = sqlite_url();
+        let url = pg.as_ref().map_or(sqlite, |pg| pg.url.clone());
         let config = write_config(
             &dir,
             &format!(
@@ -99,6 +112,7 @@ impl Shop {
             inbox,
             database_url: url,
             _db: dir,
+            _pg: pg,
             _sink: sink,
         })
     }
