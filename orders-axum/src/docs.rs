@@ -349,6 +349,12 @@ pub(crate) struct Discount {
     min_subtotal: Option<String>,
     max_uses: Option<u32>,
     uses: u32,
+    /// How many orders of one customer may use it (a guest counted by the
+    /// order's email); null is unlimited.
+    max_uses_per_customer: Option<u32>,
+    /// `false` while staff have disabled it: refused when applied and at
+    /// checkout.
+    active: bool,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
     #[schema(format = DateTime)]
@@ -491,6 +497,7 @@ impl Modify for Security {
         aftersale::add_note,
         admin::list_discounts,
         admin::create_discount,
+        admin::switch_discount,
         webhooks::create_webhook,
         webhooks::list_webhooks,
         webhooks::delete_webhook,

@@ -14,7 +14,7 @@
 use orders_core::cart::{AddItemForm, ApplyDiscountForm, CreateCartForm, SetQuantityForm};
 use orders_core::catalogue::{NewProductForm, ProductEditForm};
 use orders_core::checkout::CheckoutForm;
-use orders_core::discount::NewDiscountForm;
+use orders_core::discount::{DiscountSwitchForm, NewDiscountForm};
 use orders_core::form::{Description, Form, json_schema};
 use orders_core::order::{
     CancelForm, FulfilmentForm, NoteForm, ReceiveForm, RefundForm, RejectForm, ReturnForm,
@@ -75,6 +75,7 @@ pub(crate) const BODIES: &[FormBody] = &[
     FormBody::required::<RefundForm>("create_refund"),
     FormBody::required::<NoteForm>("add_note"),
     FormBody::required::<NewDiscountForm>("create_discount"),
+    FormBody::required::<DiscountSwitchForm>("switch_discount"),
     FormBody::required::<WebhookForm>("create_webhook"),
 ];
 

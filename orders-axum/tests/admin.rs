@@ -886,6 +886,58 @@ async fn discount_codes_are_created_with_field_errors_shown() {
     assert_eq!(page.items.len(), 1);
 }
 
+#[tokio::test]
+async fn staff_disable_and_enable_a_code_from_the_list() {
+    let app = spawn(25).await;
+    let mut browser = staff(&app).await;
+    let created = browser
+        .submit(
+            "/admin/discounts",
+            "/admin/discounts",
+            &[
+                ("code", "ONCE"),
+                ("kind", "percent"),
+                ("value", "10"),
+                ("max_uses_per_customer", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let list = browser.get(created.location()).await;
+    assert!(list.has("Active") && list.has("aria-label=\"Disable ONCE\""));
+    let off = browser
+        .submit("/admin/discounts", "/admin/discounts/ONCE/disable", &[])
+        .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let code = orders_core::discount::DiscountCode::parse("ONCE").unwrap();
+    let stored = app
+        .orders
+        .list_discounts(&orders_core::ports::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .items
+            .iter()
+            .any(|d| d.code() == &code && !d.active() && d.max_uses_per_customer() == Some(1))
+    );
+    let list = browser.get(off.location()).await;
+    assert!(list.has("Code ONCE disabled.") && list.has("aria-label=\"Enable ONCE\""));
+    let on = browser
+        .submit("/admin/discounts", "/admin/discounts/ONCE/enable", &[])
+        .await;
+    assert_eq!(on.status, StatusCode::SEE_OTHER);
+    let list = browser.get(on.location()).await;
+    assert!(list.has("Code ONCE enabled.") && list.has("aria-label=\"Disable ONCE\""));
+    for path in [
+        "/admin/discounts/NOPE/disable",
+        "/admin/discounts/ONCE/explode",
+    ] {
+        let missing = browser.submit("/admin/discounts", path, &[]).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
 // ---------------------------------------------------- every page's basics
 
 #[tokio::test]

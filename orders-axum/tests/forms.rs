@@ -76,7 +76,7 @@ async fn a_type_error_and_a_value_error_come_in_one_answer() {
 async fn every_request_body_is_its_forms_schema() {
     let app = spawn_app().await;
     let doc = app.get("/api/openapi.json", None).await.body;
-    let forms: [(&str, &str, &Description); 17] = [
+    let forms: [(&str, &str, &Description); 18] = [
         ("/api/carts", "post", CreateCartForm::DESCRIPTION),
         ("/api/carts/{id}/items", "post", AddItemForm::DESCRIPTION),
         (
@@ -107,6 +107,11 @@ async fn every_request_body_is_its_forms_schema() {
             TransitionForm::DESCRIPTION,
         ),
         ("/api/admin/discounts", "post", NewDiscountForm::DESCRIPTION),
+        (
+            "/api/admin/discounts/{code}",
+            "patch",
+            orders_core::discount::DiscountSwitchForm::DESCRIPTION,
+        ),
         (
             "/api/admin/orders/{id}/fulfilments",
             "post",

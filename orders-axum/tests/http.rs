@@ -73,6 +73,7 @@ async fn credentials() {
         (Method::POST, "/api/admin/orders/x/transition"),
         (Method::POST, "/api/admin/discounts"),
         (Method::GET, "/api/admin/discounts"),
+        (Method::PATCH, "/api/admin/discounts/x"),
     ] {
         app.send(method.clone(), path, Some(ADA), Some(json!({})))
             .await
@@ -487,6 +488,112 @@ async fn discounts() {
         .fields(&["code"]);
     let removed = app.delete(&discount, ADA).await;
     assert!(removed.ok(200)["discount_code"].is_null());
+}
+
+#[tokio::test]
+async fn staff_disable_and_enable_a_code() {
+    let app = spawn_app().await;
+    let tea = app.product("20.00", 10).await;
+    app.post(
+        "/api/admin/discounts",
+        STAFF,
+        json!({"code": "PAUSE", "kind": "percent", "value": "10"}),
+    )
+    .await
+    .ok(201);
+    let cart = app.cart_with(ADA, &tea, 1).await;
+    let discount = format!("/api/carts/{cart}/discount");
+    app.post(&discount, ADA, json!({"code": "pause"}))
+        .await
+        .ok(200);
+    let off = app
+        .patch(
+            "/api/admin/discounts/pause",
+            STAFF,
+            json!({"active": false}),
+        )
+        .await;
+    let off = off.ok(200);
+    assert_eq!(
+        (&off["code"], &off["active"]),
+        (&json!("PAUSE"), &json!(false))
+    );
+    // Refused at checkout, nothing taken; refused when applied.
+    app.checkout(ADA, &cart, checkout_card(CARD_OK), None)
+        .await
+        .problem(409, "discount_unavailable");
+    assert_eq!(app.stock(&tea).await, 10);
+    let other = app.cart_with(ADA, &tea, 1).await;
+    app.post(
+        &format!("/api/carts/{other}/discount"),
+        ADA,
+        json!({"code": "PAUSE"}),
+    )
+    .await
+    .fields(&["code"]);
+    // Bad bodies and unknown codes.
+    app.patch("/api/admin/discounts/PAUSE", STAFF, json!({"active": "no"}))
+        .await
+        .fields(&["active"]);
+    app.patch("/api/admin/discounts/PAUSE", STAFF, json!({}))
+        .await
+        .fields(&["active"]);
+    app.patch("/api/admin/discounts/NOPE", STAFF, json!({"active": true}))
+        .await
+        .problem(404, "not_found");
+    // Enabled again, the first cart checks out with it.
+    let on = app
+        .patch("/api/admin/discounts/PAUSE", STAFF, json!({"active": true}))
+        .await;
+    assert_eq!(on.ok(200)["active"], true);
+    let order = app.checkout(ADA, &cart, checkout_card(CARD_OK), None).await;
+    assert_eq!(order.ok(201)["discount_total"], "2.00");
+}
+
+#[tokio::test]
+async fn a_code_limited_per_customer_is_refused_the_second_time() {
+    let app = spawn_app().await;
+    let tea = app.product("20.00", 10).await;
+    let created = app
+        .post(
+            "/api/admin/discounts",
+            STAFF,
+            json!({"code": "ONCEEACH", "kind": "fixed", "value": "5", "max_uses_per_customer": 1}),
+        )
+        .await;
+    assert_eq!(created.ok(201)["max_uses_per_customer"], 1);
+    app.post(
+        "/api/admin/discounts",
+        STAFF,
+        json!({"code": "BAD", "kind": "fixed", "value": "5", "max_uses_per_customer": 0}),
+    )
+    .await
+    .fields(&["max_uses_per_customer"]);
+    let (first, second) = (
+        app.cart_with(ADA, &tea, 1).await,
+        app.cart_with(ADA, &tea, 1).await,
+    );
+    for cart in [&first, &second] {
+        app.post(
+            &format!("/api/carts/{cart}/discount"),
+            ADA,
+            json!({"code": "ONCEEACH"}),
+        )
+        .await
+        .ok(200);
+    }
+    app.checkout(ADA, &first, checkout_card(CARD_OK), None)
+        .await
+        .ok(201);
+    let refused = app
+        .checkout(ADA, &second, checkout_card(CARD_OK), None)
+        .await;
+    let detail = refused.problem(409, "discount_unavailable");
+    assert!(
+        detail.to_string().contains("already used"),
+        "says the customer used it up: {detail}"
+    );
+    assert_eq!(app.stock(&tea).await, 9, "the refusal took nothing");
 }
 
 // ----------------------------------------------------------------- checkout

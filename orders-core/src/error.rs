@@ -3,6 +3,7 @@
 
 use crate::cart::CartError;
 use crate::catalogue::Product;
+use crate::discount::DiscountRejection;
 use crate::ids::ProductId;
 use crate::money::{Currency, Money, MoneyError};
 use crate::order::TransitionError;
@@ -185,6 +186,9 @@ impl From<StoreError> for Error {
                 Self::field("stock_adjustment", "would take the stock below zero")
             }
             StoreError::CartClosed => Self::CartClosed,
+            StoreError::DiscountUsedUpByCustomer => {
+                Self::DiscountUnavailable(DiscountRejection::UsedUpByCustomer.to_string())
+            }
             StoreError::DiscountUnavailable => {
                 Self::DiscountUnavailable("this code has been used up".to_owned())
             }

@@ -98,7 +98,7 @@ fn a_product_a_cart_an_order_and_a_discount_serialise_as_the_api_says() {
         );
         assert_eq!(
             discount,
-            r#"{"code":"TEN","kind":"percent","value":"10","min_subtotal":null,"max_uses":null,"uses":0,"expires_at":null,"created_at":"2026-11-25T12:00:00Z"}"#
+            r#"{"code":"TEN","kind":"percent","value":"10","min_subtotal":null,"max_uses":null,"uses":0,"max_uses_per_customer":null,"active":true,"expires_at":null,"created_at":"2026-11-25T12:00:00Z"}"#
         );
     });
 }

@@ -63,11 +63,17 @@ pub(crate) static CART_BY_ID: LazyLock<String> =
 
 // Discounts.
 
-/// A new discount ($1 code … $11 created_at).
+/// A new discount ($1 code … $11 created_at, $12 max_uses_per_customer,
+/// $13 active).
 pub(crate) const INSERT_DISCOUNT: &str =
     "INSERT INTO orders_discounts (code, kind, percent, amount_minor, amount_currency, min_subtotal_minor,
-     min_subtotal_currency, max_uses, uses, expires_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     min_subtotal_currency, max_uses, uses, expires_at, created_at, max_uses_per_customer, active)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Enables or disables a discount ($1 active, $2 code), returning it.
+pub(crate) static SET_DISCOUNT_ACTIVE: LazyLock<String> = LazyLock::new(|| {
+    format!("UPDATE orders_discounts SET active = $1 WHERE code = $2 RETURNING {DISCOUNT_COLUMNS}")
+});
 
 /// A discount by code ($1).
 pub(crate) static DISCOUNT_BY_CODE: LazyLock<String> =
@@ -347,6 +353,8 @@ where
         .int(d.uses)
         .opt_text(d.expires_at.as_deref())
         .text(&d.created_at)
+        .opt_int(d.max_uses_per_customer)
+        .flag(d.active)
 }
 
 /// [`RELEASE_KEY`] for `customer_id`'s `key`.

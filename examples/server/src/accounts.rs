@@ -32,6 +32,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "sign_in_limits",
         include_str!("../migrations/sqlite/0002_sign_in_limits.sql"),
     ),
+    (
+        3,
+        "password_resets",
+        include_str!("../migrations/sqlite/0003_password_resets.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
@@ -45,6 +50,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "sign_in_limits",
         include_str!("../migrations/postgres/0002_sign_in_limits.sql"),
+    ),
+    (
+        3,
+        "password_resets",
+        include_str!("../migrations/postgres/0003_password_resets.sql"),
     ),
 ];
 
@@ -111,11 +121,12 @@ pub enum Users {
 macro_rules! on_pool {
     ($users:expr, $pool:ident => $body:expr) => {
         match $users {
-            Users::Sqlite($pool) => $body,
-            Users::Postgres($pool) => $body,
+            $crate::accounts::Users::Sqlite($pool) => $body,
+            $crate::accounts::Users::Postgres($pool) => $body,
         }
     };
 }
+pub(crate) use on_pool;
 
 /// Now, in milliseconds since the Unix epoch (the unit of the time columns
 /// the users' migrations added).
@@ -123,7 +134,7 @@ pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn user_from(id: String, email: String, is_staff: bool) -> Result<User, UserError> {
+pub(crate) fn user_from(id: String, email: String, is_staff: bool) -> Result<User, UserError> {
     let id = CustomerId::parse(&id).map_err(|e| UserError::Corrupt(e.to_string()))?;
     Ok(User {
         id,
@@ -132,7 +143,7 @@ fn user_from(id: String, email: String, is_staff: bool) -> Result<User, UserErro
     })
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
@@ -387,8 +398,9 @@ impl Users {
         Ok(expires_at.is_some_and(|at| at > now_ms()))
     }
 
-    /// Deletes expired tokens and failure counts not touched for
-    /// `forget_ms`. Returns how many rows of each went.
+    /// Deletes expired tokens, password reset tokens a day past their
+    /// expiry, and failure counts not touched for `forget_ms`. Returns how
+    /// many tokens and failure counts went.
     ///
     /// # Errors
     /// Database errors.
@@ -396,6 +408,13 @@ impl Users {
         let now = now_ms();
         let tokens = on_pool!(self, pool => sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
             .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        // Reset tokens a day past their expiry: they no longer count
+        // towards the requests of the last hour either.
+        on_pool!(self, pool => sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
+            .bind(now.saturating_sub(86_400_000))
             .execute(pool)
             .await?
             .rows_affected());

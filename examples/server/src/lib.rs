@@ -10,6 +10,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod account_store;
 pub mod accounts;
 pub mod auth_forms;
 pub mod client;
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod demo;
 pub mod mail;
 pub mod metrics;
+pub mod password_reset;
 pub mod payments;
 pub mod sessions;
 pub mod sign_in;
@@ -387,7 +389,7 @@ async fn serve(
         info!(added, "demo catalogue seeded");
     }
     let sessions = sign_in::Sessions::with_lifetime(users.clone(), settings.auth.token_lifetime);
-    let host = sign_in::Host::with_settings(users, &sessions, &settings.auth);
+    let host = sign_in::Host::with_settings(users.clone(), &sessions, &settings.auth);
     let _sweeper = host.sweep_every(std::time::Duration::from_secs(3600));
     // One CSRF key for both surfaces (they share the browser's CSRF cookie).
     let csrf = match &args.secret_key {
@@ -395,7 +397,17 @@ async fn serve(
         None => Csrf::random(),
     };
     let meters = metrics::registry(storage);
+    // Password reset mails go straight to the SMTP server (once, not
+    // through the order mails' outbox), with links to the shop's address.
+    let reset_mailer = match &settings.mail {
+        Some(mail) => Some(Arc::new(mail.mailer()?) as Arc<dyn orders_core::ports::Mailer>),
+        None => None,
+    };
+    let links = password_reset::Links::new(settings.mail.as_ref().and_then(|m| m.shop_url.clone()));
+    let accounts =
+        password_reset::Accounts::new(users.clone(), &sessions, reset_mailer, links.clone());
     let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
+        .accounts(accounts)
         .csrf(csrf.clone())
         .metrics(&meters)
         .stripe(settings.payments.stripe());
@@ -464,6 +476,7 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    links.listening_on(format!("http://{address}"));
     let apart = match &settings.metrics.bind {
         Some(bind) => {
             let clients = settings.auth.client_address();

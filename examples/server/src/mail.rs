@@ -9,6 +9,8 @@
 //! port = 587                        # default: 587 (starttls), 465 (tls), 25 (none)
 //! tls = "starttls"                  # starttls (default for smtp://), tls, or none
 //! from = "Shop <orders@shop.example>"
+//! shop_url = "https://shop.example" # links in emails (password reset);
+//!                                   # default: the address the server listens on
 //! ```
 //!
 //! The user name and password come from the environment only
@@ -36,6 +38,7 @@ pub(crate) struct MailFile {
     port: Option<u16>,
     tls: Option<String>,
     from: Option<String>,
+    shop_url: Option<String>,
 }
 
 /// Where the shop's mail goes, as configured (credentials aside).
@@ -49,6 +52,10 @@ pub struct MailSettings {
     pub tls: TlsMode,
     /// The sender.
     pub from: String,
+    /// The shop's public address (`https://shop.example`), for the links
+    /// in emails (password reset); `None`: the address the server listens
+    /// on.
+    pub shop_url: Option<String>,
 }
 
 impl MailSettings {
@@ -115,11 +122,22 @@ impl MailSettings {
             timeout: Duration::from_secs(30),
         })
         .map_err(|e| format!("mail: {e}"))?;
+        let shop_url = match &file.shop_url {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                if url.contains(char::is_whitespace) || url.contains(['?', '#', '"', '<', '>']) {
+                    return Err("mail.shop_url: only a scheme, a host and a path".into());
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(_) => return Err("mail.shop_url: must start with https:// or http://".into()),
+            None => None,
+        };
         Ok(Self {
             host,
             port,
             tls,
             from,
+            shop_url,
         })
     }
 
@@ -227,6 +245,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.port, s.tls), (2525, TlsMode::None));
+        assert_eq!(s.shop_url, None);
+        let s = settings(
+            "host = \"h\"\nfrom = \"a@example.com\"\nshop_url = \"https://shop.example/\"",
+        )
+        .unwrap();
+        assert_eq!(s.shop_url.as_deref(), Some("https://shop.example"));
     }
 
     #[test]
@@ -246,6 +270,10 @@ mod tests {
             (
                 "smtp_url = \"http://h\"\nfrom = \"a@example.com\"",
                 "scheme",
+            ),
+            (
+                "host = \"h\"\nfrom = \"a@example.com\"\nshop_url = \"javascript:x\"",
+                "mail.shop_url",
             ),
             (
                 "host = \"h\"\nsmtp_url = \"smtp://h\"\nfrom = \"a@example.com\"",

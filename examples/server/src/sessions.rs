@@ -67,6 +67,11 @@ impl TokenCache {
     fn remove(&self, key: &str) {
         self.lock().remove(key);
     }
+
+    /// Forgets every cached token of `user`.
+    fn remove_user(&self, user: &CustomerId) {
+        self.lock().retain(|_, (caller, _, _)| &caller.id != user);
+    }
 }
 
 /// Tokens are looked up in the users' tables, through a short-lived cache.
@@ -110,6 +115,13 @@ impl Sessions {
     /// Forgets `token` here at once (after a logout).
     pub(crate) fn forget(&self, token: &str) {
         self.cache.remove(&credentials::token_hash(token));
+    }
+
+    /// Forgets every token of `user` here at once (after a password reset
+    /// or change revoked them in the database, or an email change): the
+    /// next use looks each up again.
+    pub(crate) fn forget_user(&self, user: &CustomerId) {
+        self.cache.remove_user(user);
     }
 }
 

@@ -343,6 +343,13 @@ fn table() -> Vec<Row> {
             [401, 403, 403, 200],
         ),
         row(
+            "PATCH",
+            "/api/admin/discounts/{unique}",
+            Some(json!({"active": false})),
+            Nothing,
+            [401, 403, 403, 404],
+        ),
+        row(
             "POST",
             "/api/admin/webhooks",
             Some(json!({"url": "https://93.184.216.34/hooks/{unique}", "events": ["*"]})),

@@ -23,6 +23,11 @@ const PAGES: &[(&str, &str, Expect)] = &[
     ("GET", "/products/{missing}", [404, 404, 404, 404]),
     ("GET", "/login", [200, 200, 200, 200]),
     ("GET", "/register", [200, 200, 200, 200]),
+    ("GET", "/password/forgot", [200, 200, 200, 200]),
+    // Without a live token the reset page says the link is dead.
+    ("GET", "/password/reset", [410, 410, 410, 410]),
+    ("GET", "/password/reset/done", [200, 200, 200, 200]),
+    ("GET", "/account", [303, 200, 200, 200]),
     // The storefront: a customer's own pages. The storefront is every
     // account's own shop, staff included: staff read other people's
     // orders in the panel, not here.
@@ -62,6 +67,15 @@ const PAGES: &[(&str, &str, Expect)] = &[
     ("POST", "/admin/products", [403, 403, 403, 403]),
     ("POST", "/admin/products/{product}", [403, 403, 403, 403]),
     ("POST", "/admin/discounts", [403, 403, 403, 403]),
+    (
+        "POST",
+        "/admin/discounts/WELCOME10/disable",
+        [403, 403, 403, 403],
+    ),
+    ("POST", "/password/forgot", [403, 403, 403, 403]),
+    ("POST", "/password/reset", [403, 403, 403, 403]),
+    ("POST", "/account/email", [403, 403, 403, 403]),
+    ("POST", "/account/password", [403, 403, 403, 403]),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! Discount codes: the list and the create form, parsed by the core's
-//! [`NewDiscountForm`], as the JSON admin route does.
+//! [`NewDiscountForm`], as the JSON admin route does, and the buttons that
+//! disable and re-enable a code.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDateTime;
@@ -40,7 +41,17 @@ async fn page(
     let here = state.url("/discounts");
     let flash = params
         .get("created")
-        .map(|code| format!("Code {code} created."));
+        .map(|code| format!("Code {code} created."))
+        .or_else(|| {
+            params
+                .get("disabled")
+                .map(|code| format!("Code {code} disabled."))
+        })
+        .or_else(|| {
+            params
+                .get("enabled")
+                .map(|code| format!("Code {code} enabled."))
+        });
     let (layout, cookie) = staff.layout(state, "discounts");
     let page = DiscountsPage {
         layout,
@@ -67,7 +78,7 @@ pub(crate) async fn list(
 }
 
 /// `POST /discounts`: `code`, `kind`, `value`, `min_subtotal`, `max_uses`,
-/// `expires_at`.
+/// `max_uses_per_customer`, `expires_at`.
 pub(crate) async fn create(
     State(state): State<PanelState>,
     form: Form,
@@ -80,6 +91,7 @@ pub(crate) async fn create(
         currency: None,
         min_subtotal: form.opt("min_subtotal"),
         max_uses: form.opt("max_uses").map(WholeNumber::Text),
+        max_uses_per_customer: form.opt("max_uses_per_customer").map(WholeNumber::Text),
         expires_at: form.opt("expires_at").map(|t| rfc3339(&t)),
     }
     .validate(
@@ -113,4 +125,31 @@ pub(crate) async fn create(
         failure.message,
     )
     .await
+}
+
+/// `POST /discounts/{code}/disable` and `/enable`: a disabled code is
+/// refused when applied and at checkout until it is enabled again.
+pub(crate) async fn set_active(
+    State(state): State<PanelState>,
+    Path((code, action)): Path<(String, String)>,
+    form: Form,
+) -> Result<Response, PageError> {
+    Staff::of(&state, &form.parts).await?;
+    let active = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        _ => return Err(PageError::not_found()),
+    };
+    let discount = match state.orders.set_discount_active(&code, active).await {
+        Ok(discount) => discount,
+        Err(orders_core::Error::NotFound(_)) => return Err(PageError::not_found()),
+        Err(error) => return Err(error.into()),
+    };
+    let done = if active { "enabled" } else { "disabled" };
+    let to = format!(
+        "{}{}",
+        state.url("/discounts"),
+        query(&[(done, discount.code().as_str())])
+    );
+    Ok(Redirect::to(&to).into_response())
 }

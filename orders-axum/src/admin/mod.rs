@@ -290,6 +290,7 @@ impl Admin {
             .route("/products/new", get(products::new))
             .route("/products/{id}", get(products::edit).post(products::update))
             .route("/discounts", get(discounts::list).post(discounts::create))
+            .route("/discounts/{code}/{action}", post(discounts::set_active))
             .route("/webhooks", get(webhooks::list).post(webhooks::create))
             .route("/webhooks/{id}", get(webhooks::show))
             .route("/webhooks/{id}/delete", post(webhooks::delete))

@@ -456,7 +456,9 @@ pub(crate) struct DiscountRow {
     pub(crate) value: String,
     pub(crate) min_subtotal: String,
     pub(crate) uses: String,
+    pub(crate) per_customer: String,
     pub(crate) expires: String,
+    pub(crate) active: bool,
 }
 
 impl DiscountRow {
@@ -476,7 +478,12 @@ impl DiscountRow {
                 Some(max) => format!("{} / {max}", discount.uses()),
                 None => discount.uses().to_string(),
             },
+            per_customer: discount
+                .max_uses_per_customer()
+                .map(|max| max.to_string())
+                .unwrap_or_default(),
             expires: discount.expires_at().as_ref().map(date).unwrap_or_default(),
+            active: discount.active(),
         }
     }
 }

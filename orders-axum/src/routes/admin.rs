@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use orders_core::Access;
 use orders_core::catalogue::{NewProductForm, Product, ProductEditForm, VersionPolicy};
-use orders_core::discount::{Discount, NewDiscountForm};
+use orders_core::discount::{Discount, DiscountSwitchForm, NewDiscountForm};
 use orders_core::ids::{OrderId, ProductId};
 use orders_core::money::Currency;
 use orders_core::order::{Actor, Order, TransitionForm};
@@ -288,4 +288,34 @@ pub(crate) async fn create_discount(
         .map_err(ApiError::validation)?;
     let discount = state.orders.create_discount(discount).await?;
     Ok((StatusCode::CREATED, Json(discount)))
+}
+
+/// Disables or enables again a discount code.
+///
+/// `{"active": false}`: the code is refused when applied and at checkout,
+/// its uses kept; `{"active": true}`: it applies again.
+#[utoipa::path(
+    patch, path = "/admin/discounts/{code}", tag = "admin", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The code, any case")),
+    responses(
+        (status = 200, description = "The discount", body = crate::docs::Discount),
+        (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such code", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`active` missing or not a boolean", body = crate::docs::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn switch_discount(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody<DiscountSwitchForm>,
+) -> Result<Json<Discount>, ApiError> {
+    let active = body
+        .validate(DiscountSwitchForm::validate)
+        .map_err(ApiError::validation)?;
+    Ok(Json(state.orders.set_discount_active(&code, active).await?))
 }

@@ -136,6 +136,7 @@ pub(crate) fn routes(state: AppState) -> Router {
             "/admin/discounts",
             get(admin::list_discounts).post(admin::create_discount),
         )
+        .route("/admin/discounts/{code}", patch(admin::switch_discount))
         .route(
             "/admin/webhooks",
             get(webhooks::list_webhooks).post(webhooks::create_webhook),

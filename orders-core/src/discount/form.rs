@@ -56,6 +56,9 @@ pub struct NewDiscountForm {
     pub min_subtotal: Option<String>,
     /// How many orders may use it, at least 1; none is unlimited.
     pub max_uses: Option<crate::catalogue::WholeNumber>,
+    /// How many orders of one customer may use it, at least 1; none is
+    /// unlimited.
+    pub max_uses_per_customer: Option<crate::catalogue::WholeNumber>,
     /// When it stops applying, RFC 3339.
     pub expires_at: Option<String>,
 }
@@ -88,6 +91,12 @@ impl crate::form::Form for NewDiscountForm {
             Field::integer(
                 "max_uses",
                 "How many orders may use it; none is unlimited.",
+                Some(1),
+                Some(u32::MAX as i64),
+            ),
+            Field::integer(
+                "max_uses_per_customer",
+                "How many orders of one customer may use it (a guest counted by the order's email); none is unlimited.",
                 Some(1),
                 Some(u32::MAX as i64),
             ),
@@ -155,16 +164,20 @@ impl NewDiscountForm {
         let min_subtotal = present(self.min_subtotal).and_then(|text| {
             errors.check("min_subtotal", Money::parse_price(text.trim(), currency))
         });
-        let max_uses = self.max_uses.and_then(|value| {
-            let n = errors.check("max_uses", value.value())??;
-            errors.check(
-                "max_uses",
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or("must be a positive integer"),
-            )
-        });
+        let mut positive = |field: &str, value: Option<crate::catalogue::WholeNumber>| {
+            value.and_then(|value| {
+                let n = errors.check(field, value.value())??;
+                errors.check(
+                    field,
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or("must be a positive integer"),
+                )
+            })
+        };
+        let max_uses = positive("max_uses", self.max_uses);
+        let max_uses_per_customer = positive("max_uses_per_customer", self.max_uses_per_customer);
         let expires_at = present(self.expires_at).and_then(|text| {
             errors.check(
                 "expires_at",
@@ -179,8 +192,48 @@ impl NewDiscountForm {
         let mut discount = Discount::new(code, kind, now);
         discount.min_subtotal = min_subtotal;
         discount.max_uses = max_uses;
+        discount.max_uses_per_customer = max_uses_per_customer;
         discount.expires_at = expires_at;
         errors.into_result(discount)
+    }
+}
+
+/// A discount code switched on or off (`PATCH /admin/discounts/{code}`,
+/// the admin panel's Disable and Enable buttons).
+///
+/// ```
+/// use orders_core::discount::DiscountSwitchForm;
+/// assert_eq!(DiscountSwitchForm { active: Some(false) }.validate(), Ok(false));
+/// assert!(DiscountSwitchForm::default().validate().is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct DiscountSwitchForm {
+    /// `false` disables the code, `true` enables it again. Required.
+    pub active: Option<bool>,
+}
+
+impl crate::form::Form for DiscountSwitchForm {
+    const DESCRIPTION: &'static crate::form::Description = &crate::form::Description {
+        name: "SwitchDiscount",
+        doc: "A discount code disabled or enabled again (`PATCH /admin/discounts/{code}`).",
+        fields: &[Field::boolean(
+            "active",
+            "`false`: the code is refused when applied and at checkout; `true`: it applies again.",
+        )
+        .required()],
+    };
+}
+
+impl DiscountSwitchForm {
+    /// Whether the code is to be active.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`](crate::validation::ValidationErrors) on `active`.
+    pub fn validate(self) -> Result<bool, crate::validation::ValidationErrors> {
+        self.active.ok_or_else(|| {
+            crate::validation::ValidationErrors::single("active", crate::checkout::REQUIRED)
+        })
     }
 }
 
@@ -230,6 +283,10 @@ mod tests {
         }
         let errors = form(|f| f.max_uses = Some(0_i64.into())).unwrap_err();
         assert!(errors.contains("max_uses"));
+        let errors = form(|f| f.max_uses_per_customer = Some("-2".into())).unwrap_err();
+        assert!(errors.contains("max_uses_per_customer"));
+        let per_customer = form(|f| f.max_uses_per_customer = Some(1_i64.into())).unwrap();
+        assert_eq!(per_customer.max_uses_per_customer(), Some(1));
         let limited = form(|f| {
             f.max_uses = Some(3_i64.into());
             f.expires_at = Some("2027-01-01T00:00:00Z".into());

@@ -1,5 +1,6 @@
 //! Discount codes: percent or fixed amount off the subtotal, with a minimum
-//! subtotal, an expiry and a maximum number of uses.
+//! subtotal, an expiry, a maximum number of uses in all and per customer,
+//! and a switch staff use to disable a code.
 
 use std::fmt;
 
@@ -8,13 +9,39 @@ use serde::{Deserialize, Serialize};
 
 mod form;
 
-pub use form::NewDiscountForm;
+pub use form::{DiscountSwitchForm, NewDiscountForm};
 
 use crate::money::{Currency, Money, MoneyError};
 
 mod rules;
 
 pub use rules::{Discount, DiscountParts, InvalidStoredDiscount};
+
+/// The prefix of a guest's customer id (`guest:…`): a guest has no
+/// account, so its uses of a code are counted by the order's email.
+pub const GUEST_PREFIX: &str = "guest:";
+
+/// Whose use of a code an order is, for `max_uses_per_customer`: a customer
+/// by customer id (`customer:ID`), a guest (an id starting with
+/// [`GUEST_PREFIX`]) by the order's email, lowercased (`email:ADDRESS`).
+/// Every store counts uses under this key.
+///
+/// ```
+/// use orders_core::discount::use_key;
+/// use orders_core::ids::CustomerId;
+///
+/// let ada = CustomerId::parse("c1").unwrap();
+/// assert_eq!(use_key(&ada, "Ada@Example.com"), "customer:c1");
+/// let guest = CustomerId::parse("guest:7f3a").unwrap();
+/// assert_eq!(use_key(&guest, "Ada@Example.com"), "email:ada@example.com");
+/// ```
+pub fn use_key(customer: &crate::ids::CustomerId, email: &str) -> String {
+    if customer.as_str().starts_with(GUEST_PREFIX) {
+        format!("email:{}", email.to_lowercase())
+    } else {
+        format!("customer:{}", customer.as_str())
+    }
+}
 
 /// A discount code as customers type it: 1 to 64 ASCII letters, digits, `-`
 /// and `_`. Codes are case-insensitive: stored and compared upper case.
@@ -161,6 +188,12 @@ pub enum DiscountRejection {
     /// Every use was taken.
     #[error("this code has been used up")]
     UsedUp,
+    /// This customer has used the code as many times as it allows.
+    #[error("you have already used this code as many times as it allows")]
+    UsedUpByCustomer,
+    /// Staff disabled the code.
+    #[error("this code is not available")]
+    Disabled,
     /// The cart's subtotal is below the code's minimum.
     #[error("this code needs a subtotal of at least {0}")]
     BelowMinimum(String),
@@ -248,6 +281,8 @@ mod tests {
             min_subtotal: None,
             max_uses,
             uses,
+            max_uses_per_customer: None,
+            active: true,
             expires_at: None,
             created_at: now,
         };
@@ -256,6 +291,13 @@ mod tests {
         assert_eq!(
             Discount::restore(parts(ten, Some(0), 0)),
             Err(InvalidStoredDiscount::NoUses)
+        );
+        assert_eq!(
+            Discount::restore(DiscountParts {
+                max_uses_per_customer: Some(0),
+                ..parts(ten, None, 0)
+            }),
+            Err(InvalidStoredDiscount::NoUsesPerCustomer)
         );
         assert!(Discount::restore(parts(DiscountKind::Percent(Decimal::ZERO), None, 0)).is_err());
         assert!(Discount::restore(parts(DiscountKind::Fixed(usd("0")), None, 0)).is_err());
@@ -267,6 +309,32 @@ mod tests {
             Discount::restore(negative_minimum),
             Err(InvalidStoredDiscount::NegativeMinimum)
         );
+    }
+
+    #[test]
+    fn a_disabled_code_applies_to_nothing_until_enabled() {
+        let now = Utc::now();
+        let code = DiscountCode::parse("OFF").unwrap();
+        let on = Discount::new(code, DiscountKind::percent("10").unwrap(), now)
+            .with_max_uses_per_customer(NonZeroU32::MIN);
+        assert_eq!(on.max_uses_per_customer(), Some(1));
+        assert!(on.active());
+        let off = on.clone().with_active(false);
+        assert_eq!(off.check(usd("50"), now), Err(DiscountRejection::Disabled));
+        assert_eq!(off.with_active(true).check(usd("50"), now), Ok(()));
+    }
+
+    #[test]
+    fn uses_are_keyed_by_customer_or_by_a_guests_email() {
+        let ada = crate::ids::CustomerId::parse("ada").unwrap();
+        let guest = crate::ids::CustomerId::parse("guest:1").unwrap();
+        let other_guest = crate::ids::CustomerId::parse("guest:2").unwrap();
+        assert_eq!(use_key(&ada, "A@x.io"), use_key(&ada, "b@y.io"));
+        assert_eq!(use_key(&guest, "A@X.io"), use_key(&other_guest, "a@x.io"));
+        assert_ne!(use_key(&guest, "a@x.io"), use_key(&guest, "b@x.io"));
+        // A customer whose id looks like an email key is still a customer.
+        let tricky = crate::ids::CustomerId::parse("email:a@x.io").unwrap();
+        assert_ne!(use_key(&tricky, "z@z.io"), use_key(&guest, "a@x.io"));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Discount {
     pub(super) min_subtotal: Option<Money>,
     pub(super) max_uses: Option<u32>,
     pub(super) uses: u32,
+    pub(super) max_uses_per_customer: Option<u32>,
+    pub(super) active: bool,
     pub(super) expires_at: Option<DateTime<Utc>>,
     pub(super) created_at: DateTime<Utc>,
 }
@@ -50,6 +52,10 @@ pub struct DiscountParts {
     pub max_uses: Option<u32>,
     /// How many orders have used it.
     pub uses: u32,
+    /// How many orders of one customer may use it; `None` is unlimited.
+    pub max_uses_per_customer: Option<u32>,
+    /// Whether it applies at all (staff disable and re-enable a code).
+    pub active: bool,
     /// After this instant it no longer applies.
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was created.
@@ -69,6 +75,9 @@ pub enum InvalidStoredDiscount {
     /// `max_uses` of 0.
     #[error("max_uses 0")]
     NoUses,
+    /// `max_uses_per_customer` of 0.
+    #[error("max_uses_per_customer 0")]
+    NoUsesPerCustomer,
     /// More uses than `max_uses`.
     #[error("{uses} uses of at most {max}")]
     TooManyUses {
@@ -88,6 +97,8 @@ impl Discount {
             min_subtotal: None,
             max_uses: None,
             uses: 0,
+            max_uses_per_customer: None,
+            active: true,
             expires_at: None,
             created_at: now,
         }
@@ -104,6 +115,23 @@ impl Discount {
     #[must_use]
     pub fn with_max_uses(mut self, max_uses: NonZeroU32) -> Self {
         self.max_uses = Some(max_uses.get());
+        self
+    }
+
+    /// With at most `max` orders of any one customer using it (a signed-in
+    /// customer counted by customer id, a guest by the order's email: see
+    /// [`use_key`](super::use_key)).
+    #[must_use]
+    pub fn with_max_uses_per_customer(mut self, max: NonZeroU32) -> Self {
+        self.max_uses_per_customer = Some(max.get());
+        self
+    }
+
+    /// Enabled (`true`, the default) or disabled: a disabled code applies
+    /// to no cart and no checkout until it is enabled again.
+    #[must_use]
+    pub fn with_active(mut self, active: bool) -> Self {
+        self.active = active;
         self
     }
 
@@ -124,6 +152,8 @@ impl Discount {
     ///     min_subtotal: None,
     ///     max_uses: Some(3),
     ///     uses: 4,
+    ///     max_uses_per_customer: None,
+    ///     active: true,
     ///     expires_at: None,
     ///     created_at: chrono::Utc::now(),
     /// };
@@ -135,8 +165,8 @@ impl Discount {
     ///
     /// # Errors
     /// [`InvalidStoredDiscount`] for a percentage out of (0, 100], a fixed
-    /// amount not above zero, a negative minimum, `max_uses` of 0 or more
-    /// uses than `max_uses`.
+    /// amount not above zero, a negative minimum, `max_uses` (or
+    /// `max_uses_per_customer`) of 0 or more uses than `max_uses`.
     pub fn restore(parts: DiscountParts) -> Result<Self, InvalidStoredDiscount> {
         match parts.kind {
             DiscountKind::Percent(pct) if pct <= Decimal::ZERO || pct > Decimal::ONE_HUNDRED => {
@@ -160,12 +190,17 @@ impl Discount {
             }
             _ => {}
         }
+        if parts.max_uses_per_customer == Some(0) {
+            return Err(InvalidStoredDiscount::NoUsesPerCustomer);
+        }
         Ok(Self {
             code: parts.code,
             kind: parts.kind,
             min_subtotal: parts.min_subtotal,
             max_uses: parts.max_uses,
             uses: parts.uses,
+            max_uses_per_customer: parts.max_uses_per_customer,
+            active: parts.active,
             expires_at: parts.expires_at,
             created_at: parts.created_at,
         })
@@ -196,6 +231,16 @@ impl Discount {
         self.uses
     }
 
+    /// How many orders of one customer may use it; `None` is unlimited.
+    pub fn max_uses_per_customer(&self) -> Option<u32> {
+        self.max_uses_per_customer
+    }
+
+    /// Whether it is enabled (a disabled code applies to nothing).
+    pub fn active(&self) -> bool {
+        self.active
+    }
+
     /// After this instant it no longer applies.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.expires_at
@@ -224,12 +269,16 @@ impl Discount {
         Ok(())
     }
 
-    /// Whether the code applies to a subtotal at `now`: not expired, uses
-    /// left, right currency, minimum met.
+    /// Whether the code applies to a subtotal at `now`: enabled, not
+    /// expired, uses left, right currency, minimum met. (A customer's own
+    /// uses are counted by the store when the order is placed.)
     ///
     /// # Errors
     /// The [`DiscountRejection`] a customer would be shown.
     pub fn check(&self, subtotal: Money, now: DateTime<Utc>) -> Result<(), DiscountRejection> {
+        if !self.active {
+            return Err(DiscountRejection::Disabled);
+        }
         if self.expires_at.is_some_and(|at| now >= at) {
             return Err(DiscountRejection::Expired);
         }

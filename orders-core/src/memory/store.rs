@@ -48,6 +48,9 @@ struct State {
     carts: HashMap<CartId, Cart>,
     discounts: HashMap<DiscountCode, Discount>,
     discount_seq: BTreeMap<u64, DiscountCode>,
+    /// Uses of codes with a per-customer limit, by code and
+    /// [`use_key`](crate::discount::use_key).
+    discount_uses: HashMap<(DiscountCode, String), u32>,
     next_discount: u64,
     orders: HashMap<OrderId, Order>,
     numbers: BTreeMap<u64, OrderId>,
@@ -240,6 +243,17 @@ impl DiscountStore for MemoryStore {
         let s = self.lock();
         page_of(&s.discount_seq, page, |code| s.discounts.get(code).cloned())
     }
+
+    async fn set_discount_active(
+        &self,
+        code: &DiscountCode,
+        active: bool,
+    ) -> Result<Discount, StoreError> {
+        let mut s = self.lock();
+        let stored = s.discounts.get_mut(code).ok_or(StoreError::NotFound)?;
+        *stored = stored.clone().with_active(active);
+        Ok(stored.clone())
+    }
 }
 
 impl State {
@@ -279,9 +293,24 @@ impl OrderStore for MemoryStore {
         if !short.is_empty() {
             return Err(StoreError::InsufficientStock(short));
         }
+        let mut use_key = None;
         if let Some(code) = &placement.discount_code {
             match s.discounts.get(code) {
-                Some(d) if !d.used_up() => {}
+                Some(d) if d.active() && !d.used_up() => {
+                    if let Some(max) = d.max_uses_per_customer() {
+                        let key = (
+                            code.clone(),
+                            crate::discount::use_key(
+                                &placement.order.customer_id,
+                                placement.order.email.as_str(),
+                            ),
+                        );
+                        if s.discount_uses.get(&key).copied().unwrap_or(0) >= max {
+                            return Err(StoreError::DiscountUsedUpByCustomer);
+                        }
+                        use_key = Some(key);
+                    }
+                }
                 _ => return Err(StoreError::DiscountUnavailable),
             }
         }
@@ -307,6 +336,9 @@ impl OrderStore for MemoryStore {
             && let Some(d) = s.discounts.get_mut(code)
         {
             let _ = d.record_use();
+        }
+        if let Some(key) = use_key {
+            *s.discount_uses.entry(key).or_default() += 1;
         }
         let number = s.numbers.keys().next_back().map_or(1, |n| n + 1);
         let actor = placement.actor;

@@ -39,6 +39,10 @@ pub enum StoreError {
     /// Checkout: the discount code has no use left (or vanished).
     #[error("the discount code is no longer available")]
     DiscountUnavailable,
+    /// Checkout: the order's customer (a guest: its email) has used the
+    /// discount code `max_uses_per_customer` times.
+    #[error("the customer has used the discount code as many times as it allows")]
+    DiscountUsedUpByCustomer,
     /// Checkout: the idempotency key completed meanwhile.
     #[error("idempotency key already used")]
     IdempotencyKeyUsed,
@@ -63,7 +67,7 @@ impl StoreError {
             Self::InsufficientStock(_) => "insufficient_stock",
             Self::StockOutOfRange => "validation",
             Self::CartClosed => "cart_closed",
-            Self::DiscountUnavailable => "discount_unavailable",
+            Self::DiscountUnavailable | Self::DiscountUsedUpByCustomer => "discount_unavailable",
             Self::IdempotencyKeyUsed => "idempotency_in_progress",
             Self::InvalidCursor => "validation",
             Self::Unavailable(_) => "storage_unavailable",
@@ -300,6 +304,18 @@ pub trait DiscountStore: Send + Sync {
 
     /// Codes, newest first.
     async fn list_discounts(&self, page: &PageRequest) -> Result<Page<Discount>, StoreError>;
+
+    /// Enables (`active = true`) or disables a code and returns it as
+    /// stored. Its uses are kept.
+    ///
+    /// MUST return [`StoreError::NotFound`] for an unknown code. A disabled
+    /// code MUST then be refused by [`OrderStore::place_order`] with
+    /// [`StoreError::DiscountUnavailable`].
+    async fn set_discount_active(
+        &self,
+        code: &DiscountCode,
+        active: bool,
+    ) -> Result<Discount, StoreError>;
 }
 
 /// Orders and their events.
@@ -316,8 +332,13 @@ pub trait OrderStore: Send + Sync {
     /// - MUST close the cart `cart_id` (status checked out, version + 1);
     ///   if it is not open, MUST return [`StoreError::CartClosed`].
     /// - With a `discount_code`, MUST count one use, and MUST return
-    ///   [`StoreError::DiscountUnavailable`] if that would pass `max_uses`
-    ///   or the code is gone.
+    ///   [`StoreError::DiscountUnavailable`] if that would pass `max_uses`,
+    ///   the code is disabled or gone. When the code has a
+    ///   `max_uses_per_customer`, MUST also count one use under
+    ///   [`use_key`](crate::discount::use_key)`(customer_id, email)` of the
+    ///   order, and MUST return [`StoreError::DiscountUsedUpByCustomer`] if
+    ///   that would pass it (two placements of one customer at once: one
+    ///   wins).
     /// - MUST give the order a number greater than every earlier order's
     ///   (a backend whose sequences skip values on rollback may leave
     ///   gaps), store it with version 1, and store its first event

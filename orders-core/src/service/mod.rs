@@ -373,6 +373,21 @@ impl Orders {
         Ok(discount)
     }
 
+    /// Enables (`active`) or disables the discount `code` (any case):
+    /// a disabled code is refused when applied to a cart and at checkout,
+    /// until it is enabled again. Its uses are kept.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown (or malformed) code.
+    pub async fn set_discount_active(&self, code: &str, active: bool) -> Result<Discount, Error> {
+        let code =
+            crate::discount::DiscountCode::parse(code).map_err(|_| Error::NotFound("discount"))?;
+        match self.inner.store.set_discount_active(&code, active).await {
+            Err(crate::ports::StoreError::NotFound) => Err(Error::NotFound("discount")),
+            other => Ok(other?),
+        }
+    }
+
     /// Discount codes, newest first.
     ///
     /// # Errors

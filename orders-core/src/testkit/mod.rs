@@ -118,6 +118,16 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("discount_uses_are_counted_atomically", |s| {
         discounts::discount_uses_are_counted_atomically(s).boxed()
     }),
+    ("per_customer_limit_one_of_two_concurrent_checkouts", |s| {
+        discounts::per_customer_limit_one_of_two_concurrent_checkouts(s).boxed()
+    }),
+    (
+        "per_customer_limit_counts_customers_and_guests_by_email",
+        |s| discounts::per_customer_limit_counts_customers_and_guests_by_email(s).boxed(),
+    ),
+    ("disabled_codes_are_refused_until_enabled", |s| {
+        discounts::disabled_codes_are_refused_until_enabled(s).boxed()
+    }),
     ("closed_cart_refuses_everything", |s| {
         carts::closed_cart_refuses_everything(s).boxed()
     }),

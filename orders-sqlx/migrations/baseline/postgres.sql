@@ -44,11 +44,22 @@ CREATE TABLE orders_discounts (
     uses                BIGINT  NOT NULL DEFAULT 0 CHECK (uses >= 0),
     expires_at          TEXT,
     created_at          TEXT    NOT NULL,
+    max_uses_per_customer BIGINT CHECK (max_uses_per_customer >= 1),
+    active              BOOLEAN NOT NULL DEFAULT TRUE,
     CONSTRAINT orders_discounts_code_key UNIQUE (code),
     CONSTRAINT orders_discounts_uses_within_max CHECK (max_uses IS NULL OR uses <= max_uses),
     CONSTRAINT orders_discounts_kind_value CHECK (
         (kind = 'percent' AND percent IS NOT NULL AND amount_minor IS NULL)
         OR (kind = 'fixed' AND percent IS NULL AND amount_minor IS NOT NULL AND amount_currency IS NOT NULL))
+);
+
+-- Uses of codes limited per customer, by code and customer key
+-- (`orders_core::discount::use_key`).
+CREATE TABLE orders_discount_uses (
+    code         TEXT   NOT NULL REFERENCES orders_discounts (code),
+    customer_key TEXT   NOT NULL,
+    uses         BIGINT NOT NULL CHECK (uses >= 1),
+    CONSTRAINT orders_discount_uses_pkey PRIMARY KEY (code, customer_key)
 );
 
 CREATE TABLE orders_carts (
@@ -171,7 +182,9 @@ CREATE TABLE orders_idempotency_keys (
 -- `placed = false` with what refused it:
 --   cart_status  NULL (no such cart) or not 'open';
 --   short        the products missing or with too little stock;
---   discounted   false when a discount to count is used up or unknown;
+--   discounted   false when a discount to count is used up, disabled or
+--                unknown; NULL when the order's customer (a guest: its
+--                email) used it `max_uses_per_customer` times;
 --   otherwise    the idempotency key was completed by another checkout.
 CREATE FUNCTION orders_place(
     p_id text, p_customer_id text, p_status text, p_currency text,
@@ -195,6 +208,9 @@ LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
+DECLARE
+    v_per_customer bigint;
+    v_use_key text;
 BEGIN
     short := '{}';
     discounted := false;
@@ -217,11 +233,21 @@ BEGIN
     END IF;
 
     IF p_count_code IS NOT NULL THEN
-        PERFORM 1 FROM orders_discounts d
-        WHERE d.code = p_count_code AND (d.max_uses IS NULL OR d.uses < d.max_uses)
+        SELECT d.max_uses_per_customer INTO v_per_customer FROM orders_discounts d
+        WHERE d.code = p_count_code AND d.active AND (d.max_uses IS NULL OR d.uses < d.max_uses)
         FOR UPDATE;
         IF NOT FOUND THEN
             RETURN;
+        END IF;
+        IF v_per_customer IS NOT NULL THEN
+            v_use_key := CASE WHEN p_customer_id LIKE 'guest:%' THEN 'email:' || p_email_lower
+                              ELSE 'customer:' || p_customer_id END;
+            PERFORM 1 FROM orders_discount_uses u
+            WHERE u.code = p_count_code AND u.customer_key = v_use_key AND u.uses >= v_per_customer;
+            IF FOUND THEN
+                discounted := NULL;
+                RETURN;
+            END IF;
         END IF;
         discounted := true;
     END IF;
@@ -247,6 +273,11 @@ BEGIN
     WHERE p.id = w.id;
     IF p_count_code IS NOT NULL THEN
         UPDATE orders_discounts SET uses = uses + 1 WHERE code = p_count_code;
+        IF v_use_key IS NOT NULL THEN
+            INSERT INTO orders_discount_uses AS u (code, customer_key, uses)
+            VALUES (p_count_code, v_use_key, 1)
+            ON CONFLICT (code, customer_key) DO UPDATE SET uses = u.uses + 1;
+        END IF;
     END IF;
 
     INSERT INTO orders_orders (id, customer_id, status, currency, email, email_lower, subtotal_minor,

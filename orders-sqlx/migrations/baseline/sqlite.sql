@@ -41,6 +41,8 @@ CREATE TABLE orders_discounts (
     uses                INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0),
     expires_at          TEXT,
     created_at          TEXT    NOT NULL,
+    max_uses_per_customer INTEGER CHECK (max_uses_per_customer >= 1),
+    active              INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
     CONSTRAINT orders_discounts_code_key UNIQUE (code),
     CONSTRAINT orders_discounts_uses_within_max CHECK (max_uses IS NULL OR uses <= max_uses),
     CONSTRAINT orders_discounts_kind_value CHECK (
@@ -281,3 +283,12 @@ CREATE TABLE orders_mails (
 ) WITHOUT ROWID;
 CREATE INDEX orders_mails_due ON orders_mails (event_id) WHERE status = 'pending';
 CREATE INDEX orders_mails_order ON orders_mails (order_id, event_id);
+
+-- Uses of codes limited per customer, by code and customer key
+-- (`orders_core::discount::use_key`).
+CREATE TABLE orders_discount_uses (
+    code         TEXT    NOT NULL REFERENCES orders_discounts (code),
+    customer_key TEXT    NOT NULL,
+    uses         INTEGER NOT NULL CHECK (uses >= 1),
+    PRIMARY KEY (code, customer_key)
+) WITHOUT ROWID;

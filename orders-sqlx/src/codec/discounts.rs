@@ -6,7 +6,7 @@ use orders_core::ports::StoreError;
 
 use super::{Get, bad, currency, money, parse, parse_ts, to_u32, ts};
 
-pub(crate) const DISCOUNT_COLUMNS: &str = "seq, code, kind, percent, amount_minor, amount_currency, min_subtotal_minor, min_subtotal_currency, max_uses, uses, expires_at, created_at";
+pub(crate) const DISCOUNT_COLUMNS: &str = "seq, code, kind, percent, amount_minor, amount_currency, min_subtotal_minor, min_subtotal_currency, max_uses, uses, expires_at, created_at, max_uses_per_customer, active";
 
 /// A discount's columns, in the order of [`DISCOUNT_COLUMNS`] less `seq`.
 pub(crate) struct DiscountRow {
@@ -21,6 +21,8 @@ pub(crate) struct DiscountRow {
     pub(crate) uses: i64,
     pub(crate) expires_at: Option<String>,
     pub(crate) created_at: String,
+    pub(crate) max_uses_per_customer: Option<i64>,
+    pub(crate) active: bool,
 }
 
 pub(crate) fn discount_row(d: &Discount) -> DiscountRow {
@@ -40,6 +42,8 @@ pub(crate) fn discount_row(d: &Discount) -> DiscountRow {
         uses: i64::from(d.uses()),
         expires_at: d.expires_at().map(ts),
         created_at: ts(d.created_at()),
+        max_uses_per_customer: d.max_uses_per_customer().map(i64::from),
+        active: d.active(),
     }
 }
 
@@ -79,6 +83,11 @@ pub(crate) fn discount(row: &impl Get) -> Result<Discount, StoreError> {
             .map(|n| to_u32("max_uses", n))
             .transpose()?,
         uses: to_u32("uses", row.int("uses")?)?,
+        max_uses_per_customer: row
+            .opt_int("max_uses_per_customer")?
+            .map(|n| to_u32("max_uses_per_customer", n))
+            .transpose()?,
+        active: row.flag("active")?,
         expires_at: row
             .opt_text("expires_at")?
             .map(|t| parse_ts("expires_at", &t))

@@ -43,4 +43,24 @@ impl DiscountStore for PgStore {
         )
         .await
     }
+
+    async fn set_discount_active(
+        &self,
+        code: &DiscountCode,
+        active: bool,
+    ) -> Result<Discount, StoreError> {
+        let sql = statements::SET_DISCOUNT_ACTIVE.as_str();
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(active)
+                .bind(code.as_str())
+        )
+        .map_err(error::any)?;
+        row.as_ref()
+            .map(codec::discount)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
 }

@@ -32,7 +32,7 @@ use crate::lease::Conns;
 use crate::rows;
 
 /// A whole checkout in one call of `orders_place` (migration
-/// `0002_place_function.sql`, last replaced by `0008_payments.sql`),
+/// `0002_place_function.sql`, last replaced by `0013_discount_limits.sql`),
 /// so in one round trip and its own (implicit) transaction: no `BEGIN`, no
 /// `COMMIT`. See the module docs for why this cannot oversell.
 ///
@@ -138,8 +138,16 @@ pub(super) async fn place(conns: &Conns<Postgres>, p: &OrderPlacement) -> Result
                     sqlx::Row::try_get(&row, "short").map_err(error::decode)?;
                 if !short.is_empty() {
                     StoreError::InsufficientStock(codec::short_in_line_order(&o.lines, &short))
-                } else if p.discount_code.is_some() && !row.flag("discounted")? {
-                    StoreError::DiscountUnavailable
+                } else if p.discount_code.is_some()
+                    && let discounted = sqlx::Row::try_get::<Option<bool>, _>(&row, "discounted")
+                        .map_err(error::decode)?
+                    && discounted != Some(true)
+                {
+                    match discounted {
+                        // NULL: the customer's own uses reached the limit.
+                        None => StoreError::DiscountUsedUpByCustomer,
+                        Some(_) => StoreError::DiscountUnavailable,
+                    }
                 } else {
                     StoreError::IdempotencyKeyUsed
                 }

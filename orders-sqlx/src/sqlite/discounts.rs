@@ -42,4 +42,22 @@ impl DiscountStore for SqliteStore {
         )
         .await
     }
+
+    async fn set_discount_active(
+        &self,
+        code: &DiscountCode,
+        active: bool,
+    ) -> Result<Discount, StoreError> {
+        let sql = statements::SET_DISCOUNT_ACTIVE.as_str();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(active)
+            .bind(code.as_str())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(error::any)?;
+        row.as_ref()
+            .map(codec::discount)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
 }

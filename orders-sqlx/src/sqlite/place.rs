@@ -48,12 +48,30 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
              RETURNING 'taken' AS what, orders_products.id AS value;\n",
         );
     }
-    // 3. Count the discount's use.
+    // 3. Count the discount's use (an enabled code with uses left), and,
+    //    for a code limited per customer, the customer's use under its
+    //    limit: `used` says whether the code has that limit, `mine` that
+    //    the customer's use was counted.
     if let Some(code) = &p.discount_code {
         q.push("UPDATE orders_discounts SET uses = uses + 1 WHERE code = ")
             .push_bind(code.as_str())
             .push(
-                " AND (max_uses IS NULL OR uses < max_uses) RETURNING 'used' AS what, NULL AS value;\n",
+                " AND active = 1 AND (max_uses IS NULL OR uses < max_uses) \
+                 RETURNING 'used' AS what, max_uses_per_customer IS NOT NULL AS value;\n",
+            );
+        q.push("INSERT INTO orders_discount_uses (code, customer_key, uses) SELECT code, ")
+            .push_bind(orders_core::discount::use_key(
+                &o.customer_id,
+                o.email.as_str(),
+            ))
+            .push(", 1 FROM orders_discounts WHERE code = ")
+            .push_bind(code.as_str())
+            .push(
+                " AND max_uses_per_customer IS NOT NULL \
+                 ON CONFLICT (code, customer_key) DO UPDATE SET uses = uses + 1 \
+                 WHERE orders_discount_uses.uses < (SELECT max_uses_per_customer \
+                 FROM orders_discounts WHERE code = excluded.code) \
+                 RETURNING 'mine' AS what, NULL AS value;\n",
             );
     }
     // 4. The order, numbered max + 1 under the write lock.
@@ -148,13 +166,18 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     let rows = q.build().fetch_all(&mut *conn).await?;
 
     let (mut closed, mut used, mut keyed) = (false, false, false);
+    let (mut limited, mut mine) = (false, false);
     let (mut number, mut event_id) = (None, None);
     let mut taken: Vec<String> = Vec::with_capacity(needed.len());
     for row in &rows {
         match row.text("what")?.as_str() {
             "closed" => closed = true,
             "taken" => taken.push(row.text("value")?),
-            "used" => used = true,
+            "used" => {
+                used = true;
+                limited = row.int("value")? != 0;
+            }
+            "mine" => mine = true,
             "number" => number = Some(row.int("value")?),
             "event" => event_id = Some(row.int("value")?),
             "keyed" => keyed = true,
@@ -185,6 +208,9 @@ pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Re
     }
     if p.discount_code.is_some() && !used {
         return Err(StoreError::DiscountUnavailable.into());
+    }
+    if limited && !mine {
+        return Err(StoreError::DiscountUsedUpByCustomer.into());
     }
     if p.idempotency.is_some() && !keyed {
         return Err(StoreError::IdempotencyKeyUsed.into());

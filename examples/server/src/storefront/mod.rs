@@ -22,6 +22,7 @@
 // it is sent at once, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod account_pages;
 mod aftersale;
 mod aftersale_view;
 mod assets;
@@ -76,6 +77,8 @@ struct Inner {
     /// Stripe.js on the checkout and order pages; `None`: the test
     /// gateway's card fields.
     stripe: Option<StripeJs>,
+    /// Password resets and the account page; `None`: those pages are 404.
+    accounts: Option<crate::password_reset::Accounts>,
 }
 
 /// What the pages need of Stripe: where Stripe.js is, the publishable key,
@@ -104,6 +107,7 @@ impl Storefront {
                 csrf: Csrf::random(),
                 metrics: None,
                 stripe: None,
+                accounts: None,
             }),
         }
     }
@@ -146,6 +150,13 @@ impl Storefront {
                 }),
         });
         self.with(|inner| inner.stripe = page)
+    }
+
+    /// Serves "Forgot password?", the reset page its mailed link opens, and
+    /// the account page (change email and password) through `accounts`.
+    #[must_use]
+    pub fn accounts(self, accounts: crate::password_reset::Accounts) -> Self {
+        self.with(|inner| inner.accounts = Some(accounts))
     }
 
     /// Stripe.js's settings, when Stripe takes the payments.
@@ -195,6 +206,18 @@ impl Storefront {
             .route("/login", get(users::login_page).post(users::login))
             .route("/register", get(users::register_page).post(users::register))
             .route("/logout", post(users::logout))
+            .route(
+                "/password/forgot",
+                get(account_pages::forgot).post(account_pages::request_reset),
+            )
+            .route(
+                "/password/reset",
+                get(account_pages::reset).post(account_pages::complete_reset),
+            )
+            .route("/password/reset/done", get(account_pages::reset_done))
+            .route("/account", get(account_pages::account))
+            .route("/account/email", post(account_pages::change_email))
+            .route("/account/password", post(account_pages::change_password))
             .route("/assets/{name}", get(assets::serve))
             .fallback(catalogue::not_found)
             .with_state(self)
