@@ -84,6 +84,38 @@ pub(crate) struct Product {
     /// an edit (`PATCH /admin/products/{id}`) to have a stale edit refused.
     #[schema(minimum = 1)]
     version: u64,
+    /// Its picture, if staff gave it one: copies at a few widths, served
+    /// by the host under `/images/` (`null` when it has none).
+    image: Option<ProductImage>,
+}
+
+/// A product's picture and its resized copies (never enlarged, aspect
+/// kept), for `srcset`, `width` and `height`.
+#[derive(ToSchema)]
+pub(crate) struct ProductImage {
+    /// The picture's width in pixels, as stored.
+    #[schema(minimum = 1)]
+    width: u32,
+    /// Its height in pixels.
+    #[schema(minimum = 1)]
+    height: u32,
+    /// The widest copy's URL.
+    #[schema(example = "/images/ba7816bf8f01cfea414140de5dae2223-800.jpg")]
+    url: String,
+    /// Every copy, narrowest first.
+    variants: Vec<ImageVariant>,
+}
+
+/// One resized copy of a product's picture.
+#[derive(ToSchema)]
+pub(crate) struct ImageVariant {
+    #[schema(minimum = 1)]
+    width: u32,
+    #[schema(minimum = 1)]
+    height: u32,
+    /// Where it is served (root-relative; `Cache-Control: immutable`).
+    #[schema(example = "/images/ba7816bf8f01cfea414140de5dae2223-320.jpg")]
+    url: String,
 }
 
 /// A priced line of a cart or an order:
@@ -506,7 +538,7 @@ impl Modify for Security {
         ws::stream,
     ),
     components(schemas(
-        Problem, Health, Product, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
+        Problem, Health, Product, ProductImage, ImageVariant, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
         Discount, DiscountList, TrackMessage, Payment, NextAction, EventKind, WebhookReceipt, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
         WebhookInfo, CreatedWebhook, WebhookList, WebhookDelivery, DeliveryList,
         ItemLine, Fulfilment, FulfilmentStatus, FulfilmentState, Return, ReturnStatus, Refund, RefundStatus, OrderNote, EventData,

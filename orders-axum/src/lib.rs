@@ -133,6 +133,9 @@ mod docs;
 mod error;
 mod form_bodies;
 mod identify;
+#[cfg(feature = "images")]
+#[cfg_attr(docsrs, doc(cfg(feature = "images")))]
+pub mod images;
 #[cfg(feature = "mail")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mail")))]
 pub mod mail;

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use orders_core::catalogue::ProductQuery;
 use orders_core::order::OrderStatus;
 use orders_core::ports::{Cursor, PageRequest};
 use orders_core::text::SearchText;
@@ -75,6 +76,18 @@ impl Params {
         self.get(key)
             .filter(|text| !text.trim().is_empty())
             .and_then(|text| errors.check(key, SearchText::parse(text)))
+    }
+
+    /// `?q=` as a catalogue search ([`ProductQuery`]) and the page, or 422
+    /// on `q`, `limit` or `cursor`.
+    pub(crate) fn product_search(&self) -> Result<(Option<ProductQuery>, PageRequest), ApiError> {
+        let mut errors = ValidationErrors::new();
+        let page = self.page(&mut errors);
+        let query = self
+            .get("q")
+            .and_then(|text| errors.check("q", ProductQuery::parse(text)))
+            .flatten();
+        finish(errors, (query, page))
     }
 
     /// Just the page, or 422.

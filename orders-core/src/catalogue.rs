@@ -9,7 +9,9 @@
 
 mod create;
 mod edit;
+mod image;
 mod product;
+mod search;
 
 use std::fmt;
 
@@ -23,7 +25,9 @@ use crate::text::{self, TextError};
 pub use create::NewProductForm;
 pub(crate) use edit::fields as edit_fields;
 pub use edit::{ProductEdit, ProductEditForm, VERSION_FOR_STOCK, VersionPolicy, WholeNumber};
+pub use image::{BlobKey, ImageFormat, ImageKey, ImageVariant, InvalidImage, ProductImage};
 pub use product::{InvalidProduct, NewProduct, Product, ProductParts};
+pub use search::{ProductQuery, fold};
 
 /// Most units of one product a store can hold (about four billion): stock
 /// is a `u32`, so it can never be negative.
@@ -271,6 +275,8 @@ pub struct ProductPatch {
     pub active: Option<bool>,
     /// New tax class.
     pub tax_class: Option<TaxClass>,
+    /// A new picture (`Some(None)` removes it).
+    pub image: Option<Option<ProductImage>>,
 }
 
 impl ProductPatch {
@@ -308,6 +314,9 @@ impl ProductPatch {
         }
         if let Some(tax_class) = &self.tax_class {
             product.tax_class = tax_class.clone();
+        }
+        if let Some(image) = &self.image {
+            product.image = image.clone();
         }
         product.updated_at = now;
         Ok(())
@@ -452,6 +461,7 @@ mod tests {
             stock: 7,
             active: false,
             tax_class: TaxClass::standard(),
+            image: None,
             created_at: now,
             updated_at: now,
             version,

@@ -86,7 +86,7 @@ fn a_product_a_cart_an_order_and_a_discount_serialise_as_the_api_says() {
 
         assert_eq!(
             named(product, &ids),
-            r#"{"id":"PRODUCT","sku":"TEA-1","name":"Earl Grey","description":"","price":"4.50","currency":"USD","stock":10,"active":true,"tax_class":"standard","created_at":"2026-11-25T12:00:00Z","updated_at":"2026-11-25T12:00:00Z","version":1}"#
+            r#"{"id":"PRODUCT","sku":"TEA-1","name":"Earl Grey","description":"","price":"4.50","currency":"USD","stock":10,"active":true,"tax_class":"standard","created_at":"2026-11-25T12:00:00Z","updated_at":"2026-11-25T12:00:00Z","version":1,"image":null}"#
         );
         assert_eq!(
             named(priced, &ids),

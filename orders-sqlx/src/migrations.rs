@@ -87,12 +87,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "discount_limits",
         include_str!("../migrations/sqlite/0009_discount_limits.sql"),
     ),
+    (
+        10,
+        "catalogue_search_images",
+        include_str!("../migrations/sqlite/0010_catalogue_search_images.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_BASELINE: (i64, &str) =
-    (9, include_str!("../migrations/baseline/sqlite.sql"));
+    (10, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -157,13 +162,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "discount_limits",
         include_str!("../migrations/postgres/0013_discount_limits.sql"),
     ),
+    (
+        14,
+        "catalogue_search_images",
+        include_str!("../migrations/postgres/0014_catalogue_search_images.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (13, include_str!("../migrations/baseline/postgres.sql"));
+    (14, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a

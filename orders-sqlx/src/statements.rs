@@ -18,7 +18,7 @@
 use std::sync::LazyLock;
 
 use orders_core::cart::Cart;
-use orders_core::catalogue::Product;
+use orders_core::catalogue::{Product, ProductImage};
 use orders_core::discount::{Discount, DiscountCode};
 use orders_core::ids::{CustomerId, ProductId};
 use orders_core::order::{PaymentSummary, StatusChange};
@@ -32,14 +32,24 @@ use crate::codec::{
 
 // Catalogue.
 
-/// A new product ($1 id … $12 version).
-pub(crate) const INSERT_PRODUCT: &str = "INSERT INTO orders_products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+/// A new product ($1 id … $12 version, $13 search text, $14 image).
+pub(crate) const INSERT_PRODUCT: &str = "INSERT INTO orders_products (id, sku, name, description, price_minor, currency, stock, active, tax_class, created_at, updated_at, version, search_text, image)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
-/// A product's editable fields, by id ($9), as the edit computed them.
+/// A product's editable fields, by id ($9), as the edit computed them,
+/// with its search text ($10) and image ($11).
 pub(crate) const UPDATE_PRODUCT: &str =
     "UPDATE orders_products SET name = $1, description = $2, price_minor = $3, stock = $4, active = $5,
-     tax_class = $6, updated_at = $7, version = $8 WHERE id = $9";
+     tax_class = $6, updated_at = $7, version = $8, search_text = $10, image = $11 WHERE id = $9";
+
+/// A keyset page of the products whose search text matches the `LIKE`
+/// pattern $3 (escape `\`), newest first: rows before $1, at most $2.
+pub(crate) fn search_page(filter: &str) -> String {
+    format!(
+        "SELECT {PRODUCT_COLUMNS} FROM orders_products WHERE seq < $1 {filter} \
+         AND search_text LIKE $3 ESCAPE '\\' ORDER BY seq DESC LIMIT $2"
+    )
+}
 
 /// A product by id ($1).
 pub(crate) static PRODUCT_BY_ID: LazyLock<String> =
@@ -291,7 +301,9 @@ where
         .text(p.tax_class().as_str())
         .text(&ts(p.created_at()))
         .text(&ts(p.updated_at()))
-        .int(codec::to_i64(p.version())?))
+        .int(codec::to_i64(p.version())?)
+        .text(&p.search_text())
+        .opt_text(p.image().map(ProductImage::to_stored).as_deref()))
 }
 
 /// [`UPDATE_PRODUCT`] storing `product`'s editable fields as product `id`.
@@ -311,7 +323,9 @@ where
         .text(product.tax_class().as_str())
         .text(&ts(product.updated_at()))
         .int(codec::to_i64(product.version())?)
-        .text(id.as_str()))
+        .text(id.as_str())
+        .text(&product.search_text())
+        .opt_text(product.image().map(ProductImage::to_stored).as_deref()))
 }
 
 /// Binds `cart`'s columns after its id, in the order of [`INSERT_CART`]

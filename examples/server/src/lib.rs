@@ -35,6 +35,7 @@ use orders_axum::Api;
 use orders_axum::serve::ServeOptions;
 use orders_axum::web::Csrf;
 use orders_core::Orders;
+use orders_core::catalogue::ProductImage;
 use orders_core::checkout::Email;
 use orders_sqlx::{Backend, SqliteStore, Storage};
 use tracing::info;
@@ -107,6 +108,16 @@ pub struct ServeArgs {
     /// Seed the demo catalogue and discount code on start.
     #[arg(long, global = true)]
     pub demo: bool,
+    /// The directory that keeps product pictures (the resized copies staff
+    /// upload on the panel's product page), created when the first one is
+    /// stored. Served at `/images/`.
+    #[arg(
+        long,
+        env = "ORDERS_IMAGES_DIR",
+        default_value = "orders-images",
+        global = true
+    )]
+    pub images_dir: std::path::PathBuf,
     /// Seconds a request may take, body included, before it is answered
     /// 408 and its connection closed.
     #[arg(
@@ -444,10 +455,14 @@ async fn serve(
         args.webhook_worker().policy,
         &meters,
     )?;
+    // Product pictures: uploaded on the panel, served at `/images/`.
+    let images: Arc<dyn orders_core::ports::ImageStore> =
+        Arc::new(orders_axum::images::FsImages::new(&args.images_dir));
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
         .api(&api)
-        .mount_path(ADMIN_PATH);
+        .mount_path(ADMIN_PATH)
+        .images(images.clone());
     // The email page when the mailer runs.
     let admin = if mailer.is_some() {
         admin.mails(storage.mailbox())
@@ -459,7 +474,11 @@ async fn serve(
     let mut app = api
         .nest_into(Router::new())
         .nest_service(ADMIN_PATH, admin.router().layer(meters.layer()))
-        .merge(shop.router().layer(meters.layer()));
+        .merge(shop.router().layer(meters.layer()))
+        .nest(
+            ProductImage::URL_PREFIX.trim_end_matches('/'),
+            orders_axum::images::router(images).layer(meters.layer()),
+        );
     if settings.metrics.bind.is_none() {
         app = metrics::route(app, &meters, &settings.metrics);
     }

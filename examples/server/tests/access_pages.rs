@@ -66,6 +66,11 @@ const PAGES: &[(&str, &str, Expect)] = &[
     ),
     ("POST", "/admin/products", [403, 403, 403, 403]),
     ("POST", "/admin/products/{product}", [403, 403, 403, 403]),
+    (
+        "POST",
+        "/admin/products/{product}/image",
+        [403, 403, 403, 403],
+    ),
     ("POST", "/admin/discounts", [403, 403, 403, 403]),
     (
         "POST",

@@ -72,6 +72,8 @@ mod assets;
 mod discounts;
 mod error;
 mod form;
+#[cfg(feature = "images")]
+mod images;
 mod mail_views;
 mod mails;
 mod orders;
@@ -87,7 +89,7 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use orders_core::Orders;
-use orders_core::ports::{MailboxStore, OutboxStore};
+use orders_core::ports::{ImageStore, MailboxStore, OutboxStore};
 
 use crate::Identify;
 use crate::routes::webhooks::WebhookAdmin;
@@ -107,6 +109,7 @@ pub struct Admin {
     page_size: usize,
     webhooks: Option<WebhookAdmin>,
     mails: Option<Arc<dyn MailboxStore>>,
+    images: Option<Arc<dyn ImageStore>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -133,6 +136,7 @@ impl Admin {
             page_size: 25,
             webhooks: None,
             mails: None,
+            images: None,
         }
     }
 
@@ -151,6 +155,7 @@ impl Admin {
             page_size: 25,
             webhooks: api.webhooks.clone(),
             mails: None,
+            images: None,
         }
     }
 
@@ -190,6 +195,18 @@ impl Admin {
     #[must_use]
     pub fn mails(mut self, store: Arc<dyn MailboxStore>) -> Self {
         self.mails = Some(store);
+        self
+    }
+
+    /// Product pictures (feature `images`): the product page takes an
+    /// upload (JPEG, PNG or WebP up to 5 MB, checked and resized by
+    /// [`crate::images::prepare`]) and keeps the copies in `store`, which
+    /// the host serves with [`crate::images::router`] at `/images`.
+    /// Without it the product page has no upload form.
+    #[cfg(feature = "images")]
+    #[must_use]
+    pub fn images(mut self, store: Arc<dyn ImageStore>) -> Self {
+        self.images = Some(store);
         self
     }
 
@@ -274,8 +291,18 @@ impl Admin {
             assets: assets::Assets::new(),
             webhooks: self.webhooks,
             mails: self.mails,
+            images: self.images,
+            image_slots: tokio::sync::Semaphore::new(2),
         }));
-        Router::new()
+        let router = Router::new();
+        #[cfg(feature = "images")]
+        let router = router.route(
+            "/products/{id}/image",
+            post(images::upload).layer(axum::extract::DefaultBodyLimit::max(
+                images::UPLOAD_BODY_LIMIT,
+            )),
+        );
+        router
             .route("/", get(orders::list))
             .route("/orders", get(orders::list))
             .route("/orders/{id}", get(orders::show))
@@ -330,6 +357,11 @@ pub(crate) struct Inner {
     pub(crate) webhooks: Option<WebhookAdmin>,
     /// The email page's store, if it is on.
     pub(crate) mails: Option<Arc<dyn MailboxStore>>,
+    /// Where product pictures go, if the panel takes them.
+    pub(crate) images: Option<Arc<dyn ImageStore>>,
+    /// How many uploads are decoded at once (it is CPU work).
+    #[cfg_attr(not(feature = "images"), allow(dead_code))]
+    pub(crate) image_slots: tokio::sync::Semaphore,
 }
 
 impl std::ops::Deref for PanelState {

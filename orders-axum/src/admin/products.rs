@@ -27,7 +27,7 @@ use super::session::Staff;
 use super::views::{self, ProductFormPage, ProductInfo, ProductRow, ProductsPage};
 use crate::query::Params;
 
-fn product_id(text: &str) -> Result<ProductId, PageError> {
+pub(super) fn product_id(text: &str) -> Result<ProductId, PageError> {
     text.parse().map_err(|_| PageError::not_found())
 }
 
@@ -53,7 +53,7 @@ pub(crate) async fn list(
     Ok(views::render(StatusCode::OK, &page, cookie))
 }
 
-fn form_page(
+pub(super) fn form_page(
     state: &PanelState,
     staff: &Staff,
     status: StatusCode,
@@ -72,6 +72,10 @@ fn form_page(
             currency: p.currency().code().to_owned(),
             name: p.name().as_str().to_owned(),
             stock: p.stock(),
+            image: p
+                .image()
+                .and_then(|image| image.variants().into_iter().next_back()),
+            uploads: state.images.is_some(),
         }),
         message,
         flash,
@@ -136,7 +140,7 @@ pub(crate) async fn create(
 
 /// The edit form's values for `product` as stored: its fields, its
 /// version, and no stock change.
-fn edit_values(product: &Product) -> FormState {
+pub(super) fn edit_values(product: &Product) -> FormState {
     let mut values = vec![
         ("name", product.name().as_str().to_owned()),
         ("description", product.description().as_str().to_owned()),
@@ -159,6 +163,7 @@ pub(crate) async fn edit(
     let product = state.orders.product(&product_id(&id)?).await?;
     let flash = match params.get("saved") {
         Some("created") => Some("Product created.".to_owned()),
+        Some("image") => Some("Picture uploaded.".to_owned()),
         Some(_) => Some("Changes saved.".to_owned()),
         None => None,
     };

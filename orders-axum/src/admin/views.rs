@@ -437,6 +437,10 @@ pub(crate) struct ProductInfo {
     pub(crate) name: String,
     /// The stock as stored when the page was made.
     pub(crate) stock: u32,
+    /// Its picture's widest copy, if it has one.
+    pub(crate) image: Option<orders_core::catalogue::ImageVariant>,
+    /// Whether the panel takes pictures ([`Admin::images`](super::Admin::images)).
+    pub(crate) uploads: bool,
 }
 
 /// The new-product and edit-product form.

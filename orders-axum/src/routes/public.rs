@@ -42,15 +42,18 @@ pub(crate) async fn openapi_json(State(state): State<AppState>) -> impl IntoResp
 }
 
 /// Active products, newest first.
+///
+/// With `q`, only those whose name, SKU or description contains it.
 #[utoipa::path(
     get, path = "/products", tag = "public",
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("q" = Option<String>, Query, max_length = 100, description = "Search: products whose name, SKU or description contains this text, ignoring case in every script; `%` and `_` match themselves. Blank: no search"),
     ),
     responses(
         (status = 200, description = "A page of active products", body = crate::docs::ProductList),
-        (status = 422, description = "Bad `limit` or `cursor`", body = crate::docs::Problem,
+        (status = 422, description = "Bad `limit`, `cursor` or `q`", body = crate::docs::Problem,
             content_type = "application/problem+json"),
     )
 )]
@@ -58,8 +61,13 @@ pub(crate) async fn list_products(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Json<Page<Product>>, ApiError> {
-    let page = params.page_only()?;
-    Ok(Json(state.orders.list_products(true, &page).await?))
+    let (query, page) = params.product_search()?;
+    Ok(Json(
+        state
+            .orders
+            .search_products(query.as_ref(), true, &page)
+            .await?,
+    ))
 }
 
 /// One active product.

@@ -313,6 +313,7 @@ impl ProductEditForm {
                 .tax_class
                 .as_deref()
                 .and_then(|t| errors.check("tax_class", TaxClass::parse(t))),
+            image: None,
         };
         // The rule of versions, on what was sent: a count sent together
         // with an adjustment still needs its version. A version sent but

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Description, ProductName, Sku, Stock, StockOutOfRange, TaxClass};
+use super::{Description, ProductImage, ProductName, Sku, Stock, StockOutOfRange, TaxClass};
 use crate::ids::ProductId;
 use crate::money::{Currency, Money};
 
@@ -36,6 +36,9 @@ pub struct Product {
     pub(super) created_at: DateTime<Utc>,
     pub(super) updated_at: DateTime<Utc>,
     pub(super) version: u64,
+    /// Its picture, if staff gave it one (JSON: `null` or the image with
+    /// its URLs).
+    pub(super) image: Option<ProductImage>,
 }
 
 /// A product as a store keeps it, field by field: what [`Product::restore`]
@@ -58,6 +61,8 @@ pub struct ProductParts {
     pub active: bool,
     /// Which tax rate applies.
     pub tax_class: TaxClass,
+    /// Its picture, if any.
+    pub image: Option<ProductImage>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When staff last changed it.
@@ -100,6 +105,7 @@ impl Product {
             stock: parts.stock,
             active: parts.active,
             tax_class: parts.tax_class,
+            image: parts.image,
             created_at: parts.created_at,
             updated_at: parts.updated_at,
             version: parts.version,
@@ -149,6 +155,11 @@ impl Product {
     /// Which tax rate applies.
     pub fn tax_class(&self) -> &TaxClass {
         &self.tax_class
+    }
+
+    /// Its picture, if staff gave it one.
+    pub fn image(&self) -> Option<&ProductImage> {
+        self.image.as_ref()
     }
 
     /// When it was created.
@@ -283,6 +294,7 @@ impl NewProduct {
             stock: self.stock,
             active: self.active,
             tax_class: self.tax_class,
+            image: None,
             created_at: now,
             updated_at: now,
             version: 1,

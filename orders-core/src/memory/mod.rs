@@ -1,11 +1,13 @@
-//! In-memory implementations of every port: [`MemoryStore`] and
-//! [`MemoryNotifier`] (the payment and clock ports have theirs in
+//! In-memory implementations of every port: [`MemoryStore`],
+//! [`MemoryImages`] and [`MemoryNotifier`] (the payment and clock ports have theirs in
 //! [`crate::ports`]: [`crate::ports::TestGateway`], [`crate::ports::ManualClock`]).
 
 mod deliveries;
+mod images;
 mod mails;
 mod notifier;
 mod store;
 
+pub use images::MemoryImages;
 pub use notifier::{DEFAULT_CAPACITY, MemoryNotifier};
 pub use store::MemoryStore;

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::cart::{Cart, CartStatus};
-use crate::catalogue::{Product, ProductPatch, Sku};
+use crate::catalogue::{Product, ProductPatch, ProductQuery, Sku};
 use crate::discount::{Discount, DiscountCode};
 use crate::ids::{
     CartId, CustomerId, EventId, FulfilmentId, OrderId, ProductId, RefundId, ReturnId,
@@ -189,6 +189,21 @@ impl CatalogueStore for MemoryStore {
             s.products
                 .get(id)
                 .filter(|p| p.active() || !active_only)
+                .cloned()
+        })
+    }
+
+    async fn search_products(
+        &self,
+        query: &ProductQuery,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError> {
+        let s = self.lock();
+        page_of(&s.product_seq, page, |id| {
+            s.products
+                .get(id)
+                .filter(|p| (p.active() || !active_only) && query.matches(p))
                 .cloned()
         })
     }

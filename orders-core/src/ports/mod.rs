@@ -2,7 +2,7 @@
 //!
 //! Storage ([`Store`] and its parts, [`DeliveryStore`] for outbound
 //! deliveries and [`MailStore`] for customer emails), mail ([`Mailer`]),
-//! notification ([`Notifier`]), payment
+//! notification ([`Notifier`]), product images ([`ImageStore`]), payment
 //! ([`PaymentGateway`]) and time ([`Clock`]). Each method's documentation
 //! says what an implementation MUST do; [`crate::memory`] implements every
 //! port in memory, `orders-sqlx` implements storage and notification on
@@ -11,6 +11,7 @@
 
 mod clock;
 mod deliveries;
+mod images;
 mod mailer;
 mod mails;
 mod notifier;
@@ -19,6 +20,7 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliveries::{ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore};
+pub use images::{ImageStore, ImageStoreError};
 pub use mailer::{MailError, Mailer};
 pub use mails::{ClaimedMail, MailStore, MailboxStore};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};

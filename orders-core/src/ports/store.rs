@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::cart::Cart;
-use crate::catalogue::{Product, ProductPatch};
+use crate::catalogue::{Product, ProductPatch, ProductQuery};
 use crate::discount::{Discount, DiscountCode};
 use crate::ids::{
     CartId, CustomerId, EventId, FulfilmentId, OrderId, ProductId, RefundId, ReturnId,
@@ -238,6 +238,25 @@ pub trait CatalogueStore: Send + Sync {
     /// MUST return [`StoreError::InvalidCursor`] for a cursor it did not make.
     async fn list_products(
         &self,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, StoreError>;
+
+    /// The products that match `query`, newest first, as
+    /// [`list_products`](CatalogueStore::list_products) pages them; only
+    /// active ones when `active_only`.
+    ///
+    /// - MUST return exactly the products for which
+    ///   [`ProductQuery::matches`] holds: the query is a substring of
+    ///   [`Product::search_text`] (name, SKU and description, folded), so
+    ///   the match ignores case in every script.
+    /// - MUST match a `%`, `_` or `\` of the query literally, never as a
+    ///   wildcard.
+    /// - MUST return [`StoreError::InvalidCursor`] for a cursor it did not
+    ///   make.
+    async fn search_products(
+        &self,
+        query: &ProductQuery,
         active_only: bool,
         page: &PageRequest,
     ) -> Result<Page<Product>, StoreError>;
@@ -577,6 +596,14 @@ mod tests {
             page: &PageRequest,
         ) -> Result<Page<Product>, StoreError> {
             self.inner.list_products(active_only, page).await
+        }
+        async fn search_products(
+            &self,
+            query: &ProductQuery,
+            active_only: bool,
+            page: &PageRequest,
+        ) -> Result<Page<Product>, StoreError> {
+            self.inner.search_products(query, active_only, page).await
         }
     }
 

@@ -364,6 +364,25 @@ impl Orders {
         Ok(self.inner.store.list_products(active_only, page).await?)
     }
 
+    /// The products that match `query` (all of them for `None`), newest
+    /// first; only active ones when `active_only`. See
+    /// [`ProductQuery`](crate::catalogue::ProductQuery) for what matches.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `cursor` for a bad cursor.
+    pub async fn search_products(
+        &self,
+        query: Option<&crate::catalogue::ProductQuery>,
+        active_only: bool,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        let store = &self.inner.store;
+        Ok(match query {
+            Some(query) => store.search_products(query, active_only, page).await?,
+            None => store.list_products(active_only, page).await?,
+        })
+    }
+
     /// Creates a discount code.
     ///
     /// # Errors

@@ -40,6 +40,7 @@ mod mails;
 mod orders;
 mod payments;
 mod refunds;
+mod search;
 mod versions;
 
 use std::future::Future;
@@ -68,6 +69,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("products_list_newest_first", |s| {
         catalogue::products_list_newest_first(s).boxed()
+    }),
+    ("search_matches_name_sku_description_in_any_case", |s| {
+        search::search_matches_name_sku_description_in_any_case(s).boxed()
+    }),
+    ("search_takes_wildcards_literally", |s| {
+        search::search_takes_wildcards_literally(s).boxed()
+    }),
+    ("search_pages_newest_first", |s| {
+        search::search_pages_newest_first(s).boxed()
     }),
     ("product_edits_compare_and_set_on_version", |s| {
         versions::product_edits_compare_and_set_on_version(s).boxed()

@@ -1,9 +1,9 @@
--- The store's PostgreSQL schema as migrations 1 to 11 leave it, created at
+-- The store's PostgreSQL schema as migrations 1 to 14 leave it, created at
 -- once on a database the store has not migrated before (see the
 -- `migrations` module): its objects are then never created under the
 -- unprefixed names of migration 1, which a host's own tables (and their
 -- implicit `products_pkey`, `products_sku_key`) may already have. A test
--- checks that this and migrations 1 to 11 make the same schema.
+-- checks that this and migrations 1 to 14 make the same schema.
 --
 -- Money is BIGINT minor units (cents) beside its currency code, never a
 -- float. Instants are RFC 3339 text in UTC with nine fractional digits and
@@ -26,6 +26,8 @@ CREATE TABLE orders_products (
     created_at   TEXT    NOT NULL,
     updated_at   TEXT    NOT NULL,
     version      BIGINT  NOT NULL DEFAULT 1 CHECK (version >= 1),
+    search_text  TEXT,  -- folded by the store: see migration 14
+    image        TEXT,
     CONSTRAINT orders_products_id_key UNIQUE (id),
     CONSTRAINT orders_products_sku_key UNIQUE (sku)
 );

@@ -1,8 +1,8 @@
--- The store's SQLite schema as migrations 1 to 6 leave it, created at once
+-- The store's SQLite schema as migrations 1 to 10 leave it, created at once
 -- on a database the store has not migrated before (see the `migrations`
 -- module): its tables are then never created under the unprefixed names
 -- of migration 1, which a host's own tables may already have. A test
--- checks that this and migrations 1 to 6 make the same schema.
+-- checks that this and migrations 1 to 10 make the same schema.
 --
 -- Money is integer minor units (cents) beside its currency code, never REAL.
 -- Instants are RFC 3339 text in UTC with nine fractional digits and a `Z`
@@ -23,6 +23,8 @@ CREATE TABLE orders_products (
     created_at   TEXT    NOT NULL,
     updated_at   TEXT    NOT NULL,
     version      INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+    search_text  TEXT,  -- folded by the store: see migration 10
+    image        TEXT,
     CONSTRAINT orders_products_id_key UNIQUE (id),
     CONSTRAINT orders_products_sku_key UNIQUE (sku)
 );

@@ -253,7 +253,10 @@ impl PgStore {
         migrations::prepare_postgres(&self.pool, &migrator)
             .await
             .map_err(OpenError::Migrate)?;
-        migrator.run(&self.pool).await.map_err(OpenError::Migrate)
+        migrator.run(&self.pool).await.map_err(OpenError::Migrate)?;
+        catalogue::fill_search_text(&self.pool)
+            .await
+            .map_err(|e| OpenError::Migrate(sqlx::migrate::MigrateError::Execute(e)))
     }
 
     /// Starts this process's listener and returns the notifier fed by it.

@@ -231,7 +231,13 @@ impl SqliteStore {
         migrations::prepare_sqlite(&self.writer, &migrator)
             .await
             .map_err(OpenError::Migrate)?;
-        migrator.run(&self.writer).await.map_err(OpenError::Migrate)
+        migrator
+            .run(&self.writer)
+            .await
+            .map_err(OpenError::Migrate)?;
+        catalogue::fill_search_text(&self.writer)
+            .await
+            .map_err(|e| OpenError::Migrate(sqlx::migrate::MigrateError::Execute(e)))
     }
 
     /// The in-process notifier over this store: fed after commit by the

@@ -9,17 +9,21 @@ use orders_core::ports::{Cursor, PageRequest};
 use serde::Deserialize;
 
 use super::Storefront;
+use super::catalogue_views::{ImageView, ListRequest};
 use super::request::Visit;
 use super::templates::{Index, ProductPage, ProductView, money};
 
 /// Products per page of the list.
 const PAGE_SIZE: usize = 24;
 
-/// `?cursor=` of a list.
+/// `?cursor=` of a list (and `?q=`, the search, on the product list).
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ListQuery {
     /// Where the previous page ended.
     pub cursor: Option<String>,
+    /// What the customer searched for.
+    #[serde(default)]
+    pub q: Option<String>,
 }
 
 impl ListQuery {
@@ -39,29 +43,43 @@ impl ProductView {
             description: product.description().as_str().to_owned(),
             price: money(product.price()),
             stock: product.stock(),
+            image: product.image().and_then(ImageView::of),
         }
     }
 }
 
-/// `GET /`: the active products, newest first.
+/// `GET /`: the active products, newest first; with `?q=`, those that match
+/// the search (name, SKU or description), the search kept in the links to
+/// the next pages.
 pub(super) async fn index(
     State(shop): State<Storefront>,
     visit: Visit,
     Query(query): Query<ListQuery>,
 ) -> Response {
+    let list = ListRequest::read(query.q, query.cursor);
+    let page = PageRequest::first(PAGE_SIZE).after(list.cursor.clone().map(Cursor));
     match shop
         .orders()
-        .list_products(true, &query.page(PAGE_SIZE))
+        .search_products(list.query.as_ref(), true, &page)
         .await
     {
-        Ok(page) => visit.render(
-            StatusCode::OK,
-            &Index {
-                layout: visit.layout("Shop"),
-                products: page.items.iter().map(ProductView::of).collect(),
-                next: page.next_cursor.map(|c| c.0),
-            },
-        ),
+        Ok(page) => {
+            let title = match &list.query {
+                Some(_) => format!("Search: {}", list.search.text.trim()),
+                None => "Shop".to_owned(),
+            };
+            let pager = list.pager(page.next_cursor.map(|c| c.0));
+            visit.render(
+                StatusCode::OK,
+                &Index {
+                    layout: visit.layout(title),
+                    products: page.items.iter().map(ProductView::of).collect(),
+                    searching: list.query.is_some(),
+                    search: list.search,
+                    pager,
+                },
+            )
+        }
         Err(error) => visit.error(&error),
     }
 }

@@ -28,6 +28,7 @@ mod aftersale_view;
 mod assets;
 mod cart;
 mod catalogue;
+mod catalogue_views;
 mod checkout;
 mod orders;
 mod posted;

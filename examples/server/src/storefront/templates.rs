@@ -12,6 +12,7 @@ use orders_core::words;
 
 use super::aftersale_view::AftersaleView;
 use super::assets;
+use super::catalogue_views::{ImageView, Pager, SearchBox};
 use super::request::Visit;
 
 /// What the layout (`base.html`) needs: title, header, asset URLs.
@@ -100,6 +101,8 @@ pub(super) struct ProductView {
     pub description: String,
     pub price: String,
     pub stock: u32,
+    /// Its picture, if it has one.
+    pub image: Option<ImageView>,
 }
 
 /// `GET /`.
@@ -108,8 +111,12 @@ pub(super) struct ProductView {
 pub(super) struct Index {
     pub layout: Layout,
     pub products: Vec<ProductView>,
-    /// The next page's cursor.
-    pub next: Option<String>,
+    /// Whether the list is a search's results.
+    pub searching: bool,
+    /// The search box.
+    pub search: SearchBox,
+    /// Links to the next and first pages.
+    pub pager: Pager,
 }
 
 /// `GET /products/{id}`.
