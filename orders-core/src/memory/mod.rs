@@ -7,5 +7,5 @@ mod mails;
 mod notifier;
 mod store;
 
-pub use notifier::{DEFAULT_CAPACITY, MemoryNotifier};
+pub use notifier::{DEFAULT_CAPACITY, MemoryNotifier, ORDER_CAPACITY};
 pub use store::MemoryStore;
