@@ -23,6 +23,15 @@
 #   LOAD_SCENARIOS      of a, b, reads (default "a b reads")
 #   LOAD_BACKENDS       of sqlite, postgres (default "sqlite postgres"; "" for none)
 #   LOAD_SOCKETS        websockets to open (default 10000; 0 skips the test)
+#   LOAD_FOLLOWERS      when set: this many of the sockets follow one order, the
+#                       only one changed, and the rest follow LOAD_WS_ORDERS - 1
+#                       other orders and must receive nothing (default: unset,
+#                       every socket follows the one order that changes)
+#   LOAD_WS_ORDERS      orders the sockets follow (default 1, or 1000 with
+#                       LOAD_FOLLOWERS)
+#   LOAD_SOURCE_IPS     client source addresses 127.0.0.1 … 127.0.0.N (default:
+#                       one per 25,000 sockets, since one address has ~28,000
+#                       ephemeral ports towards one server port)
 #   LOAD_ROUNDS         order changes timed one after the other on them (1 to 4,
 #                       default 3); the row shows the round of median p99
 #   LOAD_WAIT           before each run, wait up to this many seconds (default
@@ -43,6 +52,9 @@ CLIENTS="${LOAD_CLIENTS:-1 8 32}"
 SCENARIOS="${LOAD_SCENARIOS:-a b reads}"
 BACKENDS="${LOAD_BACKENDS-sqlite postgres}"
 SOCKETS="${LOAD_SOCKETS:-10000}"
+FOLLOWERS="${LOAD_FOLLOWERS:-0}"
+if [[ "$FOLLOWERS" -gt 0 ]]; then WS_ORDERS="${LOAD_WS_ORDERS:-1000}"; else WS_ORDERS="${LOAD_WS_ORDERS:-1}"; fi
+SOURCE_IPS="${LOAD_SOURCE_IPS:-$(((SOCKETS + 24999) / 25000))}"
 ROUNDS="${LOAD_ROUNDS:-3}"
 export ORDERS_LOG="${ORDERS_LOG:-warn}"
 LOAD_WAIT="${LOAD_WAIT:-600}"
@@ -61,9 +73,15 @@ fi
 SERVER_BIN="$BIN_DIR/orders-server"
 LOADGEN_BIN="$BIN_DIR/orders-loadgen"
 
-# Sockets need file descriptors on both sides; raise the limit as far as allowed.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-echo "== open files limit: $(ulimit -n)"
+# Sockets need file descriptors on both sides (the server and the load
+# generator each hold one per socket); raise the limit as far as allowed.
+# Past the hard limit it takes root: `ulimit -Hn`, /proc/sys/fs/nr_open.
+WANT_FILES=$((SOCKETS + 4096 > 65536 ? SOCKETS + 4096 : 65536))
+ulimit -n "$WANT_FILES" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+echo "== open files limit: $(ulimit -n) (hard $(ulimit -Hn), fs.nr_open $(cat /proc/sys/fs/nr_open 2>/dev/null || echo ?))"
+if [[ "$SOCKETS" -gt 0 && "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt $((SOCKETS + 1100)) ]]; then
+    echo "warning: $SOCKETS sockets need an open-files limit of at least $((SOCKETS + 1100)) per process; the server will refuse those past its bound" >&2
+fi
 
 WORK="$(mktemp -d /tmp/orders-load.XXXXXX)"
 ROWS="$WORK/rows"
@@ -197,9 +215,12 @@ done
 
 if [[ "$SOCKETS" -gt 0 ]]; then
     # A fresh server, so that its RSS is that of the sockets, not of earlier runs.
+    # The server's connection bound defaults to its open-files limit less
+    # a reserve: enough, once the limit is raised above.
     start_server "sqlite://$WORK/ws.db" websockets
-    echo "-- sqlite websockets: $SOCKETS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    loadgen --label sqlite websockets --sockets "$SOCKETS" --rounds "$ROUNDS"
+    echo "-- sqlite websockets: $SOCKETS, $FOLLOWERS following the changed order, $WS_ORDERS orders, $SOURCE_IPS source addresses (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    loadgen --label sqlite websockets --sockets "$SOCKETS" --rounds "$ROUNDS" \
+        --followers "$FOLLOWERS" --orders "$WS_ORDERS" --source-ips "$SOURCE_IPS"
     stop_server
 fi
 

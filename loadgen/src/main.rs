@@ -94,12 +94,18 @@ struct LoadArgs {
 
 #[derive(Debug, Args)]
 struct WsArgs {
-    /// Idle tracking websockets to open (1 to 60000).
+    /// Idle tracking websockets to open (1 to 200000; more than about 28,000
+    /// need --source-ips, and both processes need the open-files limit).
     #[arg(long, default_value_t = 1000)]
     sockets: usize,
     /// Orders the sockets track (socket i tracks order i mod N); all of them change at once.
     #[arg(long, default_value_t = 1)]
     orders: usize,
+    /// When not 0: this many sockets follow the first order, the only one
+    /// changed, and the others follow the other `--orders` (at least 2
+    /// then) and must receive nothing.
+    #[arg(long, default_value_t = 0)]
+    followers: usize,
     /// Sockets being opened at the same time.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
@@ -142,8 +148,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::B(args) => (Scenario::B, args),
         Command::Reads(args) => (Scenario::Reads, args),
         Command::Websockets(args) => {
-            if !(1..=60_000).contains(&args.sockets) || !(1..=1000).contains(&args.orders) {
-                return Err("--sockets must be 1 to 60000 and --orders 1 to 1000".into());
+            if !(1..=200_000).contains(&args.sockets) || !(1..=1000).contains(&args.orders) {
+                return Err("--sockets must be 1 to 200000 and --orders 1 to 1000".into());
+            }
+            if args.followers > args.sockets
+                || (args.followers > 0 && args.followers < args.sockets && args.orders < 2)
+            {
+                return Err(
+                    "--followers must be at most --sockets, and the others need --orders 2 or more"
+                        .into(),
+                );
             }
             if !(1..=ws::MAX_ROUNDS).contains(&args.rounds) {
                 return Err(format!("--rounds must be 1 to {}", ws::MAX_ROUNDS));
@@ -151,6 +165,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let plan = WsPlan {
                 sockets: args.sockets,
                 orders: args.orders,
+                followers: args.followers,
                 connect_concurrency: args.connect_concurrency,
                 source_ips: args.source_ips.max(1),
                 connect_timeout: seconds(args.connect_timeout, "--connect-timeout")?,

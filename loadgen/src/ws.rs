@@ -34,6 +34,10 @@ pub(crate) struct WsPlan {
     /// Orders they track (socket i tracks order i mod orders); every one of
     /// them is moved to `processing` at once.
     pub(crate) orders: usize,
+    /// When not 0: this many sockets follow the first order, the only one
+    /// changed; the others follow the other orders (round robin), are not
+    /// timed, and must receive nothing.
+    pub(crate) followers: usize,
     /// Connections being opened at the same time.
     pub(crate) connect_concurrency: usize,
     /// Source addresses 127.0.0.1 … 127.0.0.N to spread the sockets over
@@ -235,6 +239,15 @@ async fn fan_out_round(
     Ok((round, receiver))
 }
 
+/// The index in the orders of the order socket `i` follows.
+fn order_of(i: usize, plan: &WsPlan) -> usize {
+    match plan.followers {
+        0 => i % plan.orders,
+        hot if i < hot => 0,
+        hot => 1 + (i - hot) % (plan.orders - 1).max(1),
+    }
+}
+
 /// Runs the websocket test and prints its report and `ROW|` line.
 pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(), String> {
     if let Some(limit) = open_files_limit()
@@ -297,13 +310,13 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
     // Open the sockets, a bounded number at a time.
     let gate = Arc::new(Semaphore::new(plan.connect_concurrency.max(1)));
     let (ready_tx, mut ready_rx) =
-        mpsc::unbounded_channel::<Result<(Duration, TcpStream), String>>();
+        mpsc::unbounded_channel::<Result<(usize, Duration, TcpStream), String>>();
     let opening = Instant::now();
     let mut tasks = Vec::with_capacity(plan.sockets);
     for i in 0..plan.sockets {
         let url = target.ws(&format!(
             "/api/orders/{}/track?access_token={token}",
-            orders[i % orders.len()]
+            orders[order_of(i, plan)]
         ));
         let source = (plan.source_ips > 1 && target.addr.is_ipv4()).then(|| {
             IpAddr::V4(Ipv4Addr::new(
@@ -331,7 +344,7 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
             let _ = ready_tx.send(match tokio::time::timeout(connect_timeout, opened).await {
                 // Nothing but the snapshot has been sent yet, so tungstenite
                 // holds no unread bytes: the raw stream is at a frame boundary.
-                Ok(Ok((ws, took))) => Ok((took, ws.into_inner())),
+                Ok(Ok((ws, took))) => Ok((i, took, ws.into_inner())),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err("timed out opening".into()),
             });
@@ -340,14 +353,20 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
     drop(ready_tx);
 
     let mut streams = Vec::with_capacity(plan.sockets);
+    // The sockets following orders that do not change (with --followers).
+    let mut bystanders = Vec::new();
     let mut connect_times = Samples::default();
     let mut open_failures: Vec<String> = Vec::new();
     let open_deadline = tokio::time::Instant::now() + plan.connect_timeout + Duration::from_secs(5);
     while connect_times.len() + open_failures.len() < plan.sockets {
         match tokio::time::timeout_at(open_deadline, ready_rx.recv()).await {
-            Ok(Some(Ok((took, stream)))) => {
+            Ok(Some(Ok((i, took, stream)))) => {
                 connect_times.push(took);
-                streams.push(stream);
+                if plan.followers > 0 && i >= plan.followers {
+                    bystanders.push(stream);
+                } else {
+                    streams.push(stream);
+                }
             }
             Ok(Some(Err(e))) => open_failures.push(e),
             Ok(None) | Err(_) => break,
@@ -384,25 +403,47 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
     // Every socket waits for its next frame on one poll, in a thread of its
     // own; whatever is already there (a ping) is handled before the clock
     // starts.
-    let std_streams = streams
-        .into_iter()
-        .map(|stream| stream.into_std())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("cannot take a socket off the runtime: {e}"))?;
-    let mut receiver =
-        Receiver::new(std_streams).map_err(|e| format!("cannot poll the sockets: {e}"))?;
+    let off_runtime = |streams: Vec<TcpStream>| {
+        streams
+            .into_iter()
+            .map(|stream| stream.into_std())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot take a socket off the runtime: {e}"))
+    };
+    let timed = streams.len();
+    let mut receiver = Receiver::new(off_runtime(streams)?)
+        .map_err(|e| format!("cannot poll the sockets: {e}"))?;
+    // The bystanders are polled only after the rounds (their pings wait in
+    // the kernel meanwhile): whatever text frame they got then is a miss.
+    let mut bystanders = Receiver::new(off_runtime(bystanders)?)
+        .map_err(|e| format!("cannot poll the sockets: {e}"))?;
     receiver
         .poll_now()
         .map_err(|e| format!("cannot poll the sockets: {e}"))?;
     let mut posts = Recorder::default();
     let mut rounds: Vec<Round> = Vec::with_capacity(plan.rounds);
+    let changed = if plan.followers > 0 {
+        &orders[..1]
+    } else {
+        &orders[..]
+    };
     for &(to, tracking) in TRANSITIONS.iter().take(plan.rounds) {
         let (round, back) =
-            fan_out_round(receiver, &staff, &orders, to, tracking, plan, &mut posts).await?;
+            fan_out_round(receiver, &staff, changed, to, tracking, plan, &mut posts).await?;
         receiver = back;
         rounds.push(round);
     }
     receiver.close();
+    bystanders
+        .poll_now()
+        .map_err(|e| format!("cannot poll the sockets: {e}"))?;
+    let bystander_frames = bystanders
+        .take_round()
+        .into_iter()
+        .filter(|arrival| matches!(arrival, Some((_, Ok(_)))))
+        .count();
+    let bystanders_open = opened - timed;
+    bystanders.close();
     drop(tasks);
 
     let per_socket = match (rss_before, rss_after) {
@@ -419,6 +460,12 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         _ => "server RSS not read (no --server-pid)".to_owned(),
     };
     println!("  {rss_text}");
+    if plan.followers > 0 {
+        println!(
+            "  {timed} sockets follow the changed order; {bystanders_open} follow {} others and got {bystander_frames} text frames (expected 0)",
+            plan.orders - 1
+        );
+    }
     if let Some(own) = own_rss {
         println!("  load generator RSS {}", mib(own));
     }
@@ -472,16 +519,16 @@ pub(crate) async fn run(target: &Target, plan: &WsPlan, label: &str) -> Result<(
         )
     });
     let errors: usize = open_failures.len()
+        + bystander_frames
         + rounds
             .iter()
             .map(|r| r.missed.len() + r.without)
             .sum::<usize>();
     let connect = connect_times.summary();
     println!(
-        "ROW| {label} | websockets: {} idle, {} changes, fan-out (median round) | {} | {} got it | — | {} | {} | p99 of each round {p99s}; open+snapshot {}/{}, all open in {:.1} s; transition POST {} | {rss_text}; CPU during the median round's fan-out: {cpu_text} | {errors} |",
-        plan.sockets,
+        "ROW| {label} | websockets: {} open, {} changes, fan-out (median round) | {timed} | {} got it | — | {} | {} | p99 of each round {p99s}; open+snapshot {}/{}, all open in {:.1} s; transition POST {} | {rss_text}; CPU during the median round's fan-out: {cpu_text} | {errors} |",
+        opened,
         rounds.len(),
-        plan.sockets,
         median.map_or(0, |r| r.got),
         summary.map_or("—".to_owned(), |s| Ms(s.p50).to_string()),
         summary.map_or("—".to_owned(), |s| Ms(s.p99).to_string()),

@@ -131,6 +131,7 @@ pub mod admin;
 mod body;
 mod docs;
 mod error;
+mod followers;
 mod form_bodies;
 mod identify;
 #[cfg(feature = "images")]
@@ -532,10 +533,12 @@ impl Api {
     /// ```
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let openapi = self.openapi_json();
+        let followers = followers::Followers::new(self.orders.notifier().clone());
         let state = routes::AppState {
             orders: self.orders,
             identify: self.identify,
             openapi: Arc::new(openapi),
+            followers,
             sockets: routes::ws::SocketConfig {
                 ping_interval: self.ping_interval,
                 send_timeout: self.send_timeout,

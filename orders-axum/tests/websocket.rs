@@ -249,3 +249,70 @@ async fn the_server_pings() {
         .unwrap();
     assert!(matches!(frame, Message::Ping(_)), "{frame:?}");
 }
+
+/// Whether a text frame arrives within `wait` (pings skipped).
+async fn quiet_for(socket: &mut Socket, wait: Duration) -> bool {
+    loop {
+        match timeout(wait, socket.next()).await {
+            Err(_) => return true,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(other) => {
+                eprintln!("unexpected: {other:?}");
+                return false;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_orders_change_reaches_its_own_followers_only() {
+    let app = spawn_app().await;
+    let first = app.order(ADA, true).await;
+    let second = app.order(ADA, true).await;
+    let (a, b) = (
+        first["id"].as_str().unwrap(),
+        second["id"].as_str().unwrap(),
+    );
+    let mut of_a = Vec::new();
+    let mut of_b = Vec::new();
+    for _ in 0..3 {
+        for (id, sockets) in [(a, &mut of_a), (b, &mut of_b)] {
+            let mut socket =
+                connect(&app, &format!("/api/orders/{id}/track?access_token={ADA}")).await;
+            assert_eq!(next_json(&mut socket).await["type"], "snapshot");
+            sockets.push(socket);
+        }
+    }
+    transition(&app, a, "processing").await;
+    for socket in &mut of_a {
+        let event = next_json(socket).await;
+        assert_eq!(event["event"]["order_id"], a);
+        assert_eq!(event["event"]["to"], "processing");
+    }
+    for socket in &mut of_b {
+        assert!(quiet_for(socket, Duration::from_millis(300)).await);
+    }
+    // B's followers still get B's events, and A's nothing of them.
+    transition(&app, b, "processing").await;
+    for socket in &mut of_b {
+        assert_eq!(next_json(socket).await["event"]["order_id"], b);
+    }
+    for socket in &mut of_a {
+        assert!(quiet_for(socket, Duration::from_millis(300)).await);
+    }
+    // A follower that leaves and comes back (a new feed, or the same one)
+    // still gets the next change.
+    for socket in of_a.drain(..) {
+        drop(socket);
+    }
+    let mut again = connect(&app, &format!("/api/orders/{a}/track?access_token={ADA}")).await;
+    assert_eq!(next_json(&mut again).await["type"], "snapshot");
+    app.post(
+        &format!("/api/admin/orders/{a}/transition"),
+        STAFF,
+        json!({"to": "shipped", "tracking_number": "1Z"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(next_json(&mut again).await["event"]["to"], "shipped");
+}

@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) identify: Arc<dyn Identify>,
     pub(crate) openapi: Arc<String>,
     pub(crate) sockets: ws::SocketConfig,
+    /// The followed orders of the tracking sockets.
+    pub(crate) followers: crate::followers::Followers,
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
     pub(crate) revocations: crate::Revocations,
     /// See [`crate::Api::socket_session_cookie`].

@@ -9,5 +9,5 @@ mod notifier;
 mod store;
 
 pub use images::MemoryImages;
-pub use notifier::{DEFAULT_CAPACITY, MemoryNotifier};
+pub use notifier::{DEFAULT_CAPACITY, MemoryNotifier, ORDER_CAPACITY};
 pub use store::MemoryStore;

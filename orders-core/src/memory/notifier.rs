@@ -16,12 +16,20 @@ use crate::ports::{
 /// that subscriber is told it lagged.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
+/// The most events one order's channel holds, whatever the capacity: an
+/// order has a few dozen events in its whole life, and a channel's ring is
+/// allocated whole when the order is first followed, so a process following
+/// 100,000 orders must not hold room for 1,024 events of each. A subscriber
+/// of one order that falls this far behind lags, like any other.
+pub const ORDER_CAPACITY: usize = 64;
+
 /// An in-process broadcast of order events, with replay from an
 /// [`EventLog`].
 ///
-/// Each order with subscribers has a channel of its own, and
-/// [`Topic::All`] has one more: an event wakes only the subscribers of its
-/// order and the dashboards, not every tracker in the process.
+/// Each order with subscribers has a channel of its own (of at most
+/// [`ORDER_CAPACITY`] events), and [`Topic::All`] has one more: an event
+/// wakes only the subscribers of its order and the dashboards, not every
+/// tracker in the process.
 ///
 /// Publishing never waits: channels are bounded and in overflow mode, so
 /// when a subscriber falls [`DEFAULT_CAPACITY`] events behind, the oldest
@@ -132,7 +140,7 @@ impl MemoryNotifier {
             orders.channels.retain(|_, channel| channel.listened());
             orders.sweep_at = (orders.channels.len() * 2).max(1024);
         }
-        let capacity = self.capacity;
+        let capacity = self.capacity.min(ORDER_CAPACITY);
         orders
             .channels
             .entry(id.clone())

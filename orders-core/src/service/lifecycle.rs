@@ -200,6 +200,36 @@ impl Orders {
         id: &OrderId,
         after: Option<EventId>,
     ) -> Result<(Order, Subscription), Error> {
+        let (order, after, _) = self.track_start(access, id, after).await?;
+        let subscription = self
+            .inner
+            .notifier
+            .subscribe(Topic::Order(id.clone()), Some(after))
+            .await?;
+        let subscription = match access {
+            Access::Staff => subscription,
+            Access::Owner(_) => customer_view(subscription),
+        };
+        Ok((order, subscription))
+    }
+
+    /// Where [`Orders::track`] starts, without subscribing: the snapshot,
+    /// the id of the last event it reflects (or `after`), and the order's
+    /// events after that one which `access` may see, oldest first.
+    ///
+    /// For a host that shares one live subscription per order among many
+    /// followers: it subscribes first, then calls this, sends the snapshot
+    /// and the returned events, and then every live event except those
+    /// whose id is at most the returned id or among the returned events.
+    ///
+    /// # Errors
+    /// As [`Orders::track`].
+    pub async fn track_start(
+        &self,
+        access: Access<'_>,
+        id: &OrderId,
+        after: Option<EventId>,
+    ) -> Result<(Order, EventId, Vec<OrderEvent>), Error> {
         let order = self.order(access, id).await?;
         let events = self.inner.store.order_events(id).await?;
         let after = match after {
@@ -222,16 +252,12 @@ impl Orders {
                     .ok_or_else(|| Error::Storage(format!("order {id} has no events")))?
             }
         };
-        let subscription = self
-            .inner
-            .notifier
-            .subscribe(Topic::Order(id.clone()), Some(after))
-            .await?;
-        let subscription = match access {
-            Access::Staff => subscription,
-            Access::Owner(_) => customer_view(subscription),
-        };
-        Ok((order, subscription))
+        let owner = matches!(access, Access::Owner(_));
+        let replay = events
+            .into_iter()
+            .filter(|e| e.id > after && (!owner || e.visible_to_customer()))
+            .collect();
+        Ok((order, after, replay))
     }
 
     /// Every order's events from now on (or after `after`), for dashboards.

@@ -41,6 +41,10 @@
 //! (application name `orders-listener`), fanning the events out on an
 //! in-process broadcast: bounded, in overflow mode, so a slow subscriber is
 //! told it lagged ([`SubscriptionError::Lagged`]) instead of slowing anyone.
+//! That broadcast is a [`MemoryNotifier`]: a channel per followed order (of
+//! at most [`orders_core::memory::ORDER_CAPACITY`] events) and one for
+//! [`Topic::All`], so an event wakes only its order's subscribers (in
+//! `orders-axum`, one per order, shared by all the sockets tracking it).
 //!
 //! [`SubscriptionError::Lagged`]: orders_core::ports::SubscriptionError::Lagged
 
