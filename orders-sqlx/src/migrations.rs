@@ -82,12 +82,17 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "emails",
         include_str!("../migrations/sqlite/0007_emails.sql"),
     ),
+    (
+        8,
+        "guest_carts",
+        include_str!("../migrations/sqlite/0008_guest_carts.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE_BASELINE: (i64, &str) =
-    (7, include_str!("../migrations/baseline/sqlite.sql"));
+    (8, include_str!("../migrations/baseline/sqlite.sql"));
 
 /// `(version, description, sql)` of every PostgreSQL migration, in order.
 #[cfg(feature = "postgres")]
@@ -147,13 +152,18 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "event_xid",
         include_str!("../migrations/postgres/0011_event_xid.sql"),
     ),
+    (
+        12,
+        "guest_carts",
+        include_str!("../migrations/postgres/0012_guest_carts.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
 /// leave it.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES_BASELINE: (i64, &str) =
-    (11, include_str!("../migrations/baseline/postgres.sql"));
+    (12, include_str!("../migrations/baseline/postgres.sql"));
 
 /// A migrator over SQL compiled into the binary (`include_str!`), as this
 /// crate runs its own: `(version, description, sql)` in order, each a
