@@ -394,12 +394,23 @@ async fn serve(
         Some(SecretKey(key)) => Csrf::new(*key),
         None => Csrf::random(),
     };
+    // Guest order tokens are signed with the same key (its HMAC input is
+    // labelled, so it never collides with a CSRF token); without one, a
+    // random key: guests' order links stop working at a restart.
+    let order_tokens = match &args.secret_key {
+        Some(SecretKey(key)) => {
+            orders_core::guest::OrderTokens::new(key).map_err(|e| e.to_string())?
+        }
+        None => orders_core::guest::OrderTokens::random(),
+    };
     let meters = metrics::registry(storage);
     let shop = storefront::Storefront::new(orders.clone(), sessions.clone(), host.clone())
         .csrf(csrf.clone())
         .metrics(&meters)
-        .stripe(settings.payments.stripe());
+        .stripe(settings.payments.stripe())
+        .order_tokens(order_tokens.clone());
     let api = Api::new(orders.clone(), sessions.clone())
+        .order_tokens(order_tokens.clone())
         .metrics(&meters)
         .mount_path("/api")
         .body_limit(settings.body_limit)
@@ -425,12 +436,18 @@ async fn serve(
         worker_stop.clone(),
     ));
     let worker = tokio::spawn(worker.run(worker_stop));
-    // Customer emails, when `[mail]` is configured, until it stops.
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    // Customer emails, when `[mail]` is configured, until it stops; each
+    // links to its order's page (a guest's with the order's token).
     let mailer = mail::MailTask::start(
         storage,
         settings.mail.as_ref(),
         args.webhook_worker().policy,
         &meters,
+        storefront::order_link(order_tokens, &address),
     )?;
     let admin = orders_axum::admin::Admin::new(orders, sessions, host.clone())
         .csrf(csrf)
@@ -460,10 +477,6 @@ async fn serve(
         client::resolve,
     ));
 
-    let listener = tokio::net::TcpListener::bind(&args.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
     let apart = match &settings.metrics.bind {
         Some(bind) => {
             let clients = settings.auth.client_address();

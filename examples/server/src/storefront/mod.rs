@@ -28,6 +28,7 @@ mod assets;
 mod cart;
 mod catalogue;
 mod checkout;
+mod guests;
 mod orders;
 mod posted;
 mod request;
@@ -53,6 +54,8 @@ use crate::sign_in::Host;
 /// The cookie holding the id of the customer's open cart.
 pub const CART_COOKIE: &str = "orders_cart";
 
+pub use guests::order_link;
+
 /// The largest form body the pages accept.
 pub const FORM_LIMIT: usize = 64 * 1024;
 
@@ -74,6 +77,8 @@ struct Inner {
     /// Stripe.js on the checkout and order pages; `None`: the test
     /// gateway's card fields.
     stripe: Option<StripeJs>,
+    /// Signs the links that open a guest's order.
+    order_tokens: orders_core::guest::OrderTokens,
 }
 
 /// What the pages need of Stripe: where Stripe.js is, the publishable key,
@@ -102,6 +107,7 @@ impl Storefront {
                 csrf: Csrf::random(),
                 metrics: None,
                 stripe: None,
+                order_tokens: orders_core::guest::OrderTokens::random(),
             }),
         }
     }
@@ -144,6 +150,14 @@ impl Storefront {
                 }),
         });
         self.with(|inner| inner.stripe = page)
+    }
+
+    /// Signs guests' order links with `tokens`: the same the API checks
+    /// (`orders_axum::Api::order_tokens`), so a link opens the order page
+    /// and its live updates alike.
+    #[must_use]
+    pub fn order_tokens(self, tokens: orders_core::guest::OrderTokens) -> Self {
+        self.with(|inner| inner.order_tokens = tokens)
     }
 
     /// Stripe.js's settings, when Stripe takes the payments.
