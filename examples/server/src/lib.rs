@@ -158,9 +158,11 @@ pub struct ServeArgs {
         value_parser = parse_seconds
     )]
     pub shutdown_timeout: f64,
-    /// The key (64 hex digits) that signs the pages' CSRF tokens. Give every
+    /// The key (64 hex digits) that signs the pages' CSRF tokens and guests'
+    /// order links (`/orders/{id}?token=`, `X-Order-Token`). Give every
     /// instance behind one address the same key; without one, each process
-    /// makes a random key, and forms served before a restart are refused once.
+    /// makes a random key, forms served before a restart are refused once,
+    /// and guests' order links stop working at a restart.
     #[arg(long, env = "ORDERS_SECRET_KEY", global = true, value_parser = parse_key, hide_env_values = true)]
     pub secret_key: Option<SecretKey>,
     /// Let webhooks target private, loopback and link-local addresses
