@@ -170,12 +170,14 @@ impl FromRequestParts<AppState> for CartCaller {
 /// The guest a valid order token speaks for: the owner of order `id`, a
 /// guest order whose token `token` is; else 404.
 async fn order_guest(state: &AppState, id: &OrderId, token: &str) -> Result<Caller, ApiError> {
+    // The same 404 as a missing order's.
+    let missing = || ApiError::from(orders_core::Error::NotFound("order"));
     if !state.guests.order_tokens.verify(id, token) {
-        return Err(ApiError::not_found());
+        return Err(missing());
     }
     let order = state.orders.order(Access::Staff, id).await?;
     if !order.customer_id().is_guest() {
-        return Err(ApiError::not_found());
+        return Err(missing());
     }
     Ok(guest_caller(order.customer_id().clone()))
 }

@@ -210,7 +210,10 @@ async fn a_guest_shops_and_checks_out(app: &App, doc: &Value) {
     )
     .await;
     let events = events.ok(200)["items"].as_array().unwrap().clone();
-    assert!(events[0]["from"].is_null(), "its creation first: {events:?}");
+    assert!(
+        events[0]["from"].is_null(),
+        "its creation first: {events:?}"
+    );
     assert_eq!(events.last().unwrap()["to"], "paid");
 
     // The websocket with `?order_token=`.

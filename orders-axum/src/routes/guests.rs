@@ -55,6 +55,7 @@ pub(crate) async fn claim_cart(
     let token = headers
         .get(CART_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(ApiError::not_found)?;
+        // The same 404 as a missing cart's.
+        .ok_or_else(|| ApiError::from(orders_core::Error::NotFound("cart")))?;
     Ok(Json(state.orders.claim_cart(&caller.id, &id, token).await?))
 }
