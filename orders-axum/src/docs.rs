@@ -13,12 +13,13 @@
 
 use std::collections::BTreeMap;
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::routes::{admin, aftersale, carts, orders, payments, public, webhooks, ws};
+use crate::routes::{admin, aftersale, carts, guests, orders, payments, public, webhooks, ws};
 
 mod aftersale_schemas;
+mod guest_schemas;
 mod params;
 mod webhook_schemas;
 
@@ -27,6 +28,7 @@ pub(crate) use aftersale_schemas::{
     RefundStatus, Return, ReturnStatus,
 };
 
+pub(crate) use guest_schemas::{ClaimedCart, MergeWarning, MergeWarningReason, NewCart};
 pub(crate) use params::{CountryCode, IdempotencyKey, ProviderEvent, SearchQuery, StatusFilter};
 pub(crate) use webhook_schemas::{
     CreatedWebhook, DeliveryList, WebhookDelivery, WebhookInfo, WebhookList,
@@ -296,6 +298,9 @@ pub(crate) struct Order {
     /// What its succeeded refunds add up to.
     #[schema(example = "0.00")]
     refunded_total: String,
+    /// Only in the answer to a guest's checkout, shown that once: send it
+    /// as `X-Order-Token` (websocket: `?order_token=`) to open the order.
+    order_token: Option<String>,
 }
 
 /// What an event records.
@@ -481,6 +486,20 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "cart_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Cart-Token",
+                "A guest cart's token, from `POST /carts` without credentials",
+            ))),
+        );
+        components.add_security_scheme(
+            "order_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Order-Token",
+                "A guest order's token, from its checkout",
+            ))),
+        );
     }
 }
 
@@ -497,6 +516,7 @@ impl Modify for Security {
         public::list_products,
         public::get_product,
         carts::create_cart,
+        guests::current_cart,
         carts::get_cart,
         carts::add_item,
         carts::set_item,
@@ -504,6 +524,7 @@ impl Modify for Security {
         carts::apply_discount,
         carts::remove_discount,
         carts::checkout,
+        guests::claim_cart,
         orders::list_orders,
         orders::get_order,
         orders::order_events,
@@ -541,13 +562,14 @@ impl Modify for Security {
         Problem, Health, Product, ProductImage, ImageVariant, ProductList, Cart, Line, Totals, Order, OrderList, OrderEvent, EventList,
         Discount, DiscountList, TrackMessage, Payment, NextAction, EventKind, WebhookReceipt, StatusFilter, CountryCode, SearchQuery, IdempotencyKey,
         WebhookInfo, CreatedWebhook, WebhookList, WebhookDelivery, DeliveryList,
+        NewCart, ClaimedCart, MergeWarning, MergeWarningReason,
         ItemLine, Fulfilment, FulfilmentStatus, FulfilmentState, Return, ReturnStatus, Refund, RefundStatus, OrderNote, EventData,
     )),
     modifiers(&Security),
     tags(
         (name = "public", description = "No token needed"),
-        (name = "carts", description = "The caller's carts and checkout"),
-        (name = "orders", description = "The caller's orders"),
+        (name = "carts", description = "The caller's carts and checkout; a guest's with `X-Cart-Token`"),
+        (name = "orders", description = "The caller's orders; a guest's with `X-Order-Token`"),
         (name = "admin", description = "Staff only"),
         (name = "payments", description = "The payment provider's webhooks (no token: signed by the provider)"),
     )

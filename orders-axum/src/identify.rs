@@ -40,12 +40,15 @@ impl Caller {
     /// let caller = Caller::new(42, "ada@example.com", false).unwrap();
     /// assert_eq!(caller.id.as_str(), "42");
     /// assert!(Caller::new("", "nobody@example.com", false).is_err());
+    /// // `guest:` begins the ids of guests (shoppers without an account).
+    /// assert!(Caller::new("guest:0123", "ada@example.com", false).is_err());
     /// ```
     ///
     /// # Errors
     /// [`IdentifyError::Internal`] when the id does not display as a
-    /// customer id (1 to 64 visible ASCII characters): a host's bug,
-    /// answered 500.
+    /// customer id (1 to 64 visible ASCII characters), or starts with
+    /// `guest:` ([`orders_core::ids::GUEST_PREFIX`], reserved for guests'
+    /// carts and orders): a host's bug, answered 500.
     pub fn new(
         id: impl std::fmt::Display,
         email: impl Into<String>,
@@ -55,6 +58,12 @@ impl Caller {
         let id = CustomerId::parse(&id).map_err(|error| {
             IdentifyError::Internal(format!("the host's user id {id:?}: {error}"))
         })?;
+        if id.is_guest() {
+            return Err(IdentifyError::Internal(format!(
+                "the host's user id {id:?} starts with {:?}, which is reserved for guests",
+                orders_core::ids::GUEST_PREFIX
+            )));
+        }
         Ok(Self {
             id,
             email: email.into(),

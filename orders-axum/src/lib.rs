@@ -64,6 +64,21 @@
 //! answers). Read bearer tokens in the host's own routes with
 //! [`bearer_token`] (the scheme in any case, as RFC 7235 says).
 //!
+//! ## Guests
+//!
+//! `POST /carts` without credentials makes a guest's cart and answers its
+//! `cart_token` once; the guest sends it as `X-Cart-Token` on that cart's
+//! routes (a wrong or missing one is 404). A guest's checkout answers the
+//! order's `order_token`, accepted as `X-Order-Token` (websocket:
+//! `?order_token=`) on the order's routes. Cart tokens are stored hashed;
+//! order tokens are not stored but signed, an HMAC of the order id under
+//! the key of [`Api::order_token_key`] (or [`Api::order_tokens`]): give
+//! every instance the same one. Guest carts are limited per client
+//! address ([`Api::guest_cart_limit`]). A guest's id starts with `guest:`,
+//! a prefix [`Caller::new`] refuses for the host's own users.
+//! `POST /carts/{id}/claim` merges a guest cart into the customer's, and
+//! `GET /carts/current` finds the customer's open cart again.
+//!
 //! ## Errors
 //!
 //! Every error is an [`ApiError`]: `application/problem+json` with `type`,
@@ -133,6 +148,7 @@ mod docs;
 mod error;
 mod followers;
 mod form_bodies;
+mod guests;
 mod identify;
 #[cfg(feature = "images")]
 #[cfg_attr(docsrs, doc(cfg(feature = "images")))]
@@ -178,6 +194,7 @@ pub use body::{JsonBody, OptionalJsonBody, parse_body};
 pub use docs::Problem;
 pub use error::{ApiError, PROBLEM_JSON};
 pub use form_bodies::FormBody;
+pub use guests::{CART_TOKEN_HEADER, ORDER_TOKEN_HEADER, ORDER_TOKEN_QUERY};
 pub use identify::{
     CLOSE_SESSION_ENDED, Caller, Identify, IdentifyError, Revocations, bearer_token,
 };
@@ -229,6 +246,7 @@ pub struct Api {
     revocations: Revocations,
     meters: meters::Meters,
     webhooks: Option<routes::webhooks::WebhookAdmin>,
+    guests: guests::Guests,
 }
 
 impl std::fmt::Debug for Api {
@@ -262,7 +280,44 @@ impl Api {
             revocations: Revocations::new(),
             meters: meters::Meters::default(),
             webhooks: None,
+            guests: guests::Guests::default(),
         }
+    }
+
+    /// The key guest order tokens are signed with (see "Guests" in the
+    /// crate docs): an HMAC-SHA256 of the order id, so a
+    /// token is checked without a stored copy. Give every instance that
+    /// shares a database the same key, kept secret; changing it revokes
+    /// every guest's order link. Without this call a random key is made at
+    /// start, and guest order tokens stop working at the next restart.
+    ///
+    /// # Errors
+    /// [`orders_core::guest::ShortKey`] for a key under 32 bytes.
+    pub fn order_token_key(mut self, key: &[u8]) -> Result<Self, orders_core::guest::ShortKey> {
+        self.guests.order_tokens = orders_core::guest::OrderTokens::new(key)?;
+        Ok(self)
+    }
+
+    /// Signs and checks guest order tokens with `tokens`: the same
+    /// [`OrderTokens`](orders_core::guest::OrderTokens) a host uses where it
+    /// shows a guest's order link itself (a confirmation page or email).
+    #[must_use]
+    pub fn order_tokens(mut self, tokens: orders_core::guest::OrderTokens) -> Self {
+        self.guests.order_tokens = tokens;
+        self
+    }
+
+    /// At most `per_minute` guest carts (`POST /carts` without
+    /// credentials) per client address and minute (default 30); past it,
+    /// 429 with `Retry-After`. 0: no limit. The address comes from axum's
+    /// `ConnectInfo`; without it every request counts as one address.
+    #[must_use]
+    pub fn guest_cart_limit(mut self, per_minute: u32) -> Self {
+        self.guests.carts = Arc::new(guests::GuestCartLimit::new(
+            per_minute,
+            Duration::from_secs(60),
+        ));
+        self
     }
 
     /// Records the API's requests (by route template, method and status,
@@ -548,6 +603,7 @@ impl Api {
             socket_cookie: self.socket_cookie,
             meters: self.meters.clone(),
             webhooks: self.webhooks,
+            guests: self.guests,
         };
         let mut router = routes::routes(state);
         if let Some(extra) = self.extra_routes {

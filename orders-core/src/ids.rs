@@ -143,6 +143,36 @@ string_id!(
     CustomerId
 );
 
+/// What every guest's customer id starts with: the prefix is reserved for
+/// guests, and a host's own ids never start with it.
+pub const GUEST_PREFIX: &str = "guest:";
+
+impl CustomerId {
+    /// A new guest's id: [`GUEST_PREFIX`] and 32 lowercase hex characters
+    /// (128 random bits), so two guests never share one and no one guesses
+    /// another's.
+    ///
+    /// ```
+    /// use orders_core::ids::CustomerId;
+    ///
+    /// let guest = CustomerId::guest();
+    /// assert!(guest.is_guest());
+    /// assert_eq!(guest.as_str().len(), 38);
+    /// assert_ne!(guest, CustomerId::guest());
+    /// assert!(!CustomerId::parse("ada").unwrap().is_guest());
+    /// ```
+    pub fn guest() -> Self {
+        let bytes = crate::guest::random_bytes::<16>();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("{GUEST_PREFIX}{hex}"))
+    }
+
+    /// Whether this is a guest's id (it starts with [`GUEST_PREFIX`]).
+    pub fn is_guest(&self) -> bool {
+        self.0.starts_with(GUEST_PREFIX)
+    }
+}
+
 /// The position of an order event in the store's single, ever-increasing
 /// event sequence. Displayed and serialised as 20 zero-padded digits so the
 /// string order is the event order.

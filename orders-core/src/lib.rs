@@ -68,6 +68,7 @@ pub mod config;
 pub mod discount;
 mod error;
 pub mod form;
+pub mod guest;
 pub mod ids;
 pub mod mail;
 pub mod memory;
@@ -87,8 +88,8 @@ pub mod words;
 
 pub use error::Error;
 pub use service::{
-    Access, CheckoutOutcome, Orders, OrdersBuilder, OrdersConfig, PricedCart, PricingOptions,
-    SweepReport, Unset, WebhookOutcome, customer_view,
+    Access, CheckoutOutcome, ClaimedCart, Orders, OrdersBuilder, OrdersConfig, PricedCart,
+    PricingOptions, SweepReport, Unset, WebhookOutcome, customer_view,
 };
 
 /// The code blocks of the crate's README, compiled and run as doc tests.

@@ -83,6 +83,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_emails.sql"),
     ),
     (
+        8,
+        "guest_carts",
+        include_str!("../migrations/sqlite/0008_guest_carts.sql"),
+    ),
+    (
         9,
         "discount_limits",
         include_str!("../migrations/sqlite/0009_discount_limits.sql"),
@@ -156,6 +161,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "event_xid",
         include_str!("../migrations/postgres/0011_event_xid.sql"),
+    ),
+    (
+        12,
+        "guest_carts",
+        include_str!("../migrations/postgres/0012_guest_carts.sql"),
     ),
     (
         13,

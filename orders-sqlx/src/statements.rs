@@ -63,9 +63,22 @@ pub(crate) fn seq_page(table: &str, columns: &str, filter: &str) -> String {
 
 // Carts.
 
-/// A new cart ($1 id … $9 updated_at).
-pub(crate) const INSERT_CART: &str = "INSERT INTO orders_carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// A new cart ($1 id … $9 updated_at, $10 token_hash).
+pub(crate) const INSERT_CART: &str = "INSERT INTO orders_carts (id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at, token_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// The compare-and-set of a cart, after [`cart_fields`] ($1 to $9): $10
+/// id, $11 the expected version. Shared by both dialects.
+pub(crate) const UPDATE_CART_SET: &str = "UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+     status = $5, version = $6, created_at = $7, updated_at = $8, token_hash = $9 WHERE id = $10 AND version = $11";
+
+/// A customer's newest open cart ($1 customer, $2 currency or null).
+pub(crate) static OPEN_CART: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {CART_COLUMNS} FROM orders_carts WHERE customer_id = $1 AND status = 'open'
+         AND ($2 IS NULL OR currency = $2) ORDER BY updated_at DESC, id DESC LIMIT 1"
+    )
+});
 
 /// A cart by id ($1).
 pub(crate) static CART_BY_ID: LazyLock<String> =
@@ -329,7 +342,7 @@ where
 }
 
 /// Binds `cart`'s columns after its id, in the order of [`INSERT_CART`]
-/// (and of both dialects' compare-and-set of a cart, `$1` to `$8`).
+/// (and of [`UPDATE_CART_SET`], `$1` to `$9`).
 pub(crate) fn cart_fields<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
     Ok(q.text(cart.customer_id().as_str())
         .text(cart.currency().code())
@@ -338,7 +351,8 @@ pub(crate) fn cart_fields<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
         .text(codec::cart_status(cart.status()))
         .int(codec::to_i64(cart.version())?)
         .text(&ts(cart.created_at()))
-        .text(&ts(cart.updated_at())))
+        .text(&ts(cart.updated_at()))
+        .opt_text(cart.token_hash().map(|h| h.to_hex()).as_deref()))
 }
 
 /// [`INSERT_CART`] with `cart`'s columns bound.

@@ -120,8 +120,14 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
     var url = scheme + "//" + location.host + "/api/orders/" + encodeURIComponent(orderId) + "/track";
+    var query = [];
     var after = lastEventId();
-    if (after) url += "?after=" + encodeURIComponent(after);
+    if (after) query.push("after=" + encodeURIComponent(after));
+    // A guest's order page carries its order token (`?token=`): the
+    // socket presents it, having no session.
+    var orderToken = new URLSearchParams(location.search).get("token");
+    if (orderToken) query.push("order_token=" + encodeURIComponent(orderToken));
+    if (query.length) url += "?" + query.join("&");
     socket = new WebSocket(url);
     socket.onopen = function () {
       attempts = 0;

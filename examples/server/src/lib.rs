@@ -171,9 +171,11 @@ pub struct ServeArgs {
         value_parser = parse_seconds
     )]
     pub shutdown_timeout: f64,
-    /// The key (64 hex digits) that signs the pages' CSRF tokens. Give every
+    /// The key (64 hex digits) that signs the pages' CSRF tokens and guests'
+    /// order links (`/orders/{id}?token=`, `X-Order-Token`). Give every
     /// instance behind one address the same key; without one, each process
-    /// makes a random key, and forms served before a restart are refused once.
+    /// makes a random key, forms served before a restart are refused once,
+    /// and guests' order links stop working at a restart.
     #[arg(long, env = "ORDERS_SECRET_KEY", global = true, value_parser = parse_key, hide_env_values = true)]
     pub secret_key: Option<SecretKey>,
     /// Let webhooks target private, loopback and link-local addresses
@@ -407,6 +409,15 @@ async fn serve(
         Some(SecretKey(key)) => Csrf::new(*key),
         None => Csrf::random(),
     };
+    // Guest order tokens are signed with the same key (its HMAC input is
+    // labelled, so it never collides with a CSRF token); without one, a
+    // random key: guests' order links stop working at a restart.
+    let order_tokens = match &args.secret_key {
+        Some(SecretKey(key)) => {
+            orders_core::guest::OrderTokens::new(key).map_err(|e| e.to_string())?
+        }
+        None => orders_core::guest::OrderTokens::random(),
+    };
     let meters = metrics::registry(storage);
     // Password reset mails go straight to the SMTP server (once, not
     // through the order mails' outbox), with links to the shop's address.
@@ -421,8 +432,10 @@ async fn serve(
         .accounts(accounts)
         .csrf(csrf.clone())
         .metrics(&meters)
-        .stripe(settings.payments.stripe());
+        .stripe(settings.payments.stripe())
+        .order_tokens(order_tokens.clone());
     let api = Api::new(orders.clone(), sessions.clone())
+        .order_tokens(order_tokens.clone())
         .metrics(&meters)
         .mount_path("/api")
         .body_limit(settings.body_limit)
@@ -448,12 +461,25 @@ async fn serve(
         worker_stop.clone(),
     ));
     let worker = tokio::spawn(worker.run(worker_stop));
-    // Customer emails, when `[mail]` is configured, until it stops.
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    links.listening_on(format!("http://{address}"));
+    // Customer emails, when `[mail]` is configured, until it stops; each
+    // links to its order's page (a guest's with the order's token), under
+    // `[mail] shop_url` when set, else the address the server listens on.
+    let shop_base = settings
+        .mail
+        .as_ref()
+        .and_then(|mail| mail.shop_url.as_deref())
+        .map_or_else(|| format!("http://{address}"), |url| url.trim_end_matches('/').to_owned());
     let mailer = mail::MailTask::start(
         storage,
         settings.mail.as_ref(),
         args.webhook_worker().policy,
         &meters,
+        storefront::order_link(order_tokens, shop_base),
     )?;
     // Product pictures: uploaded on the panel, served at `/images/`.
     let images: Arc<dyn orders_core::ports::ImageStore> =
@@ -491,11 +517,6 @@ async fn serve(
         client::resolve,
     ));
 
-    let listener = tokio::net::TcpListener::bind(&args.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    links.listening_on(format!("http://{address}"));
     let apart = match &settings.metrics.bind {
         Some(bind) => {
             let clients = settings.auth.client_address();

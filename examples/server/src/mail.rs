@@ -179,7 +179,7 @@ pub struct MailTask {
 
 impl MailTask {
     /// Starts the worker over `storage` when mail is configured, reporting
-    /// to `metrics`.
+    /// to `metrics`, each email linking to its order with `order_link`.
     ///
     /// # Errors
     /// The mailer's, when the credentials are half given.
@@ -188,6 +188,7 @@ impl MailTask {
         settings: Option<&MailSettings>,
         policy: RetryPolicy,
         metrics: &orders_axum::metrics::Metrics,
+        order_link: orders_axum::mail::OrderLink,
     ) -> Result<Option<Self>, String> {
         let Some(settings) = settings else {
             return Ok(None);
@@ -203,7 +204,8 @@ impl MailTask {
                 ..MailWorkerConfig::default()
             },
         )
-        .metrics(metrics);
+        .metrics(metrics)
+        .order_link(order_link);
         Ok(Some(Self {
             stop,
             task: tokio::spawn(worker.run(stopped)),

@@ -112,12 +112,30 @@ fn table() -> Vec<Row> {
             [401, 204, 204, 204],
         ),
         // Customer routes: A's cart is nobody else's, staff included.
+        // Without credentials, a guest's cart (with its `cart_token`).
         row(
             "POST",
             "/api/carts",
             Some(json!({})),
             Nothing,
-            [401, 201, 201, 201],
+            [201, 201, 201, 201],
+        ),
+        // Everyone has an open cart by now (the row above).
+        row(
+            "GET",
+            "/api/carts/current",
+            None,
+            Cart,
+            [401, 200, 200, 200],
+        ),
+        // A claim needs the guest cart's `X-Cart-Token` too: without it,
+        // even the owner's bearer is 404.
+        row(
+            "POST",
+            "/api/carts/{cart}/claim",
+            None,
+            Cart,
+            [401, 404, 404, 404],
         ),
         row("GET", "/api/carts/{cart}", None, Cart, [401, 200, 404, 404]),
         row(
@@ -703,6 +721,7 @@ async fn every_api_route_for_every_caller() {
     for (method, path) in [
         ("GET", "/api/orders"),
         ("GET", "/api/admin/orders"),
+        // A bad token never makes a guest cart.
         ("POST", "/api/carts"),
     ] {
         let (status, body) = shop

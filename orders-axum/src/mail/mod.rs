@@ -10,4 +10,4 @@ mod smtp;
 mod worker;
 
 pub use smtp::{InvalidSmtpConfig, SmtpConfig, SmtpMailer, TlsMode};
-pub use worker::{MailWorker, MailWorkerConfig};
+pub use worker::{MailWorker, MailWorkerConfig, OrderLink};

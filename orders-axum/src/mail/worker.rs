@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use orders_core::mail::render;
+use orders_core::mail::render_with_link;
 use orders_core::ports::{ClaimedMail, Clock, Lease, MailError, MailboxStore, Mailer, StoreError};
 use orders_core::webhook::RetryPolicy;
 use tokio::sync::watch;
@@ -51,9 +51,14 @@ pub struct MailWorker {
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     config: MailWorkerConfig,
+    order_link: Option<OrderLink>,
     #[cfg(feature = "metrics")]
     meter: Option<Meter>,
 }
+
+/// Makes the link an email shows to open its order (see
+/// [`MailWorker::order_link`]).
+pub type OrderLink = Arc<dyn Fn(&orders_core::order::Order) -> Option<String> + Send + Sync>;
 
 /// Where the worker reports (feature `metrics`): its attempts, and the
 /// store's counts read at most once per [`COUNTS_EVERY`].
@@ -89,9 +94,19 @@ impl MailWorker {
             mailer,
             clock,
             config,
+            order_link: None,
             #[cfg(feature = "metrics")]
             meter: None,
         }
+    }
+
+    /// Shows in every email the link `link` makes for its order (`None`:
+    /// no link), such as the shop's order page, with the order's token for
+    /// a guest's order (`orders_core::guest::OrderTokens`).
+    #[must_use]
+    pub fn order_link(mut self, link: OrderLink) -> Self {
+        self.order_link = Some(link);
+        self
     }
 
     /// Reports to `metrics` (feature `metrics`): every attempt
@@ -208,7 +223,8 @@ impl MailWorker {
             Ok(None) => return Err(MailError::Permanent("the order is gone".into())),
             Err(e) => return Err(MailError::Retryable(format!("reading the order: {e}"))),
         };
-        let email = render(&item.mail, &item.event, &order);
+        let link = self.order_link.as_ref().and_then(|link| link(&order));
+        let email = render_with_link(&item.mail, &item.event, &order, link.as_deref());
         match tokio::time::timeout(self.config.timeout, self.mailer.send(&email)).await {
             Ok(result) => result,
             Err(_) => Err(MailError::Retryable(format!(

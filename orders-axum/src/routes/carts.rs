@@ -12,37 +12,57 @@ use orders_core::{PricedCart, PricingOptions};
 
 use super::{AppState, path_id};
 use crate::body::{JsonBody, OptionalJsonBody};
-use crate::identify::Customer;
+use crate::guests::{CartCaller, CartMaker};
 use crate::query::{Params, finish};
 use crate::{ApiError, IDEMPOTENCY_KEY};
 
-/// Creates an empty cart.
+/// Creates an empty cart: the caller's, or without credentials a guest's,
+/// whose `cart_token` the answer carries (at most 30 guest carts per
+/// client address and minute unless the host sets another limit).
 #[utoipa::path(
-    post, path = "/carts", tag = "carts", security(("bearer" = [])),
+    post, path = "/carts", tag = "carts", security(("bearer" = []), ()),
     responses(
-        (status = 201, description = "The new cart", body = crate::docs::Cart),
+        (status = 201, description = "The new cart; a guest's with its `cart_token`", body = crate::docs::NewCart),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or unsold currency", body = crate::docs::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many guest carts from this address", body = crate::docs::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn create_cart(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    maker: CartMaker,
     OptionalJsonBody(body): OptionalJsonBody<CreateCartForm>,
-) -> Result<(StatusCode, Json<PricedCart>), ApiError> {
+) -> Result<(StatusCode, Json<NewCart>), ApiError> {
     let currency = body
         .validate(CreateCartForm::validate)
         .map_err(ApiError::validation)?;
-    let cart = state.orders.create_cart(&caller.id, currency).await?;
-    Ok((StatusCode::CREATED, Json(cart)))
+    let (cart, cart_token) = match maker {
+        CartMaker::Customer(caller) => {
+            (state.orders.create_cart(&caller.id, currency).await?, None)
+        }
+        CartMaker::Guest => {
+            let (cart, token) = state.orders.create_guest_cart(currency).await?;
+            (cart, Some(token.as_str().to_owned()))
+        }
+    };
+    Ok((StatusCode::CREATED, Json(NewCart { cart, cart_token })))
+}
+
+/// A new cart, with its token when it is a guest's.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct NewCart {
+    #[serde(flatten)]
+    cart: PricedCart,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cart_token: Option<String>,
 }
 
 /// The cart, priced for the default destination or `?country=&shipping_method=`.
 #[utoipa::path(
-    get, path = "/carts/{id}", tag = "carts", security(("bearer" = [])),
+    get, path = "/carts/{id}", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
         ("country" = Option<crate::docs::CountryCode>, Query, description = "ISO 3166-1 alpha-2 destination"),
@@ -57,7 +77,7 @@ pub(crate) async fn create_cart(
 )]
 pub(crate) async fn get_cart(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<PricedCart>, ApiError> {
@@ -76,7 +96,7 @@ pub(crate) async fn get_cart(
 
 /// Adds a product, merging into its line.
 #[utoipa::path(
-    post, path = "/carts/{id}/items", tag = "carts", security(("bearer" = [])),
+    post, path = "/carts/{id}/items", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(("id" = String, Path, description = "Cart id")),
     responses(
         (status = 200, description = "The cart", body = crate::docs::Cart),
@@ -91,7 +111,7 @@ pub(crate) async fn get_cart(
 )]
 pub(crate) async fn add_item(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AddItemForm>,
 ) -> Result<Json<PricedCart>, ApiError> {
@@ -109,7 +129,7 @@ pub(crate) async fn add_item(
 
 /// Sets a line's quantity; 0 removes it.
 #[utoipa::path(
-    patch, path = "/carts/{id}/items/{product_id}", tag = "carts", security(("bearer" = [])),
+    patch, path = "/carts/{id}/items/{product_id}", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
         ("product_id" = String, Path, description = "The line's product"),
@@ -127,7 +147,7 @@ pub(crate) async fn add_item(
 )]
 pub(crate) async fn set_item(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path((id, product)): Path<(String, String)>,
     JsonBody(body): JsonBody<SetQuantityForm>,
 ) -> Result<Json<PricedCart>, ApiError> {
@@ -146,7 +166,7 @@ pub(crate) async fn set_item(
 
 /// Removes a line.
 #[utoipa::path(
-    delete, path = "/carts/{id}/items/{product_id}", tag = "carts", security(("bearer" = [])),
+    delete, path = "/carts/{id}/items/{product_id}", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
         ("product_id" = String, Path, description = "The line's product"),
@@ -160,7 +180,7 @@ pub(crate) async fn set_item(
 )]
 pub(crate) async fn remove_item(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path((id, product)): Path<(String, String)>,
 ) -> Result<Json<PricedCart>, ApiError> {
     let id: CartId = path_id(&id)?;
@@ -175,7 +195,7 @@ pub(crate) async fn remove_item(
 
 /// Applies a discount code.
 #[utoipa::path(
-    post, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = [])),
+    post, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(("id" = String, Path, description = "Cart id")),
     responses(
         (status = 200, description = "The cart", body = crate::docs::Cart),
@@ -190,7 +210,7 @@ pub(crate) async fn remove_item(
 )]
 pub(crate) async fn apply_discount(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ApplyDiscountForm>,
 ) -> Result<Json<PricedCart>, ApiError> {
@@ -208,7 +228,7 @@ pub(crate) async fn apply_discount(
 
 /// Removes the discount code.
 #[utoipa::path(
-    delete, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = [])),
+    delete, path = "/carts/{id}/discount", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(("id" = String, Path, description = "Cart id")),
     responses(
         (status = 200, description = "The cart", body = crate::docs::Cart),
@@ -219,22 +239,33 @@ pub(crate) async fn apply_discount(
 )]
 pub(crate) async fn remove_discount(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path(id): Path<String>,
 ) -> Result<Json<PricedCart>, ApiError> {
     let id: CartId = path_id(&id)?;
     Ok(Json(state.orders.remove_discount(&caller.id, &id).await?))
 }
 
-/// Places an order from the cart. Idempotent under `Idempotency-Key`.
+/// An order placed, with its token when it is a guest's.
+#[derive(Debug, serde::Serialize)]
+struct PlacedOrder {
+    #[serde(flatten)]
+    order: orders_core::order::Order,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_token: Option<String>,
+}
+
+/// Places an order from the cart. Idempotent under `Idempotency-Key`. A
+/// guest (`X-Cart-Token`) gives an `email`, and the order placed carries
+/// its `order_token`.
 #[utoipa::path(
-    post, path = "/carts/{id}/checkout", tag = "carts", security(("bearer" = [])),
+    post, path = "/carts/{id}/checkout", tag = "carts", security(("bearer" = []), ("cart_token" = [])),
     params(
         ("id" = String, Path, description = "Cart id"),
         ("Idempotency-Key" = Option<crate::docs::IdempotencyKey>, Header, description = "Up to 255 characters; a retry with the same key and body returns the same order"),
     ),
     responses(
-        (status = 201, description = "The order placed: `paid` for a card (its payment `captured` under the `on_checkout` capture policy, `authorized` under `on_shipment`), `pending` for cash on delivery, or `awaiting_payment` (holding its stock) when the customer must act first: then `payment.next_action` says what, and `POST /orders/{id}/payment/confirm` completes it", body = crate::docs::Order),
+        (status = 201, body = crate::docs::Order, description = "The order placed (a guest's with its `order_token`): `paid` for a card (its payment `captured` under the `on_checkout` capture policy, `authorized` under `on_shipment`), `pending` for cash on delivery, or `awaiting_payment` (holding its stock) when the customer must act first: then `payment.next_action` says what, and `POST /orders/{id}/payment/confirm` completes it"),
         (status = 200, description = "The order an earlier request with this key placed", body = crate::docs::Order),
         (status = 400, description = "Not a JSON object", body = crate::docs::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad token", body = crate::docs::Problem, content_type = "application/problem+json"),
@@ -248,7 +279,7 @@ pub(crate) async fn remove_discount(
 )]
 pub(crate) async fn checkout(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    CartCaller(caller): CartCaller,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(form): JsonBody<CheckoutForm>,
@@ -274,7 +305,15 @@ pub(crate) async fn checkout(
     #[cfg(feature = "metrics")]
     let awaiting = outcome.order.status() == orders_core::order::OrderStatus::AwaitingPayment;
     #[allow(unused_mut)] // Marked for the checkout metrics only.
-    let mut response = (status, Json(outcome.order)).into_response();
+    let order_token = caller
+        .id
+        .is_guest()
+        .then(|| state.guests.order_tokens.sign(outcome.order.id()));
+    let placed = PlacedOrder {
+        order: outcome.order,
+        order_token,
+    };
+    let mut response = (status, Json(placed)).into_response();
     #[cfg(feature = "metrics")]
     if awaiting {
         response

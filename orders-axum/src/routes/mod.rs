@@ -6,6 +6,7 @@
 pub(crate) mod admin;
 pub(crate) mod aftersale;
 pub(crate) mod carts;
+pub(crate) mod guests;
 pub(crate) mod orders;
 pub(crate) mod payments;
 pub(crate) mod public;
@@ -42,6 +43,8 @@ pub(crate) struct AppState {
     pub(crate) meters: crate::meters::Meters,
     /// See [`crate::Api::webhooks`]; `None`: the webhook routes answer 404.
     pub(crate) webhooks: Option<webhooks::WebhookAdmin>,
+    /// See [`crate::guests`].
+    pub(crate) guests: crate::guests::Guests,
 }
 
 impl HasIdentify for AppState {
@@ -73,7 +76,9 @@ pub(crate) fn routes(state: AppState) -> Router {
         .route("/products", get(public::list_products))
         .route("/products/{id}", get(public::get_product))
         .route("/carts", post(carts::create_cart))
+        .route("/carts/current", get(guests::current_cart))
         .route("/carts/{id}", get(carts::get_cart))
+        .route("/carts/{id}/claim", post(guests::claim_cart))
         .route("/carts/{id}/items", post(carts::add_item))
         .route(
             "/carts/{id}/items/{product_id}",

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{AppState, path_id};
 use crate::ApiError;
 use crate::body::OptionalJsonBody;
+use crate::guests::OrderCaller;
 use crate::identify::{Caller, Customer};
 use crate::query::{Params, finish};
 
@@ -67,7 +68,7 @@ pub(crate) async fn list_orders(
 
 /// One order.
 #[utoipa::path(
-    get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
+    get, path = "/orders/{id}", tag = "orders", security(("bearer" = []), ("order_token" = [])),
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order", body = crate::docs::Order),
@@ -77,7 +78,7 @@ pub(crate) async fn list_orders(
 )]
 pub(crate) async fn get_order(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    OrderCaller(caller): OrderCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
     let id: OrderId = path_id(&id)?;
@@ -86,7 +87,7 @@ pub(crate) async fn get_order(
 
 /// The order's events, oldest first.
 #[utoipa::path(
-    get, path = "/orders/{id}/events", tag = "orders", security(("bearer" = [])),
+    get, path = "/orders/{id}/events", tag = "orders", security(("bearer" = []), ("order_token" = [])),
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "Its events", body = crate::docs::EventList),
@@ -96,7 +97,7 @@ pub(crate) async fn get_order(
 )]
 pub(crate) async fn order_events(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    OrderCaller(caller): OrderCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Events>, ApiError> {
     let id: OrderId = path_id(&id)?;
@@ -106,7 +107,7 @@ pub(crate) async fn order_events(
 
 /// Cancels the caller's order (from `pending`, `paid` or `processing`).
 #[utoipa::path(
-    post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = []), ("order_token" = [])),
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The cancelled order", body = crate::docs::Order),
@@ -121,7 +122,7 @@ pub(crate) async fn order_events(
 )]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    OrderCaller(caller): OrderCaller,
     Path(id): Path<String>,
     OptionalJsonBody(body): OptionalJsonBody<CancelForm>,
 ) -> Result<Json<Order>, ApiError> {

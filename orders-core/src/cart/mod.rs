@@ -4,6 +4,7 @@
 //! are taken from the catalogue each time it is priced (see
 //! [`crate::pricing`]), so a cart never shows a stale price.
 
+mod claim;
 pub(crate) mod forms;
 
 use chrono::{DateTime, Utc};
@@ -11,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Product;
 use crate::discount::DiscountCode;
+use crate::guest::{CartToken, TokenHash};
 use crate::ids::{CartId, CustomerId, ProductId};
 use crate::money::Currency;
 
+pub use claim::{MergeWarning, MergeWarningReason};
 pub use forms::{AddItemForm, ApplyDiscountForm, CreateCartForm, SetQuantityForm};
 
 pub use quantity::{InvalidQuantity, Quantity};
@@ -100,6 +103,8 @@ pub struct Cart {
     version: u64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    token_hash: Option<TokenHash>,
 }
 
 /// A cart as a store keeps it, field by field: what [`Cart::restore`]
@@ -124,6 +129,9 @@ pub struct CartParts {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// A guest cart's token hash ([`Cart::new_guest`]); `None` for a
+    /// customer's cart.
+    pub token_hash: Option<TokenHash>,
 }
 
 /// Why stored parts do not make a cart.
@@ -154,7 +162,43 @@ impl Cart {
             version: 1,
             created_at: now,
             updated_at: now,
+            token_hash: None,
         }
+    }
+
+    /// A new guest cart: empty, open, owned by a new guest id
+    /// ([`CustomerId::guest`]), opened by the token returned with it,
+    /// which the cart keeps only as a hash.
+    ///
+    /// ```
+    /// # use orders_core::{cart::*, money::Currency};
+    /// let (cart, token) = Cart::new_guest(Currency::EUR, chrono::Utc::now());
+    /// assert!(cart.customer_id().is_guest());
+    /// assert!(cart.opens_with(token.as_str()));
+    /// assert!(!cart.opens_with("a guess"));
+    /// ```
+    pub fn new_guest(currency: Currency, now: DateTime<Utc>) -> (Self, CartToken) {
+        let token = CartToken::generate();
+        let mut cart = Self::new(CustomerId::guest(), currency, now);
+        cart.token_hash = Some(token.hash());
+        (cart, token)
+    }
+
+    /// Whether `token` opens this cart: a guest cart's own token, compared
+    /// in constant time. A customer's cart opens with no token.
+    pub fn opens_with(&self, token: &str) -> bool {
+        self.token_hash.is_some_and(|hash| hash.matches(token))
+    }
+
+    /// Whether this is a guest's cart (made by [`Cart::new_guest`] and
+    /// not yet adopted).
+    pub fn is_guest(&self) -> bool {
+        self.token_hash.is_some()
+    }
+
+    /// A guest cart's token hash; `None` for a customer's cart.
+    pub fn token_hash(&self) -> Option<&TokenHash> {
+        self.token_hash.as_ref()
     }
 
     /// The cart a store kept, checked: parts that break a rule of a cart
@@ -168,6 +212,7 @@ impl Cart {
     ///     quantity: Quantity::new(1).unwrap(),
     /// };
     /// let parts = |lines: usize| CartParts {
+    ///     token_hash: None,
     ///     id: CartId::generate(),
     ///     customer_id: CustomerId::parse("ada").unwrap(),
     ///     currency: Currency::USD,
@@ -210,6 +255,7 @@ impl Cart {
             version: parts.version,
             created_at: parts.created_at,
             updated_at: parts.updated_at,
+            token_hash: parts.token_hash,
         })
     }
 
@@ -225,6 +271,7 @@ impl Cart {
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            token_hash: self.token_hash,
         }
     }
 

@@ -18,7 +18,7 @@ mod templates;
 
 pub use message::{Email, escape_html};
 pub use record::{MAX_MAIL_AGE, Mail, MailKind};
-pub use templates::{PasswordReset, Shipment, password_reset, render};
+pub use templates::{PasswordReset, Shipment, password_reset, render, render_with_link};
 
 /// The name of the consumer whose cursor the mail fan-out moves.
 pub const MAIL_CONSUMER: &str = "mailer";

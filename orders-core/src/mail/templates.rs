@@ -43,6 +43,17 @@ impl Shipment {
 /// The message `mail` (of kind [`MailKind`]) sends for `event` to the
 /// customer of `order`, addressed to the order's email.
 pub fn render(mail: &Mail, event: &OrderEvent, order: &Order) -> Email {
+    render_with_link(mail, event, order, None)
+}
+
+/// [`render`], with `order_link` (where the customer opens the order: for a
+/// guest, a link carrying the order's token) shown after the message.
+pub fn render_with_link(
+    mail: &Mail,
+    event: &OrderEvent,
+    order: &Order,
+    order_link: Option<&str>,
+) -> Email {
     let number = order.number().to_string();
     let total = format!("{} {}", order.totals().total, order.currency());
     let mut parts = Parts::default();
@@ -109,6 +120,9 @@ pub fn render(mail: &Mail, event: &OrderEvent, order: &Order) -> Email {
             format!("Order {number} refunded")
         }
     };
+    if let Some(link) = order_link {
+        parts.link("View your order", link);
+    }
     parts.paragraph(&[(
         "You receive this email because you ordered from our shop.",
         "",

@@ -21,9 +21,9 @@ use crate::ids::{
 };
 use crate::order::{Order, OrderEvent, OrderNumber, StatusChange};
 use crate::ports::{
-    CartStore, CatalogueStore, Cursor, DiscountStore, EventLog, IdempotencyClaim, IdempotencyState,
-    IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest, Placed,
-    StoreError,
+    CartClaim, CartStore, CatalogueStore, Cursor, DiscountStore, EventLog, IdempotencyClaim,
+    IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest,
+    Placed, StoreError,
 };
 
 /// A thread-safe in-memory store: for applications that want no database,
@@ -231,6 +231,37 @@ impl CartStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         *stored = cart.clone();
+        Ok(())
+    }
+
+    async fn open_cart(
+        &self,
+        customer: &CustomerId,
+        currency: Option<crate::money::Currency>,
+    ) -> Result<Option<Cart>, StoreError> {
+        let s = self.lock();
+        Ok(s.carts
+            .values()
+            .filter(|c| c.customer_id() == customer && c.is_open())
+            .filter(|c| currency.is_none_or(|currency| c.currency() == currency))
+            .max_by(|a, b| (a.updated_at(), a.id()).cmp(&(b.updated_at(), b.id())))
+            .cloned())
+    }
+
+    async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let check = |s: &State, cart: &Cart, version: u64| match s.carts.get(cart.id()) {
+            None => Err(StoreError::NotFound),
+            Some(stored) if stored.version() != version => Err(StoreError::Conflict),
+            Some(_) => Ok(()),
+        };
+        check(&s, &claim.guest, claim.guest_version)?;
+        if let Some((into, version)) = &claim.into {
+            check(&s, into, *version)?;
+            s.carts.insert(into.id().clone(), into.clone());
+        }
+        s.carts
+            .insert(claim.guest.id().clone(), claim.guest.clone());
         Ok(())
     }
 }

@@ -29,7 +29,7 @@ pub use payment::{
     TestPayment, WebhookError, WebhookEvent,
 };
 pub use store::{
-    CartStore, CatalogueStore, ClaimAndCart, Cursor, DiscountStore, EventLog, IdempotencyClaim,
-    IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore, Page, PageRequest,
-    Placed, Store, StoreError,
+    CartClaim, CartStore, CatalogueStore, ClaimAndCart, Cursor, DiscountStore, EventLog,
+    IdempotencyClaim, IdempotencyState, IdempotencyStore, OrderFilter, OrderPlacement, OrderStore,
+    Page, PageRequest, Placed, Store, StoreError,
 };

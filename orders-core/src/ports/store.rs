@@ -10,6 +10,7 @@ use crate::discount::{Discount, DiscountCode};
 use crate::ids::{
     CartId, CustomerId, EventId, FulfilmentId, OrderId, ProductId, RefundId, ReturnId,
 };
+use crate::money::Currency;
 use crate::order::{Actor, NewOrder, Order, OrderEvent, OrderStatus, StatusChange};
 
 /// Why a store call failed.
@@ -308,6 +309,44 @@ pub trait CartStore: CatalogueStore {
     /// MUST return [`StoreError::Conflict`] if the stored version differs,
     /// [`StoreError::NotFound`] for an unknown cart.
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError>;
+
+    /// The customer's newest open cart (the one changed last; ties broken
+    /// by the greater id), only among carts in `currency` when given, or
+    /// `None`.
+    ///
+    /// MUST NOT return a closed cart or another customer's.
+    async fn open_cart(
+        &self,
+        customer: &CustomerId,
+        currency: Option<Currency>,
+    ) -> Result<Option<Cart>, StoreError>;
+
+    /// Writes a guest cart's claim, atomically: both writes or neither.
+    ///
+    /// - MUST replace the stored guest cart with `claim.guest` if the
+    ///   stored one is at `claim.guest_version`;
+    /// - with `claim.into`, MUST also replace that cart if the stored one
+    ///   is at its expected version.
+    ///
+    /// MUST return [`StoreError::Conflict`] if either stored version
+    /// differs, and [`StoreError::NotFound`] if either cart is unknown,
+    /// writing nothing then: of two claims of one guest cart at once, one
+    /// writes and the other gets `Conflict`.
+    async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError>;
+}
+
+/// What [`CartStore::claim_cart`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartClaim {
+    /// The guest cart as it is to be stored: closed after a merge, or
+    /// adopted (now the customer's, with no token) when there is no `into`.
+    pub guest: Cart,
+    /// The guest cart's stored version this claim was made from.
+    pub guest_version: u64,
+    /// The customer's cart with the guest lines merged in, and the stored
+    /// version that merge was made from; `None` when the guest cart is
+    /// adopted.
+    pub into: Option<(Cart, u64)>,
 }
 
 /// Discount codes.
@@ -620,6 +659,16 @@ mod tests {
         }
         async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
             self.inner.update_cart(cart, expected_version).await
+        }
+        async fn open_cart(
+            &self,
+            customer: &CustomerId,
+            currency: Option<crate::money::Currency>,
+        ) -> Result<Option<Cart>, StoreError> {
+            self.inner.open_cart(customer, currency).await
+        }
+        async fn claim_cart(&self, claim: &crate::ports::CartClaim) -> Result<(), StoreError> {
+            self.inner.claim_cart(claim).await
         }
     }
 

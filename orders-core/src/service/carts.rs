@@ -70,6 +70,16 @@ impl Orders {
         currency: Option<Currency>,
     ) -> Result<PricedCart, Error> {
         let currency = currency.unwrap_or(self.inner.config.default_currency);
+        self.sells_in(currency)?;
+        let cart = Cart::new(customer.clone(), currency, self.inner.clock.now());
+        self.inner.store.insert_cart(&cart).await?;
+        self.present(cart, &PricingOptions::default(), HashMap::new())
+            .await
+    }
+
+    /// `Ok` when some shipping method ships in `currency`, else a
+    /// validation error on `currency` (the shop does not sell in it).
+    pub(super) fn sells_in(&self, currency: Currency) -> Result<(), Error> {
         if self
             .inner
             .config
@@ -81,10 +91,7 @@ impl Orders {
                 format!("this shop does not sell in {currency}"),
             ));
         }
-        let cart = Cart::new(customer.clone(), currency, self.inner.clock.now());
-        self.inner.store.insert_cart(&cart).await?;
-        self.present(cart, &PricingOptions::default(), HashMap::new())
-            .await
+        Ok(())
     }
 
     /// The customer's cart, priced for `options`.
@@ -427,7 +434,7 @@ impl Orders {
     /// read with it (a line whose product is missing prices as
     /// unavailable): a discount that no longer qualifies is shown but not
     /// applied.
-    async fn present(
+    pub(super) async fn present(
         &self,
         cart: Cart,
         options: &PricingOptions,

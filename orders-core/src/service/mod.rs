@@ -9,6 +9,7 @@ mod aftersale;
 mod carts;
 mod checkout;
 mod config;
+mod guests;
 mod lifecycle;
 mod payments;
 
@@ -27,6 +28,7 @@ use crate::ports::{
 pub use carts::{PricedCart, PricingOptions};
 pub use checkout::{CheckoutOutcome, MAX_IDEMPOTENCY_KEY};
 pub use config::OrdersConfig;
+pub use guests::ClaimedCart;
 pub use lifecycle::customer_view;
 pub use payments::{SweepReport, WebhookOutcome};
 

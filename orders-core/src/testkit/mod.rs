@@ -19,7 +19,7 @@
 //!
 //! The checks are grouped by area: the catalogue, product versions,
 //! carts, discounts, checkout, idempotency keys, orders after checkout
-//! (status changes, listing, events), and payments (orders awaiting their
+//! (status changes, listing, events), guest carts and their claims, and payments (orders awaiting their
 //! payment, payment-only changes, provider references and webhook
 //! events). [`CHECKS`] names every one.
 //!
@@ -35,6 +35,7 @@ mod catalogue;
 mod checkout;
 mod deliveries;
 mod discounts;
+mod guests;
 mod idempotency;
 mod mails;
 mod orders;
@@ -192,6 +193,24 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("money_back_by_transition_is_a_refund", |s| {
         refunds::money_back_by_transition_is_a_refund(s).boxed()
+    }),
+    ("guest_cart_opens_with_its_token_only", |s| {
+        guests::guest_cart_opens_with_its_token_only(s).boxed()
+    }),
+    ("open_cart_is_the_newest_open_one", |s| {
+        guests::open_cart_is_the_newest_open_one(s).boxed()
+    }),
+    ("claim_merges_caps_and_closes", |s| {
+        guests::claim_merges_caps_and_closes(s).boxed()
+    }),
+    ("claim_adopts_without_an_open_cart", |s| {
+        guests::claim_adopts_without_an_open_cart(s).boxed()
+    }),
+    ("concurrent_claims_merge_once", |s| {
+        guests::concurrent_claims_merge_once(s).boxed()
+    }),
+    ("claim_cart_compare_and_sets_both", |s| {
+        guests::claim_cart_compare_and_sets_both(s).boxed()
     }),
 ];
 

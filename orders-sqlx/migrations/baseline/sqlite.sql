@@ -61,7 +61,8 @@ CREATE TABLE orders_carts (
     status        TEXT    NOT NULL CHECK (status IN ('open', 'checked_out')),
     version       INTEGER NOT NULL CHECK (version >= 1),
     created_at    TEXT    NOT NULL,
-    updated_at    TEXT    NOT NULL
+    updated_at    TEXT    NOT NULL,
+    token_hash    TEXT               -- guest carts: SHA-256 of the token, hex
 );
 CREATE INDEX orders_carts_customer ON orders_carts (customer_id);
 

@@ -3,6 +3,7 @@
 use orders_core::cart::{Cart, CartLine, CartParts, CartStatus};
 use orders_core::catalogue::Product;
 use orders_core::discount::DiscountCode;
+use orders_core::guest::TokenHash;
 use orders_core::ids::{CartId, CustomerId};
 use orders_core::ports::StoreError;
 
@@ -62,8 +63,7 @@ pub(crate) fn cart_with_products<R: Get>(
     Ok(Some((cart, products)))
 }
 
-pub(crate) const CART_COLUMNS: &str =
-    "id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at";
+pub(crate) const CART_COLUMNS: &str = "id, customer_id, currency, lines, discount_code, status, version, created_at, updated_at, token_hash";
 
 pub(crate) fn cart_status(status: CartStatus) -> &'static str {
     match status {
@@ -97,6 +97,10 @@ pub(crate) fn cart(row: &impl Get) -> Result<Cart, StoreError> {
         version: to_u64("cart version", row.int("version")?)?,
         created_at: parse_ts("created_at", &row.text("created_at")?)?,
         updated_at: parse_ts("updated_at", &row.text("updated_at")?)?,
+        token_hash: row
+            .opt_text("token_hash")?
+            .map(|h| parse("cart token hash", TokenHash::from_hex(&h)))
+            .transpose()?,
     };
     parse("cart", Cart::restore(parts))
 }

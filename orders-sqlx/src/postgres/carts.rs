@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use orders_core::cart::Cart;
 use orders_core::catalogue::Product;
-use orders_core::ids::{CartId, ProductId};
-use orders_core::ports::{CartStore, StoreError};
+use orders_core::ids::{CartId, CustomerId, ProductId};
+use orders_core::money::Currency;
+use orders_core::ports::{CartClaim, CartStore, StoreError};
 use sqlx::Postgres;
 
 use super::PgStore;
 use crate::codec;
-use crate::error;
+use crate::error::{self, Fail};
 use crate::statements::{self, Bind};
 
 #[async_trait]
@@ -59,24 +60,80 @@ impl CartStore for PgStore {
         let found: Option<bool> = kept!(
             self,
             fetch_optional,
-            statements::cart_fields(
-                sqlx::query_scalar::<Postgres, bool>(
-                    "WITH u AS (UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
-                     status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10
-                     RETURNING 1)
-                     SELECT EXISTS (SELECT 1 FROM u) FROM orders_carts WHERE id = $9",
-                ),
-                cart,
-            )?
-            .text(cart.id().as_str())
-            .int(codec::to_i64(expected_version)?)
+            compare_and_set(cart, expected_version)?
         )
         .map_err(error::any)?;
-        match found {
-            Some(true) => Ok(()),
-            Some(false) => Err(StoreError::Conflict),
-            None => Err(StoreError::NotFound),
-        }
+        outcome(found)
+    }
+
+    async fn open_cart(
+        &self,
+        customer: &CustomerId,
+        currency: Option<Currency>,
+    ) -> Result<Option<Cart>, StoreError> {
+        let row = kept!(
+            self,
+            fetch_optional,
+            sqlx::query(sqlx::AssertSqlSafe(statements::OPEN_CART.as_str()))
+                .bind(customer.as_str())
+                .bind(currency.map(|c| c.code()))
+        )
+        .map_err(error::any)?;
+        row.as_ref().map(codec::cart).transpose()
+    }
+
+    /// Both compare-and-sets in one transaction: the first locks the
+    /// guest cart's row, so a second claim of it waits, then finds its
+    /// version moved on and gets `Conflict`.
+    async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError> {
+        pg_tx!(self, "cart", |conn| {
+            async {
+                let found = compare_and_set(&claim.guest, claim.guest_version)?
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                outcome(found)?;
+                if let Some((into, version)) = &claim.into {
+                    let found = compare_and_set(into, *version)?
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    outcome(found)?;
+                }
+                Ok::<_, Fail>(())
+            }
+        })
+    }
+}
+
+/// The compare-and-set of `cart` at `expected_version`: `Some(true)` when
+/// it wrote, `Some(false)` when the cart is at another version, no row for
+/// an unknown cart.
+fn compare_and_set(
+    cart: &Cart,
+    expected_version: u64,
+) -> Result<
+    sqlx::query::QueryScalar<'static, Postgres, bool, sqlx::postgres::PgArguments>,
+    StoreError,
+> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH u AS ({} RETURNING 1) SELECT EXISTS (SELECT 1 FROM u) FROM orders_carts WHERE id = $10",
+            statements::UPDATE_CART_SET
+        )
+    });
+    Ok(statements::cart_fields(
+        sqlx::query_scalar::<Postgres, bool>(sqlx::AssertSqlSafe(SQL.as_str())),
+        cart,
+    )?
+    .text(cart.id().as_str())
+    .int(codec::to_i64(expected_version)?))
+}
+
+/// What [`compare_and_set`] found, as the port's answer.
+fn outcome(found: Option<bool>) -> Result<(), StoreError> {
+    match found {
+        Some(true) => Ok(()),
+        Some(false) => Err(StoreError::Conflict),
+        None => Err(StoreError::NotFound),
     }
 }
 

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use orders_core::cart::Cart;
 use orders_core::catalogue::Product;
-use orders_core::ids::{CartId, ProductId};
-use orders_core::ports::{CartStore, StoreError};
-use sqlx::Sqlite;
+use orders_core::ids::{CartId, CustomerId, ProductId};
+use orders_core::money::Currency;
+use orders_core::ports::{CartClaim, CartStore, StoreError};
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteStore;
 use crate::codec;
-use crate::error;
+use crate::error::{self, Fail};
 use crate::statements::{self, Bind};
 
 #[async_trait]
@@ -64,30 +65,65 @@ impl CartStore for SqliteStore {
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        let done = statements::cart_fields(
-            sqlx::query::<Sqlite>(
-                "UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
-                 status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10",
-            ),
-            cart,
-        )?
-        .text(cart.id().as_str())
-        .int(codec::to_i64(expected_version)?)
-        .execute(&self.writer)
-        .await
-        .map_err(error::any)?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
-            .bind(cart.id().as_str())
-            .fetch_optional(&self.writer)
+        let mut conn = self.writer.acquire().await.map_err(error::any)?;
+        compare_and_set(&mut conn, cart, expected_version)
+            .await
+            .map_err(|fail| fail.into_store("cart"))
+    }
+
+    async fn open_cart(
+        &self,
+        customer: &CustomerId,
+        currency: Option<Currency>,
+    ) -> Result<Option<Cart>, StoreError> {
+        let mut conn = self.reads.get().await.map_err(error::any)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(statements::OPEN_CART.as_str()))
+            .bind(customer.as_str())
+            .bind(currency.map(|c| c.code()))
+            .fetch_optional(&mut *conn)
             .await
             .map_err(error::any)?;
-        Err(if exists.is_some() {
-            StoreError::Conflict
-        } else {
-            StoreError::NotFound
+        conn.keep();
+        row.as_ref().map(codec::cart).transpose()
+    }
+
+    /// Both compare-and-sets in one `BEGIN IMMEDIATE` transaction.
+    async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError> {
+        write_tx!(self, "cart", |conn| {
+            async {
+                compare_and_set(&mut *conn, &claim.guest, claim.guest_version).await?;
+                if let Some((into, version)) = &claim.into {
+                    compare_and_set(&mut *conn, into, *version).await?;
+                }
+                Ok::<_, Fail>(())
+            }
         })
     }
+}
+
+/// Replaces the stored cart if it is at `expected_version`: `Conflict` if
+/// it is at another, `NotFound` if there is none.
+async fn compare_and_set(
+    conn: &mut SqliteConnection,
+    cart: &Cart,
+    expected_version: u64,
+) -> Result<(), Fail> {
+    let done = statements::cart_fields(sqlx::query::<Sqlite>(statements::UPDATE_CART_SET), cart)?
+        .text(cart.id().as_str())
+        .int(codec::to_i64(expected_version)?)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
+        .bind(cart.id().as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Err(if exists.is_some() {
+        StoreError::Conflict
+    } else {
+        StoreError::NotFound
+    }
+    .into())
 }

@@ -1,8 +1,9 @@
 //! The cart page and its forms: add a product, change a quantity, remove a
 //! line, apply or remove a discount code. Each form is a POST answered with
 //! a 303 back to `/cart`, or with the page again (422) showing why not.
+//! A visitor who is not signed in shops as a guest ([`super::guests`]).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use orders_axum::Caller;
@@ -13,12 +14,14 @@ use orders_core::{Error, PricedCart, PricingOptions};
 
 use super::Storefront;
 use super::catalogue::product_page;
-use super::posted;
-use super::request::{Post, Visit, cart_cookie, see_other, to_login, with_cookie};
+use super::request::{Post, Visit, cart_cookie, see_other, with_cookie};
 use super::templates::{CartPage, CartView};
+use super::{guests, posted};
 
 /// The caller's open cart named by the cart cookie, if there is one: a
 /// cart that is unknown, another customer's or checked out is no cart.
+/// Without one, a signed-in customer's open cart (the one changed last),
+/// so a cart survives signing out and in.
 ///
 /// # Errors
 /// Storage errors.
@@ -27,16 +30,23 @@ pub(super) async fn open_cart(
     caller: &Caller,
     visit: &Visit,
 ) -> Result<Option<PricedCart>, Error> {
-    let Some(id) = &visit.cart_id else {
+    if let Some(id) = &visit.cart_id {
+        match shop
+            .orders()
+            .cart(&caller.id, id, &PricingOptions::default())
+            .await
+        {
+            Ok(cart) if cart.status == CartStatus::Open => return Ok(Some(cart)),
+            Ok(_) | Err(Error::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    if caller.id.is_guest() {
         return Ok(None);
-    };
-    match shop
-        .orders()
-        .cart(&caller.id, id, &PricingOptions::default())
-        .await
-    {
-        Ok(cart) if cart.status == CartStatus::Open => Ok(Some(cart)),
-        Ok(_) | Err(Error::NotFound(_)) => Ok(None),
+    }
+    match shop.orders().current_cart(&caller.id).await {
+        Ok(cart) => Ok(Some(cart)),
+        Err(Error::NotFound(_)) => Ok(None),
         Err(error) => Err(error),
     }
 }
@@ -64,13 +74,12 @@ async fn page(
     code_error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let caller = match visit.require() {
-        Ok(caller) => caller,
-        Err(redirect) => return redirect,
-    };
-    let cart = match open_cart(shop, caller, visit).await {
-        Ok(cart) => cart,
-        Err(error) => return visit.error(&error),
+    let cart = match visit.shopper() {
+        Some(caller) => match open_cart(shop, caller, visit).await {
+            Ok(cart) => cart,
+            Err(error) => return visit.error(&error),
+        },
+        None => None,
     };
     let cart = cart.filter(|c| !c.lines.is_empty());
     let page = CartPage {
@@ -83,22 +92,23 @@ async fn page(
     visit.render(status, &page)
 }
 
-/// `GET /cart`.
-pub(super) async fn show(State(shop): State<Storefront>, visit: Visit) -> Response {
-    page(&shop, &visit, StatusCode::OK, String::new(), None, None).await
+/// `GET /cart`; after a sign-in that claimed a guest cart, `?merge=…`
+/// names the lines that could not be merged whole.
+pub(super) async fn show(
+    State(shop): State<Storefront>,
+    visit: Visit,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let notice = guests::merge_notice(shop.orders(), query.as_deref()).await;
+    page(&shop, &visit, StatusCode::OK, String::new(), None, notice).await
 }
 
 /// `POST /cart/items` (`product_id`, `quantity`): adds to the open cart,
-/// starting one when there is none, then 303 to `/cart`.
+/// starting one when there is none (a guest cart, in the cart cookie, for
+/// a visitor who is not signed in), then 303 to `/cart`.
 pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response {
     let visit = &post.visit;
     let product_id = post.get("product_id").unwrap_or_default().to_owned();
-    let Some(caller) = &visit.caller else {
-        return match ProductId::parse(&product_id) {
-            Ok(id) => to_login(&format!("/products/{id}")),
-            Err(_) => to_login("/"),
-        };
-    };
     let Ok(id) = ProductId::parse(&product_id) else {
         return visit.not_found();
     };
@@ -119,18 +129,48 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
         Ok((_, quantity)) => quantity,
         Err(errors) => return refused(first(&errors, "quantity"), None),
     };
-    let existing = match open_cart(&shop, caller, visit).await {
-        Ok(cart) => cart.map(|c| c.id),
-        Err(error) => return visit.error(&error),
+    let existing = match visit.shopper() {
+        Some(caller) => match open_cart(&shop, caller, visit).await {
+            Ok(cart) => cart.map(|c| (caller.clone(), c.id)),
+            Err(error) => return visit.error(&error),
+        },
+        None => None,
     };
-    let (cart_id, new_cart) = match existing {
-        Some(id) => (id, false),
-        None => match shop
+    let (caller, cart_id, cookie) = match (existing, &visit.caller) {
+        (Some((caller, id)), _) => {
+            // A cart found without the cookie (signed out and in) gets it back.
+            let cookie =
+                (visit.cart_id.as_ref() != Some(&id)).then(|| cart_cookie(Some(&id), visit.secure));
+            (caller, id, cookie)
+        }
+        (None, Some(caller)) => match shop
             .orders()
             .create_cart(&caller.id, Some(product.currency()))
             .await
         {
-            Ok(cart) => (cart.id, true),
+            Ok(cart) => {
+                let cookie = cart_cookie(Some(&cart.id), visit.secure);
+                (caller.clone(), cart.id, Some(cookie))
+            }
+            Err(error) => return visit.error(&error),
+        },
+        (None, None) => match shop
+            .orders()
+            .create_guest_cart(Some(product.currency()))
+            .await
+        {
+            Ok((cart, token)) => {
+                let owner = match shop
+                    .orders()
+                    .guest_cart_owner(&cart.id, token.as_str())
+                    .await
+                {
+                    Ok(owner) => owner,
+                    Err(error) => return visit.error(&error),
+                };
+                let cookie = guests::guest_cart_cookie(&cart.id, token.as_str(), visit.secure);
+                (guests::guest_caller(owner), cart.id, Some(cookie))
+            }
             Err(error) => return visit.error(&error),
         },
     };
@@ -141,10 +181,9 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
     {
         Ok(_) => {
             let done = see_other("/cart");
-            if new_cart {
-                with_cookie(done, cart_cookie(Some(&cart_id), visit.secure))
-            } else {
-                done
+            match cookie {
+                Some(cookie) => with_cookie(done, cookie),
+                None => done,
             }
         }
         Err(error) => match error.field_errors() {
@@ -161,7 +200,7 @@ pub(super) async fn add(State(shop): State<Storefront>, post: Post) -> Response 
 /// The caller and the open cart a cart form acts on, or the answer when
 /// there is none (sign in first; no cart: back to the cart page).
 async fn target(shop: &Storefront, visit: &Visit) -> Result<(Caller, CartId), Response> {
-    let caller = visit.require()?.clone();
+    let caller = visit.shopper().ok_or_else(|| see_other("/cart"))?.clone();
     match open_cart(shop, &caller, visit).await {
         Ok(Some(cart)) => Ok((caller, cart.id)),
         Ok(None) => Err(see_other("/cart")),

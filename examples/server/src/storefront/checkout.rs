@@ -418,9 +418,8 @@ async fn priced_page(
 /// `/cart`), with the account's email, the shop's country, the default
 /// shipping method and card payment chosen.
 pub(super) async fn show(State(shop): State<Storefront>, visit: Visit) -> Response {
-    let caller = match visit.require() {
-        Ok(caller) => caller,
-        Err(redirect) => return redirect,
+    let Some(caller) = visit.shopper() else {
+        return see_other("/cart");
     };
     let cart = match open_cart(&shop, caller, &visit).await {
         Ok(Some(cart)) if !cart.lines.is_empty() => cart,
@@ -460,9 +459,8 @@ pub(super) async fn show(State(shop): State<Storefront>, visit: Visit) -> Respon
 /// value kept but the card number and CVC.
 pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Response {
     let visit = &post.visit;
-    let caller = match visit.require() {
-        Ok(caller) => caller.clone(),
-        Err(redirect) => return redirect,
+    let Some(caller) = visit.shopper().cloned() else {
+        return see_other("/cart");
     };
     // The cart of the cookie even if it is closed: a second submit of the
     // same form must reach the core, which answers with the order the
@@ -526,7 +524,7 @@ pub(super) async fn submit(State(shop): State<Storefront>, post: Post) -> Respon
             });
             match result {
                 Ok(outcome) => {
-                    let to = see_other(&format!("/orders/{}?placed=1", outcome.order.id()));
+                    let to = see_other(&super::guests::placed_path(&shop, &outcome.order));
                     return with_cookie(to, cart_cookie(None, visit.secure));
                 }
                 Err(error) => match error.field_errors() {

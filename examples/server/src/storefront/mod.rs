@@ -30,6 +30,7 @@ mod cart;
 mod catalogue;
 mod catalogue_views;
 mod checkout;
+mod guests;
 mod orders;
 mod posted;
 mod quote;
@@ -57,6 +58,8 @@ use crate::sign_in::Host;
 /// The cookie holding the id of the customer's open cart.
 pub const CART_COOKIE: &str = "orders_cart";
 
+pub use guests::order_link;
+
 /// The largest form body the pages accept.
 pub const FORM_LIMIT: usize = 64 * 1024;
 
@@ -80,6 +83,8 @@ struct Inner {
     stripe: Option<StripeJs>,
     /// Password resets and the account page; `None`: those pages are 404.
     accounts: Option<crate::password_reset::Accounts>,
+    /// Signs the links that open a guest's order.
+    order_tokens: orders_core::guest::OrderTokens,
 }
 
 /// What the pages need of Stripe: where Stripe.js is, the publishable key,
@@ -109,6 +114,7 @@ impl Storefront {
                 metrics: None,
                 stripe: None,
                 accounts: None,
+                order_tokens: orders_core::guest::OrderTokens::random(),
             }),
         }
     }
@@ -158,6 +164,14 @@ impl Storefront {
     #[must_use]
     pub fn accounts(self, accounts: crate::password_reset::Accounts) -> Self {
         self.with(|inner| inner.accounts = Some(accounts))
+    }
+
+    /// Signs guests' order links with `tokens`: the same the API checks
+    /// (`orders_axum::Api::order_tokens`), so a link opens the order page
+    /// and its live updates alike.
+    #[must_use]
+    pub fn order_tokens(self, tokens: orders_core::guest::OrderTokens) -> Self {
+        self.with(|inner| inner.order_tokens = tokens)
     }
 
     /// Stripe.js's settings, when Stripe takes the payments.

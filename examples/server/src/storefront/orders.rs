@@ -57,26 +57,37 @@ pub(super) async fn history(
     }
 }
 
-/// `?placed=1` after a checkout.
+/// `?placed=1` after a checkout; `?token=` for a guest's order.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct OrderQuery {
     placed: Option<String>,
+    token: Option<String>,
 }
 
-/// `GET /orders/{id}`: one of the caller's orders; anyone else's is 404,
-/// exactly as a missing one.
+/// `GET /orders/{id}`: one of the caller's orders, or with `?token=` a
+/// guest's order in any browser (see [`super::guests`]); anyone else's is
+/// 404, exactly as a missing one.
 pub(super) async fn order(
     State(shop): State<Storefront>,
     visit: Visit,
     Path(id): Path<String>,
     Query(query): Query<OrderQuery>,
 ) -> Response {
+    let Ok(id) = OrderId::parse(&id) else {
+        return visit.not_found();
+    };
+    if let Some(token) = &query.token {
+        return match super::guests::order_guest(&shop, &id, token).await {
+            Ok(Some(guest)) => {
+                show(&shop, &visit, &guest.id, &id, query.placed.is_some(), None).await
+            }
+            Ok(None) => visit.not_found(),
+            Err(error) => visit.error(&error),
+        };
+    }
     let caller = match visit.require() {
         Ok(caller) => caller,
         Err(redirect) => return redirect,
-    };
-    let Ok(id) = OrderId::parse(&id) else {
-        return visit.not_found();
     };
     show(&shop, &visit, &caller.id, &id, query.placed.is_some(), None).await
 }
@@ -123,6 +134,7 @@ pub(super) async fn show(
         order.shipping_method().as_str(),
         order.currency(),
     );
+    page.guest_link = super::guests::guest_link(shop, &order);
     visit.render(status, &page)
 }
 

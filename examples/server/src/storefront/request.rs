@@ -28,6 +28,10 @@ pub(super) struct Visit {
     pub secure: bool,
     /// The cart id of the cart cookie.
     pub cart_id: Option<CartId>,
+    /// A guest cart's token, from the cart cookie (see [`super::guests`]).
+    pub cart_token: Option<String>,
+    /// The guest whose cart the cart cookie opens, when nobody is signed in.
+    pub guest: Option<Caller>,
     /// The path and query asked for (for `?next=`).
     pub path: String,
 }
@@ -48,7 +52,13 @@ impl Visit {
             },
             None => (None, None),
         };
-        let cart_id = session::cookie(headers, CART_COOKIE).and_then(|id| CartId::parse(id).ok());
+        let (cart_id, cart_token) = super::guests::read_cart_cookie(headers);
+        let guest = match (&caller, &cart_id, &cart_token) {
+            (None, Some(id), Some(cart_token)) => super::guests::guest(state, id, cart_token)
+                .await
+                .map_err(|error| unavailable_store(&error))?,
+            _ => None,
+        };
         Ok(Self {
             caller,
             token,
@@ -56,6 +66,8 @@ impl Visit {
             csrf_cookie,
             secure,
             cart_id,
+            cart_token,
+            guest,
             path,
         })
     }
@@ -70,6 +82,12 @@ impl Visit {
         self.caller
             .as_ref()
             .ok_or_else(|| to_login(&self.path).into_response())
+    }
+
+    /// Who shops on this visit: the signed-in caller, or else the guest of
+    /// the cart cookie; `None` for a visitor with neither.
+    pub(super) fn shopper(&self) -> Option<&Caller> {
+        self.caller.as_ref().or(self.guest.as_ref())
     }
 
     /// `template` as the answer, with `status` and the CSRF cookie when the
@@ -204,6 +222,8 @@ async fn forbidden(state: &Storefront, headers: &HeaderMap, path: String) -> Res
         csrf_cookie,
         secure,
         cart_id: None,
+        cart_token: None,
+        guest: None,
         path,
     };
     visit.message(
@@ -240,6 +260,11 @@ fn plain(status: StatusCode, text: &'static str) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         text,
     )
+}
+
+fn unavailable_store(error: &orders_core::Error) -> Response {
+    tracing::warn!(%error, "storefront: cannot read the guest's cart");
+    unavailable(&IdentifyError::Unavailable)
 }
 
 fn unavailable(error: &IdentifyError) -> Response {

@@ -426,6 +426,8 @@ pub(super) struct OrderPage {
     pub action: Option<PaymentAction>,
     /// Shipments, returns, refunds, notes, and what the customer may do.
     pub after: AftersaleView,
+    /// A guest's order: the link that opens it later, in any browser.
+    pub guest_link: Option<String>,
 }
 
 /// The "Complete payment" form of an order `awaiting_payment`.
@@ -477,6 +479,7 @@ impl OrderPage {
             placed_now,
             action,
             after: AftersaleView::of(order, None),
+            guest_link: None,
         }
     }
 }

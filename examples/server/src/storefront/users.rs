@@ -2,7 +2,8 @@
 //! [`SignIn`](orders_axum::web::SignIn) (one rate limit with
 //! `POST /api/auth/login`), registration through the host's own
 //! [`Host::register`](crate::sign_in::Host::register), the rules of
-//! `POST /api/auth/register`.
+//! `POST /api/auth/register`. Either claims the visitor's guest cart
+//! ([`super::guests::after_sign_in`]).
 
 use std::net::SocketAddr;
 
@@ -12,9 +13,9 @@ use axum::response::Response;
 use orders_axum::web::{SignInOutcome, session};
 use serde::Deserialize;
 
-use super::Storefront;
 use super::request::{Post, Visit, cart_cookie, safe_next, see_other, with_cookie};
 use super::templates::AuthPage;
+use super::{Storefront, guests};
 
 /// `?next=` of the sign-in and register pages.
 #[derive(Debug, Default, Deserialize)]
@@ -59,12 +60,14 @@ pub(super) async fn register_page(visit: Visit, Query(query): Query<NextQuery>) 
     )
 }
 
-/// The answer that signs `token` in and goes on to `next`.
-fn signed_in(visit: &Visit, token: &str, next: &str) -> Response {
-    with_cookie(
-        see_other(next),
-        session::sign_in_cookie(token, visit.secure),
-    )
+/// The answer that signs `token` in and goes on to `next`, the guest cart
+/// claimed first (or the customer's open cart found again): when some of
+/// its lines could not be merged, to the cart page that names them.
+async fn signed_in(shop: &Storefront, visit: &Visit, token: &str, next: &str) -> Response {
+    let cart = guests::after_sign_in(shop, visit, token).await;
+    let to = cart.instead.as_deref().unwrap_or(next);
+    let answer = with_cookie(see_other(to), session::sign_in_cookie(token, visit.secure));
+    with_cookie(answer, cart.cookie)
 }
 
 /// `POST /login` (`email`, `password`, `next`).
@@ -83,7 +86,9 @@ pub(super) async fn login(
         .await;
     let mut retry_after = None;
     let (status, message) = match outcome {
-        Ok(SignInOutcome::Session { token, .. }) => return signed_in(visit, &token, &next),
+        Ok(SignInOutcome::Session { token, .. }) => {
+            return signed_in(&shop, visit, &token, &next).await;
+        }
         Ok(SignInOutcome::Refused) => (StatusCode::UNAUTHORIZED, "Wrong email or password."),
         Ok(SignInOutcome::Limited { retry_after_secs }) => {
             retry_after = Some(retry_after_secs);
@@ -125,7 +130,7 @@ pub(super) async fn register(
         .register(&email, password, Some(peer.ip()))
         .await
     {
-        Ok((_, token)) => return signed_in(visit, &token, &next),
+        Ok((_, token)) => return signed_in(&shop, visit, &token, &next).await,
         Err(error) => error,
     };
     let mut page = auth_page(visit, "register", email, next);

@@ -44,6 +44,7 @@ use serde_json::{Value, json};
 use super::orders::access;
 use super::{AppState, path_id};
 use crate::ApiError;
+use crate::guests::TrackCaller;
 use crate::identify::SocketCaller;
 use crate::meters::Feed;
 use crate::query::Params;
@@ -75,11 +76,12 @@ fn upgrade_required(rejection: WebSocketUpgradeRejection) -> ApiError {
 
 /// Follows one order live.
 #[utoipa::path(
-    get, path = "/orders/{id}/track", tag = "orders", security(("bearer" = [])),
+    get, path = "/orders/{id}/track", tag = "orders", security(("bearer" = []), ("order_token" = [])),
     params(
         ("id" = String, Path, description = "Order id"),
         ("after" = Option<String>, Query, description = "Replay the events after this one first (for reconnects)"),
         ("access_token" = Option<String>, Query, description = "The bearer token, for browsers that cannot set headers"),
+        ("order_token" = Option<String>, Query, description = "A guest order's token, for browsers that cannot set headers"),
     ),
     responses(
         (status = 101, description = "Upgraded. Text frames of `TrackMessage` JSON: a `snapshot` at once, then an `event` for every later change, in order; pings every 30 s. Closed with 1001 on shutdown, 1013 when the client falls behind (reconnect with `after`) and 4001 when its token is revoked (logout) or expires."),
@@ -90,7 +92,7 @@ fn upgrade_required(rejection: WebSocketUpgradeRejection) -> ApiError {
 )]
 pub(crate) async fn track(
     State(state): State<AppState>,
-    SocketCaller(caller, token): SocketCaller,
+    TrackCaller(caller, token): TrackCaller,
     Path(id): Path<String>,
     params: Params,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
