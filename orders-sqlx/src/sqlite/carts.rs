@@ -9,17 +9,18 @@ use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec;
-use crate::error;
+use crate::error::{self, Fail};
 use crate::statements::{self, Bind};
 
 #[async_trait]
 impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        statements::insert_cart::<Sqlite>(cart)?
-            .execute(&self.writer)
-            .await
-            .map_err(|e| error::db(e, "cart"))?;
-        Ok(())
+        write_one!(self, "cart", |conn| async {
+            statements::insert_cart::<Sqlite>(cart)?
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, Fail>(())
+        })
     }
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
@@ -64,30 +65,31 @@ impl CartStore for SqliteStore {
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        let done = statements::cart_fields(
-            sqlx::query::<Sqlite>(
-                "UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
-                 status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10",
-            ),
-            cart,
-        )?
-        .text(cart.id().as_str())
-        .int(codec::to_i64(expected_version)?)
-        .execute(&self.writer)
-        .await
-        .map_err(error::any)?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
-            .bind(cart.id().as_str())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(error::any)?;
-        Err(if exists.is_some() {
-            StoreError::Conflict
-        } else {
-            StoreError::NotFound
+        let expected_version = codec::to_i64(expected_version)?;
+        write_one!(self, "record", |conn| async {
+            let done = statements::cart_fields(
+                sqlx::query::<Sqlite>(
+                    "UPDATE orders_carts SET customer_id = $1, currency = $2, lines = $3, discount_code = $4,
+                     status = $5, version = $6, created_at = $7, updated_at = $8 WHERE id = $9 AND version = $10",
+                ),
+                cart,
+            )?
+            .text(cart.id().as_str())
+            .int(expected_version)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 1 {
+                return Ok(());
+            }
+            let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
+                .bind(cart.id().as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            Err(Fail::from(if exists.is_some() {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            }))
         })
     }
 }

@@ -13,11 +13,12 @@ use crate::statements;
 #[async_trait]
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
-        statements::insert_discount::<Sqlite>(discount)
-            .execute(&self.writer)
-            .await
-            .map_err(|e| error::db(e, "code"))?;
-        Ok(())
+        write_one!(self, "code", |conn| async {
+            statements::insert_discount::<Sqlite>(discount)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
     }
 
     async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
