@@ -47,13 +47,18 @@
 //!
 //! # Other users of the writer pool
 //!
-//! The connection goes back to the writer pool after every batch, so a
-//! host's own queries through [`SqliteStore::pool`](super::SqliteStore::pool)
-//! (and, on an in-memory database, the reads, whose pool is the writer's)
-//! get it between batches.
+//! Taking the connection from sqlx's pool and giving it back (which sqlx
+//! follows with a check, one more trip to the worker) costs about what a
+//! small write does, so a batch that commits while other writes wait for
+//! their turn keeps the connection for the next batch, up to [`MAX_KEPT`]
+//! batches in a row. Then, and whenever no write waits, the connection goes
+//! back to the writer pool, so a host's own queries through
+//! [`SqliteStore::pool`](super::SqliteStore::pool) get it between batches.
+//! On an in-memory database the reads share the writer's pool, and the
+//! connection goes back after every batch.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use orders_core::ports::StoreError;
@@ -67,6 +72,9 @@ use crate::error::{self, Fail};
 pub(super) const MAX_WRITES: usize = 64;
 /// The longest a batch stays open for more writes to join.
 pub(super) const MAX_OPEN: Duration = Duration::from_millis(20);
+/// Batches in a row that keep the connection for the writes waiting,
+/// before it goes back to the pool once (for anyone else waiting there).
+const MAX_KEPT: u32 = 16;
 
 /// What a write does on the connection, which decides whether it needs a
 /// savepoint of its own.
@@ -107,6 +115,45 @@ pub(super) struct Batcher {
 struct Counts {
     batches: AtomicU64,
     writes: AtomicU64,
+    /// Writes waiting for their first turn.
+    waiting: AtomicUsize,
+    /// Whether a batch keeps the connection for the next while writes
+    /// wait (not when the reads share the writer pool).
+    keep: bool,
+}
+
+/// A write waiting for its first turn, counted while it waits. Dropped
+/// before its turn (its caller gone) as the last one waiting, it gives a
+/// connection kept for it back to the pool.
+struct Waiting<'a> {
+    counts: &'a Counts,
+    state: &'a Mutex<State>,
+    arrived: bool,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(counts: &'a Counts, state: &'a Mutex<State>) -> Self {
+        counts.waiting.fetch_add(1, Ordering::SeqCst);
+        Self {
+            counts,
+            state,
+            arrived: false,
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let left = self.counts.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+        if !self.arrived
+            && left == 0
+            && let Ok(mut state) = self.state.try_lock()
+            && state.batch.is_none()
+        {
+            state.conn = None;
+            state.kept = 0;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -122,6 +169,8 @@ struct State {
     writing: Option<Kind>,
     /// A `BEGIN` under way.
     opening: bool,
+    /// Batches in a row that kept the connection.
+    kept: u32,
 }
 
 #[derive(Debug)]
@@ -134,11 +183,26 @@ struct Batch {
 
 impl Batcher {
     /// Batches the writes on `pool`, the writer pool of one connection.
-    pub(super) fn new(pool: SqlitePool) -> Self {
+    /// With `shared` (the reads use the same pool: an in-memory database)
+    /// the connection goes back to the pool after every batch; otherwise a
+    /// batch keeps it for the next while writes are waiting.
+    pub(super) fn new(pool: SqlitePool, shared: bool) -> Self {
         Self {
             pool,
             state: Arc::new(Mutex::new(State::default())),
-            counts: Arc::default(),
+            counts: Arc::new(Counts {
+                keep: !shared,
+                ..Counts::default()
+            }),
+        }
+    }
+
+    /// Gives a kept connection back to the pool (before closing it).
+    pub(super) async fn release(&self) {
+        let mut state = self.state.lock().await;
+        if state.batch.is_none() {
+            state.conn = None;
+            state.kept = 0;
         }
     }
 
@@ -157,7 +221,10 @@ impl Batcher {
     /// The writer's connection could not be had or the transaction could
     /// not be opened (the file busy for too long).
     pub(super) async fn turn(&self) -> Result<Turn, StoreError> {
+        let mut waiting = Waiting::new(&self.counts, &self.state);
         let mut guard = self.state.clone().lock_owned().await;
+        waiting.arrived = true;
+        drop(waiting);
         recover(&mut guard).await;
         if guard.batch.is_none() {
             open(&mut guard, &self.pool).await?;
@@ -361,14 +428,19 @@ async fn broken(state: &mut State, e: sqlx::Error) -> StoreError {
     tracing::warn!(error = %e, "a write batch lost its transaction; every write of it fails");
     let error = StoreError::Unavailable(format!("the write batch was rolled back: {e}"));
     let _ = run(state, "ROLLBACK").await;
-    end(state, Err(error.clone()));
+    end(state, Err(error.clone()), false);
     error
 }
 
 /// Closes the batch with `outcome`: tells every write of it, and gives the
-/// connection back to the pool.
-fn end(state: &mut State, outcome: Result<(), StoreError>) {
-    state.conn = None;
+/// connection back to the pool unless `keep` (for the writes waiting).
+fn end(state: &mut State, outcome: Result<(), StoreError>, keep: bool) {
+    if keep {
+        state.kept += 1;
+    } else {
+        state.conn = None;
+        state.kept = 0;
+    }
     state.writing = None;
     state.dirty = false;
     if let Some(batch) = state.batch.take() {
@@ -395,7 +467,11 @@ async fn commit(mut guard: OwnedMutexGuard<State>, counts: &Arc<Counts>) -> Resu
                 Err(error::any(e))
             }
         };
-        end(&mut guard, outcome.clone());
+        let keep = outcome.is_ok()
+            && counts.keep
+            && guard.kept < MAX_KEPT
+            && counts.waiting.load(Ordering::SeqCst) > 0;
+        end(&mut guard, outcome.clone(), keep);
         outcome
     });
     task.await.unwrap_or_else(|e| {

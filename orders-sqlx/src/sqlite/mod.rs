@@ -232,7 +232,7 @@ impl SqliteStore {
         };
         let reads = Arc::new(Conns::new(reader.clone(), keep));
         Ok(Self {
-            batcher: Arc::new(Batcher::new(writer.clone())),
+            batcher: Arc::new(Batcher::new(writer.clone(), in_memory)),
             writer,
             reader,
             reads,
@@ -285,6 +285,7 @@ impl SqliteStore {
     /// Closes both pools, waiting for connections in use.
     pub async fn close(&self) {
         self.reads.release_all();
+        self.batcher.release().await;
         self.reader.close().await;
         self.writer.close().await;
     }
