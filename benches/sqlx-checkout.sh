@@ -15,6 +15,10 @@
 # 4. Prints one table: backend, tasks, checkouts/s, p50, p99, and the ratio
 #    of checkouts/s to pgbench's TPS at the same client count.
 #
+# SQLX_CHECKOUT_BIN: run this prebuilt `checkout_throughput` instead of
+# building one (to compare two builds in one sitting, alternating).
+# SQLX_CHECKOUT_PGBENCH=0 skips pgbench (its ratio column is then "—").
+#
 # PostgreSQL: ORDERS_TEST_PG_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres), the database the scratch
 # databases are created from. Needs `pgbench` and `psql` (postgresql-client).
@@ -52,9 +56,14 @@ echo "== $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | se
 echo "== load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== server: $(psql "$pg_url" -Atc 'SHOW server_version')"
 
-echo "== building the example (release)"
-cargo build --release --quiet -p orders-sqlx --all-features --example checkout_throughput
-example="$target_dir/release/examples/checkout_throughput"
+if [[ -n "${SQLX_CHECKOUT_BIN:-}" ]]; then
+    echo "== using $SQLX_CHECKOUT_BIN"
+    example="$SQLX_CHECKOUT_BIN"
+else
+    echo "== building the example (release)"
+    cargo build --release --quiet -p orders-sqlx --all-features --example checkout_throughput
+    example="$target_dir/release/examples/checkout_throughput"
+fi
 
 pgbench_db="orders_pgbench_$(date +%s)_$$"
 pgbench_url="$(with_database "$pgbench_db")"
@@ -63,16 +72,18 @@ drop_pgbench_db() {
 }
 trap drop_pgbench_db EXIT
 
-echo "== pgbench -i -s 10 on a throwaway database ($pgbench_db)"
-psql "$pg_url" -qAtc "CREATE DATABASE \"$pgbench_db\"" >/dev/null
-pgbench -q -i -s 10 "$pgbench_url" >/dev/null 2>&1
 declare -A tps
-for clients in 8 32; do
-    out="$(pgbench -N -c "$clients" -j 2 -T 10 "$pgbench_url" 2>&1)"
-    tps[$clients]="$(awk '/^tps = / {print $3}' <<<"$out")"
-    printf '   pgbench -N -c %-2s -j 2 -T 10: %.0f TPS\n' "$clients" "${tps[$clients]}"
-done
-drop_pgbench_db
+if [[ "${SQLX_CHECKOUT_PGBENCH:-1}" != 0 ]]; then
+    echo "== pgbench -i -s 10 on a throwaway database ($pgbench_db)"
+    psql "$pg_url" -qAtc "CREATE DATABASE \"$pgbench_db\"" >/dev/null
+    pgbench -q -i -s 10 "$pgbench_url" >/dev/null 2>&1
+    for clients in 8 32; do
+        out="$(pgbench -N -c "$clients" -j 2 -T 10 "$pgbench_url" 2>&1)"
+        tps[$clients]="$(awk '/^tps = / {print $3}' <<<"$out")"
+        printf '   pgbench -N -c %-2s -j 2 -T 10: %.0f TPS\n' "$clients" "${tps[$clients]}"
+    done
+    drop_pgbench_db
+fi
 
 echo "== checkouts ($checkouts per configuration)"
 results="$(ORDERS_TEST_PG_URL="$pg_url" "$example" "$checkouts")"

@@ -87,7 +87,7 @@ pub use postgres::{
 };
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, WriteBatches};
 
 /// Which database a [`Storage`] is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

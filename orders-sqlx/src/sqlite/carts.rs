@@ -16,11 +16,12 @@ use crate::statements::{self, Bind};
 #[async_trait]
 impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        statements::insert_cart::<Sqlite>(cart)?
-            .execute(&self.writer)
-            .await
-            .map_err(|e| error::db(e, "cart"))?;
-        Ok(())
+        write_one!(self, "cart", |conn| async {
+            statements::insert_cart::<Sqlite>(cart)?
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, Fail>(())
+        })
     }
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
@@ -65,10 +66,9 @@ impl CartStore for SqliteStore {
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        let mut conn = self.writer.acquire().await.map_err(error::any)?;
-        compare_and_set(&mut conn, cart, expected_version)
-            .await
-            .map_err(|fail| fail.into_store("cart"))
+        write_one!(self, "cart", |conn| async {
+            compare_and_set(&mut *conn, cart, expected_version).await
+        })
     }
 
     async fn open_cart(

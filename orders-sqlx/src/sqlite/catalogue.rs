@@ -16,11 +16,12 @@ use crate::{rows, statements};
 #[async_trait]
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        statements::insert_product::<Sqlite>(p)?
-            .execute(&self.writer)
-            .await
-            .map_err(|e| error::db(e, "sku"))?;
-        Ok(())
+        write_one!(self, "sku", |conn| async {
+            statements::insert_product::<Sqlite>(p)?
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, Fail>(())
+        })
     }
 
     async fn update_product(
@@ -30,7 +31,7 @@ impl CatalogueStore for SqliteStore {
         expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Product, StoreError> {
-        write_tx!(self, "sku", |conn| {
+        write_one!(self, "sku", |conn| {
             async {
                 let sql = statements::PRODUCT_BY_ID.as_str();
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))

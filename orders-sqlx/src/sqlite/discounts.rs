@@ -13,11 +13,12 @@ use crate::statements;
 #[async_trait]
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
-        statements::insert_discount::<Sqlite>(discount)
-            .execute(&self.writer)
-            .await
-            .map_err(|e| error::db(e, "code"))?;
-        Ok(())
+        write_one!(self, "code", |conn| async {
+            statements::insert_discount::<Sqlite>(discount)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
     }
 
     async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
@@ -49,15 +50,16 @@ impl DiscountStore for SqliteStore {
         active: bool,
     ) -> Result<Discount, StoreError> {
         let sql = statements::SET_DISCOUNT_ACTIVE.as_str();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(active)
-            .bind(code.as_str())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(error::any)?;
-        row.as_ref()
-            .map(codec::discount)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        write_one!(self, "discount", |conn| async {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(active)
+                .bind(code.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            match row {
+                Some(row) => Ok(codec::discount(&row)?),
+                None => Err(Fail::from(StoreError::NotFound)),
+            }
+        })
     }
 }

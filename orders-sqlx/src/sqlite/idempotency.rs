@@ -8,7 +8,7 @@ use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec::{Get, ts};
-use crate::error::{self, Fail};
+use crate::error::Fail;
 use crate::{rows, statements};
 
 #[async_trait]
@@ -19,7 +19,7 @@ impl IdempotencyStore for SqliteStore {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyState, StoreError> {
-        write_tx!(self, "idempotency_key", |conn| {
+        write_one!(self, "idempotency_key", |conn| {
             async {
                 let row = sqlx::query(
                     "SELECT fingerprint, started_at, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
@@ -58,10 +58,11 @@ impl IdempotencyStore for SqliteStore {
         customer_id: &CustomerId,
         key: &str,
     ) -> Result<(), StoreError> {
-        statements::release_key::<Sqlite>(customer_id, key)
-            .execute(&self.writer)
-            .await
-            .map_err(error::any)?;
-        Ok(())
+        write_one!(self, "record", |conn| async {
+            statements::release_key::<Sqlite>(customer_id, key)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
     }
 }

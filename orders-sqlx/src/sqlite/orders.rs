@@ -286,7 +286,7 @@ impl OrderStore for SqliteStore {
         event_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        write_tx!(self, "payment event", |conn| {
+        write_one!(self, "payment event", |conn| {
             async {
                 let done = sqlx::query(statements::RECORD_PROVIDER_EVENT)
                     .bind(provider)

@@ -1,0 +1,211 @@
+//! Group commit on SQLite: concurrent writes share batches, a refused
+//! write rolls back alone and hears its own answer, every answer comes
+//! after its batch committed, and a batch whose `COMMIT` fails fails every
+//! write in it.
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use orders_core::Error;
+use orders_core::cart::CartStatus;
+use orders_core::ids::CustomerId;
+use orders_core::money::Currency;
+use orders_core::ports::{CartStore, OrderStore, Store};
+use orders_core::testkit::{cart_with, engine, form, product};
+use orders_sqlx::SqliteStore;
+
+const BUYERS: usize = 48;
+/// Stock for two buyers in three: the others are refused, in the middle of
+/// batches.
+const STOCK: u32 = (BUYERS * 2 / 3) as u32;
+
+/// `BUYERS` checkouts at once against stock for `STOCK`: the winners'
+/// orders are stored, and visible to `observer` (other connections, when
+/// given) the moment each checkout answers; each refused checkout hears
+/// "insufficient stock" and leaves its cart open; stock ends at zero;
+/// order numbers run 1..=STOCK; and the writes shared batches.
+async fn refused_checkouts_roll_back_alone(store: Arc<SqliteStore>, observer: Option<SqliteStore>) {
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let (orders, _) = engine(dyn_store);
+    let hot = product(&orders, "5.00", STOCK).await;
+    let side = product(&orders, "1.00", 10_000).await;
+    let mut carts = Vec::new();
+    for n in 0..BUYERS {
+        let who = CustomerId::parse(&format!("batch-{n}")).expect("id");
+        let cart = cart_with(&orders, &who, &[(side.id(), 1), (hot.id(), 1)]).await;
+        carts.push((who, cart));
+    }
+    let before = store.write_batches();
+    let observer = observer.map(Arc::new);
+    let tasks: Vec<_> = carts
+        .into_iter()
+        .map(|(who, cart)| {
+            let orders = orders.clone();
+            let observer = observer.clone();
+            tokio::spawn(async move {
+                let result = orders.checkout(&who, &cart, form(None), None).await;
+                // Committed before the answer: another connection sees it now.
+                if let (Ok(outcome), Some(observer)) = (&result, &observer) {
+                    let seen = observer.order(outcome.order.id()).await.expect("observe");
+                    assert_eq!(
+                        seen.as_ref(),
+                        Some(&outcome.order),
+                        "answered before commit"
+                    );
+                }
+                (cart, result)
+            })
+        })
+        .collect();
+    let mut numbers = BTreeSet::new();
+    let mut refused = 0;
+    for task in tasks {
+        let (cart, result) = task.await.expect("task");
+        let stored_cart = store.cart(&cart).await.expect("cart").expect("exists");
+        match result {
+            Ok(outcome) => {
+                assert_eq!(stored_cart.status(), CartStatus::CheckedOut);
+                let stored = store.order(outcome.order.id()).await.expect("order");
+                assert_eq!(stored.as_ref(), Some(&outcome.order));
+                numbers.insert(outcome.order.number().get());
+            }
+            Err(error) => {
+                assert_eq!(error, Error::InsufficientStock(vec![hot.id().clone()]));
+                assert_eq!(stored_cart.status(), CartStatus::Open, "rolled back alone");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(numbers.len(), STOCK as usize);
+    assert_eq!(refused, BUYERS - STOCK as usize);
+    assert_eq!(
+        numbers.into_iter().collect::<Vec<_>>(),
+        (1..=u64::from(STOCK)).collect::<Vec<_>>(),
+        "numbers without gaps"
+    );
+    let hot_now = orders.product(hot.id()).await.expect("hot");
+    assert_eq!(hot_now.stock(), 0);
+    let side_now = orders.product(side.id()).await.expect("side");
+    assert_eq!(side_now.stock(), 10_000 - STOCK);
+
+    let after = store.write_batches();
+    let (batches, writes) = (after.batches - before.batches, after.writes - before.writes);
+    assert!(writes >= BUYERS as u64, "{writes} writes");
+    assert!(
+        batches < writes,
+        "{writes} writes in {batches} batches: none shared a batch"
+    );
+    println!("{writes} writes in {batches} batches");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_refused_checkouts_roll_back_alone_in_shared_batches() {
+    let (store, dir) = common::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    let observer = SqliteStore::connect(&url).await.expect("observer");
+    refused_checkouts_roll_back_alone(store, Some(observer)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_memory_refused_checkouts_roll_back_alone_in_shared_batches() {
+    let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+    store.migrate().await.expect("migrate");
+    refused_checkouts_roll_back_alone(Arc::new(store), None).await;
+}
+
+/// A write alone is committed at once, in a batch of its own: nothing
+/// waits for company.
+#[tokio::test]
+async fn a_write_alone_commits_in_a_batch_of_its_own() {
+    let (store, dir) = common::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (orders, _) = engine(store.clone());
+    for n in 0..5 {
+        let who = CustomerId::parse(&format!("alone-{n}")).expect("id");
+        let before = store.write_batches();
+        let cart = orders
+            .create_cart(&who, Some(Currency::USD))
+            .await
+            .expect("cart");
+        let after = store.write_batches();
+        assert_eq!(after.batches, before.batches + 1);
+        assert_eq!(after.writes, before.writes + 1);
+        let seen = observer.cart(&cart.id).await.expect("observe");
+        assert!(seen.is_some(), "committed before the answer");
+    }
+}
+
+/// A cart insert that passes its statement but breaks a deferred foreign
+/// key (a host's trigger, checked only at `COMMIT`) makes its batch's
+/// `COMMIT` fail: every write of that batch fails and none is stored, the
+/// writes of other batches are stored, and the store writes on afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_commit_fails_every_write_of_its_batch() {
+    let (store, dir) = common::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    let observer = SqliteStore::connect(&url).await.expect("observer");
+    sqlx::raw_sql(
+        "CREATE TABLE poison_parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE poison_child (parent INTEGER REFERENCES poison_parent (id) DEFERRABLE INITIALLY DEFERRED);
+         CREATE TRIGGER poison AFTER INSERT ON orders_carts WHEN NEW.customer_id LIKE 'poison-%'
+         BEGIN INSERT INTO poison_child VALUES (42); END;",
+    )
+    .execute(store.pool())
+    .await
+    .expect("poison");
+    let (orders, _) = engine(store.clone());
+
+    let mut shared = 0;
+    for round in 0..5 {
+        let tasks: Vec<_> = (0..64)
+            .map(|n| {
+                let prefix = if n % 16 == 5 { "poison" } else { "fine" };
+                let who = CustomerId::parse(&format!("{prefix}-{round}-{n}")).expect("id");
+                let orders = orders.clone();
+                tokio::spawn(async move {
+                    let result = orders.create_cart(&who, Some(Currency::USD)).await;
+                    (who, result.is_ok())
+                })
+            })
+            .collect();
+        let mut answered_ok = BTreeSet::new();
+        for task in tasks {
+            let (who, ok) = task.await.expect("task");
+            if who.as_str().starts_with("poison") {
+                assert!(!ok, "{who}: a batch whose COMMIT failed answered Ok");
+            } else if !ok {
+                shared += 1;
+            }
+            if ok {
+                answered_ok.insert(who.as_str().to_owned());
+            }
+        }
+        let stored: BTreeSet<String> =
+            sqlx::query_scalar("SELECT customer_id FROM orders_carts WHERE customer_id LIKE ?")
+                .bind(format!("%-{round}-%"))
+                .fetch_all(observer.pool())
+                .await
+                .expect("stored")
+                .into_iter()
+                .collect();
+        assert_eq!(
+            stored, answered_ok,
+            "round {round}: stored exactly the writes answered Ok"
+        );
+    }
+    assert!(
+        shared > 0,
+        "no write ever shared a batch with a poisoned one"
+    );
+    // The writer recovered: a write alone commits.
+    let who = CustomerId::parse("fine-after").expect("id");
+    let cart = orders
+        .create_cart(&who, Some(Currency::USD))
+        .await
+        .expect("after");
+    assert!(observer.cart(&cart.id).await.expect("observe").is_some());
+}
