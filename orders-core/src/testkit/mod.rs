@@ -36,6 +36,7 @@ mod checkout;
 mod deliveries;
 mod discounts;
 mod idempotency;
+mod known;
 mod mails;
 mod orders;
 mod payments;
@@ -138,6 +139,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("payment_changes_compare_and_set", |s| {
         payments::payment_changes_compare_and_set(s).boxed()
+    }),
+    ("status_change_of_a_known_order", |s| {
+        known::status_change_of_a_known_order(s).boxed()
     }),
     ("awaiting_payment_lists_expired_holds", |s| {
         payments::awaiting_payment_lists_expired_holds(s).boxed()
