@@ -97,38 +97,31 @@ impl PgStore {
         Ok(Some((order, event)))
     }
 
-    /// A status change that writes no records, in one statement (its own
-    /// transaction), sent again after a deadlock: [`CHANGE`], or
-    /// [`CHANGE_PLAIN`] when nothing goes back to stock (a payment's
-    /// change). The new event's id, or `None` when the compare-and-set
-    /// missed.
+    /// A status change that writes no records: [`CHANGE`], one statement
+    /// (its own transaction), sent again after a deadlock. The new event's
+    /// id, or `None` when the compare-and-set missed.
     async fn change_alone(
         &self,
         change: &StatusChange,
         stored: &orders_core::order::PaymentSummary,
     ) -> Result<Option<i64>, StoreError> {
-        let plain = change.restock().is_empty();
-        let sql = if plain { &CHANGE_PLAIN } else { &CHANGE };
         let mut attempt = 0;
         let row = loop {
             attempt += 1;
-            let mut query = statements::status_change(
-                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
-                change,
-                stored,
-            )?
-            .bind(change.from().as_str());
-            if !plain {
-                query = query.bind(codec::restock_json(change)?);
-            }
             let result = kept!(
                 self,
                 fetch_one,
-                query
-                    .bind(change.actor().as_str())
-                    .bind(change.note().map(|n| n.as_str()))
-                    .bind(change.kind().as_str())
-                    .bind(codec::event_data(change.data().as_ref()))
+                statements::status_change(
+                    sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                    change,
+                    stored,
+                )?
+                .bind(change.from().as_str())
+                .bind(codec::restock_json(change)?)
+                .bind(change.actor().as_str())
+                .bind(change.note().map(|n| n.as_str()))
+                .bind(change.kind().as_str())
+                .bind(codec::event_data(change.data().as_ref()))
             )
             .map_err(Fail::Db);
             match result {
@@ -201,23 +194,6 @@ e AS (
     INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
     SELECT id, $14, $1, $11, $16, $17, $18, $19 FROM o RETURNING id)
 SELECT (SELECT id FROM e) AS event_id, (SELECT count(*) FROM r) AS restocked",
-        statements::CHANGE_ORDER
-    )
-});
-
-/// [`CHANGE`] without the restock, for a change that returns no stock
-/// (most payment changes): the compare-and-set (`$1` to `$14` as in
-/// [`CHANGE`]) and the event (actor `$15`, note `$16`, kind `$17`, data
-/// `$18`), without the three stock statements' set-up on every call.
-static CHANGE_PLAIN: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "
-WITH o AS (
-    {} AND status = $14 RETURNING id),
-e AS (
-    INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
-    SELECT id, $14, $1, $11, $15, $16, $17, $18 FROM o RETURNING id)
-SELECT (SELECT id FROM e) AS event_id",
         statements::CHANGE_ORDER
     )
 });
