@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::payments::{engine_at, place, provider};
 use super::customer;
+use super::payments::{engine_at, place, provider};
 use crate::money::Money;
 use crate::order::{Actor, EventKind, OrderStatus, PaymentStatus, plan_payment};
 use crate::ports::{Store, StoreError, TestGateway};
