@@ -447,6 +447,26 @@ pub trait OrderStore: Send + Sync {
     async fn change_status(&self, change: &StatusChange)
     -> Result<(Order, OrderEvent), StoreError>;
 
+    /// [`change_status`](Self::change_status) of an order the caller
+    /// already holds: `known` is the order as this store returned it (read
+    /// or written) at `change.expected_version()`. A store MAY then skip
+    /// its own read of the order, and return `known` with the change
+    /// applied when its compare-and-set on `expected_version` succeeds
+    /// (the stored order is then exactly `known`).
+    ///
+    /// MUST write, return and refuse exactly as
+    /// [`change_status`](Self::change_status) would. When `known` is not
+    /// that order (another id, version or status than `change` expects) it
+    /// MUST NOT trust it. The default is `change_status`, which reads.
+    async fn change_status_of(
+        &self,
+        known: &Order,
+        change: &StatusChange,
+    ) -> Result<(Order, OrderEvent), StoreError> {
+        let _ = known;
+        self.change_status(change).await
+    }
+
     /// Whether the database answers.
     ///
     /// MUST return [`StoreError::Unavailable`] when it does not.

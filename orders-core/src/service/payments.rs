@@ -259,7 +259,9 @@ impl Orders {
             else {
                 return Ok(order);
             };
-            match inner.store.change_status(&change).await {
+            // Planned on the order as the store returned it: the store
+            // need not read it again.
+            match inner.store.change_status_of(&order, &change).await {
                 Ok((order, event)) => {
                     let _ = inner.notifier.publish(&event).await;
                     if change.from() == OrderStatus::AwaitingPayment
@@ -318,6 +320,10 @@ impl Orders {
 
     /// [`record`](Self::record), planned first on `known` (the order as this
     /// call just wrote it) instead of a read; a lost compare-and-set reads.
+    /// The write is [`change_status_of`](crate::ports::OrderStore::change_status_of)
+    /// the order it was planned on, so a store need not read it again
+    /// either: the capture recorded after a checkout is one statement on
+    /// PostgreSQL.
     async fn record_on(
         &self,
         mut known: Option<Order>,
@@ -338,7 +344,7 @@ impl Orders {
             let Some(change) = plan_payment(&order, state, actor.clone(), inner.clock.now()) else {
                 return Ok(order);
             };
-            match inner.store.change_status(&change).await {
+            match inner.store.change_status_of(&order, &change).await {
                 Ok((order, event)) => {
                     let _ = inner.notifier.publish(&event).await;
                     return Ok(order);

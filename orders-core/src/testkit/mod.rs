@@ -37,6 +37,7 @@ mod deliveries;
 mod discounts;
 mod guests;
 mod idempotency;
+mod known;
 mod mails;
 mod orders;
 mod payments;
@@ -163,6 +164,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("payment_changes_compare_and_set", |s| {
         payments::payment_changes_compare_and_set(s).boxed()
+    }),
+    ("status_change_of_a_known_order", |s| {
+        known::status_change_of_a_known_order(s).boxed()
     }),
     ("awaiting_payment_lists_expired_holds", |s| {
         payments::awaiting_payment_lists_expired_holds(s).boxed()

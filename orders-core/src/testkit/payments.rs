@@ -20,7 +20,7 @@ use crate::ports::{Clock, ManualClock, Store, StoreError, TestGateway};
 use crate::{Access, Orders, OrdersConfig};
 
 /// An engine over `store` with a test gateway and a clock it sets.
-fn engine_at(
+pub(super) fn engine_at(
     store: Arc<dyn Store>,
     at: DateTime<Utc>,
 ) -> (Orders, Arc<TestGateway>, Arc<ManualClock>) {
@@ -36,7 +36,7 @@ fn engine_at(
 
 /// Places an order of one unit of a new product (3 in stock), paid with
 /// the test gateway's `token`.
-async fn place(orders: &Orders, who: &CustomerId, token: &str) -> (Order, Product) {
+pub(super) async fn place(orders: &Orders, who: &CustomerId, token: &str) -> (Order, Product) {
     let p = product(orders, "12.50", 3).await;
     let cart = cart_with(orders, who, &[(p.id(), 1)]).await;
     let order = orders
@@ -48,7 +48,7 @@ async fn place(orders: &Orders, who: &CustomerId, token: &str) -> (Order, Produc
 }
 
 /// What the provider would say: `status` with these amounts.
-fn provider(
+pub(super) fn provider(
     status: PaymentStatus,
     authorized: Money,
     captured: Money,

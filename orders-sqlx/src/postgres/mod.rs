@@ -16,8 +16,14 @@
 //! then closes the cart, takes the stock, counts the discount use, inserts
 //! the order, its lines and its first event, and completes the record. A
 //! cart change is two (the cart with its products, then
-//! the compare-and-set), so the load test's journey A is five statements.
-//! A status change is two reads and one statement (its own transaction).
+//! the compare-and-set). A status change is three reads (the order, its
+//! lines, its records) and one statement (its own transaction); a change
+//! of an order the caller holds ([`OrderStore::change_status_of`]: the
+//! capture a card checkout records right after its placement) is that one
+//! statement alone. So the load test's journey A (a cart, one product, a
+//! keyed card checkout captured at once) is six statements: the cart's
+//! insert, the cart change's two, the claim, the placement and the
+//! capture's record.
 //!
 //! Every store call except [`OrderStore::ping`] and the multi-statement
 //! transactions runs on a connection kept between calls (`crate::lease`),
@@ -43,6 +49,7 @@
 //!
 //! [`IdempotencyStore::begin_idempotent_with_cart`]: orders_core::ports::IdempotencyStore::begin_idempotent_with_cart
 //! [`OrderStore::ping`]: orders_core::ports::OrderStore::ping
+//! [`OrderStore::change_status_of`]: orders_core::ports::OrderStore::change_status_of
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -21,6 +21,23 @@
 //! the discount), so two checkouts of overlapping carts never wait on each
 //! other in a cycle. Deadlocks and serialization failures the server
 //! reports anyway are retried inside, with the whole transaction.
+//!
+//! # The capture's record, without a read
+//!
+//! A card checkout captures after this call committed, then records the
+//! capture as a status change of the order the placement returned
+//! (`change_status_of`), without reading it back. That write is one
+//! statement, a compare-and-set: `UPDATE … WHERE id = $id AND version =
+//! $expected AND status = $from`. Under `READ COMMITTED` an `UPDATE` that
+//! finds its row changed by a concurrent transaction waits for it and then
+//! re-evaluates its `WHERE` on the row's newest committed version, so it
+//! matches only if nobody moved the order past the version the placement
+//! wrote; then the stored order *is* the returned one (every write of an
+//! order raises its version), and the change applied to it is what is
+//! stored. If it matches nothing, nothing is written and the order is read
+//! to tell a conflict from an unknown order, as `change_status` does. The
+//! record commits synchronously before the checkout answers, as the
+//! placement does.
 
 use orders_core::discount::DiscountCode;
 use orders_core::ports::{OrderPlacement, Placed, StoreError};
