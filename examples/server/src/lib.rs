@@ -473,7 +473,10 @@ async fn serve(
         .mail
         .as_ref()
         .and_then(|mail| mail.shop_url.as_deref())
-        .map_or_else(|| format!("http://{address}"), |url| url.trim_end_matches('/').to_owned());
+        .map_or_else(
+            || format!("http://{address}"),
+            |url| url.trim_end_matches('/').to_owned(),
+        );
     let mailer = mail::MailTask::start(
         storage,
         settings.mail.as_ref(),

@@ -7,7 +7,7 @@ use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec;
-use crate::error;
+use crate::error::{self, Fail};
 use crate::statements;
 
 #[async_trait]
