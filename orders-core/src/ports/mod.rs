@@ -18,7 +18,10 @@ mod payment;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use deliveries::{ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore};
+pub use deliveries::{
+    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore,
+    RecordOutcome,
+};
 pub use mailer::{MailError, Mailer};
 pub use mails::{ClaimedMail, MailStore, MailboxStore};
 pub use notifier::{Notifier, Subscription, SubscriptionError, Topic, replay_then_live};
