@@ -147,6 +147,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "event_xid",
         include_str!("../migrations/postgres/0011_event_xid.sql"),
     ),
+    (
+        17,
+        "mail_cursor_txid",
+        include_str!("../migrations/postgres/0017_mail_cursor_txid.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`
