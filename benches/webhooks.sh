@@ -10,9 +10,11 @@
 # (all events) to a local receiver that answers at once
 # (benches/webhook_receiver.py), then journey A at LOAD_CLIENTS clients for
 # LOAD_DURATION seconds. Each run prints one row: journeys/s, deliveries
-# made during the run (per second), the backlog left at its end (from the
-# server's /metrics, orders_delivery_backlog), and how long the backlog then
-# took to drain (deliveries/s while draining, the load gone).
+# received during the run (per second), of how many the run's events made
+# (counted once the backlog drained) and the ratio of the two (1.0: delivery
+# kept up with checkout), the backlog left at its end (from the server's
+# /metrics, orders_delivery_backlog), and how long the backlog then took to
+# drain (deliveries/s while draining, the load gone).
 #
 # Environment (all optional): LOAD_BIN_DIR (else builds the release
 # binaries), ORDERS_TEST_PG_URL, LOAD_DURATION (10), LOAD_CLIENTS (32),
@@ -144,7 +146,12 @@ run() {
     total="$(received)"
     seconds="$(echo "$end - $start" | bc)"
     row="$(grep '^ROW|' "$WORK/last" | sed 's/^ROW|/|/')"
-    echo "$row during the run: $((after - before)) deliveries, $(((after - before) / DURATION))/s; backlog 1.2 s after: $backlog; after the run: $((total - after)) more in ${seconds} s (drained: $drained), $(echo "($total - $after) / $seconds" | bc)/s" | tee -a "$ROWS"
+    # Made: every delivery the run's events called for (all of them have
+    # arrived once the backlog drained); the ratio is delivered ÷ made
+    # during the run (1.0: delivery kept up, the backlog did not grow).
+    local made="$((total - before))" ratio="-"
+    [[ "$made" -gt 0 ]] && ratio="$(echo "scale=2; ($after - $before) / $made" | bc)"
+    echo "$row during the run: $((after - before)) deliveries, $(((after - before) / DURATION))/s, of $made made ($((made / DURATION))/s): ${ratio}x; backlog 1.2 s after: $backlog; after the run: $((total - after)) more in ${seconds} s (drained: $drained), $(echo "($total - $after) / $seconds" | bc)/s" | tee -a "$ROWS"
     stop_server
 }
 

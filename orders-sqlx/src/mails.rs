@@ -105,14 +105,6 @@ pub(crate) mod sql {
 
     use super::MAIL_COLUMNS;
 
-    pub(crate) static INSERT_MAIL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "INSERT INTO orders_mails ({MAIL_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (event_id) DO NOTHING"
-        )
-    });
-
     /// Due at `$1`, not leased: claim up to `$2` under token `$3` until
     /// `$4`, oldest event first, only the earliest pending mail of each
     /// order. `{lock}` is PostgreSQL's row locking (empty on SQLite).
@@ -166,39 +158,55 @@ pub(crate) mod sql {
     });
 }
 
+/// The most mails one insert statement carries: 12 values a row stays
+/// under SQLite's (32,766) and PostgreSQL's (65,535) limits on bound values.
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
 /// The mail statements whose text and logic both dialects share, as
-/// functions over each backend's connection type.
+/// functions over each backend's connection type (`$conn`) and database
+/// type (`$db`).
 macro_rules! shared_mail_fns {
-    ($conn:ty) => {
-        /// Records the mail each of `events` calls for, once.
+    ($conn:ty, $db:ty) => {
+        /// Records the mail each of `events` calls for, once, a statement
+        /// per [`INSERT_CHUNK`](crate::mails::INSERT_CHUNK) mails.
         async fn insert_mails(
             conn: &mut $conn,
             events: &[::orders_core::order::OrderEvent],
             now: ::chrono::DateTime<::chrono::Utc>,
         ) -> Result<(), ::orders_core::ports::StoreError> {
-            for event in events {
-                let Some(mail) = ::orders_core::mail::Mail::plan(event, now) else {
-                    continue;
-                };
-                let r = $crate::mails::MailRow::of(&mail)?;
-                sqlx::query(sqlx::AssertSqlSafe(
-                    $crate::mails::sql::INSERT_MAIL.as_str(),
-                ))
-                .bind(r.id)
-                .bind(r.kind)
-                .bind(r.event_id)
-                .bind(r.order_id)
-                .bind(r.status)
-                .bind(r.attempts)
-                .bind(r.failures)
-                .bind(r.next_attempt_at)
-                .bind(r.since)
-                .bind(r.last_error)
-                .bind(r.created_at)
-                .bind(r.delivered_at)
-                .execute(&mut *conn)
-                .await
-                .map_err($crate::error::any)?;
+            let mails: Vec<::orders_core::mail::Mail> = events
+                .iter()
+                .filter_map(|event| ::orders_core::mail::Mail::plan(event, now))
+                .collect();
+            for chunk in mails.chunks($crate::mails::INSERT_CHUNK) {
+                let rows = chunk
+                    .iter()
+                    .map($crate::mails::MailRow::of)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!(
+                    "INSERT INTO orders_mails ({}) ",
+                    $crate::mails::MAIL_COLUMNS
+                ));
+                query.push_values(rows, |mut row, r| {
+                    row.push_bind(r.id)
+                        .push_bind(r.kind)
+                        .push_bind(r.event_id)
+                        .push_bind(r.order_id)
+                        .push_bind(r.status)
+                        .push_bind(r.attempts)
+                        .push_bind(r.failures)
+                        .push_bind(r.next_attempt_at)
+                        .push_bind(r.since)
+                        .push_bind(r.last_error)
+                        .push_bind(r.created_at)
+                        .push_bind(r.delivered_at);
+                });
+                query.push(" ON CONFLICT (event_id) DO NOTHING");
+                query
+                    .build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::error::any)?;
             }
             Ok(())
         }

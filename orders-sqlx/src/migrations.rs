@@ -177,6 +177,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "catalogue_search_images",
         include_str!("../migrations/postgres/0014_catalogue_search_images.sql"),
     ),
+    (
+        15,
+        "mail_cursor_txid",
+        include_str!("../migrations/postgres/0015_mail_cursor_txid.sql"),
+    ),
 ];
 
 /// The PostgreSQL schema as migrations 1 to [`POSTGRES_BASELINE`]`.0`

@@ -10,6 +10,8 @@ use orders_core::webhook::{
 
 use crate::codec::{Get, bad, ts};
 
+pub(crate) mod batch;
+
 /// The columns [`webhook`] reads.
 pub(crate) const WEBHOOK_COLUMNS: &str = "id, url, events, secret, created_at, after_event";
 
@@ -179,14 +181,6 @@ pub(crate) mod sql {
         format!(
             "SELECT {} FROM orders_order_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
             crate::codec::EVENT_COLUMNS
-        )
-    });
-
-    pub(crate) static INSERT_DELIVERY: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "INSERT INTO orders_deliveries ({DELIVERY_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (webhook_id, event_id) DO NOTHING"
         )
     });
 

@@ -8,6 +8,8 @@
 
 mod guard;
 #[cfg(feature = "webhooks")]
+mod recorder;
+#[cfg(feature = "webhooks")]
 mod sign;
 #[cfg(feature = "webhooks")]
 mod worker;

@@ -12,17 +12,26 @@
 //! for a later round. Any number of workers, in one process or on
 //! many instances sharing one database, may run at once: the store hands
 //! each delivery to one claim at a time.
+//!
+//! Finished attempts are recorded in batches ([`super::recorder`]): one
+//! write for all the attempts that finish within a few milliseconds, not
+//! one each. A request's slot is free again once its attempt is recorded,
+//! and that wakes the next round at once (rather than at the next poll),
+//! so the in-flight limits stay full under load.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use orders_core::ids::WebhookId;
-use orders_core::ports::{ClaimedDelivery, Clock, Lease, OutboxStore, StoreError};
+use orders_core::ports::{
+    AttemptRecord, ClaimedDelivery, Clock, Lease, OutboxStore, RecordOutcome, StoreError,
+};
 use orders_core::webhook::{AttemptOutcome, EventType, RetryPolicy, WEBHOOK_CONSUMER};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::guard::{GuardedResolver, is_public};
+use super::recorder::Recorder;
 use super::sign::{SIGNATURE_HEADER, signature};
 
 /// How the worker delivers.
@@ -77,15 +86,11 @@ pub struct DeliveryWorker {
     client: reqwest::Client,
     busy: Arc<Mutex<HashMap<WebhookId, usize>>>,
     slots: Arc<Semaphore>,
-    writes: Arc<Semaphore>,
+    recorder: Arc<OnceLock<Recorder>>,
+    wake: Arc<Notify>,
     #[cfg(feature = "metrics")]
     meter: Option<Meter>,
 }
-
-/// The most attempts the worker records at once: the others wait their
-/// turn here rather than for a pooled connection (where they would time
-/// out, and starve the requests of connections, with many in flight).
-const WRITES_AT_ONCE: usize = 16;
 
 /// Where the worker reports (feature `metrics`): its attempts, and the
 /// store's counts read at most once per [`COUNTS_EVERY`].
@@ -135,7 +140,8 @@ impl DeliveryWorker {
             client,
             busy: Arc::default(),
             slots,
-            writes: Arc::new(Semaphore::new(WRITES_AT_ONCE)),
+            recorder: Arc::default(),
+            wake: Arc::default(),
             #[cfg(feature = "metrics")]
             meter: None,
         }
@@ -207,6 +213,8 @@ impl DeliveryWorker {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
+                // A slot came free: claim again now.
+                () = self.wake.notified() => {}
             }
         }
     }
@@ -235,19 +243,22 @@ impl DeliveryWorker {
             .claim_deliveries(now, &lease, free, &self.webhooks_at_capacity())
             .await?;
         let mut started = 0;
+        let mut handed_back = Vec::new();
         for item in claimed {
             if !self.take_webhook_slot(&item.webhook.id) {
                 // Hand it back unchanged for a later round.
-                self.store
-                    .record_attempt(&item.delivery, &lease.token)
-                    .await?;
+                handed_back.push(AttemptRecord {
+                    delivery: item.delivery,
+                    lease_token: lease.token.clone(),
+                });
                 continue;
             }
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
                 self.release_webhook_slot(&item.webhook.id);
-                self.store
-                    .record_attempt(&item.delivery, &lease.token)
-                    .await?;
+                handed_back.push(AttemptRecord {
+                    delivery: item.delivery,
+                    lease_token: lease.token.clone(),
+                });
                 continue;
             };
             started += 1;
@@ -255,10 +266,14 @@ impl DeliveryWorker {
             let token = lease.token.clone();
             tokio::spawn(async move {
                 let webhook = item.webhook.id.clone();
-                worker.deliver(item, &token).await;
+                worker.deliver(item, token).await;
                 worker.release_webhook_slot(&webhook);
                 drop(permit);
+                worker.wake.notify_one();
             });
+        }
+        if !handed_back.is_empty() {
+            self.store.record_attempts(&handed_back).await?;
         }
         Ok(started)
     }
@@ -293,18 +308,36 @@ impl DeliveryWorker {
         }
     }
 
-    /// Makes one attempt and records it.
-    async fn deliver(&self, item: ClaimedDelivery, token: &str) {
+    /// The recorder of this worker and its clones, started on first use
+    /// (on the runtime of the round that first needs it).
+    fn recorder(&self) -> &Recorder {
+        self.recorder.get_or_init(|| {
+            let store: Arc<dyn orders_core::ports::DeliveryStore> = self.store.clone();
+            Recorder::start(store)
+        })
+    }
+
+    /// Makes one attempt and records it (with others: see the module docs).
+    async fn deliver(&self, item: ClaimedDelivery, lease_token: String) {
         let outcome = self.attempt(&item).await;
         let next = item
             .delivery
             .after_attempt(&outcome, self.clock.now(), &self.config.policy);
-        let recorded = {
-            let _turn = self.writes.acquire().await;
-            self.store.record_attempt(&next, token).await
-        };
-        if let Err(error) = recorded {
-            tracing::warn!(%error, delivery = %next.id, "webhook attempt not recorded");
+        let recorded = self
+            .recorder()
+            .record(AttemptRecord {
+                delivery: next.clone(),
+                lease_token,
+            })
+            .await;
+        match recorded {
+            Ok(RecordOutcome::Recorded) => {}
+            Ok(lost) => {
+                tracing::warn!(delivery = %next.id, ?lost, "webhook attempt not recorded");
+            }
+            Err(error) => {
+                tracing::warn!(%error, delivery = %next.id, "webhook attempt not recorded");
+            }
         }
         #[cfg(feature = "metrics")]
         if let Some(meter) = &self.meter {

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use super::MemoryStore;
 use crate::ids::{DeliveryId, EventId, OrderId, WebhookId};
 use crate::ports::{
-    ClaimedDelivery, Cursor, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest, StoreError,
+    AttemptRecord, ClaimedDelivery, Cursor, DeliveryCounts, DeliveryStore, Lease, Page,
+    PageRequest, RecordOutcome, StoreError,
 };
 use crate::webhook::{Delivery, DeliveryStatus, NewWebhook, Webhook};
 
@@ -175,6 +176,33 @@ impl DeliveryStore for MemoryStore {
         held.delivery = delivery.clone();
         held.lease = None;
         Ok(())
+    }
+
+    async fn record_attempts(
+        &self,
+        records: &[AttemptRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        // One lock for the whole batch: it is one transaction.
+        let mut outbox = self.outbox();
+        Ok(records
+            .iter()
+            .map(|record| {
+                let key = (record.delivery.event_id, record.delivery.webhook_id.clone());
+                let Some(held) = outbox.deliveries.get_mut(&key) else {
+                    return RecordOutcome::Gone;
+                };
+                if held
+                    .lease
+                    .as_ref()
+                    .is_none_or(|l| l.token != record.lease_token)
+                {
+                    return RecordOutcome::LeaseLost;
+                }
+                held.delivery = record.delivery.clone();
+                held.lease = None;
+                RecordOutcome::Recorded
+            })
+            .collect())
     }
 
     async fn retry_delivery(

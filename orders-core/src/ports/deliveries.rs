@@ -32,6 +32,30 @@ pub struct ClaimedDelivery {
     pub webhook: Webhook,
 }
 
+/// One finished attempt for [`DeliveryStore::record_attempts`]: the
+/// delivery as the attempt left it ([`Delivery::after_attempt`], or as
+/// claimed to hand it back untried) and the token of the lease it was
+/// claimed under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The delivery to store.
+    pub delivery: Delivery,
+    /// The lease it was claimed under ([`Lease::token`]).
+    pub lease_token: String,
+}
+
+/// What [`DeliveryStore::record_attempts`] did with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Stored, and the lease on the delivery ended.
+    Recorded,
+    /// Not stored: the delivery is no longer held under the record's lease
+    /// (it ran out and another claim took it, or it was recorded already).
+    LeaseLost,
+    /// Not stored: the delivery is gone (its webhook was deleted).
+    Gone,
+}
+
 /// How many deliveries of one webhook are waiting or given up: its row of
 /// [`DeliveryStore::delivery_counts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +140,26 @@ pub trait DeliveryStore: Send + Sync {
         delivery: &Delivery,
         lease_token: &str,
     ) -> Result<(), StoreError>;
+
+    /// Stores every record of `records` whose delivery is still held under
+    /// the record's lease, as [`DeliveryStore::record_attempt`] does for
+    /// one, all in one transaction: the bookkeeping of many attempts costs
+    /// one write. Returns one outcome per record, in their order.
+    ///
+    /// - MUST store nothing for a record whose delivery is no longer held
+    ///   under its lease ([`RecordOutcome::LeaseLost`]) or is gone
+    ///   ([`RecordOutcome::Gone`]), and still store the others.
+    /// - MUST store each delivery at most once per lease, however many
+    ///   callers record at once: of two records of one delivery under
+    ///   different leases, only the one under the lease that holds it is
+    ///   stored.
+    /// - An error of the store itself stores none of them.
+    ///
+    /// `records` holds each delivery at most once.
+    async fn record_attempts(
+        &self,
+        records: &[AttemptRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError>;
 
     /// Makes a dead delivery of `webhook` pending again, due at `now`
     /// ([`Delivery::retried`]), and returns it.

@@ -19,7 +19,10 @@ mod payment;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use deliveries::{ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore};
+pub use deliveries::{
+    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore,
+    RecordOutcome,
+};
 pub use images::{ImageStore, ImageStoreError};
 pub use mailer::{MailError, Mailer};
 pub use mails::{ClaimedMail, MailStore, MailboxStore};

@@ -24,6 +24,8 @@ use crate::webhook::{
     WebhookSecret, WebhookUrl,
 };
 
+mod batches;
+
 type Check = fn(Arc<dyn OutboxStore>) -> BoxFuture<'static, ()>;
 
 /// Every check of the delivery port, by name.
@@ -42,6 +44,15 @@ pub const DELIVERY_CHECKS: &[(&str, Check)] = &[
     }),
     ("dead_deliveries_can_be_retried", |s| {
         dead_deliveries_can_be_retried(s).boxed()
+    }),
+    ("a_batch_records_mixed_outcomes_and_refuses_the_rest", |s| {
+        batches::a_batch_records_mixed_outcomes_and_refuses_the_rest(s).boxed()
+    }),
+    ("a_batch_with_a_lost_lease_stores_only_what_it_holds", |s| {
+        batches::a_batch_with_a_lost_lease_stores_only_what_it_holds(s).boxed()
+    }),
+    ("concurrent_batches_never_both_record_a_delivery", |s| {
+        batches::concurrent_batches_never_both_record_a_delivery(s).boxed()
     }),
 ];
 

@@ -17,8 +17,15 @@
 //!   the fan-out back, not the checkouts, until it ends. With no webhook
 //!   the cursor passes every settled event at once: a webhook made later
 //!   starts after them.
+//!   The mailer's cursor ([`super::mails`]) moves the same way
+//!   ([`settled_events`]). A read on the pool comes first
+//!   ([`may_have_news`]): a consumer already past the newest event opens
+//!   no transaction.
 //! - Movers of one consumer queue on its row (`FOR UPDATE`); a webhook is
 //!   read `FOR SHARE`, so one deleted meanwhile waits for the fan-out.
+//! - The deliveries of a fan-out go in with one `INSERT` per thousand rows,
+//!   and many finished attempts with one `UPDATE … FROM (VALUES …)`
+//!   ([`crate::outbox::batch`]).
 //! - A claim locks its rows `FOR UPDATE SKIP LOCKED`: concurrent claims
 //!   pass over each other's rows, and one that finds a row just leased
 //!   re-checks it and leaves it.
@@ -28,7 +35,8 @@ use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, WebhookId};
 use orders_core::order::OrderEvent;
 use orders_core::ports::{
-    ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest, StoreError,
+    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest,
+    RecordOutcome, StoreError,
 };
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
 use sqlx::{PgConnection, Row};
@@ -36,7 +44,7 @@ use sqlx::{PgConnection, Row};
 use super::PgStore;
 use crate::codec::{self, ts};
 use crate::error;
-use crate::outbox::{self, DeliveryRow, sql};
+use crate::outbox::{self, sql};
 use crate::rows;
 
 async fn webhooks(conn: &mut PgConnection) -> Result<Vec<Webhook>, StoreError> {
@@ -51,27 +59,6 @@ async fn webhooks_locked(conn: &mut PgConnection, lock: &str) -> Result<Vec<Webh
         .await
         .map_err(error::any)?;
     rows.iter().map(outbox::webhook).collect()
-}
-
-async fn insert_delivery(conn: &mut PgConnection, d: &Delivery) -> Result<(), StoreError> {
-    let r = DeliveryRow::of(d)?;
-    sqlx::query(sqlx::AssertSqlSafe(sql::INSERT_DELIVERY.as_str()))
-        .bind(r.id)
-        .bind(r.webhook_id)
-        .bind(r.event_id)
-        .bind(r.order_id)
-        .bind(r.status)
-        .bind(r.attempts)
-        .bind(r.failures)
-        .bind(r.next_attempt_at)
-        .bind(r.since)
-        .bind(r.last_error)
-        .bind(r.created_at)
-        .bind(r.delivered_at)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    Ok(())
 }
 
 /// The horizon: every event of a transaction below it is committed (or
@@ -116,7 +103,7 @@ const CONSUMER_CURSOR: &str =
 const MOVE_CURSOR: &str =
     "UPDATE orders_consumers SET position = $2, position_txid = $3 WHERE name = $1";
 
-async fn move_cursor(
+pub(super) async fn move_cursor(
     conn: &mut PgConnection,
     consumer: &str,
     (txid, id): (i64, i64),
@@ -131,12 +118,26 @@ async fn move_cursor(
     Ok(())
 }
 
-async fn fan_out(
+/// The settled events after a consumer's cursor, read by
+/// [`settled_events`] with the cursor's row locked.
+pub(super) struct Settled {
+    /// The events, in cursor order (`txid`, then id).
+    pub(super) events: Vec<OrderEvent>,
+    /// The cursor's place after the last of them.
+    pub(super) last: (i64, i64),
+    /// The horizon they were read below.
+    pub(super) horizon: i64,
+}
+
+/// Up to `limit` events after the cursor of `consumer` (made at the
+/// beginning of the log if new), of transactions below the horizon, with
+/// the cursor's row locked `FOR UPDATE` until the transaction ends (movers
+/// of one consumer queue there); `None` when there is none.
+pub(super) async fn settled_events(
     conn: &mut PgConnection,
     consumer: &str,
     limit: usize,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
+) -> Result<Option<Settled>, StoreError> {
     sqlx::query(sql::ADD_CONSUMER)
         .bind(consumer)
         .execute(&mut *conn)
@@ -160,13 +161,61 @@ async fn fan_out(
         .await
         .map_err(error::any)?;
     let Some(last_row) = rows.last() else {
-        return Ok(0);
+        return Ok(None);
     };
     let last: (i64, i64) = (
         last_row.try_get("txid").map_err(error::any)?,
         last_row.try_get("id").map_err(error::any)?,
     );
-    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
+    let events = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
+    Ok(Some(Settled {
+        events,
+        last,
+        horizon,
+    }))
+}
+
+/// The newest event of the log in cursor order, and where `consumer`'s
+/// cursor stands.
+const CURSOR_AND_NEWEST: &str = "SELECT \
+     (SELECT position_txid FROM orders_consumers WHERE name = $1) AS position_txid, \
+     (SELECT position FROM orders_consumers WHERE name = $1) AS position, \
+     newest.txid, newest.id \
+     FROM (SELECT txid, id FROM orders_order_events ORDER BY txid DESC, id DESC LIMIT 1) newest";
+
+/// Whether the log may hold an event `consumer`'s cursor has not passed:
+/// a read on the pool, so that an idle worker opens no transaction and
+/// locks no row.
+pub(super) async fn may_have_news(pool: &sqlx::PgPool, consumer: &str) -> Result<bool, StoreError> {
+    let row: Option<(Option<i64>, Option<i64>, i64, i64)> = sqlx::query_as(CURSOR_AND_NEWEST)
+        .bind(consumer)
+        .fetch_optional(pool)
+        .await
+        .map_err(error::any)?;
+    Ok(match row {
+        // An empty log.
+        None => false,
+        Some((Some(txid), Some(id), newest_txid, newest_id)) => {
+            (newest_txid, newest_id) > (txid, id)
+        }
+        Some(_) => true,
+    })
+}
+
+async fn fan_out(
+    conn: &mut PgConnection,
+    consumer: &str,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let Some(Settled {
+        events,
+        last,
+        horizon,
+    }) = settled_events(conn, consumer, limit).await?
+    else {
+        return Ok(0);
+    };
     let hooks = webhooks_locked(conn, "FOR SHARE").await?;
     if hooks.is_empty() {
         // None to record: pass every settled event at once (a webhook
@@ -179,11 +228,11 @@ async fn fan_out(
         move_cursor(conn, consumer, settled.map_or(last, |s| s.max(last))).await?;
         return Ok(events.len());
     }
-    for event in &events {
-        for delivery in Delivery::plan(event, &hooks, now) {
-            insert_delivery(conn, &delivery).await?;
-        }
-    }
+    let deliveries: Vec<Delivery> = events
+        .iter()
+        .flat_map(|event| Delivery::plan(event, &hooks, now))
+        .collect();
+    insert_deliveries(conn, &deliveries).await?;
     move_cursor(conn, consumer, last).await?;
     Ok(events.len())
 }
@@ -231,6 +280,7 @@ async fn claim(
 }
 
 crate::outbox::shared_delivery_fns!(PgConnection);
+crate::outbox::batch::batch_delivery_fns!(PgConnection, sqlx::Postgres);
 
 #[async_trait]
 impl DeliveryStore for PgStore {
@@ -279,6 +329,9 @@ impl DeliveryStore for PgStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        if !may_have_news(&self.pool, consumer).await? {
+            return Ok(0);
+        }
         pg_tx!(self, "delivery", |conn| async {
             Ok::<_, crate::error::Fail>(fan_out(conn, consumer, limit, now).await?)
         })
@@ -315,6 +368,18 @@ impl DeliveryStore for PgStore {
     ) -> Result<(), StoreError> {
         pg_tx!(self, "delivery", |conn| async {
             Ok::<_, crate::error::Fail>(record(conn, delivery, lease_token).await?)
+        })
+    }
+
+    async fn record_attempts(
+        &self,
+        records: &[AttemptRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        pg_tx!(self, "delivery", |conn| async {
+            Ok::<_, crate::error::Fail>(record_batch(conn, records).await?)
         })
     }
 
@@ -366,34 +431,4 @@ impl DeliveryStore for PgStore {
             .map_err(error::any)?;
         rows.iter().map(outbox::counts).collect()
     }
-}
-
-/// The largest event id below which no event can still be committed, read
-/// under a brief `SHARE` lock on the log; `None` when writers held it past
-/// the 100 ms wait (the next round tries again). The mailer's: the
-/// webhooks' fan-out no longer needs it (it follows transaction ids, see
-/// the module docs); the mailer's cursor should move to the same.
-pub(super) async fn settled_horizon(conn: &mut PgConnection) -> Result<Option<i64>, StoreError> {
-    // Writers queue behind a waiting SHARE lock: wait briefly, or try
-    // again next round, so a slow writer never holds checkouts up.
-    sqlx::query("SET LOCAL lock_timeout = '100ms'")
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let locked = sqlx::query("LOCK TABLE orders_order_events IN SHARE MODE")
-        .execute(&mut *conn)
-        .await;
-    match locked {
-        Ok(_) => {}
-        // lock_not_available: the writers are still at it.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
-            return Ok(None);
-        }
-        Err(e) => return Err(error::any(e)),
-    }
-    let settled: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM orders_order_events")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    Ok(settled)
 }

@@ -1,7 +1,8 @@
 //! The mail store port on PostgreSQL, where several instances share the
 //! work, as the webhook deliveries do (`deliveries.rs` says why each lock):
-//! the fan-out passes only events below the settled horizon, movers queue
-//! on the cursor's row, and claims lock their rows `FOR UPDATE SKIP
+//! the fan-out moves the mailer's `(txid, id)` cursor over the events of
+//! transactions below the horizon, with no lock a writer waits for, movers
+//! queue on the cursor's row, and claims lock their rows `FOR UPDATE SKIP
 //! LOCKED`, so two instances never hold one mail at once.
 
 use async_trait::async_trait;
@@ -14,48 +15,22 @@ use orders_core::webhook::DeliveryStatus;
 use sqlx::PgConnection;
 
 use super::PgStore;
-use super::deliveries::settled_horizon;
+use super::deliveries::{may_have_news, move_cursor, settled_events};
 use crate::codec::{self, ts};
 use crate::error;
 use crate::mails::{self, sql};
-use crate::outbox::sql as cursor;
 
 async fn fan_out(
     conn: &mut PgConnection,
     limit: usize,
     now: DateTime<Utc>,
-    horizon: i64,
 ) -> Result<usize, StoreError> {
-    sqlx::query(cursor::ADD_CONSUMER)
-        .bind(MAIL_CONSUMER)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let locked = format!("{} FOR UPDATE", cursor::CONSUMER_POSITION);
-    let position: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(locked))
-        .bind(MAIL_CONSUMER)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(cursor::EVENTS_BETWEEN.as_str()))
-        .bind(position)
-        .bind(horizon)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
-    let Some(last) = events.last().map(|e| e.id) else {
+    let Some(settled) = settled_events(conn, MAIL_CONSUMER, limit).await? else {
         return Ok(0);
     };
-    insert_mails(conn, &events, now).await?;
-    sqlx::query(cursor::MOVE_CONSUMER)
-        .bind(MAIL_CONSUMER)
-        .bind(codec::to_i64(last.get())?)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    Ok(events.len())
+    insert_mails(conn, &settled.events, now).await?;
+    move_cursor(conn, MAIL_CONSUMER, settled.last).await?;
+    Ok(settled.events.len())
 }
 
 async fn claim(
@@ -93,31 +68,16 @@ async fn claim(
     Ok(mails::assemble(claimed, &events))
 }
 
-crate::mails::shared_mail_fns!(PgConnection);
+crate::mails::shared_mail_fns!(PgConnection, sqlx::Postgres);
 
 #[async_trait]
 impl MailStore for PgStore {
     async fn fan_out_mail(&self, limit: usize, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let position: Option<i64> = sqlx::query_scalar(cursor::CONSUMER_POSITION)
-            .bind(MAIL_CONSUMER)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(error::any)?;
-        let last: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM orders_order_events")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(error::any)?;
-        if last.is_none_or(|last| last <= position.unwrap_or(0)) {
+        if !may_have_news(&self.pool, MAIL_CONSUMER).await? {
             return Ok(0);
         }
-        let horizon = pg_tx!(self, "mail", |conn| async {
-            Ok::<_, crate::error::Fail>(settled_horizon(conn).await?)
-        })?;
-        let Some(horizon) = horizon else {
-            return Ok(0);
-        };
         pg_tx!(self, "mail", |conn| async {
-            Ok::<_, crate::error::Fail>(fan_out(conn, limit, now, horizon).await?)
+            Ok::<_, crate::error::Fail>(fan_out(conn, limit, now).await?)
         })
     }
 

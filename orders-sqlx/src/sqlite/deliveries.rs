@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, WebhookId};
 use orders_core::order::OrderEvent;
 use orders_core::ports::{
-    ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest, StoreError,
+    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest,
+    RecordOutcome, StoreError,
 };
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
 use sqlx::SqliteConnection;
@@ -16,7 +17,7 @@ use sqlx::SqliteConnection;
 use super::SqliteStore;
 use crate::codec::{self, ts};
 use crate::error;
-use crate::outbox::{self, DeliveryRow, sql};
+use crate::outbox::{self, sql};
 use crate::rows;
 
 async fn webhooks(conn: &mut SqliteConnection) -> Result<Vec<Webhook>, StoreError> {
@@ -25,27 +26,6 @@ async fn webhooks(conn: &mut SqliteConnection) -> Result<Vec<Webhook>, StoreErro
         .await
         .map_err(error::any)?;
     rows.iter().map(outbox::webhook).collect()
-}
-
-async fn insert_delivery(conn: &mut SqliteConnection, d: &Delivery) -> Result<(), StoreError> {
-    let r = DeliveryRow::of(d)?;
-    sqlx::query(sqlx::AssertSqlSafe(sql::INSERT_DELIVERY.as_str()))
-        .bind(r.id)
-        .bind(r.webhook_id)
-        .bind(r.event_id)
-        .bind(r.order_id)
-        .bind(r.status)
-        .bind(r.attempts)
-        .bind(r.failures)
-        .bind(r.next_attempt_at)
-        .bind(r.since)
-        .bind(r.last_error)
-        .bind(r.created_at)
-        .bind(r.delivered_at)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    Ok(())
 }
 
 async fn fan_out(
@@ -76,11 +56,11 @@ async fn fan_out(
         return Ok(0);
     };
     let hooks = webhooks(conn).await?;
-    for event in &events {
-        for delivery in Delivery::plan(event, &hooks, now) {
-            insert_delivery(conn, &delivery).await?;
-        }
-    }
+    let deliveries: Vec<Delivery> = events
+        .iter()
+        .flat_map(|event| Delivery::plan(event, &hooks, now))
+        .collect();
+    insert_deliveries(conn, &deliveries).await?;
     sqlx::query(sql::MOVE_CONSUMER)
         .bind(consumer)
         .bind(codec::to_i64(last.get())?)
@@ -135,6 +115,7 @@ async fn claim(
 }
 
 crate::outbox::shared_delivery_fns!(SqliteConnection);
+crate::outbox::batch::batch_delivery_fns!(SqliteConnection, sqlx::Sqlite);
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
@@ -241,6 +222,18 @@ impl DeliveryStore for SqliteStore {
     ) -> Result<(), StoreError> {
         write_tx!(self, "delivery", |conn| async {
             Ok::<_, crate::error::Fail>(record(conn, delivery, lease_token).await?)
+        })
+    }
+
+    async fn record_attempts(
+        &self,
+        records: &[AttemptRecord],
+    ) -> Result<Vec<RecordOutcome>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        write_tx!(self, "delivery", |conn| async {
+            Ok::<_, crate::error::Fail>(record_batch(conn, records).await?)
         })
     }
 

@@ -90,7 +90,7 @@ async fn claim(
     Ok(mails::assemble(claimed, &events))
 }
 
-crate::mails::shared_mail_fns!(SqliteConnection);
+crate::mails::shared_mail_fns!(SqliteConnection, sqlx::Sqlite);
 
 #[async_trait]
 impl MailStore for SqliteStore {
