@@ -44,10 +44,20 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// As [`Params::get`], but a key given more than once (`?limit=&limit=5`)
+    /// is an error on it: which one was meant cannot be known.
+    fn single(&self, key: &str, errors: &mut ValidationErrors) -> Option<&str> {
+        if self.0.iter().filter(|(k, _)| k == key).count() > 1 {
+            errors.add(key, "given more than once");
+            return None;
+        }
+        self.get(key)
+    }
+
     /// `?limit=` (1 to 100, default 20) and `?cursor=`; errors go to
     /// `errors`.
     pub(crate) fn page(&self, errors: &mut ValidationErrors) -> PageRequest {
-        let limit = match self.get("limit") {
+        let limit = match self.single("limit", errors) {
             None => PageRequest::DEFAULT_LIMIT,
             Some(text) => match text.parse::<usize>() {
                 Ok(n) if (1..=PageRequest::MAX_LIMIT).contains(&n) => n,
@@ -60,12 +70,13 @@ impl Params {
                 }
             },
         };
-        PageRequest::first(limit).after(self.get("cursor").map(|c| Cursor(c.to_owned())))
+        let cursor = self.single("cursor", errors).map(|c| Cursor(c.to_owned()));
+        PageRequest::first(limit).after(cursor)
     }
 
     /// `?status=`, one of the order statuses.
     pub(crate) fn status(&self, errors: &mut ValidationErrors) -> Option<OrderStatus> {
-        self.get("status")
+        self.single("status", errors)
             .and_then(|text| errors.check("status", text.parse::<OrderStatus>()))
     }
 
@@ -73,7 +84,7 @@ impl Params {
     /// blank; a control character (a NUL, say) or an over-long value is an
     /// error on `key`, so it never reaches a store.
     pub(crate) fn search(&self, key: &str, errors: &mut ValidationErrors) -> Option<SearchText> {
-        self.get(key)
+        self.single(key, errors)
             .filter(|text| !text.trim().is_empty())
             .and_then(|text| errors.check(key, SearchText::parse(text)))
     }
@@ -84,7 +95,7 @@ impl Params {
         let mut errors = ValidationErrors::new();
         let page = self.page(&mut errors);
         let query = self
-            .get("q")
+            .single("q", &mut errors)
             .and_then(|text| errors.check("q", ProductQuery::parse(text)))
             .flatten();
         finish(errors, (query, page))
@@ -119,10 +130,20 @@ mod tests {
     fn limits() {
         assert_eq!(params("").page_only().unwrap().limit, 20);
         assert_eq!(params("limit=100").page_only().unwrap().limit, 100);
-        for bad in ["limit=0", "limit=101", "limit=-1", "limit=x", "limit=1.5"] {
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=-1",
+            "limit=x",
+            "limit=1.5",
+            "limit=&limit=x",
+            "limit=5&limit=5",
+        ] {
             let error = params(bad).page_only().unwrap_err();
             assert!(error.errors().unwrap().contains("limit"), "{bad}");
         }
+        let twice = params("cursor=a&cursor=b").page_only().unwrap_err();
+        assert!(twice.errors().unwrap().contains("cursor"));
         let page = params("cursor=abc%3D").page_only().unwrap();
         assert_eq!(page.cursor, Some(Cursor("abc=".into())));
     }
