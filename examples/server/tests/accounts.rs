@@ -60,8 +60,10 @@ async fn signed_in_as(client: &reqwest::Client, shop: &Shop) -> Option<String> {
         .text()
         .await
         .unwrap();
-    page.find("id=\"whoami\">").map(|at| {
-        let rest = &page[at + 12..];
+    // `<bdi id="whoami" ...>EMAIL</bdi>`, whatever attributes it carries.
+    page.find("id=\"whoami\"").map(|at| {
+        let rest = &page[at..];
+        let rest = &rest[rest.find('>').unwrap() + 1..];
         rest[..rest.find('<').unwrap()].to_owned()
     })
 }

@@ -250,7 +250,7 @@ async fn a_guest_buys_with_the_card_and_opens_the_order_from_the_email() {
     submit(&guest, "form#checkout").await;
     assert_eq!(
         until_text(&guest, "#order-status", |t| !t.is_empty()).await,
-        "paid",
+        "Paid",
         "on {}",
         url(&guest).await
     );
@@ -278,7 +278,7 @@ async fn a_guest_buys_with_the_card_and_opens_the_order_from_the_email() {
     );
     assert_eq!(
         until_text(&later, "#order-status", |t| !t.is_empty()).await,
-        "paid"
+        "Paid"
     );
     assert!(
         later.get_named_cookie("orders_session").await.is_err(),

@@ -141,13 +141,14 @@ struct QuoteBody {
 }
 
 /// `GET /checkout/quote`: the open cart priced for the query's country and
-/// shipping method (see the module docs); 404 without a cart or a session.
+/// shipping method (see the module docs); 404 without a cart or a shopper
+/// (a signed-in customer, or a guest with the cart cookie).
 pub(super) async fn show(
     State(shop): State<Storefront>,
     visit: Visit,
     Query(query): Query<QuoteQuery>,
 ) -> Response {
-    let (Some(caller), Some(cart_id)) = (&visit.caller, &visit.cart_id) else {
+    let (Some(caller), Some(cart_id)) = (visit.shopper(), &visit.cart_id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     match quote(
