@@ -173,10 +173,13 @@ pub(crate) mod sql {
     pub(crate) static CONSUMER_POSITION: &str =
         "SELECT position FROM orders_consumers WHERE name = $1";
 
+    #[cfg(feature = "sqlite")]
     pub(crate) static MOVE_CONSUMER: &str =
         "UPDATE orders_consumers SET position = $2 WHERE name = $1";
 
-    /// Events after `$1` up to `$2`, oldest first, at most `$3`.
+    /// Events after `$1` up to `$2`, oldest first, at most `$3` (SQLite's
+    /// cursor: PostgreSQL's follows transaction ids).
+    #[cfg(feature = "sqlite")]
     pub(crate) static EVENTS_BETWEEN: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {} FROM orders_order_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",

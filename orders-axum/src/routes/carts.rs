@@ -304,7 +304,6 @@ pub(crate) async fn checkout(
     };
     #[cfg(feature = "metrics")]
     let awaiting = outcome.order.status() == orders_core::order::OrderStatus::AwaitingPayment;
-    #[allow(unused_mut)] // Marked for the checkout metrics only.
     let order_token = caller
         .id
         .is_guest()
@@ -313,6 +312,7 @@ pub(crate) async fn checkout(
         order: outcome.order,
         order_token,
     };
+    #[allow(unused_mut)] // Marked for the checkout metrics only.
     let mut response = (status, Json(placed)).into_response();
     #[cfg(feature = "metrics")]
     if awaiting {
