@@ -146,9 +146,20 @@ async fn register_customers(
             let mut rec = Recorder::default();
             let mut api = Api::new(&target)?;
             let email = format!("loadgen-{tag}-{index}@example.com");
-            api.register(&email, PASSWORD, &mut rec)
-                .await
-                .map_err(|Failed(e)| format!("cannot register {email}: {e}"))?;
+            // Setup, not measured: a registration the server's queue turns
+            // away (503 busy, as it does to 32 at once on a slow machine)
+            // waits a moment and tries again.
+            let mut busy = 0;
+            loop {
+                match api.register(&email, PASSWORD, &mut rec).await {
+                    Ok(()) => break,
+                    Err(Failed(e)) if e.contains("503") && busy < 100 => {
+                        busy += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(Failed(e)) => return Err(format!("cannot register {email}: {e}")),
+                }
+            }
             let mut customer = Customer {
                 index,
                 api,
