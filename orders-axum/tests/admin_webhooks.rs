@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use orders_core::ids::CustomerId;
 use orders_core::memory::MemoryStore;
-use orders_core::ports::{DeliveryStore, Lease, OutboxStore, PageRequest};
+use orders_core::ports::{ClaimLimits, DeliveryStore, Lease, OutboxStore, PageRequest};
 use orders_core::testkit;
 use orders_core::webhook::{AttemptOutcome, DeliveryStatus, RetryPolicy, WEBHOOK_CONSUMER};
 use reqwest::StatusCode;
@@ -129,7 +129,10 @@ async fn staff_create_see_retry_and_delete_webhooks() {
         token: "t".into(),
         until: now + chrono::Duration::minutes(1),
     };
-    let claimed = store.claim_deliveries(now, &lease, 10, &[]).await.unwrap();
+    let claimed = store
+        .claim_deliveries(now, &lease, &ClaimLimits::total(10))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1, "the second waits behind the first");
     let policy = RetryPolicy {
         give_up_after: chrono::Duration::zero(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use common::{ADA, STAFF, spawn_on, spawn_with};
 use orders_core::memory::MemoryStore;
-use orders_core::ports::{DeliveryStore, Lease};
+use orders_core::ports::{ClaimLimits, DeliveryStore, Lease};
 use orders_core::webhook::{AttemptOutcome, RetryPolicy, WEBHOOK_CONSUMER};
 use serde_json::json;
 
@@ -140,7 +140,7 @@ async fn webhooks_are_created_listed_retried_and_deleted() {
         until: Utc::now() + chrono::Duration::minutes(1),
     };
     let claimed = store
-        .claim_deliveries(Utc::now(), &lease, 10, &[])
+        .claim_deliveries(Utc::now(), &lease, &ClaimLimits::total(10))
         .await
         .unwrap();
     let dead = claimed[0].delivery.after_attempt(

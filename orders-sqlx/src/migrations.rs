@@ -97,6 +97,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "catalogue_search_images",
         include_str!("../migrations/sqlite/0010_catalogue_search_images.sql"),
     ),
+    (
+        11,
+        "delivery_claim_index",
+        include_str!("../migrations/sqlite/0011_delivery_claim_index.sql"),
+    ),
 ];
 
 /// The SQLite schema as migrations 1 to [`SQLITE_BASELINE`]`.0` leave it.
@@ -181,6 +186,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "mail_cursor_txid",
         include_str!("../migrations/postgres/0015_mail_cursor_txid.sql"),
+    ),
+    (
+        16,
+        "delivery_claim_index",
+        include_str!("../migrations/postgres/0016_delivery_claim_index.sql"),
     ),
 ];
 

@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, OrderId, WebhookId};
-use orders_core::ports::{DeliveryCounts, StoreError};
+use orders_core::ports::{ClaimLimits, DeliveryCounts, StoreError};
 use orders_core::webhook::{
     Delivery, DeliveryStatus, EventFilter, Webhook, WebhookSecret, WebhookUrl,
 };
 
 use crate::codec::{Get, bad, ts};
 
+#[cfg(feature = "sqlite")]
 pub(crate) mod batch;
 
 /// The columns [`webhook`] reads.
@@ -147,6 +148,43 @@ pub(crate) fn assemble(
     claimed
 }
 
+/// The rooms of a claim: each webhook with deliveries in flight and the
+/// room left to it, and the room of every other webhook, none more than
+/// the claim's total (as the statements bind them).
+pub(crate) fn rooms(limits: &ClaimLimits) -> (Vec<(&str, i64)>, i64) {
+    let room = |n: usize| i64::try_from(n.min(limits.total)).unwrap_or(i64::MAX);
+    let busy = limits
+        .in_flight
+        .iter()
+        .map(|(id, _)| (id.as_str(), room(limits.room(id))))
+        .collect();
+    (busy, room(limits.per_webhook))
+}
+
+/// What became of each of `records`, given the ids a record statement
+/// `stored` and, of the rest, those that still `exist` (their lease was
+/// lost; the others are gone).
+pub(crate) fn outcomes(
+    records: &[orders_core::ports::AttemptRecord],
+    stored: &std::collections::HashSet<String>,
+    exist: &std::collections::HashSet<String>,
+) -> Vec<orders_core::ports::RecordOutcome> {
+    use orders_core::ports::RecordOutcome;
+    records
+        .iter()
+        .map(|r| {
+            let id = r.delivery.id.as_str();
+            if stored.contains(id) {
+                RecordOutcome::Recorded
+            } else if exist.contains(id) {
+                RecordOutcome::LeaseLost
+            } else {
+                RecordOutcome::Gone
+            }
+        })
+        .collect()
+}
+
 /// Statements both backends run as written (`$n` placeholders).
 pub(crate) mod sql {
     use std::sync::LazyLock;
@@ -187,27 +225,78 @@ pub(crate) mod sql {
         )
     });
 
-    /// Due at `$1`, not leased: claim up to `$2` under token `$3` until
-    /// `$4`, oldest event first, only the earliest pending delivery of
-    /// each (webhook, order), none of the webhooks `skipped` names (in
-    /// `$5`). `{lock}` is PostgreSQL's row locking (empty on SQLite, whose
-    /// one writer is the lock).
-    pub(crate) fn claim(skipped: &str, lock: &str) -> String {
-        format!(
-            "UPDATE orders_deliveries SET lease_token = $3, lease_until = $4 WHERE id IN (
-                SELECT d.id FROM orders_deliveries d
-                WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-                  AND (d.lease_until IS NULL OR d.lease_until <= $1)
-                  AND NOT ({skipped})
-                  AND NOT EXISTS (
-                      SELECT 1 FROM orders_deliveries e
-                      WHERE e.status = 'pending' AND e.webhook_id = d.webhook_id
-                        AND e.order_id = d.order_id AND e.event_id < d.event_id)
-                ORDER BY d.event_id
-                LIMIT $2 {lock})
-             RETURNING {DELIVERY_COLUMNS}"
-        )
+    /// Whether delivery `d` is due at `$1`: pending, its time come, not
+    /// leased, and the earliest pending delivery of its (webhook, order).
+    /// `{fence}` ends the subquery of that last test (see
+    /// [`CLAIM_POSTGRES`]).
+    macro_rules! due {
+        ($fence:literal) => {
+            concat!(
+                "d.status = 'pending' AND d.next_attempt_at <= $1 ",
+                "AND (d.lease_until IS NULL OR d.lease_until <= $1) ",
+                "AND d.event_id = (SELECT e.event_id FROM orders_deliveries e ",
+                "WHERE e.status = 'pending' AND e.webhook_id = d.webhook_id ",
+                "AND e.order_id = d.order_id ORDER BY e.event_id LIMIT 1",
+                $fence,
+                ")"
+            )
+        };
     }
+
+    /// Claims under token `$3` until `$4` the deliveries due at `$1`,
+    /// oldest event first, at most `$2` in all and, of each webhook, its
+    /// room: the one `$5` (a JSON object of webhook id to room) gives it,
+    /// else `$6`. Each webhook's due deliveries are numbered in event
+    /// order, and those beyond its room are left (SQLite's one writer is
+    /// the lock).
+    #[cfg(feature = "sqlite")]
+    pub(crate) static CLAIM_SQLITE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE orders_deliveries SET lease_token = $3, lease_until = $4 WHERE id IN ( \
+                SELECT x.id FROM ( \
+                    SELECT d.id, d.event_id, d.webhook_id, \
+                           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.event_id) AS n \
+                    FROM orders_deliveries d WHERE {}) x \
+                WHERE x.n <= COALESCE((SELECT r.value FROM json_each($5) r WHERE r.key = x.webhook_id), $6) \
+                ORDER BY x.event_id LIMIT $2) \
+             RETURNING {DELIVERY_COLUMNS}",
+            due!("")
+        )
+    });
+
+    /// Claims under token `$3` until `$4` the deliveries due at `$1`,
+    /// oldest event first, at most `$2` in all and, of each webhook, its
+    /// room: the one the arrays `$5` (webhook ids) and `$6` (rooms) give
+    /// it, else `$7`. One `LATERAL` per webhook takes its oldest due
+    /// deliveries up to its room, locking them `FOR UPDATE SKIP LOCKED`:
+    /// concurrent claims pass over each other's rows, and one that finds a
+    /// row just leased re-checks it and leaves it. The ids chosen are
+    /// gathered into an array first (`= ANY (ARRAY (…))`), so the update
+    /// finds each by its key: as a join, the planner (which cannot know the
+    /// rooms) guessed thousands of rows and read the whole table. The test
+    /// for an earlier pending delivery of the same order ends in `OFFSET
+    /// 0`, which keeps it a subplan run per row with all three columns as
+    /// its index condition: turned into an anti-join, on statistics taken
+    /// while the table was small, it compared every row of the webhook's
+    /// backlog with every other (tens of milliseconds a claim at a few
+    /// thousand pending).
+    #[cfg(feature = "postgres")]
+    pub(crate) static CLAIM_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE orders_deliveries SET lease_token = $3, lease_until = $4 WHERE id = ANY (ARRAY ( \
+                SELECT x.id FROM orders_webhooks w \
+                LEFT JOIN unnest($5::text[], $6::int8[]) AS r (webhook_id, room) \
+                  ON r.webhook_id = w.id \
+                CROSS JOIN LATERAL ( \
+                    SELECT d.id, d.event_id FROM orders_deliveries d \
+                    WHERE d.webhook_id = w.id AND {} \
+                    ORDER BY d.event_id LIMIT COALESCE(r.room, $7) \
+                    FOR UPDATE OF d SKIP LOCKED) x \
+                ORDER BY x.event_id LIMIT $2)) \
+             RETURNING {DELIVERY_COLUMNS}",
+            due!(" OFFSET 0")
+        )
+    });
 
     /// Stores an attempt's result (`$2` to `$8`) on `$1` if token `$9`
     /// still holds its lease, and ends the lease.

@@ -6,10 +6,9 @@
 //! starts one task per delivery; the round does not wait for them, so a
 //! receiver that answers slowly holds up only its own deliveries. No
 //! webhook has more than [`WorkerConfig::per_webhook`] requests in flight:
-//! the claim passes over the webhooks at that limit (else a slow
-//! receiver's backlog, oldest first, would fill every round), and a
-//! claimed delivery beyond it is handed back unchanged (its lease ended)
-//! for a later round. Any number of workers, in one process or on
+//! the claim takes no more of a webhook than it has room for
+//! ([`ClaimLimits`]; else a slow receiver's backlog, oldest first, would
+//! fill every round). Any number of workers, in one process or on
 //! many instances sharing one database, may run at once: the store hands
 //! each delivery to one claim at a time.
 //!
@@ -25,7 +24,8 @@ use std::time::Duration;
 
 use orders_core::ids::WebhookId;
 use orders_core::ports::{
-    AttemptRecord, ClaimedDelivery, Clock, Lease, OutboxStore, RecordOutcome, StoreError,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, Clock, Lease, OutboxStore, RecordOutcome,
+    StoreError,
 };
 use orders_core::webhook::{AttemptOutcome, EventType, RetryPolicy, WEBHOOK_CONSUMER};
 use tokio::sync::{Notify, Semaphore, watch};
@@ -76,6 +76,9 @@ pub const DEFAULT_BATCH: usize = 256;
 /// The default of [`WorkerConfig::per_webhook`]: the most requests in flight
 /// to one webhook.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// The most events one fan-out passes.
+const FAN_OUT: usize = 500;
 
 /// Delivers webhooks; see the module docs.
 #[derive(Clone)]
@@ -226,7 +229,8 @@ impl DeliveryWorker {
     /// The store's, when it cannot fan out or claim.
     pub async fn round(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        while self.store.fan_out(WEBHOOK_CONSUMER, 500, now).await? > 0 {}
+        // A pass short of the limit found all there was.
+        while self.store.fan_out(WEBHOOK_CONSUMER, FAN_OUT, now).await? == FAN_OUT {}
         self.count().await?;
         let free = self.slots.available_permits();
         if free == 0 {
@@ -240,7 +244,7 @@ impl DeliveryWorker {
         };
         let claimed = self
             .store
-            .claim_deliveries(now, &lease, free, &self.webhooks_at_capacity())
+            .claim_deliveries(now, &lease, &self.limits(free))
             .await?;
         let mut started = 0;
         let mut handed_back = Vec::new();
@@ -278,14 +282,16 @@ impl DeliveryWorker {
         Ok(started)
     }
 
-    /// The webhooks with as many requests in flight as allowed: the claim
-    /// passes over them, so their backlog never fills a round.
-    fn webhooks_at_capacity(&self) -> Vec<WebhookId> {
+    /// What a round with `free` slots may claim: no more to a webhook than
+    /// it has room for, so a slow receiver's backlog never fills a round
+    /// and nothing claimed is handed back.
+    fn limits(&self, free: usize) -> ClaimLimits {
         let busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        busy.iter()
-            .filter(|(_, n)| **n >= self.config.per_webhook.max(1))
-            .map(|(id, _)| id.clone())
-            .collect()
+        ClaimLimits {
+            total: free,
+            per_webhook: self.config.per_webhook.max(1),
+            in_flight: busy.iter().map(|(id, n)| (id.clone(), *n)).collect(),
+        }
     }
 
     fn take_webhook_slot(&self, id: &WebhookId) -> bool {

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use super::MemoryStore;
 use crate::ids::{DeliveryId, EventId, OrderId, WebhookId};
 use crate::ports::{
-    AttemptRecord, ClaimedDelivery, Cursor, DeliveryCounts, DeliveryStore, Lease, Page,
-    PageRequest, RecordOutcome, StoreError,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, Cursor, DeliveryCounts, DeliveryStore, Lease,
+    Page, PageRequest, RecordOutcome, StoreError,
 };
 use crate::webhook::{Delivery, DeliveryStatus, NewWebhook, Webhook};
 
@@ -120,11 +120,11 @@ impl DeliveryStore for MemoryStore {
         &self,
         now: DateTime<Utc>,
         lease: &Lease,
-        limit: usize,
-        skip: &[WebhookId],
+        limits: &ClaimLimits,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let mut outbox = self.outbox();
         let mut blocked: Vec<(WebhookId, OrderId)> = Vec::new();
+        let mut taken: HashMap<WebhookId, usize> = HashMap::new();
         let mut keys = Vec::new();
         for (key, held) in &outbox.deliveries {
             let d = &held.delivery;
@@ -137,8 +137,10 @@ impl DeliveryStore for MemoryStore {
             }
             blocked.push(line);
             let leased = held.lease.as_ref().is_some_and(|l| l.until > now);
-            let skipped = skip.contains(&d.webhook_id);
-            if !leased && !skipped && d.next_attempt_at <= now && keys.len() < limit {
+            let room = limits.room(&d.webhook_id);
+            let taken = taken.entry(d.webhook_id.clone()).or_default();
+            if !leased && *taken < room && d.next_attempt_at <= now && keys.len() < limits.total {
+                *taken += 1;
                 keys.push(key.clone());
             }
         }

@@ -21,6 +21,71 @@ pub struct Lease {
     pub until: DateTime<Utc>,
 }
 
+/// How many deliveries one [`DeliveryStore::claim_deliveries`] may take:
+/// so many in all, so many to one webhook, less what the caller already
+/// has in flight to it. A claim that respects each webhook's room hands
+/// nothing back: a caller with a few requests free for a slow receiver
+/// gets that many of its deliveries, not a round full of them.
+///
+/// ```
+/// use orders_core::ids::WebhookId;
+/// use orders_core::ports::ClaimLimits;
+///
+/// let busy = WebhookId::parse("wh_slow").unwrap();
+/// let limits = ClaimLimits::total(256).per_webhook(64).in_flight(&busy, 60);
+/// assert_eq!(limits.room(&busy), 4);
+/// assert_eq!(limits.room(&WebhookId::parse("wh_idle").unwrap()), 64);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// The most deliveries in all.
+    pub total: usize,
+    /// The most to one webhook (`usize::MAX`: no such limit).
+    pub per_webhook: usize,
+    /// Webhooks the caller already has deliveries in flight to, and how
+    /// many: each gets [`per_webhook`](Self::per_webhook) less that many.
+    pub in_flight: Vec<(WebhookId, usize)>,
+}
+
+impl ClaimLimits {
+    /// At most `total` deliveries, however many of one webhook.
+    #[must_use]
+    pub fn total(total: usize) -> Self {
+        Self {
+            total,
+            per_webhook: usize::MAX,
+            in_flight: Vec::new(),
+        }
+    }
+
+    /// At most `limit` to one webhook.
+    #[must_use]
+    pub fn per_webhook(mut self, limit: usize) -> Self {
+        self.per_webhook = limit;
+        self
+    }
+
+    /// `webhook` has `count` deliveries in flight already (a second call
+    /// for one webhook replaces the first).
+    #[must_use]
+    pub fn in_flight(mut self, webhook: &WebhookId, count: usize) -> Self {
+        self.in_flight.retain(|(id, _)| id != webhook);
+        self.in_flight.push((webhook.clone(), count));
+        self
+    }
+
+    /// How many deliveries to `webhook` this claim may take.
+    #[must_use]
+    pub fn room(&self, webhook: &WebhookId) -> usize {
+        let busy = self
+            .in_flight
+            .iter()
+            .find(|(id, _)| id == webhook)
+            .map_or(0, |(_, n)| *n);
+        self.per_webhook.saturating_sub(busy).min(self.total)
+    }
+}
+
 /// A claimed delivery with what its attempt needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
@@ -110,9 +175,9 @@ pub trait DeliveryStore: Send + Sync {
     /// The last event `consumer` has passed, or `None`.
     async fn consumer_position(&self, consumer: &str) -> Result<Option<EventId>, StoreError>;
 
-    /// Claims up to `limit` due deliveries under `lease`, oldest event
-    /// first, none to a webhook of `skip` (those the caller has as many
-    /// requests in flight to as it allows), and returns them.
+    /// Claims due deliveries under `lease`, oldest event first, as many as
+    /// `limits` allow ([`ClaimLimits::total`] in all, no more than
+    /// [`ClaimLimits::room`] to any one webhook), and returns them.
     ///
     /// A delivery is due when it is pending, its `next_attempt_at` is at
     /// or before `now`, it is not held by an unexpired lease, and no
@@ -124,8 +189,7 @@ pub trait DeliveryStore: Send + Sync {
         &self,
         now: DateTime<Utc>,
         lease: &Lease,
-        limit: usize,
-        skip: &[WebhookId],
+        limits: &ClaimLimits,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
     /// Stores `delivery` (what [`Delivery::after_attempt`] made of a

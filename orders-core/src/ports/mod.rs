@@ -20,7 +20,7 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliveries::{
-    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, OutboxStore,
     RecordOutcome,
 };
 pub use images::{ImageStore, ImageStoreError};

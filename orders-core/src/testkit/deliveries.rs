@@ -18,7 +18,10 @@ use futures_util::future::{BoxFuture, join_all};
 use super::{cart_with, customer, engine, form, product, unique};
 use crate::ids::{EventId, OrderId, WebhookId};
 use crate::order::{Actor, Order, OrderEvent, OrderStatus, StatusChange};
-use crate::ports::{ClaimedDelivery, Cursor, Lease, OutboxStore, PageRequest, Store, StoreError};
+use crate::ports::{
+    AttemptRecord, ClaimLimits, ClaimedDelivery, Cursor, Lease, OutboxStore, PageRequest, Store,
+    StoreError,
+};
 use crate::webhook::{
     AttemptOutcome, Delivery, DeliveryStatus, EventFilter, NewWebhook, RetryPolicy, Webhook,
     WebhookSecret, WebhookUrl,
@@ -160,7 +163,7 @@ async fn claim(
     lease: &Lease,
 ) -> Vec<ClaimedDelivery> {
     let claimed = store
-        .claim_deliveries(now, lease, 1000, &[])
+        .claim_deliveries(now, lease, &ClaimLimits::total(1000))
         .await
         .expect("claim");
     claimed
@@ -323,20 +326,42 @@ async fn claims_keep_order_per_order_and_respect_leases(store: Arc<dyn OutboxSto
     let (_, b_created) = order(&store).await;
     fan_out_all(&store, &consumer, t0).await;
 
-    // A skipped webhook gets none.
+    // A webhook with as many in flight as allowed gets none.
+    let full = ClaimLimits::total(1000)
+        .per_webhook(8)
+        .in_flight(&webhook.id, 8);
     let skipped = store
-        .claim_deliveries(
-            t0,
-            &lease(t0 + Duration::seconds(30)),
-            1000,
-            std::slice::from_ref(&webhook.id),
-        )
+        .claim_deliveries(t0, &lease(t0 + Duration::seconds(30)), &full)
         .await
         .expect("claim");
     assert!(
         skipped.iter().all(|c| c.webhook.id != webhook.id),
-        "a skipped webhook's delivery was claimed"
+        "a webhook without room had a delivery claimed"
     );
+    // One with room for one gets one: the oldest.
+    let one = lease(t0 + Duration::seconds(30));
+    let claimed = store
+        .claim_deliveries(t0, &one, &full.clone().in_flight(&webhook.id, 7))
+        .await
+        .expect("claim");
+    let mine: Vec<&ClaimedDelivery> = claimed
+        .iter()
+        .filter(|c| c.webhook.id == webhook.id)
+        .collect();
+    assert_eq!(
+        mine.iter().map(|c| c.event.id).collect::<Vec<_>>(),
+        [a_created.id],
+        "room for one: the oldest due delivery, and only it"
+    );
+    // Handed back untried, for the checks below.
+    let back: Vec<AttemptRecord> = claimed
+        .into_iter()
+        .map(|c| AttemptRecord {
+            delivery: c.delivery,
+            lease_token: one.token.clone(),
+        })
+        .collect();
+    store.record_attempts(&back).await.expect("hand back");
 
     // The first event of each order; A's second waits behind its first.
     let first = lease(t0 + Duration::seconds(30));
@@ -455,7 +480,12 @@ async fn concurrent_claims_never_share_a_delivery(store: Arc<dyn OutboxStore>) {
     let leases: Vec<Lease> = (0..4).map(|_| lease(now + Duration::seconds(30))).collect();
     let claims = join_all(leases.iter().map(|l| {
         let store = store.clone();
-        async move { store.claim_deliveries(now, l, 3, &[]).await.expect("claim") }
+        async move {
+            store
+                .claim_deliveries(now, l, &ClaimLimits::total(3))
+                .await
+                .expect("claim")
+        }
     }))
     .await;
     let mut seen = HashSet::new();

@@ -1,11 +1,14 @@
-//! The delivery statements that write many rows at once, the same text on
-//! both dialects: the fan-out's insert of every delivery a batch of events
-//! makes, and the worker's record of many finished attempts. One statement
-//! (and so one round trip, and on PostgreSQL one visit of each index page)
-//! per batch, in the caller's transaction, instead of one per row.
+//! The delivery statements that write many rows at once on SQLite: the
+//! fan-out's insert of every delivery a batch of events makes, and the
+//! worker's record of many finished attempts. One statement (and so one
+//! trip to the database) per batch, in the caller's transaction, instead
+//! of one per row.
 //!
-//! Both are built with [`sqlx::QueryBuilder`], which writes each dialect's
-//! placeholders; the row values come from [`super::DeliveryRow`].
+//! Both are built with [`sqlx::QueryBuilder`] (one value list a row); the
+//! row values come from [`super::DeliveryRow`]. PostgreSQL binds one
+//! array a column instead (`postgres::delivery_arrays`): one statement
+//! text for any batch, prepared once per connection, where a value list's
+//! text changes with its length and is parsed and planned again.
 
 /// The most deliveries one insert statement carries: 12 values a row
 /// stays under SQLite's (32,766) and PostgreSQL's (65,535) limits on
@@ -79,7 +82,6 @@ macro_rules! batch_delivery_fns {
             conn: &mut $conn,
             records: &[::orders_core::ports::AttemptRecord],
         ) -> Result<Vec<::orders_core::ports::RecordOutcome>, ::orders_core::ports::StoreError> {
-            use ::orders_core::ports::RecordOutcome;
             let mut stored = ::std::collections::HashSet::new();
             for chunk in records.chunks($crate::outbox::batch::RECORD_CHUNK) {
                 let rows = chunk
@@ -133,19 +135,7 @@ macro_rules! batch_delivery_fns {
                     .map_err($crate::error::any)?;
                 existing.extend(found);
             }
-            Ok(records
-                .iter()
-                .map(|r| {
-                    let id = r.delivery.id.as_str();
-                    if stored.contains(id) {
-                        RecordOutcome::Recorded
-                    } else if existing.contains(id) {
-                        RecordOutcome::LeaseLost
-                    } else {
-                        RecordOutcome::Gone
-                    }
-                })
-                .collect())
+            Ok($crate::outbox::outcomes(records, &stored, &existing))
         }
     };
 }

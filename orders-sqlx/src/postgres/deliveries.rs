@@ -23,25 +23,27 @@
 //!   no transaction.
 //! - Movers of one consumer queue on its row (`FOR UPDATE`); a webhook is
 //!   read `FOR SHARE`, so one deleted meanwhile waits for the fan-out.
-//! - The deliveries of a fan-out go in with one `INSERT` per thousand rows,
-//!   and many finished attempts with one `UPDATE … FROM (VALUES …)`
-//!   ([`crate::outbox::batch`]).
-//! - A claim locks its rows `FOR UPDATE SKIP LOCKED`: concurrent claims
-//!   pass over each other's rows, and one that finds a row just leased
-//!   re-checks it and leaves it.
+//! - The deliveries of a fan-out go in with one `INSERT`, and many
+//!   finished attempts with one `UPDATE`, each binding one array a column
+//!   ([`super::delivery_arrays`]).
+//! - A claim is one statement (`sql::CLAIM_POSTGRES`): per webhook, its
+//!   oldest due deliveries up to its room, locked `FOR UPDATE SKIP
+//!   LOCKED`: concurrent claims pass over each other's rows, and one that
+//!   finds a row just leased re-checks it and leaves it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, WebhookId};
 use orders_core::order::OrderEvent;
 use orders_core::ports::{
-    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest,
-    RecordOutcome, StoreError,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page,
+    PageRequest, RecordOutcome, StoreError,
 };
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
 use sqlx::{PgConnection, Row};
 
 use super::PgStore;
+use super::delivery_arrays::{insert_deliveries, record_batch};
 use crate::codec::{self, ts};
 use crate::error;
 use crate::outbox::{self, sql};
@@ -237,21 +239,27 @@ async fn fan_out(
     Ok(events.len())
 }
 
+/// Claims as [`DeliveryStore::claim_deliveries`] says, without a
+/// transaction of its own: the claim is one statement, and what follows
+/// reads what does not change (events) or what a claim need not hold
+/// still (a webhook deleted meanwhile takes its deliveries with it, and
+/// its claimed ones are left out).
 async fn claim(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     lease: &Lease,
-    limit: usize,
-    skip: &[WebhookId],
+    limits: &ClaimLimits,
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    let skip: Vec<&str> = skip.iter().map(WebhookId::as_str).collect();
-    let sql = sql::claim("d.webhook_id = ANY($5)", "FOR UPDATE SKIP LOCKED");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let (busy, room) = outbox::rooms(limits);
+    let (ids, rooms): (Vec<&str>, Vec<i64>) = busy.into_iter().unzip();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::CLAIM_POSTGRES.as_str()))
         .bind(ts(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limits.total).unwrap_or(i64::MAX))
         .bind(&lease.token)
         .bind(ts(lease.until))
-        .bind(skip)
+        .bind(ids)
+        .bind(rooms)
+        .bind(room)
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
@@ -280,7 +288,6 @@ async fn claim(
 }
 
 crate::outbox::shared_delivery_fns!(PgConnection);
-crate::outbox::batch::batch_delivery_fns!(PgConnection, sqlx::Postgres);
 
 #[async_trait]
 impl DeliveryStore for PgStore {
@@ -353,12 +360,13 @@ impl DeliveryStore for PgStore {
         &self,
         now: DateTime<Utc>,
         lease: &Lease,
-        limit: usize,
-        skip: &[WebhookId],
+        limits: &ClaimLimits,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        pg_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit, skip).await?)
-        })
+        if limits.total == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await.map_err(error::any)?;
+        claim(&mut conn, now, lease, limits).await
     }
 
     async fn record_attempt(

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use orders_core::ids::{DeliveryId, EventId, WebhookId};
 use orders_core::order::OrderEvent;
 use orders_core::ports::{
-    AttemptRecord, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page, PageRequest,
-    RecordOutcome, StoreError,
+    AttemptRecord, ClaimLimits, ClaimedDelivery, DeliveryCounts, DeliveryStore, Lease, Page,
+    PageRequest, RecordOutcome, StoreError,
 };
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
 use sqlx::SqliteConnection;
@@ -74,18 +74,21 @@ async fn claim(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     lease: &Lease,
-    limit: usize,
-    skip: &[WebhookId],
+    limits: &ClaimLimits,
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    let skip: Vec<&str> = skip.iter().map(WebhookId::as_str).collect();
-    let skip = serde_json::to_string(&skip).map_err(|e| StoreError::Backend(e.to_string()))?;
-    let sql = sql::claim("d.webhook_id IN (SELECT value FROM json_each($5))", "");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let (busy, room) = outbox::rooms(limits);
+    let busy: serde_json::Map<String, serde_json::Value> = busy
+        .into_iter()
+        .map(|(id, room)| (id.to_owned(), room.into()))
+        .collect();
+    let busy = serde_json::Value::Object(busy).to_string();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::CLAIM_SQLITE.as_str()))
         .bind(ts(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limits.total).unwrap_or(i64::MAX))
         .bind(&lease.token)
         .bind(ts(lease.until))
-        .bind(skip)
+        .bind(busy)
+        .bind(room)
         .fetch_all(&mut *conn)
         .await
         .map_err(error::any)?;
@@ -198,9 +201,11 @@ impl DeliveryStore for SqliteStore {
         &self,
         now: DateTime<Utc>,
         lease: &Lease,
-        limit: usize,
-        skip: &[WebhookId],
+        limits: &ClaimLimits,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        if limits.total == 0 {
+            return Ok(Vec::new());
+        }
         // A read first: with nothing due, no write lock.
         let due: bool = sqlx::query_scalar(sql::ANY_DUE)
             .bind(ts(now))
@@ -211,7 +216,7 @@ impl DeliveryStore for SqliteStore {
             return Ok(Vec::new());
         }
         write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit, skip).await?)
+            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limits).await?)
         })
     }
 

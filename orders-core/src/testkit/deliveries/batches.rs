@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 
 use super::{claim, events_of, fan_out_all, lease, new_webhook, order, pay};
 use crate::ids::DeliveryId;
-use crate::ports::{AttemptRecord, OutboxStore, PageRequest, RecordOutcome};
+use crate::ports::{AttemptRecord, ClaimLimits, OutboxStore, PageRequest, RecordOutcome};
 use crate::testkit::unique;
 use crate::webhook::{AttemptOutcome, Delivery, DeliveryStatus, RetryPolicy, Webhook};
 
@@ -56,7 +56,7 @@ pub(super) async fn a_batch_records_mixed_outcomes_and_refuses_the_rest(
     fan_out_all(&store, &consumer, t0).await;
     let held = lease(t0 + Duration::seconds(30));
     let all = store
-        .claim_deliveries(t0, &held, 1000, &[])
+        .claim_deliveries(t0, &held, &ClaimLimits::total(1000))
         .await
         .expect("claim");
     let mine: Vec<_> = all
