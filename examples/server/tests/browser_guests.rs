@@ -16,14 +16,13 @@
 mod browser_support;
 mod common;
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use browser_support::{
     Driver, choose, css, fill, screenshot, set_country, submit, until_text, url,
 };
+use common::smtp::{messages, smtp};
 use common::{Server, create_staff, sqlite_url};
 use fantoccini::Client;
 use serde_json::{Value, json};
@@ -39,78 +38,14 @@ async fn screenshots(browser: &Client, name: &str) {
     browser.set_window_size(1280, 1000).await.unwrap();
 }
 
-fn python() -> PathBuf {
-    std::env::var_os("ORDERS_AIOSMTPD_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/orders-ci/venv-aiosmtpd"))
-        .join("bin")
-        .join("python")
-}
-
-/// A running aiosmtpd, killed on drop.
-struct Sink(Child);
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// aiosmtpd on a free port writing each message as JSON into `dir`.
-fn smtp(dir: &Path) -> Option<(Sink, u16)> {
-    let installed = Command::new(python())
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            std::env::var("ORDERS_REQUIRE_SMTP").as_deref() != Ok("1"),
-            "ORDERS_REQUIRE_SMTP=1 but aiosmtpd is missing (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: aiosmtpd is not installed (set ORDERS_AIOSMTPD_VENV)");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../orders-axum/tests/support/smtp_sink.py"
-    );
-    let child = Command::new(python())
-        .arg(script)
-        .arg(port.to_string())
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("aiosmtpd starts");
-    let sink = Sink(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "aiosmtpd did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some((sink, port))
-}
-
 /// The first message to `to` whose subject ends with `ending`, waited for.
 async fn mail_to(dir: &Path, to: &str, ending: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let found = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| {
-                serde_json::from_str::<Value>(&std::fs::read_to_string(e.path()).ok()?).ok()
-            })
-            .find(|m| {
-                m["envelope_to"] == json!([to])
-                    && m["subject"].as_str().is_some_and(|s| s.ends_with(ending))
-            });
+        let found = messages(dir).into_iter().find(|m| {
+            m["envelope_to"] == json!([to])
+                && m["subject"].as_str().is_some_and(|s| s.ends_with(ending))
+        });
         if let Some(found) = found {
             return found;
         }

@@ -1,76 +1,16 @@
-//! What the account tests share: a real SMTP server (aiosmtpd, as
-//! `tests/mail.rs` starts it) whose messages are read back as JSON, a shop
+//! What the account tests share: a real SMTP server (`common::smtp`)
+//! whose messages are read back as JSON, a shop
 //! with `[mail]` pointing at it, and a cookie-keeping customer of the
 //! storefront's pages.
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::pages::{post_form, write_config};
+use crate::common::smtp::{Sink, messages, smtp};
 use crate::common::{Server, hidden, sqlite_url, unique};
-
-fn python() -> PathBuf {
-    std::env::var_os("ORDERS_AIOSMTPD_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/orders-ci/venv-aiosmtpd"))
-        .join("bin")
-        .join("python")
-}
-
-/// A running aiosmtpd, killed on drop.
-pub struct Sink(Child);
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// aiosmtpd on a free port writing into `dir`, or `None` (with a message)
-/// when it is not installed and `ORDERS_REQUIRE_SMTP` is not `1`.
-pub fn smtp(dir: &Path) -> Option<(Sink, u16)> {
-    let installed = Command::new(python())
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            std::env::var("ORDERS_REQUIRE_SMTP").as_deref() != Ok("1"),
-            "ORDERS_REQUIRE_SMTP=1 but aiosmtpd is missing (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: aiosmtpd is not installed (set ORDERS_AIOSMTPD_VENV)");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../orders-axum/tests/support/smtp_sink.py"
-    );
-    let child = Command::new(python())
-        .arg(script)
-        .arg(port.to_string())
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("aiosmtpd starts");
-    let sink = Sink(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "aiosmtpd did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some((sink, port))
-}
 
 /// A shop whose `[mail]` goes to a real aiosmtpd.
 pub struct Shop {
@@ -119,12 +59,7 @@ impl Shop {
 
     /// Every message received so far.
     pub fn messages(&self) -> Vec<Value> {
-        std::fs::read_dir(self.inbox.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
-            .collect()
+        messages(self.inbox.path())
     }
 
     /// The messages to `to`.

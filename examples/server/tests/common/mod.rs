@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 pub mod faults;
 pub mod pages;
+pub mod smtp;
 
 pub const CARD_OK: &str = "4242424242424242";
 pub const CARD_DECLINED: &str = "4000000000000002";
