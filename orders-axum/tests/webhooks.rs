@@ -1,6 +1,7 @@
 //! The delivery worker against a real receiver on a real port, over real
 //! stores: every event delivered and signed, in order per order; failures
-//! retried as the policy spaces them (on a test clock); a restart
+//! retried as the policy spaces them (on a test clock); an attempt the
+//! store cannot record is sent again after its lease; a restart
 //! mid-backlog loses and repeats nothing; an address refused at delivery;
 //! two instances on one PostgreSQL deliver each item once; a payment update
 //! named as such, and sent to status filters when it moved the status.
@@ -378,6 +379,83 @@ async fn failures_are_retried_as_the_policy_spaces_them() {
     }
     let bodies = receiver.wait_for(2).await;
     assert_eq!(bodies[1]["type"], "order.status_changed");
+}
+
+/// The recorder's writes fail (a trigger refuses every finished attempt,
+/// as a full disk would): the receiver heard the delivery, but it stays
+/// pending and leased; once the lease runs out it is claimed and sent
+/// again under the same delivery id (at least once), and recorded when
+/// the store takes writes again. Nothing behind it is lost or reordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_that_cannot_be_recorded_is_sent_again_after_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hooks.db").display());
+    let sqlite = SqliteStore::connect(&url).await.expect("open");
+    sqlite.migrate().await.expect("migrate");
+    let pool = sqlite.pool().clone();
+    let store: Arc<dyn OutboxStore> = Arc::new(sqlite);
+    let receiver = Receiver::start().await;
+    let hook = webhook(&store, &receiver, None).await;
+    orders_with_two_events(&store, 1).await;
+    sqlx::query(
+        "CREATE TRIGGER refuse_records BEFORE UPDATE OF status ON orders_deliveries \
+         BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END",
+    )
+    .execute(&pool)
+    .await
+    .expect("trigger");
+    let start = Utc::now();
+    let clock = Arc::new(ManualClock::new(start));
+    let worker = DeliveryWorker::new(store.clone(), clock.clone(), config());
+    let oldest = || async {
+        store
+            .deliveries(&hook.id, &PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .last()
+            .cloned()
+            .expect("a delivery")
+    };
+
+    assert_eq!(worker.round().await.unwrap(), 1, "the order's first event");
+    let first = receiver.wait_for(1).await;
+    // The recorder tries three times, then leaves it to its lease.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let held = oldest().await;
+    assert_eq!(held.status, DeliveryStatus::Pending, "not recorded");
+    assert_eq!(held.attempts, 0, "not recorded");
+    assert_eq!(worker.round().await.unwrap(), 0, "still leased");
+    assert_eq!(receiver.accepted().len(), 1, "nothing else sent meanwhile");
+
+    // The store takes writes again; the lease runs out.
+    sqlx::query("DROP TRIGGER refuse_records")
+        .execute(&pool)
+        .await
+        .expect("drop trigger");
+    clock.set(start + chrono::Duration::seconds(60));
+    assert_eq!(worker.round().await.unwrap(), 1, "claimed again");
+    let again = receiver.wait_for(2).await;
+    assert_eq!(again[1]["id"], first[0]["id"], "the same delivery, again");
+    for _ in 0..200 {
+        if oldest().await.status == DeliveryStatus::Delivered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recorded = oldest().await;
+    assert_eq!(recorded.status, DeliveryStatus::Delivered);
+    assert_eq!(recorded.attempts, 1, "the recorded attempt");
+    // Then the order's second event, once.
+    for _ in 0..100 {
+        if worker.round().await.unwrap() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bodies = receiver.wait_for(3).await;
+    assert_eq!(bodies[2]["type"], "order.status_changed");
+    assert_in_order_per_order(&bodies[1..]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
