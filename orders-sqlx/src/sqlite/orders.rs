@@ -73,6 +73,20 @@ async fn order_by_record(
     }
 }
 
+/// A status change's compare-and-set ([`statements::CHANGE_ORDER`], `$1`
+/// to `$13`, and the status `$14` it expects), then its event (actor
+/// `$15`, note `$16`, kind `$17`, data `$18`) inserted only if the
+/// compare-and-set changed the order, returning the event's id: no row
+/// when it missed.
+static CHANGE_THEN_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} AND status = $14;
+         INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+         SELECT $12, $14, $1, $11, $15, $16, $17, $18 WHERE changes() = 1 RETURNING id",
+        statements::CHANGE_ORDER
+    )
+});
+
 async fn load_order(
     conn: &mut SqliteConnection,
     id: &OrderId,
@@ -182,6 +196,50 @@ impl OrderStore for SqliteStore {
                 Ok::<_, Fail>((order, event))
             }
         })
+    }
+
+    /// The change planned on `known`, written in one trip to the writer:
+    /// the compare-and-set, then the event only if it hit (`changes()`),
+    /// with no read of the order. A change that restocks or writes
+    /// after-sale records, a `known` that is not the order `change`
+    /// expects, and a compare-and-set that missed all take
+    /// [`change_status`](OrderStore::change_status)'s way, which reads.
+    async fn change_status_of(
+        &self,
+        known: &Order,
+        change: &StatusChange,
+    ) -> Result<(Order, OrderEvent), StoreError> {
+        if known.id() != change.order_id()
+            || known.version() != change.expected_version()
+            || known.status() != change.from()
+            || !change.restock().is_empty()
+            || aftersale::writes_records(change)
+        {
+            return self.change_status(change).await;
+        }
+        let stored = known.payment();
+        let id: Option<i64> = write_tx!(self, "order", |conn| async {
+            let id: Option<i64> = statements::status_change(
+                sqlx::query_scalar(sqlx::AssertSqlSafe(CHANGE_THEN_EVENT.as_str())),
+                change,
+                stored,
+            )?
+            .bind(change.from().as_str())
+            .bind(change.actor().as_str())
+            .bind(change.note().map(|n| n.as_str()))
+            .bind(change.kind().as_str())
+            .bind(codec::event_data(change.data().as_ref()))
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok::<_, Fail>(id)
+        })?;
+        let Some(id) = id else {
+            return self.change_status(change).await;
+        };
+        let id = u64::try_from(id).map_err(|_| StoreError::Backend("negative event id".into()))?;
+        let mut order = known.clone();
+        let event = change.apply(&mut order, EventId::new(id));
+        Ok((order, event))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
