@@ -19,36 +19,41 @@ impl IdempotencyStore for SqliteStore {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<IdempotencyState, StoreError> {
+        // One statement claims a new key or takes over one gone stale; only
+        // when it did neither (the key is completed, or in progress) is the
+        // key read, to say which.
         write_one!(self, "idempotency_key", |conn| {
             async {
-                let row = sqlx::query(
-                    "SELECT fingerprint, started_at, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
-                )
-                .bind(claim.customer_id.as_str())
-                .bind(&claim.key)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if let Some(row) = row {
-                    let fingerprint = row.text("fingerprint")?;
-                    let order_id = row.opt_text("order_id")?;
-                    // Completed, or in progress since the key went stale.
-                    if order_id.is_some() || row.text("started_at")? >= ts(stale_before) {
-                        return Ok(rows::found_state(fingerprint, order_id)?);
-                    }
-                }
-                sqlx::query(
+                let claimed = sqlx::query(
                     "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-                     VALUES (?, ?, ?, ?, NULL)
+                     VALUES (?1, ?2, ?3, ?4, NULL)
                      ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
-                     started_at = excluded.started_at",
+                     started_at = excluded.started_at
+                     WHERE orders_idempotency_keys.order_id IS NULL
+                       AND orders_idempotency_keys.started_at < ?5
+                     RETURNING 1",
                 )
                 .bind(claim.customer_id.as_str())
                 .bind(&claim.key)
                 .bind(&claim.fingerprint)
                 .bind(ts(now))
-                .execute(&mut *conn)
+                .bind(ts(stale_before))
+                .fetch_optional(&mut *conn)
                 .await?;
-                Ok::<_, Fail>(IdempotencyState::Claimed)
+                if claimed.is_some() {
+                    return Ok(IdempotencyState::Claimed);
+                }
+                let row = sqlx::query(
+                    "SELECT fingerprint, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
+                )
+                .bind(claim.customer_id.as_str())
+                .bind(&claim.key)
+                .fetch_one(&mut *conn)
+                .await?;
+                Ok::<_, Fail>(rows::found_state(
+                    row.text("fingerprint")?,
+                    row.opt_text("order_id")?,
+                )?)
             }
         })
     }
