@@ -80,6 +80,17 @@ impl StatusChange {
         self.expected_version
     }
 
+    /// Whether `order` is the order this change was planned on: its id,
+    /// at the version and in the status the change expects. A store may
+    /// trust such an order instead of reading it
+    /// ([`OrderStore::change_status_of`](crate::ports::OrderStore::change_status_of)).
+    #[must_use]
+    pub fn planned_on(&self, order: &Order) -> bool {
+        order.id() == &self.order_id
+            && order.version() == self.expected_version
+            && order.status() == self.from
+    }
+
     /// Current status.
     pub fn from(&self) -> OrderStatus {
         self.from

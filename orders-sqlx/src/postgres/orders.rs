@@ -270,10 +270,7 @@ impl OrderStore for PgStore {
         known: &Order,
         change: &StatusChange,
     ) -> Result<(Order, OrderEvent), StoreError> {
-        if known.id() != change.order_id()
-            || known.version() != change.expected_version()
-            || known.status() != change.from()
-        {
+        if !change.planned_on(known) {
             return self.change_status(change).await;
         }
         match self.write_change(known.clone(), change).await? {

@@ -209,9 +209,7 @@ impl OrderStore for SqliteStore {
         known: &Order,
         change: &StatusChange,
     ) -> Result<(Order, OrderEvent), StoreError> {
-        if known.id() != change.order_id()
-            || known.version() != change.expected_version()
-            || known.status() != change.from()
+        if !change.planned_on(known)
             || !change.restock().is_empty()
             || aftersale::writes_records(change)
         {
