@@ -17,6 +17,7 @@ use sqlx::SqliteConnection;
 use super::SqliteStore;
 use crate::codec::{self, ts};
 use crate::error;
+use crate::outbox::batch::{insert_deliveries, record_batch};
 use crate::outbox::{self, sql};
 use crate::rows;
 
@@ -118,7 +119,6 @@ async fn claim(
 }
 
 crate::outbox::shared_delivery_fns!(SqliteConnection);
-crate::outbox::batch::batch_delivery_fns!(SqliteConnection, sqlx::Sqlite);
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
