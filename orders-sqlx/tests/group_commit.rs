@@ -13,7 +13,7 @@ use orders_core::Error;
 use orders_core::cart::CartStatus;
 use orders_core::ids::CustomerId;
 use orders_core::money::Currency;
-use orders_core::ports::{CartStore, OrderStore, Store};
+use orders_core::ports::{CartStore, CatalogueStore, OrderStore, Store};
 use orders_core::testkit::{cart_with, engine, form, product};
 use orders_sqlx::SqliteStore;
 
@@ -208,4 +208,180 @@ async fn a_failed_commit_fails_every_write_of_its_batch() {
         .await
         .expect("after");
     assert!(observer.cart(&cart.id).await.expect("observe").is_some());
+}
+
+/// Polls `inner` at most `polls` times, then gives up and drops it: a
+/// caller gone at whatever await it had reached.
+struct GiveUpAfter<F> {
+    inner: std::pin::Pin<Box<F>>,
+    polls: u32,
+}
+
+impl<F: std::future::Future> std::future::Future for GiveUpAfter<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.polls == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.polls -= 1;
+        self.inner.as_mut().poll(cx).map(Some)
+    }
+}
+
+/// Card checkouts (a placement, then a capture: both writes that fold the
+/// move of the batch's savepoint into their first trip) whose callers give
+/// up at every await in turn, among others that wait, and some refused
+/// for stock. Whatever was dropped where, the database stays whole: a cart
+/// is checked out exactly when its order exists, stock went exactly to the
+/// orders, numbers run without gaps, and every order's events chain up to
+/// its stored status. The writes of those who waited are answered and
+/// stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callers_that_give_up_mid_write_leave_the_database_whole() {
+    const ROUNDS: usize = 6;
+    const BUYERS: usize = 48;
+    let (store, dir) = common::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (orders, _) = engine(store.clone());
+    let stock = (ROUNDS * BUYERS * 3 / 4) as u32;
+    let hot = product(&orders, "5.00", stock).await;
+    let side = product(&orders, "1.00", 100_000).await;
+    let mut answered = Vec::new();
+    let mut carts = Vec::new();
+    for round in 0..ROUNDS {
+        let mut round_carts = Vec::new();
+        for n in 0..BUYERS {
+            let who = CustomerId::parse(&format!("give-up-{round}-{n}")).expect("id");
+            let cart = cart_with(&orders, &who, &[(side.id(), 2), (hot.id(), 1)]).await;
+            round_carts.push((who, cart));
+        }
+        let tasks: Vec<_> = round_carts
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(n, (who, cart))| {
+                let orders = orders.clone();
+                tokio::spawn(async move {
+                    let checkout = Box::pin(async move {
+                        orders
+                            .checkout(&who, &cart, form(Some("4242424242424242")), None)
+                            .await
+                    });
+                    // A third wait; the others give up after 1 to 32 polls.
+                    let polls = if n % 3 == 0 {
+                        u32::MAX
+                    } else {
+                        1 + (n * 7 % 32) as u32
+                    };
+                    GiveUpAfter {
+                        inner: checkout,
+                        polls,
+                    }
+                    .await
+                })
+            })
+            .collect();
+        for (task, (_, cart)) in tasks.into_iter().zip(&round_carts) {
+            if let Some(result) = task.await.expect("task") {
+                answered.push((cart.clone(), result));
+            }
+        }
+        carts.extend(round_carts);
+    }
+    // A write alone commits whatever batch the last callers left open.
+    let who = CustomerId::parse("give-up-after").expect("id");
+    orders
+        .create_cart(&who, Some(Currency::USD))
+        .await
+        .expect("a write after");
+
+    let stored: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT id, customer_id, number FROM orders_orders ORDER BY number")
+            .fetch_all(observer.pool())
+            .await
+            .expect("orders");
+    assert!(!stored.is_empty(), "no checkout got through");
+    let count = stored.len();
+    assert_eq!(
+        stored.iter().map(|(_, _, n)| *n).collect::<Vec<_>>(),
+        (1..=count as i64).collect::<Vec<_>>(),
+        "numbers without gaps"
+    );
+    let buyers: BTreeSet<&str> = stored.iter().map(|(_, who, _)| who.as_str()).collect();
+    assert_eq!(buyers.len(), count, "one order per cart at most");
+    for (who, cart) in &carts {
+        let status = observer
+            .cart(cart)
+            .await
+            .expect("cart")
+            .expect("exists")
+            .status();
+        let ordered = buyers.contains(who.as_str());
+        assert_eq!(
+            status == CartStatus::CheckedOut,
+            ordered,
+            "{who}: cart {status:?}, ordered: {ordered}"
+        );
+    }
+    let hot_now = observer
+        .product(hot.id())
+        .await
+        .expect("hot")
+        .expect("exists");
+    assert_eq!(hot_now.stock() as usize, stock as usize - count);
+    let side_now = observer
+        .product(side.id())
+        .await
+        .expect("side")
+        .expect("exists");
+    assert_eq!(side_now.stock() as usize, 100_000 - 2 * count);
+    for (id, who, _) in &stored {
+        let id = orders_core::ids::OrderId::parse(id).expect("order id");
+        let order = observer.order(&id).await.expect("order").expect("exists");
+        let events = observer.order_events(&id).await.expect("events");
+        assert_eq!(events.first().map(|e| e.from), Some(None), "{who}: placed");
+        for pair in events.windows(2) {
+            assert_eq!(pair[1].from, Some(pair[0].to), "{who}: events chain");
+        }
+        assert_eq!(
+            events.last().map(|e| e.to),
+            Some(order.status()),
+            "{who}: the last event is the stored status"
+        );
+    }
+    let mut got_through = 0;
+    for (cart, result) in &answered {
+        match result {
+            Ok(outcome) => {
+                got_through += 1;
+                let seen = observer.order(outcome.order.id()).await.expect("order");
+                assert_eq!(seen.as_ref(), Some(&outcome.order), "answered, not stored");
+            }
+            Err(error) => {
+                assert_eq!(error, &Error::InsufficientStock(vec![hot.id().clone()]));
+                let status = observer
+                    .cart(cart)
+                    .await
+                    .expect("cart")
+                    .expect("exists")
+                    .status();
+                assert_eq!(status, CartStatus::Open, "refused, yet checked out");
+            }
+        }
+    }
+    assert!(got_through > 0, "no caller that waited got an order");
+    assert!(
+        answered.len() < ROUNDS * BUYERS,
+        "no caller gave up mid-checkout"
+    );
+    println!(
+        "{count} orders, {got_through} answered, {} answered of {}",
+        answered.len(),
+        ROUNDS * BUYERS
+    );
 }

@@ -27,13 +27,25 @@
 //!
 //! # Savepoints, lazily
 //!
-//! A write of several statements ([`Kind::Several`]) needs a savepoint
-//! just before it: `RELEASE w; SAVEPOINT w` (one trip to sqlx's worker)
-//! moves it past the writes before. A write of one statement
-//! ([`Kind::One`]) needs none: SQLite undoes a failed statement alone. So
-//! the savepoint moves only before a write of several statements that
-//! follows other work, and after a failed one-statement write (which also
-//! checks that the transaction is still there).
+//! The batch's transaction holds exactly one savepoint, named `a` or `b`.
+//! A write of several statements ([`Kind::Several`]) needs it just before
+//! itself: `RELEASE a; SAVEPOINT a` (one trip to sqlx's worker) moves it
+//! past the writes before. A write of one statement ([`Kind::One`]) needs
+//! none: SQLite undoes a failed statement alone. So the savepoint moves
+//! only before a write of several statements that follows other work, and
+//! after a failed one-statement write (which also checks that the
+//! transaction is still there).
+//!
+//! A *folded* write of several statements ([`Turn::fold`]) saves that
+//! trip: it puts the move in front of its own first statement, under the
+//! other name (`RELEASE a; SAVEPOINT b; UPDATE …`). Whether the move ran
+//! is then read off the database rather than assumed: if `ROLLBACK TO b`
+//! works, it ran and the write is undone; if not, nothing of the write ran
+//! (its first trip never reached SQLite, or stopped after the `RELEASE`),
+//! and the savepoint is set again where the write would have begun, once
+//! a probe has shown that the transaction is still there (a `BEGIN` fails
+//! inside a transaction). The other name is what makes the test sound: `b`
+//! exists only if this write's move created it.
 //!
 //! # Cancelled callers
 //!
@@ -156,17 +168,98 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// The name the batch's one savepoint has (see "Savepoints, lazily").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Name {
+    #[default]
+    A,
+    B,
+}
+
+impl Name {
+    fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+
+    /// Moves the savepoint, keeping its name.
+    fn moved(self) -> &'static str {
+        match self {
+            Self::A => "RELEASE a; SAVEPOINT a",
+            Self::B => "RELEASE b; SAVEPOINT b",
+        }
+    }
+
+    /// Moves the savepoint from this name to the other.
+    fn moved_on(self) -> &'static str {
+        match self {
+            Self::A => "RELEASE a; SAVEPOINT b",
+            Self::B => "RELEASE b; SAVEPOINT a",
+        }
+    }
+
+    fn rollback(self) -> &'static str {
+        match self {
+            Self::A => "ROLLBACK TO a",
+            Self::B => "ROLLBACK TO b",
+        }
+    }
+
+    fn set(self) -> &'static str {
+        match self {
+            Self::A => "SAVEPOINT a",
+            Self::B => "SAVEPOINT b",
+        }
+    }
+}
+
+/// What a folded write ([`Turn::fold`]) puts in front of its first
+/// statement: nothing, or the move of the savepoint to the other name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Prefix(Option<Name>);
+
+impl Prefix {
+    /// No move: the savepoint is already just before the write.
+    pub(super) const NONE: Self = Self(None);
+    /// Every prefix, each at its [`index`](Self::index) (for texts made
+    /// once per prefix).
+    pub(super) const ALL: [Self; 3] = [Self(None), Self(Some(Name::A)), Self(Some(Name::B))];
+
+    /// The statements to put first, each ending in `;`, or `""`.
+    pub(super) fn sql(self) -> &'static str {
+        match self.0 {
+            None => "",
+            Some(Name::B) => "RELEASE a; SAVEPOINT b;\n",
+            Some(Name::A) => "RELEASE b; SAVEPOINT a;\n",
+        }
+    }
+
+    /// This prefix's place in [`ALL`](Self::ALL).
+    pub(super) fn index(self) -> usize {
+        match self.0 {
+            None => 0,
+            Some(Name::A) => 1,
+            Some(Name::B) => 2,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// The writer's connection, while a batch is open.
     conn: Option<PoolConnection<Sqlite>>,
     batch: Option<Batch>,
     next_id: u64,
+    /// The savepoint's name.
+    name: Name,
     /// Work since the savepoint that a failed write must not undo.
     dirty: bool,
     /// A write under way, remembered until its turn ends (so the next
-    /// turn can clean up after a dropped one).
-    writing: Option<Kind>,
+    /// turn can clean up after a dropped one), with the name a folded
+    /// write's prefix moves the savepoint to.
+    writing: Option<(Kind, Option<Name>)>,
     /// A `BEGIN` under way.
     opening: bool,
     /// Batches in a row that kept the connection.
@@ -268,19 +361,32 @@ impl Turn {
     pub(super) async fn begin(&mut self, kind: Kind) -> Result<(), StoreError> {
         let state = self.state();
         if kind == Kind::Several && state.dirty {
-            if let Err(e) = run(state, "RELEASE w; SAVEPOINT w").await {
+            if let Err(e) = run(state, state.name.moved()).await {
                 return Err(broken(state, e).await);
             }
             state.dirty = false;
         }
-        state.writing = Some(kind);
+        state.writing = Some((kind, None));
         Ok(())
+    }
+
+    /// Before each attempt of a folded write of several statements: the
+    /// [`Prefix`] its first statement must start with (which moves the
+    /// savepoint past the work before it, when there is any). The write
+    /// must send that statement before it answers `Ok`.
+    pub(super) fn fold(&mut self) -> Prefix {
+        let state = self.state();
+        let to = state.dirty.then(|| state.name.other());
+        state.writing = Some((Kind::Several, to));
+        Prefix(to)
     }
 
     /// The write succeeded: its work stays in the batch.
     pub(super) fn succeeded(&mut self) {
         let state = self.state();
-        state.writing = None;
+        if let Some((_, Some(to))) = state.writing.take() {
+            state.name = to;
+        }
         state.dirty = true;
     }
 
@@ -289,9 +395,12 @@ impl Turn {
     /// there; if it is not, the batch has ended, failed.
     pub(super) async fn failed(&mut self, kind: Kind) -> Result<(), StoreError> {
         let state = self.state();
+        if let Some((_, Some(to))) = state.writing {
+            return undo_folded(state, to).await;
+        }
         let sql = match kind {
-            Kind::Several => "ROLLBACK TO w",
-            Kind::One => "RELEASE w; SAVEPOINT w",
+            Kind::Several => state.name.rollback(),
+            Kind::One => state.name.moved(),
         };
         let undone = run(state, sql).await;
         state.writing = None;
@@ -374,7 +483,7 @@ async fn open(state: &mut State, pool: &SqlitePool) -> Result<(), StoreError> {
     loop {
         attempt += 1;
         state.opening = true;
-        let opened = run(state, "BEGIN IMMEDIATE; SAVEPOINT w").await;
+        let opened = run(state, "BEGIN IMMEDIATE; SAVEPOINT a").await;
         state.opening = false;
         match opened {
             Ok(()) => break,
@@ -398,6 +507,7 @@ async fn open(state: &mut State, pool: &SqlitePool) -> Result<(), StoreError> {
         done,
     });
     state.next_id += 1;
+    state.name = Name::A;
     state.dirty = false;
     Ok(())
 }
@@ -411,20 +521,61 @@ async fn recover(state: &mut State) {
         let _ = run(state, "ROLLBACK").await;
         state.conn = None;
     }
-    match state.writing.take() {
+    match state.writing {
         None => {}
-        Some(Kind::One) => state.dirty = true,
-        Some(Kind::Several) => {
-            if let Err(e) = run(state, "ROLLBACK TO w").await {
+        Some((Kind::One, _)) => {
+            state.writing = None;
+            state.dirty = true;
+        }
+        Some((Kind::Several, Some(to))) => {
+            let _ = undo_folded(state, to).await;
+        }
+        Some((Kind::Several, None)) => {
+            state.writing = None;
+            if let Err(e) = run(state, state.name.rollback()).await {
                 broken(state, e).await;
             }
         }
     }
 }
 
+/// Undoes a folded write whose prefix moves the savepoint to `to`, and
+/// leaves the savepoint where the next write begins; see "Savepoints,
+/// lazily". An error means the batch has ended, failed.
+async fn undo_folded(state: &mut State, to: Name) -> Result<(), StoreError> {
+    state.writing = None;
+    if run(state, to.rollback()).await.is_err() {
+        // Nothing of the write ran: set the savepoint here, after the
+        // work before it, once the transaction is known to be there.
+        if !in_transaction(state).await {
+            return Err(broken(state, "the transaction is gone").await);
+        }
+        if run(state, state.name.moved_on()).await.is_err()
+            && let Err(e) = run(state, to.set()).await
+        {
+            return Err(broken(state, e).await);
+        }
+    }
+    state.name = to;
+    state.dirty = false;
+    Ok(())
+}
+
+/// Whether the batch's transaction is still open: a `BEGIN` fails inside
+/// a transaction (one it opens is rolled back at once).
+async fn in_transaction(state: &mut State) -> bool {
+    match run(state, "BEGIN").await {
+        Ok(()) => {
+            let _ = run(state, "ROLLBACK").await;
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// The batch's transaction is gone (or its savepoint): rolls back what is
 /// left, fails every write of the batch with `e`, and frees the writer.
-async fn broken(state: &mut State, e: sqlx::Error) -> StoreError {
+async fn broken(state: &mut State, e: impl std::fmt::Display) -> StoreError {
     tracing::warn!(error = %e, "a write batch lost its transaction; every write of it fails");
     let error = StoreError::Unavailable(format!("the write batch was rolled back: {e}"));
     let _ = run(state, "ROLLBACK").await;

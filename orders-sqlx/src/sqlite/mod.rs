@@ -307,9 +307,27 @@ macro_rules! write_tx {
     ($store:expr, $unique:expr, |$conn:ident| $body:expr) => {
         write_batched!(
             $crate::sqlite::batch::Kind::Several,
+            false,
             $store,
             $unique,
-            |$conn| $body
+            |$conn, _prefix| $body
+        )
+    };
+}
+
+/// As `write_tx!`, with the move of the savepoint folded into the write's
+/// first trip: `$prefix` (a `batch::Prefix`) must start the first
+/// statement `$body` sends, and `$body` must send it before it answers
+/// `Ok` (see `batch`, "Savepoints, lazily"). One trip to sqlx's worker
+/// fewer for a write that follows other work in its batch.
+macro_rules! write_folded {
+    ($store:expr, $unique:expr, |$conn:ident, $prefix:ident| $body:expr) => {
+        write_batched!(
+            $crate::sqlite::batch::Kind::Several,
+            true,
+            $store,
+            $unique,
+            |$conn, $prefix| $body
         )
     };
 }
@@ -319,24 +337,34 @@ macro_rules! write_tx {
 /// no savepoint of its own.
 macro_rules! write_one {
     ($store:expr, $unique:expr, |$conn:ident| $body:expr) => {
-        write_batched!($crate::sqlite::batch::Kind::One, $store, $unique, |$conn| {
-            $body
-        })
+        write_batched!(
+            $crate::sqlite::batch::Kind::One,
+            false,
+            $store,
+            $unique,
+            |$conn, _prefix| $body
+        )
     };
 }
 
-/// The body of `write_tx!` and `write_one!`, for a write of `$kind`.
+/// The body of `write_tx!`, `write_folded!` and `write_one!`, for a write
+/// of `$kind`, folded or not.
 macro_rules! write_batched {
-    ($kind:expr, $store:expr, $unique:expr, |$conn:ident| $body:expr) => {{
+    ($kind:expr, $folded:expr, $store:expr, $unique:expr, |$conn:ident, $prefix:ident| $body:expr) => {{
         async {
             let kind = $kind;
             let mut turn = $store.batcher.turn().await?;
             let mut attempt = 0;
             let result = loop {
                 attempt += 1;
-                if let Err(e) = turn.begin(kind).await {
-                    break Err(e);
-                }
+                let $prefix: $crate::sqlite::batch::Prefix = if $folded {
+                    turn.fold()
+                } else {
+                    match turn.begin(kind).await {
+                        Ok(()) => $crate::sqlite::batch::Prefix::NONE,
+                        Err(e) => break Err(e),
+                    }
+                };
                 let result = {
                     let $conn: &mut sqlx::SqliteConnection = turn.conn();
                     $body.await.map_err($crate::error::Fail::from)

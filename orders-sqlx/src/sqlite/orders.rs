@@ -12,6 +12,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteStore;
+use super::batch::Prefix;
 use super::place::place;
 use crate::codec::{self, Get, ts};
 use crate::error::{self, Fail};
@@ -78,14 +79,19 @@ async fn order_by_record(
 /// `$15`, note `$16`, kind `$17`, data `$18`) inserted only if the
 /// compare-and-set changed the order, returning the event's id: no row
 /// when it missed.
-static CHANGE_THEN_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "{} AND status = $14;
-         INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
-         SELECT $12, $14, $1, $11, $15, $16, $17, $18 WHERE changes() = 1 RETURNING id",
-        statements::CHANGE_ORDER
-    )
-});
+/// One text for each write batch [`Prefix`], which starts it.
+static CHANGE_THEN_EVENT: std::sync::LazyLock<[String; Prefix::ALL.len()]> =
+    std::sync::LazyLock::new(|| {
+        Prefix::ALL.map(|prefix| {
+            format!(
+                "{}{} AND status = $14;
+                 INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+                 SELECT $12, $14, $1, $11, $15, $16, $17, $18 WHERE changes() = 1 RETURNING id",
+                prefix.sql(),
+                statements::CHANGE_ORDER
+            )
+        })
+    });
 
 async fn load_order(
     conn: &mut SqliteConnection,
@@ -106,7 +112,9 @@ async fn load_order(
 #[async_trait]
 impl OrderStore for SqliteStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
-        write_tx!(self, "order", |conn| place(conn, &placement))
+        write_folded!(self, "order", |conn, prefix| place(
+            conn, prefix, &placement
+        ))
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -216,9 +224,10 @@ impl OrderStore for SqliteStore {
             return self.change_status(change).await;
         }
         let stored = known.payment();
-        let id: Option<i64> = write_tx!(self, "order", |conn| async {
+        let id: Option<i64> = write_folded!(self, "order", |conn, prefix| async {
+            let sql = CHANGE_THEN_EVENT[prefix.index()].as_str();
             let id: Option<i64> = statements::status_change(
-                sqlx::query_scalar(sqlx::AssertSqlSafe(CHANGE_THEN_EVENT.as_str())),
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)),
                 change,
                 stored,
             )?

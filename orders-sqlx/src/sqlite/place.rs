@@ -4,6 +4,7 @@ use orders_core::discount::DiscountCode;
 use orders_core::ports::{OrderPlacement, Placed, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
+use super::batch::Prefix;
 use crate::codec::{self, Get, ts};
 use crate::error::Fail;
 use crate::rows;
@@ -20,13 +21,19 @@ use crate::rows;
 /// change between the statements.
 ///
 /// [`OrderStore::place_order`]: orders_core::ports::OrderStore::place_order
-pub(super) async fn place(conn: &mut SqliteConnection, p: &OrderPlacement) -> Result<Placed, Fail> {
+///
+/// `prefix` starts the batch (see `batch`, "Savepoints, lazily"): the
+/// move of the write batch's savepoint, in the same trip.
+pub(super) async fn place(
+    conn: &mut SqliteConnection,
+    prefix: Prefix,
+    p: &OrderPlacement,
+) -> Result<Placed, Fail> {
     let o = &p.order;
     let now = ts(o.created_at);
     let needed = codec::needed(&o.lines);
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "UPDATE orders_carts SET status = 'checked_out', version = version + 1, updated_at = ",
-    );
+    let mut q = QueryBuilder::<Sqlite>::new(prefix.sql());
+    q.push("UPDATE orders_carts SET status = 'checked_out', version = version + 1, updated_at = ");
     // 1. Close the cart.
     q.push_bind(now.clone())
         .push(" WHERE id = ")
