@@ -49,13 +49,16 @@
 //!
 //! # Cancelled callers
 //!
-//! A caller may drop its future at any await. The state remembers what
-//! was under way: a write dropped in the middle is rolled back to its
-//! savepoint by the next turn (a one-statement write either happened or
-//! not, and is kept if it did), a `BEGIN` dropped in the middle is rolled
-//! back, and the commit itself runs in a task of its own, which a dropped
-//! caller does not stop. A dropped write that had finished may still
-//! commit with its batch, as a request sent to a database server does.
+//! A caller may drop its future at any await. The batcher's own steps
+//! (opening a batch, moving the savepoint, undoing a failed write, cleaning
+//! up after a dropped one, committing) run in a task of their own that
+//! holds the writer until it is done, so a dropped caller never stops one
+//! half-way. The write's own statements do stop with their caller, and the
+//! state remembers what was under way: a write dropped in the middle is
+//! rolled back to its savepoint by the next turn (a one-statement write
+//! either happened or not, and is kept if it did). A dropped write that
+//! had finished may still commit with its batch, as a request sent to a
+//! database server does.
 //!
 //! # Other users of the writer pool
 //!
@@ -69,6 +72,7 @@
 //! On an in-memory database the reads share the writer's pool, and the
 //! connection goes back after every batch.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -78,6 +82,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
+use super::checkpoint::Checkpointer;
 use crate::error::{self, Fail};
 
 /// The most writes one batch holds.
@@ -132,6 +137,8 @@ struct Counts {
     /// Whether a batch keeps the connection for the next while writes
     /// wait (not when the reads share the writer pool).
     keep: bool,
+    /// Told of every commit (a file's store has one).
+    checkpointer: Option<Checkpointer>,
 }
 
 /// A write waiting for its first turn, counted while it waits. Dropped
@@ -279,19 +286,25 @@ impl Batcher {
     /// With `shared` (the reads use the same pool: an in-memory database)
     /// the connection goes back to the pool after every batch; otherwise a
     /// batch keeps it for the next while writes are waiting.
-    pub(super) fn new(pool: SqlitePool, shared: bool) -> Self {
+    /// `checkpointer` hears of every commit.
+    pub(super) fn new(pool: SqlitePool, shared: bool, checkpointer: Option<Checkpointer>) -> Self {
         Self {
             pool,
             state: Arc::new(Mutex::new(State::default())),
             counts: Arc::new(Counts {
                 keep: !shared,
+                checkpointer,
                 ..Counts::default()
             }),
         }
     }
 
-    /// Gives a kept connection back to the pool (before closing it).
+    /// Gives a kept connection back to the pool (before closing it), and
+    /// stops the checkpoints.
     pub(super) async fn release(&self) {
+        if let Some(checkpointer) = &self.counts.checkpointer {
+            checkpointer.stop();
+        }
         let mut state = self.state.lock().await;
         if state.batch.is_none() {
             state.conn = None;
@@ -318,9 +331,20 @@ impl Batcher {
         let mut guard = self.state.clone().lock_owned().await;
         waiting.arrived = true;
         drop(waiting);
-        recover(&mut guard).await;
-        if guard.batch.is_none() {
-            open(&mut guard, &self.pool).await?;
+        if unsettled(&guard) {
+            let pool = self.pool.clone();
+            let opened;
+            (guard, opened) = detach(guard, |mut state| async move {
+                recover(&mut state).await;
+                let opened = if state.batch.is_none() {
+                    open(&mut state, &pool).await
+                } else {
+                    Ok(())
+                };
+                (state, opened)
+            })
+            .await;
+            opened?;
         }
         let batch = guard.batch.as_ref().expect("a batch is open");
         let (id, done) = (batch.id, batch.done.subscribe());
@@ -359,15 +383,37 @@ impl Turn {
     /// Before each attempt of a write of `kind`: moves the savepoint past
     /// the work before it when the write needs one.
     pub(super) async fn begin(&mut self, kind: Kind) -> Result<(), StoreError> {
-        let state = self.state();
-        if kind == Kind::Several && state.dirty {
-            if let Err(e) = run(state, state.name.moved()).await {
-                return Err(broken(state, e).await);
-            }
-            state.dirty = false;
+        if kind == Kind::Several && self.state().dirty {
+            self.detached(|mut state| async move {
+                let name = state.name;
+                let moved = match run(&mut state, name.moved()).await {
+                    Ok(()) => {
+                        state.dirty = false;
+                        Ok(())
+                    }
+                    Err(e) => Err(broken(&mut state, e).await),
+                };
+                (state, moved)
+            })
+            .await?;
         }
-        state.writing = Some((kind, None));
+        self.state().writing = Some((kind, None));
         Ok(())
+    }
+
+    /// Runs `step` on the state in a task of its own, so that a caller
+    /// dropped meanwhile cannot stop it half-way (the turn then ends with
+    /// the task, which releases the writer); see "Cancelled callers".
+    async fn detached<T, F, Fut>(&mut self, step: F) -> T
+    where
+        F: FnOnce(OwnedMutexGuard<State>) -> Fut,
+        Fut: Future<Output = (OwnedMutexGuard<State>, T)> + Send + 'static,
+        T: Send + 'static,
+    {
+        let guard = self.guard.take().expect("the turn is held");
+        let (guard, out) = detach(guard, step).await;
+        self.guard = Some(guard);
+        out
     }
 
     /// Before each attempt of a folded write of several statements: the
@@ -394,23 +440,11 @@ impl Turn {
     /// back to its savepoint) and checks that the transaction is still
     /// there; if it is not, the batch has ended, failed.
     pub(super) async fn failed(&mut self, kind: Kind) -> Result<(), StoreError> {
-        let state = self.state();
-        if let Some((_, Some(to))) = state.writing {
-            return undo_folded(state, to).await;
-        }
-        let sql = match kind {
-            Kind::Several => state.name.rollback(),
-            Kind::One => state.name.moved(),
-        };
-        let undone = run(state, sql).await;
-        state.writing = None;
-        match undone {
-            Ok(()) => {
-                state.dirty = false;
-                Ok(())
-            }
-            Err(e) => Err(broken(state, e).await),
-        }
+        self.detached(|mut state| async move {
+            let undone = undo(&mut state, kind).await;
+            (state, undone)
+        })
+        .await
     }
 
     /// Ends the turn with the write's own `result` and waits for its batch
@@ -453,7 +487,13 @@ impl Turn {
                 }
                 mut guard = self.state.clone().lock_owned() => {
                     if guard.batch.as_ref().is_some_and(|b| b.id == self.id) {
-                        recover(&mut guard).await;
+                        if unsettled(&guard) {
+                            (guard, ()) = detach(guard, |mut state| async move {
+                                recover(&mut state).await;
+                                (state, ())
+                            })
+                            .await;
+                        }
                         if guard.batch.as_ref().is_some_and(|b| b.id == self.id) {
                             return commit(guard, &self.counts).await;
                         }
@@ -462,6 +502,47 @@ impl Turn {
             }
         }
     }
+}
+
+/// Undoes the failed write of `kind` under way; see [`Turn::failed`].
+async fn undo(state: &mut State, kind: Kind) -> Result<(), StoreError> {
+    if let Some((_, Some(to))) = state.writing {
+        return undo_folded(state, to).await;
+    }
+    let sql = match kind {
+        Kind::Several => state.name.rollback(),
+        Kind::One => state.name.moved(),
+    };
+    let undone = run(state, sql).await;
+    state.writing = None;
+    match undone {
+        Ok(()) => {
+            state.dirty = false;
+            Ok(())
+        }
+        Err(e) => Err(broken(state, e).await),
+    }
+}
+
+/// Runs `step` with the writer's state in a task of its own, which a
+/// dropped caller does not stop, and hands the state back.
+async fn detach<T, F, Fut>(guard: OwnedMutexGuard<State>, step: F) -> (OwnedMutexGuard<State>, T)
+where
+    F: FnOnce(OwnedMutexGuard<State>) -> Fut,
+    Fut: Future<Output = (OwnedMutexGuard<State>, T)> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::spawn(step(guard)).await {
+        Ok(out) => out,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("the writer's task was stopped: {e}"),
+    }
+}
+
+/// Whether a turn must clean up after a dropped one, or open a batch,
+/// before its write.
+fn unsettled(state: &State) -> bool {
+    state.opening || state.writing.is_some() || state.batch.is_none()
 }
 
 /// Runs `sql` (statements without parameters) on the open batch.
@@ -543,7 +624,6 @@ async fn recover(state: &mut State) {
 /// leaves the savepoint where the next write begins; see "Savepoints,
 /// lazily". An error means the batch has ended, failed.
 async fn undo_folded(state: &mut State, to: Name) -> Result<(), StoreError> {
-    state.writing = None;
     if run(state, to.rollback()).await.is_err() {
         // Nothing of the write ran: set the savepoint here, after the
         // work before it, once the transaction is known to be there.
@@ -556,6 +636,7 @@ async fn undo_folded(state: &mut State, to: Name) -> Result<(), StoreError> {
             return Err(broken(state, e).await);
         }
     }
+    state.writing = None;
     state.name = to;
     state.dirty = false;
     Ok(())
@@ -609,6 +690,9 @@ async fn commit(mut guard: OwnedMutexGuard<State>, counts: &Arc<Counts>) -> Resu
                 let writes = guard.batch.as_ref().map_or(0, |b| b.writes);
                 counts.batches.fetch_add(1, Ordering::Relaxed);
                 counts.writes.fetch_add(writes as u64, Ordering::Relaxed);
+                if let Some(checkpointer) = &counts.checkpointer {
+                    checkpointer.committed();
+                }
                 Ok(())
             }
             Err(e) => {

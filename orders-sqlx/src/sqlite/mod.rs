@@ -35,8 +35,9 @@
 //! statement, and every check sqlx makes of a connection, is a trip there
 //! and back (two context switches), which on a small machine cost far more
 //! than SQLite's own work. So a checkout's writes go as one batch of
-//! statements, a savepoint moves with one more trip (`RELEASE w; SAVEPOINT
-//! w`) and a one-statement write needs none, neither pool checks a
+//! statements, a savepoint moves in the first trip of the write that
+//! needs it (for the placement and the capture) or with one more, and a
+//! one-statement write needs none, neither pool checks a
 //! connection before handing it out (a local file does not drop), and the
 //! reads a checkout makes through the engine run on reader connections
 //! kept between calls (`crate::lease`), which skips sqlx's check when a
@@ -44,7 +45,8 @@
 //!
 //! `synchronous = NORMAL`: in WAL mode a commit survives a crash of the
 //! process; a power loss may drop the last transactions, never corrupt the
-//! file. Hosts that need every commit on disk before it returns pass their
+//! file. The log is copied back into the database file by a task of the
+//! store's own, not by the writer inside a `COMMIT` (`checkpoint`). Hosts that need every commit on disk before it returns pass their
 //! own options to [`SqliteStore::connect_with`].
 //!
 //! # Notification
@@ -68,6 +70,7 @@ use sqlx::sqlite::{
 
 use self::batch::Batcher;
 pub use self::batch::WriteBatches;
+use self::checkpoint::Checkpointer;
 use crate::codec;
 use crate::error::OpenError;
 use crate::lease::Conns;
@@ -213,9 +216,15 @@ impl SqliteStore {
             .max_lifetime(None)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT),
+            )
             .await
             .map_err(OpenError::Connect)?;
+        // A file's log is checkpointed off the writer's path.
+        let checkpointer = (!in_memory).then(|| Checkpointer::start(options.clone()));
         let (reader, keep) = if in_memory {
             // Each connection to `:memory:` would be its own database.
             (writer.clone(), 0)
@@ -232,7 +241,7 @@ impl SqliteStore {
         };
         let reads = Arc::new(Conns::new(reader.clone(), keep));
         Ok(Self {
-            batcher: Arc::new(Batcher::new(writer.clone(), in_memory)),
+            batcher: Arc::new(Batcher::new(writer.clone(), in_memory, checkpointer)),
             writer,
             reader,
             reads,
@@ -421,6 +430,7 @@ impl SqliteStore {
 mod batch;
 mod carts;
 mod catalogue;
+mod checkpoint;
 mod deliveries;
 mod discounts;
 mod idempotency;
