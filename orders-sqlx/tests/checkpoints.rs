@@ -86,8 +86,8 @@ async fn the_log_stays_bounded_under_a_steady_stream_of_commits() {
     let wal = dir.path().join("orders.db-wal");
     let (orders, _) = engine(store.clone());
     // One commit per cart, each of at least two pages (the table's and its
-    // index's): several times the writer's limit in all.
-    const CARTS: u64 = 6_000;
+    // index's): 20,000 pages or more in all, five times the writer's limit.
+    const CARTS: u64 = 10_000;
     let mut largest = 0u64;
     for n in 0..CARTS {
         let who = CustomerId::parse(&format!("steady-{n}")).expect("id");
@@ -104,11 +104,15 @@ async fn the_log_stays_bounded_under_a_steady_stream_of_commits() {
         .fetch_one(store.pool())
         .await
         .expect("page size") as u64;
-    // A frame is a page and a 24-byte header; one commit may pass the limit.
+    // A frame is a page and a 24-byte header. The writer's checkpoint may
+    // find the store's task copying (or a reader on an old snapshot) and
+    // leave the log to grow until a later commit tries again, so the bound
+    // is looser than the limit; without the writer's checkpoints the log
+    // would hold every page of every commit.
     let log_pages = largest / (page_size + 24);
     println!("{CARTS} commits, the log at most {log_pages} pages");
     assert!(
-        log_pages <= WRITER_LIMIT + 50,
+        log_pages <= 2 * WRITER_LIMIT,
         "the log grew to {log_pages} pages for {CARTS} commits"
     );
 }

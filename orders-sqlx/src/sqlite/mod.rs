@@ -45,8 +45,17 @@
 //!
 //! `synchronous = NORMAL`: in WAL mode a commit survives a crash of the
 //! process; a power loss may drop the last transactions, never corrupt the
-//! file. The log is copied back into the database file by a task of the
-//! store's own, not by the writer inside a `COMMIT` (`checkpoint`). Hosts that need every commit on disk before it returns pass their
+//! file.
+//!
+//! # Checkpoints
+//!
+//! The log (`-wal`) is copied back into the database file by a task of the
+//! store's own, a passive checkpoint on a connection of its own 100 ms
+//! after writes commit, rather than by the writer inside a `COMMIT`, where
+//! every write would wait for the copy and its `fsync`. The writer's own
+//! `wal_autocheckpoint` is 4,000 pages, whatever options a host passes: it
+//! finishes what the task copied, so the log starts over and stays under
+//! about 16 MiB. Hosts that need every commit on disk before it returns pass their
 //! own options to [`SqliteStore::connect_with`].
 //!
 //! # Notification
