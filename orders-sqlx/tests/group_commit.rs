@@ -210,6 +210,15 @@ async fn a_failed_commit_fails_every_write_of_its_batch() {
     assert!(observer.cart(&cart.id).await.expect("observe").is_some());
 }
 
+async fn cart_status(store: &SqliteStore, cart: &orders_core::ids::CartId) -> CartStatus {
+    store
+        .cart(cart)
+        .await
+        .expect("cart")
+        .expect("exists")
+        .status()
+}
+
 /// Polls `inner` at most `polls` times, then gives up and drops it: a
 /// caller gone at whatever await it had reached.
 struct GiveUpAfter<F> {
@@ -315,12 +324,7 @@ async fn callers_that_give_up_mid_write_leave_the_database_whole() {
     let buyers: BTreeSet<&str> = stored.iter().map(|(_, who, _)| who.as_str()).collect();
     assert_eq!(buyers.len(), count, "one order per cart at most");
     for (who, cart) in &carts {
-        let status = observer
-            .cart(cart)
-            .await
-            .expect("cart")
-            .expect("exists")
-            .status();
+        let status = cart_status(&observer, cart).await;
         let ordered = buyers.contains(who.as_str());
         assert_eq!(
             status == CartStatus::CheckedOut,
@@ -364,12 +368,7 @@ async fn callers_that_give_up_mid_write_leave_the_database_whole() {
             }
             Err(error) => {
                 assert_eq!(error, &Error::InsufficientStock(vec![hot.id().clone()]));
-                let status = observer
-                    .cart(cart)
-                    .await
-                    .expect("cart")
-                    .expect("exists")
-                    .status();
+                let status = cart_status(&observer, cart).await;
                 assert_eq!(status, CartStatus::Open, "refused, yet checked out");
             }
         }
