@@ -384,3 +384,94 @@ async fn callers_that_give_up_mid_write_leave_the_database_whole() {
         ROUNDS * BUYERS
     );
 }
+
+/// A placement that loses the whole transaction half-way (a host's
+/// trigger raises `ROLLBACK`) fails every write of its batch, placements
+/// that moved the savepoint in their own first trip included: none of them
+/// is stored, none is answered `Ok`, and the writer goes on with the next
+/// batch. Stock and carts agree with the answers exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_lost_half_way_fails_every_write_of_its_batch() {
+    const ROUNDS: usize = 5;
+    const BUYERS: usize = 48;
+    let (store, dir) = common::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    let observer = SqliteStore::connect(&url).await.expect("observer");
+    sqlx::raw_sql(
+        "CREATE TRIGGER lose_the_transaction AFTER INSERT ON orders_orders
+         WHEN NEW.email LIKE 'lose-%' BEGIN SELECT RAISE(ROLLBACK, 'lost on purpose'); END;",
+    )
+    .execute(store.pool())
+    .await
+    .expect("trigger");
+    let (orders, _) = engine(store.clone());
+    let stock = 100_000;
+    let hot = product(&orders, "5.00", stock).await;
+    let mut answers = Vec::new();
+    for round in 0..ROUNDS {
+        let mut carts = Vec::new();
+        for n in 0..BUYERS {
+            let who = CustomerId::parse(&format!("lost-{round}-{n}")).expect("id");
+            let cart = cart_with(&orders, &who, &[(hot.id(), 1)]).await;
+            carts.push((n % 12 == 5, who, cart));
+        }
+        let tasks: Vec<_> = carts
+            .into_iter()
+            .map(|(lose, who, cart)| {
+                let orders = orders.clone();
+                tokio::spawn(async move {
+                    let mut details = form(Some("4242424242424242"));
+                    if lose {
+                        details.email = Some(format!("lose-{who}@example.com"));
+                    }
+                    let result = orders.checkout(&who, &cart, details, None).await;
+                    (lose, cart, result.is_ok())
+                })
+            })
+            .collect();
+        for task in tasks {
+            answers.push(task.await.expect("task"));
+        }
+    }
+    let mut placed = 0;
+    let mut shared = 0;
+    for (lose, cart, ok) in &answers {
+        assert!(
+            !(*lose && *ok),
+            "a placement whose transaction was lost answered Ok"
+        );
+        if !lose && !ok {
+            shared += 1;
+        }
+        let status = cart_status(&observer, cart).await;
+        assert_eq!(
+            status == CartStatus::CheckedOut,
+            *ok,
+            "cart {cart}: {status:?}, answered Ok: {ok}"
+        );
+        placed += usize::from(*ok);
+    }
+    let orders_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM orders_orders")
+        .fetch_one(observer.pool())
+        .await
+        .expect("count");
+    assert_eq!(
+        orders_stored as usize, placed,
+        "stored exactly the orders answered Ok"
+    );
+    let hot_now = observer
+        .product(hot.id())
+        .await
+        .expect("hot")
+        .expect("exists");
+    assert_eq!(hot_now.stock() as usize, stock as usize - placed);
+    assert!(placed > 0, "no checkout got through");
+    assert!(
+        shared > 0,
+        "no checkout shared a batch with a lost transaction"
+    );
+    println!(
+        "{placed} placed, {shared} failed with a lost batch, of {}",
+        answers.len()
+    );
+}
