@@ -219,6 +219,16 @@ async fn cart_status(store: &SqliteStore, cart: &orders_core::ids::CartId) -> Ca
         .status()
 }
 
+/// `product`'s stock as stored now.
+async fn stock_of(store: &SqliteStore, product: &orders_core::catalogue::Product) -> usize {
+    let stored = store
+        .product(product.id())
+        .await
+        .expect("product")
+        .expect("exists");
+    stored.stock() as usize
+}
+
 /// Polls `inner` at most `polls` times, then gives up and drops it: a
 /// caller gone at whatever await it had reached.
 struct GiveUpAfter<F> {
@@ -332,18 +342,8 @@ async fn callers_that_give_up_mid_write_leave_the_database_whole() {
             "{who}: cart {status:?}, ordered: {ordered}"
         );
     }
-    let hot_now = observer
-        .product(hot.id())
-        .await
-        .expect("hot")
-        .expect("exists");
-    assert_eq!(hot_now.stock() as usize, stock as usize - count);
-    let side_now = observer
-        .product(side.id())
-        .await
-        .expect("side")
-        .expect("exists");
-    assert_eq!(side_now.stock() as usize, 100_000 - 2 * count);
+    assert_eq!(stock_of(&observer, &hot).await, stock as usize - count);
+    assert_eq!(stock_of(&observer, &side).await, 100_000 - 2 * count);
     for (id, who, _) in &stored {
         let id = orders_core::ids::OrderId::parse(id).expect("order id");
         let order = observer.order(&id).await.expect("order").expect("exists");
@@ -459,12 +459,7 @@ async fn a_transaction_lost_half_way_fails_every_write_of_its_batch() {
         orders_stored as usize, placed,
         "stored exactly the orders answered Ok"
     );
-    let hot_now = observer
-        .product(hot.id())
-        .await
-        .expect("hot")
-        .expect("exists");
-    assert_eq!(hot_now.stock() as usize, stock as usize - placed);
+    assert_eq!(stock_of(&observer, &hot).await, stock as usize - placed);
     assert!(placed > 0, "no checkout got through");
     assert!(
         shared > 0,
