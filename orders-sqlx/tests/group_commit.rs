@@ -103,9 +103,7 @@ async fn refused_checkouts_roll_back_alone(store: Arc<SqliteStore>, observer: Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_refused_checkouts_roll_back_alone_in_shared_batches() {
-    let (store, dir) = common::sqlite().await;
-    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
-    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (store, observer, _dir) = store_and_observer().await;
     refused_checkouts_roll_back_alone(store, Some(observer)).await;
 }
 
@@ -120,9 +118,7 @@ async fn sqlite_memory_refused_checkouts_roll_back_alone_in_shared_batches() {
 /// waits for company.
 #[tokio::test]
 async fn a_write_alone_commits_in_a_batch_of_its_own() {
-    let (store, dir) = common::sqlite().await;
-    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
-    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (store, observer, _dir) = store_and_observer().await;
     let (orders, _) = engine(store.clone());
     for n in 0..5 {
         let who = CustomerId::parse(&format!("alone-{n}")).expect("id");
@@ -145,9 +141,7 @@ async fn a_write_alone_commits_in_a_batch_of_its_own() {
 /// writes of other batches are stored, and the store writes on afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_commit_fails_every_write_of_its_batch() {
-    let (store, dir) = common::sqlite().await;
-    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
-    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (store, observer, _dir) = store_and_observer().await;
     sqlx::raw_sql(
         "CREATE TABLE poison_parent (id INTEGER PRIMARY KEY);
          CREATE TABLE poison_child (parent INTEGER REFERENCES poison_parent (id) DEFERRABLE INITIALLY DEFERRED);
@@ -210,6 +204,15 @@ async fn a_failed_commit_fails_every_write_of_its_batch() {
     assert!(observer.cart(&cart.id).await.expect("observe").is_some());
 }
 
+/// A migrated store on a file, and another store on the same file that
+/// sees only what was committed (the folder goes with the guard).
+async fn store_and_observer() -> (Arc<SqliteStore>, SqliteStore, tempfile::TempDir) {
+    let (store, dir) = common::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
+    let observer = SqliteStore::connect(&url).await.expect("observer");
+    (store, observer, dir)
+}
+
 async fn cart_status(store: &SqliteStore, cart: &orders_core::ids::CartId) -> CartStatus {
     store
         .cart(cart)
@@ -263,9 +266,7 @@ impl<F: std::future::Future> std::future::Future for GiveUpAfter<F> {
 async fn callers_that_give_up_mid_write_leave_the_database_whole() {
     const ROUNDS: usize = 6;
     const BUYERS: usize = 48;
-    let (store, dir) = common::sqlite().await;
-    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
-    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (store, observer, _dir) = store_and_observer().await;
     let (orders, _) = engine(store.clone());
     let stock = (ROUNDS * BUYERS * 3 / 4) as u32;
     let hot = product(&orders, "5.00", stock).await;
@@ -394,9 +395,7 @@ async fn callers_that_give_up_mid_write_leave_the_database_whole() {
 async fn a_transaction_lost_half_way_fails_every_write_of_its_batch() {
     const ROUNDS: usize = 5;
     const BUYERS: usize = 48;
-    let (store, dir) = common::sqlite().await;
-    let url = format!("sqlite://{}", dir.path().join("orders.db").display());
-    let observer = SqliteStore::connect(&url).await.expect("observer");
+    let (store, observer, _dir) = store_and_observer().await;
     sqlx::raw_sql(
         "CREATE TRIGGER lose_the_transaction AFTER INSERT ON orders_orders
          WHEN NEW.email LIKE 'lose-%' BEGIN SELECT RAISE(ROLLBACK, 'lost on purpose'); END;",

@@ -199,11 +199,12 @@ impl Name {
         }
     }
 
-    /// Moves the savepoint from this name to the other.
+    /// Moves the savepoint from this name to the other (statements
+    /// ending in `;`, so a write's own may follow).
     fn moved_on(self) -> &'static str {
         match self {
-            Self::A => "RELEASE a; SAVEPOINT b",
-            Self::B => "RELEASE b; SAVEPOINT a",
+            Self::A => "RELEASE a; SAVEPOINT b;",
+            Self::B => "RELEASE b; SAVEPOINT a;",
         }
     }
 
@@ -236,11 +237,7 @@ impl Prefix {
 
     /// The statements to put first, each ending in `;`, or `""`.
     pub(super) fn sql(self) -> &'static str {
-        match self.0 {
-            None => "",
-            Some(Name::B) => "RELEASE a; SAVEPOINT b;\n",
-            Some(Name::A) => "RELEASE b; SAVEPOINT a;\n",
-        }
+        self.0.map_or("", |to| to.other().moved_on())
     }
 
     /// This prefix's place in [`ALL`](Self::ALL).
@@ -267,8 +264,6 @@ struct State {
     /// turn can clean up after a dropped one), with the name a folded
     /// write's prefix moves the savepoint to.
     writing: Option<(Kind, Option<Name>)>,
-    /// A `BEGIN` under way.
-    opening: bool,
     /// Batches in a row that kept the connection.
     kept: u32,
 }
@@ -542,7 +537,7 @@ where
 /// Whether a turn must clean up after a dropped one, or open a batch,
 /// before its write.
 fn unsettled(state: &State) -> bool {
-    state.opening || state.writing.is_some() || state.batch.is_none()
+    state.writing.is_some() || state.batch.is_none()
 }
 
 /// Runs `sql` (statements without parameters) on the open batch.
@@ -563,9 +558,7 @@ async fn open(state: &mut State, pool: &SqlitePool) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        state.opening = true;
         let opened = run(state, "BEGIN IMMEDIATE; SAVEPOINT a").await;
-        state.opening = false;
         match opened {
             Ok(()) => break,
             Err(e) => {
@@ -593,15 +586,11 @@ async fn open(state: &mut State, pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Cleans up after a turn dropped in the middle: a write of several
+/// Cleans up after a write dropped in the middle: a write of several
 /// statements goes back to its savepoint (a one-statement write happened
-/// or not, and stays if it did); a `BEGIN` is rolled back.
+/// or not, and stays if it did). The batcher's own steps need no cleaning
+/// up: they run in tasks of their own ([`detach`]).
 async fn recover(state: &mut State) {
-    if state.opening {
-        state.opening = false;
-        let _ = run(state, "ROLLBACK").await;
-        state.conn = None;
-    }
     match state.writing {
         None => {}
         Some((Kind::One, _)) => {
