@@ -129,7 +129,7 @@ impl<DB: Database> Lease<'_, DB> {
     /// succeeded, or the server refused it (a constraint, a timeout), which
     /// leaves the connection idle and usable. Anything else (an I/O error,
     /// a protocol error) sends it back to sqlx to be checked.
-    #[cfg(feature = "postgres")]
+    #[cfg(any(test, feature = "postgres"))]
     pub(crate) fn settle<T>(&mut self, result: &Result<T, sqlx::Error>) {
         if matches!(result, Ok(_) | Err(sqlx::Error::Database(_))) {
             self.keep();

@@ -2,6 +2,7 @@
 //! every status of a fulfilment, return and refund is taken and others are
 //! refused, as are negative amounts and positions below 1; a record names
 //! an order that exists.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 mod common;
 

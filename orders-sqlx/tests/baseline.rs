@@ -2,6 +2,7 @@
 //! schema the migrations make one by one on an installed shop, on SQLite
 //! and PostgreSQL, with the same history recorded; and every object in it
 //! is named with the store's prefix, so none can meet a host's own.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //! their own and read back all of theirs. The store is opened on the
 //! host's own pool ([`Storage::from_pool`]) on some starts and from a URL on
 //! the others.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! database, capture once and record it once; two engines sweeping the
 //! same expired holds cancel each once and return its stock once. On a
 //! SQLite file and on a fresh PostgreSQL database.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! PostgreSQL 14) are folded by `migrate()` in Rust, so a search finds them
 //! in any case and script, which neither database's `lower()` would do the
 //! same way.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 mod common;
 

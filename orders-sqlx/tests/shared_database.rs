@@ -3,6 +3,7 @@
 //! refuses the other, however often either restarts, in either order. A
 //! database migrated by an earlier build (the store's rows in
 //! `_sqlx_migrations`) hands them over to `_orders_migrations` once.
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 mod common;
 
