@@ -346,3 +346,5 @@ mod idempotency;
 mod mails;
 mod orders;
 pub(crate) mod place;
+#[cfg(test)]
+mod scratch;

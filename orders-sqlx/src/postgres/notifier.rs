@@ -421,26 +421,10 @@ mod tests {
     /// whole events table on every read.
     #[tokio::test]
     async fn the_listeners_read_does_not_scan_the_events_table() {
-        let Ok(base) = std::env::var("ORDERS_TEST_PG_URL") else {
-            assert!(
-                std::env::var_os("ORDERS_REQUIRE_PG").is_none(),
-                "ORDERS_REQUIRE_PG is set but ORDERS_TEST_PG_URL is not"
-            );
+        let Some(db) = super::super::scratch::Scratch::create().await else {
             return;
         };
-        let mut admin = PgConnection::connect(&base).await.expect("admin");
-        let name = format!("orders_unit_{}", new_token().replace('.', "_"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .expect("create");
-        let options: PgConnectOptions = base.parse().expect("url");
-        let options = options.database(&name);
-        let store = PgStore::connect_with(options.clone(), PgPoolOptions::new())
-            .await
-            .expect("store");
-        store.migrate().await.expect("migrate");
-        let mut conn = PgConnection::connect_with(&listener_options(options))
+        let mut conn = PgConnection::connect_with(&listener_options(db.options.clone()))
             .await
             .expect("listener connection");
         let plan: Vec<String> =
@@ -451,13 +435,7 @@ mod tests {
                 .await
                 .expect("explain");
         let _ = conn.close().await;
-        store.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await
-        .expect("drop");
+        db.drop_database().await;
         let plan = plan.join("\n");
         assert!(plan.contains("orders_order_events_fan_out"), "{plan}");
         assert!(!plan.contains("Seq Scan on orders_order_events"), "{plan}");

@@ -171,7 +171,10 @@ static RECORDS: LazyLock<String> =
 
 /// A status change in one statement (its own transaction): compare-and-set
 /// on version and status ([`statements::CHANGE_ORDER`], `$1` to `$13`, and
-/// the status `$14`), the restock (`$15`, a JSON array of
+/// the status `$14`, compared with `IS NOT DISTINCT FROM`, which no index
+/// serves, so that the order is always found by its unique id: with `=`,
+/// on a table without statistics, the planner walked the status index
+/// through every order of that status), the restock (`$15`, a JSON array of
 /// `{product_id, quantity}`; rows locked in id order) and the
 /// event (actor `$16`, note `$17`, kind `$18`, data `$19`; announced after
 /// commit, by the notifier).
@@ -179,7 +182,7 @@ static CHANGE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "
 WITH o AS (
-    {} AND status = $14 RETURNING id),
+    {} AND status IS NOT DISTINCT FROM $14 RETURNING id),
 want AS (
     SELECT x->>'product_id' AS id, sum((x->>'quantity')::int8)::int8 AS qty
     FROM jsonb_array_elements($15::jsonb) AS x
@@ -415,5 +418,53 @@ impl EventLog for PgStore {
         )
         .map_err(error::any)?;
         rows.iter().map(codec::event).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CHANGE;
+    use crate::postgres::scratch::Scratch;
+
+    /// A status change finds its order by id, the unique key, on a fresh
+    /// database (no statistics, as on a server whose autovacuum is off, or
+    /// a young table): with `status = $14` the planner took the status
+    /// index, as cheap on an empty table, and walked every order of that
+    /// status for each change once the table had grown (3,260 orders for
+    /// one capture, 3.4 ms, after 10 s of checkouts).
+    #[tokio::test]
+    async fn a_status_change_finds_its_order_by_id() {
+        let Some(db) = Scratch::create().await else {
+            return;
+        };
+        let none: Option<&str> = None;
+        let plan: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {}", *CHANGE)))
+                .bind("paid")
+                .bind(none)
+                .bind("captured")
+                .bind(none)
+                .bind(none)
+                .bind(none)
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind(none)
+                .bind("2026-12-07T00:00:00Z")
+                .bind("01a24ec5952b75458866b36a3ac17a3e")
+                .bind(1_i64)
+                .bind("paid")
+                .bind("[]")
+                .bind("system")
+                .bind(none)
+                .bind("status")
+                .bind(none)
+                .fetch_all(db.store.pool())
+                .await
+                .expect("explain");
+        db.drop_database().await;
+        let plan = plan.join("\n");
+        assert!(plan.contains("orders_orders_id_key"), "{plan}");
+        assert!(!plan.contains("orders_orders_status_number"), "{plan}");
     }
 }
