@@ -28,7 +28,9 @@
 //! capture as a status change of the order the placement returned
 //! (`change_status_of`), without reading it back. That write is one
 //! statement, a compare-and-set: `UPDATE … WHERE id = $id AND version =
-//! $expected AND status = $from`. Under `READ COMMITTED` an `UPDATE` that
+//! $expected AND status IS NOT DISTINCT FROM $from` (the same as `=` on a
+//! status, which is never null, but served by no index, so the order is
+//! always found by its id). Under `READ COMMITTED` an `UPDATE` that
 //! finds its row changed by a concurrent transaction waits for it and then
 //! re-evaluates its `WHERE` on the row's newest committed version, so it
 //! matches only if nobody moved the order past the version the placement
