@@ -162,7 +162,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ORDERS_MAX_CONNECTIONS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
     /// Seconds a shutdown (SIGINT/SIGTERM) may take before the process
-    /// exits anyway, whatever the clients do.
+    /// exits anyway, whatever the clients do. Within it, requests finish
+    /// and the webhook deliveries in flight are recorded.
     #[arg(
         long,
         env = "ORDERS_SHUTDOWN_TIMEOUT",
@@ -447,6 +448,7 @@ async fn serve(
         .webhooks(storage.outbox(), args.allow_private_webhooks);
     // Webhook deliveries, beside the server, until it stops.
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let stop_worker = Arc::new(stop_worker);
     let worker = orders_axum::webhooks::DeliveryWorker::new(
         storage.outbox(),
         Arc::new(orders_core::ports::SystemClock),
@@ -540,12 +542,31 @@ async fn serve(
     );
     println!("listening on http://{address}");
     let _ = std::io::stdout().flush();
-    let stopped = orders_axum::serve::serve(listener, app, options, shutdown_signal()).await;
+    // The signal stops the webhook worker at once, so its requests in
+    // flight finish and are recorded while the connections drain, both
+    // within --shutdown-timeout of the signal.
+    let signalled = Arc::new(std::sync::OnceLock::new());
+    let signal = {
+        let (stop_worker, signalled) = (stop_worker.clone(), signalled.clone());
+        async move {
+            shutdown_signal().await;
+            let _ = signalled.set(tokio::time::Instant::now());
+            let _ = stop_worker.send(true);
+        }
+    };
+    let stopped = orders_axum::serve::serve(listener, app, options, signal).await;
     if let Some(task) = apart {
         task.abort();
     }
     let _ = stop_worker.send(true);
-    let _ = worker.await;
+    let deadline = signalled
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now)
+        + std::time::Duration::from_secs_f64(args.shutdown_timeout);
+    if tokio::time::timeout_at(deadline, worker).await.is_err() {
+        tracing::warn!("webhook deliveries still in flight at the shutdown deadline");
+    }
     let _ = sweeper.await;
     if let Some(mailer) = mailer {
         mailer.stop().await;

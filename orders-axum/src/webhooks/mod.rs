@@ -20,4 +20,6 @@ pub use guard::{check_target, is_public};
 #[cfg(feature = "webhooks")]
 pub use sign::{SIGNATURE_HEADER, signature};
 #[cfg(feature = "webhooks")]
-pub use worker::{DEFAULT_BATCH, DEFAULT_MAX_IN_FLIGHT, DeliveryWorker, WorkerConfig, payload};
+pub use worker::{
+    DEFAULT_BATCH, DEFAULT_MAX_IN_FLIGHT, DRAIN_RECORDS, DeliveryWorker, WorkerConfig, payload,
+};

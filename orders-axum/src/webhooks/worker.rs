@@ -80,6 +80,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// The most events one fan-out passes.
 const FAN_OUT: usize = 500;
 
+/// How long a stopping worker waits, beyond a request's timeout, for the
+/// attempts in flight to be recorded.
+pub const DRAIN_RECORDS: Duration = Duration::from_secs(5);
+
 /// Delivers webhooks; see the module docs.
 #[derive(Clone)]
 pub struct DeliveryWorker {
@@ -201,8 +205,12 @@ impl DeliveryWorker {
         Ok(())
     }
 
-    /// Runs rounds until `shutdown` turns true; requests in flight then
-    /// finish on their own (or their leases run out).
+    /// Runs rounds until `shutdown` turns true, then waits for the
+    /// requests in flight to finish and their attempts to be recorded, for
+    /// at most [`WorkerConfig::timeout`] and [`DRAIN_RECORDS`] more. A
+    /// delivery answered but not recorded when the process exits stays
+    /// leased: its order's later events wait for the lease to run out, and
+    /// then it is sent again.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
             let pause = match self.round().await {
@@ -219,6 +227,20 @@ impl DeliveryWorker {
                 // A slot came free: claim again now.
                 () = self.wake.notified() => {}
             }
+        }
+        // Every slot back means every attempt started has been recorded
+        // (a delivery's task gives its slot back after its record).
+        let all = u32::try_from(self.config.batch.max(1)).unwrap_or(u32::MAX);
+        let drained = tokio::time::timeout(
+            self.config.timeout + DRAIN_RECORDS,
+            self.slots.acquire_many(all),
+        )
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                in_flight = all as usize - self.slots.available_permits(),
+                "webhook deliveries still in flight at shutdown; their leases will run out"
+            );
         }
     }
 
