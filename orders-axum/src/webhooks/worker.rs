@@ -238,7 +238,6 @@ impl DeliveryWorker {
         .await;
         if drained.is_err() {
             tracing::warn!(
-                in_flight = all as usize - self.slots.available_permits(),
                 "webhook deliveries still in flight at shutdown; their leases will run out"
             );
         }
