@@ -2,7 +2,8 @@
 //! for a loopback target unless the server runs with
 //! `--allow-private-webhooks`), and the server's worker delivers every
 //! order event to a real receiver, signed, surviving a restart (with
-//! `--webhook-max-in-flight 2`; 0 is refused).
+//! `--webhook-max-in-flight 2`; 0 is refused), and a receiver that never
+//! answers cannot hold a shutdown past `--shutdown-timeout`.
 
 mod common;
 
@@ -168,4 +169,61 @@ fn a_max_in_flight_of_zero_is_refused() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("from 1 to 1024"), "{stderr}");
+}
+
+/// A receiver that never answers cannot hold the shutdown past
+/// `--shutdown-timeout`: the worker's wait for its requests in flight
+/// (up to the request timeout, 10 s, and 5 s more) is cut at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_cannot_hold_the_shutdown() {
+    let (url, _dir) = sqlite_url();
+    create_staff(&url);
+    let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(
+                |State(arrived): State<Arc<std::sync::atomic::AtomicUsize>>| async move {
+                    arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    axum::http::StatusCode::OK
+                },
+            ),
+        )
+        .with_state(arrived.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut server = Server::start_with(
+        &url,
+        &["--allow-private-webhooks", "--shutdown-timeout", "2"],
+    );
+    let staff = server.staff().await;
+    let body = json!({"url": hook_url, "events": ["order.created"]});
+    let (status, created) = server
+        .call("POST", "/api/admin/webhooks", Some(&staff), Some(body))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let customer = server.customer().await;
+    let product = server.product(&staff, 10).await;
+    let cart = server.cart(&customer, &product, 1).await;
+    let (status, order) = server.checkout(&customer, &cart, CARD_OK).await;
+    assert_eq!(status, 201, "{order}");
+    for _ in 0..300 {
+        if arrived.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        arrived.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "in flight"
+    );
+    let asked = std::time::Instant::now();
+    let exited = server.terminate();
+    let took = asked.elapsed();
+    assert!(exited.success(), "{exited}");
+    assert!(took < Duration::from_secs(5), "exited after {took:?}");
 }
