@@ -1,19 +1,22 @@
 //! Group commit: the writes waiting for the single writer run in one
 //! transaction and commit together.
 //!
-//! A write takes a *turn* on the writer ([`Batcher::turn`]): turns are
-//! handed out one at a time, first come first served. The first turn of a
-//! batch takes the writer's connection and opens `BEGIN IMMEDIATE`; each
-//! write runs inside the batch's transaction behind the savepoint `w`, so a
-//! write that fails (a refused checkout, a lost compare-and-set) is rolled
-//! back to that savepoint alone and the batch goes on. After its turn a
-//! write queues again, behind every write that was already waiting; when
-//! it comes round and its batch is still open, every write queued ahead of
-//! it has had its turn, and it commits the batch. Everyone else of the
-//! batch hears the commit's outcome without a turn. A write alone takes its
-//! turn and commits at once: nothing ever sleeps to gather a batch. A batch
-//! also commits as soon as it holds [`MAX_WRITES`] writes or has been open
-//! [`MAX_OPEN`].
+//! A write is handed to the store's *writer task* ([`Batcher::write`]),
+//! which owns the writer's connection and runs the writes one after
+//! another, in the order they came. The first write of a batch opens
+//! `BEGIN IMMEDIATE`; each write runs inside the batch's transaction
+//! behind a savepoint, so a write that fails (a refused checkout, a lost
+//! compare-and-set) is rolled back alone and the batch goes on. When no
+//! write is waiting any more, the task commits the batch and answers every
+//! write of it. A write alone commits at once: nothing ever sleeps to
+//! gather a batch. A batch also commits as soon as it holds [`MAX_WRITES`]
+//! writes or has been open [`MAX_OPEN`].
+//!
+//! One task running the writes back to back, rather than each caller
+//! taking a turn on a shared connection, keeps the hand-offs off the
+//! writer's path: the next write starts as soon as the last one's
+//! statements are done, without waiting for its caller to be woken and
+//! scheduled, and each caller is woken once, with its answer.
 //!
 //! # Every answer after the commit
 //!
@@ -36,7 +39,7 @@
 //! after a failed one-statement write (which also checks that the
 //! transaction is still there).
 //!
-//! A *folded* write of several statements ([`Turn::fold`]) saves that
+//! A *folded* write of several statements ([`Batcher::folded`]) saves that
 //! trip: it puts the move in front of its own first statement, under the
 //! other name (`RELEASE a; SAVEPOINT b; UPDATE …`). Whether the move ran
 //! is then read off the database rather than assumed: if `ROLLBACK TO b`
@@ -47,40 +50,46 @@
 //! inside a transaction). The other name is what makes the test sound: `b`
 //! exists only if this write's move created it.
 //!
-//! # Cancelled callers
+//! # Callers that give up
 //!
-//! A caller may drop its future at any await. The batcher's own steps
-//! (opening a batch, moving the savepoint, undoing a failed write, cleaning
-//! up after a dropped one, committing) run in a task of their own that
-//! holds the writer until it is done, so a dropped caller never stops one
-//! half-way. The write's own statements do stop with their caller, and the
-//! state remembers what was under way: a write dropped in the middle is
-//! rolled back to its savepoint by the next turn (a one-statement write
-//! either happened or not, and is kept if it did). A dropped write that
-//! had finished may still commit with its batch, as a request sent to a
-//! database server does.
+//! A write owns its data (it runs on the writer task, not in its caller),
+//! so a caller may drop its future at any point without stopping anything
+//! half-way: the write runs and commits with its batch, and its answer is
+//! dropped, as a request already sent to a database server would be. A
+//! write that panics is rolled back as a failed one, and the panic goes on
+//! in its caller.
+//!
+//! # The writer task
+//!
+//! The task starts with the first write, on the runtime of its caller, and
+//! again with the next write if that runtime has gone (its writes failed
+//! with [`StoreError::Unavailable`]). It ends when the store is closed or
+//! dropped, after the writes already handed to it.
 //!
 //! # Other users of the writer pool
 //!
 //! Taking the connection from sqlx's pool and giving it back (which sqlx
 //! follows with a check, one more trip to the worker) costs about what a
-//! small write does, so a batch that commits while other writes wait for
-//! their turn keeps the connection for the next batch, up to [`MAX_KEPT`]
-//! batches in a row. Then, and whenever no write waits, the connection goes
-//! back to the writer pool, so a host's own queries through
+//! small write does, so a batch that commits while other writes wait keeps
+//! the connection for the next batch, up to [`MAX_KEPT`] batches in a row.
+//! Then, and whenever no write waits, the connection goes back to the
+//! writer pool, so a host's own queries through
 //! [`SqliteStore::pool`](super::SqliteStore::pool) get it between batches.
 //! On an in-memory database the reads share the writer's pool, and the
 //! connection goes back after every batch.
 
-use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_core::future::BoxFuture;
+use futures_util::FutureExt;
 use orders_core::ports::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
-use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
 use crate::error::{self, Fail};
@@ -96,16 +105,13 @@ const MAX_KEPT: u32 = 16;
 /// What a write does on the connection, which decides whether it needs a
 /// savepoint of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
+enum Kind {
     /// At most one statement that writes: SQLite undoes it alone if it
     /// fails.
     One,
     /// Several writing statements, undone together if the write fails.
     Several,
 }
-
-/// A batch's outcome: `None` while it is open.
-type Outcome = Option<Result<(), StoreError>>;
 
 /// How the store's writes have been committed so far: in how many
 /// batches, holding how many writes (see [`SqliteStore::write_batches`]).
@@ -120,59 +126,10 @@ pub struct WriteBatches {
     pub writes: u64,
 }
 
-/// The single writer's turns and batches; see the module docs.
-#[derive(Debug)]
-pub(super) struct Batcher {
-    pool: SqlitePool,
-    state: Arc<Mutex<State>>,
-    counts: Arc<Counts>,
-}
-
 #[derive(Debug, Default)]
 struct Counts {
     batches: AtomicU64,
     writes: AtomicU64,
-    /// Writes waiting for their first turn.
-    waiting: AtomicUsize,
-    /// Whether a batch keeps the connection for the next while writes
-    /// wait (not when the reads share the writer pool).
-    keep: bool,
-    /// Told of every commit (a file's store has one).
-    checkpointer: Option<Checkpointer>,
-}
-
-/// A write waiting for its first turn, counted while it waits. Dropped
-/// before its turn (its caller gone) as the last one waiting, it gives a
-/// connection kept for it back to the pool.
-struct Waiting<'a> {
-    counts: &'a Counts,
-    state: &'a Mutex<State>,
-    arrived: bool,
-}
-
-impl<'a> Waiting<'a> {
-    fn new(counts: &'a Counts, state: &'a Mutex<State>) -> Self {
-        counts.waiting.fetch_add(1, Ordering::SeqCst);
-        Self {
-            counts,
-            state,
-            arrived: false,
-        }
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        let left = self.counts.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
-        if !self.arrived
-            && left == 0
-            && let Ok(mut state) = self.state.try_lock()
-            && state.batch.is_none()
-        {
-            state.conn = None;
-            state.kept = 0;
-        }
-    }
 }
 
 /// The name the batch's one savepoint has (see "Savepoints, lazily").
@@ -229,8 +186,6 @@ impl Name {
 pub(super) struct Prefix(Option<Name>);
 
 impl Prefix {
-    /// No move: the savepoint is already just before the write.
-    pub(super) const NONE: Self = Self(None);
     /// Every prefix, each at its [`index`](Self::index) (for texts made
     /// once per prefix).
     pub(super) const ALL: [Self; 3] = [Self(None), Self(Some(Name::A)), Self(Some(Name::B))];
@@ -250,30 +205,108 @@ impl Prefix {
     }
 }
 
-#[derive(Debug, Default)]
-struct State {
-    /// The writer's connection, while a batch is open.
-    conn: Option<PoolConnection<Sqlite>>,
-    batch: Option<Batch>,
-    next_id: u64,
-    /// The savepoint's name.
-    name: Name,
-    /// Work since the savepoint that a failed write must not undo.
-    dirty: bool,
-    /// A write under way, remembered until its turn ends (so the next
-    /// turn can clean up after a dropped one), with the name a folded
-    /// write's prefix moves the savepoint to.
-    writing: Option<(Kind, Option<Name>)>,
-    /// Batches in a row that kept the connection.
-    kept: u32,
+/// A write's answer to its caller: its own result once its batch ended, or
+/// the panic that stopped it.
+type Reply<T> = Result<Result<T, StoreError>, Box<dyn Any + Send>>;
+
+/// A write handed to the writer task (a [`Write`] with its types erased).
+trait Job: Send {
+    fn kind(&self) -> Kind;
+    fn folded(&self) -> bool;
+    /// Runs the write's statements once, keeping its value.
+    fn attempt<'a>(
+        &'a mut self,
+        conn: &'a mut SqliteConnection,
+        prefix: Prefix,
+    ) -> BoxFuture<'a, Result<(), Fail>>;
+    /// The write failed for good with `fail` (it was rolled back).
+    fn refused(&mut self, fail: Fail);
+    /// Its batch ended with `committed`: answers the caller.
+    fn answer(self: Box<Self>, committed: Result<(), StoreError>);
+    /// Its statements panicked (they were rolled back).
+    fn panicked(self: Box<Self>, panic: Box<dyn Any + Send>);
 }
 
-#[derive(Debug)]
-struct Batch {
-    id: u64,
-    writes: usize,
-    opened: Instant,
-    done: watch::Sender<Outcome>,
+/// A write: its statements, the data they are run with (owned, so the
+/// write does not depend on its caller), and where its answer goes.
+struct Write<D, T, F> {
+    kind: Kind,
+    folded: bool,
+    /// The field a unique violation means.
+    unique: &'static str,
+    data: D,
+    statements: F,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Reply<T>>,
+}
+
+impl<D, T, F> Job for Write<D, T, F>
+where
+    D: Send + Sync + 'static,
+    T: Send + 'static,
+    F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+        + Send
+        + 'static,
+{
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn folded(&self) -> bool {
+        self.folded
+    }
+
+    fn attempt<'a>(
+        &'a mut self,
+        conn: &'a mut SqliteConnection,
+        prefix: Prefix,
+    ) -> BoxFuture<'a, Result<(), Fail>> {
+        Box::pin(async move {
+            let value = (self.statements)(conn, prefix, &self.data).await?;
+            self.result = Some(Ok(value));
+            Ok(())
+        })
+    }
+
+    fn refused(&mut self, fail: Fail) {
+        self.result = Some(Err(fail.into_store(self.unique)));
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), StoreError>) {
+        let result = self.result.unwrap_or_else(|| {
+            Err(StoreError::Backend(
+                "a write was answered without running".into(),
+            ))
+        });
+        // A caller that gave up no longer listens.
+        let _ = self.reply.send(Ok(committed.and(result)));
+    }
+
+    fn panicked(self: Box<Self>, panic: Box<dyn Any + Send>) {
+        let _ = self.reply.send(Err(panic));
+    }
+}
+
+/// The single writer's queue of writes; see the module docs.
+pub(super) struct Batcher {
+    pool: SqlitePool,
+    /// Whether a batch keeps the connection for the next while writes
+    /// wait (not when the reads share the writer pool).
+    keep: bool,
+    counts: Arc<Counts>,
+    /// Told of every commit (a file's store has one).
+    checkpointer: Option<Arc<Checkpointer>>,
+    /// The writer task's queue, once it runs.
+    queue: Mutex<Option<mpsc::UnboundedSender<Box<dyn Job>>>>,
+}
+
+impl std::fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("keep", &self.keep)
+            .field("committed", &self.committed())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Batcher {
@@ -285,26 +318,24 @@ impl Batcher {
     pub(super) fn new(pool: SqlitePool, shared: bool, checkpointer: Option<Checkpointer>) -> Self {
         Self {
             pool,
-            state: Arc::new(Mutex::new(State::default())),
-            counts: Arc::new(Counts {
-                keep: !shared,
-                checkpointer,
-                ..Counts::default()
-            }),
+            keep: !shared,
+            counts: Arc::default(),
+            checkpointer: checkpointer.map(Arc::new),
+            queue: Mutex::new(None),
         }
     }
 
-    /// Gives a kept connection back to the pool (before closing it), and
-    /// stops the checkpoints.
-    pub(super) async fn release(&self) {
-        if let Some(checkpointer) = &self.counts.checkpointer {
+    /// Stops the checkpoints and the writer task, once it has run the
+    /// writes already handed to it (it then gives the connection back to
+    /// the pool, which closing the pool waits for).
+    pub(super) fn release(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop();
         }
-        let mut state = self.state.lock().await;
-        if state.batch.is_none() {
-            state.conn = None;
-            state.kept = 0;
-        }
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 
     /// The batches committed so far.
@@ -315,371 +346,396 @@ impl Batcher {
         }
     }
 
-    /// Waits for the writer and joins (or opens) its batch. The turn is
-    /// the caller's until [`Turn::finish`].
+    /// Runs a write of at most one statement that writes (reads before it
+    /// are free): SQLite undoes a failed statement alone, so it needs no
+    /// savepoint of its own. `statements` runs with the writer's connection
+    /// and `data`, inside the open batch's transaction; it is run again
+    /// when the file was busy, and its answer comes once the batch
+    /// committed. `unique` names the field a unique violation means.
     ///
     /// # Errors
-    /// The writer's connection could not be had or the transaction could
-    /// not be opened (the file busy for too long).
-    pub(super) async fn turn(&self) -> Result<Turn, StoreError> {
-        let mut waiting = Waiting::new(&self.counts, &self.state);
-        let mut guard = self.state.clone().lock_owned().await;
-        waiting.arrived = true;
-        drop(waiting);
-        if unsettled(&guard) {
-            let pool = self.pool.clone();
-            let opened;
-            (guard, opened) = detach(guard, |mut state| async move {
-                recover(&mut state).await;
-                let opened = if state.batch.is_none() {
-                    open(&mut state, &pool).await
-                } else {
-                    Ok(())
-                };
-                (state, opened)
-            })
-            .await;
-            opened?;
-        }
-        let batch = guard.batch.as_ref().expect("a batch is open");
-        let (id, done) = (batch.id, batch.done.subscribe());
-        Ok(Turn {
-            state: self.state.clone(),
-            counts: self.counts.clone(),
-            guard: Some(guard),
-            id,
-            done,
-        })
-    }
-}
-
-/// One write's turn on the writer, in the open batch `id`.
-pub(super) struct Turn {
-    state: Arc<Mutex<State>>,
-    counts: Arc<Counts>,
-    guard: Option<OwnedMutexGuard<State>>,
-    id: u64,
-    done: watch::Receiver<Outcome>,
-}
-
-impl Turn {
-    fn state(&mut self) -> &mut State {
-        self.guard.as_mut().expect("the turn is held")
-    }
-
-    /// The writer's connection, inside the batch's transaction.
-    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
-        self.state()
-            .conn
-            .as_mut()
-            .expect("an open batch has the connection")
-    }
-
-    /// Before each attempt of a write of `kind`: moves the savepoint past
-    /// the work before it when the write needs one.
-    pub(super) async fn begin(&mut self, kind: Kind) -> Result<(), StoreError> {
-        if kind == Kind::Several && self.state().dirty {
-            self.detached(|mut state| async move {
-                let name = state.name;
-                let moved = match run(&mut state, name.moved()).await {
-                    Ok(()) => {
-                        state.dirty = false;
-                        Ok(())
-                    }
-                    Err(e) => Err(broken(&mut state, e).await),
-                };
-                (state, moved)
-            })
-            .await?;
-        }
-        self.state().writing = Some((kind, None));
-        Ok(())
-    }
-
-    /// Runs `step` on the state in a task of its own, so that a caller
-    /// dropped meanwhile cannot stop it half-way (the turn then ends with
-    /// the task, which releases the writer); see "Cancelled callers".
-    async fn detached<T, F, Fut>(&mut self, step: F) -> T
+    /// The write's own error, or its batch's (the writer could not be had,
+    /// the commit failed).
+    pub(super) async fn one<D, T, F>(
+        &self,
+        unique: &'static str,
+        data: D,
+        statements: F,
+    ) -> Result<T, StoreError>
     where
-        F: FnOnce(OwnedMutexGuard<State>) -> Fut,
-        Fut: Future<Output = (OwnedMutexGuard<State>, T)> + Send + 'static,
+        D: Send + Sync + 'static,
         T: Send + 'static,
+        F: for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+            + Send
+            + 'static,
     {
-        let guard = self.guard.take().expect("the turn is held");
-        let (guard, out) = detach(guard, step).await;
-        self.guard = Some(guard);
-        out
-    }
-
-    /// Before each attempt of a folded write of several statements: the
-    /// [`Prefix`] its first statement must start with (which moves the
-    /// savepoint past the work before it, when there is any). The write
-    /// must send that statement before it answers `Ok`.
-    pub(super) fn fold(&mut self) -> Prefix {
-        let state = self.state();
-        let to = state.dirty.then(|| state.name.other());
-        state.writing = Some((Kind::Several, to));
-        Prefix(to)
-    }
-
-    /// The write succeeded: its work stays in the batch.
-    pub(super) fn succeeded(&mut self) {
-        let state = self.state();
-        if let Some((_, Some(to))) = state.writing.take() {
-            state.name = to;
-        }
-        state.dirty = true;
-    }
-
-    /// The write failed: undoes it (a write of several statements goes
-    /// back to its savepoint) and checks that the transaction is still
-    /// there; if it is not, the batch has ended, failed.
-    pub(super) async fn failed(&mut self, kind: Kind) -> Result<(), StoreError> {
-        self.detached(|mut state| async move {
-            let undone = undo(&mut state, kind).await;
-            (state, undone)
+        self.write(Kind::One, false, unique, data, move |conn, _, data| {
+            statements(conn, data)
         })
         .await
     }
 
-    /// Ends the turn with the write's own `result` and waits for its batch
-    /// to commit (committing it when this write's turn comes round again);
-    /// answers `result` once committed, the commit's error otherwise.
-    pub(super) async fn finish<T>(
-        mut self,
-        result: Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut guard = self.guard.take().expect("the turn is held");
-        let mut commit_now = false;
-        if let Some(batch) = guard.batch.as_mut().filter(|b| b.id == self.id) {
-            batch.writes += 1;
-            commit_now = batch.writes >= MAX_WRITES || batch.opened.elapsed() >= MAX_OPEN;
+    /// As [`one`](Self::one), for a write of several statements: behind
+    /// a savepoint, rolled back to it alone when it fails.
+    pub(super) async fn several<D, T, F>(
+        &self,
+        unique: &'static str,
+        data: D,
+        statements: F,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+            + Send
+            + 'static,
+    {
+        self.write(Kind::Several, false, unique, data, move |conn, _, data| {
+            statements(conn, data)
+        })
+        .await
+    }
+
+    /// As [`several`](Self::several), with the move of the savepoint
+    /// folded into the write's first trip: the [`Prefix`] `statements` is
+    /// given must start the first statement it sends, and it must send
+    /// that statement before it answers `Ok` (see "Savepoints, lazily").
+    /// One trip to sqlx's worker fewer for a write that follows other work
+    /// in its batch.
+    pub(super) async fn folded<D, T, F>(
+        &self,
+        unique: &'static str,
+        data: D,
+        statements: F,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+            + Send
+            + 'static,
+    {
+        self.write(Kind::Several, true, unique, data, statements)
+            .await
+    }
+
+    async fn write<D, T, F>(
+        &self,
+        kind: Kind,
+        folded: bool,
+        unique: &'static str,
+        data: D,
+        statements: F,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.send(Box::new(Write {
+            kind,
+            folded,
+            unique,
+            data,
+            statements,
+            result: None,
+            reply,
+        }));
+        match answer.await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(StoreError::Unavailable(
+                "the store's writer stopped before the write was answered".into(),
+            )),
         }
-        let committed = if commit_now {
-            commit(guard, &self.counts).await
-        } else {
-            drop(guard);
-            self.committed().await
+    }
+
+    /// Hands `job` to the writer task, starting one if none runs (the
+    /// first write, or the runtime of the last one has gone).
+    fn send(&self, job: Box<dyn Job>) {
+        let mut queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let job = match queue.as_ref() {
+            Some(sender) => match sender.send(job) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(job)) => job,
+            },
+            None => job,
         };
-        committed.and(result)
+        let (sender, jobs) = mpsc::unbounded_channel();
+        let writer = Writer {
+            pool: self.pool.clone(),
+            keep: self.keep,
+            counts: self.counts.clone(),
+            checkpointer: self.checkpointer.clone(),
+            conn: None,
+            open: false,
+            kept: 0,
+            name: Name::A,
+            dirty: false,
+        };
+        tokio::spawn(writer.serve(jobs));
+        // The task was just made, with its queue: this cannot fail.
+        let _ = sender.send(job);
+        *queue = Some(sender);
     }
+}
 
-    /// The outcome of this turn's batch, committing it if it is still open
-    /// when this write gets the writer again.
-    async fn committed(&mut self) -> Result<(), StoreError> {
-        loop {
-            if let Some(outcome) = self.done.borrow_and_update().clone() {
-                return outcome;
-            }
-            tokio::select! {
-                biased;
-                changed = self.done.changed() => {
-                    if changed.is_err() {
-                        return Err(StoreError::Unavailable(
-                            "the write batch ended without an outcome".into(),
-                        ));
-                    }
-                }
-                mut guard = self.state.clone().lock_owned() => {
-                    if guard.batch.as_ref().is_some_and(|b| b.id == self.id) {
-                        if unsettled(&guard) {
-                            (guard, ()) = detach(guard, |mut state| async move {
-                                recover(&mut state).await;
-                                (state, ())
-                            })
-                            .await;
-                        }
-                        if guard.batch.as_ref().is_some_and(|b| b.id == self.id) {
-                            return commit(guard, &self.counts).await;
-                        }
-                    }
-                }
-            }
+/// How running one write went.
+#[derive(Default)]
+struct Ran {
+    /// Its statements panicked.
+    panic: Option<Box<dyn Any + Send>>,
+    /// The batch's transaction is gone: every write of it fails with this.
+    broken: Option<StoreError>,
+}
+
+impl Ran {
+    fn broken(e: StoreError) -> Self {
+        Self {
+            panic: None,
+            broken: Some(e),
         }
     }
 }
 
-/// Undoes the failed write of `kind` under way; see [`Turn::failed`].
-async fn undo(state: &mut State, kind: Kind) -> Result<(), StoreError> {
-    if let Some((_, Some(to))) = state.writing {
-        return undo_folded(state, to).await;
-    }
-    let sql = match kind {
-        Kind::Several => state.name.rollback(),
-        Kind::One => state.name.moved(),
-    };
-    let undone = run(state, sql).await;
-    state.writing = None;
-    match undone {
-        Ok(()) => {
-            state.dirty = false;
-            Ok(())
-        }
-        Err(e) => Err(broken(state, e).await),
-    }
+/// The writer task's state: the connection while a batch is open (and
+/// between batches while writes wait), and the batch's savepoint.
+struct Writer {
+    pool: SqlitePool,
+    keep: bool,
+    counts: Arc<Counts>,
+    checkpointer: Option<Arc<Checkpointer>>,
+    conn: Option<PoolConnection<Sqlite>>,
+    /// A batch's transaction is open on `conn`.
+    open: bool,
+    /// Batches in a row that kept the connection.
+    kept: u32,
+    /// The savepoint's name.
+    name: Name,
+    /// Work since the savepoint that a failed write must not undo.
+    dirty: bool,
 }
 
-/// Runs `step` with the writer's state in a task of its own, which a
-/// dropped caller does not stop, and hands the state back.
-async fn detach<T, F, Fut>(guard: OwnedMutexGuard<State>, step: F) -> (OwnedMutexGuard<State>, T)
-where
-    F: FnOnce(OwnedMutexGuard<State>) -> Fut,
-    Fut: Future<Output = (OwnedMutexGuard<State>, T)> + Send + 'static,
-    T: Send + 'static,
-{
-    match tokio::spawn(step(guard)).await {
-        Ok(out) => out,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("the writer's task was stopped: {e}"),
-    }
-}
-
-/// Whether a turn must clean up after a dropped one, or open a batch,
-/// before its write.
-fn unsettled(state: &State) -> bool {
-    state.writing.is_some() || state.batch.is_none()
-}
-
-/// Runs `sql` (statements without parameters) on the open batch.
-async fn run(state: &mut State, sql: &'static str) -> Result<(), sqlx::Error> {
-    let conn = state
-        .conn
-        .as_mut()
-        .expect("an open batch has the connection");
-    sqlx::raw_sql(sql).execute(&mut **conn).await.map(|_| ())
-}
-
-/// Takes the writer's connection and opens a batch, running `BEGIN` again
-/// while the file is busy (another process writing it).
-async fn open(state: &mut State, pool: &SqlitePool) -> Result<(), StoreError> {
-    if state.conn.is_none() {
-        state.conn = Some(pool.acquire().await.map_err(error::any)?);
-    }
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let opened = run(state, "BEGIN IMMEDIATE; SAVEPOINT a").await;
-        match opened {
-            Ok(()) => break,
-            Err(e) => {
-                // A `BEGIN` that passed before the savepoint failed.
-                let _ = run(state, "ROLLBACK").await;
-                let fail = Fail::Db(e);
-                if fail.is_retryable() && attempt < super::ATTEMPTS {
-                    continue;
-                }
-                state.conn = None;
-                return Err(fail.into_store("record"));
-            }
-        }
-    }
-    let (done, _) = watch::channel(None);
-    state.batch = Some(Batch {
-        id: state.next_id,
-        writes: 0,
-        opened: Instant::now(),
-        done,
-    });
-    state.next_id += 1;
-    state.name = Name::A;
-    state.dirty = false;
-    Ok(())
-}
-
-/// Cleans up after a write dropped in the middle: a write of several
-/// statements goes back to its savepoint (a one-statement write happened
-/// or not, and stays if it did). The batcher's own steps need no cleaning
-/// up: they run in tasks of their own ([`detach`]).
-async fn recover(state: &mut State) {
-    match state.writing {
-        None => {}
-        Some((Kind::One, _)) => {
-            state.writing = None;
-            state.dirty = true;
-        }
-        Some((Kind::Several, Some(to))) => {
-            let _ = undo_folded(state, to).await;
-        }
-        Some((Kind::Several, None)) => {
-            state.writing = None;
-            if let Err(e) = run(state, state.name.rollback()).await {
-                broken(state, e).await;
-            }
-        }
-    }
-}
-
-/// Undoes a folded write whose prefix moves the savepoint to `to`, and
-/// leaves the savepoint where the next write begins; see "Savepoints,
-/// lazily". An error means the batch has ended, failed.
-async fn undo_folded(state: &mut State, to: Name) -> Result<(), StoreError> {
-    if run(state, to.rollback()).await.is_err() {
-        // Nothing of the write ran: set the savepoint here, after the
-        // work before it, once the transaction is known to be there.
-        if !in_transaction(state).await {
-            return Err(broken(state, "the transaction is gone").await);
-        }
-        if run(state, state.name.moved_on()).await.is_err()
-            && let Err(e) = run(state, to.set()).await
+impl Drop for Writer {
+    /// Stopped in the middle of a batch (its runtime shut down): the
+    /// connection, inside an open transaction, is closed rather than given
+    /// back to the pool, which would hand the transaction to the next user.
+    fn drop(&mut self) {
+        if self.open
+            && let Some(conn) = self.conn.as_mut()
         {
-            return Err(broken(state, e).await);
+            conn.close_on_drop();
         }
     }
-    state.writing = None;
-    state.name = to;
-    state.dirty = false;
-    Ok(())
 }
 
-/// Whether the batch's transaction is still open: a `BEGIN` fails inside
-/// a transaction (one it opens is rolled back at once).
-async fn in_transaction(state: &mut State) -> bool {
-    match run(state, "BEGIN").await {
-        Ok(()) => {
-            let _ = run(state, "ROLLBACK").await;
-            false
+impl Writer {
+    /// Runs the writes of `jobs` in batches until the store lets go of
+    /// the queue.
+    async fn serve(mut self, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+        while let Some(first) = jobs.recv().await {
+            if let Err(e) = self.open().await {
+                first.answer(Err(e));
+                continue;
+            }
+            let opened = Instant::now();
+            let mut batch: Vec<Box<dyn Job>> = Vec::new();
+            let mut broken = None;
+            let mut next = Some(first);
+            while let Some(mut job) = next.take() {
+                let ran = self.run(job.as_mut()).await;
+                match ran.panic {
+                    Some(panic) => job.panicked(panic),
+                    None => batch.push(job),
+                }
+                if ran.broken.is_some() {
+                    broken = ran.broken;
+                    break;
+                }
+                if batch.len() < MAX_WRITES && opened.elapsed() < MAX_OPEN {
+                    next = jobs.try_recv().ok();
+                }
+            }
+            let outcome = match broken {
+                Some(e) => Err(e),
+                None => self.commit(batch.len()).await,
+            };
+            for job in batch {
+                job.answer(outcome.clone());
+            }
+            if outcome.is_ok() && self.keep && self.kept < MAX_KEPT && !jobs.is_empty() {
+                self.kept += 1;
+            } else {
+                self.conn = None;
+                self.kept = 0;
+            }
         }
-        Err(_) => true,
     }
-}
 
-/// The batch's transaction is gone (or its savepoint): rolls back what is
-/// left, fails every write of the batch with `e`, and frees the writer.
-async fn broken(state: &mut State, e: impl std::fmt::Display) -> StoreError {
-    tracing::warn!(error = %e, "a write batch lost its transaction; every write of it fails");
-    let error = StoreError::Unavailable(format!("the write batch was rolled back: {e}"));
-    let _ = run(state, "ROLLBACK").await;
-    end(state, Err(error.clone()), false);
-    error
-}
-
-/// Closes the batch with `outcome`: tells every write of it, and gives the
-/// connection back to the pool unless `keep` (for the writes waiting).
-fn end(state: &mut State, outcome: Result<(), StoreError>, keep: bool) {
-    if keep {
-        state.kept += 1;
-    } else {
-        state.conn = None;
-        state.kept = 0;
+    /// Takes the writer's connection and opens a batch, running `BEGIN`
+    /// again while the file is busy (another process writing it).
+    async fn open(&mut self) -> Result<(), StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await.map_err(error::any)?);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.exec("BEGIN IMMEDIATE; SAVEPOINT a").await {
+                Ok(()) => break,
+                Err(e) => {
+                    // A `BEGIN` that passed before the savepoint failed.
+                    let _ = self.exec("ROLLBACK").await;
+                    let fail = Fail::Db(e);
+                    if fail.is_retryable() && attempt < super::ATTEMPTS {
+                        continue;
+                    }
+                    self.conn = None;
+                    self.kept = 0;
+                    return Err(fail.into_store("record"));
+                }
+            }
+        }
+        self.open = true;
+        self.name = Name::A;
+        self.dirty = false;
+        Ok(())
     }
-    state.writing = None;
-    state.dirty = false;
-    if let Some(batch) = state.batch.take() {
-        batch.done.send_replace(Some(outcome));
-    }
-}
 
-/// Commits the open batch, in a task of its own so that a dropped caller
-/// cannot stop it half-way, and tells every write of the batch.
-async fn commit(mut guard: OwnedMutexGuard<State>, counts: &Arc<Counts>) -> Result<(), StoreError> {
-    let counts = counts.clone();
-    let task = tokio::spawn(async move {
-        let outcome = match run(&mut guard, "COMMIT").await {
+    /// Runs `job` in the open batch (again while the file is busy), behind
+    /// the savepoint it needs, and undoes it if it fails.
+    async fn run(&mut self, job: &mut dyn Job) -> Ran {
+        let kind = job.kind();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let to = if job.folded() {
+                self.dirty.then(|| self.name.other())
+            } else {
+                if kind == Kind::Several && self.dirty {
+                    if let Err(e) = self.exec(self.name.moved()).await {
+                        return Ran::broken(self.broken(e).await);
+                    }
+                    self.dirty = false;
+                }
+                None
+            };
+            let conn = self
+                .conn
+                .as_mut()
+                .expect("an open batch has the connection");
+            let attempted = AssertUnwindSafe(job.attempt(conn, Prefix(to)))
+                .catch_unwind()
+                .await;
+            match attempted {
+                Ok(Ok(())) => {
+                    if let Some(to) = to {
+                        self.name = to;
+                    }
+                    self.dirty = true;
+                    return Ran::default();
+                }
+                Ok(Err(fail)) => {
+                    if let Err(e) = self.undo(kind, to).await {
+                        return Ran::broken(e);
+                    }
+                    if fail.is_retryable() && attempt < super::ATTEMPTS {
+                        continue;
+                    }
+                    job.refused(fail);
+                    return Ran::default();
+                }
+                Err(panic) => {
+                    return Ran {
+                        panic: Some(panic),
+                        broken: self.undo(kind, to).await.err(),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Undoes a failed write of `kind` (a folded one whose prefix moved
+    /// the savepoint to `to`): a write of several statements goes back to
+    /// its savepoint, and after a one-statement write the savepoint moves,
+    /// which checks that the transaction is still there. An error means
+    /// the batch has ended, failed.
+    async fn undo(&mut self, kind: Kind, to: Option<Name>) -> Result<(), StoreError> {
+        if let Some(to) = to {
+            return self.undo_folded(to).await;
+        }
+        let sql = match kind {
+            Kind::Several => self.name.rollback(),
+            Kind::One => self.name.moved(),
+        };
+        match self.exec(sql).await {
             Ok(()) => {
-                let writes = guard.batch.as_ref().map_or(0, |b| b.writes);
-                counts.batches.fetch_add(1, Ordering::Relaxed);
-                counts.writes.fetch_add(writes as u64, Ordering::Relaxed);
-                if let Some(checkpointer) = &counts.checkpointer {
+                self.dirty = false;
+                Ok(())
+            }
+            Err(e) => Err(self.broken(e).await),
+        }
+    }
+
+    /// Undoes a folded write whose prefix moves the savepoint to `to`, and
+    /// leaves the savepoint where the next write begins; see "Savepoints,
+    /// lazily".
+    async fn undo_folded(&mut self, to: Name) -> Result<(), StoreError> {
+        if self.exec(to.rollback()).await.is_err() {
+            // Nothing of the write ran: set the savepoint here, after the
+            // work before it, once the transaction is known to be there.
+            if !self.in_transaction().await {
+                return Err(self.broken("the transaction is gone").await);
+            }
+            if self.exec(self.name.moved_on()).await.is_err()
+                && let Err(e) = self.exec(to.set()).await
+            {
+                return Err(self.broken(e).await);
+            }
+        }
+        self.name = to;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Whether the batch's transaction is still open: a `BEGIN` fails
+    /// inside a transaction (one it opens is rolled back at once).
+    async fn in_transaction(&mut self) -> bool {
+        match self.exec("BEGIN").await {
+            Ok(()) => {
+                let _ = self.exec("ROLLBACK").await;
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// The batch's transaction is gone (or its savepoint): rolls back what
+    /// is left; every write of the batch fails with the error returned.
+    async fn broken(&mut self, e: impl std::fmt::Display) -> StoreError {
+        tracing::warn!(error = %e, "a write batch lost its transaction; every write of it fails");
+        let _ = self.exec("ROLLBACK").await;
+        self.open = false;
+        StoreError::Unavailable(format!("the write batch was rolled back: {e}"))
+    }
+
+    /// Commits the open batch of `writes` writes.
+    async fn commit(&mut self, writes: usize) -> Result<(), StoreError> {
+        let committed = self.exec("COMMIT").await;
+        self.open = false;
+        match committed {
+            Ok(()) => {
+                self.counts.batches.fetch_add(1, Ordering::Relaxed);
+                self.counts
+                    .writes
+                    .fetch_add(writes as u64, Ordering::Relaxed);
+                if let Some(checkpointer) = &self.checkpointer {
                     checkpointer.committed();
                 }
                 Ok(())
@@ -687,20 +743,146 @@ async fn commit(mut guard: OwnedMutexGuard<State>, counts: &Arc<Counts>) -> Resu
             Err(e) => {
                 tracing::warn!(error = %e, "a write batch failed to commit; every write of it fails");
                 // The transaction may still be open (it is on SQLITE_BUSY).
-                let _ = run(&mut guard, "ROLLBACK").await;
+                let _ = self.exec("ROLLBACK").await;
                 Err(error::any(e))
             }
+        }
+    }
+
+    /// Runs `sql` (statements without parameters) on the writer.
+    async fn exec(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        let conn = self.conn.as_mut().expect("the writer has its connection");
+        sqlx::raw_sql(sql).execute(&mut **conn).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    /// An in-memory database of one table `t (v)`, on a pool of one
+    /// connection kept open.
+    async fn memory() -> SqlitePool {
+        database("sqlite::memory:").await
+    }
+
+    /// The database at `url` with one table `t (v)`, on a pool of one
+    /// connection.
+    async fn database(url: &str) -> SqlitePool {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect(url)
+            .await
+            .expect("the database");
+        sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
+            .execute(&pool)
+            .await
+            .expect("the table");
+        pool
+    }
+
+    async fn insert(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
+        batcher
+            .one("v", v, |conn, v| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (v) VALUES (?)")
+                        .bind(*v)
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Inserts `v`, then panics.
+    async fn insert_then_panic(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
+        batcher
+            .several("v", v, |conn, v| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (v) VALUES (?)")
+                        .bind(*v)
+                        .execute(&mut *conn)
+                        .await?;
+                    if *v > 0 {
+                        panic!("a bug in a write");
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn values(pool: &SqlitePool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(pool)
+            .await
+            .expect("the values")
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_gave_up_still_runs_and_commits() {
+        let pool = memory().await;
+        let batcher = Batcher::new(pool.clone(), true, None);
+        // Polled once, which hands it to the writer task, then dropped.
+        assert!(insert(&batcher, 1).now_or_never().is_none());
+        // Writes run in the order they came: by the time the next one is
+        // answered, the one before it has committed.
+        insert(&batcher, 2).await.expect("the second write");
+        assert_eq!(values(&pool).await, [1, 2]);
+        assert_eq!(batcher.committed().writes, 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_panics_its_caller_and_is_rolled_back_alone() {
+        let pool = memory().await;
+        let batcher = Batcher::new(pool.clone(), true, None);
+        // All three are handed over in one poll, before the writer task
+        // runs (one thread): one batch.
+        let (before, panicked, after) = tokio::join!(
+            insert(&batcher, 1),
+            AssertUnwindSafe(insert_then_panic(&batcher, 2)).catch_unwind(),
+            insert(&batcher, 3),
+        );
+        let panic = panicked.expect_err("the caller of the write that panicked panics");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug in a write"));
+        before.expect("the write before it");
+        after.expect("the write after it");
+        assert_eq!(values(&pool).await, [1, 3]);
+        // The write before it was in its batch when it was rolled back (the
+        // batch may have closed after it: capturing a backtrace can take
+        // longer than a batch stays open).
+        assert_eq!(batcher.committed().writes, 2);
+    }
+
+    #[test]
+    fn a_writer_whose_runtime_has_gone_is_started_again() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
         };
-        let keep = outcome.is_ok()
-            && counts.keep
-            && guard.kept < MAX_KEPT
-            && counts.waiting.load(Ordering::SeqCst) > 0;
-        end(&mut guard, outcome.clone(), keep);
-        outcome
-    });
-    task.await.unwrap_or_else(|e| {
-        Err(StoreError::Unavailable(format!(
-            "the write batch's commit stopped: {e}"
-        )))
-    })
+        // A file: a connection to `:memory:` given back to the pool by a
+        // task of the runtime that goes would take its database with it.
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let first = runtime();
+        let pool = first.block_on(database(&url));
+        let batcher = Batcher::new(pool.clone(), true, None);
+        first
+            .block_on(insert(&batcher, 1))
+            .expect("the first write");
+        // The writer task goes with the runtime it started on.
+        drop(first);
+        let second = runtime();
+        second
+            .block_on(insert(&batcher, 2))
+            .expect("a write on another runtime");
+        assert_eq!(second.block_on(values(&pool)), [1, 2]);
+    }
 }

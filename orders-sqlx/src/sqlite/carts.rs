@@ -16,12 +16,16 @@ use crate::statements::{self, Bind};
 #[async_trait]
 impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        write_one!(self, "cart", |conn| async {
-            statements::insert_cart::<Sqlite>(cart)?
-                .execute(&mut *conn)
-                .await?;
-            Ok::<_, Fail>(())
-        })
+        self.batcher
+            .one("cart", cart.clone(), |conn, cart| {
+                Box::pin(async move {
+                    statements::insert_cart::<Sqlite>(cart)?
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
@@ -66,9 +70,15 @@ impl CartStore for SqliteStore {
     }
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
-        write_one!(self, "cart", |conn| async {
-            compare_and_set(&mut *conn, cart, expected_version).await
-        })
+        self.batcher
+            .one(
+                "cart",
+                (cart.clone(), expected_version),
+                |conn, (cart, expected_version)| {
+                    Box::pin(compare_and_set(conn, cart, *expected_version))
+                },
+            )
+            .await
     }
 
     async fn open_cart(
@@ -89,15 +99,17 @@ impl CartStore for SqliteStore {
 
     /// Both compare-and-sets in one `BEGIN IMMEDIATE` transaction.
     async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError> {
-        write_tx!(self, "cart", |conn| {
-            async {
-                compare_and_set(&mut *conn, &claim.guest, claim.guest_version).await?;
-                if let Some((into, version)) = &claim.into {
-                    compare_and_set(&mut *conn, into, *version).await?;
-                }
-                Ok::<_, Fail>(())
-            }
-        })
+        self.batcher
+            .several("cart", claim.clone(), |conn, claim| {
+                Box::pin(async move {
+                    compare_and_set(&mut *conn, &claim.guest, claim.guest_version).await?;
+                    if let Some((into, version)) = &claim.into {
+                        compare_and_set(&mut *conn, into, *version).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 }
 

@@ -10,18 +10,22 @@ use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec;
-use crate::error::{self, Fail};
+use crate::error;
 use crate::{rows, statements};
 
 #[async_trait]
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        write_one!(self, "sku", |conn| async {
-            statements::insert_product::<Sqlite>(p)?
-                .execute(&mut *conn)
-                .await?;
-            Ok::<_, Fail>(())
-        })
+        self.batcher
+            .one("sku", p.clone(), |conn, p| {
+                Box::pin(async move {
+                    statements::insert_product::<Sqlite>(p)?
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn update_product(
@@ -31,22 +35,25 @@ impl CatalogueStore for SqliteStore {
         expected_version: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Product, StoreError> {
-        write_one!(self, "sku", |conn| {
-            async {
-                let sql = statements::PRODUCT_BY_ID.as_str();
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                let stored = codec::product(&row)?;
-                let product = patch.applied_to(&stored, expected_version, now)?;
-                statements::update_product::<Sqlite>(id, &product)?
-                    .execute(&mut *conn)
-                    .await?;
-                Ok::<_, Fail>(product)
-            }
-        })
+        let data = (id.clone(), patch.clone(), expected_version, now);
+        self.batcher
+            .one("sku", data, |conn, (id, patch, expected_version, now)| {
+                Box::pin(async move {
+                    let sql = statements::PRODUCT_BY_ID.as_str();
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let stored = codec::product(&row)?;
+                    let product = patch.applied_to(&stored, *expected_version, *now)?;
+                    statements::update_product::<Sqlite>(id, &product)?
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(product)
+                })
+            })
+            .await
     }
 
     async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {

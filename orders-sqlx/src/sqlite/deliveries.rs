@@ -124,21 +124,25 @@ crate::outbox::shared_delivery_fns!(SqliteConnection);
 impl DeliveryStore for SqliteStore {
     async fn insert_webhook(&self, new: &NewWebhook) -> Result<Webhook, StoreError> {
         let events = outbox::events_text(&new.events);
-        write_tx!(self, "webhook", |conn| async {
-            sqlx::query(sql::INSERT_WEBHOOK)
-                .bind(new.id.as_str())
-                .bind(new.url.as_str())
-                .bind(&events)
-                .bind(new.secret.expose())
-                .bind(ts(new.created_at))
-                .execute(&mut *conn)
-                .await?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql::WEBHOOK_BY_ID.as_str()))
-                .bind(new.id.as_str())
-                .fetch_one(&mut *conn)
-                .await?;
-            Ok::<_, crate::error::Fail>(outbox::webhook(&row)?)
-        })
+        self.batcher
+            .several("webhook", (new.clone(), events), |conn, (new, events)| {
+                Box::pin(async move {
+                    sqlx::query(sql::INSERT_WEBHOOK)
+                        .bind(new.id.as_str())
+                        .bind(new.url.as_str())
+                        .bind(events.as_str())
+                        .bind(new.secret.expose())
+                        .bind(ts(new.created_at))
+                        .execute(&mut *conn)
+                        .await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql::WEBHOOK_BY_ID.as_str()))
+                        .bind(new.id.as_str())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    Ok(outbox::webhook(&row)?)
+                })
+            })
+            .await
     }
 
     async fn webhook(&self, id: &WebhookId) -> Result<Option<Webhook>, StoreError> {
@@ -156,9 +160,11 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), StoreError> {
-        write_tx!(self, "webhook", |conn| async {
-            Ok::<_, crate::error::Fail>(delete(conn, id).await?)
-        })
+        self.batcher
+            .several("webhook", id.clone(), |conn, id| {
+                Box::pin(async move { Ok(delete(conn, id).await?) })
+            })
+            .await
     }
 
     async fn fan_out(
@@ -180,9 +186,15 @@ impl DeliveryStore for SqliteStore {
         if last.is_none_or(|last| last <= position.unwrap_or(0)) {
             return Ok(0);
         }
-        write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(fan_out(conn, consumer, limit, now).await?)
-        })
+        self.batcher
+            .several(
+                "delivery",
+                (consumer.to_owned(), limit, now),
+                |conn, (consumer, limit, now)| {
+                    Box::pin(async move { Ok(fan_out(conn, consumer, *limit, *now).await?) })
+                },
+            )
+            .await
     }
 
     async fn consumer_position(&self, consumer: &str) -> Result<Option<EventId>, StoreError> {
@@ -215,9 +227,15 @@ impl DeliveryStore for SqliteStore {
         if !due {
             return Ok(Vec::new());
         }
-        write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limits).await?)
-        })
+        self.batcher
+            .several(
+                "delivery",
+                (now, lease.clone(), limits.clone()),
+                |conn, (now, lease, limits)| {
+                    Box::pin(async move { Ok(claim(conn, *now, lease, limits).await?) })
+                },
+            )
+            .await
     }
 
     async fn record_attempt(
@@ -225,9 +243,15 @@ impl DeliveryStore for SqliteStore {
         delivery: &Delivery,
         lease_token: &str,
     ) -> Result<(), StoreError> {
-        write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(record(conn, delivery, lease_token).await?)
-        })
+        self.batcher
+            .several(
+                "delivery",
+                (delivery.clone(), lease_token.to_owned()),
+                |conn, (delivery, lease_token)| {
+                    Box::pin(async move { Ok(record(conn, delivery, lease_token).await?) })
+                },
+            )
+            .await
     }
 
     async fn record_attempts(
@@ -237,9 +261,11 @@ impl DeliveryStore for SqliteStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(record_batch(conn, records).await?)
-        })
+        self.batcher
+            .several("delivery", records.to_vec(), |conn, records| {
+                Box::pin(async move { Ok(record_batch(conn, records).await?) })
+            })
+            .await
     }
 
     async fn retry_delivery(
@@ -248,9 +274,15 @@ impl DeliveryStore for SqliteStore {
         delivery: &DeliveryId,
         now: DateTime<Utc>,
     ) -> Result<Delivery, StoreError> {
-        write_tx!(self, "delivery", |conn| async {
-            Ok::<_, crate::error::Fail>(retry(conn, webhook, delivery, now).await?)
-        })
+        self.batcher
+            .several(
+                "delivery",
+                (webhook.clone(), delivery.clone(), now),
+                |conn, (webhook, delivery, now)| {
+                    Box::pin(async move { Ok(retry(conn, webhook, delivery, *now).await?) })
+                },
+            )
+            .await
     }
 
     async fn deliveries(

@@ -13,12 +13,16 @@ use crate::statements;
 #[async_trait]
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
-        write_one!(self, "code", |conn| async {
-            statements::insert_discount::<Sqlite>(discount)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-        })
+        self.batcher
+            .one("code", discount.clone(), |conn, discount| {
+                Box::pin(async move {
+                    statements::insert_discount::<Sqlite>(discount)
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn discount(&self, code: &DiscountCode) -> Result<Option<Discount>, StoreError> {
@@ -50,16 +54,24 @@ impl DiscountStore for SqliteStore {
         active: bool,
     ) -> Result<Discount, StoreError> {
         let sql = statements::SET_DISCOUNT_ACTIVE.as_str();
-        write_one!(self, "discount", |conn| async {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(active)
-                .bind(code.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-            match row {
-                Some(row) => Ok(codec::discount(&row)?),
-                None => Err(Fail::from(StoreError::NotFound)),
-            }
-        })
+        self.batcher
+            .one(
+                "discount",
+                (code.clone(), active),
+                move |conn, (code, active)| {
+                    Box::pin(async move {
+                        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(*active)
+                            .bind(code.as_str())
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                        match row {
+                            Some(row) => Ok(codec::discount(&row)?),
+                            None => Err(Fail::from(StoreError::NotFound)),
+                        }
+                    })
+                },
+            )
+            .await
     }
 }

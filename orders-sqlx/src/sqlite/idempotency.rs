@@ -8,7 +8,6 @@ use sqlx::Sqlite;
 
 use super::SqliteStore;
 use crate::codec::{Get, ts};
-use crate::error::Fail;
 use crate::{rows, statements};
 
 #[async_trait]
@@ -22,8 +21,10 @@ impl IdempotencyStore for SqliteStore {
         // One statement claims a new key or takes over one gone stale; only
         // when it did neither (the key is completed, or in progress) is the
         // key read, to say which.
-        write_one!(self, "idempotency_key", |conn| {
-            async {
+        let data = (claim.clone(), ts(now), ts(stale_before));
+        self.batcher
+            .one("idempotency_key", data, |conn, (claim, now, stale_before)| {
+                Box::pin(async move {
                 let claimed = sqlx::query(
                     "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
                      VALUES (?1, ?2, ?3, ?4, NULL)
@@ -36,8 +37,8 @@ impl IdempotencyStore for SqliteStore {
                 .bind(claim.customer_id.as_str())
                 .bind(&claim.key)
                 .bind(&claim.fingerprint)
-                .bind(ts(now))
-                .bind(ts(stale_before))
+                .bind(now)
+                .bind(stale_before)
                 .fetch_optional(&mut *conn)
                 .await?;
                 if claimed.is_some() {
@@ -50,12 +51,13 @@ impl IdempotencyStore for SqliteStore {
                 .bind(&claim.key)
                 .fetch_one(&mut *conn)
                 .await?;
-                Ok::<_, Fail>(rows::found_state(
+                Ok(rows::found_state(
                     row.text("fingerprint")?,
                     row.opt_text("order_id")?,
                 )?)
-            }
+            })
         })
+        .await
     }
 
     async fn release_idempotent(
@@ -63,11 +65,19 @@ impl IdempotencyStore for SqliteStore {
         customer_id: &CustomerId,
         key: &str,
     ) -> Result<(), StoreError> {
-        write_one!(self, "record", |conn| async {
-            statements::release_key::<Sqlite>(customer_id, key)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-        })
+        self.batcher
+            .one(
+                "record",
+                (customer_id.clone(), key.to_owned()),
+                |conn, (customer_id, key)| {
+                    Box::pin(async move {
+                        statements::release_key::<Sqlite>(customer_id, key)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(())
+                    })
+                },
+            )
+            .await
     }
 }

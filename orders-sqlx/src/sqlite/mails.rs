@@ -108,9 +108,11 @@ impl MailStore for SqliteStore {
         if last.is_none_or(|last| last <= position.unwrap_or(0)) {
             return Ok(0);
         }
-        write_tx!(self, "mail", |conn| async {
-            Ok::<_, crate::error::Fail>(fan_out(conn, limit, now).await?)
-        })
+        self.batcher
+            .several("mail", (limit, now), |conn, (limit, now)| {
+                Box::pin(async move { Ok(fan_out(conn, *limit, *now).await?) })
+            })
+            .await
     }
 
     async fn claim_mails(
@@ -131,21 +133,35 @@ impl MailStore for SqliteStore {
         if !due {
             return Ok(Vec::new());
         }
-        write_tx!(self, "mail", |conn| async {
-            Ok::<_, crate::error::Fail>(claim(conn, now, lease, limit).await?)
-        })
+        self.batcher
+            .several(
+                "mail",
+                (now, lease.clone(), limit),
+                |conn, (now, lease, limit)| {
+                    Box::pin(async move { Ok(claim(conn, *now, lease, *limit).await?) })
+                },
+            )
+            .await
     }
 
     async fn record_mail_attempt(&self, mail: &Mail, lease_token: &str) -> Result<(), StoreError> {
-        write_tx!(self, "mail", |conn| async {
-            Ok::<_, crate::error::Fail>(record_mail(conn, mail, lease_token).await?)
-        })
+        self.batcher
+            .several(
+                "mail",
+                (mail.clone(), lease_token.to_owned()),
+                |conn, (mail, lease_token)| {
+                    Box::pin(async move { Ok(record_mail(conn, mail, lease_token).await?) })
+                },
+            )
+            .await
     }
 
     async fn retry_mail(&self, id: &DeliveryId, now: DateTime<Utc>) -> Result<Mail, StoreError> {
-        write_tx!(self, "mail", |conn| async {
-            Ok::<_, crate::error::Fail>(retry_mail_row(conn, id, now).await?)
-        })
+        self.batcher
+            .several("mail", (id.clone(), now), |conn, (id, now)| {
+                Box::pin(async move { Ok(retry_mail_row(conn, id, *now).await?) })
+            })
+            .await
     }
 
     async fn order_mails(&self, order: &OrderId) -> Result<Vec<Mail>, StoreError> {

@@ -116,7 +116,8 @@ fn create_private(path: &std::path::Path) -> std::io::Result<()> {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
-    /// Every write's turn on the writer, and the batches they commit in.
+    /// The writer task every write is handed to, and the batches it
+    /// commits them in.
     batcher: Arc<Batcher>,
     reader: SqlitePool,
     /// The reader pool, with connections kept between the calls of a
@@ -309,104 +310,10 @@ impl SqliteStore {
     /// Closes both pools, waiting for connections in use.
     pub async fn close(&self) {
         self.reads.release_all();
-        self.batcher.release().await;
+        self.batcher.release();
         self.reader.close().await;
         self.writer.close().await;
     }
-}
-
-/// Runs `$body` (an async block using `$conn: &mut SqliteConnection`, a
-/// write of several statements) on the writer, in the open batch's
-/// transaction behind a savepoint (see `batch`): rolled back to it alone on
-/// `Err`, run again when the file was busy, and answered once the batch
-/// committed. Evaluates to `Result<T, StoreError>`; `$unique` names the
-/// field a unique violation means.
-macro_rules! write_tx {
-    ($store:expr, $unique:expr, |$conn:ident| $body:expr) => {
-        write_batched!(
-            $crate::sqlite::batch::Kind::Several,
-            false,
-            $store,
-            $unique,
-            |$conn, _prefix| $body
-        )
-    };
-}
-
-/// As `write_tx!`, with the move of the savepoint folded into the write's
-/// first trip: `$prefix` (a `batch::Prefix`) must start the first
-/// statement `$body` sends, and `$body` must send it before it answers
-/// `Ok` (see `batch`, "Savepoints, lazily"). One trip to sqlx's worker
-/// fewer for a write that follows other work in its batch.
-macro_rules! write_folded {
-    ($store:expr, $unique:expr, |$conn:ident, $prefix:ident| $body:expr) => {
-        write_batched!(
-            $crate::sqlite::batch::Kind::Several,
-            true,
-            $store,
-            $unique,
-            |$conn, $prefix| $body
-        )
-    };
-}
-
-/// As `write_tx!`, for a write of at most one statement that writes (reads
-/// before it are free): SQLite undoes a failed statement alone, so it needs
-/// no savepoint of its own.
-macro_rules! write_one {
-    ($store:expr, $unique:expr, |$conn:ident| $body:expr) => {
-        write_batched!(
-            $crate::sqlite::batch::Kind::One,
-            false,
-            $store,
-            $unique,
-            |$conn, _prefix| $body
-        )
-    };
-}
-
-/// The body of `write_tx!`, `write_folded!` and `write_one!`, for a write
-/// of `$kind`, folded or not.
-macro_rules! write_batched {
-    ($kind:expr, $folded:expr, $store:expr, $unique:expr, |$conn:ident, $prefix:ident| $body:expr) => {{
-        async {
-            let kind = $kind;
-            let mut turn = $store.batcher.turn().await?;
-            let mut attempt = 0;
-            let result = loop {
-                attempt += 1;
-                let $prefix: $crate::sqlite::batch::Prefix = if $folded {
-                    turn.fold()
-                } else {
-                    match turn.begin(kind).await {
-                        Ok(()) => $crate::sqlite::batch::Prefix::NONE,
-                        Err(e) => break Err(e),
-                    }
-                };
-                let result = {
-                    let $conn: &mut sqlx::SqliteConnection = turn.conn();
-                    $body.await.map_err($crate::error::Fail::from)
-                };
-                match result {
-                    Ok(value) => {
-                        turn.succeeded();
-                        break Ok(value);
-                    }
-                    Err(fail) => {
-                        if let Err(e) = turn.failed(kind).await {
-                            break Err(e);
-                        }
-                        if fail.is_retryable() && attempt < $crate::sqlite::ATTEMPTS {
-                            continue;
-                        }
-                        break Err(fail.into_store($unique));
-                    }
-                }
-            };
-            turn.finish(result).await
-        }
-        .await
-    }};
 }
 
 impl SqliteStore {
@@ -435,7 +342,7 @@ impl SqliteStore {
     }
 }
 
-// One module per port, after the macro, which they use.
+// One module per port.
 mod batch;
 mod carts;
 mod catalogue;

@@ -15,7 +15,7 @@ use super::SqliteStore;
 use super::batch::Prefix;
 use super::place::place;
 use crate::codec::{self, Get, ts};
-use crate::error::{self, Fail};
+use crate::error;
 use crate::{aftersale, rows, statements};
 
 async fn order_lines(
@@ -112,9 +112,11 @@ async fn load_order(
 #[async_trait]
 impl OrderStore for SqliteStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
-        write_folded!(self, "order", |conn, prefix| place(
-            conn, prefix, &placement
-        ))
+        self.batcher
+            .folded("order", placement, |conn, prefix, placement| {
+                Box::pin(place(conn, prefix, placement))
+            })
+            .await
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -149,8 +151,9 @@ impl OrderStore for SqliteStore {
         &self,
         change: &StatusChange,
     ) -> Result<(Order, OrderEvent), StoreError> {
-        write_tx!(self, "order", |conn| {
-            async {
+        self.batcher
+            .several("order", change.clone(), |conn, change| {
+                Box::pin(async move {
                 let mut order = load_order(conn, change.order_id())
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -201,9 +204,10 @@ impl OrderStore for SqliteStore {
                 let id = u64::try_from(id)
                     .map_err(|_| StoreError::Backend("negative event id".into()))?;
                 let event = change.apply(&mut order, EventId::new(id));
-                Ok::<_, Fail>((order, event))
-            }
-        })
+                Ok((order, event))
+                })
+            })
+            .await
     }
 
     /// The change planned on `known`, written in one trip to the writer:
@@ -223,23 +227,28 @@ impl OrderStore for SqliteStore {
         {
             return self.change_status(change).await;
         }
-        let stored = known.payment();
-        let id: Option<i64> = write_folded!(self, "order", |conn, prefix| async {
-            let sql = CHANGE_THEN_EVENT[prefix.index()].as_str();
-            let id: Option<i64> = statements::status_change(
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)),
-                change,
-                stored,
-            )?
-            .bind(change.from().as_str())
-            .bind(change.actor().as_str())
-            .bind(change.note().map(|n| n.as_str()))
-            .bind(change.kind().as_str())
-            .bind(codec::event_data(change.data().as_ref()))
-            .fetch_optional(&mut *conn)
+        let data = (change.clone(), known.payment().clone());
+        let id: Option<i64> = self
+            .batcher
+            .folded("order", data, |conn, prefix, (change, stored)| {
+                Box::pin(async move {
+                    let sql = CHANGE_THEN_EVENT[prefix.index()].as_str();
+                    let id: Option<i64> = statements::status_change(
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)),
+                        change,
+                        stored,
+                    )?
+                    .bind(change.from().as_str())
+                    .bind(change.actor().as_str())
+                    .bind(change.note().map(|n| n.as_str()))
+                    .bind(change.kind().as_str())
+                    .bind(codec::event_data(change.data().as_ref()))
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    Ok(id)
+                })
+            })
             .await?;
-            Ok::<_, Fail>(id)
-        })?;
         let Some(id) = id else {
             return self.change_status(change).await;
         };
@@ -351,17 +360,20 @@ impl OrderStore for SqliteStore {
         event_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        write_one!(self, "payment event", |conn| {
-            async {
-                let done = sqlx::query(statements::RECORD_PROVIDER_EVENT)
-                    .bind(provider)
-                    .bind(event_id)
-                    .bind(ts(at))
-                    .execute(&mut *conn)
-                    .await?;
-                Ok::<_, Fail>(done.rows_affected() == 1)
-            }
-        })
+        let data = (provider.to_owned(), event_id.to_owned(), ts(at));
+        self.batcher
+            .one("payment event", data, |conn, (provider, event_id, at)| {
+                Box::pin(async move {
+                    let done = sqlx::query(statements::RECORD_PROVIDER_EVENT)
+                        .bind(provider.as_str())
+                        .bind(event_id.as_str())
+                        .bind(at.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await
     }
 }
 
