@@ -462,7 +462,7 @@ async fn serve(
         settings.payments.sweep_interval,
         worker_stop.clone(),
     ));
-    let worker = tokio::spawn(worker.run(worker_stop));
+    let worker = tokio::spawn(worker.run(worker_stop.clone()));
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
@@ -485,6 +485,7 @@ async fn serve(
         args.webhook_worker().policy,
         &meters,
         storefront::order_link(order_tokens, shop_base),
+        worker_stop.clone(),
     )?;
     // Product pictures: uploaded on the panel, served at `/images/`.
     let images: Arc<dyn orders_core::ports::ImageStore> =
@@ -542,9 +543,9 @@ async fn serve(
     );
     println!("listening on http://{address}");
     let _ = std::io::stdout().flush();
-    // The signal stops the webhook worker at once, so its requests in
-    // flight finish and are recorded while the connections drain, both
-    // within --shutdown-timeout of the signal.
+    // The signal stops the webhook and mail workers at once, so their
+    // requests in flight finish and are recorded while the connections
+    // drain, all within --shutdown-timeout of the signal.
     let signalled = Arc::new(std::sync::OnceLock::new());
     let signal = {
         let (stop_worker, signalled) = (stop_worker.clone(), signalled.clone());
@@ -568,8 +569,10 @@ async fn serve(
         tracing::warn!("webhook deliveries still in flight at the shutdown deadline");
     }
     let _ = sweeper.await;
-    if let Some(mailer) = mailer {
-        mailer.stop().await;
+    if let Some(mailer) = mailer
+        && !mailer.finish_by(deadline).await
+    {
+        tracing::warn!("mails still being sent at the shutdown deadline");
     }
     info!(dropped = stopped.dropped, "stopped");
     Ok(())

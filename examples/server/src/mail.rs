@@ -170,16 +170,17 @@ impl MailSettings {
     }
 }
 
-/// The running mail worker: stop it with [`MailTask::stop`].
+/// The running mail worker. It stops when the channel it was started with
+/// says so; [`MailTask::finish_by`] waits for it.
 #[derive(Debug)]
 pub struct MailTask {
-    stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl MailTask {
     /// Starts the worker over `storage` when mail is configured, reporting
-    /// to `metrics`, each email linking to its order with `order_link`.
+    /// to `metrics`, each email linking to its order with `order_link`,
+    /// until `stop` turns `true`.
     ///
     /// # Errors
     /// The mailer's, when the credentials are half given.
@@ -189,12 +190,12 @@ impl MailTask {
         policy: RetryPolicy,
         metrics: &orders_axum::metrics::Metrics,
         order_link: orders_axum::mail::OrderLink,
+        stop: watch::Receiver<bool>,
     ) -> Result<Option<Self>, String> {
         let Some(settings) = settings else {
             return Ok(None);
         };
         let mailer = settings.mailer()?;
-        let (stop, stopped) = watch::channel(false);
         let worker = MailWorker::new(
             storage.mailbox(),
             Arc::new(mailer),
@@ -207,15 +208,15 @@ impl MailTask {
         .metrics(metrics)
         .order_link(order_link);
         Ok(Some(Self {
-            stop,
-            task: tokio::spawn(worker.run(stopped)),
+            task: tokio::spawn(worker.run(stop)),
         }))
     }
 
-    /// Stops the worker once its round is over.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+    /// Waits, once the worker was told to stop, for its round to end, but
+    /// not past `deadline`; answers whether it ended. Mails of a round cut
+    /// short stay leased, and are sent again when their lease runs out.
+    pub async fn finish_by(self, deadline: tokio::time::Instant) -> bool {
+        tokio::time::timeout_at(deadline, self.task).await.is_ok()
     }
 }
 

@@ -107,3 +107,64 @@ async fn the_server_mails_the_customer_when_mail_is_configured() {
         "stops cleanly with its mail worker: {status:?}"
     );
 }
+
+/// A mail server that takes the connection and never says a word cannot
+/// hold the shutdown past `--shutdown-timeout`: the mail worker is told to
+/// stop at the signal, and its round (each mail bounded by the SMTP
+/// timeout, 30 s) is waited for only until the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_server_that_never_answers_cannot_hold_the_shutdown() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connected.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let (url, dir) = sqlite_url();
+    create_staff(&url);
+    let config = dir.path().join("shop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ntls = \"none\"\nfrom = \"orders@shop.example\"\n"
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_with(
+        &url,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--shutdown-timeout",
+            "2",
+        ],
+    );
+    let staff = server.staff().await;
+    let customer = server.customer().await;
+    let product = server.product(&staff, 10).await;
+    let cart = server.cart(&customer, &product, 1).await;
+    let (status, order) = server.checkout(&customer, &cart, CARD_OK).await;
+    assert_eq!(status, 201, "{order}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while connected.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the worker never connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked = Instant::now();
+    let exited = server.terminate();
+    let took = asked.elapsed();
+    assert!(exited.success(), "{exited}");
+    assert!(took < Duration::from_secs(5), "exited after {took:?}");
+    assert!(
+        server
+            .logs()
+            .contains("mails still being sent at the shutdown deadline"),
+        "{}",
+        server.logs()
+    );
+}
