@@ -3,10 +3,12 @@
 //! # Concurrency
 //!
 //! SQLite has one writer at a time. The store keeps two pools: a writer
-//! pool of exactly one connection, and a reader pool. Every write runs on
-//! the writer, so concurrent writes of this process queue for it (fairly,
-//! without sleeping in SQLite's busy handler) instead of failing with
-//! `SQLITE_BUSY`; transactions open with `BEGIN IMMEDIATE`, taking the
+//! pool of exactly one connection, and a reader pool. Every write is handed
+//! to one task of the store's own that runs the writes on the writer, in
+//! the order they came, so concurrent writes of this process queue for it
+//! (without sleeping in SQLite's busy handler) instead of failing with
+//! `SQLITE_BUSY`. A write owns its data: a caller that gives up does not
+//! stop it half-way, it commits with its batch. Transactions open with `BEGIN IMMEDIATE`, taking the
 //! file's write lock up front, so a transaction never starts as a reader
 //! and fails when it tries to write (which is what a plain `BEGIN` would
 //! risk against another process). A busy timeout covers other processes
@@ -15,7 +17,7 @@
 //!
 //! # Group commit
 //!
-//! The writes waiting for the writer run in one transaction and commit
+//! The writes waiting for the writer task run in one transaction and commit
 //! together (`batch`): each write behind a savepoint of its own, so a
 //! refused checkout rolls back alone and every caller gets its own answer,
 //! and every answer comes after the batch's `COMMIT` (a failed `COMMIT`
