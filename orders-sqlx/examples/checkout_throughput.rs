@@ -38,13 +38,20 @@ async fn main() {
         .unwrap_or(2000);
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let sqlite = SqliteStore::connect(&url).await.expect("sqlite");
-    sqlite.migrate().await.expect("migrate");
-    let sqlite: Arc<dyn Store> = Arc::new(sqlite);
+    let store = Arc::new(SqliteStore::connect(&url).await.expect("sqlite"));
+    store.migrate().await.expect("migrate");
+    let sqlite: Arc<dyn Store> = store.clone();
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for tasks in [8, 32] {
         if only.is_empty() || only == "sqlite" {
+            let before = store.write_batches();
             run("sqlite", sqlite.clone(), None, tasks, checkouts).await;
+            let after = store.write_batches();
+            let (writes, batches) = (after.writes - before.writes, after.batches - before.batches);
+            println!(
+                "  sqlite tasks={tasks:>2}: {writes} writes (set-up included) in {batches} batches, {:.1} a batch",
+                writes as f64 / batches.max(1) as f64
+            );
         }
     }
     if only == "sqlite" {
