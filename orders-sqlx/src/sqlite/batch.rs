@@ -85,7 +85,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use orders_core::ports::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
@@ -562,16 +562,14 @@ impl Writer {
                     next = jobs.try_recv().ok();
                 }
             }
-            // Writes waiting: the next batch opens in the commit's trip.
-            let keep = self.keep && self.kept < MAX_KEPT && !jobs.is_empty();
             let outcome = match broken {
                 Some(e) => Err(e),
-                None => self.commit(batch.len(), keep).await,
+                None => self.commit(batch.len()).await,
             };
             for job in batch {
                 job.answer(outcome.clone());
             }
-            if self.open || (outcome.is_ok() && keep) {
+            if outcome.is_ok() && self.keep && self.kept < MAX_KEPT && !jobs.is_empty() {
                 self.kept += 1;
             } else {
                 self.conn = None;
@@ -583,10 +581,6 @@ impl Writer {
     /// Takes the writer's connection and opens a batch, running `BEGIN`
     /// again while the file is busy (another process writing it).
     async fn open(&mut self) -> Result<(), StoreError> {
-        if self.open {
-            // The last commit opened it.
-            return Ok(());
-        }
         if self.conn.is_none() {
             self.conn = Some(self.pool.acquire().await.map_err(error::any)?);
         }
@@ -731,48 +725,10 @@ impl Writer {
         StoreError::Unavailable(format!("the write batch was rolled back: {e}"))
     }
 
-    /// Commits the open batch of `writes` writes and, with `reopen`, opens
-    /// the next in the same trip (the statements after a failed one do not
-    /// run, so how many answered tells which failed).
-    async fn commit(&mut self, writes: usize, reopen: bool) -> Result<(), StoreError> {
-        let committed = if reopen {
-            let conn = self.conn.as_mut().expect("the writer has its connection");
-            let mut results =
-                sqlx::raw_sql("COMMIT; BEGIN IMMEDIATE; SAVEPOINT a").execute_many(&mut **conn);
-            let mut done = 0;
-            let mut failed = None;
-            while let Some(result) = results.next().await {
-                match result {
-                    Ok(_) => done += 1,
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-            drop(results);
-            match (done, failed) {
-                (0, Some(e)) => Err(e),
-                (_, None) => {
-                    self.name = Name::A;
-                    self.dirty = false;
-                    Ok(())
-                }
-                (_, Some(_)) => {
-                    // Committed; the next batch opens on its own (a
-                    // `BEGIN` that passed before the savepoint failed is
-                    // rolled back).
-                    self.open = false;
-                    if done == 2 {
-                        let _ = self.exec("ROLLBACK").await;
-                    }
-                    Ok(())
-                }
-            }
-        } else {
-            self.open = false;
-            self.exec("COMMIT").await
-        };
+    /// Commits the open batch of `writes` writes.
+    async fn commit(&mut self, writes: usize) -> Result<(), StoreError> {
+        let committed = self.exec("COMMIT").await;
+        self.open = false;
         match committed {
             Ok(()) => {
                 self.counts.batches.fetch_add(1, Ordering::Relaxed);
@@ -788,7 +744,6 @@ impl Writer {
                 tracing::warn!(error = %e, "a write batch failed to commit; every write of it fails");
                 // The transaction may still be open (it is on SQLITE_BUSY).
                 let _ = self.exec("ROLLBACK").await;
-                self.open = false;
                 Err(error::any(e))
             }
         }
@@ -902,28 +857,6 @@ mod tests {
         // batch may have closed after it: capturing a backtrace can take
         // longer than a batch stays open).
         assert_eq!(batcher.committed().writes, 2);
-    }
-
-    #[tokio::test]
-    async fn a_batch_full_while_writes_wait_commits_and_opens_the_next_in_one_trip() {
-        let pool = memory().await;
-        let batcher = Batcher::new(pool.clone(), false, None);
-        // One more than a batch holds, all handed over before the writer
-        // task runs: the first batch is full with one write waiting, so
-        // its commit opens the next batch.
-        let writes = (0..=MAX_WRITES as i64).map(|v| insert(&batcher, v));
-        let answers = futures_util::future::join_all(writes).await;
-        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
-        assert_eq!(
-            batcher.committed(),
-            WriteBatches {
-                batches: 2,
-                writes: MAX_WRITES as u64 + 1
-            }
-        );
-        // Both batches are committed, and the writer is free again.
-        insert(&batcher, 1000).await.expect("a write after them");
-        assert_eq!(values(&pool).await.len(), MAX_WRITES + 2);
     }
 
     #[test]
