@@ -859,6 +859,27 @@ mod tests {
         assert_eq!(batcher.committed().writes, 2);
     }
 
+    #[tokio::test]
+    async fn a_full_batch_commits_and_the_writes_waiting_go_in_the_next() {
+        let pool = memory().await;
+        let batcher = Batcher::new(pool.clone(), false, None);
+        // One more than a batch holds, all handed over before the writer
+        // task runs (one thread).
+        let writes = (0..=MAX_WRITES as i64).map(|v| insert(&batcher, v));
+        let answers = futures_util::future::join_all(writes).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!(
+            batcher.committed(),
+            WriteBatches {
+                batches: 2,
+                writes: MAX_WRITES as u64 + 1
+            }
+        );
+        // The writer is free again.
+        insert(&batcher, 1000).await.expect("a write after them");
+        assert_eq!(values(&pool).await.len(), MAX_WRITES + 2);
+    }
+
     #[test]
     fn a_writer_whose_runtime_has_gone_is_started_again() {
         let runtime = || {
