@@ -25,39 +25,39 @@ impl IdempotencyStore for SqliteStore {
         self.batcher
             .one("idempotency_key", data, |conn, (claim, now, stale_before)| {
                 Box::pin(async move {
-                let claimed = sqlx::query(
-                    "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-                     VALUES (?1, ?2, ?3, ?4, NULL)
-                     ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
-                     started_at = excluded.started_at
-                     WHERE orders_idempotency_keys.order_id IS NULL
-                       AND orders_idempotency_keys.started_at < ?5
-                     RETURNING 1",
-                )
-                .bind(claim.customer_id.as_str())
-                .bind(&claim.key)
-                .bind(&claim.fingerprint)
-                .bind(now)
-                .bind(stale_before)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if claimed.is_some() {
-                    return Ok(IdempotencyState::Claimed);
-                }
-                let row = sqlx::query(
-                    "SELECT fingerprint, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
-                )
-                .bind(claim.customer_id.as_str())
-                .bind(&claim.key)
-                .fetch_one(&mut *conn)
-                .await?;
-                Ok(rows::found_state(
-                    row.text("fingerprint")?,
-                    row.opt_text("order_id")?,
-                )?)
+                    let claimed = sqlx::query(
+                        "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+                         VALUES (?1, ?2, ?3, ?4, NULL)
+                         ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                         started_at = excluded.started_at
+                         WHERE orders_idempotency_keys.order_id IS NULL
+                           AND orders_idempotency_keys.started_at < ?5
+                         RETURNING 1",
+                    )
+                    .bind(claim.customer_id.as_str())
+                    .bind(&claim.key)
+                    .bind(&claim.fingerprint)
+                    .bind(now)
+                    .bind(stale_before)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if claimed.is_some() {
+                        return Ok(IdempotencyState::Claimed);
+                    }
+                    let row = sqlx::query(
+                        "SELECT fingerprint, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
+                    )
+                    .bind(claim.customer_id.as_str())
+                    .bind(&claim.key)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    Ok(rows::found_state(
+                        row.text("fingerprint")?,
+                        row.opt_text("order_id")?,
+                    )?)
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn release_idempotent(

@@ -154,57 +154,57 @@ impl OrderStore for SqliteStore {
         self.batcher
             .several("order", change.clone(), |conn, change| {
                 Box::pin(async move {
-                let mut order = load_order(conn, change.order_id())
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                if order.version() != change.expected_version() || order.status() != change.from() {
-                    return Err(StoreError::Conflict.into());
-                }
-                let updated = statements::status_change(
-                    sqlx::query(statements::CHANGE_ORDER),
-                    change,
-                    order.payment(),
-                )?
-                .execute(&mut *conn)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    return Err(StoreError::Conflict.into());
-                }
-                if !change.restock().is_empty() {
-                    sqlx::query(
-                        "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
-                         FROM (SELECT json_extract(value, '$.product_id') AS product_id,
-                                      SUM(json_extract(value, '$.quantity')) AS q
-                               FROM json_each(?) GROUP BY 1) AS l
-                         WHERE orders_products.id = l.product_id",
-                    )
-                    .bind(codec::restock_json(change)?)
+                    let mut order = load_order(conn, change.order_id())
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    if order.version() != change.expected_version() || order.status() != change.from() {
+                        return Err(StoreError::Conflict.into());
+                    }
+                    let updated = statements::status_change(
+                        sqlx::query(statements::CHANGE_ORDER),
+                        change,
+                        order.payment(),
+                    )?
                     .execute(&mut *conn)
                     .await?;
-                }
-                if aftersale::writes_records(change) {
-                    for write in aftersale::writes::<Sqlite>(change)? {
-                        write.execute(&mut *conn).await?;
+                    if updated.rows_affected() != 1 {
+                        return Err(StoreError::Conflict.into());
                     }
-                }
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(change.order_id().as_str())
-                .bind(change.from().as_str())
-                .bind(change.to().as_str())
-                .bind(ts(change.at()))
-                .bind(change.actor().as_str())
-                .bind(change.note().map(|n| n.as_str()))
-                .bind(change.kind().as_str())
-                .bind(codec::event_data(change.data().as_ref()))
-                .fetch_one(&mut *conn)
-                .await?;
-                let id = u64::try_from(id)
-                    .map_err(|_| StoreError::Backend("negative event id".into()))?;
-                let event = change.apply(&mut order, EventId::new(id));
-                Ok((order, event))
+                    if !change.restock().is_empty() {
+                        sqlx::query(
+                            "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
+                             FROM (SELECT json_extract(value, '$.product_id') AS product_id,
+                                          SUM(json_extract(value, '$.quantity')) AS q
+                                   FROM json_each(?) GROUP BY 1) AS l
+                             WHERE orders_products.id = l.product_id",
+                        )
+                        .bind(codec::restock_json(change)?)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    if aftersale::writes_records(change) {
+                        for write in aftersale::writes::<Sqlite>(change)? {
+                            write.execute(&mut *conn).await?;
+                        }
+                    }
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(change.order_id().as_str())
+                    .bind(change.from().as_str())
+                    .bind(change.to().as_str())
+                    .bind(ts(change.at()))
+                    .bind(change.actor().as_str())
+                    .bind(change.note().map(|n| n.as_str()))
+                    .bind(change.kind().as_str())
+                    .bind(codec::event_data(change.data().as_ref()))
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let id = u64::try_from(id)
+                        .map_err(|_| StoreError::Backend("negative event id".into()))?;
+                    let event = change.apply(&mut order, EventId::new(id));
+                    Ok((order, event))
                 })
             })
             .await
