@@ -27,11 +27,21 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+/// The kept connections, and whether keeping has stopped
+/// ([`Conns::release_all`]); one lock for both, so a lease that ends while
+/// the store closes either is kept before the release (and released with
+/// the rest) or sees that keeping has stopped.
+#[derive(Debug)]
+struct Idle<DB: Database> {
+    conns: Vec<PoolConnection<DB>>,
+    released: bool,
+}
+
 /// A pool and the connections kept from it; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Conns<DB: Database> {
     pool: Pool<DB>,
-    idle: Mutex<Vec<PoolConnection<DB>>>,
+    idle: Mutex<Idle<DB>>,
     /// One permit per lease that may be kept; `None` when nothing is kept.
     permits: Option<Semaphore>,
 }
@@ -41,7 +51,10 @@ impl<DB: Database> Conns<DB> {
     pub(crate) fn new(pool: Pool<DB>, keep: usize) -> Self {
         Self {
             pool,
-            idle: Mutex::new(Vec::with_capacity(keep)),
+            idle: Mutex::new(Idle {
+                conns: Vec::with_capacity(keep),
+                released: false,
+            }),
             permits: (keep > 0).then(|| Semaphore::new(keep)),
         }
     }
@@ -88,6 +101,7 @@ impl<DB: Database> Conns<DB> {
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .conns
             .pop();
         let conn = match kept {
             Some(conn) => conn,
@@ -101,10 +115,15 @@ impl<DB: Database> Conns<DB> {
         })
     }
 
-    /// Hands every kept connection back to the pool (before closing it,
-    /// which waits for all its connections).
+    /// Hands every kept connection back to the pool and keeps none from
+    /// now on (before closing the pool, which waits for all its
+    /// connections: one kept after this would hold the close forever).
     pub(crate) fn release_all(&self) {
-        let kept = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        let kept = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            idle.released = true;
+            std::mem::take(&mut idle.conns)
+        };
         drop(kept);
     }
 }
@@ -159,11 +178,14 @@ impl<DB: Database> Drop for Lease<'_, DB> {
         if self.keep && self.conns.permits.is_some() && !self.conns.pool.is_closed() {
             // Pushed before the permit is released (fields drop after this
             // body), so the next lease to get a permit finds it.
-            self.conns
+            let mut idle = self
+                .conns
                 .idle
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
+                .unwrap_or_else(PoisonError::into_inner);
+            if !idle.released {
+                idle.conns.push(conn);
+            }
         }
         // Otherwise `conn` drops here: back to sqlx, checked, and discarded
         // if broken.
@@ -180,6 +202,7 @@ mod tests {
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .conns
             .len()
     }
 
@@ -223,5 +246,27 @@ mod tests {
         let lease = conns.get().await.expect("lease");
         drop(lease);
         assert_eq!(kept(&conns), 0, "back to sqlx when dropped unsettled");
+    }
+
+    /// A lease that ends after the release, while the pool closes (a task
+    /// still querying when the store is closed), goes back to the pool
+    /// instead of being kept, so the close does not wait for it forever.
+    #[tokio::test]
+    async fn a_lease_ending_after_the_release_goes_back_to_the_pool() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("pool");
+        let conns = Conns::new(pool.clone(), 1);
+        let mut lease = conns.get().await.expect("lease");
+        let ok = sqlx::query("SELECT 1").execute(&mut *lease).await;
+        lease.settle(&ok);
+        conns.release_all();
+        drop(lease);
+        assert_eq!(kept(&conns), 0, "nothing kept after the release");
+        tokio::time::timeout(std::time::Duration::from_secs(5), pool.close())
+            .await
+            .expect("the pool closes: no connection is held");
     }
 }
