@@ -12,6 +12,20 @@ use common::smtp::{messages, smtp};
 use common::{CARD_OK, Server, create_staff, sqlite_url};
 use serde_json::{Value, json};
 
+/// A config file in `dir` whose `[mail]` table sends through the SMTP
+/// server on `port`, without TLS, from `orders@shop.example`.
+fn mail_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let config = dir.join("shop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ntls = \"none\"\nfrom = \"Shop <orders@shop.example>\"\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
 async fn wait_for(dir: &std::path::Path, n: usize) -> Vec<Value> {
     for _ in 0..400 {
         if messages(dir).len() >= n {
@@ -31,14 +45,7 @@ async fn the_server_mails_the_customer_when_mail_is_configured() {
     };
     let (url, dir) = sqlite_url();
     create_staff(&url);
-    let config = dir.path().join("shop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ntls = \"none\"\nfrom = \"Shop <orders@shop.example>\"\n"
-        ),
-    )
-    .unwrap();
+    let config = mail_config(dir.path(), port);
     let mut server = Server::start_with(&url, &["--config", config.to_str().unwrap()]);
     let staff = server.staff().await;
     let customer = server.customer().await;
@@ -127,14 +134,7 @@ async fn a_mail_server_that_never_answers_cannot_hold_the_shutdown() {
     });
     let (url, dir) = sqlite_url();
     create_staff(&url);
-    let config = dir.path().join("shop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[mail]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ntls = \"none\"\nfrom = \"orders@shop.example\"\n"
-        ),
-    )
-    .unwrap();
+    let config = mail_config(dir.path(), port);
     let mut server = Server::start_with(
         &url,
         &[

@@ -180,7 +180,7 @@ impl Name {
     }
 }
 
-/// What a folded write ([`Turn::fold`]) puts in front of its first
+/// What a folded write ([`Batcher::folded`]) puts in front of its first
 /// statement: nothing, or the move of the savepoint to the other name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Prefix(Option<Name>);
@@ -203,6 +203,37 @@ impl Prefix {
             Some(Name::B) => 2,
         }
     }
+}
+
+/// A write's statements: run with the writer's connection, inside the
+/// batch's transaction, and the write's own data (run again when the file
+/// was busy, so they only borrow it).
+pub(super) trait Statements<D, T>:
+    for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>> + Send + 'static
+{
+}
+
+impl<D, T, F> Statements<D, T> for F where
+    F: for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+        + Send
+        + 'static
+{
+}
+
+/// As [`Statements`], given the [`Prefix`] their first statement must
+/// start with (see "Savepoints, lazily").
+pub(super) trait FoldedStatements<D, T>:
+    for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+    + Send
+    + 'static
+{
+}
+
+impl<D, T, F> FoldedStatements<D, T> for F where
+    F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
+        + Send
+        + 'static
+{
 }
 
 /// A write's answer to its caller: its own result once its batch ended, or
@@ -244,9 +275,7 @@ impl<D, T, F> Job for Write<D, T, F>
 where
     D: Send + Sync + 'static,
     T: Send + 'static,
-    F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-        + Send
-        + 'static,
+    F: FoldedStatements<D, T>,
 {
     fn kind(&self) -> Kind {
         self.kind
@@ -365,9 +394,7 @@ impl Batcher {
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
-        F: for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-            + Send
-            + 'static,
+        F: Statements<D, T>,
     {
         self.write(Kind::One, false, unique, data, move |conn, _, data| {
             statements(conn, data)
@@ -386,9 +413,7 @@ impl Batcher {
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
-        F: for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-            + Send
-            + 'static,
+        F: Statements<D, T>,
     {
         self.write(Kind::Several, false, unique, data, move |conn, _, data| {
             statements(conn, data)
@@ -411,9 +436,7 @@ impl Batcher {
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
-        F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-            + Send
-            + 'static,
+        F: FoldedStatements<D, T>,
     {
         self.write(Kind::Several, true, unique, data, statements)
             .await
@@ -430,9 +453,7 @@ impl Batcher {
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
-        F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-            + Send
-            + 'static,
+        F: FoldedStatements<D, T>,
     {
         let (reply, answer) = oneshot::channel();
         self.send(Box::new(Write {

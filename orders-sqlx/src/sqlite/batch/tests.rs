@@ -149,3 +149,19 @@ fn a_writer_whose_runtime_has_gone_is_started_again() {
         .expect("a write on another runtime");
     assert_eq!(second.block_on(values(&pool)), [1, 2]);
 }
+
+#[tokio::test]
+async fn a_write_after_the_store_closed_fails_at_once() {
+    let pool = memory().await;
+    let batcher = Batcher::new(pool.clone(), true, None);
+    insert(&batcher, 1).await.expect("a write");
+    batcher.release();
+    pool.close().await;
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(5), insert(&batcher, 2))
+        .await
+        .expect("answered at once, not left waiting");
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+}
