@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use orders_axum::metrics::{CONTENT_TYPE, Metrics, PoolUse};
+use orders_axum::metrics::{CONTENT_TYPE, Metrics, PoolUse, WriteBatchCounts};
 use serde_json::json;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
@@ -311,4 +311,32 @@ async fn the_host_adds_its_pools_and_its_own_metrics() {
         }]
     });
     assert_eq!(Scrape::parse(&metrics.render()).get(in_use), 0.0);
+}
+
+#[tokio::test]
+async fn the_host_tells_its_write_batches_and_a_store_without_them_shows_none() {
+    let metrics = Metrics::new();
+    let batches = "orders_db_write_batches_total";
+    let writes = "orders_db_batched_writes_total";
+    // No callback, or one that answers `None` (PostgreSQL): no family.
+    assert!(!Scrape::parse(&metrics.render()).0.contains_key(batches));
+    metrics.write_batches(|| None);
+    let none = Scrape::parse(&metrics.render());
+    assert!(!none.0.contains_key(batches) && !none.0.contains_key(writes));
+    let counts = std::sync::Arc::new(std::sync::Mutex::new(WriteBatchCounts {
+        batches: 2,
+        writes: 5,
+    }));
+    let reading = counts.clone();
+    metrics.write_batches(move || Some(*reading.lock().unwrap()));
+    let first = Scrape::parse(&metrics.render());
+    assert_eq!(first.get(batches), 2.0);
+    assert_eq!(first.get(writes), 5.0);
+    *counts.lock().unwrap() = WriteBatchCounts {
+        batches: 3,
+        writes: 9,
+    };
+    let second = Scrape::parse(&metrics.render());
+    assert_eq!(second.get(batches), 3.0);
+    assert_eq!(second.get(writes), 9.0);
 }

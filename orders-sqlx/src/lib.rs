@@ -78,7 +78,7 @@ use orders_core::ports::{Notifier, Store};
 pub use error::OpenError;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use migrations::{HISTORY_TABLE, TABLE_PREFIX, embedded_migrator};
-pub use pools::PoolStats;
+pub use pools::{PoolStats, WriteBatches};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{
@@ -87,7 +87,7 @@ pub use postgres::{
 };
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use sqlite::{SqliteStore, WriteBatches};
+pub use sqlite::SqliteStore;
 
 /// Which database a [`Storage`] is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +365,18 @@ impl Storage {
             Inner::Sqlite(store) => store.pool_stats(),
             #[cfg(feature = "postgres")]
             Inner::Postgres(store) => vec![PoolStats::of("main", store.pool())],
+        }
+    }
+
+    /// How SQLite's single writer has committed so far (see
+    /// [`SqliteStore::write_batches`]), for a host's metrics; `None` on
+    /// PostgreSQL, whose writes commit on their own connections.
+    pub fn write_batches(&self) -> Option<WriteBatches> {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(store) => Some(store.write_batches()),
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(_) => None,
         }
     }
 

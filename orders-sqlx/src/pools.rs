@@ -1,5 +1,6 @@
-//! What the store's connection pools hold, for a host's metrics
-//! ([`crate::Storage::pool_stats`]).
+//! What the store's connection pools hold and how its single writer
+//! commits, for a host's metrics ([`crate::Storage::pool_stats`],
+//! [`crate::Storage::write_batches`]).
 
 /// One connection pool of a store, as it is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,4 +26,17 @@ impl PoolStats {
             max: pool.options().get_max_connections(),
         }
     }
+}
+
+/// How SQLite's single writer has committed the store's writes so far: in
+/// how many batches, holding how many writes (`SqliteStore::write_batches`,
+/// [`crate::Storage::write_batches`]). Writes per batch near 1 mean the
+/// writer is rarely contended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteBatches {
+    /// Batches committed.
+    pub batches: u64,
+    /// Writes in them (each answered after its batch committed), refused
+    /// ones included.
+    pub writes: u64,
 }

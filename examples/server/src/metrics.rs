@@ -28,7 +28,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use orders_axum::metrics::{Metrics, PoolUse};
+use orders_axum::metrics::{Metrics, PoolUse, WriteBatchCounts};
 use orders_sqlx::Storage;
 use serde::Deserialize;
 
@@ -136,9 +136,17 @@ impl Access {
     }
 }
 
-/// The engine's metrics, with the store's pools read at every scrape.
+/// The engine's metrics, with the store's pools (and SQLite's write
+/// batches) read at every scrape.
 pub fn registry(storage: &Storage) -> Metrics {
     let metrics = Metrics::new();
+    let batches = storage.clone();
+    metrics.write_batches(move || {
+        batches.write_batches().map(|b| WriteBatchCounts {
+            batches: b.batches,
+            writes: b.writes,
+        })
+    });
     let storage = storage.clone();
     metrics.pools(move || {
         storage

@@ -117,6 +117,12 @@ async fn the_series_move_with_requests_checkouts_and_sockets() {
     }
 
     let moved = |series: &str| after.get(series) - before.get(series);
+    // SQLite's writer: the paid checkout alone wrote its order and its
+    // capture; batches hold one write or more.
+    let writes = moved("orders_db_batched_writes_total");
+    let batches = moved("orders_db_write_batches_total");
+    assert!(writes >= 2.0, "{writes} writes");
+    assert!(batches >= 1.0 && batches <= writes, "{batches} batches");
     assert_eq!(after.get("orders_websockets_open{feed=\"track\"}"), 0.0);
     assert_eq!(moved(&requests("GET", "/api/products", 200)), 1.0);
     assert_eq!(moved(&requests("GET", "unmatched", 404)), 1.0);

@@ -13,6 +13,8 @@
 //! | `orders_checkouts_total` | counter | `outcome` ([`CheckoutOutcome`]) | checkout requests by how they ended |
 //! | `orders_db_pool_connections` | gauge | `pool`, `state` (`in_use`, `idle`) | the store's pools, when the host tells them ([`Metrics::pools`]) |
 //! | `orders_db_pool_max_connections` | gauge | `pool` | each pool's bound |
+//! | `orders_db_write_batches_total` | counter | | transactions the store's single writer committed (SQLite's group commit), when the host tells them ([`Metrics::write_batches`]) |
+//! | `orders_db_batched_writes_total` | counter | | writes in those transactions: divided by the batches, how many writes queue for the writer |
 //! | `orders_delivery_attempts_total` | counter | `consumer`, `webhook`, `outcome` ([`DeliveryOutcome`]) | delivery attempts made by this process |
 //! | `orders_delivery_backlog` | gauge | `consumer`, `webhook` | deliveries pending, as the worker last read them ([`Metrics::delivery_counts`]) |
 //! | `orders_deliveries_dead` | gauge | `consumer`, `webhook` | dead deliveries, read with the backlog |
@@ -38,6 +40,7 @@ mod http;
 mod mails;
 mod pools;
 mod sockets;
+mod write_batches;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -59,6 +62,7 @@ pub use deliveries::DeliveryOutcome;
 pub use http::{HttpMetricsLayer, HttpMetricsService};
 pub use pools::PoolUse;
 pub(crate) use sockets::OpenSocket;
+pub use write_batches::WriteBatchCounts;
 
 use crate::meters::Feed;
 
@@ -90,6 +94,7 @@ struct Shared {
     sockets: sockets::SocketFamily,
     checkouts: checkouts::CheckoutFamily,
     pools: pools::PoolCollector,
+    write_batches: write_batches::WriteBatchCollector,
     deliveries: deliveries::DeliveryFamilies,
     mails: mails::MailFamilies,
 }
@@ -122,6 +127,8 @@ impl Metrics {
         let checkouts = checkouts::register(ours);
         let pools = pools::PoolCollector::default();
         ours.register_collector(Box::new(pools.clone()));
+        let write_batches = write_batches::WriteBatchCollector::default();
+        ours.register_collector(Box::new(write_batches.clone()));
         let deliveries = deliveries::DeliveryFamilies::register(ours);
         let mails = mails::MailFamilies::register(ours);
         Self(Arc::new(Shared {
@@ -130,6 +137,7 @@ impl Metrics {
             sockets,
             checkouts,
             pools,
+            write_batches,
             deliveries,
             mails,
         }))
@@ -151,6 +159,25 @@ impl Metrics {
     /// `orders_db_pool_max_connections`); a later call replaces `read`.
     pub fn pools(&self, read: impl Fn() -> Vec<PoolUse> + Send + Sync + 'static) {
         self.0.pools.set(read);
+    }
+
+    /// Reports how the store's single writer commits at every scrape, as
+    /// `read` tells it (`orders_db_write_batches_total`,
+    /// `orders_db_batched_writes_total`); `None` writes neither family (a
+    /// store without a single writer). A later call replaces `read`.
+    ///
+    /// ```
+    /// use orders_axum::metrics::{Metrics, WriteBatchCounts};
+    ///
+    /// let metrics = Metrics::new();
+    /// metrics.write_batches(|| Some(WriteBatchCounts { batches: 4, writes: 10 }));
+    /// assert!(metrics.render().contains("orders_db_batched_writes_total 10"));
+    /// ```
+    pub fn write_batches(
+        &self,
+        read: impl Fn() -> Option<WriteBatchCounts> + Send + Sync + 'static,
+    ) {
+        self.0.write_batches.set(read);
     }
 
     /// A layer recording the requests of the routes it wraps (apply it

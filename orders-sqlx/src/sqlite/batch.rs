@@ -92,6 +92,7 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
+use crate::WriteBatches;
 use crate::error::{self, Fail};
 
 /// The most writes one batch holds.
@@ -111,19 +112,6 @@ enum Kind {
     One,
     /// Several writing statements, undone together if the write fails.
     Several,
-}
-
-/// How the store's writes have been committed so far: in how many
-/// batches, holding how many writes (see [`SqliteStore::write_batches`]).
-///
-/// [`SqliteStore::write_batches`]: crate::SqliteStore::write_batches
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriteBatches {
-    /// Batches committed.
-    pub batches: u64,
-    /// Writes in them (each answered after its batch committed), refused
-    /// ones included.
-    pub writes: u64,
 }
 
 #[derive(Debug, Default)]

@@ -80,8 +80,8 @@ use sqlx::sqlite::{
 };
 
 use self::batch::Batcher;
-pub use self::batch::WriteBatches;
 use self::checkpoint::Checkpointer;
+use crate::WriteBatches;
 use crate::codec;
 use crate::error::OpenError;
 use crate::lease::Conns;
