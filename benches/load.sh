@@ -172,12 +172,31 @@ wait_quiet() {
     done
 }
 
+# SQLite's write batches so far, "batches writes", from the server's
+# /metrics (nothing on PostgreSQL, or without curl).
+write_batches() {
+    command -v curl >/dev/null || return 0
+    curl -s "$ADDR/metrics" 2>/dev/null | awk '
+        /^orders_db_write_batches_total / { b = $2 }
+        /^orders_db_batched_writes_total / { w = $2 }
+        END { if (b != "") print b, w }'
+}
+
 loadgen() {
     wait_quiet
+    local before after
+    before="$(write_batches)"
     "$LOADGEN_BIN" --url "$ADDR" --server-pid "$SERVER_PID" \
         --staff-email "$STAFF_EMAIL" --staff-password "$STAFF_PASSWORD" "$@" \
         | tee "$WORK/last"
     grep '^ROW|' "$WORK/last" | sed 's/^ROW|/|/' >>"$ROWS"
+    after="$(write_batches)"
+    if [[ -n "$before" && -n "$after" ]]; then
+        # How many writes queued for SQLite's single writer: near 1, it
+        # keeps up; far above, the writes wait for it.
+        echo "$before $after" | awk '{ b = $3 - $1; w = $4 - $2;
+            if (b > 0) printf "   SQLite writes a batch: %.1f (%d writes in %d batches)\n", w / b, w, b }'
+    fi
 }
 
 # run_http BACKEND URL
