@@ -34,6 +34,7 @@
 //! [`Metrics::response`] inside its own handler, behind its own access
 //! rule: the document is for operators, not the public).
 
+mod callback;
 mod checkouts;
 mod deliveries;
 mod http;

@@ -1,13 +1,13 @@
 //! The store's connection pools, read at every scrape from a callback the
 //! host gives ([`super::Metrics::pools`]): the engine knows no database.
 
-use std::sync::{Arc, PoisonError, RwLock};
-
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+
+use super::callback::Callback;
 
 /// What one connection pool holds now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,36 +22,18 @@ pub struct PoolUse {
     pub max: u32,
 }
 
-type Read = Box<dyn Fn() -> Vec<PoolUse> + Send + Sync>;
+/// Asks the host's callback, if it gave one, at every scrape.
+pub(super) type PoolCollector = Callback<Vec<PoolUse>>;
 
-/// Asks the host's callback, if it gave one, at every scrape. Registered
-/// once; a new callback replaces the last, so no family is written twice.
-#[derive(Clone, Default)]
-pub(super) struct PoolCollector(Arc<RwLock<Option<Read>>>);
-
-impl PoolCollector {
-    pub(super) fn set(&self, read: impl Fn() -> Vec<PoolUse> + Send + Sync + 'static) {
-        let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        *slot = Some(Box::new(read));
-    }
-}
-
-impl std::fmt::Debug for PoolCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PoolCollector").finish_non_exhaustive()
-    }
-}
-
-impl Collector for PoolCollector {
+impl Collector for Callback<Vec<PoolUse>> {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let read = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(read) = read.as_ref() else {
+        let Some(pools) = self.read() else {
             return Ok(());
         };
         // Fresh families each scrape: a pool that went away leaves no series.
         let connections = Family::<[(&str, String); 2], Gauge>::default();
         let max = Family::<[(&str, String); 1], Gauge>::default();
-        for pool in read() {
+        for pool in pools {
             let in_use = pool.open.saturating_sub(pool.idle);
             for (state, value) in [("in_use", in_use), ("idle", pool.idle)] {
                 connections

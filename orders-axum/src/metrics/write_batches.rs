@@ -2,12 +2,12 @@
 //! callback the host gives ([`super::Metrics::write_batches`]): SQLite's
 //! group commit, where one transaction holds the writes that waited.
 
-use std::sync::{Arc, PoisonError, RwLock};
-
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
+
+use super::callback::Callback;
 
 /// The writer's commits so far: how many batches, holding how many writes.
 /// Writes per batch near 1 mean the writer is rarely contended; well above
@@ -20,31 +20,13 @@ pub struct WriteBatchCounts {
     pub writes: u64,
 }
 
-type Read = Box<dyn Fn() -> Option<WriteBatchCounts> + Send + Sync>;
-
 /// Asks the host's callback, if it gave one, at every scrape; a callback
 /// that answers `None` (a store without a single writer) writes nothing.
-#[derive(Clone, Default)]
-pub(super) struct WriteBatchCollector(Arc<RwLock<Option<Read>>>);
+pub(super) type WriteBatchCollector = Callback<Option<WriteBatchCounts>>;
 
-impl WriteBatchCollector {
-    pub(super) fn set(&self, read: impl Fn() -> Option<WriteBatchCounts> + Send + Sync + 'static) {
-        let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        *slot = Some(Box::new(read));
-    }
-}
-
-impl std::fmt::Debug for WriteBatchCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteBatchCollector")
-            .finish_non_exhaustive()
-    }
-}
-
-impl Collector for WriteBatchCollector {
+impl Collector for Callback<Option<WriteBatchCounts>> {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let read = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(counts) = read.as_ref().and_then(|read| read()) else {
+        let Some(counts) = self.read().flatten() else {
             return Ok(());
         };
         let described = encoder.encode_descriptor(
