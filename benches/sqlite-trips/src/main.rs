@@ -11,8 +11,14 @@
 //! a temporary file. Two rounds; each prints both writers' writes/s and
 //! their ratio.
 //!
+//! `BUSY_US=N` has each task work N µs on the CPU before each write, as a
+//! server's requests do around their writes (the example server spends
+//! ~140 µs of CPU a write under journey A): the writer then competes for
+//! the two cores with the runtime's threads, as it does in the server.
+//!
 //! ```text
 //! cargo run --release --manifest-path benches/sqlite-trips/Cargo.toml
+//! BUSY_US=140 cargo run --release --manifest-path benches/sqlite-trips/Cargo.toml
 //! ```
 #![forbid(unsafe_code)]
 
@@ -86,14 +92,32 @@ fn rusqlite_writer(path: &str, mut writes: mpsc::UnboundedReceiver<Write>) {
     }
 }
 
-/// `tasks` tasks making `each` writes one after another; writes/s.
-async fn drive(writer: mpsc::UnboundedSender<Write>, tasks: usize, each: usize) -> f64 {
+/// Works `us` µs on the CPU.
+fn busy(us: u64) {
+    let until = Instant::now() + std::time::Duration::from_micros(us);
+    let mut x = 0_u64;
+    while Instant::now() < until {
+        for i in 0..64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+    }
+}
+
+/// `tasks` tasks making `each` writes one after another, each after
+/// `busy_us` µs of work; writes/s.
+async fn drive(
+    writer: mpsc::UnboundedSender<Write>,
+    tasks: usize,
+    each: usize,
+    busy_us: u64,
+) -> f64 {
     let started = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let writer = writer.clone();
             tokio::spawn(async move {
                 for i in 0..each {
+                    busy(busy_us);
                     let (answer, answered) = oneshot::channel();
                     let row = ((t * each + i) % 30) as i64;
                     writer.send((row, answer)).expect("the writer");
@@ -125,12 +149,16 @@ async fn main() {
                 .expect("a row");
         }
     }
-    const WRITES: usize = 40_000;
+    let busy_us: u64 = std::env::var("BUSY_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let writes_total: usize = if busy_us > 0 { 20_000 } else { 40_000 };
     for round in 1..=2 {
         for tasks in [8, 32] {
             let (writer, writes) = mpsc::unbounded_channel();
             let task = tokio::spawn(sqlx_writer(path.clone(), writes));
-            let on_sqlx = drive(writer, tasks, WRITES / tasks).await;
+            let on_sqlx = drive(writer, tasks, writes_total / tasks, busy_us).await;
             task.await.expect("the sqlx writer");
 
             let (writer, writes) = mpsc::unbounded_channel();
@@ -138,10 +166,10 @@ async fn main() {
                 let path = path.clone();
                 std::thread::spawn(move || rusqlite_writer(&path, writes))
             };
-            let on_rusqlite = drive(writer, tasks, WRITES / tasks).await;
+            let on_rusqlite = drive(writer, tasks, writes_total / tasks, busy_us).await;
             thread.join().expect("the rusqlite writer");
             println!(
-                "round {round}, {tasks:>2} tasks: sqlx {on_sqlx:>7.0} writes/s, rusqlite thread {on_rusqlite:>7.0} writes/s: {:.2}x",
+                "round {round}, {tasks:>2} tasks, {busy_us} µs of work a write: sqlx {on_sqlx:>7.0} writes/s, rusqlite thread {on_rusqlite:>7.0} writes/s: {:.2}x",
                 on_rusqlite / on_sqlx
             );
         }
