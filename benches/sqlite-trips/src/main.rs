@@ -16,11 +16,18 @@
 //! ~140 µs of CPU a write under journey A): the writer then competes for
 //! the two cores with the runtime's threads, as it does in the server.
 //!
+//! `JOURNEY_DB=FILE` runs journey A's five real writes instead (see
+//! `journey`), on copies of FILE, a database the server migrated:
+//!
 //! ```text
 //! cargo run --release --manifest-path benches/sqlite-trips/Cargo.toml
 //! BUSY_US=140 cargo run --release --manifest-path benches/sqlite-trips/Cargo.toml
+//! orders-server --database-url sqlite:///tmp/schema.db create-superuser --email a@example.com --password password123
+//! JOURNEY_DB=/tmp/schema.db BUSY_US=140 cargo run --release --manifest-path benches/sqlite-trips/Cargo.toml
 //! ```
 #![forbid(unsafe_code)]
+
+mod journey;
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -93,7 +100,7 @@ fn rusqlite_writer(path: &str, mut writes: mpsc::UnboundedReceiver<Write>) {
 }
 
 /// Works `us` µs on the CPU.
-fn busy(us: u64) {
+pub(crate) fn busy(us: u64) {
     let until = Instant::now() + std::time::Duration::from_micros(us);
     let mut x = 0_u64;
     while Instant::now() < until {
@@ -132,6 +139,78 @@ async fn drive(
     (tasks * each) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A copy of the migrated database `schema` at `path`, with 5 products.
+fn journey_database(schema: &str, path: &str) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(format!("{path}-wal"));
+    let _ = std::fs::remove_file(format!("{path}-shm"));
+    std::fs::copy(schema, path).expect("a copy of the schema");
+    let conn = rusqlite::Connection::open(path).expect("the database");
+    conn.execute_batch("PRAGMA journal_mode = WAL")
+        .expect("WAL");
+    for p in 0..5 {
+        conn.execute(
+            "INSERT INTO orders_products (id, sku, name, description, price_minor, currency, stock, active,
+             tax_class, created_at, updated_at, version, search_text, image)
+             VALUES (?1, ?2, 'A product', '', 1990, 'EUR', 100000000, 1, 'standard', ?3, ?3, 1, 'a product', NULL)",
+            rusqlite::params![format!("product-{p}"), format!("SKU-{p}"), "2026-12-07T09:00:00Z"],
+        )
+        .expect("a product");
+    }
+}
+
+/// Journey A's writes through both writers (`JOURNEY_DB`: a database the
+/// server migrated).
+async fn journeys(schema: &str, busy_us: u64) {
+    let dir = std::env::temp_dir().join(format!("sqlite-journeys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("j.db").display().to_string();
+    let journeys_total = if busy_us > 0 { 3_000 } else { 6_000 };
+    for round in 1..=2 {
+        for tasks in [8, 32] {
+            journey_database(schema, &path);
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+                .expect("a path")
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true);
+            let mut conn = SqliteConnection::connect_with(&options)
+                .await
+                .expect("the database");
+            let (writer, writes) = mpsc::unbounded_channel();
+            let task = tokio::spawn(async move {
+                journey::sqlx_writer(&mut conn, writes).await;
+                conn
+            });
+            let (on_sqlx, rows_sqlx) =
+                journey::drive(writer, tasks, journeys_total / tasks, busy_us).await;
+            drop(task.await.expect("the sqlx writer"));
+
+            journey_database(schema, &path);
+            let (writer, writes) = mpsc::unbounded_channel();
+            let thread = {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let conn = rusqlite::Connection::open(&path).expect("the database");
+                    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+                        .expect("pragmas");
+                    journey::rusqlite_writer(&conn, writes);
+                })
+            };
+            let (on_rusqlite, rows_rusqlite) =
+                journey::drive(writer, tasks, journeys_total / tasks, busy_us).await;
+            thread.join().expect("the rusqlite writer");
+            let expected = (journeys_total / tasks) * tasks * 5;
+            assert_eq!(rows_sqlx, expected, "the placements' rows on sqlx");
+            assert_eq!(rows_rusqlite, expected, "the placements' rows on rusqlite");
+            println!(
+                "journeys, round {round}, {tasks:>2} tasks, {busy_us} µs of work a write: sqlx {on_sqlx:>7.0} writes/s, rusqlite thread {on_rusqlite:>7.0} writes/s: {:.2}x",
+                on_rusqlite / on_sqlx
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = std::env::temp_dir().join(format!("sqlite-trips-{}", std::process::id()));
@@ -153,6 +232,11 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    if let Ok(schema) = std::env::var("JOURNEY_DB") {
+        journeys(&schema, busy_us).await;
+        let _ = std::fs::remove_dir_all(dir);
+        return;
+    }
     let writes_total: usize = if busy_us > 0 { 20_000 } else { 40_000 };
     for round in 1..=2 {
         for tasks in [8, 32] {
