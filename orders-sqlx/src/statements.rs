@@ -395,6 +395,16 @@ where
         .text(key)
 }
 
+/// Binds the last four columns of a status change's event, in this order:
+/// `actor`, `note`, `kind`, `data` (each backend's event insert lists
+/// them last).
+pub(crate) fn event_fields<B: Bind>(q: B, change: &StatusChange) -> B {
+    q.text(change.actor().as_str())
+        .opt_text(change.note().map(|n| n.as_str()))
+        .text(change.kind().as_str())
+        .opt_text(codec::event_data(change.data().as_ref()).as_deref())
+}
+
 /// Binds `$1` to `$13` of [`CHANGE_ORDER`] for `change`: the payment is
 /// the change's when it touches the payment, else `stored`, the payment
 /// read at `change.expected_version()` (the compare-and-set on the version

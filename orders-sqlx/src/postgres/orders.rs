@@ -111,17 +111,16 @@ impl PgStore {
             let result = kept!(
                 self,
                 fetch_one,
-                statements::status_change(
-                    sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                statements::event_fields(
+                    statements::status_change(
+                        sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                        change,
+                        stored,
+                    )?
+                    .bind(change.from().as_str())
+                    .bind(codec::restock_json(change)?),
                     change,
-                    stored,
-                )?
-                .bind(change.from().as_str())
-                .bind(codec::restock_json(change)?)
-                .bind(change.actor().as_str())
-                .bind(change.note().map(|n| n.as_str()))
-                .bind(change.kind().as_str())
-                .bind(codec::event_data(change.data().as_ref()))
+                )
             )
             .map_err(Fail::Db);
             match result {
@@ -141,17 +140,16 @@ impl PgStore {
         stored: &orders_core::order::PaymentSummary,
     ) -> Result<Option<i64>, StoreError> {
         pg_tx!(self, "order", |conn| async {
-            let row = statements::status_change(
-                sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+            let row = statements::event_fields(
+                statements::status_change(
+                    sqlx::query(sqlx::AssertSqlSafe(CHANGE.as_str())),
+                    change,
+                    stored,
+                )?
+                .bind(change.from().as_str())
+                .bind(codec::restock_json(change)?),
                 change,
-                stored,
-            )?
-            .bind(change.from().as_str())
-            .bind(codec::restock_json(change)?)
-            .bind(change.actor().as_str())
-            .bind(change.note().map(|n| n.as_str()))
-            .bind(change.kind().as_str())
-            .bind(codec::event_data(change.data().as_ref()))
+            )
             .fetch_one(&mut *conn)
             .await?;
             let Some(id) = row.opt_int("event_id")? else {

@@ -187,18 +187,17 @@ impl OrderStore for SqliteStore {
                             write.execute(&mut *conn).await?;
                         }
                     }
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    let id: i64 = statements::event_fields(
+                        sqlx::query_scalar(
+                            "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        )
+                        .bind(change.order_id().as_str())
+                        .bind(change.from().as_str())
+                        .bind(change.to().as_str())
+                        .bind(ts(change.at())),
+                        change,
                     )
-                    .bind(change.order_id().as_str())
-                    .bind(change.from().as_str())
-                    .bind(change.to().as_str())
-                    .bind(ts(change.at()))
-                    .bind(change.actor().as_str())
-                    .bind(change.note().map(|n| n.as_str()))
-                    .bind(change.kind().as_str())
-                    .bind(codec::event_data(change.data().as_ref()))
                     .fetch_one(&mut *conn)
                     .await?;
                     let id = u64::try_from(id)
@@ -233,16 +232,15 @@ impl OrderStore for SqliteStore {
             .folded("order", data, |conn, prefix, (change, stored)| {
                 Box::pin(async move {
                     let sql = CHANGE_THEN_EVENT[prefix.index()].as_str();
-                    let id: Option<i64> = statements::status_change(
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)),
+                    let id: Option<i64> = statements::event_fields(
+                        statements::status_change(
+                            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)),
+                            change,
+                            stored,
+                        )?
+                        .bind(change.from().as_str()),
                         change,
-                        stored,
-                    )?
-                    .bind(change.from().as_str())
-                    .bind(change.actor().as_str())
-                    .bind(change.note().map(|n| n.as_str()))
-                    .bind(change.kind().as_str())
-                    .bind(codec::event_data(change.data().as_ref()))
+                    )
                     .fetch_optional(&mut *conn)
                     .await?;
                     Ok(id)
