@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use orders_sqlx::{PoolStats, SqliteStore, Storage};
+use orders_core::ids::CustomerId;
+use orders_core::ports::IdempotencyStore;
+use orders_sqlx::{PoolStats, SqliteStore, Storage, WriteBatches};
 
 fn named<'a>(stats: &'a [PoolStats], name: &str) -> &'a PoolStats {
     stats
@@ -28,6 +30,32 @@ async fn a_sqlite_file_has_its_writer_and_its_readers() {
     for pool in stats {
         assert!(pool.idle <= pool.size && pool.size <= pool.max, "{pool:?}");
     }
+}
+
+#[tokio::test]
+async fn sqlite_counts_its_write_batches_and_postgres_has_none() {
+    let (store, _dir) = common::sqlite().await;
+    let storage = Storage::sqlite(store.clone());
+    let before = storage.write_batches().expect("SQLite has a single writer");
+    // A write (releasing a key no checkout claimed writes nothing, but it
+    // goes through the writer like any other).
+    let ada = CustomerId::parse("ada").unwrap();
+    store.release_idempotent(&ada, "no-such-key").await.unwrap();
+    let after = storage.write_batches().expect("SQLite has a single writer");
+    assert_eq!(
+        after,
+        WriteBatches {
+            batches: before.batches + 1,
+            writes: before.writes + 1,
+        }
+    );
+
+    let Some(db) = common::PgDatabase::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let storage = Storage::postgres(store.clone(), store.notifier().await.unwrap());
+    assert_eq!(storage.write_batches(), None);
 }
 
 #[tokio::test]
