@@ -36,6 +36,9 @@ pub enum OpenError {
 pub(crate) enum Fail {
     Store(StoreError),
     Db(sqlx::Error),
+    /// An error of the SQLite writer's inline connection (`sqlite::inline`).
+    #[cfg(feature = "sqlite")]
+    Lite(rusqlite::Error),
 }
 
 impl From<StoreError> for Fail {
@@ -54,6 +57,13 @@ impl Fail {
     /// A deadlock, a serialization failure or a busy database: the whole
     /// transaction may simply be run again.
     pub(crate) fn is_retryable(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        if let Self::Lite(rusqlite::Error::SqliteFailure(e, _)) = self {
+            return matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            );
+        }
         let Self::Db(sqlx::Error::Database(db)) = self else {
             return false;
         };
@@ -71,6 +81,8 @@ impl Fail {
         match self {
             Self::Store(e) => e,
             Self::Db(e) => db(e, unique),
+            #[cfg(feature = "sqlite")]
+            Self::Lite(e) => lite(&e, unique),
         }
     }
 }
@@ -88,6 +100,25 @@ pub(crate) fn db(error: sqlx::Error, unique: &'static str) -> StoreError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => StoreError::Unavailable(error.to_string()),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// The port error of an inline SQLite error, as [`db`] maps sqlx's: a
+/// unique or primary key violation is `Duplicate(unique)`.
+#[cfg(feature = "sqlite")]
+fn lite(error: &rusqlite::Error, unique: &'static str) -> StoreError {
+    const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+    match error {
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(
+                e.extended_code,
+                SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE
+            ) =>
+        {
+            StoreError::Duplicate(unique)
+        }
         other => StoreError::Backend(other.to_string()),
     }
 }

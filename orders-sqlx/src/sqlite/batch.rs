@@ -30,7 +30,7 @@
 //!
 //! # Savepoints, lazily
 //!
-//! The batch's transaction holds exactly one savepoint, named `a` or `b`.
+//! The batch's transaction holds exactly one savepoint, `a`.
 //! A write of several statements ([`Kind::Several`]) needs it just before
 //! itself: `RELEASE a; SAVEPOINT a` (one trip to sqlx's worker) moves it
 //! past the writes before. A write of one statement ([`Kind::One`]) needs
@@ -39,16 +39,15 @@
 //! after a failed one-statement write (which also checks that the
 //! transaction is still there).
 //!
-//! A *folded* write of several statements ([`Batcher::folded`]) saves that
-//! trip: it puts the move in front of its own first statement, under the
-//! other name (`RELEASE a; SAVEPOINT b; UPDATE …`). Whether the move ran
-//! is then read off the database rather than assumed: if `ROLLBACK TO b`
-//! works, it ran and the write is undone; if not, nothing of the write ran
-//! (its first trip never reached SQLite, or stopped after the `RELEASE`),
-//! and the savepoint is set again where the write would have begun, once
-//! a probe has shown that the transaction is still there (a `BEGIN` fails
-//! inside a transaction). The other name is what makes the test sound: `b`
-//! exists only if this write's move created it.
+//! # Inline writes
+//!
+//! A write handed over with [`Batcher::inline_one`] or
+//! [`Batcher::inline_several`] runs in the writer task itself, on a
+//! connection of its own (see `sqlite::inline`), without trips to sqlx's
+//! worker thread: its savepoint (`SAVEPOINT w`, for several statements) is
+//! set and released in-thread. Consecutive inline writes share a batch,
+//! and so do consecutive writes sent to the worker; a write of the other
+//! kind commits the batch before it and starts the next.
 //!
 //! # Callers that give up
 //!
@@ -120,78 +119,10 @@ struct Counts {
     writes: AtomicU64,
 }
 
-/// The name the batch's one savepoint has (see "Savepoints, lazily").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Name {
-    #[default]
-    A,
-    B,
-}
-
-impl Name {
-    fn other(self) -> Self {
-        match self {
-            Self::A => Self::B,
-            Self::B => Self::A,
-        }
-    }
-
-    /// Moves the savepoint, keeping its name.
-    fn moved(self) -> &'static str {
-        match self {
-            Self::A => "RELEASE a; SAVEPOINT a",
-            Self::B => "RELEASE b; SAVEPOINT b",
-        }
-    }
-
-    /// Moves the savepoint from this name to the other (statements
-    /// ending in `;`, so a write's own may follow).
-    fn moved_on(self) -> &'static str {
-        match self {
-            Self::A => "RELEASE a; SAVEPOINT b;",
-            Self::B => "RELEASE b; SAVEPOINT a;",
-        }
-    }
-
-    fn rollback(self) -> &'static str {
-        match self {
-            Self::A => "ROLLBACK TO a",
-            Self::B => "ROLLBACK TO b",
-        }
-    }
-
-    fn set(self) -> &'static str {
-        match self {
-            Self::A => "SAVEPOINT a",
-            Self::B => "SAVEPOINT b",
-        }
-    }
-}
-
-/// What a folded write ([`Batcher::folded`]) puts in front of its first
-/// statement: nothing, or the move of the savepoint to the other name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Prefix(Option<Name>);
-
-impl Prefix {
-    /// Every prefix, each at its [`index`](Self::index) (for texts made
-    /// once per prefix).
-    pub(super) const ALL: [Self; 3] = [Self(None), Self(Some(Name::A)), Self(Some(Name::B))];
-
-    /// The statements to put first, each ending in `;`, or `""`.
-    pub(super) fn sql(self) -> &'static str {
-        self.0.map_or("", |to| to.other().moved_on())
-    }
-
-    /// This prefix's place in [`ALL`](Self::ALL).
-    pub(super) fn index(self) -> usize {
-        match self.0 {
-            None => 0,
-            Some(Name::A) => 1,
-            Some(Name::B) => 2,
-        }
-    }
-}
+/// Moves the batch's savepoint past the work before it.
+const MOVE_SAVEPOINT: &str = "RELEASE a; SAVEPOINT a";
+/// Undoes the work since the batch's savepoint.
+const TO_SAVEPOINT: &str = "ROLLBACK TO a";
 
 /// A write's statements: run with the writer's connection, inside the
 /// batch's transaction, and the write's own data (run again when the file
@@ -208,20 +139,34 @@ impl<D, T, F> Statements<D, T> for F where
 {
 }
 
-/// As [`Statements`], given the [`Prefix`] their first statement must
-/// start with (see "Savepoints, lazily").
-pub(super) trait FoldedStatements<D, T>:
-    for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-    + Send
-    + 'static
+/// A write's statements on the writer's inline connection (see
+/// `sqlite::inline`), with the write's own data; run again when the file
+/// was busy.
+pub(super) trait InlineStatements<D, T>:
+    Fn(&rusqlite::Connection, &D) -> Result<T, Fail> + Send + 'static
 {
 }
 
-impl<D, T, F> FoldedStatements<D, T> for F where
-    F: for<'a> Fn(&'a mut SqliteConnection, Prefix, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-        + Send
-        + 'static
+impl<D, T, F> InlineStatements<D, T> for F where
+    F: Fn(&rusqlite::Connection, &D) -> Result<T, Fail> + Send + 'static
 {
+}
+
+/// The inline side's type of a write sent to sqlx's worker (never run).
+type NotInline<D, T> = fn(&rusqlite::Connection, &D) -> Result<T, Fail>;
+/// The pool side's type of an inline write (never run).
+type NotOnPool<D, T> =
+    for<'a> fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>;
+
+/// How a write's statements run: sent to sqlx's worker, or inline.
+enum Runs<F, G> {
+    OnPool(F),
+    Inline(G),
+}
+
+/// `statements` sent to sqlx's worker.
+fn on_pool<D, T, F: Statements<D, T>>(statements: F) -> Runs<F, NotInline<D, T>> {
+    Runs::OnPool(statements)
 }
 
 /// A write's answer to its caller: its own result once its batch ended, or
@@ -231,13 +176,14 @@ type Reply<T> = Result<Result<T, StoreError>, Box<dyn Any + Send>>;
 /// A write handed to the writer task (a [`Write`] with its types erased).
 trait Job: Send {
     fn kind(&self) -> Kind;
-    fn folded(&self) -> bool;
+    /// Its statements run on the inline connection.
+    fn inline(&self) -> bool;
+    /// Runs the write's statements once on the inline connection, keeping
+    /// its value.
+    fn attempt_inline(&mut self, conn: &rusqlite::Connection) -> Result<(), Fail>;
     /// Runs the write's statements once, keeping its value.
-    fn attempt<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-        prefix: Prefix,
-    ) -> BoxFuture<'a, Result<(), Fail>>;
+    fn attempt<'a>(&'a mut self, conn: &'a mut SqliteConnection)
+    -> BoxFuture<'a, Result<(), Fail>>;
     /// The write failed for good with `fail` (it was rolled back).
     fn refused(&mut self, fail: Fail);
     /// Its batch ended with `committed`: answers the caller.
@@ -248,41 +194,52 @@ trait Job: Send {
 
 /// A write: its statements, the data they are run with (owned, so the
 /// write does not depend on its caller), and where its answer goes.
-struct Write<D, T, F> {
+struct Write<D, T, F, G> {
     kind: Kind,
-    folded: bool,
     /// The field a unique violation means.
     unique: &'static str,
     data: D,
-    statements: F,
+    statements: Runs<F, G>,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Reply<T>>,
 }
 
-impl<D, T, F> Job for Write<D, T, F>
+impl<D, T, F, G> Job for Write<D, T, F, G>
 where
     D: Send + Sync + 'static,
     T: Send + 'static,
-    F: FoldedStatements<D, T>,
+    F: Statements<D, T>,
+    G: InlineStatements<D, T>,
 {
     fn kind(&self) -> Kind {
         self.kind
     }
 
-    fn folded(&self) -> bool {
-        self.folded
+    fn inline(&self) -> bool {
+        matches!(self.statements, Runs::Inline(_))
     }
 
     fn attempt<'a>(
         &'a mut self,
         conn: &'a mut SqliteConnection,
-        prefix: Prefix,
     ) -> BoxFuture<'a, Result<(), Fail>> {
         Box::pin(async move {
-            let value = (self.statements)(conn, prefix, &self.data).await?;
+            let Runs::OnPool(statements) = &self.statements else {
+                unreachable!("an inline write runs on the inline connection")
+            };
+            let value = statements(conn, &self.data).await?;
             self.result = Some(Ok(value));
             Ok(())
         })
+    }
+
+    fn attempt_inline(&mut self, conn: &rusqlite::Connection) -> Result<(), Fail> {
+        let Runs::Inline(statements) = &self.statements else {
+            unreachable!("a pool write runs on the pool's connection")
+        };
+        let value = statements(conn, &self.data)?;
+        self.result = Some(Ok(value));
+        Ok(())
     }
 
     fn refused(&mut self, fail: Fail) {
@@ -384,10 +341,8 @@ impl Batcher {
         T: Send + 'static,
         F: Statements<D, T>,
     {
-        self.write(Kind::One, false, unique, data, move |conn, _, data| {
-            statements(conn, data)
-        })
-        .await
+        self.write(Kind::One, unique, data, on_pool(statements))
+            .await
     }
 
     /// As [`one`](Self::one), for a write of several statements: behind
@@ -403,50 +358,74 @@ impl Batcher {
         T: Send + 'static,
         F: Statements<D, T>,
     {
-        self.write(Kind::Several, false, unique, data, move |conn, _, data| {
-            statements(conn, data)
-        })
-        .await
-    }
-
-    /// As [`several`](Self::several), with the move of the savepoint
-    /// folded into the write's first trip: the [`Prefix`] `statements` is
-    /// given must start the first statement it sends, and it must send
-    /// that statement before it answers `Ok` (see "Savepoints, lazily").
-    /// One trip to sqlx's worker fewer for a write that follows other work
-    /// in its batch.
-    pub(super) async fn folded<D, T, F>(
-        &self,
-        unique: &'static str,
-        data: D,
-        statements: F,
-    ) -> Result<T, StoreError>
-    where
-        D: Send + Sync + 'static,
-        T: Send + 'static,
-        F: FoldedStatements<D, T>,
-    {
-        self.write(Kind::Several, true, unique, data, statements)
+        self.write(Kind::Several, unique, data, on_pool(statements))
             .await
     }
 
-    async fn write<D, T, F>(
+    /// As [`one`](Self::one), run inline (see `sqlite::inline`): in the
+    /// writer task, on its own connection, without a trip to sqlx's worker.
+    pub(super) async fn inline_one<D, T, G>(
         &self,
-        kind: Kind,
-        folded: bool,
         unique: &'static str,
         data: D,
-        statements: F,
+        statements: G,
     ) -> Result<T, StoreError>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
-        F: FoldedStatements<D, T>,
+        G: InlineStatements<D, T>,
+    {
+        self.write_inline(Kind::One, unique, data, statements).await
+    }
+
+    /// As [`several`](Self::several), run inline.
+    pub(super) async fn inline_several<D, T, G>(
+        &self,
+        unique: &'static str,
+        data: D,
+        statements: G,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        G: InlineStatements<D, T>,
+    {
+        self.write_inline(Kind::Several, unique, data, statements)
+            .await
+    }
+
+    async fn write_inline<D, T, G>(
+        &self,
+        kind: Kind,
+        unique: &'static str,
+        data: D,
+        statements: G,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        G: InlineStatements<D, T>,
+    {
+        let statements: Runs<NotOnPool<D, T>, G> = Runs::Inline(statements);
+        self.write(kind, unique, data, statements).await
+    }
+
+    async fn write<D, T, F, G>(
+        &self,
+        kind: Kind,
+        unique: &'static str,
+        data: D,
+        statements: Runs<F, G>,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        F: Statements<D, T>,
+        G: InlineStatements<D, T>,
     {
         let (reply, answer) = oneshot::channel();
         self.send(Box::new(Write {
             kind,
-            folded,
             unique,
             data,
             statements,
@@ -483,9 +462,10 @@ impl Batcher {
             counts: self.counts.clone(),
             checkpointer: self.checkpointer.clone(),
             conn: None,
+            lite: None,
             open: false,
+            on_lite: false,
             kept: 0,
-            name: Name::A,
             dirty: false,
         };
         tokio::spawn(writer.serve(jobs));
@@ -521,12 +501,14 @@ struct Writer {
     counts: Arc<Counts>,
     checkpointer: Option<Arc<Checkpointer>>,
     conn: Option<PoolConnection<Sqlite>>,
-    /// A batch's transaction is open on `conn`.
+    /// The inline connection (see `sqlite::inline`), once a write needed it.
+    lite: Option<rusqlite::Connection>,
+    /// A batch's transaction is open, on `conn` or on `lite`.
     open: bool,
+    /// The open batch is on `lite` (while `conn` is held, unused).
+    on_lite: bool,
     /// Batches in a row that kept the connection.
     kept: u32,
-    /// The savepoint's name.
-    name: Name,
     /// Work since the savepoint that a failed write must not undo.
     dirty: bool,
 }
@@ -537,6 +519,7 @@ impl Drop for Writer {
     /// back to the pool, which would hand the transaction to the next user.
     fn drop(&mut self) {
         if self.open
+            && !self.on_lite
             && let Some(conn) = self.conn.as_mut()
         {
             conn.close_on_drop();
@@ -548,8 +531,18 @@ impl Writer {
     /// Runs the writes of `jobs` in batches until the store lets go of
     /// the queue.
     async fn serve(mut self, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
-        while let Some(first) = jobs.recv().await {
-            if let Err(e) = self.open().await {
+        // A write that runs on the other connection than the batch before
+        // it starts the next batch.
+        let mut carried: Option<Box<dyn Job>> = None;
+        loop {
+            let first = match carried.take() {
+                Some(job) => job,
+                None => match jobs.recv().await {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            if let Err(e) = self.open(first.inline()).await {
                 first.answer(Err(e));
                 continue;
             }
@@ -569,6 +562,12 @@ impl Writer {
                 }
                 if batch.len() < MAX_WRITES && opened.elapsed() < MAX_OPEN {
                     next = jobs.try_recv().ok();
+                    if next
+                        .as_ref()
+                        .is_some_and(|job| job.inline() != self.on_lite)
+                    {
+                        carried = next.take();
+                    }
                 }
             }
             let outcome = match broken {
@@ -578,7 +577,8 @@ impl Writer {
             for job in batch {
                 job.answer(outcome.clone());
             }
-            if outcome.is_ok() && self.keep && self.kept < MAX_KEPT && !jobs.is_empty() {
+            let waiting = carried.is_some() || !jobs.is_empty();
+            if outcome.is_ok() && self.keep && self.kept < MAX_KEPT && waiting {
                 self.kept += 1;
             } else {
                 self.conn = None;
@@ -589,9 +589,12 @@ impl Writer {
 
     /// Takes the writer's connection and opens a batch, running `BEGIN`
     /// again while the file is busy (another process writing it).
-    async fn open(&mut self) -> Result<(), StoreError> {
+    async fn open(&mut self, inline: bool) -> Result<(), StoreError> {
         if self.conn.is_none() {
             self.conn = Some(self.pool.acquire().await.map_err(error::any)?);
+        }
+        if inline {
+            return self.open_inline().await;
         }
         let mut attempt = 0;
         loop {
@@ -612,7 +615,7 @@ impl Writer {
             }
         }
         self.open = true;
-        self.name = Name::A;
+        self.on_lite = false;
         self.dirty = false;
         Ok(())
     }
@@ -620,38 +623,31 @@ impl Writer {
     /// Runs `job` in the open batch (again while the file is busy), behind
     /// the savepoint it needs, and undoes it if it fails.
     async fn run(&mut self, job: &mut dyn Job) -> Ran {
+        if self.on_lite {
+            return self.run_inline(job);
+        }
         let kind = job.kind();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let to = if job.folded() {
-                self.dirty.then(|| self.name.other())
-            } else {
-                if kind == Kind::Several && self.dirty {
-                    if let Err(e) = self.exec(self.name.moved()).await {
-                        return Ran::broken(self.broken(e).await);
-                    }
-                    self.dirty = false;
+            if kind == Kind::Several && self.dirty {
+                if let Err(e) = self.exec(MOVE_SAVEPOINT).await {
+                    return Ran::broken(self.broken(e).await);
                 }
-                None
-            };
+                self.dirty = false;
+            }
             let conn = self
                 .conn
                 .as_mut()
                 .expect("an open batch has the connection");
-            let attempted = AssertUnwindSafe(job.attempt(conn, Prefix(to)))
-                .catch_unwind()
-                .await;
+            let attempted = AssertUnwindSafe(job.attempt(conn)).catch_unwind().await;
             match attempted {
                 Ok(Ok(())) => {
-                    if let Some(to) = to {
-                        self.name = to;
-                    }
                     self.dirty = true;
                     return Ran::default();
                 }
                 Ok(Err(fail)) => {
-                    if let Err(e) = self.undo(kind, to).await {
+                    if let Err(e) = self.undo(kind).await {
                         return Ran::broken(e);
                     }
                     if fail.is_retryable() && attempt < super::ATTEMPTS {
@@ -663,25 +659,21 @@ impl Writer {
                 Err(panic) => {
                     return Ran {
                         panic: Some(panic),
-                        broken: self.undo(kind, to).await.err(),
+                        broken: self.undo(kind).await.err(),
                     };
                 }
             }
         }
     }
 
-    /// Undoes a failed write of `kind` (a folded one whose prefix moved
-    /// the savepoint to `to`): a write of several statements goes back to
-    /// its savepoint, and after a one-statement write the savepoint moves,
-    /// which checks that the transaction is still there. An error means
-    /// the batch has ended, failed.
-    async fn undo(&mut self, kind: Kind, to: Option<Name>) -> Result<(), StoreError> {
-        if let Some(to) = to {
-            return self.undo_folded(to).await;
-        }
+    /// Undoes a failed write of `kind`: a write of several statements
+    /// goes back to its savepoint, and after a one-statement write the
+    /// savepoint moves, which checks that the transaction is still there.
+    /// An error means the batch has ended, failed.
+    async fn undo(&mut self, kind: Kind) -> Result<(), StoreError> {
         let sql = match kind {
-            Kind::Several => self.name.rollback(),
-            Kind::One => self.name.moved(),
+            Kind::Several => TO_SAVEPOINT,
+            Kind::One => MOVE_SAVEPOINT,
         };
         match self.exec(sql).await {
             Ok(()) => {
@@ -689,39 +681,6 @@ impl Writer {
                 Ok(())
             }
             Err(e) => Err(self.broken(e).await),
-        }
-    }
-
-    /// Undoes a folded write whose prefix moves the savepoint to `to`, and
-    /// leaves the savepoint where the next write begins; see "Savepoints,
-    /// lazily".
-    async fn undo_folded(&mut self, to: Name) -> Result<(), StoreError> {
-        if self.exec(to.rollback()).await.is_err() {
-            // Nothing of the write ran: set the savepoint here, after the
-            // work before it, once the transaction is known to be there.
-            if !self.in_transaction().await {
-                return Err(self.broken("the transaction is gone").await);
-            }
-            if self.exec(self.name.moved_on()).await.is_err()
-                && let Err(e) = self.exec(to.set()).await
-            {
-                return Err(self.broken(e).await);
-            }
-        }
-        self.name = to;
-        self.dirty = false;
-        Ok(())
-    }
-
-    /// Whether the batch's transaction is still open: a `BEGIN` fails
-    /// inside a transaction (one it opens is rolled back at once).
-    async fn in_transaction(&mut self) -> bool {
-        match self.exec("BEGIN").await {
-            Ok(()) => {
-                let _ = self.exec("ROLLBACK").await;
-                false
-            }
-            Err(_) => true,
         }
     }
 
@@ -736,21 +695,39 @@ impl Writer {
 
     /// Commits the open batch of `writes` writes.
     async fn commit(&mut self, writes: usize) -> Result<(), StoreError> {
-        let committed = self.exec("COMMIT").await;
+        let committed = if self.on_lite {
+            let lite = self
+                .lite
+                .as_ref()
+                .expect("an inline batch has its connection");
+            lite.execute_batch("COMMIT").map_err(|e| {
+                let _ = lite.execute_batch("ROLLBACK");
+                StoreError::Backend(e.to_string())
+            })
+        } else {
+            self.commit_on_pool().await
+        };
         self.open = false;
-        match committed {
-            Ok(()) => {
-                self.counts.batches.fetch_add(1, Ordering::Relaxed);
-                self.counts
-                    .writes
-                    .fetch_add(writes as u64, Ordering::Relaxed);
-                if let Some(checkpointer) = &self.checkpointer {
-                    checkpointer.committed();
-                }
-                Ok(())
+        if committed.is_ok() {
+            self.counts.batches.fetch_add(1, Ordering::Relaxed);
+            self.counts
+                .writes
+                .fetch_add(writes as u64, Ordering::Relaxed);
+            if let Some(checkpointer) = &self.checkpointer {
+                checkpointer.committed();
             }
+        } else if let Err(e) = &committed {
+            tracing::warn!(error = %e, "a write batch failed to commit; every write of it fails");
+        }
+        committed
+    }
+
+    /// Commits the open batch on the pool's connection.
+    async fn commit_on_pool(&mut self) -> Result<(), StoreError> {
+        let committed = self.exec("COMMIT").await;
+        match committed {
+            Ok(()) => Ok(()),
             Err(e) => {
-                tracing::warn!(error = %e, "a write batch failed to commit; every write of it fails");
                 // The transaction may still be open (it is on SQLITE_BUSY).
                 let _ = self.exec("ROLLBACK").await;
                 Err(error::any(e))
@@ -765,5 +742,6 @@ impl Writer {
     }
 }
 
+mod inline_batch;
 #[cfg(test)]
 mod tests;

@@ -1,29 +1,28 @@
 //! The cart port on SQLite.
 
+use super::SqliteStore;
+use super::inline::Stmt;
+use crate::codec;
+use crate::error::{self, Fail};
+use crate::statements::{self, Bind};
 use async_trait::async_trait;
 use orders_core::cart::Cart;
 use orders_core::catalogue::Product;
 use orders_core::ids::{CartId, CustomerId, ProductId};
 use orders_core::money::Currency;
 use orders_core::ports::{CartClaim, CartStore, StoreError};
-use sqlx::{Sqlite, SqliteConnection};
-
-use super::SqliteStore;
-use crate::codec;
-use crate::error::{self, Fail};
-use crate::statements::{self, Bind};
 
 #[async_trait]
 impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
         self.batcher
-            .one("cart", cart.clone(), |conn, cart| {
-                Box::pin(async move {
-                    statements::insert_cart::<Sqlite>(cart)?
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
+            .inline_one("cart", cart.clone(), |conn, cart| {
+                statements::cart_fields(
+                    Stmt::new(statements::INSERT_CART).text(cart.id().as_str()),
+                    cart,
+                )?
+                .execute(conn)?;
+                Ok(())
             })
             .await
     }
@@ -71,12 +70,10 @@ impl CartStore for SqliteStore {
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
         self.batcher
-            .one(
+            .inline_one(
                 "cart",
                 (cart.clone(), expected_version),
-                |conn, (cart, expected_version)| {
-                    Box::pin(compare_and_set(conn, cart, *expected_version))
-                },
+                |conn, (cart, expected_version)| compare_and_set(conn, cart, *expected_version),
             )
             .await
     }
@@ -100,14 +97,12 @@ impl CartStore for SqliteStore {
     /// Both compare-and-sets in one `BEGIN IMMEDIATE` transaction.
     async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError> {
         self.batcher
-            .several("cart", claim.clone(), |conn, claim| {
-                Box::pin(async move {
-                    compare_and_set(&mut *conn, &claim.guest, claim.guest_version).await?;
-                    if let Some((into, version)) = &claim.into {
-                        compare_and_set(&mut *conn, into, *version).await?;
-                    }
-                    Ok(())
-                })
+            .inline_several("cart", claim.clone(), |conn, claim| {
+                compare_and_set(conn, &claim.guest, claim.guest_version)?;
+                if let Some((into, version)) = &claim.into {
+                    compare_and_set(conn, into, *version)?;
+                }
+                Ok(())
             })
             .await
     }
@@ -115,23 +110,21 @@ impl CartStore for SqliteStore {
 
 /// Replaces the stored cart if it is at `expected_version`: `Conflict` if
 /// it is at another, `NotFound` if there is none.
-async fn compare_and_set(
-    conn: &mut SqliteConnection,
+fn compare_and_set(
+    conn: &rusqlite::Connection,
     cart: &Cart,
     expected_version: u64,
 ) -> Result<(), Fail> {
-    let done = statements::cart_fields(sqlx::query::<Sqlite>(statements::UPDATE_CART_SET), cart)?
+    let done = statements::cart_fields(Stmt::new(statements::UPDATE_CART_SET), cart)?
         .text(cart.id().as_str())
         .int(codec::to_i64(expected_version)?)
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() == 1 {
+        .execute(conn)?;
+    if done == 1 {
         return Ok(());
     }
-    let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
-        .bind(cart.id().as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let exists = Stmt::new("SELECT 1 FROM orders_carts WHERE id = ?")
+        .text(cart.id().as_str())
+        .fetch_optional(conn)?;
     Err(if exists.is_some() {
         StoreError::Conflict
     } else {

@@ -7,8 +7,10 @@ use orders_core::ports::{IdempotencyClaim, IdempotencyState, IdempotencyStore, S
 use sqlx::Sqlite;
 
 use super::SqliteStore;
+use super::inline::Stmt;
 use crate::codec::{Get, ts};
-use crate::{rows, statements};
+use crate::rows;
+use crate::statements::{self, Bind};
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -23,39 +25,36 @@ impl IdempotencyStore for SqliteStore {
         // key read, to say which.
         let data = (claim.clone(), ts(now), ts(stale_before));
         self.batcher
-            .one("idempotency_key", data, |conn, (claim, now, stale_before)| {
-                Box::pin(async move {
-                    let claimed = sqlx::query(
-                        "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
-                         VALUES (?1, ?2, ?3, ?4, NULL)
-                         ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
-                         started_at = excluded.started_at
-                         WHERE orders_idempotency_keys.order_id IS NULL
-                           AND orders_idempotency_keys.started_at < ?5
-                         RETURNING 1",
-                    )
-                    .bind(claim.customer_id.as_str())
-                    .bind(&claim.key)
-                    .bind(&claim.fingerprint)
-                    .bind(now)
-                    .bind(stale_before)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    if claimed.is_some() {
-                        return Ok(IdempotencyState::Claimed);
-                    }
-                    let row = sqlx::query(
-                        "SELECT fingerprint, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
-                    )
-                    .bind(claim.customer_id.as_str())
-                    .bind(&claim.key)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                    Ok(rows::found_state(
-                        row.text("fingerprint")?,
-                        row.opt_text("order_id")?,
-                    )?)
-                })
+            .inline_one("idempotency_key", data, |conn, (claim, now, stale_before)| {
+                let claimed = Stmt::new(
+                    "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
+                     VALUES (?1, ?2, ?3, ?4, NULL)
+                     ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                     started_at = excluded.started_at
+                     WHERE orders_idempotency_keys.order_id IS NULL
+                       AND orders_idempotency_keys.started_at < ?5
+                     RETURNING 1",
+                )
+                .text(claim.customer_id.as_str())
+                .text(&claim.key)
+                .text(&claim.fingerprint)
+                .text(now)
+                .text(stale_before)
+                .fetch_optional(conn)?;
+                if claimed.is_some() {
+                    return Ok(IdempotencyState::Claimed);
+                }
+                let row = Stmt::new(
+                    "SELECT fingerprint, order_id FROM orders_idempotency_keys WHERE customer_id = ? AND key = ?",
+                )
+                .text(claim.customer_id.as_str())
+                .text(&claim.key)
+                .fetch_optional(conn)?
+                .ok_or_else(|| StoreError::Backend("the idempotency key vanished".into()))?;
+                Ok(rows::found_state(
+                    row.text("fingerprint")?,
+                    row.opt_text("order_id")?,
+                )?)
             })
             .await
     }

@@ -12,10 +12,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use super::batch::Prefix;
+use super::inline::Stmt;
 use super::place::place;
 use crate::codec::{self, Get, ts};
 use crate::error;
+use crate::statements::Bind;
 use crate::{aftersale, rows, statements};
 
 async fn order_lines(
@@ -79,19 +80,14 @@ async fn order_by_record(
 /// `$15`, note `$16`, kind `$17`, data `$18`) inserted only if the
 /// compare-and-set changed the order, returning the event's id: no row
 /// when it missed.
-/// One text for each write batch [`Prefix`], which starts it.
-static CHANGE_THEN_EVENT: std::sync::LazyLock<[String; Prefix::ALL.len()]> =
-    std::sync::LazyLock::new(|| {
-        Prefix::ALL.map(|prefix| {
-            format!(
-                "{}{} AND status = $14;
-                 INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
-                 SELECT $12, $14, $1, $11, $15, $16, $17, $18 WHERE changes() = 1 RETURNING id",
-                prefix.sql(),
-                statements::CHANGE_ORDER
-            )
-        })
-    });
+static CHANGE_THEN_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} AND status = $14;
+         INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+         SELECT $12, $14, $1, $11, $15, $16, $17, $18 WHERE changes() = 1 RETURNING id",
+        statements::CHANGE_ORDER
+    )
+});
 
 async fn load_order(
     conn: &mut SqliteConnection,
@@ -112,11 +108,7 @@ async fn load_order(
 #[async_trait]
 impl OrderStore for SqliteStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
-        self.batcher
-            .folded("order", placement, |conn, prefix, placement| {
-                Box::pin(place(conn, prefix, placement))
-            })
-            .await
+        self.batcher.inline_several("order", placement, place).await
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -229,22 +221,18 @@ impl OrderStore for SqliteStore {
         let data = (change.clone(), known.payment().clone());
         let id: Option<i64> = self
             .batcher
-            .folded("order", data, |conn, prefix, (change, stored)| {
-                Box::pin(async move {
-                    let sql = CHANGE_THEN_EVENT[prefix.index()].as_str();
-                    let id: Option<i64> = statements::event_fields(
-                        statements::status_change(
-                            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)),
-                            change,
-                            stored,
-                        )?
-                        .bind(change.from().as_str()),
+            .inline_several("order", data, |conn, (change, stored)| {
+                let row = statements::event_fields(
+                    statements::status_change(
+                        Stmt::new(CHANGE_THEN_EVENT.as_str()),
                         change,
-                    )
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                    Ok(id)
-                })
+                        stored,
+                    )?
+                    .text(change.from().as_str()),
+                    change,
+                )
+                .fetch_optional(conn)?;
+                Ok(row.map(|row| row.first_int()).transpose()?)
             })
             .await?;
         let Some(id) = id else {

@@ -1,17 +1,17 @@
 //! The checkout's writes on SQLite, in one batch of statements.
 
-use orders_core::discount::DiscountCode;
 use orders_core::ports::{OrderPlacement, Placed, StoreError};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use rusqlite::types::Value;
 
-use super::batch::Prefix;
+use super::inline::Stmt;
 use crate::codec::{self, Get, ts};
 use crate::error::Fail;
 use crate::rows;
+use crate::statements::Bind;
 
-/// The checkout's writes, sent to SQLite as one batch of statements (one
-/// trip to the connection's worker thread instead of one per statement),
-/// inside the `BEGIN IMMEDIATE` transaction of [`OrderStore::place_order`].
+/// The checkout's writes, as one text of statements run inline by the
+/// writer task (see `sqlite::inline`), inside the `BEGIN IMMEDIATE`
+/// transaction of [`OrderStore::place_order`].
 /// Each statement that can be refused reports what it did with a
 /// `RETURNING` row (`what`, `value`); the batch runs to its end, and if a
 /// row is missing (the cart was not open, a product was short, the discount
@@ -21,35 +21,30 @@ use crate::rows;
 /// change between the statements.
 ///
 /// [`OrderStore::place_order`]: orders_core::ports::OrderStore::place_order
-///
-/// `prefix` starts the batch (see `batch`, "Savepoints, lazily"): the
-/// move of the write batch's savepoint, in the same trip.
-pub(super) async fn place(
-    conn: &mut SqliteConnection,
-    prefix: Prefix,
-    p: &OrderPlacement,
-) -> Result<Placed, Fail> {
+pub(super) fn place(conn: &rusqlite::Connection, p: &OrderPlacement) -> Result<Placed, Fail> {
     let o = &p.order;
     let now = ts(o.created_at);
     let needed = codec::needed(&o.lines);
-    let mut q = QueryBuilder::<Sqlite>::new(prefix.sql());
-    q.push("UPDATE orders_carts SET status = 'checked_out', version = version + 1, updated_at = ");
+    let mut q = Build::default();
     // 1. Close the cart.
-    q.push_bind(now.clone())
+    q.push("UPDATE orders_carts SET status = 'checked_out', version = version + 1, updated_at = ")
+        .bind(now.clone())
         .push(" WHERE id = ")
-        .push_bind(p.cart_id.as_str())
+        .bind(p.cart_id.as_str())
         .push(" AND status = 'open' RETURNING 'closed' AS what, NULL AS value;\n");
     // 2. Take the stock of every line in one conditional UPDATE, moving
     //    each product's version on (an edit opened before the sale is
     //    stale after it): a product whose stock is short is simply not
     //    updated, and not reported.
     if !needed.is_empty() {
-        q.push(
-            "UPDATE orders_products SET stock = stock - w.column2, version = version + 1 FROM (",
-        );
-        q.push_values(&needed, |mut row, (id, qty)| {
-            row.push_bind(id.as_str()).push_bind(*qty);
-        });
+        q.push("UPDATE orders_products SET stock = stock - w.column2, version = version + 1 FROM (VALUES ");
+        for (i, (id, qty)) in needed.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(id.as_str())
+                .push(", ")
+                .bind(*qty)
+                .push(")");
+        }
         q.push(
             ") AS w WHERE orders_products.id = w.column1 AND orders_products.stock >= w.column2
              RETURNING 'taken' AS what, orders_products.id AS value;\n",
@@ -61,18 +56,18 @@ pub(super) async fn place(
     //    the customer's use was counted.
     if let Some(code) = &p.discount_code {
         q.push("UPDATE orders_discounts SET uses = uses + 1 WHERE code = ")
-            .push_bind(code.as_str())
+            .bind(code.as_str())
             .push(
                 " AND active = 1 AND (max_uses IS NULL OR uses < max_uses) \
                  RETURNING 'used' AS what, max_uses_per_customer IS NOT NULL AS value;\n",
             );
         q.push("INSERT INTO orders_discount_uses (code, customer_key, uses) SELECT code, ")
-            .push_bind(orders_core::discount::use_key(
+            .bind(orders_core::discount::use_key(
                 &o.customer_id,
                 o.email.as_str(),
             ))
             .push(", 1 FROM orders_discounts WHERE code = ")
-            .push_bind(code.as_str())
+            .bind(code.as_str())
             .push(
                 " AND max_uses_per_customer IS NOT NULL \
                  ON CONFLICT (code, customer_key) DO UPDATE SET uses = uses + 1 \
@@ -87,90 +82,85 @@ pub(super) async fn place(
          discount_minor, shipping_minor, tax_minor, total_minor, discount_code, shipping_address, shipping_method,
          payment_method, card_brand, card_last4, payment_status, payment_reference, tracking_number, created_at,
          updated_at, version, payment_authorized_minor, payment_captured_minor, payment_refunded_minor,
-         payment_next_action) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders_orders), ",
+         payment_next_action) VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM orders_orders)",
     );
-    {
-        let mut values = q.separated(", ");
-        values
-            .push_bind(o.id.as_str())
-            .push_bind(o.customer_id.as_str())
-            .push_bind(o.status.as_str())
-            .push_bind(o.currency.code())
-            .push_bind(o.email.as_str())
-            .push_bind(o.email.as_str().to_lowercase())
-            .push_bind(o.totals.subtotal.to_minor())
-            .push_bind(o.totals.discount.to_minor())
-            .push_bind(o.totals.shipping.to_minor())
-            .push_bind(o.totals.tax.to_minor())
-            .push_bind(o.totals.total.to_minor())
-            .push_bind(o.discount_code.as_ref().map(DiscountCode::as_str))
-            .push_bind(codec::address(&o.shipping_address)?)
-            .push_bind(o.shipping_method.as_str())
-            .push_bind(o.payment.method.as_str())
-            .push_bind(o.payment.brand.map(|b| b.as_str()))
-            .push_bind(o.payment.last4.as_deref())
-            .push_bind(o.payment.status.as_str())
-            .push_bind(o.payment.reference.as_deref())
-            .push("NULL")
-            .push_bind(now.clone())
-            .push_bind(now.clone())
-            .push("1")
-            .push_bind(o.payment.authorized.to_minor())
-            .push_bind(o.payment.captured.to_minor())
-            .push_bind(o.payment.refunded.to_minor())
-            .push_bind(codec::next_action(o.payment.next_action.as_ref())?);
-    }
+    q.next(o.id.as_str())
+        .next(o.customer_id.as_str())
+        .next(o.status.as_str())
+        .next(o.currency.code())
+        .next(o.email.as_str())
+        .next(o.email.as_str().to_lowercase())
+        .next(o.totals.subtotal.to_minor())
+        .next(o.totals.discount.to_minor())
+        .next(o.totals.shipping.to_minor())
+        .next(o.totals.tax.to_minor())
+        .next(o.totals.total.to_minor())
+        .next(o.discount_code.as_ref().map(|c| c.as_str().to_owned()))
+        .next(codec::address(&o.shipping_address)?)
+        .next(o.shipping_method.as_str())
+        .next(o.payment.method.as_str())
+        .next(o.payment.brand.map(|b| b.as_str().to_owned()))
+        .next(o.payment.last4.clone())
+        .next(o.payment.status.as_str())
+        .next(o.payment.reference.clone())
+        .push(", NULL")
+        .next(now.clone())
+        .next(now.clone())
+        .push(", 1")
+        .next(o.payment.authorized.to_minor())
+        .next(o.payment.captured.to_minor())
+        .next(o.payment.refunded.to_minor())
+        .next(codec::next_action(o.payment.next_action.as_ref())?);
     q.push(") RETURNING 'number' AS what, number AS value;\n");
     // 5. Its lines, in one statement.
     if !o.lines.is_empty() {
         q.push(
             "INSERT INTO orders_order_lines (order_id, position, product_id, sku, name, quantity, unit_price_minor,
-             subtotal_minor, discount_minor, tax_minor, total_minor, tax_class) ",
+             subtotal_minor, discount_minor, tax_minor, total_minor, tax_class) VALUES ",
         );
-        q.push_values(o.lines.iter().enumerate(), |mut row, (i, l)| {
-            row.push_bind(o.id.as_str())
-                .push_bind(i as i64)
-                .push_bind(l.product_id.as_str())
-                .push_bind(l.sku.as_str())
-                .push_bind(l.name.as_str())
-                .push_bind(i64::from(l.quantity.get()))
-                .push_bind(l.unit_price.to_minor())
-                .push_bind(l.line_subtotal.to_minor())
-                .push_bind(l.line_discount.to_minor())
-                .push_bind(l.line_tax.to_minor())
-                .push_bind(l.line_total.to_minor())
-                .push_bind(l.tax_class.as_str());
-        });
+        for (i, l) in o.lines.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(o.id.as_str())
+                .next(i as i64)
+                .next(l.product_id.as_str())
+                .next(l.sku.as_str())
+                .next(l.name.as_str())
+                .next(i64::from(l.quantity.get()))
+                .next(l.unit_price.to_minor())
+                .next(l.line_subtotal.to_minor())
+                .next(l.line_discount.to_minor())
+                .next(l.line_tax.to_minor())
+                .next(l.line_total.to_minor())
+                .next(l.tax_class.as_str())
+                .push(")");
+        }
         q.push(";\n");
     }
     // 6. Its first event.
     q.push("INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note) VALUES (")
-        .push_bind(o.id.as_str())
-        .push(", NULL, ")
-        .push_bind(o.status.as_str())
-        .push(", ")
-        .push_bind(now.clone())
-        .push(", ")
-        .push_bind(p.actor.as_str())
+        .bind(o.id.as_str())
+        .push(", NULL")
+        .next(o.status.as_str())
+        .next(now.clone())
+        .next(p.actor.as_str())
         .push(", NULL) RETURNING 'event' AS what, id AS value;\n");
     // 7. Complete the idempotency key, unless another order completed it.
     if let Some(claim) = &p.idempotency {
         q.push(
             "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id) VALUES (",
-        );
-        q.separated(", ")
-            .push_bind(claim.customer_id.as_str())
-            .push_bind(claim.key.as_str())
-            .push_bind(claim.fingerprint.as_str())
-            .push_bind(now.clone())
-            .push_bind(o.id.as_str());
-        q.push(
+        )
+        .bind(claim.customer_id.as_str())
+        .next(claim.key.as_str())
+        .next(claim.fingerprint.as_str())
+        .next(now.clone())
+        .next(o.id.as_str())
+        .push(
             ") ON CONFLICT (customer_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,
              started_at = excluded.started_at, order_id = excluded.order_id
              WHERE orders_idempotency_keys.order_id IS NULL RETURNING 'keyed' AS what, NULL AS value;\n",
         );
     }
-    let rows = q.build().fetch_all(&mut *conn).await?;
+    let rows = Stmt::with_args(q.sql, q.args).fetch_all(conn)?;
 
     let (mut closed, mut used, mut keyed) = (false, false, false);
     let (mut limited, mut mine) = (false, false);
@@ -192,10 +182,9 @@ pub(super) async fn place(
         }
     }
     if !closed {
-        let exists = sqlx::query("SELECT 1 FROM orders_carts WHERE id = ?")
-            .bind(p.cart_id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let exists = Stmt::new("SELECT 1 FROM orders_carts WHERE id = ?")
+            .text(p.cart_id.as_str())
+            .fetch_optional(conn)?;
         return Err(if exists.is_some() {
             StoreError::CartClosed
         } else {
@@ -223,4 +212,59 @@ pub(super) async fn place(
         return Err(StoreError::IdempotencyKeyUsed.into());
     }
     Ok(rows::placed(p, number, event_id)?)
+}
+
+/// A value [`Build`] binds.
+trait Arg {
+    fn value(self) -> Value;
+}
+
+impl Arg for &str {
+    fn value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl Arg for String {
+    fn value(self) -> Value {
+        Value::Text(self)
+    }
+}
+
+impl Arg for Option<String> {
+    fn value(self) -> Value {
+        self.map_or(Value::Null, Value::Text)
+    }
+}
+
+impl Arg for i64 {
+    fn value(self) -> Value {
+        Value::Integer(self)
+    }
+}
+
+/// A statement text built with its arguments, each bound as `?` in order.
+#[derive(Debug, Default)]
+struct Build {
+    sql: String,
+    args: Vec<Value>,
+}
+
+impl Build {
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Binds `value` as the next `?`.
+    fn bind(&mut self, value: impl Arg) -> &mut Self {
+        self.sql.push('?');
+        self.args.push(value.value());
+        self
+    }
+
+    /// `, ?` with `value` bound: the next of a list of values.
+    fn next(&mut self, value: impl Arg) -> &mut Self {
+        self.push(", ").bind(value)
+    }
 }

@@ -2,6 +2,7 @@
 //! batches, a runtime that went.
 
 use super::*;
+use crate::sqlite::inline;
 use sqlx::sqlite::SqlitePoolOptions;
 
 /// An in-memory database of one table `t (v)`, on a pool of one
@@ -164,4 +165,137 @@ async fn a_write_after_the_store_closed_fails_at_once() {
         matches!(refused, Err(StoreError::Unavailable(_))),
         "{refused:?}"
     );
+}
+
+/// Inserts `v` inline (see `sqlite::inline`).
+async fn insert_inline(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
+    batcher
+        .inline_one("v", v, |conn, v| {
+            inline::Stmt::new("INSERT INTO t (v) VALUES (?)")
+                .bind(*v)
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+}
+
+/// Inserts `v` and `v + 1` inline as one write of several statements,
+/// then refuses (with `Conflict`) when `v` is odd, or panics when it is
+/// negative.
+async fn insert_two_inline(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
+    batcher
+        .inline_several("v", v, |conn, v| {
+            inline::Stmt::new("INSERT INTO t (v) VALUES (?); INSERT INTO t (v) VALUES (? + 1)")
+                .bind(*v)
+                .bind(*v)
+                .execute(conn)?;
+            if *v < 0 {
+                panic!("a bug in an inline write");
+            }
+            if v % 2 == 1 {
+                return Err(StoreError::Conflict.into());
+            }
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test]
+async fn inline_and_pool_writes_commit_in_order_each_kind_in_batches_of_its_own() {
+    let pool = memory().await;
+    let batcher = Batcher::new(pool.clone(), true, None);
+    // Handed over in one poll, before the writer task runs (one thread).
+    let answers = tokio::join!(
+        insert(&batcher, 1),
+        insert_inline(&batcher, 2),
+        insert_inline(&batcher, 3),
+        insert(&batcher, 4),
+    );
+    answers.0.expect("1");
+    answers.1.expect("2");
+    answers.2.expect("3");
+    answers.3.expect("4");
+    // The inline writes reach the pool's in-memory database.
+    assert_eq!(values(&pool).await, [1, 2, 3, 4]);
+    // A write of the other kind commits the batch before it.
+    assert_eq!(
+        batcher.committed(),
+        WriteBatches {
+            batches: 3,
+            writes: 4
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_refused_or_panicking_inline_write_is_rolled_back_alone() {
+    let pool = memory().await;
+    let batcher = Batcher::new(pool.clone(), true, None);
+    let (before, refused, panicked, failed, after) = tokio::join!(
+        insert_two_inline(&batcher, 10),
+        insert_two_inline(&batcher, 21),
+        AssertUnwindSafe(insert_two_inline(&batcher, -40)).catch_unwind(),
+        // `v` is NOT NULL: one statement that fails, undone alone.
+        batcher.inline_one("v", (), |conn, ()| {
+            inline::Stmt::new("INSERT INTO t (v) VALUES (NULL)").execute(conn)?;
+            Ok(())
+        }),
+        insert_inline(&batcher, 50),
+    );
+    before.expect("the write before");
+    assert_eq!(refused, Err(StoreError::Conflict));
+    let panic = panicked.expect_err("the caller of the write that panicked panics");
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"a bug in an inline write")
+    );
+    assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
+    after.expect("the write after");
+    // Neither statement of the refused write nor of the panicking one
+    // stayed; the writes around them did.
+    assert_eq!(values(&pool).await, [10, 11, 50]);
+}
+
+#[tokio::test]
+async fn inline_writes_reach_the_file_of_the_pool() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let pool = database(&url).await;
+    let batcher = Batcher::new(pool.clone(), false, None);
+    insert_inline(&batcher, 7).await.expect("an inline write");
+    insert(&batcher, 8).await.expect("a pool write");
+    insert_inline(&batcher, 9)
+        .await
+        .expect("another inline write");
+    assert_eq!(values(&pool).await, [7, 8, 9]);
+}
+
+#[tokio::test]
+async fn a_private_in_memory_database_refuses_inline_writes_and_keeps_working() {
+    use std::str::FromStr;
+    // Each connection to a private in-memory database is a database of
+    // its own: the inline connection would write another one.
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite::memory:")
+        .expect("options")
+        .shared_cache(false);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await
+        .expect("the database");
+    sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("the table");
+    let batcher = Batcher::new(pool.clone(), true, None);
+    let refused = insert_inline(&batcher, 1).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(m)) if m.contains("not shared")),
+        "{refused:?}"
+    );
+    insert(&batcher, 2).await.expect("a pool write after it");
+    assert_eq!(values(&pool).await, [2]);
 }
