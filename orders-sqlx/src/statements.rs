@@ -297,13 +297,9 @@ where
 /// A query of `DB` with its arguments.
 pub(crate) type Q<DB> = Query<'static, DB, <DB as Database>::Arguments>;
 
-/// [`INSERT_PRODUCT`] with `p`'s columns bound.
-pub(crate) fn insert_product<DB: Database>(p: &Product) -> Result<Q<DB>, StoreError>
-where
-    Q<DB>: Bind,
-{
-    Ok(sqlx::query(INSERT_PRODUCT)
-        .text(p.id().as_str())
+/// `q` (a query of [`INSERT_PRODUCT`]) with `p`'s columns bound.
+pub(crate) fn insert_product<B: Bind>(q: B, p: &Product) -> Result<B, StoreError> {
+    Ok(q.text(p.id().as_str())
         .text(p.sku().as_str())
         .text(p.name().as_str())
         .text(p.description().as_str())
@@ -319,16 +315,14 @@ where
         .opt_text(p.image().map(ProductImage::to_stored).as_deref()))
 }
 
-/// [`UPDATE_PRODUCT`] storing `product`'s editable fields as product `id`.
-pub(crate) fn update_product<DB: Database>(
+/// `q` (a query of [`UPDATE_PRODUCT`]) storing `product`'s editable
+/// fields as product `id`.
+pub(crate) fn update_product<B: Bind>(
+    q: B,
     id: &ProductId,
     product: &Product,
-) -> Result<Q<DB>, StoreError>
-where
-    Q<DB>: Bind,
-{
-    Ok(sqlx::query(UPDATE_PRODUCT)
-        .text(product.name().as_str())
+) -> Result<B, StoreError> {
+    Ok(q.text(product.name().as_str())
         .text(product.description().as_str())
         .int(product.price().to_minor())
         .int(i64::from(product.stock()))
@@ -355,22 +349,15 @@ pub(crate) fn cart_fields<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
         .opt_text(cart.token_hash().map(|h| h.to_hex()).as_deref()))
 }
 
-/// [`INSERT_CART`] with `cart`'s columns bound.
-pub(crate) fn insert_cart<DB: Database>(cart: &Cart) -> Result<Q<DB>, StoreError>
-where
-    Q<DB>: Bind,
-{
-    cart_fields(sqlx::query(INSERT_CART).text(cart.id().as_str()), cart)
+/// `q` (a query of [`INSERT_CART`]) with `cart`'s columns bound.
+pub(crate) fn insert_cart<B: Bind>(q: B, cart: &Cart) -> Result<B, StoreError> {
+    cart_fields(q.text(cart.id().as_str()), cart)
 }
 
-/// [`INSERT_DISCOUNT`] with `discount`'s columns bound.
-pub(crate) fn insert_discount<DB: Database>(discount: &Discount) -> Q<DB>
-where
-    Q<DB>: Bind,
-{
+/// `q` (a query of [`INSERT_DISCOUNT`]) with `discount`'s columns bound.
+pub(crate) fn insert_discount<B: Bind>(q: B, discount: &Discount) -> B {
     let d = codec::discount_row(discount);
-    sqlx::query(INSERT_DISCOUNT)
-        .text(&d.code)
+    q.text(&d.code)
         .text(d.kind)
         .opt_text(d.percent.as_deref())
         .opt_int(d.amount_minor)
@@ -385,14 +372,9 @@ where
         .flag(d.active)
 }
 
-/// [`RELEASE_KEY`] for `customer_id`'s `key`.
-pub(crate) fn release_key<DB: Database>(customer_id: &CustomerId, key: &str) -> Q<DB>
-where
-    Q<DB>: Bind,
-{
-    sqlx::query(RELEASE_KEY)
-        .text(customer_id.as_str())
-        .text(key)
+/// `q` (a query of [`RELEASE_KEY`]) for `customer_id`'s `key`.
+pub(crate) fn release_key<B: Bind>(q: B, customer_id: &CustomerId, key: &str) -> B {
+    q.text(customer_id.as_str()).text(key)
 }
 
 /// Binds the last four columns of a status change's event, in this order:

@@ -16,8 +16,12 @@ use crate::statements::{self, Bind};
 #[async_trait]
 impl CartStore for PgStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
-        kept!(self, execute, statements::insert_cart::<Postgres>(cart)?)
-            .map_err(|e| error::db(e, "cart"))?;
+        kept!(
+            self,
+            execute,
+            statements::insert_cart(sqlx::query::<Postgres>(statements::INSERT_CART), cart)?
+        )
+        .map_err(|e| error::db(e, "cart"))?;
         Ok(())
     }
 

@@ -15,8 +15,12 @@ use crate::{rows, statements};
 #[async_trait]
 impl CatalogueStore for PgStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
-        kept!(self, execute, statements::insert_product::<Postgres>(p)?)
-            .map_err(|e| error::db(e, "sku"))?;
+        kept!(
+            self,
+            execute,
+            statements::insert_product(sqlx::query::<Postgres>(statements::INSERT_PRODUCT), p)?
+        )
+        .map_err(|e| error::db(e, "sku"))?;
         Ok(())
     }
 
@@ -37,9 +41,13 @@ impl CatalogueStore for PgStore {
                     .ok_or(StoreError::NotFound)?;
                 let stored = codec::product(&row)?;
                 let product = patch.applied_to(&stored, expected_version, now)?;
-                statements::update_product::<Postgres>(id, &product)?
-                    .execute(&mut *conn)
-                    .await?;
+                statements::update_product(
+                    sqlx::query::<Postgres>(statements::UPDATE_PRODUCT),
+                    id,
+                    &product,
+                )?
+                .execute(&mut *conn)
+                .await?;
                 Ok::<_, Fail>(product)
             }
         })

@@ -16,7 +16,10 @@ impl DiscountStore for PgStore {
         kept!(
             self,
             execute,
-            statements::insert_discount::<Postgres>(discount)
+            statements::insert_discount(
+                sqlx::query::<Postgres>(statements::INSERT_DISCOUNT),
+                discount,
+            )
         )
         .map_err(|e| error::db(e, "code"))?;
         Ok(())

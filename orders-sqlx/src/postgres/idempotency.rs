@@ -165,7 +165,11 @@ impl IdempotencyStore for PgStore {
             self,
             within RELEASE_CLAIM_WAIT,
             execute,
-            statements::release_key::<Postgres>(customer_id, key)
+            statements::release_key(
+                sqlx::query::<Postgres>(statements::RELEASE_KEY),
+                customer_id,
+                key
+            )
         )
         .map_err(error::any)?;
         Ok(())

@@ -320,33 +320,16 @@ impl Batcher {
         }
     }
 
-    /// Runs a write of at most one statement that writes (reads before it
-    /// are free): SQLite undoes a failed statement alone, so it needs no
-    /// savepoint of its own. `statements` runs with the writer's connection
-    /// and `data`, inside the open batch's transaction; it is run again
-    /// when the file was busy, and its answer comes once the batch
-    /// committed. `unique` names the field a unique violation means.
+    /// Runs a write of several statements, sent to sqlx's worker: behind
+    /// a savepoint, rolled back to it alone when it fails. `statements`
+    /// runs with the writer's connection and `data`, inside the open
+    /// batch's transaction; it is run again when the file was busy, and
+    /// its answer comes once the batch committed. `unique` names the field
+    /// a unique violation means.
     ///
     /// # Errors
     /// The write's own error, or its batch's (the writer could not be had,
     /// the commit failed).
-    pub(super) async fn one<D, T, F>(
-        &self,
-        unique: &'static str,
-        data: D,
-        statements: F,
-    ) -> Result<T, StoreError>
-    where
-        D: Send + Sync + 'static,
-        T: Send + 'static,
-        F: Statements<D, T>,
-    {
-        self.write(Kind::One, unique, data, on_pool(statements))
-            .await
-    }
-
-    /// As [`one`](Self::one), for a write of several statements: behind
-    /// a savepoint, rolled back to it alone when it fails.
     pub(super) async fn several<D, T, F>(
         &self,
         unique: &'static str,
@@ -362,8 +345,17 @@ impl Batcher {
             .await
     }
 
-    /// As [`one`](Self::one), run inline (see `sqlite::inline`): in the
-    /// writer task, on its own connection, without a trip to sqlx's worker.
+    /// Runs a write of at most one statement that writes (reads before it
+    /// are free) inline (see `sqlite::inline`): in the writer task, on its
+    /// own connection, without a trip to sqlx's worker. SQLite undoes a
+    /// failed statement alone, so it needs no savepoint of its own.
+    /// `statements` runs with that connection and `data`, inside the open
+    /// batch's transaction; it is run again when the file was busy, and
+    /// its answer comes once the batch committed. `unique` names the field
+    /// a unique violation means.
+    ///
+    /// # Errors
+    /// As [`several`](Self::several).
     pub(super) async fn inline_one<D, T, G>(
         &self,
         unique: &'static str,
@@ -378,7 +370,9 @@ impl Batcher {
         self.write_inline(Kind::One, unique, data, statements).await
     }
 
-    /// As [`several`](Self::several), run inline.
+    /// As [`inline_one`](Self::inline_one), for a write of several
+    /// statements: behind a savepoint of its own, rolled back to it alone
+    /// when it fails.
     pub(super) async fn inline_several<D, T, G>(
         &self,
         unique: &'static str,

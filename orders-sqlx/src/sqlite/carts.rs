@@ -17,11 +17,7 @@ impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
         self.batcher
             .inline_one("cart", cart.clone(), |conn, cart| {
-                statements::cart_fields(
-                    Stmt::new(statements::INSERT_CART).text(cart.id().as_str()),
-                    cart,
-                )?
-                .execute(conn)?;
+                statements::insert_cart(Stmt::new(statements::INSERT_CART), cart)?.execute(conn)?;
                 Ok(())
             })
             .await

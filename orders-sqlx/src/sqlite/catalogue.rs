@@ -9,21 +9,20 @@ use orders_core::ports::{Page, PageRequest, StoreError};
 use sqlx::Sqlite;
 
 use super::SqliteStore;
+use super::inline::Stmt;
 use crate::codec;
 use crate::error;
+use crate::statements::Bind;
 use crate::{rows, statements};
 
 #[async_trait]
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
         self.batcher
-            .one("sku", p.clone(), |conn, p| {
-                Box::pin(async move {
-                    statements::insert_product::<Sqlite>(p)?
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
+            .inline_one("sku", p.clone(), |conn, p| {
+                statements::insert_product(Stmt::new(statements::INSERT_PRODUCT), p)?
+                    .execute(conn)?;
+                Ok(())
             })
             .await
     }
@@ -37,21 +36,16 @@ impl CatalogueStore for SqliteStore {
     ) -> Result<Product, StoreError> {
         let data = (id.clone(), patch.clone(), expected_version, now);
         self.batcher
-            .one("sku", data, |conn, (id, patch, expected_version, now)| {
-                Box::pin(async move {
-                    let sql = statements::PRODUCT_BY_ID.as_str();
-                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(id.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                    let stored = codec::product(&row)?;
-                    let product = patch.applied_to(&stored, *expected_version, *now)?;
-                    statements::update_product::<Sqlite>(id, &product)?
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(product)
-                })
+            .inline_one("sku", data, |conn, (id, patch, expected_version, now)| {
+                let row = Stmt::new(statements::PRODUCT_BY_ID.as_str())
+                    .text(id.as_str())
+                    .fetch_optional(conn)?
+                    .ok_or(StoreError::NotFound)?;
+                let stored = codec::product(&row)?;
+                let product = patch.applied_to(&stored, *expected_version, *now)?;
+                statements::update_product(Stmt::new(statements::UPDATE_PRODUCT), id, &product)?
+                    .execute(conn)?;
+                Ok(product)
             })
             .await
     }

@@ -3,24 +3,21 @@
 use async_trait::async_trait;
 use orders_core::discount::{Discount, DiscountCode};
 use orders_core::ports::{DiscountStore, Page, PageRequest, StoreError};
-use sqlx::Sqlite;
 
 use super::SqliteStore;
+use super::inline::Stmt;
 use crate::codec;
 use crate::error::{self, Fail};
-use crate::statements;
+use crate::statements::{self, Bind};
 
 #[async_trait]
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
         self.batcher
-            .one("code", discount.clone(), |conn, discount| {
-                Box::pin(async move {
-                    statements::insert_discount::<Sqlite>(discount)
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
+            .inline_one("code", discount.clone(), |conn, discount| {
+                statements::insert_discount(Stmt::new(statements::INSERT_DISCOUNT), discount)
+                    .execute(conn)?;
+                Ok(())
             })
             .await
     }
@@ -55,21 +52,18 @@ impl DiscountStore for SqliteStore {
     ) -> Result<Discount, StoreError> {
         let sql = statements::SET_DISCOUNT_ACTIVE.as_str();
         self.batcher
-            .one(
+            .inline_one(
                 "discount",
                 (code.clone(), active),
                 move |conn, (code, active)| {
-                    Box::pin(async move {
-                        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .bind(*active)
-                            .bind(code.as_str())
-                            .fetch_optional(&mut *conn)
-                            .await?;
-                        match row {
-                            Some(row) => Ok(codec::discount(&row)?),
-                            None => Err(Fail::from(StoreError::NotFound)),
-                        }
-                    })
+                    let row = Stmt::new(sql)
+                        .flag(*active)
+                        .text(code.as_str())
+                        .fetch_optional(conn)?;
+                    match row {
+                        Some(row) => Ok(codec::discount(&row)?),
+                        None => Err(Fail::from(StoreError::NotFound)),
+                    }
                 },
             )
             .await

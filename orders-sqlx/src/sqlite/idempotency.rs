@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use orders_core::ids::CustomerId;
 use orders_core::ports::{IdempotencyClaim, IdempotencyState, IdempotencyStore, StoreError};
-use sqlx::Sqlite;
 
 use super::SqliteStore;
 use super::inline::Stmt;
@@ -65,16 +64,13 @@ impl IdempotencyStore for SqliteStore {
         key: &str,
     ) -> Result<(), StoreError> {
         self.batcher
-            .one(
+            .inline_one(
                 "record",
                 (customer_id.clone(), key.to_owned()),
                 |conn, (customer_id, key)| {
-                    Box::pin(async move {
-                        statements::release_key::<Sqlite>(customer_id, key)
-                            .execute(&mut *conn)
-                            .await?;
-                        Ok(())
-                    })
+                    statements::release_key(Stmt::new(statements::RELEASE_KEY), customer_id, key)
+                        .execute(conn)?;
+                    Ok(())
                 },
             )
             .await

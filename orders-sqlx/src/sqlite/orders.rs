@@ -348,16 +348,13 @@ impl OrderStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let data = (provider.to_owned(), event_id.to_owned(), ts(at));
         self.batcher
-            .one("payment event", data, |conn, (provider, event_id, at)| {
-                Box::pin(async move {
-                    let done = sqlx::query(statements::RECORD_PROVIDER_EVENT)
-                        .bind(provider.as_str())
-                        .bind(event_id.as_str())
-                        .bind(at.as_str())
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(done.rows_affected() == 1)
-                })
+            .inline_one("payment event", data, |conn, (provider, event_id, at)| {
+                let done = Stmt::new(statements::RECORD_PROVIDER_EVENT)
+                    .text(provider)
+                    .text(event_id)
+                    .text(at)
+                    .execute(conn)?;
+                Ok(done == 1)
             })
             .await
     }

@@ -31,7 +31,7 @@ async fn database(url: &str) -> SqlitePool {
 
 async fn insert(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
     batcher
-        .one("v", v, |conn, v| {
+        .several("v", v, |conn, v| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO t (v) VALUES (?)")
                     .bind(*v)
