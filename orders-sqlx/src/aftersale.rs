@@ -20,7 +20,7 @@ use orders_core::order::{
 use orders_core::ports::StoreError;
 
 use crate::codec::{Get, money, parse, parse_ts, ts};
-use crate::statements::{Bind, Q};
+use crate::statements::Bind;
 
 /// The next position of a record of `table` on order `$2`.
 macro_rules! upsert {
@@ -85,16 +85,17 @@ fn lines_json(lines: &[ItemLine]) -> Result<String, StoreError> {
 }
 
 /// The statements that write `change`'s records, in order: each record
-/// inserted or replaced by id, then the removed refund deleted.
-pub(crate) fn writes<DB: sqlx::Database>(change: &StatusChange) -> Result<Vec<Q<DB>>, StoreError>
-where
-    Q<DB>: Bind,
-{
+/// inserted or replaced by id, then the removed refund deleted; `query`
+/// makes a backend's query of a statement text.
+pub(crate) fn writes<B: Bind>(
+    change: &StatusChange,
+    query: impl Fn(&'static str) -> B,
+) -> Result<Vec<B>, StoreError> {
     let order = change.order_id().as_str();
     let mut out = Vec::new();
     for record in change.records() {
         let q = match record {
-            Record::Fulfilment(f) => sqlx::query(UPSERT_FULFILMENT)
+            Record::Fulfilment(f) => query(UPSERT_FULFILMENT)
                 .text(f.id.as_str())
                 .text(order)
                 .text(f.status.as_str())
@@ -104,7 +105,7 @@ where
                 .int(f.amount.to_minor())
                 .text(&ts(f.shipped_at))
                 .opt_text(f.delivered_at.map(ts).as_deref()),
-            Record::Return(r) => sqlx::query(UPSERT_RETURN)
+            Record::Return(r) => query(UPSERT_RETURN)
                 .text(r.id.as_str())
                 .text(order)
                 .text(r.status.as_str())
@@ -114,7 +115,7 @@ where
                 .flag(r.restocked)
                 .text(&ts(r.created_at))
                 .text(&ts(r.updated_at)),
-            Record::Refund(r) => sqlx::query(UPSERT_REFUND)
+            Record::Refund(r) => query(UPSERT_REFUND)
                 .text(r.id.as_str())
                 .text(order)
                 .text(r.status.as_str())
@@ -124,7 +125,7 @@ where
                 .opt_text(r.note.as_ref().map(Note::as_str))
                 .opt_text(r.return_id.as_ref().map(ReturnId::as_str))
                 .text(&ts(r.created_at)),
-            Record::Note(n) => sqlx::query(UPSERT_NOTE)
+            Record::Note(n) => query(UPSERT_NOTE)
                 .text(n.id.as_str())
                 .text(order)
                 .text(n.text.as_str())
@@ -140,7 +141,7 @@ where
         out.push(q);
     }
     if let Some(id) = change.removed_refund() {
-        out.push(sqlx::query(DELETE_REFUND).text(id.as_str()));
+        out.push(query(DELETE_REFUND).text(id.as_str()));
     }
     Ok(out)
 }

@@ -294,9 +294,6 @@ where
     }
 }
 
-/// A query of `DB` with its arguments.
-pub(crate) type Q<DB> = Query<'static, DB, <DB as Database>::Arguments>;
-
 /// `q` (a query of [`INSERT_PRODUCT`]) with `p`'s columns bound.
 pub(crate) fn insert_product<B: Bind>(q: B, p: &Product) -> Result<B, StoreError> {
     Ok(q.text(p.id().as_str())

@@ -155,7 +155,7 @@ impl PgStore {
             let Some(id) = row.opt_int("event_id")? else {
                 return Err(StoreError::Conflict.into());
             };
-            for write in aftersale::writes::<Postgres>(change)? {
+            for write in aftersale::writes(change, sqlx::query::<Postgres>)? {
                 write.execute(&mut *conn).await?;
             }
             Ok::<_, Fail>(Some(id))

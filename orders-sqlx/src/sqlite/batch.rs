@@ -28,26 +28,24 @@
 //! gone and the batch ends there). The engine announces events only after
 //! the store answered, so nothing uncommitted is ever announced.
 //!
-//! # Savepoints, lazily
+//! # Inline writes and savepoints
 //!
-//! The batch's transaction holds exactly one savepoint, `a`.
-//! A write of several statements ([`Kind::Several`]) needs it just before
-//! itself: `RELEASE a; SAVEPOINT a` (one trip to sqlx's worker) moves it
-//! past the writes before. A write of one statement ([`Kind::One`]) needs
-//! none: SQLite undoes a failed statement alone. So the savepoint moves
-//! only before a write of several statements that follows other work, and
-//! after a failed one-statement write (which also checks that the
-//! transaction is still there).
-//!
-//! # Inline writes
-//!
-//! A write handed over with [`Batcher::inline_one`] or
-//! [`Batcher::inline_several`] runs in the writer task itself, on a
+//! Most writes are handed over with [`Batcher::inline_one`] or
+//! [`Batcher::inline_several`]: they run in the writer task itself, on a
 //! connection of its own (see `sqlite::inline`), without trips to sqlx's
-//! worker thread: its savepoint (`SAVEPOINT w`, for several statements) is
-//! set and released in-thread. Consecutive inline writes share a batch,
-//! and so do consecutive writes sent to the worker; a write of the other
-//! kind commits the batch before it and starts the next.
+//! worker thread. A write of several statements ([`Kind::Several`]) runs
+//! behind `SAVEPOINT w`, released after it or rolled back to; a write of
+//! one statement ([`Kind::One`]) needs none, since SQLite undoes a failed
+//! statement alone.
+//!
+//! The writes whose statements are shared with PostgreSQL as sqlx code
+//! (webhook deliveries, mails) still go to the writer pool's connection
+//! with [`Batcher::several`]. There the batch's transaction holds one
+//! savepoint, `a`, which a write moves past the writes before it just
+//! before itself (`RELEASE a; SAVEPOINT a`, one trip), and only when
+//! other work came since. Consecutive writes of one kind share a batch;
+//! a write of the other kind commits the batch before it and starts the
+//! next.
 //!
 //! # Callers that give up
 //!
@@ -496,7 +494,7 @@ struct Writer {
     checkpointer: Option<Arc<Checkpointer>>,
     conn: Option<PoolConnection<Sqlite>>,
     /// The inline connection (see `sqlite::inline`), once a write needed it.
-    lite: Option<rusqlite::Connection>,
+    lite: Option<super::inline::Lite>,
     /// A batch's transaction is open, on `conn` or on `lite`.
     open: bool,
     /// The open batch is on `lite` (while `conn` is held, unused).
@@ -690,10 +688,11 @@ impl Writer {
     /// Commits the open batch of `writes` writes.
     async fn commit(&mut self, writes: usize) -> Result<(), StoreError> {
         let committed = if self.on_lite {
-            let lite = self
+            let lite = &self
                 .lite
                 .as_ref()
-                .expect("an inline batch has its connection");
+                .expect("an inline batch has its connection")
+                .conn;
             lite.execute_batch("COMMIT").map_err(|e| {
                 let _ = lite.execute_batch("ROLLBACK");
                 StoreError::Backend(e.to_string())

@@ -247,13 +247,24 @@ impl Get for Row {
     }
 }
 
+/// The writer's inline connection.
+#[derive(Debug)]
+pub(super) struct Lite {
+    pub(super) conn: Connection,
+    /// How long a batch waits for another connection's write lock (the
+    /// pool's busy timeout). SQLite's own busy handler would sleep in the
+    /// writer task, holding a thread of the runtime, so the connection has
+    /// none and the writer waits between attempts instead.
+    pub(super) busy: Duration,
+}
+
 /// Opens the inline connection to the database `pooled` (the writer pool's
 /// connection) is on, with its pragmas, and `autocheckpoint` pages.
 pub(super) async fn open(
     pooled: &mut SqliteConnection,
     memory_name: &std::path::Path,
     autocheckpoint: &str,
-) -> Result<Connection, StoreError> {
+) -> Result<Lite, StoreError> {
     let (file, synchronous, busy, cache_size, temp_store): (String, i64, i64, i64, i64) =
         sqlx::query_as(
             "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'), \
@@ -282,15 +293,8 @@ pub(super) async fn open(
         )
     }
     .map_err(|e| StoreError::Unavailable(format!("cannot open the inline writer: {e}")))?;
-    set_up(
-        &conn,
-        busy,
-        synchronous,
-        cache_size,
-        temp_store,
-        autocheckpoint,
-    )
-    .map_err(|e| StoreError::Unavailable(format!("cannot set up the inline writer: {e}")))?;
+    set_up(&conn, synchronous, cache_size, temp_store, autocheckpoint)
+        .map_err(|e| StoreError::Unavailable(format!("cannot set up the inline writer: {e}")))?;
     if file.is_empty() {
         // A private in-memory database cannot be reached from here: the
         // new connection would be another, empty one.
@@ -309,20 +313,22 @@ pub(super) async fn open(
             ));
         }
     }
-    Ok(conn)
+    Ok(Lite {
+        conn,
+        busy: Duration::from_millis(u64::try_from(busy).unwrap_or(0)),
+    })
 }
 
-/// The pool connection's pragmas on `conn`, foreign keys on, and the
-/// writer's checkpoint setting.
+/// The pool connection's pragmas on `conn`, foreign keys on, no busy
+/// handler (see [`Lite::busy`]), and the writer's checkpoint setting.
 fn set_up(
     conn: &Connection,
-    busy_ms: i64,
     synchronous: i64,
     cache_size: i64,
     temp_store: i64,
     autocheckpoint: &str,
 ) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)))?;
+    conn.busy_timeout(Duration::ZERO)?;
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
          PRAGMA cache_size = {cache_size}; PRAGMA temp_store = {temp_store}; \

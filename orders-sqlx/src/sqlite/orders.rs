@@ -28,11 +28,7 @@ async fn order_lines(
     }
     let ids: Vec<&str> = orders.iter().map(|(_, id)| id.as_str()).collect();
     let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
-    let sql = format!(
-        "SELECT {} FROM orders_order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, position",
-        codec::LINE_COLUMNS
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(LINES.as_str()))
         .bind(&json)
         .fetch_all(&mut *conn)
         .await
@@ -48,6 +44,14 @@ async fn order_lines(
         &records,
     )
 }
+
+/// The lines of the orders whose ids are in the JSON array `?`.
+static LINES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM orders_order_lines WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, position",
+        codec::LINE_COLUMNS
+    )
+});
 
 /// The records of the orders whose ids are in the JSON array `$1`.
 static RECORDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -105,6 +109,31 @@ async fn load_order(
     }
 }
 
+/// As [`load_order`], in a write run inline (see `super::inline`).
+fn load_order_inline(
+    conn: &rusqlite::Connection,
+    id: &OrderId,
+) -> Result<Option<Order>, StoreError> {
+    let Some(head) = Stmt::new(statements::ORDER_BY_ID.as_str())
+        .text(id.as_str())
+        .fetch_optional(conn)
+        .map_err(|e| e.into_store("record"))?
+    else {
+        return Ok(None);
+    };
+    let json =
+        serde_json::to_string(&[id.as_str()]).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let read = |sql: &'static str| {
+        Stmt::new(sql)
+            .text(&json)
+            .fetch_all(conn)
+            .map_err(|e| e.into_store("record"))
+    };
+    let lines = read(LINES.as_str())?;
+    let records = read(RECORDS.as_str())?;
+    Ok(rows::orders_with_lines([(&head, id.as_str())], &lines, &records)?.pop())
+}
+
 #[async_trait]
 impl OrderStore for SqliteStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
@@ -144,59 +173,54 @@ impl OrderStore for SqliteStore {
         change: &StatusChange,
     ) -> Result<(Order, OrderEvent), StoreError> {
         self.batcher
-            .several("order", change.clone(), |conn, change| {
-                Box::pin(async move {
-                    let mut order = load_order(conn, change.order_id())
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                    if order.version() != change.expected_version() || order.status() != change.from() {
-                        return Err(StoreError::Conflict.into());
-                    }
-                    let updated = statements::status_change(
-                        sqlx::query(statements::CHANGE_ORDER),
-                        change,
-                        order.payment(),
-                    )?
-                    .execute(&mut *conn)
-                    .await?;
-                    if updated.rows_affected() != 1 {
-                        return Err(StoreError::Conflict.into());
-                    }
-                    if !change.restock().is_empty() {
-                        sqlx::query(
-                            "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
-                             FROM (SELECT json_extract(value, '$.product_id') AS product_id,
-                                          SUM(json_extract(value, '$.quantity')) AS q
-                                   FROM json_each(?) GROUP BY 1) AS l
-                             WHERE orders_products.id = l.product_id",
-                        )
-                        .bind(codec::restock_json(change)?)
-                        .execute(&mut *conn)
-                        .await?;
-                    }
-                    if aftersale::writes_records(change) {
-                        for write in aftersale::writes::<Sqlite>(change)? {
-                            write.execute(&mut *conn).await?;
-                        }
-                    }
-                    let id: i64 = statements::event_fields(
-                        sqlx::query_scalar(
-                            "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                        )
-                        .bind(change.order_id().as_str())
-                        .bind(change.from().as_str())
-                        .bind(change.to().as_str())
-                        .bind(ts(change.at())),
-                        change,
+            .inline_several("order", change.clone(), |conn, change| {
+                let mut order =
+                    load_order_inline(conn, change.order_id())?.ok_or(StoreError::NotFound)?;
+                if order.version() != change.expected_version() || order.status() != change.from() {
+                    return Err(StoreError::Conflict.into());
+                }
+                let updated = statements::status_change(
+                    Stmt::new(statements::CHANGE_ORDER),
+                    change,
+                    order.payment(),
+                )?
+                .execute(conn)?;
+                if updated != 1 {
+                    return Err(StoreError::Conflict.into());
+                }
+                if !change.restock().is_empty() {
+                    Stmt::new(
+                        "UPDATE orders_products SET stock = MIN(stock + l.q, 4294967295), version = version + 1
+                         FROM (SELECT json_extract(value, '$.product_id') AS product_id,
+                                      SUM(json_extract(value, '$.quantity')) AS q
+                               FROM json_each(?) GROUP BY 1) AS l
+                         WHERE orders_products.id = l.product_id",
                     )
-                    .fetch_one(&mut *conn)
-                    .await?;
-                    let id = u64::try_from(id)
-                        .map_err(|_| StoreError::Backend("negative event id".into()))?;
-                    let event = change.apply(&mut order, EventId::new(id));
-                    Ok((order, event))
-                })
+                    .text(&codec::restock_json(change)?)
+                    .execute(conn)?;
+                }
+                if aftersale::writes_records(change) {
+                    for write in aftersale::writes(change, Stmt::new)? {
+                        write.execute(conn)?;
+                    }
+                }
+                let row = statements::event_fields(
+                    Stmt::new(
+                        "INSERT INTO orders_order_events (order_id, from_status, to_status, at, actor, note, kind, data)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    )
+                    .text(change.order_id().as_str())
+                    .text(change.from().as_str())
+                    .text(change.to().as_str())
+                    .text(&ts(change.at())),
+                    change,
+                )
+                .fetch_optional(conn)?
+                .ok_or_else(|| StoreError::Backend("the event was not inserted".into()))?;
+                let id = u64::try_from(row.first_int()?)
+                    .map_err(|_| StoreError::Backend("negative event id".into()))?;
+                let event = change.apply(&mut order, EventId::new(id));
+                Ok((order, event))
             })
             .await
     }

@@ -1,6 +1,7 @@
 //! The writer's batches on its inline connection (see `sqlite::inline`).
 
 use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
 use orders_core::ports::StoreError;
 
@@ -8,6 +9,10 @@ use super::{Job, Kind, Ran, Writer};
 use crate::error::Fail;
 use crate::sqlite::checkpoint;
 use crate::sqlite::inline;
+
+/// The longest pause between two attempts at another connection's write
+/// lock.
+const MAX_PAUSE: Duration = Duration::from_millis(10);
 
 impl Writer {
     /// Opens a batch on the inline connection (opening that first), the
@@ -27,22 +32,25 @@ impl Writer {
                 }
             }
         }
-        let lite = self.lite.as_ref().expect("just opened");
-        let mut attempt = 0;
+        // Another connection's write lock (a host's, another process's):
+        // wait for it between attempts, off the runtime's thread, for as
+        // long as the pool's busy timeout.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
         loop {
-            attempt += 1;
-            match lite.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => break,
-                Err(e) => {
-                    let fail = Fail::Lite(e);
-                    if fail.is_retryable() && attempt < crate::sqlite::ATTEMPTS {
-                        continue;
-                    }
-                    self.conn = None;
-                    self.kept = 0;
-                    return Err(fail.into_store("record"));
-                }
+            let lite = self.lite.as_ref().expect("just opened");
+            let Err(e) = lite.conn.execute_batch("BEGIN IMMEDIATE") else {
+                break;
+            };
+            let fail = Fail::Lite(e);
+            if fail.is_retryable() && started.elapsed() < lite.busy {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+                continue;
             }
+            self.conn = None;
+            self.kept = 0;
+            return Err(fail.into_store("record"));
         }
         self.open = true;
         self.on_lite = true;
@@ -53,10 +61,11 @@ impl Writer {
     /// if it has several statements, again while the file is busy, undone
     /// if it fails.
     pub(super) fn run_inline(&mut self, job: &mut dyn Job) -> Ran {
-        let lite = self
+        let lite = &self
             .lite
             .as_ref()
-            .expect("an inline batch has its connection");
+            .expect("an inline batch has its connection")
+            .conn;
         let several = job.kind() == Kind::Several;
         let mut attempt = 0;
         loop {
@@ -108,7 +117,7 @@ impl Writer {
     pub(super) fn broken_inline(&mut self, e: impl std::fmt::Display) -> StoreError {
         tracing::warn!(error = %e, "a write batch lost its transaction; every write of it fails");
         if let Some(lite) = &self.lite {
-            let _ = lite.execute_batch("ROLLBACK");
+            let _ = lite.conn.execute_batch("ROLLBACK");
         }
         self.open = false;
         StoreError::Unavailable(format!("the write batch was rolled back: {e}"))

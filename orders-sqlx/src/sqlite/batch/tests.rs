@@ -299,3 +299,43 @@ async fn a_private_in_memory_database_refuses_inline_writes_and_keeps_working() 
     insert(&batcher, 2).await.expect("a pool write after it");
     assert_eq!(values(&pool).await, [2]);
 }
+
+/// Another connection holds the file's write lock: an inline write waits
+/// for it without holding the runtime's one thread (SQLite's busy handler
+/// would sleep on it), and commits once the lock is let go.
+#[tokio::test]
+async fn an_inline_write_waits_for_another_writer_without_blocking_the_runtime() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("t.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let pool = database(&url).await;
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&pool)
+        .await
+        .expect("WAL");
+    let batcher = Arc::new(Batcher::new(pool.clone(), false, None));
+    // The inline connection opens with a first write.
+    insert_inline(&batcher, 1).await.expect("a first write");
+    let other = rusqlite::Connection::open(&path).expect("another connection");
+    other.execute_batch("BEGIN IMMEDIATE").expect("the lock");
+    let waiting = tokio::spawn({
+        let batcher = batcher.clone();
+        async move { insert_inline(&batcher, 2).await }
+    });
+    // This task and the write share the runtime's one thread: the sleep
+    // ends only if the write's wait gives the thread back.
+    let slept = Instant::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        slept.elapsed() < Duration::from_secs(2),
+        "the runtime's thread was held for {:?}",
+        slept.elapsed()
+    );
+    assert!(!waiting.is_finished(), "the write waits for the lock");
+    other.execute_batch("COMMIT").expect("the lock let go");
+    waiting
+        .await
+        .expect("the write's task")
+        .expect("the write, once the lock was let go");
+    assert_eq!(values(&pool).await, [1, 2]);
+}
