@@ -600,9 +600,7 @@ impl Writer {
                     if fail.is_retryable() && attempt < super::ATTEMPTS {
                         continue;
                     }
-                    self.conn = None;
-                    self.kept = 0;
-                    return Err(fail.into_store("record"));
+                    return Err(self.not_opened(fail));
                 }
             }
         }
@@ -610,6 +608,14 @@ impl Writer {
         self.on_lite = false;
         self.dirty = false;
         Ok(())
+    }
+
+    /// A batch could not be opened (`fail`): the connection goes back to
+    /// the pool, for anyone else waiting there.
+    fn not_opened(&mut self, fail: Fail) -> StoreError {
+        self.conn = None;
+        self.kept = 0;
+        fail.into_store("record")
     }
 
     /// Runs `job` in the open batch (again while the file is busy), behind

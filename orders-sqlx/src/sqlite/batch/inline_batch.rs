@@ -25,11 +25,7 @@ impl Writer {
                 inline::open(pooled, &memory_name, checkpoint::WRITER_AUTOCHECKPOINT).await;
             match opened {
                 Ok(lite) => self.lite = Some(lite),
-                Err(e) => {
-                    self.conn = None;
-                    self.kept = 0;
-                    return Err(e);
-                }
+                Err(e) => return Err(self.not_opened(Fail::Store(e))),
             }
         }
         // Another connection's write lock (a host's, another process's):
@@ -48,9 +44,7 @@ impl Writer {
                 pause = (pause * 2).min(MAX_PAUSE);
                 continue;
             }
-            self.conn = None;
-            self.kept = 0;
-            return Err(fail.into_store("record"));
+            return Err(self.not_opened(fail));
         }
         self.open = true;
         self.on_lite = true;

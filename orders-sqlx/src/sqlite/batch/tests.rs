@@ -14,12 +14,19 @@ async fn memory() -> SqlitePool {
 /// The database at `url` with one table `t (v)`, on a pool of one
 /// connection.
 async fn database(url: &str) -> SqlitePool {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).expect("options");
+    database_with(options).await
+}
+
+/// As [`database`], opened with `options`.
+async fn database_with(options: sqlx::sqlite::SqliteConnectOptions) -> SqlitePool {
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
-        .connect(url)
+        .connect_with(options)
         .await
         .expect("the database");
     sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
@@ -278,18 +285,7 @@ async fn a_private_in_memory_database_refuses_inline_writes_and_keeps_working() 
     let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite::memory:")
         .expect("options")
         .shared_cache(false);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(options)
-        .await
-        .expect("the database");
-    sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
-        .execute(&pool)
-        .await
-        .expect("the table");
+    let pool = database_with(options).await;
     let batcher = Batcher::new(pool.clone(), true, None);
     let refused = insert_inline(&batcher, 1).await;
     assert!(
