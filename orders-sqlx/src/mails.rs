@@ -162,9 +162,10 @@ pub(crate) mod sql {
 /// under SQLite's (32,766) and PostgreSQL's (65,535) limits on bound values.
 pub(crate) const INSERT_CHUNK: usize = 1_000;
 
-/// The mail statements whose text and logic both dialects share, as
-/// functions over each backend's connection type (`$conn`) and database
-/// type (`$db`).
+/// The mail statements as functions over sqlx's connection type
+/// (`$conn`) and database type (`$db`): PostgreSQL's (SQLite runs its
+/// own, in `sqlite::mails`, on the writer's connection).
+#[cfg(feature = "postgres")]
 macro_rules! shared_mail_fns {
     ($conn:ty, $db:ty) => {
         /// Records the mail each of `events` calls for, once, a statement
@@ -271,4 +272,5 @@ macro_rules! shared_mail_fns {
         }
     };
 }
+#[cfg(feature = "postgres")]
 pub(crate) use shared_mail_fns;

@@ -349,9 +349,11 @@ pub(crate) mod sql {
          GROUP BY webhook_id ORDER BY webhook_id";
 }
 
-/// The delivery statements whose text and logic both dialects share
-/// (recording an attempt under its lease, retrying a dead delivery,
-/// deleting a webhook), as functions over each backend's connection type.
+/// The delivery statements (recording an attempt under its lease,
+/// retrying a dead delivery, deleting a webhook) as functions over sqlx's
+/// connection type: PostgreSQL's (SQLite runs its own, in
+/// `sqlite::deliveries`, on the writer's connection).
+#[cfg(feature = "postgres")]
 macro_rules! shared_delivery_fns {
     ($conn:ty) => {
         async fn record(
@@ -438,4 +440,5 @@ macro_rules! shared_delivery_fns {
         }
     };
 }
+#[cfg(feature = "postgres")]
 pub(crate) use shared_delivery_fns;

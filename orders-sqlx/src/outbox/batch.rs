@@ -4,20 +4,23 @@
 //! trip to the database) per batch, in the caller's transaction, instead
 //! of one per row.
 //!
-//! Both are built with [`sqlx::QueryBuilder`] (one value list a row); the
-//! row values come from [`super::DeliveryRow`]. PostgreSQL binds one
+//! Both run on the SQLite writer's inline connection (`sqlite::inline`),
+//! built as one value list a row; the row values come from
+//! [`super::DeliveryRow`]. PostgreSQL binds one
 //! array a column instead (`postgres::delivery_arrays`): one statement
 //! text for any batch, prepared once per connection, where a value list's
 //! text changes with its length and is parsed and planned again.
 
 use std::collections::HashSet;
 
-use orders_core::ports::{AttemptRecord, RecordOutcome, StoreError};
+use orders_core::ports::{AttemptRecord, RecordOutcome};
 use orders_core::webhook::Delivery;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use rusqlite::Connection;
 
 use super::{DELIVERY_COLUMNS, DeliveryRow};
-use crate::error;
+use crate::codec::Get;
+use crate::error::Fail;
+use crate::sqlite::inline::Build;
 
 /// The most deliveries one insert statement carries: 12 values a row
 /// stays under SQLite's limit of 32,766 bound values.
@@ -42,75 +45,64 @@ pub(crate) const RECORD_TAIL: &str = ") UPDATE orders_deliveries SET status = v_
 
 /// Records `deliveries` (each at most once per webhook and event:
 /// one already recorded is left as it is), a statement per
-/// [`INSERT_CHUNK`] rows.
-pub(crate) async fn insert_deliveries(
-    conn: &mut SqliteConnection,
-    deliveries: &[Delivery],
-) -> Result<(), StoreError> {
+/// [`INSERT_CHUNK`] rows, on the SQLite writer's inline connection.
+pub(crate) fn insert_deliveries(conn: &Connection, deliveries: &[Delivery]) -> Result<(), Fail> {
     for chunk in deliveries.chunks(INSERT_CHUNK) {
-        let rows = chunk
-            .iter()
-            .map(DeliveryRow::of)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "INSERT INTO orders_deliveries ({}) ",
-            DELIVERY_COLUMNS
+        let mut q = Build::default();
+        q.push(&format!(
+            "INSERT INTO orders_deliveries ({DELIVERY_COLUMNS}) VALUES "
         ));
-        query.push_values(rows, |mut row, r| {
-            row.push_bind(r.id)
-                .push_bind(r.webhook_id)
-                .push_bind(r.event_id)
-                .push_bind(r.order_id)
-                .push_bind(r.status)
-                .push_bind(r.attempts)
-                .push_bind(r.failures)
-                .push_bind(r.next_attempt_at)
-                .push_bind(r.since)
-                .push_bind(r.last_error)
-                .push_bind(r.created_at)
-                .push_bind(r.delivered_at);
-        });
-        query.push(" ON CONFLICT (webhook_id, event_id) DO NOTHING");
-        query
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(error::any)?;
+        for (i, d) in chunk.iter().enumerate() {
+            let r = DeliveryRow::of(d)?;
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(r.id)
+                .next(r.webhook_id)
+                .next(r.event_id)
+                .next(r.order_id)
+                .next(r.status)
+                .next(r.attempts)
+                .next(r.failures)
+                .next(r.next_attempt_at)
+                .next(r.since)
+                .next(r.last_error)
+                .next(r.created_at)
+                .next(r.delivered_at)
+                .push(")");
+        }
+        q.push(" ON CONFLICT (webhook_id, event_id) DO NOTHING");
+        q.stmt().execute(conn)?;
     }
     Ok(())
 }
 
 /// Stores every attempt of `records` whose delivery its lease
 /// still holds, and says of each whether it did.
-pub(crate) async fn record_batch(
-    conn: &mut SqliteConnection,
+pub(crate) fn record_batch(
+    conn: &Connection,
     records: &[AttemptRecord],
-) -> Result<Vec<RecordOutcome>, StoreError> {
+) -> Result<Vec<RecordOutcome>, Fail> {
     let mut stored = HashSet::new();
     for chunk in records.chunks(RECORD_CHUNK) {
-        let rows = chunk
-            .iter()
-            .map(|r| DeliveryRow::of(&r.delivery).map(|row| (row, r.lease_token.clone())))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut query = QueryBuilder::<Sqlite>::new(RECORD_HEAD);
-        query.push_values(rows, |mut row, (r, token)| {
-            row.push_bind(r.id)
-                .push_bind(r.status)
-                .push_bind(r.attempts)
-                .push_bind(r.failures)
-                .push_bind(r.next_attempt_at)
-                .push_bind(r.since)
-                .push_bind(r.last_error)
-                .push_bind(r.delivered_at)
-                .push_bind(token);
-        });
-        query.push(RECORD_TAIL);
-        let ids: Vec<String> = query
-            .build_query_scalar()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(error::any)?;
-        stored.extend(ids);
+        let mut q = Build::default();
+        q.push(RECORD_HEAD).push("VALUES ");
+        for (i, record) in chunk.iter().enumerate() {
+            let r = DeliveryRow::of(&record.delivery)?;
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(r.id)
+                .next(r.status)
+                .next(r.attempts)
+                .next(r.failures)
+                .next(r.next_attempt_at)
+                .next(r.since)
+                .next(r.last_error)
+                .next(r.delivered_at)
+                .next(record.lease_token.as_str())
+                .push(")");
+        }
+        q.push(RECORD_TAIL);
+        for row in q.stmt().fetch_all(conn)? {
+            stored.insert(row.text("id")?);
+        }
     }
     // Of those not stored: which still exist (their lease was
     // lost) and which are gone.
@@ -121,19 +113,18 @@ pub(crate) async fn record_batch(
         .collect();
     let mut existing = HashSet::new();
     for chunk in missed.chunks(RECORD_CHUNK) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT id FROM orders_deliveries WHERE id IN (");
-        let mut ids = query.separated(", ");
-        for id in chunk {
-            ids.push_bind(*id);
+        let mut q = Build::default();
+        q.push("SELECT id FROM orders_deliveries WHERE id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(*id);
         }
-        query.push(")");
-        let found: Vec<String> = query
-            .build_query_scalar()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(error::any)?;
-        existing.extend(found);
+        q.push(")");
+        for row in q.stmt().fetch_all(conn)? {
+            existing.insert(row.text("id")?);
+        }
     }
     Ok(super::outcomes(records, &stored, &existing))
 }

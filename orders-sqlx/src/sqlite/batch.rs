@@ -1,8 +1,8 @@
 //! Group commit: the writes waiting for the single writer run in one
 //! transaction and commit together.
 //!
-//! A write is handed to the store's *writer task* ([`Batcher::write`]),
-//! which owns the writer's connection and runs the writes one after
+//! A write is handed to the store's *writer task* ([`Batcher::one`],
+//! [`Batcher::several`]), which owns the writer's connection and runs the writes one after
 //! another, in the order they came. The first write of a batch opens
 //! `BEGIN IMMEDIATE`; each write runs inside the batch's transaction
 //! behind a savepoint, so a write that fails (a refused checkout, a lost
@@ -28,24 +28,18 @@
 //! gone and the batch ends there). The engine announces events only after
 //! the store answered, so nothing uncommitted is ever announced.
 //!
-//! # Inline writes and savepoints
+//! # In the task itself, behind savepoints
 //!
-//! Most writes are handed over with [`Batcher::inline_one`] or
-//! [`Batcher::inline_several`]: they run in the writer task itself, on a
-//! connection of its own (see `sqlite::inline`), without trips to sqlx's
-//! worker thread. A write of several statements ([`Kind::Several`]) runs
-//! behind `SAVEPOINT w`, released after it or rolled back to; a write of
-//! one statement ([`Kind::One`]) needs none, since SQLite undoes a failed
-//! statement alone.
-//!
-//! The writes whose statements are shared with PostgreSQL as sqlx code
-//! (webhook deliveries, mails) still go to the writer pool's connection
-//! with [`Batcher::several`]. There the batch's transaction holds one
-//! savepoint, `a`, which a write moves past the writes before it just
-//! before itself (`RELEASE a; SAVEPOINT a`, one trip), and only when
-//! other work came since. Consecutive writes of one kind share a batch;
-//! a write of the other kind commits the batch before it and starts the
-//! next.
+//! The writes run in the writer task itself, on a rusqlite connection it
+//! owns to the store's database (see `sqlite::inline`), not statement by
+//! statement on sqlx's worker thread. A write of several statements
+//! ([`Batcher::several`]) runs behind `SAVEPOINT w`, released after it or
+//! rolled back to; a write of one statement ([`Batcher::one`]) needs none,
+//! since SQLite undoes a failed statement alone. Another connection's
+//! write lock (a host's, another process's) is waited for between
+//! attempts at `BEGIN IMMEDIATE`, for as long as the pool's busy timeout,
+//! never in SQLite's busy handler, which would sleep on a thread of the
+//! runtime.
 //!
 //! # Callers that give up
 //!
@@ -65,15 +59,16 @@
 //!
 //! # Other users of the writer pool
 //!
-//! Taking the connection from sqlx's pool and giving it back (which sqlx
-//! follows with a check, one more trip to the worker) costs about what a
-//! small write does, so a batch that commits while other writes wait keeps
-//! the connection for the next batch, up to [`MAX_KEPT`] batches in a row.
+//! The writer holds the writer pool's one connection while a batch runs,
+//! so a host's own queries through
+//! [`SqliteStore::pool`](super::SqliteStore::pool), and an in-memory
+//! store's reads (which share that pool), wait for the batch rather than
+//! meet its locks. Taking the connection from sqlx's pool and giving it
+//! back (which sqlx follows with a check, a trip to its worker) costs about
+//! what a small write does, so a batch that commits while other writes
+//! wait keeps it for the next batch, up to [`MAX_KEPT`] batches in a row.
 //! Then, and whenever no write waits, the connection goes back to the
-//! writer pool, so a host's own queries through
-//! [`SqliteStore::pool`](super::SqliteStore::pool) get it between batches.
-//! On an in-memory database the reads share the writer's pool, and the
-//! connection goes back after every batch.
+//! pool. On an in-memory database it goes back after every batch.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -81,14 +76,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_core::future::BoxFuture;
-use futures_util::FutureExt;
 use orders_core::ports::StoreError;
+use rusqlite::Connection;
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpoint::Checkpointer;
+use super::checkpoint::{self, Checkpointer};
+use super::inline::{self, Lite};
 use crate::WriteBatches;
 use crate::error::{self, Fail};
 
@@ -99,6 +94,9 @@ pub(super) const MAX_OPEN: Duration = Duration::from_millis(20);
 /// Batches in a row that keep the connection for the writes waiting,
 /// before it goes back to the pool once (for anyone else waiting there).
 const MAX_KEPT: u32 = 16;
+/// The longest pause between two attempts at another connection's write
+/// lock.
+const MAX_PAUSE: Duration = Duration::from_millis(10);
 
 /// What a write does on the connection, which decides whether it needs a
 /// savepoint of its own.
@@ -117,55 +115,16 @@ struct Counts {
     writes: AtomicU64,
 }
 
-/// Moves the batch's savepoint past the work before it.
-const MOVE_SAVEPOINT: &str = "RELEASE a; SAVEPOINT a";
-/// Undoes the work since the batch's savepoint.
-const TO_SAVEPOINT: &str = "ROLLBACK TO a";
-
 /// A write's statements: run with the writer's connection, inside the
 /// batch's transaction, and the write's own data (run again when the file
 /// was busy, so they only borrow it).
 pub(super) trait Statements<D, T>:
-    for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>> + Send + 'static
+    Fn(&Connection, &D) -> Result<T, Fail> + Send + 'static
 {
 }
 
-impl<D, T, F> Statements<D, T> for F where
-    F: for<'a> Fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>
-        + Send
-        + 'static
-{
-}
-
-/// A write's statements on the writer's inline connection (see
-/// `sqlite::inline`), with the write's own data; run again when the file
-/// was busy.
-pub(super) trait InlineStatements<D, T>:
-    Fn(&rusqlite::Connection, &D) -> Result<T, Fail> + Send + 'static
-{
-}
-
-impl<D, T, F> InlineStatements<D, T> for F where
-    F: Fn(&rusqlite::Connection, &D) -> Result<T, Fail> + Send + 'static
-{
-}
-
-/// The inline side's type of a write sent to sqlx's worker (never run).
-type NotInline<D, T> = fn(&rusqlite::Connection, &D) -> Result<T, Fail>;
-/// The pool side's type of an inline write (never run).
-type NotOnPool<D, T> =
-    for<'a> fn(&'a mut SqliteConnection, &'a D) -> BoxFuture<'a, Result<T, Fail>>;
-
-/// How a write's statements run: sent to sqlx's worker, or inline.
-enum Runs<F, G> {
-    OnPool(F),
-    Inline(G),
-}
-
-/// `statements` sent to sqlx's worker.
-fn on_pool<D, T, F: Statements<D, T>>(statements: F) -> Runs<F, NotInline<D, T>> {
-    Runs::OnPool(statements)
-}
+impl<D, T, F> Statements<D, T> for F where F: Fn(&Connection, &D) -> Result<T, Fail> + Send + 'static
+{}
 
 /// A write's answer to its caller: its own result once its batch ended, or
 /// the panic that stopped it.
@@ -174,14 +133,8 @@ type Reply<T> = Result<Result<T, StoreError>, Box<dyn Any + Send>>;
 /// A write handed to the writer task (a [`Write`] with its types erased).
 trait Job: Send {
     fn kind(&self) -> Kind;
-    /// Its statements run on the inline connection.
-    fn inline(&self) -> bool;
-    /// Runs the write's statements once on the inline connection, keeping
-    /// its value.
-    fn attempt_inline(&mut self, conn: &rusqlite::Connection) -> Result<(), Fail>;
     /// Runs the write's statements once, keeping its value.
-    fn attempt<'a>(&'a mut self, conn: &'a mut SqliteConnection)
-    -> BoxFuture<'a, Result<(), Fail>>;
+    fn attempt(&mut self, conn: &Connection) -> Result<(), Fail>;
     /// The write failed for good with `fail` (it was rolled back).
     fn refused(&mut self, fail: Fail);
     /// Its batch ended with `committed`: answers the caller.
@@ -192,54 +145,31 @@ trait Job: Send {
 
 /// A write: its statements, the data they are run with (owned, so the
 /// write does not depend on its caller), and where its answer goes.
-struct Write<D, T, F, G> {
+struct Write<D, T, F> {
     kind: Kind,
     /// The field a unique violation means.
     unique: &'static str,
     data: D,
-    statements: Runs<F, G>,
+    statements: F,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Reply<T>>,
 }
 
-impl<D, T, F, G> Job for Write<D, T, F, G>
+impl<D, T, F> Job for Write<D, T, F>
 where
     D: Send + Sync + 'static,
     T: Send + 'static,
     F: Statements<D, T>,
-    G: InlineStatements<D, T>,
 {
     fn kind(&self) -> Kind {
         self.kind
     }
 
-    fn inline(&self) -> bool {
-        matches!(self.statements, Runs::Inline(_))
-    }
-
-    fn attempt<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-    ) -> BoxFuture<'a, Result<(), Fail>> {
-        Box::pin(async move {
-            let Runs::OnPool(statements) = &self.statements else {
-                unreachable!("an inline write runs on the inline connection")
-            };
-            let value = statements(conn, &self.data).await?;
-            self.result = Some(Ok(value));
-            Ok(())
-        })
-    }
-
-    fn attempt_inline(&mut self, conn: &rusqlite::Connection) -> Result<(), Fail> {
-        let Runs::Inline(statements) = &self.statements else {
-            unreachable!("a pool write runs on the pool's connection")
-        };
-        let value = statements(conn, &self.data)?;
+    fn attempt(&mut self, conn: &Connection) -> Result<(), Fail> {
+        let value = (self.statements)(conn, &self.data)?;
         self.result = Some(Ok(value));
         Ok(())
     }
-
     fn refused(&mut self, fail: Fail) {
         self.result = Some(Err(fail.into_store(self.unique)));
     }
@@ -318,16 +248,32 @@ impl Batcher {
         }
     }
 
-    /// Runs a write of several statements, sent to sqlx's worker: behind
-    /// a savepoint, rolled back to it alone when it fails. `statements`
-    /// runs with the writer's connection and `data`, inside the open
-    /// batch's transaction; it is run again when the file was busy, and
-    /// its answer comes once the batch committed. `unique` names the field
-    /// a unique violation means.
+    /// Runs a write of at most one statement that writes (reads before it
+    /// are free): SQLite undoes a failed statement alone, so it needs no
+    /// savepoint of its own. `statements` runs with the writer's connection
+    /// and `data`, inside the open batch's transaction; it is run again
+    /// when the file was busy, and its answer comes once the batch
+    /// committed. `unique` names the field a unique violation means.
     ///
     /// # Errors
     /// The write's own error, or its batch's (the writer could not be had,
     /// the commit failed).
+    pub(super) async fn one<D, T, F>(
+        &self,
+        unique: &'static str,
+        data: D,
+        statements: F,
+    ) -> Result<T, StoreError>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        F: Statements<D, T>,
+    {
+        self.write(Kind::One, unique, data, statements).await
+    }
+
+    /// As [`one`](Self::one), for a write of several statements: behind a
+    /// savepoint of its own, rolled back to it alone when it fails.
     pub(super) async fn several<D, T, F>(
         &self,
         unique: &'static str,
@@ -339,81 +285,20 @@ impl Batcher {
         T: Send + 'static,
         F: Statements<D, T>,
     {
-        self.write(Kind::Several, unique, data, on_pool(statements))
-            .await
+        self.write(Kind::Several, unique, data, statements).await
     }
 
-    /// Runs a write of at most one statement that writes (reads before it
-    /// are free) inline (see `sqlite::inline`): in the writer task, on its
-    /// own connection, without a trip to sqlx's worker. SQLite undoes a
-    /// failed statement alone, so it needs no savepoint of its own.
-    /// `statements` runs with that connection and `data`, inside the open
-    /// batch's transaction; it is run again when the file was busy, and
-    /// its answer comes once the batch committed. `unique` names the field
-    /// a unique violation means.
-    ///
-    /// # Errors
-    /// As [`several`](Self::several).
-    pub(super) async fn inline_one<D, T, G>(
-        &self,
-        unique: &'static str,
-        data: D,
-        statements: G,
-    ) -> Result<T, StoreError>
-    where
-        D: Send + Sync + 'static,
-        T: Send + 'static,
-        G: InlineStatements<D, T>,
-    {
-        self.write_inline(Kind::One, unique, data, statements).await
-    }
-
-    /// As [`inline_one`](Self::inline_one), for a write of several
-    /// statements: behind a savepoint of its own, rolled back to it alone
-    /// when it fails.
-    pub(super) async fn inline_several<D, T, G>(
-        &self,
-        unique: &'static str,
-        data: D,
-        statements: G,
-    ) -> Result<T, StoreError>
-    where
-        D: Send + Sync + 'static,
-        T: Send + 'static,
-        G: InlineStatements<D, T>,
-    {
-        self.write_inline(Kind::Several, unique, data, statements)
-            .await
-    }
-
-    async fn write_inline<D, T, G>(
+    async fn write<D, T, F>(
         &self,
         kind: Kind,
         unique: &'static str,
         data: D,
-        statements: G,
-    ) -> Result<T, StoreError>
-    where
-        D: Send + Sync + 'static,
-        T: Send + 'static,
-        G: InlineStatements<D, T>,
-    {
-        let statements: Runs<NotOnPool<D, T>, G> = Runs::Inline(statements);
-        self.write(kind, unique, data, statements).await
-    }
-
-    async fn write<D, T, F, G>(
-        &self,
-        kind: Kind,
-        unique: &'static str,
-        data: D,
-        statements: Runs<F, G>,
+        statements: F,
     ) -> Result<T, StoreError>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
         F: Statements<D, T>,
-        G: InlineStatements<D, T>,
     {
         let (reply, answer) = oneshot::channel();
         self.send(Box::new(Write {
@@ -456,9 +341,7 @@ impl Batcher {
             conn: None,
             lite: None,
             open: false,
-            on_lite: false,
             kept: 0,
-            dirty: false,
         };
         tokio::spawn(writer.serve(jobs));
         // The task was just made, with its queue: this cannot fail.
@@ -476,65 +359,32 @@ struct Ran {
     broken: Option<StoreError>,
 }
 
-impl Ran {
-    fn broken(e: StoreError) -> Self {
-        Self {
-            panic: None,
-            broken: Some(e),
-        }
-    }
-}
-
-/// The writer task's state: the connection while a batch is open (and
-/// between batches while writes wait), and the batch's savepoint.
+/// The writer task's state: the pool's connection while a batch is open
+/// (and between batches while writes wait), and its own.
 struct Writer {
     pool: SqlitePool,
     keep: bool,
     counts: Arc<Counts>,
     checkpointer: Option<Arc<Checkpointer>>,
+    /// The writer pool's connection, held while a batch runs (see "Other
+    /// users of the writer pool").
     conn: Option<PoolConnection<Sqlite>>,
-    /// The inline connection (see `sqlite::inline`), once a write needed it.
-    lite: Option<super::inline::Lite>,
-    /// A batch's transaction is open, on `conn` or on `lite`.
+    /// The connection the writes run on (see `sqlite::inline`), once the
+    /// first write opened it. Dropped inside a batch (its runtime shut
+    /// down), it closes, which rolls the batch back.
+    lite: Option<Lite>,
+    /// A batch's transaction is open.
     open: bool,
-    /// The open batch is on `lite` (while `conn` is held, unused).
-    on_lite: bool,
-    /// Batches in a row that kept the connection.
+    /// Batches in a row that kept the pool's connection.
     kept: u32,
-    /// Work since the savepoint that a failed write must not undo.
-    dirty: bool,
-}
-
-impl Drop for Writer {
-    /// Stopped in the middle of a batch (its runtime shut down): the
-    /// connection, inside an open transaction, is closed rather than given
-    /// back to the pool, which would hand the transaction to the next user.
-    fn drop(&mut self) {
-        if self.open
-            && !self.on_lite
-            && let Some(conn) = self.conn.as_mut()
-        {
-            conn.close_on_drop();
-        }
-    }
 }
 
 impl Writer {
     /// Runs the writes of `jobs` in batches until the store lets go of
     /// the queue.
     async fn serve(mut self, mut jobs: mpsc::UnboundedReceiver<Box<dyn Job>>) {
-        // A write that runs on the other connection than the batch before
-        // it starts the next batch.
-        let mut carried: Option<Box<dyn Job>> = None;
-        loop {
-            let first = match carried.take() {
-                Some(job) => job,
-                None => match jobs.recv().await {
-                    Some(job) => job,
-                    None => break,
-                },
-            };
-            if let Err(e) = self.open(first.inline()).await {
+        while let Some(first) = jobs.recv().await {
+            if let Err(e) = self.open().await {
                 first.answer(Err(e));
                 continue;
             }
@@ -543,7 +393,7 @@ impl Writer {
             let mut broken = None;
             let mut next = Some(first);
             while let Some(mut job) = next.take() {
-                let ran = self.run(job.as_mut()).await;
+                let ran = self.run(job.as_mut());
                 match ran.panic {
                     Some(panic) => job.panicked(panic),
                     None => batch.push(job),
@@ -554,23 +404,16 @@ impl Writer {
                 }
                 if batch.len() < MAX_WRITES && opened.elapsed() < MAX_OPEN {
                     next = jobs.try_recv().ok();
-                    if next
-                        .as_ref()
-                        .is_some_and(|job| job.inline() != self.on_lite)
-                    {
-                        carried = next.take();
-                    }
                 }
             }
             let outcome = match broken {
                 Some(e) => Err(e),
-                None => self.commit(batch.len()).await,
+                None => self.commit(batch.len()),
             };
             for job in batch {
                 job.answer(outcome.clone());
             }
-            let waiting = carried.is_some() || !jobs.is_empty();
-            if outcome.is_ok() && self.keep && self.kept < MAX_KEPT && waiting {
+            if outcome.is_ok() && self.keep && self.kept < MAX_KEPT && !jobs.is_empty() {
                 self.kept += 1;
             } else {
                 self.conn = None;
@@ -579,74 +422,92 @@ impl Writer {
         }
     }
 
-    /// Takes the writer's connection and opens a batch, running `BEGIN`
-    /// again while the file is busy (another process writing it).
-    async fn open(&mut self, inline: bool) -> Result<(), StoreError> {
+    /// Takes the writer pool's connection and opens a batch (opening the
+    /// writer's own connection first, the first time), waiting while
+    /// another connection holds the file's write lock.
+    async fn open(&mut self) -> Result<(), StoreError> {
         if self.conn.is_none() {
             self.conn = Some(self.pool.acquire().await.map_err(error::any)?);
         }
-        if inline {
-            return self.open_inline().await;
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.exec("BEGIN IMMEDIATE; SAVEPOINT a").await {
-                Ok(()) => break,
-                Err(e) => {
-                    // A `BEGIN` that passed before the savepoint failed.
-                    let _ = self.exec("ROLLBACK").await;
-                    let fail = Fail::Db(e);
-                    if fail.is_retryable() && attempt < super::ATTEMPTS {
-                        continue;
-                    }
-                    return Err(self.not_opened(fail));
-                }
+        if self.lite.is_none() {
+            let pooled = self.conn.as_mut().expect("the writer has its connection");
+            let memory_name = self.pool.connect_options().get_filename().to_owned();
+            match inline::open(pooled, &memory_name, checkpoint::WRITER_AUTOCHECKPOINT).await {
+                Ok(lite) => self.lite = Some(lite),
+                Err(e) => return Err(self.not_opened(Fail::Store(e))),
             }
         }
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let lite = self.lite.as_ref().expect("just opened");
+            let Err(e) = lite.conn.execute_batch("BEGIN IMMEDIATE") else {
+                break;
+            };
+            let fail = Fail::Lite(e);
+            if fail.is_retryable() && started.elapsed() < lite.busy {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+                continue;
+            }
+            return Err(self.not_opened(fail));
+        }
         self.open = true;
-        self.on_lite = false;
-        self.dirty = false;
         Ok(())
     }
 
-    /// A batch could not be opened (`fail`): the connection goes back to
-    /// the pool, for anyone else waiting there.
+    /// A batch could not be opened (`fail`): the pool's connection goes
+    /// back, for anyone else waiting there.
     fn not_opened(&mut self, fail: Fail) -> StoreError {
         self.conn = None;
         self.kept = 0;
         fail.into_store("record")
     }
 
-    /// Runs `job` in the open batch (again while the file is busy), behind
-    /// the savepoint it needs, and undoes it if it fails.
-    async fn run(&mut self, job: &mut dyn Job) -> Ran {
-        if self.on_lite {
-            return self.run_inline(job);
-        }
-        let kind = job.kind();
+    /// The writer's connection, in an open batch.
+    fn lite(&self) -> &Connection {
+        &self
+            .lite
+            .as_ref()
+            .expect("an open batch has the writer's connection")
+            .conn
+    }
+
+    /// Runs `job` in the open batch: behind a savepoint of its own if it
+    /// has several statements, again while the file is busy, undone if it
+    /// fails.
+    fn run(&mut self, job: &mut dyn Job) -> Ran {
+        let lite = self.lite();
+        let several = job.kind() == Kind::Several;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if kind == Kind::Several && self.dirty {
-                if let Err(e) = self.exec(MOVE_SAVEPOINT).await {
-                    return Ran::broken(self.broken(e).await);
-                }
-                self.dirty = false;
+            if several && let Err(e) = lite.execute_batch("SAVEPOINT w") {
+                return Ran::broken(self.broken(e));
             }
-            let conn = self
-                .conn
-                .as_mut()
-                .expect("an open batch has the connection");
-            let attempted = AssertUnwindSafe(job.attempt(conn)).catch_unwind().await;
+            let attempted = std::panic::catch_unwind(AssertUnwindSafe(|| job.attempt(lite)));
+            let undo = match &attempted {
+                Ok(Ok(())) if several => lite.execute_batch("RELEASE w"),
+                Ok(Ok(())) => Ok(()),
+                _ if several => lite.execute_batch("ROLLBACK TO w; RELEASE w"),
+                _ => Ok(()),
+            };
+            // Some errors (an I/O error, a full disk) roll the whole
+            // transaction back: the batch has ended.
+            let gone = undo.err().map(|e| e.to_string()).or_else(|| {
+                lite.is_autocommit()
+                    .then(|| "the transaction is gone".to_owned())
+            });
             match attempted {
                 Ok(Ok(())) => {
-                    self.dirty = true;
-                    return Ran::default();
+                    return match gone {
+                        Some(e) => Ran::broken(self.broken(e)),
+                        None => Ran::default(),
+                    };
                 }
                 Ok(Err(fail)) => {
-                    if let Err(e) = self.undo(kind).await {
-                        return Ran::broken(e);
+                    if let Some(e) = gone {
+                        return Ran::broken(self.broken(e));
                     }
                     if fail.is_retryable() && attempt < super::ATTEMPTS {
                         continue;
@@ -657,90 +518,57 @@ impl Writer {
                 Err(panic) => {
                     return Ran {
                         panic: Some(panic),
-                        broken: self.undo(kind).await.err(),
+                        broken: gone.map(|e| self.broken(e)),
                     };
                 }
             }
         }
     }
 
-    /// Undoes a failed write of `kind`: a write of several statements
-    /// goes back to its savepoint, and after a one-statement write the
-    /// savepoint moves, which checks that the transaction is still there.
-    /// An error means the batch has ended, failed.
-    async fn undo(&mut self, kind: Kind) -> Result<(), StoreError> {
-        let sql = match kind {
-            Kind::Several => TO_SAVEPOINT,
-            Kind::One => MOVE_SAVEPOINT,
-        };
-        match self.exec(sql).await {
-            Ok(()) => {
-                self.dirty = false;
-                Ok(())
-            }
-            Err(e) => Err(self.broken(e).await),
-        }
-    }
-
-    /// The batch's transaction is gone (or its savepoint): rolls back what
-    /// is left; every write of the batch fails with the error returned.
-    async fn broken(&mut self, e: impl std::fmt::Display) -> StoreError {
+    /// The batch's transaction is gone: rolls back what is left; every
+    /// write of the batch fails with the error returned.
+    fn broken(&mut self, e: impl std::fmt::Display) -> StoreError {
         tracing::warn!(error = %e, "a write batch lost its transaction; every write of it fails");
-        let _ = self.exec("ROLLBACK").await;
+        let _ = self.lite().execute_batch("ROLLBACK");
         self.open = false;
         StoreError::Unavailable(format!("the write batch was rolled back: {e}"))
     }
 
     /// Commits the open batch of `writes` writes.
-    async fn commit(&mut self, writes: usize) -> Result<(), StoreError> {
-        let committed = if self.on_lite {
-            let lite = &self
-                .lite
-                .as_ref()
-                .expect("an inline batch has its connection")
-                .conn;
-            lite.execute_batch("COMMIT").map_err(|e| {
-                let _ = lite.execute_batch("ROLLBACK");
-                StoreError::Backend(e.to_string())
-            })
-        } else {
-            self.commit_on_pool().await
-        };
+    fn commit(&mut self, writes: usize) -> Result<(), StoreError> {
+        let lite = self.lite();
+        let committed = lite.execute_batch("COMMIT").map_err(|e| {
+            // The transaction may still be open (it is on SQLITE_BUSY).
+            let _ = lite.execute_batch("ROLLBACK");
+            StoreError::Backend(e.to_string())
+        });
         self.open = false;
-        if committed.is_ok() {
-            self.counts.batches.fetch_add(1, Ordering::Relaxed);
-            self.counts
-                .writes
-                .fetch_add(writes as u64, Ordering::Relaxed);
-            if let Some(checkpointer) = &self.checkpointer {
-                checkpointer.committed();
+        match &committed {
+            Ok(()) => {
+                self.counts.batches.fetch_add(1, Ordering::Relaxed);
+                self.counts
+                    .writes
+                    .fetch_add(writes as u64, Ordering::Relaxed);
+                if let Some(checkpointer) = &self.checkpointer {
+                    checkpointer.committed();
+                }
             }
-        } else if let Err(e) = &committed {
-            tracing::warn!(error = %e, "a write batch failed to commit; every write of it fails");
+            Err(e) => {
+                tracing::warn!(error = %e, "a write batch failed to commit; every write of it fails");
+            }
         }
         committed
     }
+}
 
-    /// Commits the open batch on the pool's connection.
-    async fn commit_on_pool(&mut self) -> Result<(), StoreError> {
-        let committed = self.exec("COMMIT").await;
-        match committed {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // The transaction may still be open (it is on SQLITE_BUSY).
-                let _ = self.exec("ROLLBACK").await;
-                Err(error::any(e))
-            }
+impl Ran {
+    fn broken(e: StoreError) -> Self {
+        Self {
+            panic: None,
+            broken: Some(e),
         }
-    }
-
-    /// Runs `sql` (statements without parameters) on the writer.
-    async fn exec(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
-        let conn = self.conn.as_mut().expect("the writer has its connection");
-        sqlx::raw_sql(sql).execute(&mut **conn).await.map(|_| ())
     }
 }
 
-mod inline_batch;
 #[cfg(test)]
 mod tests;

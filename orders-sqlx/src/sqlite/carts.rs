@@ -16,7 +16,7 @@ use orders_core::ports::{CartClaim, CartStore, StoreError};
 impl CartStore for SqliteStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), StoreError> {
         self.batcher
-            .inline_one("cart", cart.clone(), |conn, cart| {
+            .one("cart", cart.clone(), |conn, cart| {
                 statements::insert_cart(Stmt::new(statements::INSERT_CART), cart)?.execute(conn)?;
                 Ok(())
             })
@@ -66,7 +66,7 @@ impl CartStore for SqliteStore {
 
     async fn update_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), StoreError> {
         self.batcher
-            .inline_one(
+            .one(
                 "cart",
                 (cart.clone(), expected_version),
                 |conn, (cart, expected_version)| compare_and_set(conn, cart, *expected_version),
@@ -93,7 +93,7 @@ impl CartStore for SqliteStore {
     /// Both compare-and-sets in one `BEGIN IMMEDIATE` transaction.
     async fn claim_cart(&self, claim: &CartClaim) -> Result<(), StoreError> {
         self.batcher
-            .inline_several("cart", claim.clone(), |conn, claim| {
+            .several("cart", claim.clone(), |conn, claim| {
                 compare_and_set(conn, &claim.guest, claim.guest_version)?;
                 if let Some((into, version)) = &claim.into {
                     compare_and_set(conn, into, *version)?;

@@ -19,7 +19,7 @@ use crate::{rows, statements};
 impl CatalogueStore for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<(), StoreError> {
         self.batcher
-            .inline_one("sku", p.clone(), |conn, p| {
+            .one("sku", p.clone(), |conn, p| {
                 statements::insert_product(Stmt::new(statements::INSERT_PRODUCT), p)?
                     .execute(conn)?;
                 Ok(())
@@ -36,7 +36,7 @@ impl CatalogueStore for SqliteStore {
     ) -> Result<Product, StoreError> {
         let data = (id.clone(), patch.clone(), expected_version, now);
         self.batcher
-            .inline_one("sku", data, |conn, (id, patch, expected_version, now)| {
+            .one("sku", data, |conn, (id, patch, expected_version, now)| {
                 let row = Stmt::new(statements::PRODUCT_BY_ID.as_str())
                     .text(id.as_str())
                     .fetch_optional(conn)?

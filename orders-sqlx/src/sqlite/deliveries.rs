@@ -12,87 +12,109 @@ use orders_core::ports::{
     PageRequest, RecordOutcome, StoreError,
 };
 use orders_core::webhook::{Delivery, NewWebhook, Webhook};
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 
 use super::SqliteStore;
+use super::inline::Stmt;
 use crate::codec::{self, ts};
-use crate::error;
+use crate::error::{self, Fail};
 use crate::outbox::batch::{insert_deliveries, record_batch};
 use crate::outbox::{self, sql};
 use crate::rows;
+use crate::statements::Bind;
 
-async fn webhooks(conn: &mut SqliteConnection) -> Result<Vec<Webhook>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::WEBHOOKS.as_str()))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    rows.iter().map(outbox::webhook).collect()
+/// Every webhook, newest first.
+fn webhooks(conn: &Connection) -> Result<Vec<Webhook>, Fail> {
+    let rows = Stmt::new(sql::WEBHOOKS.as_str()).fetch_all(conn)?;
+    Ok(rows.iter().map(outbox::webhook).collect::<Result<_, _>>()?)
 }
 
-async fn fan_out(
-    conn: &mut SqliteConnection,
+/// The events after `consumer`'s position (at most `limit`) made into
+/// deliveries, the position moved past them; how many events it took.
+fn fan_out(
+    conn: &Connection,
     consumer: &str,
     limit: usize,
     now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    sqlx::query(sql::ADD_CONSUMER)
-        .bind(consumer)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let position: i64 = sqlx::query_scalar(sql::CONSUMER_POSITION)
-        .bind(consumer)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::EVENTS_BETWEEN.as_str()))
-        .bind(position)
-        .bind(i64::MAX)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
+) -> Result<usize, Fail> {
+    let events = next_events(conn, consumer, limit)?;
     let Some(last) = events.last().map(|e| e.id) else {
         return Ok(0);
     };
-    let hooks = webhooks(conn).await?;
+    let hooks = webhooks(conn)?;
     let deliveries: Vec<Delivery> = events
         .iter()
         .flat_map(|event| Delivery::plan(event, &hooks, now))
         .collect();
-    insert_deliveries(conn, &deliveries).await?;
-    sqlx::query(sql::MOVE_CONSUMER)
-        .bind(consumer)
-        .bind(codec::to_i64(last.get())?)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
+    insert_deliveries(conn, &deliveries)?;
+    move_consumer(conn, consumer, last)?;
     Ok(events.len())
 }
 
-async fn claim(
-    conn: &mut SqliteConnection,
+/// The events after `consumer`'s position, oldest first, at most
+/// `limit` (the consumer is added at 0 if new).
+pub(super) fn next_events(
+    conn: &Connection,
+    consumer: &str,
+    limit: usize,
+) -> Result<Vec<OrderEvent>, Fail> {
+    Stmt::new(sql::ADD_CONSUMER).text(consumer).execute(conn)?;
+    let position = Stmt::new(sql::CONSUMER_POSITION)
+        .text(consumer)
+        .fetch_optional(conn)?
+        .ok_or_else(|| StoreError::Backend(format!("no consumer {consumer:?}")))?
+        .first_int()?;
+    let rows = Stmt::new(sql::EVENTS_BETWEEN.as_str())
+        .int(position)
+        .int(i64::MAX)
+        .int(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(conn)?;
+    Ok(rows.iter().map(codec::event).collect::<Result<_, _>>()?)
+}
+
+/// Moves `consumer`'s position to event `last`.
+pub(super) fn move_consumer(conn: &Connection, consumer: &str, last: EventId) -> Result<(), Fail> {
+    Stmt::new(sql::MOVE_CONSUMER)
+        .text(consumer)
+        .int(codec::to_i64(last.get())?)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The events `ids` (in any order).
+pub(super) fn events_of(
+    conn: &Connection,
+    ids: impl Iterator<Item = EventId>,
+) -> Result<Vec<OrderEvent>, Fail> {
+    let ids: Vec<i64> = ids
+        .map(|id| codec::to_i64(id.get()))
+        .collect::<Result<_, _>>()?;
+    let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let rows = Stmt::new(EVENTS_OF.as_str()).text(&json).fetch_all(conn)?;
+    Ok(rows.iter().map(codec::event).collect::<Result<_, _>>()?)
+}
+
+/// Leases the deliveries due at `now` that `limits` leave room for.
+fn claim(
+    conn: &Connection,
     now: DateTime<Utc>,
     lease: &Lease,
     limits: &ClaimLimits,
-) -> Result<Vec<ClaimedDelivery>, StoreError> {
+) -> Result<Vec<ClaimedDelivery>, Fail> {
     let (busy, room) = outbox::rooms(limits);
     let busy: serde_json::Map<String, serde_json::Value> = busy
         .into_iter()
         .map(|(id, room)| (id.to_owned(), room.into()))
         .collect();
     let busy = serde_json::Value::Object(busy).to_string();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::CLAIM_SQLITE.as_str()))
-        .bind(ts(now))
-        .bind(i64::try_from(limits.total).unwrap_or(i64::MAX))
-        .bind(&lease.token)
-        .bind(ts(lease.until))
-        .bind(busy)
-        .bind(room)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
+    let rows = Stmt::new(sql::CLAIM_SQLITE.as_str())
+        .text(&ts(now))
+        .int(i64::try_from(limits.total).unwrap_or(i64::MAX))
+        .text(&lease.token)
+        .text(&ts(lease.until))
+        .text(&busy)
+        .int(room)
+        .fetch_all(conn)?;
     let deliveries: Vec<Delivery> = rows
         .iter()
         .map(outbox::delivery)
@@ -100,25 +122,87 @@ async fn claim(
     if deliveries.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = deliveries
-        .iter()
-        .map(|d| codec::to_i64(d.event_id.get()))
-        .collect::<Result<_, _>>()?;
-    let sql = format!(
-        "SELECT {} FROM orders_order_events WHERE id IN (SELECT value FROM json_each($1))",
-        codec::EVENT_COLUMNS
-    );
-    let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(json)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let events = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
-    Ok(outbox::assemble(deliveries, events, webhooks(conn).await?))
+    let events = events_of(conn, deliveries.iter().map(|d| d.event_id))?;
+    Ok(outbox::assemble(deliveries, events, webhooks(conn)?))
 }
 
-crate::outbox::shared_delivery_fns!(SqliteConnection);
+/// The events whose ids are in the JSON array `$1`.
+static EVENTS_OF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM orders_order_events WHERE id IN (SELECT value FROM json_each($1))",
+        codec::EVENT_COLUMNS
+    )
+});
+
+/// Stores delivery `d`'s attempt if its lease (`token`) still holds it.
+fn record(conn: &Connection, d: &Delivery, token: &str) -> Result<(), Fail> {
+    let r = outbox::DeliveryRow::of(d)?;
+    let done = Stmt::new(sql::RECORD_ATTEMPT)
+        .bind(r.id)
+        .text(r.status)
+        .bind(r.attempts)
+        .bind(r.failures)
+        .bind(r.next_attempt_at)
+        .bind(r.since)
+        .bind(r.last_error)
+        .bind(r.delivered_at)
+        .text(token)
+        .execute(conn)?;
+    if done == 1 {
+        return Ok(());
+    }
+    let exists = Stmt::new(sql::DELIVERY_EXISTS)
+        .text(d.id.as_str())
+        .fetch_optional(conn)?
+        .map(|row| row.first_int())
+        .transpose()?
+        .unwrap_or(0);
+    Err(if exists == 0 {
+        StoreError::NotFound
+    } else {
+        StoreError::Conflict
+    }
+    .into())
+}
+
+/// Makes dead delivery `delivery` of `webhook` pending again.
+fn retry(
+    conn: &Connection,
+    webhook: &WebhookId,
+    delivery: &DeliveryId,
+    now: DateTime<Utc>,
+) -> Result<Delivery, Fail> {
+    let found = Stmt::new(sql::DELIVERY_OF.as_str())
+        .text(delivery.as_str())
+        .text(webhook.as_str())
+        .fetch_optional(conn)?;
+    if found.is_none() {
+        return Err(StoreError::NotFound.into());
+    }
+    let row = Stmt::new(sql::RETRY.as_str())
+        .text(delivery.as_str())
+        .text(&ts(now))
+        .fetch_optional(conn)?;
+    Ok(row
+        .as_ref()
+        .map(outbox::delivery)
+        .transpose()?
+        .ok_or(StoreError::Conflict)?)
+}
+
+/// Deletes webhook `id` and its deliveries.
+fn delete(conn: &Connection, id: &WebhookId) -> Result<(), Fail> {
+    Stmt::new(sql::DELETE_DELIVERIES_OF)
+        .text(id.as_str())
+        .execute(conn)?;
+    let done = Stmt::new(sql::DELETE_WEBHOOK)
+        .text(id.as_str())
+        .execute(conn)?;
+    if done == 0 {
+        return Err(StoreError::NotFound.into());
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
@@ -126,21 +210,18 @@ impl DeliveryStore for SqliteStore {
         let events = outbox::events_text(&new.events);
         self.batcher
             .several("webhook", (new.clone(), events), |conn, (new, events)| {
-                Box::pin(async move {
-                    sqlx::query(sql::INSERT_WEBHOOK)
-                        .bind(new.id.as_str())
-                        .bind(new.url.as_str())
-                        .bind(events.as_str())
-                        .bind(new.secret.expose())
-                        .bind(ts(new.created_at))
-                        .execute(&mut *conn)
-                        .await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(sql::WEBHOOK_BY_ID.as_str()))
-                        .bind(new.id.as_str())
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    Ok(outbox::webhook(&row)?)
-                })
+                Stmt::new(sql::INSERT_WEBHOOK)
+                    .text(new.id.as_str())
+                    .text(new.url.as_str())
+                    .text(events)
+                    .text(new.secret.expose())
+                    .text(&ts(new.created_at))
+                    .execute(conn)?;
+                let row = Stmt::new(sql::WEBHOOK_BY_ID.as_str())
+                    .text(new.id.as_str())
+                    .fetch_optional(conn)?
+                    .ok_or_else(|| StoreError::Backend("the webhook vanished".into()))?;
+                Ok(outbox::webhook(&row)?)
             })
             .await
     }
@@ -155,16 +236,15 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        let mut conn = self.reader.acquire().await.map_err(error::any)?;
-        webhooks(&mut conn).await
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql::WEBHOOKS.as_str()))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(error::any)?;
+        rows.iter().map(outbox::webhook).collect()
     }
 
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), StoreError> {
-        self.batcher
-            .several("webhook", id.clone(), |conn, id| {
-                Box::pin(async move { Ok(delete(conn, id).await?) })
-            })
-            .await
+        self.batcher.several("webhook", id.clone(), delete).await
     }
 
     async fn fan_out(
@@ -190,9 +270,7 @@ impl DeliveryStore for SqliteStore {
             .several(
                 "delivery",
                 (consumer.to_owned(), limit, now),
-                |conn, (consumer, limit, now)| {
-                    Box::pin(async move { Ok(fan_out(conn, consumer, *limit, *now).await?) })
-                },
+                |conn, (consumer, limit, now)| fan_out(conn, consumer, *limit, *now),
             )
             .await
     }
@@ -231,9 +309,7 @@ impl DeliveryStore for SqliteStore {
             .several(
                 "delivery",
                 (now, lease.clone(), limits.clone()),
-                |conn, (now, lease, limits)| {
-                    Box::pin(async move { Ok(claim(conn, *now, lease, limits).await?) })
-                },
+                |conn, (now, lease, limits)| claim(conn, *now, lease, limits),
             )
             .await
     }
@@ -247,9 +323,7 @@ impl DeliveryStore for SqliteStore {
             .several(
                 "delivery",
                 (delivery.clone(), lease_token.to_owned()),
-                |conn, (delivery, lease_token)| {
-                    Box::pin(async move { Ok(record(conn, delivery, lease_token).await?) })
-                },
+                |conn, (delivery, lease_token)| record(conn, delivery, lease_token),
             )
             .await
     }
@@ -263,7 +337,7 @@ impl DeliveryStore for SqliteStore {
         }
         self.batcher
             .several("delivery", records.to_vec(), |conn, records| {
-                Box::pin(async move { Ok(record_batch(conn, records).await?) })
+                record_batch(conn, records)
             })
             .await
     }
@@ -278,9 +352,7 @@ impl DeliveryStore for SqliteStore {
             .several(
                 "delivery",
                 (webhook.clone(), delivery.clone(), now),
-                |conn, (webhook, delivery, now)| {
-                    Box::pin(async move { Ok(retry(conn, webhook, delivery, *now).await?) })
-                },
+                |conn, (webhook, delivery, now)| retry(conn, webhook, delivery, *now),
             )
             .await
     }

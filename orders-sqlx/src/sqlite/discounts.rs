@@ -14,7 +14,7 @@ use crate::statements::{self, Bind};
 impl DiscountStore for SqliteStore {
     async fn insert_discount(&self, discount: &Discount) -> Result<(), StoreError> {
         self.batcher
-            .inline_one("code", discount.clone(), |conn, discount| {
+            .one("code", discount.clone(), |conn, discount| {
                 statements::insert_discount(Stmt::new(statements::INSERT_DISCOUNT), discount)
                     .execute(conn)?;
                 Ok(())
@@ -52,7 +52,7 @@ impl DiscountStore for SqliteStore {
     ) -> Result<Discount, StoreError> {
         let sql = statements::SET_DISCOUNT_ACTIVE.as_str();
         self.batcher
-            .inline_one(
+            .one(
                 "discount",
                 (code.clone(), active),
                 move |conn, (code, active)| {

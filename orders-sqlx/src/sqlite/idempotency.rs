@@ -24,7 +24,7 @@ impl IdempotencyStore for SqliteStore {
         // key read, to say which.
         let data = (claim.clone(), ts(now), ts(stale_before));
         self.batcher
-            .inline_one("idempotency_key", data, |conn, (claim, now, stale_before)| {
+            .one("idempotency_key", data, |conn, (claim, now, stale_before)| {
                 let claimed = Stmt::new(
                     "INSERT INTO orders_idempotency_keys (customer_id, key, fingerprint, started_at, order_id)
                      VALUES (?1, ?2, ?3, ?4, NULL)
@@ -64,7 +64,7 @@ impl IdempotencyStore for SqliteStore {
         key: &str,
     ) -> Result<(), StoreError> {
         self.batcher
-            .inline_one(
+            .one(
                 "record",
                 (customer_id.clone(), key.to_owned()),
                 |conn, (customer_id, key)| {

@@ -6,15 +6,15 @@
 //! wake-ups each, and one more for each row a statement returns) cost
 //! several times what SQLite spends on the statement. Under load the
 //! single writer is what the writes queue for, so its trips are what limit
-//! them. A write the store hands over as *inline* ([`Batcher::inline`])
-//! runs on a connection the writer task owns, in the task itself: a few
-//! tens of microseconds of SQLite work and no hand-off.
+//! them. So every write runs on a connection the writer task owns, in the
+//! task itself ([`Batcher`](super::batch::Batcher)): a few tens of
+//! microseconds of SQLite work and no hand-off.
 //!
 //! The connection reaches the same database as the writer pool's: the
 //! file the pool's connection names, or the pool's shared in-memory
 //! database. It takes the pool connection's pragmas (`synchronous`, the
 //! busy timeout, …) and the writer's checkpoint setting. The writer holds
-//! the pool's connection while it runs inline writes too, so a host's
+//! the pool's connection while a batch runs, so a host's
 //! queries on [`SqliteStore::pool`](super::SqliteStore::pool), and an
 //! in-memory store's reads, wait for the batch as they always have.
 //!
@@ -22,8 +22,6 @@
 //! store's shared statements: a statement text of one or more statements
 //! with `?`, `?N` and `$N` parameters bound as sqlx binds them, and rows
 //! read by column name through [`Get`].
-//!
-//! [`Batcher::inline`]: super::batch::Batcher::inline
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -44,14 +42,14 @@ const STATEMENT_CACHE: usize = 128;
 
 /// A statement text and its arguments, as sqlx's `query(…).bind(…)`.
 #[derive(Debug, Clone)]
-pub(super) struct Stmt {
+pub(crate) struct Stmt {
     sql: Cow<'static, str>,
     args: Vec<Value>,
 }
 
 impl Stmt {
     /// `sql`, one statement or several separated by `;`.
-    pub(super) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
         Self {
             sql: sql.into(),
             args: Vec::new(),
@@ -59,7 +57,7 @@ impl Stmt {
     }
 
     /// `sql` with its arguments already bound, in order.
-    pub(super) fn with_args(sql: String, args: Vec<Value>) -> Self {
+    pub(crate) fn with_args(sql: String, args: Vec<Value>) -> Self {
         Self {
             sql: sql.into(),
             args,
@@ -67,28 +65,28 @@ impl Stmt {
     }
 
     /// Binds the next argument.
-    pub(super) fn bind(mut self, value: impl Into<Value>) -> Self {
+    pub(crate) fn bind(mut self, value: impl Into<Value>) -> Self {
         self.args.push(value.into());
         self
     }
 
     /// The statements' rows affected (as sqlx's `execute`), returned rows
     /// read and dropped.
-    pub(super) fn execute(&self, conn: &Connection) -> Result<u64, Fail> {
+    pub(crate) fn execute(&self, conn: &Connection) -> Result<u64, Fail> {
         let mut affected = 0;
         self.run(conn, |_| {}, &mut affected)?;
         Ok(affected)
     }
 
     /// Every row the statements return, in order.
-    pub(super) fn fetch_all(&self, conn: &Connection) -> Result<Vec<Row>, Fail> {
+    pub(crate) fn fetch_all(&self, conn: &Connection) -> Result<Vec<Row>, Fail> {
         let mut rows = Vec::new();
         self.run(conn, |row| rows.push(row), &mut 0)?;
         Ok(rows)
     }
 
     /// The first row the statements return, if any (they all run).
-    pub(super) fn fetch_optional(&self, conn: &Connection) -> Result<Option<Row>, Fail> {
+    pub(crate) fn fetch_optional(&self, conn: &Connection) -> Result<Option<Row>, Fail> {
         Ok(self.fetch_all(conn)?.into_iter().next())
     }
 
@@ -185,7 +183,7 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
 
 /// A row read off an inline statement, by column name.
 #[derive(Debug, Clone)]
-pub(super) struct Row {
+pub(crate) struct Row {
     columns: Arc<[String]>,
     values: Vec<Value>,
 }
@@ -200,7 +198,7 @@ impl Row {
     }
 
     /// The first column's value as an integer (as sqlx's `query_scalar`).
-    pub(super) fn first_int(&self) -> Result<i64, StoreError> {
+    pub(crate) fn first_int(&self) -> Result<i64, StoreError> {
         match self.values.first() {
             Some(Value::Integer(i)) => Ok(*i),
             other => Err(StoreError::Backend(format!(
@@ -244,6 +242,68 @@ impl Get for Row {
     }
     fn flag(&self, col: &str) -> Result<bool, StoreError> {
         Ok(self.int(col)? != 0)
+    }
+}
+
+/// A value [`Build`] binds.
+pub(crate) trait Arg {
+    /// The value bound.
+    fn value(self) -> Value;
+}
+
+impl Arg for &str {
+    fn value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl Arg for String {
+    fn value(self) -> Value {
+        Value::Text(self)
+    }
+}
+
+impl Arg for Option<String> {
+    fn value(self) -> Value {
+        self.map_or(Value::Null, Value::Text)
+    }
+}
+
+impl Arg for i64 {
+    fn value(self) -> Value {
+        Value::Integer(self)
+    }
+}
+
+/// A statement text built with its arguments, each bound as `?` in order.
+#[derive(Debug, Default)]
+pub(crate) struct Build {
+    sql: String,
+    args: Vec<Value>,
+}
+
+impl Build {
+    /// Appends `sql` to the text.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Binds `value` as the next `?`.
+    pub(crate) fn bind(&mut self, value: impl Arg) -> &mut Self {
+        self.sql.push('?');
+        self.args.push(value.value());
+        self
+    }
+
+    /// `, ?` with `value` bound: the next of a list of values.
+    pub(crate) fn next(&mut self, value: impl Arg) -> &mut Self {
+        self.push(", ").bind(value)
+    }
+
+    /// The statement built.
+    pub(crate) fn stmt(self) -> Stmt {
+        Stmt::with_args(self.sql, self.args)
     }
 }
 

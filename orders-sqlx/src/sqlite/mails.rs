@@ -10,87 +10,137 @@ use orders_core::mail::{MAIL_CONSUMER, Mail};
 use orders_core::order::OrderEvent;
 use orders_core::ports::{ClaimedMail, Lease, MailStore, StoreError};
 use orders_core::webhook::DeliveryStatus;
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 
 use super::SqliteStore;
-use crate::codec::{self, ts};
-use crate::error;
+use super::deliveries;
+use super::inline::{Build, Stmt};
+use crate::codec::ts;
+use crate::error::{self, Fail};
 use crate::mails::{self, sql};
 use crate::outbox::sql as cursor;
+use crate::statements::Bind;
 
-async fn fan_out(
-    conn: &mut SqliteConnection,
-    limit: usize,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    sqlx::query(cursor::ADD_CONSUMER)
-        .bind(MAIL_CONSUMER)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let position: i64 = sqlx::query_scalar(cursor::CONSUMER_POSITION)
-        .bind(MAIL_CONSUMER)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(cursor::EVENTS_BETWEEN.as_str()))
-        .bind(position)
-        .bind(i64::MAX)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
+/// The events after the mailer's position (at most `limit`) made into
+/// mails, the position moved past them; how many events it took.
+fn fan_out(conn: &Connection, limit: usize, now: DateTime<Utc>) -> Result<usize, Fail> {
+    let events = deliveries::next_events(conn, MAIL_CONSUMER, limit)?;
     let Some(last) = events.last().map(|e| e.id) else {
         return Ok(0);
     };
-    insert_mails(conn, &events, now).await?;
-    sqlx::query(cursor::MOVE_CONSUMER)
-        .bind(MAIL_CONSUMER)
-        .bind(codec::to_i64(last.get())?)
-        .execute(&mut *conn)
-        .await
-        .map_err(error::any)?;
+    insert_mails(conn, &events, now)?;
+    deliveries::move_consumer(conn, MAIL_CONSUMER, last)?;
     Ok(events.len())
 }
 
-async fn claim(
-    conn: &mut SqliteConnection,
+/// Records the mail each of `events` calls for, once, a statement per
+/// [`INSERT_CHUNK`](crate::mails::INSERT_CHUNK) mails.
+fn insert_mails(conn: &Connection, events: &[OrderEvent], now: DateTime<Utc>) -> Result<(), Fail> {
+    let planned: Vec<Mail> = events
+        .iter()
+        .filter_map(|event| Mail::plan(event, now))
+        .collect();
+    for chunk in planned.chunks(mails::INSERT_CHUNK) {
+        let mut q = Build::default();
+        q.push(&format!(
+            "INSERT INTO orders_mails ({}) VALUES ",
+            mails::MAIL_COLUMNS
+        ));
+        for (i, m) in chunk.iter().enumerate() {
+            let r = mails::MailRow::of(m)?;
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(r.id)
+                .next(r.kind)
+                .next(r.event_id)
+                .next(r.order_id)
+                .next(r.status)
+                .next(r.attempts)
+                .next(r.failures)
+                .next(r.next_attempt_at)
+                .next(r.since)
+                .next(r.last_error)
+                .next(r.created_at)
+                .next(r.delivered_at)
+                .push(")");
+        }
+        q.push(" ON CONFLICT (event_id) DO NOTHING");
+        q.stmt().execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Leases up to `limit` mails due at `now`.
+fn claim(
+    conn: &Connection,
     now: DateTime<Utc>,
     lease: &Lease,
     limit: usize,
-) -> Result<Vec<ClaimedMail>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql::claim("")))
-        .bind(ts(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind(&lease.token)
-        .bind(ts(lease.until))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
+) -> Result<Vec<ClaimedMail>, Fail> {
+    let rows = Stmt::new(sql::claim(""))
+        .text(&ts(now))
+        .int(i64::try_from(limit).unwrap_or(i64::MAX))
+        .text(&lease.token)
+        .text(&ts(lease.until))
+        .fetch_all(conn)?;
     let claimed: Vec<Mail> = rows.iter().map(mails::mail).collect::<Result<_, _>>()?;
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = claimed
-        .iter()
-        .map(|m| codec::to_i64(m.event_id.get()))
-        .collect::<Result<_, _>>()?;
-    let sql = format!(
-        "SELECT {} FROM orders_order_events WHERE id IN (SELECT value FROM json_each($1))",
-        codec::EVENT_COLUMNS
-    );
-    let json = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(json)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(error::any)?;
-    let events: Vec<OrderEvent> = rows.iter().map(codec::event).collect::<Result<_, _>>()?;
+    let events = deliveries::events_of(conn, claimed.iter().map(|m| m.event_id))?;
     Ok(mails::assemble(claimed, &events))
 }
 
-crate::mails::shared_mail_fns!(SqliteConnection, sqlx::Sqlite);
+/// Stores mail `m`'s attempt if its lease (`token`) still holds it.
+fn record_mail(conn: &Connection, m: &Mail, token: &str) -> Result<(), Fail> {
+    let r = mails::MailRow::of(m)?;
+    let done = Stmt::new(sql::RECORD_ATTEMPT)
+        .bind(r.id)
+        .text(r.status)
+        .bind(r.attempts)
+        .bind(r.failures)
+        .bind(r.next_attempt_at)
+        .bind(r.since)
+        .bind(r.last_error)
+        .bind(r.delivered_at)
+        .text(token)
+        .execute(conn)?;
+    if done == 1 {
+        return Ok(());
+    }
+    Err(if exists(conn, m.id.as_str())? {
+        StoreError::Conflict
+    } else {
+        StoreError::NotFound
+    }
+    .into())
+}
+
+/// Makes dead mail `id` pending again.
+fn retry_mail_row(conn: &Connection, id: &DeliveryId, now: DateTime<Utc>) -> Result<Mail, Fail> {
+    if !exists(conn, id.as_str())? {
+        return Err(StoreError::NotFound.into());
+    }
+    let row = Stmt::new(sql::RETRY.as_str())
+        .text(id.as_str())
+        .text(&ts(now))
+        .fetch_optional(conn)?;
+    Ok(row
+        .as_ref()
+        .map(mails::mail)
+        .transpose()?
+        .ok_or(StoreError::Conflict)?)
+}
+
+/// Whether mail `id` exists.
+fn exists(conn: &Connection, id: &str) -> Result<bool, Fail> {
+    let n = Stmt::new(sql::MAIL_EXISTS)
+        .text(id)
+        .fetch_optional(conn)?
+        .map(|row| row.first_int())
+        .transpose()?
+        .unwrap_or(0);
+    Ok(n != 0)
+}
 
 #[async_trait]
 impl MailStore for SqliteStore {
@@ -110,7 +160,7 @@ impl MailStore for SqliteStore {
         }
         self.batcher
             .several("mail", (limit, now), |conn, (limit, now)| {
-                Box::pin(async move { Ok(fan_out(conn, *limit, *now).await?) })
+                fan_out(conn, *limit, *now)
             })
             .await
     }
@@ -137,9 +187,7 @@ impl MailStore for SqliteStore {
             .several(
                 "mail",
                 (now, lease.clone(), limit),
-                |conn, (now, lease, limit)| {
-                    Box::pin(async move { Ok(claim(conn, *now, lease, *limit).await?) })
-                },
+                |conn, (now, lease, limit)| claim(conn, *now, lease, *limit),
             )
             .await
     }
@@ -149,9 +197,7 @@ impl MailStore for SqliteStore {
             .several(
                 "mail",
                 (mail.clone(), lease_token.to_owned()),
-                |conn, (mail, lease_token)| {
-                    Box::pin(async move { Ok(record_mail(conn, mail, lease_token).await?) })
-                },
+                |conn, (mail, lease_token)| record_mail(conn, mail, lease_token),
             )
             .await
     }
@@ -159,7 +205,7 @@ impl MailStore for SqliteStore {
     async fn retry_mail(&self, id: &DeliveryId, now: DateTime<Utc>) -> Result<Mail, StoreError> {
         self.batcher
             .several("mail", (id.clone(), now), |conn, (id, now)| {
-                Box::pin(async move { Ok(retry_mail_row(conn, id, *now).await?) })
+                retry_mail_row(conn, id, *now)
             })
             .await
     }

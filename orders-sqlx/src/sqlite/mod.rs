@@ -36,16 +36,13 @@
 //! sqlx runs each SQLite connection on a thread of its own; every
 //! statement, and every check sqlx makes of a connection, is a trip there
 //! and back (two context switches), which on a small machine cost far more
-//! than SQLite's own work. So the writes a checkout makes (the cart, its
-//! lines, the idempotency key, the placement, the status changes planned
-//! on a known order) run *inline*: in the writer task itself, on a
-//! rusqlite connection it owns to the same database (`inline`), with no
-//! trip at all. The other writes still go to the writer pool's connection,
-//! a write of several statements as few trips as it can; neither pool
-//! checks a connection before handing it out (a local file does not drop),
-//! and the reads a checkout makes through the engine run on reader
-//! connections kept between calls (`crate::lease`), which skips sqlx's
-//! check when a connection comes back.
+//! than SQLite's own work. So the writes run *inline*: in the writer task
+//! itself, on a rusqlite connection it owns to the same database
+//! (`inline`), with no trip at all. The reads still go to sqlx's reader
+//! connections: neither pool checks a connection before handing it out (a
+//! local file does not drop), and the reads a checkout makes through the
+//! engine run on reader connections kept between calls (`crate::lease`),
+//! which skips sqlx's check when a connection comes back.
 //!
 //! `synchronous = NORMAL`: in WAL mode a commit survives a crash of the
 //! process; a power loss may drop the last transactions, never corrupt the
@@ -354,7 +351,7 @@ mod checkpoint;
 mod deliveries;
 mod discounts;
 mod idempotency;
-mod inline;
+pub(crate) mod inline;
 mod mails;
 mod orders;
 mod place;

@@ -137,7 +137,7 @@ fn load_order_inline(
 #[async_trait]
 impl OrderStore for SqliteStore {
     async fn place_order(&self, placement: OrderPlacement) -> Result<Placed, StoreError> {
-        self.batcher.inline_several("order", placement, place).await
+        self.batcher.several("order", placement, place).await
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -173,7 +173,7 @@ impl OrderStore for SqliteStore {
         change: &StatusChange,
     ) -> Result<(Order, OrderEvent), StoreError> {
         self.batcher
-            .inline_several("order", change.clone(), |conn, change| {
+            .several("order", change.clone(), |conn, change| {
                 let mut order =
                     load_order_inline(conn, change.order_id())?.ok_or(StoreError::NotFound)?;
                 if order.version() != change.expected_version() || order.status() != change.from() {
@@ -245,7 +245,7 @@ impl OrderStore for SqliteStore {
         let data = (change.clone(), known.payment().clone());
         let id: Option<i64> = self
             .batcher
-            .inline_several("order", data, |conn, (change, stored)| {
+            .several("order", data, |conn, (change, stored)| {
                 let row = statements::event_fields(
                     statements::status_change(
                         Stmt::new(CHANGE_THEN_EVENT.as_str()),
@@ -372,7 +372,7 @@ impl OrderStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let data = (provider.to_owned(), event_id.to_owned(), ts(at));
         self.batcher
-            .inline_one("payment event", data, |conn, (provider, event_id, at)| {
+            .one("payment event", data, |conn, (provider, event_id, at)| {
                 let done = Stmt::new(statements::RECORD_PROVIDER_EVENT)
                     .text(provider)
                     .text(event_id)

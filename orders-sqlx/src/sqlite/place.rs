@@ -1,9 +1,8 @@
 //! The checkout's writes on SQLite, in one batch of statements.
 
 use orders_core::ports::{OrderPlacement, Placed, StoreError};
-use rusqlite::types::Value;
 
-use super::inline::Stmt;
+use super::inline::{Build, Stmt};
 use crate::codec::{self, Get, ts};
 use crate::error::Fail;
 use crate::rows;
@@ -160,7 +159,7 @@ pub(super) fn place(conn: &rusqlite::Connection, p: &OrderPlacement) -> Result<P
              WHERE orders_idempotency_keys.order_id IS NULL RETURNING 'keyed' AS what, NULL AS value;\n",
         );
     }
-    let rows = Stmt::with_args(q.sql, q.args).fetch_all(conn)?;
+    let rows = q.stmt().fetch_all(conn)?;
 
     let (mut closed, mut used, mut keyed) = (false, false, false);
     let (mut limited, mut mine) = (false, false);
@@ -212,59 +211,4 @@ pub(super) fn place(conn: &rusqlite::Connection, p: &OrderPlacement) -> Result<P
         return Err(StoreError::IdempotencyKeyUsed.into());
     }
     Ok(rows::placed(p, number, event_id)?)
-}
-
-/// A value [`Build`] binds.
-trait Arg {
-    fn value(self) -> Value;
-}
-
-impl Arg for &str {
-    fn value(self) -> Value {
-        Value::Text(self.to_owned())
-    }
-}
-
-impl Arg for String {
-    fn value(self) -> Value {
-        Value::Text(self)
-    }
-}
-
-impl Arg for Option<String> {
-    fn value(self) -> Value {
-        self.map_or(Value::Null, Value::Text)
-    }
-}
-
-impl Arg for i64 {
-    fn value(self) -> Value {
-        Value::Integer(self)
-    }
-}
-
-/// A statement text built with its arguments, each bound as `?` in order.
-#[derive(Debug, Default)]
-struct Build {
-    sql: String,
-    args: Vec<Value>,
-}
-
-impl Build {
-    fn push(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(sql);
-        self
-    }
-
-    /// Binds `value` as the next `?`.
-    fn bind(&mut self, value: impl Arg) -> &mut Self {
-        self.sql.push('?');
-        self.args.push(value.value());
-        self
-    }
-
-    /// `, ?` with `value` bound: the next of a list of values.
-    fn next(&mut self, value: impl Arg) -> &mut Self {
-        self.push(", ").bind(value)
-    }
 }

@@ -1,8 +1,10 @@
 //! The writer task on its own: callers that give up, panics, full
-//! batches, a runtime that went.
+//! batches, a runtime that went, a database it cannot reach, another
+//! connection's write lock.
 
 use super::*;
 use crate::sqlite::inline;
+use futures_util::FutureExt;
 use sqlx::sqlite::SqlitePoolOptions;
 
 /// An in-memory database of one table `t (v)`, on a pool of one
@@ -38,14 +40,11 @@ async fn database_with(options: sqlx::sqlite::SqliteConnectOptions) -> SqlitePoo
 
 async fn insert(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
     batcher
-        .several("v", v, |conn, v| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO t (v) VALUES (?)")
-                    .bind(*v)
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
-            })
+        .one("v", v, |conn, v| {
+            inline::Stmt::new("INSERT INTO t (v) VALUES (?)")
+                .bind(*v)
+                .execute(conn)?;
+            Ok(())
         })
         .await
 }
@@ -54,16 +53,13 @@ async fn insert(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
 async fn insert_then_panic(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
     batcher
         .several("v", v, |conn, v| {
-            Box::pin(async move {
-                sqlx::query("INSERT INTO t (v) VALUES (?)")
-                    .bind(*v)
-                    .execute(&mut *conn)
-                    .await?;
-                if *v > 0 {
-                    panic!("a bug in a write");
-                }
-                Ok(())
-            })
+            inline::Stmt::new("INSERT INTO t (v) VALUES (?)")
+                .bind(*v)
+                .execute(conn)?;
+            if *v > 0 {
+                panic!("a bug in a write");
+            }
+            Ok(())
         })
         .await
 }
@@ -174,30 +170,18 @@ async fn a_write_after_the_store_closed_fails_at_once() {
     );
 }
 
-/// Inserts `v` inline (see `sqlite::inline`).
-async fn insert_inline(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
-    batcher
-        .inline_one("v", v, |conn, v| {
-            inline::Stmt::new("INSERT INTO t (v) VALUES (?)")
-                .bind(*v)
-                .execute(conn)?;
-            Ok(())
-        })
-        .await
-}
-
-/// Inserts `v` and `v + 1` inline as one write of several statements,
+/// Inserts `v` and `v + 1` as one write of several statements,
 /// then refuses (with `Conflict`) when `v` is odd, or panics when it is
 /// negative.
-async fn insert_two_inline(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
+async fn insert_two(batcher: &Batcher, v: i64) -> Result<(), StoreError> {
     batcher
-        .inline_several("v", v, |conn, v| {
+        .several("v", v, |conn, v| {
             inline::Stmt::new("INSERT INTO t (v) VALUES (?); INSERT INTO t (v) VALUES (? + 1)")
                 .bind(*v)
                 .bind(*v)
                 .execute(conn)?;
             if *v < 0 {
-                panic!("a bug in an inline write");
+                panic!("a bug in a write of two");
             }
             if v % 2 == 1 {
                 return Err(StoreError::Conflict.into());
@@ -208,53 +192,26 @@ async fn insert_two_inline(batcher: &Batcher, v: i64) -> Result<(), StoreError> 
 }
 
 #[tokio::test]
-async fn inline_and_pool_writes_commit_in_order_each_kind_in_batches_of_its_own() {
-    let pool = memory().await;
-    let batcher = Batcher::new(pool.clone(), true, None);
-    // Handed over in one poll, before the writer task runs (one thread).
-    let answers = tokio::join!(
-        insert(&batcher, 1),
-        insert_inline(&batcher, 2),
-        insert_inline(&batcher, 3),
-        insert(&batcher, 4),
-    );
-    answers.0.expect("1");
-    answers.1.expect("2");
-    answers.2.expect("3");
-    answers.3.expect("4");
-    // The inline writes reach the pool's in-memory database.
-    assert_eq!(values(&pool).await, [1, 2, 3, 4]);
-    // A write of the other kind commits the batch before it.
-    assert_eq!(
-        batcher.committed(),
-        WriteBatches {
-            batches: 3,
-            writes: 4
-        }
-    );
-}
-
-#[tokio::test]
-async fn a_refused_or_panicking_inline_write_is_rolled_back_alone() {
+async fn a_refused_or_panicking_write_of_several_statements_is_rolled_back_alone() {
     let pool = memory().await;
     let batcher = Batcher::new(pool.clone(), true, None);
     let (before, refused, panicked, failed, after) = tokio::join!(
-        insert_two_inline(&batcher, 10),
-        insert_two_inline(&batcher, 21),
-        AssertUnwindSafe(insert_two_inline(&batcher, -40)).catch_unwind(),
+        insert_two(&batcher, 10),
+        insert_two(&batcher, 21),
+        AssertUnwindSafe(insert_two(&batcher, -40)).catch_unwind(),
         // `v` is NOT NULL: one statement that fails, undone alone.
-        batcher.inline_one("v", (), |conn, ()| {
+        batcher.one("v", (), |conn, ()| {
             inline::Stmt::new("INSERT INTO t (v) VALUES (NULL)").execute(conn)?;
             Ok(())
         }),
-        insert_inline(&batcher, 50),
+        insert(&batcher, 50),
     );
     before.expect("the write before");
     assert_eq!(refused, Err(StoreError::Conflict));
     let panic = panicked.expect_err("the caller of the write that panicked panics");
     assert_eq!(
         panic.downcast_ref::<&str>(),
-        Some(&"a bug in an inline write")
+        Some(&"a bug in a write of two")
     );
     assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");
     after.expect("the write after");
@@ -264,43 +221,44 @@ async fn a_refused_or_panicking_inline_write_is_rolled_back_alone() {
 }
 
 #[tokio::test]
-async fn inline_writes_reach_the_file_of_the_pool() {
+async fn the_writes_reach_the_file_of_the_pool() {
     let dir = tempfile::tempdir().expect("a directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let pool = database(&url).await;
     let batcher = Batcher::new(pool.clone(), false, None);
-    insert_inline(&batcher, 7).await.expect("an inline write");
-    insert(&batcher, 8).await.expect("a pool write");
-    insert_inline(&batcher, 9)
-        .await
-        .expect("another inline write");
-    assert_eq!(values(&pool).await, [7, 8, 9]);
+    insert(&batcher, 7).await.expect("a write");
+    insert(&batcher, 8).await.expect("another write");
+    assert_eq!(values(&pool).await, [7, 8]);
 }
 
 #[tokio::test]
-async fn a_private_in_memory_database_refuses_inline_writes_and_keeps_working() {
+async fn a_private_in_memory_database_refuses_the_writes_and_keeps_working() {
     use std::str::FromStr;
     // Each connection to a private in-memory database is a database of
-    // its own: the inline connection would write another one.
+    // its own: the writer's connection would write another one.
     let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite::memory:")
         .expect("options")
         .shared_cache(false);
     let pool = database_with(options).await;
     let batcher = Batcher::new(pool.clone(), true, None);
-    let refused = insert_inline(&batcher, 1).await;
+    let refused = insert(&batcher, 1).await;
     assert!(
         matches!(&refused, Err(StoreError::Unavailable(m)) if m.contains("not shared")),
         "{refused:?}"
     );
-    insert(&batcher, 2).await.expect("a pool write after it");
+    // The pool itself still works.
+    sqlx::query("INSERT INTO t (v) VALUES (2)")
+        .execute(&pool)
+        .await
+        .expect("a write of the host's own");
     assert_eq!(values(&pool).await, [2]);
 }
 
-/// Another connection holds the file's write lock: an inline write waits
+/// Another connection holds the file's write lock: a write waits
 /// for it without holding the runtime's one thread (SQLite's busy handler
 /// would sleep on it), and commits once the lock is let go.
 #[tokio::test]
-async fn an_inline_write_waits_for_another_writer_without_blocking_the_runtime() {
+async fn a_write_waits_for_another_writer_without_blocking_the_runtime() {
     let dir = tempfile::tempdir().expect("a directory");
     let path = dir.path().join("t.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
@@ -310,13 +268,13 @@ async fn an_inline_write_waits_for_another_writer_without_blocking_the_runtime()
         .await
         .expect("WAL");
     let batcher = Arc::new(Batcher::new(pool.clone(), false, None));
-    // The inline connection opens with a first write.
-    insert_inline(&batcher, 1).await.expect("a first write");
+    // The writer's connection opens with a first write.
+    insert(&batcher, 1).await.expect("a first write");
     let other = rusqlite::Connection::open(&path).expect("another connection");
     other.execute_batch("BEGIN IMMEDIATE").expect("the lock");
     let waiting = tokio::spawn({
         let batcher = batcher.clone();
-        async move { insert_inline(&batcher, 2).await }
+        async move { insert(&batcher, 2).await }
     });
     // This task and the write share the runtime's one thread: the sleep
     // ends only if the write's wait gives the thread back.
