@@ -80,6 +80,26 @@ impl MailRow {
             delivered_at: m.delivered_at.map(ts),
         })
     }
+
+    /// The values of its columns, in order (SQLite's writes: see
+    /// `outbox::batch`).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn columns(self) -> crate::outbox::batch::Columns {
+        [
+            self.id.into(),
+            self.kind.to_owned().into(),
+            self.event_id.into(),
+            self.order_id.into(),
+            self.status.to_owned().into(),
+            self.attempts.into(),
+            self.failures.into(),
+            self.next_attempt_at.into(),
+            self.since.into(),
+            self.last_error.into(),
+            self.created_at.into(),
+            self.delivered_at.into(),
+        ]
+    }
 }
 
 /// Claimed mails with their events, oldest event first; a mail whose event
@@ -158,8 +178,10 @@ pub(crate) mod sql {
     });
 }
 
-/// The most mails one insert statement carries: 12 values a row stays
-/// under SQLite's (32,766) and PostgreSQL's (65,535) limits on bound values.
+/// The most mails one insert statement carries on PostgreSQL: 12 values a
+/// row stays under its limit of 65,535 bound values (SQLite's inserts use
+/// `outbox::batch::INSERT_CHUNK`).
+#[cfg(feature = "postgres")]
 pub(crate) const INSERT_CHUNK: usize = 1_000;
 
 /// The mail statements as functions over sqlx's connection type

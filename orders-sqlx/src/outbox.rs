@@ -120,6 +120,26 @@ impl DeliveryRow {
             delivered_at: d.delivered_at.map(ts),
         })
     }
+
+    /// The values of its columns, in order (SQLite's writes: see
+    /// `outbox::batch`).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn columns(self) -> crate::outbox::batch::Columns {
+        [
+            self.id.into(),
+            self.webhook_id.into(),
+            self.event_id.into(),
+            self.order_id.into(),
+            self.status.to_owned().into(),
+            self.attempts.into(),
+            self.failures.into(),
+            self.next_attempt_at.into(),
+            self.since.into(),
+            self.last_error.into(),
+            self.created_at.into(),
+            self.delivered_at.into(),
+        ]
+    }
 }
 
 /// Claimed deliveries with their events and webhooks, oldest event first;

@@ -13,14 +13,15 @@
 
 use std::collections::HashSet;
 
-use orders_core::ports::{AttemptRecord, RecordOutcome};
+use orders_core::ports::{AttemptRecord, RecordOutcome, StoreError};
 use orders_core::webhook::Delivery;
 use rusqlite::Connection;
+use rusqlite::types::Value;
 
 use super::{DELIVERY_COLUMNS, DeliveryRow};
 use crate::codec::Get;
 use crate::error::Fail;
-use crate::sqlite::inline::Build;
+use crate::sqlite::inline::{Build, Stmt};
 
 /// The most deliveries one insert statement carries: 12 values a row
 /// stays under SQLite's limit of 32,766 bound values.
@@ -43,36 +44,111 @@ pub(crate) const RECORD_TAIL: &str = ") UPDATE orders_deliveries SET status = v_
      FROM v WHERE orders_deliveries.id = v_id AND orders_deliveries.lease_token = v_token \
      RETURNING id";
 
-/// Records `deliveries` (each at most once per webhook and event:
-/// one already recorded is left as it is), a statement per
+/// An outbox row (a delivery or a mail) as the values of its columns,
+/// in the order of [`DELIVERY_COLUMNS`] and of
+/// [`MAIL_COLUMNS`](crate::mails::MAIL_COLUMNS), which differ only in the
+/// second (the webhook, the mail's kind).
+pub(crate) type Columns = [Value; 12];
+
+/// The columns an attempt stores of `row`, in the order of both
+/// `RECORD_ATTEMPT` statements and of [`RECORD_HEAD`]: id, status,
+/// attempts, failures, next attempt, since, last error, delivered at.
+fn attempt(row: Columns) -> [Value; 8] {
+    let [
+        id,
+        _,
+        _,
+        _,
+        status,
+        attempts,
+        failures,
+        next,
+        since,
+        error,
+        _,
+        delivered,
+    ] = row;
+    [
+        id, status, attempts, failures, next, since, error, delivered,
+    ]
+}
+
+/// Inserts `rows` into `table` (its `columns`), each at most once (a row
+/// whose `unique` columns are taken is left as it is), a statement per
 /// [`INSERT_CHUNK`] rows, on the SQLite writer's inline connection.
-pub(crate) fn insert_deliveries(conn: &Connection, deliveries: &[Delivery]) -> Result<(), Fail> {
-    for chunk in deliveries.chunks(INSERT_CHUNK) {
+pub(crate) fn insert_rows(
+    conn: &Connection,
+    table: &str,
+    columns: &str,
+    unique: &str,
+    rows: &[Columns],
+) -> Result<(), Fail> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
         let mut q = Build::default();
-        q.push(&format!(
-            "INSERT INTO orders_deliveries ({DELIVERY_COLUMNS}) VALUES "
-        ));
-        for (i, d) in chunk.iter().enumerate() {
-            let r = DeliveryRow::of(d)?;
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(r.id)
-                .next(r.webhook_id)
-                .next(r.event_id)
-                .next(r.order_id)
-                .next(r.status)
-                .next(r.attempts)
-                .next(r.failures)
-                .next(r.next_attempt_at)
-                .next(r.since)
-                .next(r.last_error)
-                .next(r.created_at)
-                .next(r.delivered_at)
-                .push(")");
+        q.push(&format!("INSERT INTO {table} ({columns}) VALUES "));
+        for (i, row) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            for (k, value) in row.iter().enumerate() {
+                if k > 0 {
+                    q.push(", ");
+                }
+                q.bind(value.clone());
+            }
+            q.push(")");
         }
-        q.push(" ON CONFLICT (webhook_id, event_id) DO NOTHING");
+        q.push(&format!(" ON CONFLICT ({unique}) DO NOTHING"));
         q.stmt().execute(conn)?;
     }
     Ok(())
+}
+
+/// Records `deliveries` (each at most once per webhook and event:
+/// one already recorded is left as it is).
+pub(crate) fn insert_deliveries(conn: &Connection, deliveries: &[Delivery]) -> Result<(), Fail> {
+    let rows = deliveries
+        .iter()
+        .map(|d| DeliveryRow::of(d).map(DeliveryRow::columns))
+        .collect::<Result<Vec<_>, _>>()?;
+    insert_rows(
+        conn,
+        "orders_deliveries",
+        DELIVERY_COLUMNS,
+        "webhook_id, event_id",
+        &rows,
+    )
+}
+
+/// Stores the attempt of `row` (`record`, a `RECORD_ATTEMPT` statement)
+/// if its lease (`token`) still holds it; if not, `NotFound` when
+/// `exists` (counting the rows of an id) finds none, else `Conflict`.
+pub(crate) fn record_one(
+    conn: &Connection,
+    record: &'static str,
+    exists: &'static str,
+    row: Columns,
+    token: &str,
+) -> Result<(), Fail> {
+    let id = row[0].clone();
+    let done = attempt(row)
+        .into_iter()
+        .fold(Stmt::new(record), Stmt::bind)
+        .bind(token.to_owned())
+        .execute(conn)?;
+    if done == 1 {
+        return Ok(());
+    }
+    let found = Stmt::new(exists)
+        .bind(id)
+        .fetch_optional(conn)?
+        .map(|row| row.first_int())
+        .transpose()?
+        .unwrap_or(0);
+    Err(if found == 0 {
+        StoreError::NotFound
+    } else {
+        StoreError::Conflict
+    }
+    .into())
 }
 
 /// Stores every attempt of `records` whose delivery its lease
@@ -86,18 +162,15 @@ pub(crate) fn record_batch(
         let mut q = Build::default();
         q.push(RECORD_HEAD).push("VALUES ");
         for (i, record) in chunk.iter().enumerate() {
-            let r = DeliveryRow::of(&record.delivery)?;
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(r.id)
-                .next(r.status)
-                .next(r.attempts)
-                .next(r.failures)
-                .next(r.next_attempt_at)
-                .next(r.since)
-                .next(r.last_error)
-                .next(r.delivered_at)
-                .next(record.lease_token.as_str())
-                .push(")");
+            let row = DeliveryRow::of(&record.delivery)?.columns();
+            q.push(if i == 0 { "(" } else { ", (" });
+            for (k, value) in attempt(row).into_iter().enumerate() {
+                if k > 0 {
+                    q.push(", ");
+                }
+                q.bind(value);
+            }
+            q.next(record.lease_token.as_str()).push(")");
         }
         q.push(RECORD_TAIL);
         for row in q.stmt().fetch_all(conn)? {

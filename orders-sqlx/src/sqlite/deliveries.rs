@@ -18,7 +18,7 @@ use super::SqliteStore;
 use super::inline::Stmt;
 use crate::codec::{self, ts};
 use crate::error::{self, Fail};
-use crate::outbox::batch::{insert_deliveries, record_batch};
+use crate::outbox::batch::{insert_deliveries, record_batch, record_one};
 use crate::outbox::{self, sql};
 use crate::rows;
 use crate::statements::Bind;
@@ -136,33 +136,8 @@ static EVENTS_OF: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Stores delivery `d`'s attempt if its lease (`token`) still holds it.
 fn record(conn: &Connection, d: &Delivery, token: &str) -> Result<(), Fail> {
-    let r = outbox::DeliveryRow::of(d)?;
-    let done = Stmt::new(sql::RECORD_ATTEMPT)
-        .bind(r.id)
-        .text(r.status)
-        .bind(r.attempts)
-        .bind(r.failures)
-        .bind(r.next_attempt_at)
-        .bind(r.since)
-        .bind(r.last_error)
-        .bind(r.delivered_at)
-        .text(token)
-        .execute(conn)?;
-    if done == 1 {
-        return Ok(());
-    }
-    let exists = Stmt::new(sql::DELIVERY_EXISTS)
-        .text(d.id.as_str())
-        .fetch_optional(conn)?
-        .map(|row| row.first_int())
-        .transpose()?
-        .unwrap_or(0);
-    Err(if exists == 0 {
-        StoreError::NotFound
-    } else {
-        StoreError::Conflict
-    }
-    .into())
+    let row = outbox::DeliveryRow::of(d)?.columns();
+    record_one(conn, sql::RECORD_ATTEMPT, sql::DELIVERY_EXISTS, row, token)
 }
 
 /// Makes dead delivery `delivery` of `webhook` pending again.

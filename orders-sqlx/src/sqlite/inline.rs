@@ -269,6 +269,12 @@ impl Arg for Option<String> {
     }
 }
 
+impl Arg for Value {
+    fn value(self) -> Value {
+        self
+    }
+}
+
 impl Arg for i64 {
     fn value(self) -> Value {
         Value::Integer(self)

@@ -14,10 +14,11 @@ use rusqlite::Connection;
 
 use super::SqliteStore;
 use super::deliveries;
-use super::inline::{Build, Stmt};
+use super::inline::Stmt;
 use crate::codec::ts;
 use crate::error::{self, Fail};
 use crate::mails::{self, sql};
+use crate::outbox::batch::{insert_rows, record_one};
 use crate::outbox::sql as cursor;
 use crate::statements::Bind;
 
@@ -33,40 +34,17 @@ fn fan_out(conn: &Connection, limit: usize, now: DateTime<Utc>) -> Result<usize,
     Ok(events.len())
 }
 
-/// Records the mail each of `events` calls for, once, a statement per
-/// [`INSERT_CHUNK`](crate::mails::INSERT_CHUNK) mails.
+/// Records the mail each of `events` calls for, once.
 fn insert_mails(conn: &Connection, events: &[OrderEvent], now: DateTime<Utc>) -> Result<(), Fail> {
     let planned: Vec<Mail> = events
         .iter()
         .filter_map(|event| Mail::plan(event, now))
         .collect();
-    for chunk in planned.chunks(mails::INSERT_CHUNK) {
-        let mut q = Build::default();
-        q.push(&format!(
-            "INSERT INTO orders_mails ({}) VALUES ",
-            mails::MAIL_COLUMNS
-        ));
-        for (i, m) in chunk.iter().enumerate() {
-            let r = mails::MailRow::of(m)?;
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(r.id)
-                .next(r.kind)
-                .next(r.event_id)
-                .next(r.order_id)
-                .next(r.status)
-                .next(r.attempts)
-                .next(r.failures)
-                .next(r.next_attempt_at)
-                .next(r.since)
-                .next(r.last_error)
-                .next(r.created_at)
-                .next(r.delivered_at)
-                .push(")");
-        }
-        q.push(" ON CONFLICT (event_id) DO NOTHING");
-        q.stmt().execute(conn)?;
-    }
-    Ok(())
+    let rows = planned
+        .iter()
+        .map(|m| mails::MailRow::of(m).map(mails::MailRow::columns))
+        .collect::<Result<Vec<_>, _>>()?;
+    insert_rows(conn, "orders_mails", mails::MAIL_COLUMNS, "event_id", &rows)
 }
 
 /// Leases up to `limit` mails due at `now`.
@@ -92,27 +70,8 @@ fn claim(
 
 /// Stores mail `m`'s attempt if its lease (`token`) still holds it.
 fn record_mail(conn: &Connection, m: &Mail, token: &str) -> Result<(), Fail> {
-    let r = mails::MailRow::of(m)?;
-    let done = Stmt::new(sql::RECORD_ATTEMPT)
-        .bind(r.id)
-        .text(r.status)
-        .bind(r.attempts)
-        .bind(r.failures)
-        .bind(r.next_attempt_at)
-        .bind(r.since)
-        .bind(r.last_error)
-        .bind(r.delivered_at)
-        .text(token)
-        .execute(conn)?;
-    if done == 1 {
-        return Ok(());
-    }
-    Err(if exists(conn, m.id.as_str())? {
-        StoreError::Conflict
-    } else {
-        StoreError::NotFound
-    }
-    .into())
+    let row = mails::MailRow::of(m)?.columns();
+    record_one(conn, sql::RECORD_ATTEMPT, sql::MAIL_EXISTS, row, token)
 }
 
 /// Makes dead mail `id` pending again.
